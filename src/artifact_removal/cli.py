@@ -1,0 +1,111 @@
+"""Command line: `artifact-removal COMMAND ...` (also `python -m artifact_removal`).
+
+Everything a stage notebook does can be done from here, without Jupyter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import ConfigError, apply_profile, find_project_root, load_params
+
+
+def _corpus(args: argparse.Namespace) -> int:
+    """Make sure the raw corpus is present (the embedded default is built when tracked)."""
+    from .corpus import ensure_corpus
+
+    print(f"{args.raw_dir}: {ensure_corpus(args.raw_dir, args.dvc_file)}")
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    """The prepare stage without a notebook."""
+    from .data import prepare_data, summarize_jpeg, write_prepare_reports
+    from .runtime import seed_everything
+
+    params = load_params(args.params)
+    root = find_project_root(Path(args.params).resolve().parent if args.params else None)
+    seed_everything(params.seed)
+    prepared = prepare_data(params, root)
+    write_prepare_reports(prepared, params, root)
+    report = prepared.report
+    print(report["status"].value_counts().to_string())
+    for row in report[report["status"] != "used"].itertuples():
+        print(f"  {row.status}: {row.file}: {row.detail}")
+    print(summarize_jpeg(prepared.images).round(4).to_string())
+    return 0
+
+
+def _notebook(args: argparse.Namespace) -> int:
+    """Run a notebook with papermill and render it to HTML."""
+    from .notebooks import run_notebook
+
+    parameters = dict(args.parameter or [])
+    out = run_notebook(args.notebook, args.output, parameters, html=not args.no_html)
+    print(f"wrote {out}")
+    return 0
+
+
+def _strip(args: argparse.Namespace) -> int:
+    """Stripped copies of the notebooks for the pipeline."""
+    from .notebooks import strip_folder
+
+    for path in strip_folder(args.src, args.dst):
+        print(f"stripped {path}")
+    return 0
+
+
+def _profile(args: argparse.Namespace) -> int:
+    """Merge a profile into params.yaml."""
+    changed = apply_profile(args.profile, args.params)
+    print(f"{args.profile}: " + (", ".join(changed) if changed else "nothing changed"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per task."""
+    parser = argparse.ArgumentParser(prog="artifact-removal", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("corpus", help="build or fetch the raw corpus tracked by data.dvc")
+    p.add_argument("--raw-dir", default="data/raw")
+    p.add_argument("--dvc-file", default="data.dvc")
+    p.set_defaults(func=_corpus)
+
+    p = sub.add_parser("prepare", help="split, compress and index the corpus (stage prepare)")
+    p.add_argument("--params", default=None, help="params file (default: the project's)")
+    p.set_defaults(func=_prepare)
+
+    p = sub.add_parser("notebook", help="execute a notebook with papermill, render HTML")
+    p.add_argument("notebook")
+    p.add_argument("output")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    p.add_argument("--no-html", action="store_true")
+    p.set_defaults(func=_notebook)
+
+    p = sub.add_parser("strip-notebooks", help="copies of notebooks without outputs")
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.set_defaults(func=_strip)
+
+    p = sub.add_parser("profile", help="merge a profile (e.g. profiles/paper.yaml) into params")
+    p.add_argument("profile")
+    p.add_argument("--params", default=None)
+    p.set_defaults(func=_profile)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; known errors print one clear message and exit non-zero."""
+    from .corpus import CorpusError
+    from .data import DataError
+    from .notebooks import NotebookError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, DataError, CorpusError, NotebookError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

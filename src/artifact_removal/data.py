@@ -1,0 +1,422 @@
+"""Data preparation: scan a corpus, split it, compress every image, index training patches.
+
+Layout written under `prepared_dir`:
+
+    sets/<set>/gt/<key>.png        the image as used (8-bit RGB; gray kept in gray extra sets)
+    sets/<set>/q<QF>/<key>.jpg     the whole image compressed at each QF (patches come later)
+    patches/<set>_<size>.csv       top-left corners (y, x) of patches, on the 16-pixel MCU grid
+    images.csv                     one row per image and QF: size, bits per pixel, PSNR, SSIM
+    report.csv                     every input file: used, converted or skipped, and why
+    params.json                    the resolved parameters of the run
+
+`<set>` is `train`, `val`, `test` or the name of an extra evaluation set; `<key>` is the file's
+path inside its folder without the suffix, with `/` turned into `__`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .degradations import jpeg_compress
+from .images import ImageReadError, read_image, write_png
+from .metrics import psnr, ssim
+
+SPLITS = ("train", "val", "test")
+
+
+class DataError(RuntimeError):
+    """A corpus or evaluation set that cannot be prepared; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """What happened to one input file."""
+
+    set: str
+    file: str
+    status: str  # used | converted | skipped
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An input file and the key its outputs are named by."""
+
+    path: Path
+    key: str
+
+
+def quality_dir(quality: int) -> str:
+    """Folder name of a quality: 5 -> 'q05', 100 -> 'q100'."""
+    return f"q{quality:02d}"
+
+
+def scan_folder(folder: str | Path, set_name: str) -> tuple[list[Candidate], list[InputRecord]]:
+    """Every file below `folder`, sorted, as candidates; hidden files and name clashes skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: folder not found (set '{set_name}')")
+    paths = sorted(p for p in folder.rglob("*") if p.is_file())
+    if not paths:
+        raise DataError(f"{folder}: folder is empty (set '{set_name}'); put images in it")
+    candidates, skipped, seen = [], [], {}
+    for path in paths:
+        relative = path.relative_to(folder).as_posix()
+        key = relative.rsplit(".", 1)[0].replace("/", "__") if "." in path.name else relative
+        if any(part.startswith(".") for part in Path(relative).parts):
+            skipped.append(InputRecord(set_name, str(path), "skipped", "hidden file"))
+        elif key in seen:
+            skipped.append(
+                InputRecord(
+                    set_name,
+                    str(path),
+                    "skipped",
+                    f"same name as {seen[key]} (outputs would clash)",
+                )
+            )
+        else:
+            seen[key] = relative
+            candidates.append(Candidate(path, key))
+    return candidates, skipped
+
+
+def split_candidates(
+    candidates: Sequence[Candidate], val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, list[Candidate]]:
+    """Deterministic train/val/test split of files by a seeded permutation of their sorted keys.
+
+    Each non-zero fraction gets at least one image when there are three or more files.
+    """
+    ordered = sorted(candidates, key=lambda c: c.key)
+    order = np.random.default_rng(seed).permutation(len(ordered))
+    counts = {
+        name: _split_count(len(ordered), f)
+        for name, f in (("test", test_fraction), ("val", val_fraction))
+    }
+    test = [ordered[i] for i in order[: counts["test"]]]
+    val = [ordered[i] for i in order[counts["test"] : counts["test"] + counts["val"]]]
+    train = [ordered[i] for i in order[counts["test"] + counts["val"] :]]
+    return {
+        name: sorted(part, key=lambda c: c.key)
+        for name, part in (("train", train), ("val", val), ("test", test))
+    }
+
+
+def _split_count(n: int, fraction: float) -> int:
+    """round(n * fraction), at least one when the fraction is non-zero and n >= 3."""
+    if fraction <= 0:
+        return 0
+    return max(round(n * fraction), 1 if n >= 3 else 0)
+
+
+def prepare_set(
+    set_name: str,
+    candidates: Iterable[Candidate],
+    out_dir: str | Path,
+    qualities: Sequence[int],
+    subsampling: str = "4:2:0",
+    min_size: int = 0,
+    keep_gray: bool = False,
+    measure: bool = True,
+) -> tuple[list[InputRecord], list[dict]]:
+    """Decode, check and compress each image of one set; write gt PNGs and JPEGs at every QF.
+
+    Returns a record per file and, per usable image and QF, a row of statistics (size, bits per
+    pixel, and with `measure` PSNR/SSIM of JPEG itself on RGB and on Y).
+    """
+    set_dir = Path(out_dir) / "sets" / set_name
+    records, rows = [], []
+    for cand in tqdm(list(candidates), desc=f"prepare {set_name}", unit="img", leave=False):
+        try:
+            image = read_image(cand.path, keep_gray=keep_gray)
+        except ImageReadError as err:
+            records.append(InputRecord(set_name, str(cand.path), "skipped", err.reason))
+            continue
+        height, width = image.pixels.shape[:2]
+        if min(height, width) < min_size:
+            records.append(
+                InputRecord(
+                    set_name,
+                    str(cand.path),
+                    "skipped",
+                    f"{width}x{height} is smaller than the {min_size}x{min_size} training patch",
+                )
+            )
+            continue
+        status = "converted" if image.notes else "used"
+        records.append(InputRecord(set_name, str(cand.path), status, "; ".join(image.notes)))
+        write_png(image.pixels, set_dir / "gt" / f"{cand.key}.png")
+        rows += _compress_all(
+            image.pixels, set_name, cand.key, set_dir, qualities, subsampling, measure
+        )
+    return records, rows
+
+
+def _compress_all(
+    pixels: np.ndarray,
+    set_name: str,
+    key: str,
+    set_dir: Path,
+    qualities: Sequence[int],
+    subsampling: str,
+    measure: bool,
+) -> list[dict]:
+    """Write the image at every QF and return one statistics row per QF."""
+    rows = []
+    for quality in qualities:
+        jpeg = jpeg_compress(pixels, quality, subsampling)
+        target = set_dir / quality_dir(quality) / f"{key}.jpg"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(jpeg.data)
+        row = {
+            "set": set_name,
+            "key": key,
+            "quality": quality,
+            "height": pixels.shape[0],
+            "width": pixels.shape[1],
+            "gray": pixels.ndim == 2,
+            "bytes": len(jpeg.data),
+            "bpp": jpeg.bits_per_pixel,
+        }
+        if measure:
+            row |= {
+                f"{metric.__name__}_{ch}": metric(pixels, jpeg.pixels, ch)
+                for metric in (psnr, ssim)
+                for ch in ("rgb", "y")
+            }
+        rows.append(row)
+    return rows
+
+
+def patch_index(sizes: pd.DataFrame, patch_size: int, stride: int) -> pd.DataFrame:
+    """Top-left corners of all `patch_size` patches every `stride` pixels of each image.
+
+    `sizes` has columns key, height, width; the result has columns key, y, x. Corners lie on
+    the 16-pixel grid of JPEG's 4:2:0 MCUs, so every patch sees the block grid the codec used.
+    """
+    rows = [
+        (key, y, x)
+        for key, height, width in sizes[["key", "height", "width"]].itertuples(index=False)
+        for y in range(0, height - patch_size + 1, stride)
+        for x in range(0, width - patch_size + 1, stride)
+    ]
+    return pd.DataFrame(rows, columns=["key", "y", "x"])
+
+
+def summarize_jpeg(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean bits per pixel, PSNR and SSIM of JPEG per set and QF (means over images)."""
+    columns = [c for c in ("bpp", "psnr_rgb", "psnr_y", "ssim_rgb", "ssim_y") if c in rows]
+    table = rows.groupby(["set", "quality"], sort=False)[columns].mean()
+    return table.join(rows.groupby(["set", "quality"], sort=False).size().rename("images"))
+
+
+def write_records(records: Iterable[InputRecord], path: str | Path) -> None:
+    """The input report as CSV: set, file, status, detail."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["set", "file", "status", "detail"])
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in records)
+
+
+def check_usable(records: Sequence[InputRecord], set_name: str, folder: str | Path) -> None:
+    """Stop with a clear error when a folder gave no usable image, listing the reasons."""
+    if any(r.status != "skipped" for r in records if r.set in _members(set_name)):
+        return
+    reasons = sorted(
+        {f"{Path(r.file).name}: {r.detail}" for r in records if r.set in _members(set_name)}
+    )
+    shown = "\n  ".join(reasons[:20]) + ("\n  ..." if len(reasons) > 20 else "")
+    raise DataError(
+        f"{folder}: no usable image (set '{set_name}'); every file was skipped:\n  {shown}"
+    )
+
+
+def _members(set_name: str) -> tuple[str, ...]:
+    """The record sets that make up `set_name` ('corpus' is the three splits)."""
+    return SPLITS if set_name == "corpus" else (set_name,)
+
+
+def write_json(data: object, path: str | Path) -> None:
+    """Pretty JSON, folder created, ending in a newline."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+@dataclass
+class PreparedData:
+    """What the prepare stage produced: file records, split, per-image statistics, patches."""
+
+    out_dir: Path
+    records: list[InputRecord]
+    splits: dict[str, list[str]]
+    images: pd.DataFrame
+    patches: dict[str, pd.DataFrame]
+
+    @property
+    def report(self) -> pd.DataFrame:
+        """The input report as a table."""
+        return pd.DataFrame(
+            [asdict(r) for r in self.records], columns=["set", "file", "status", "detail"]
+        )
+
+
+def prepare_data(params, root: str | Path) -> PreparedData:
+    """The whole prepare stage's data work for validated `params` (paths relative to `root`).
+
+    Splits the raw corpus, compresses train/val/test and every extra evaluation set at each
+    QF, indexes the training patches and writes the layout described in this module's doc.
+    """
+    from .config import params_to_dict, resolve_path
+
+    data, deg = params.data, params.degradation
+    out_dir = resolve_path(data.prepared_dir, root)
+    raw_dir = resolve_path(data.raw_dir, root)
+    candidates, records = scan_folder(raw_dir, "corpus")
+    splits = split_candidates(candidates, data.val_fraction, data.test_fraction, params.seed)
+    rows: list[dict] = []
+    _clear(out_dir)
+    for name, members in splits.items():
+        recs, stats = prepare_set(
+            name,
+            members,
+            out_dir,
+            deg.qualities,
+            deg.chroma_subsampling,
+            data.min_size,
+            keep_gray=False,
+            measure=name != "train",
+        )
+        records += recs
+        rows += stats
+    check_usable(records, "corpus", raw_dir)
+    for name, folder in data.extra_sets.items():
+        folder = resolve_path(folder, root)
+        found, skipped = scan_folder(folder, name)
+        recs, stats = prepare_set(
+            name, found, out_dir, deg.qualities, deg.chroma_subsampling, keep_gray=True
+        )
+        records += skipped + recs
+        rows += stats
+        check_usable(records, name, folder)
+    images = pd.DataFrame(rows)
+    prepared = PreparedData(
+        out_dir, records, _used_keys(images), images, _index_all(images, data.patches, out_dir)
+    )
+    _write_tables(prepared, params_to_dict(params))
+    return prepared
+
+
+def _clear(out_dir: Path) -> None:
+    """Remove a previous run's sets so that no stale file survives a change of params."""
+    import shutil
+
+    for sub in ("sets", "patches"):
+        shutil.rmtree(out_dir / sub, ignore_errors=True)
+
+
+def _used_keys(images: pd.DataFrame) -> dict[str, list[str]]:
+    """Keys of the usable images of each set, in order."""
+    return {
+        name: list(dict.fromkeys(group["key"])) for name, group in images.groupby("set", sort=False)
+    }
+
+
+def _index_all(images: pd.DataFrame, specs, out_dir: Path) -> dict[str, pd.DataFrame]:
+    """Patch index of train and val for every patch spec, written as CSV."""
+    sizes = images.drop_duplicates(["set", "key"])
+    (out_dir / "patches").mkdir(parents=True, exist_ok=True)
+    index = {}
+    for set_name in ("train", "val"):
+        for spec in specs:
+            table = patch_index(sizes[sizes["set"] == set_name], spec.size, spec.stride)
+            table.to_csv(out_dir / "patches" / f"{set_name}_{spec.size}.csv", index=False)
+            index[f"{set_name}_{spec.size}"] = table
+    return index
+
+
+def _write_tables(prepared: PreparedData, resolved: dict) -> None:
+    """images.csv, report.csv and params.json next to the prepared sets."""
+    prepared.images.to_csv(prepared.out_dir / "images.csv", index=False, float_format="%.6f")
+    write_records(prepared.records, prepared.out_dir / "report.csv")
+    write_json(resolved, prepared.out_dir / "params.json")
+    write_json(prepared.splits, prepared.out_dir / "splits.json")
+
+
+def prepare_metrics(prepared: PreparedData) -> dict:
+    """The DVC metrics of the prepare stage: counts, pixels and JPEG itself at each QF."""
+    status = prepared.report.query("set in @SPLITS")["status"].value_counts()
+    sizes = prepared.images.drop_duplicates(["set", "key"])
+    metrics = {
+        "corpus": {s: int(status.get(s, 0)) for s in ("used", "converted", "skipped")},
+        "images": {name: len(keys) for name, keys in prepared.splits.items()},
+        "megapixels": {
+            name: round(float((g.height * g.width).sum()) / 1e6, 4)
+            for name, g in sizes.groupby("set", sort=False)
+        },
+        "jpeg": {},
+    }
+    table = summarize_jpeg(prepared.images)
+    for (set_name, quality), row in table.iterrows():
+        entry = metrics["jpeg"].setdefault(set_name, {})
+        entry[quality_dir(quality)] = {
+            k: round(float(v), 4) for k, v in row.items() if k != "images" and not np.isnan(v)
+        }
+    return metrics
+
+
+def load_compressed(out_dir: str | Path, set_name: str, key: str, qualities: Sequence[int]):
+    """The gt pixels of one prepared image and its JPEG at each QF (pixels and bytes)."""
+    from .degradations import Compressed, decode_jpeg
+    from .images import read_png
+
+    set_dir = Path(out_dir) / "sets" / set_name
+    gt = read_png(set_dir / "gt" / f"{key}.png")
+    jpegs = {}
+    for quality in qualities:
+        data = (set_dir / quality_dir(quality) / f"{key}.jpg").read_bytes()
+        jpegs[quality] = Compressed(decode_jpeg(data), data)
+    return gt, jpegs
+
+
+def jpeg_table_markdown(prepared: PreparedData) -> str:
+    """The JPEG baseline per set and QF as Markdown, with its conventions stated."""
+    table = summarize_jpeg(prepared.images).reset_index()
+    table = table[[c for c in table if not table[c].isna().all()]]
+    return (
+        "# JPEG itself at each quality factor\n\n"
+        "Pillow/libjpeg baseline JPEG, standard IJG tables, 4:2:0 chroma unless the params say\n"
+        "otherwise; whole images compressed. Means over images. PSNR in dB on 8-bit values\n"
+        "(data range 255), on RGB and on Y (BT.601, 16..235; gray images: their own values);\n"
+        "SSIM with a Gaussian window (sigma 1.5, population covariance); no border crop.\n\n"
+        + table.to_markdown(index=False, floatfmt=".4f")
+        + "\n"
+    )
+
+
+def write_prepare_reports(prepared: PreparedData, params, root: str | Path) -> dict:
+    """Metrics JSON, Markdown table and QF-ladder figure of the prepare stage."""
+    from .config import resolve_path
+    from .plots import qf_ladder, save_figure
+
+    reports = resolve_path(params.reports.dir, root)
+    metrics = prepare_metrics(prepared)
+    write_json(metrics, resolve_path(params.reports.metrics_dir, root) / "prepare.json")
+    (reports / "jpeg_baseline.md").parent.mkdir(parents=True, exist_ok=True)
+    (reports / "jpeg_baseline.md").write_text(jpeg_table_markdown(prepared))
+    set_name = next(s for s in ("test", "val", "train") if prepared.splits.get(s))
+    key = prepared.splits[set_name][0]
+    gt, jpegs = load_compressed(prepared.out_dir, set_name, key, params.degradation.qualities)
+    figure = qf_ladder(gt, jpegs, params.reports.figure_crop, f"{set_name}/{key}")
+    save_figure(figure, reports / "figures" / "qf_ladder.png")
+    return {"metrics": metrics, "figure": figure}

@@ -1,0 +1,95 @@
+"""Running the stage notebooks: papermill for execution, nbconvert for the HTML rendering.
+
+Stages run a *stripped copy* of each notebook (outputs and execution counts removed), so that
+opening and running a notebook by hand does not make the pipeline stale: DVC compares hashes,
+and the stripped copy only changes when the code or the text does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+KERNEL_NAME = "artifact-removal"
+
+
+class NotebookError(RuntimeError):
+    """A notebook that cannot be run; the message says why and how to fix it."""
+
+
+def strip_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Outputs, execution counts and run metadata removed; cell tags kept."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        tags = cell.metadata.get("tags")
+        cell.metadata = nbformat.NotebookNode({"tags": tags} if tags else {})
+    for key in ("widgets", "papermill", "execution"):
+        notebook.metadata.pop(key, None)
+    return notebook
+
+
+def strip_folder(src: str | Path, dst: str | Path) -> list[Path]:
+    """Write a stripped copy of every notebook in `src` to `dst`; returns the copies."""
+    src, dst = Path(src), Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    for stale in dst.glob("*.ipynb"):
+        if not (src / stale.name).exists():
+            stale.unlink()
+    written = []
+    for path in sorted(src.glob("*.ipynb")):
+        notebook = strip_notebook(nbformat.read(path, as_version=4))
+        nbformat.write(notebook, dst / path.name)
+        written.append(dst / path.name)
+    return written
+
+
+def check_kernel(name: str = KERNEL_NAME) -> None:
+    """Fail early, with the fix, when the project's Jupyter kernel is not installed."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if name not in KernelSpecManager().find_kernel_specs():
+        raise NotebookError(
+            f"Jupyter kernel '{name}' is not installed. `make venv` installs it, or run: "
+            f"python -m ipykernel install --sys-prefix --name {name}"
+        )
+
+
+def run_notebook(
+    notebook: str | Path,
+    output: str | Path,
+    parameters: dict | None = None,
+    kernel: str = KERNEL_NAME,
+    html: bool = True,
+    cwd: str | Path = ".",
+) -> Path:
+    """Execute `notebook` with papermill into `output` (and `output` as .html); returns output."""
+    import papermill
+
+    check_kernel(kernel)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(notebook),
+        str(output),
+        parameters=parameters or {},
+        kernel_name=kernel,
+        cwd=str(cwd),
+        progress_bar=True,
+    )
+    if html:
+        render_html(output)
+    return output
+
+
+def render_html(notebook: str | Path) -> Path:
+    """A standalone HTML rendering of an executed notebook, next to it."""
+    from nbconvert import HTMLExporter
+
+    notebook = Path(notebook)
+    body, _ = HTMLExporter(template_name="lab").from_filename(str(notebook))
+    target = notebook.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target

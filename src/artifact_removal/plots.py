@@ -1,0 +1,61 @@
+"""Figures that the stages show and write (matplotlib, rendered offline)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from .degradations import Compressed
+from .metrics import psnr
+
+
+def busiest_crop(image: np.ndarray, size: int) -> tuple[int, int]:
+    """Top-left (y, x) of the `size` window with the most gradient energy, on a 16-px grid."""
+    gray = image.mean(axis=2) if image.ndim == 3 else image.astype(np.float64)
+    energy = np.abs(np.diff(gray, axis=0))[:, :-1] + np.abs(np.diff(gray, axis=1))[:-1, :]
+    size = min(size, *image.shape[:2])
+    best, corner = -1.0, (0, 0)
+    for y in range(0, image.shape[0] - size + 1, 16):
+        for x in range(0, image.shape[1] - size + 1, 16):
+            score = float(energy[y : y + size - 1, x : x + size - 1].sum())
+            if score > best:
+                best, corner = score, (y, x)
+    return corner
+
+
+def qf_ladder(
+    gt: np.ndarray, compressed: Mapping[int, Compressed], crop: int = 160, title: str = ""
+) -> Figure:
+    """The same crop of one image, uncompressed and at every QF, with bpp and RGB PSNR."""
+    y, x = busiest_crop(gt, crop)
+    window = (slice(y, y + crop), slice(x, x + crop))
+    panels = [("original", gt)] + [
+        (f"QF {q}\n{c.bits_per_pixel:.2f} bpp, {psnr(gt, c.pixels):.2f} dB", c.pixels)
+        for q, c in sorted(compressed.items(), reverse=True)
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.2 * len(panels), 2.7), squeeze=False)
+    for ax, (label, pixels) in zip(axes[0], panels, strict=True):
+        ax.imshow(
+            pixels[window],
+            cmap="gray" if pixels.ndim == 2 else None,
+            vmin=0,
+            vmax=255,
+            interpolation="nearest",
+        )
+        ax.set_title(label, fontsize=9)
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Write a figure as PNG (no timestamp metadata, so reruns give the same bytes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    return path

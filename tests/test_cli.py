@@ -1,0 +1,57 @@
+"""The command line: clear errors, same work as the notebooks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from artifact_removal.cli import main
+
+from .conftest import REPO
+
+
+def test_bad_params_exit_with_a_message_naming_the_key(project, capsys):
+    text = (project / "params.yaml").read_text().replace("seed: 2017", "seed: 2017\nsede: 1")
+    (project / "params.yaml").write_text(text)
+    assert main(["prepare", "--params", str(project / "params.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "sede: unknown key" in err and "params.yaml" in err
+
+
+def test_profile_command(project, capsys):
+    assert (
+        main(
+            ["profile", str(REPO / "profiles/tiny.yaml"), "--params", str(project / "params.yaml")]
+        )
+        == 0
+    )
+    assert "degradation.qualities" in capsys.readouterr().out
+
+
+def test_module_entry_point_shows_help():
+    done = subprocess.run(
+        [sys.executable, "-m", "artifact_removal", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for command in ("corpus", "prepare", "notebook", "strip-notebooks", "profile"):
+        assert command in done.stdout
+
+
+def test_prepare_command_on_a_small_project(project, photo, capsys):
+    from artifact_removal.images import write_png
+
+    for i in range(4):
+        write_png(photo[:, 16 * i :], project / f"data/raw/p{i}.png")
+    (project / "data/raw/readme.txt").write_text("not an image")
+    assert (
+        main(
+            ["profile", str(REPO / "profiles/tiny.yaml"), "--params", str(project / "params.yaml")]
+        )
+        == 0
+    )
+    assert main(["prepare", "--params", str(project / "params.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "skipped: " in out and "readme.txt" in out
+    assert (project / "metrics/prepare.json").is_file()

@@ -1,0 +1,139 @@
+"""params.yaml into frozen, typed dataclasses; every error names the key."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import yaml
+
+from artifact_removal.config import (
+    ConfigError,
+    apply_profile,
+    find_project_root,
+    load_params,
+    params_to_dict,
+    parse_params,
+    resolve_path,
+)
+
+from .conftest import REPO
+
+
+def _raw() -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_repository_params_load():
+    params = load_params(REPO / "params.yaml")
+    assert params.degradation.qualities == (5, 10, 20, 30, 40, 60)
+    assert params.data.patches[0].size == 128
+    assert params.data.min_size == 128
+    assert params.device == "auto"
+
+
+def test_params_are_frozen():
+    params = load_params(REPO / "params.yaml")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.seed = 1  # type: ignore[misc]
+
+
+def test_round_trip_through_plain_data():
+    params = load_params(REPO / "params.yaml")
+    assert parse_params(params_to_dict(params)) == params
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda r: r.update(sed=1), "sed: unknown key"),
+        (lambda r: r["data"].update(raw_dri="x"), "data.raw_dri: unknown key"),
+        (lambda r: r["data"]["patches"][0].update(szie=64), "data.patches[0].szie: unknown key"),
+        (lambda r: r["data"].pop("prepared_dir"), "data.prepared_dir: missing"),
+        (lambda r: r.update(seed="2017"), "seed: input should be a valid integer"),
+        (lambda r: r.update(seed=20.5), "seed: input should be a valid integer"),
+        (lambda r: r.update(seed=True), "seed: input should be a valid integer"),
+        (lambda r: r["degradation"].update(qualities=[5, "10"]), "degradation.qualities[1]"),
+        (lambda r: r.update(device="gpu"), "device: input should be 'auto', 'cpu' or 'cuda'"),
+        (lambda r: r["data"]["patches"][0].update(stride=40), "data.patches[0].stride"),
+        (lambda r: r["data"].update(val_fraction=0.6, test_fraction=0.5), "must leave images"),
+        (lambda r: r["degradation"].update(qualities=[0, 10]), "1..100"),
+        (lambda r: r["degradation"].update(qualities=[10, 10]), "appear once"),
+        (lambda r: r["data"].update(extra_sets={"test": "x"}), "data.extra_sets.test"),
+        (lambda r: r["degradation"].update(chroma_subsampling="4:1:1"), "chroma_subsampling"),
+    ],
+)
+def test_bad_values_name_the_key(edit, message):
+    raw = _raw()
+    edit(raw)
+    with pytest.raises(ConfigError) as err:
+        parse_params(raw, "params.yaml")
+    assert message in str(err.value)
+    assert "params.yaml" in str(err.value)
+
+
+def test_float_accepts_integer():
+    raw = _raw()
+    raw["data"]["val_fraction"] = 0
+    assert parse_params(raw).data.val_fraction == 0.0
+
+
+def test_not_a_mapping_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        parse_params([1, 2])
+    bad = tmp_path / "params.yaml"
+    bad.write_text("seed: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_params(tmp_path / "missing.yaml")
+
+
+def test_project_root_is_found_from_below(project):
+    sub = project / "notebooks"
+    sub.mkdir()
+    assert find_project_root(sub) == project
+    with pytest.raises(ConfigError, match=r"no params\.yaml"):
+        find_project_root(project.parent)
+
+
+def test_resolve_path(project, monkeypatch):
+    assert resolve_path("data/raw", project) == project / "data/raw"
+    assert resolve_path("/abs/x", project).as_posix() == "/abs/x"
+    monkeypatch.setenv("BENCH_DIR", "/bench")
+    assert resolve_path("$BENCH_DIR/LIVE1", project).as_posix() == "/bench/LIVE1"
+    monkeypatch.delenv("BENCH_DIR")
+    with pytest.raises(ConfigError, match="environment variable"):
+        resolve_path("$BENCH_DIR/LIVE1", project)
+
+
+def test_profile_merges_and_keeps_comments(project):
+    profile = project / "p.yaml"
+    profile.write_text("degradation: {qualities: [10, 40]}\ndata: {extra_sets: {live1: /x}}\n")
+    changed = apply_profile(profile, project / "params.yaml")
+    assert changed == ["degradation.qualities", "data.extra_sets"]
+    params = load_params(project / "params.yaml")
+    assert params.degradation.qualities == (10, 40)
+    assert params.data.extra_sets == {"live1": "/x"}
+    assert "# The one place where parameters live" in (project / "params.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        ("degradation: {qualitys: [10]}\n", "degradation.qualitys: unknown key"),
+        ("degradation: {qualities: [10, '40']}\n", "degradation.qualities[1]"),
+    ],
+)
+def test_bad_profile_leaves_params_untouched(project, profile, message):
+    before = (project / "params.yaml").read_text()
+    (project / "p.yaml").write_text(profile)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        apply_profile(project / "p.yaml", project / "params.yaml")
+    assert (project / "params.yaml").read_text() == before
+
+
+def test_shipped_profiles_are_valid(project):
+    for profile in sorted((REPO / "profiles").glob("*.yaml")):
+        apply_profile(profile, project / "params.yaml")
+        load_params(project / "params.yaml")

@@ -1,0 +1,219 @@
+"""Data preparation: scanning, the split, bad files, the prepared layout, the patch index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from artifact_removal.config import load_params
+from artifact_removal.data import (
+    Candidate,
+    DataError,
+    patch_index,
+    prepare_data,
+    prepare_metrics,
+    prepare_set,
+    scan_folder,
+    split_candidates,
+    write_prepare_reports,
+)
+from artifact_removal.images import write_png
+
+from .test_images import png_16bit_rgb
+
+
+def _candidates(n: int) -> list[Candidate]:
+    return [Candidate(Path(f"{i:03d}.png"), f"{i:03d}") for i in range(n)]
+
+
+def test_split_is_deterministic_disjoint_and_complete():
+    cands = _candidates(13)
+    first = split_candidates(cands, 0.15, 0.15, seed=2017)
+    again = split_candidates(list(reversed(cands)), 0.15, 0.15, seed=2017)
+    assert first == again
+    assert {k: len(v) for k, v in first.items()} == {"train": 9, "val": 2, "test": 2}
+    keys = [c.key for part in first.values() for c in part]
+    assert sorted(keys) == sorted(c.key for c in cands)
+    assert split_candidates(cands, 0.15, 0.15, seed=1) != first
+
+
+@pytest.mark.parametrize(("n", "expected"), [(1, (1, 0, 0)), (3, (1, 1, 1)), (100, (70, 15, 15))])
+def test_split_sizes(n, expected):
+    split = split_candidates(_candidates(n), 0.15, 0.15, seed=0)
+    assert (len(split["train"]), len(split["val"]), len(split["test"])) == expected
+
+
+def test_zero_fraction_gives_an_empty_split():
+    split = split_candidates(_candidates(10), 0.0, 0.2, seed=0)
+    assert split["val"] == [] and len(split["test"]) == 2
+
+
+def test_scan_folder_errors_and_skips(tmp_path, photo):
+    with pytest.raises(DataError, match="folder not found"):
+        scan_folder(tmp_path / "missing", "corpus")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="folder is empty"):
+        scan_folder(tmp_path / "empty", "corpus")
+    write_png(photo, tmp_path / "set/a.png")
+    write_png(photo, tmp_path / "set/sub/a.png")
+    Image.fromarray(photo).save(tmp_path / "set/a.jpg")
+    (tmp_path / "set/.DS_Store").write_bytes(b"\0")
+    cands, skipped = scan_folder(tmp_path / "set", "corpus")
+    assert [c.key for c in cands] == ["a", "sub__a"]
+    reasons = {Path(r.file).name: r.detail for r in skipped}
+    assert reasons == {
+        ".DS_Store": "hidden file",
+        "a.jpg": "same name as a.png (outputs would clash)",
+    }
+
+
+@pytest.fixture
+def messy_folder(tmp_path, photo, gray_photo) -> Path:
+    """One file for every kind of input the corpus may hold."""
+    folder = tmp_path / "raw"
+    write_png(photo, folder / "good.png")
+    write_png(gray_photo, folder / "gray.png")
+    Image.fromarray(np.dstack([photo, np.full(photo.shape[:2], 200, np.uint8)])).save(
+        folder / "rgba.png"
+    )
+    (folder / "rgb16.png").write_bytes(png_16bit_rgb(photo.astype(np.uint16) * 257))
+    Image.fromarray(photo).convert("CMYK").save(folder / "cmyk.jpg", quality=95)
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    Image.fromarray(photo).save(folder / "rotated.jpg", exif=exif, quality=95)
+    write_png(photo[:100, :200], folder / "small.png")
+    (folder / "notes.txt").write_text("not an image")
+    Image.fromarray(photo).save(folder / "truncated.png")
+    data = (folder / "truncated.png").read_bytes()
+    (folder / "truncated.png").write_bytes(data[: len(data) // 3])
+    return folder
+
+
+def test_every_bad_input_is_reported(messy_folder, tmp_path):
+    cands, _ = scan_folder(messy_folder, "train")
+    records, rows = prepare_set("train", cands, tmp_path / "out", [10, 40], min_size=128)
+    report = {Path(r.file).name: (r.status, r.detail) for r in records}
+    assert report["good.png"] == ("used", "")
+    assert report["gray.png"] == ("converted", "grayscale converted to RGB")
+    assert report["rgba.png"] == ("converted", "alpha channel flattened onto white")
+    assert report["rgb16.png"] == ("converted", "16-bit samples reduced to 8-bit")
+    assert report["cmyk.jpg"] == ("converted", "CMYK converted to RGB")
+    assert report["rotated.jpg"] == ("converted", "rotated by EXIF orientation 8")
+    assert report["small.png"] == ("skipped", "200x100 is smaller than the 128x128 training patch")
+    assert report["notes.txt"][0] == "skipped" and "not an image" in report["notes.txt"][1]
+    assert report["truncated.png"][0] == "skipped" and "truncated" in report["truncated.png"][1]
+    used = {r["key"] for r in rows}
+    assert used == {"good", "gray", "rgba", "rgb16", "cmyk", "rotated"}
+    assert (tmp_path / "out/sets/train/gt/rotated.png").is_file()
+    with Image.open(tmp_path / "out/sets/train/gt/rotated.png") as im:
+        assert im.size == (192, 256)  # rotated: width and height swapped
+    assert (tmp_path / "out/sets/train/q40/cmyk.jpg").is_file()
+
+
+def test_patch_index_known_answer():
+    sizes = pd.DataFrame({"key": ["a", "b"], "height": [200, 100], "width": [300, 300]})
+    index = patch_index(sizes, 128, 64)
+    assert list(index.itertuples(index=False, name=None)) == [
+        ("a", 0, 0),
+        ("a", 0, 64),
+        ("a", 0, 128),
+        ("a", 64, 0),
+        ("a", 64, 64),
+        ("a", 64, 128),
+    ]
+
+
+def _tiny_project(project: Path, photo, gray_photo, extra: dict | None = None) -> Path:
+    raw = project / "data/raw"
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        write_png(np.roll(photo, 17 * i, axis=1), raw / f"img{i}.png")
+    write_png(gray_photo, raw / "gray.png")
+    (raw / "broken.jpg").write_bytes(b"\xff\xd8\xff" + rng.bytes(100))
+    text = (project / "params.yaml").read_text().replace("[5, 10, 20, 30, 40, 60]", "[10, 40]")
+    if extra:
+        text = text.replace("extra_sets: {}", "extra_sets: " + json.dumps(extra))
+    (project / "params.yaml").write_text(text)
+    return raw
+
+
+def test_prepare_data_writes_the_layout(project, photo, gray_photo):
+    extra = project / "bench"
+    write_png(gray_photo, extra / "lena.png")
+    write_png(photo, extra / "parrots.png")
+    _tiny_project(project, photo, gray_photo, {"bench": str(extra)})
+    params = load_params(project / "params.yaml")
+    prepared = prepare_data(params, project)
+    out = project / "data/prepared"
+    counts = {k: len(v) for k, v in prepared.splits.items()}
+    assert sum(counts.get(s, 0) for s in ("train", "val", "test")) == 6  # broken.jpg skipped
+    assert counts["bench"] == 2 and counts["train"] >= 3
+    for set_name, keys in prepared.splits.items():
+        for key in keys:
+            assert (out / f"sets/{set_name}/gt/{key}.png").is_file()
+            assert (out / f"sets/{set_name}/q10/{key}.jpg").is_file()
+    with Image.open(out / "sets/bench/gt/lena.png") as im:
+        assert im.mode == "L"  # gray benchmark images stay gray
+    with Image.open(out / "sets/bench/q10/lena.jpg") as im:
+        assert im.mode == "L"
+    index = pd.read_csv(out / "patches/train_128.csv")
+    assert len(index) > 0 and (index[["y", "x"]] % 16 == 0).all().all()
+    sizes = prepared.images.drop_duplicates(["set", "key"]).set_index("key")
+    assert ((index["y"] + 128).to_numpy() <= sizes.loc[index["key"], "height"].to_numpy()).all()
+    report = pd.read_csv(out / "report.csv").fillna("")
+    assert (
+        report.set_index(report["file"].map(lambda f: Path(f).name)).loc["broken.jpg", "status"]
+        == "skipped"
+    )
+    assert json.loads((out / "params.json").read_text())["degradation"]["qualities"] == [10, 40]
+
+    metrics = prepare_metrics(prepared)
+    assert metrics["corpus"] == {"used": 5, "converted": 1, "skipped": 1}
+    assert "bench" in metrics["jpeg"] and set(metrics["jpeg"]) <= {"val", "test", "bench"}
+    q10, q40 = metrics["jpeg"]["bench"]["q10"], metrics["jpeg"]["bench"]["q40"]
+    assert q10["bpp"] < q40["bpp"] and q10["psnr_rgb"] < q40["psnr_rgb"]
+    assert 0 < q10["ssim_y"] < q40["ssim_y"] < 1
+
+    outputs = write_prepare_reports(prepared, params, project)
+    assert (project / "metrics/prepare.json").is_file()
+    assert (project / "reports/figures/qf_ladder.png").is_file()
+    assert "| set" in (project / "reports/jpeg_baseline.md").read_text()
+    assert outputs["metrics"] == metrics
+
+
+def test_rerun_leaves_no_stale_outputs(project, photo, gray_photo):
+    _tiny_project(project, photo, gray_photo)
+    prepare_data(load_params(project / "params.yaml"), project)
+    (project / "params.yaml").write_text(
+        (project / "params.yaml").read_text().replace("[10, 40]", "[20]")
+    )
+    prepare_data(load_params(project / "params.yaml"), project)
+    folders = {p.name for p in (project / "data/prepared/sets/test").iterdir()}
+    assert folders == {"gt", "q20"}
+
+
+def test_corpus_without_usable_images_stops(project, photo):
+    raw = project / "data/raw"
+    write_png(photo[:50, :50], raw / "tiny.png")
+    (raw / "notes.txt").write_text("hello")
+    with pytest.raises(DataError, match="no usable image") as err:
+        prepare_data(load_params(project / "params.yaml"), project)
+    assert "tiny.png: 50x50 is smaller" in str(err.value)
+    assert "notes.txt: not an image" in str(err.value)
+
+
+def test_empty_corpus_folder_stops(project):
+    (project / "data/raw").mkdir(parents=True)
+    with pytest.raises(DataError, match="raw: folder is empty"):
+        prepare_data(load_params(project / "params.yaml"), project)
+
+
+def test_missing_extra_set_is_named(project, photo, gray_photo):
+    _tiny_project(project, photo, gray_photo, {"live1": str(project / "nowhere")})
+    with pytest.raises(DataError, match="nowhere: folder not found \\(set 'live1'\\)"):
+        prepare_data(load_params(project / "params.yaml"), project)

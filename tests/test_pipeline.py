@@ -1,0 +1,73 @@
+"""End to end: `make repro` on the tiny profile in a fresh copy of the repository.
+
+It builds the default corpus, runs the DVC pipeline through papermill, and checks that a
+second run reruns nothing, `dvc status` is clean and `data.dvc` is still what git has.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def _run(cmd: list[str], cwd: Path) -> str:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def fresh_copy(tmp_path_factory) -> Path:
+    """The repository's files (tracked and untracked, not ignored) in a new git repository."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    copy = tmp_path_factory.mktemp("repo")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, copy / name)
+    _run(["git", "init", "-q"], copy)
+    _run(["git", "add", "-A"], copy)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], copy)
+    return copy
+
+
+def test_make_repro_end_to_end(fresh_copy):
+    venv = Path(sys.prefix)
+    bin_dir = venv / "bin"
+    _run(
+        [str(bin_dir / "python"), "-m", "artifact_removal", "profile", "profiles/tiny.yaml"],
+        fresh_copy,
+    )
+    first = _run(["make", "repro", f"VENV={venv}"], fresh_copy)
+    assert "Running stage 'prepare'" in first
+
+    metrics = json.loads((fresh_copy / "metrics/prepare.json").read_text())
+    assert set(metrics["jpeg"]["test"]) == {"q10", "q40"}
+    assert metrics["images"]["train"] >= 5
+    for name in ("01_prepare_data.ipynb", "01_prepare_data.html", "figures/qf_ladder.png"):
+        assert (fresh_copy / "reports" / name).stat().st_size > 0
+
+    second = _run(["make", "repro", f"VENV={venv}"], fresh_copy)
+    assert "Running stage" not in second
+    status = _run([str(bin_dir / "dvc"), "status"], fresh_copy)
+    assert "up to date" in status
+    _run(["git", "diff", "--exit-code", "data.dvc"], fresh_copy)
+    shown = _run([str(bin_dir / "dvc"), "metrics", "show", "--md"], fresh_copy)
+    assert "jpeg.test.q10.psnr_rgb" in shown
