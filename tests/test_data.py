@@ -48,6 +48,24 @@ def test_split_sizes(n, expected):
     assert (len(split["train"]), len(split["val"]), len(split["test"])) == expected
 
 
+def test_split_is_stratified_by_colour():
+    cands = [Candidate(Path(f"c{i}.png"), f"c{i}", "colour") for i in range(7)] + [
+        Candidate(Path(f"g{i}.png"), f"g{i}", "gray") for i in range(6)
+    ]
+    split = split_candidates(cands, 0.15, 0.15, seed=3)
+    for name in ("val", "test"):
+        assert sorted(c.stratum for c in split[name]) == ["colour", "gray"]
+    assert len(split["train"]) == 9
+
+
+def test_scan_reads_the_colour_kind_from_headers(tmp_path, photo, gray_photo):
+    write_png(photo, tmp_path / "c.png")
+    write_png(gray_photo, tmp_path / "g.png")
+    (tmp_path / "x.png").write_text("no")
+    cands, _ = scan_folder(tmp_path, "corpus")
+    assert [c.stratum for c in cands] == ["colour", "gray", "unreadable"]
+
+
 def test_zero_fraction_gives_an_empty_split():
     split = split_candidates(_candidates(10), 0.0, 0.2, seed=0)
     assert split["val"] == [] and len(split["test"]) == 2
@@ -68,7 +86,7 @@ def test_scan_folder_errors_and_skips(tmp_path, photo):
     reasons = {Path(r.file).name: r.detail for r in skipped}
     assert reasons == {
         ".DS_Store": "hidden file",
-        "a.jpg": "same name as a.png (outputs would clash)",
+        "a.png": "same name as a.jpg (outputs would clash)",
     }
 
 
@@ -174,13 +192,15 @@ def test_prepare_data_writes_the_layout(project, photo, gray_photo):
 
     metrics = prepare_metrics(prepared)
     assert metrics["corpus"] == {"used": 5, "converted": 1, "skipped": 1}
-    assert "bench" in metrics["jpeg"] and set(metrics["jpeg"]) <= {"val", "test", "bench"}
-    q10, q40 = metrics["jpeg"]["bench"]["q10"], metrics["jpeg"]["bench"]["q40"]
+    assert set(metrics["jpeg"]) == {"q10", "q40"}
+    assert "bench" in metrics["jpeg"]["q10"] and set(metrics["jpeg"]["q10"]) <= {"test", "bench"}
+    q10, q40 = metrics["jpeg"]["q10"]["bench"], metrics["jpeg"]["q40"]["bench"]
     assert q10["bpp"] < q40["bpp"] and q10["psnr_rgb"] < q40["psnr_rgb"]
     assert 0 < q10["ssim_y"] < q40["ssim_y"] < 1
 
     outputs = write_prepare_reports(prepared, params, project)
-    assert (project / "metrics/prepare.json").is_file()
+    assert json.loads((project / "metrics/prepare.json").read_text())["corpus"]["used"] == 5
+    assert json.loads((project / "metrics/jpeg/q40.json").read_text())["bench"] == q40
     assert (project / "reports/figures/qf_ladder.png").is_file()
     assert "| set" in (project / "reports/jpeg_baseline.md").read_text()
     assert outputs["metrics"] == metrics
@@ -193,7 +213,7 @@ def test_rerun_leaves_no_stale_outputs(project, photo, gray_photo):
         (project / "params.yaml").read_text().replace("[10, 40]", "[20]")
     )
     prepare_data(load_params(project / "params.yaml"), project)
-    folders = {p.name for p in (project / "data/prepared/sets/test").iterdir()}
+    folders = {p.name for p in (project / "data/prepared/sets/train").iterdir()}
     assert folders == {"gt", "q20"}
 
 

@@ -184,6 +184,7 @@ def apply_profile(profile: str | Path, params_path: str | Path | None = None) ->
     params_path = Path(params_path) if params_path else find_project_root() / PARAMS_FILE
     overrides = yaml.safe_load(Path(profile).read_text()) or {}
     rt = YAML()
+    rt.preserve_quotes = True
     document = rt.load(params_path.read_text())
     changed = _merge(document, overrides, source=str(profile))
     parse_params(json.loads(json.dumps(document)), f"{params_path} with {profile}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .degradations import jpeg_compress
-from .images import ImageReadError, read_image, write_png
+from .images import ImageReadError, colour_kind, read_image, write_png
 from .metrics import psnr, ssim
 
 SPLITS = ("train", "val", "test")
@@ -48,10 +49,11 @@ class InputRecord:
 
 @dataclass(frozen=True)
 class Candidate:
-    """An input file and the key its outputs are named by."""
+    """An input file, the key its outputs are named by, and its stratum for the split."""
 
     path: Path
     key: str
+    stratum: str = ""
 
 
 def quality_dir(quality: int) -> str:
@@ -84,30 +86,30 @@ def scan_folder(folder: str | Path, set_name: str) -> tuple[list[Candidate], lis
             )
         else:
             seen[key] = relative
-            candidates.append(Candidate(path, key))
+            candidates.append(Candidate(path, key, colour_kind(path)))
     return candidates, skipped
 
 
 def split_candidates(
     candidates: Sequence[Candidate], val_fraction: float, test_fraction: float, seed: int
 ) -> dict[str, list[Candidate]]:
-    """Deterministic train/val/test split of files by a seeded permutation of their sorted keys.
+    """Deterministic train/val/test split, stratified (colour and gray photographs apart).
 
-    Each non-zero fraction gets at least one image when there are three or more files.
+    Within each stratum the sorted keys are permuted by the seed and cut by the fractions, so
+    the split is the same on every machine and both kinds of image reach every split. Each
+    non-zero fraction gets at least one image of a stratum that has three or more.
     """
-    ordered = sorted(candidates, key=lambda c: c.key)
-    order = np.random.default_rng(seed).permutation(len(ordered))
-    counts = {
-        name: _split_count(len(ordered), f)
-        for name, f in (("test", test_fraction), ("val", val_fraction))
-    }
-    test = [ordered[i] for i in order[: counts["test"]]]
-    val = [ordered[i] for i in order[counts["test"] : counts["test"] + counts["val"]]]
-    train = [ordered[i] for i in order[counts["test"] + counts["val"] :]]
-    return {
-        name: sorted(part, key=lambda c: c.key)
-        for name, part in (("train", train), ("val", val), ("test", test))
-    }
+    split: dict[str, list[Candidate]] = {"train": [], "val": [], "test": []}
+    rng = np.random.default_rng(seed)
+    for stratum in sorted({c.stratum for c in candidates}):
+        ordered = sorted((c for c in candidates if c.stratum == stratum), key=lambda c: c.key)
+        order = rng.permutation(len(ordered))
+        n_test = _split_count(len(ordered), test_fraction)
+        n_val = _split_count(len(ordered), val_fraction)
+        split["test"] += [ordered[i] for i in order[:n_test]]
+        split["val"] += [ordered[i] for i in order[n_test : n_test + n_val]]
+        split["train"] += [ordered[i] for i in order[n_test + n_val :]]
+    return {name: sorted(part, key=lambda c: c.key) for name, part in split.items()}
 
 
 def _split_count(n: int, fraction: float) -> int:
@@ -319,8 +321,6 @@ def prepare_data(params, root: str | Path) -> PreparedData:
 
 def _clear(out_dir: Path) -> None:
     """Remove a previous run's sets so that no stale file survives a change of params."""
-    import shutil
-
     for sub in ("sets", "patches"):
         shutil.rmtree(out_dir / sub, ignore_errors=True)
 
@@ -354,7 +354,11 @@ def _write_tables(prepared: PreparedData, resolved: dict) -> None:
 
 
 def prepare_metrics(prepared: PreparedData) -> dict:
-    """The DVC metrics of the prepare stage: counts, pixels and JPEG itself at each QF."""
+    """The DVC metrics of the prepare stage: counts and pixels, and JPEG itself per QF.
+
+    `jpeg` maps each QF ('q10') to the held-out sets (test and the extra evaluation sets) and
+    their mean bpp, PSNR and SSIM; the training and validation images are left to images.csv.
+    """
     status = prepared.report.query("set in @SPLITS")["status"].value_counts()
     sizes = prepared.images.drop_duplicates(["set", "key"])
     metrics = {
@@ -366,13 +370,22 @@ def prepare_metrics(prepared: PreparedData) -> dict:
         },
         "jpeg": {},
     }
-    table = summarize_jpeg(prepared.images)
+    table = summarize_jpeg(prepared.images).drop(columns="images")
     for (set_name, quality), row in table.iterrows():
-        entry = metrics["jpeg"].setdefault(set_name, {})
-        entry[quality_dir(quality)] = {
-            k: round(float(v), 4) for k, v in row.items() if k != "images" and not np.isnan(v)
-        }
+        if set_name not in ("train", "val"):
+            entry = metrics["jpeg"].setdefault(quality_dir(quality), {})
+            entry[set_name] = {k: round(float(v), 4) for k, v in row.items()}
     return metrics
+
+
+def write_metrics(metrics: dict, metrics_dir: str | Path) -> None:
+    """`prepare.json` (counts) and one `jpeg/q<QF>.json` per QF, so that `dvc metrics show`
+    prints the JPEG baseline as a table with a row per QF."""
+    metrics_dir = Path(metrics_dir)
+    shutil.rmtree(metrics_dir / "jpeg", ignore_errors=True)
+    write_json({k: v for k, v in metrics.items() if k != "jpeg"}, metrics_dir / "prepare.json")
+    for quality, sets in metrics["jpeg"].items():
+        write_json(sets, metrics_dir / "jpeg" / f"{quality}.json")
 
 
 def load_compressed(out_dir: str | Path, set_name: str, key: str, qualities: Sequence[int]):
@@ -399,8 +412,18 @@ def jpeg_table_markdown(prepared: PreparedData) -> str:
         "otherwise; whole images compressed. Means over images. PSNR in dB on 8-bit values\n"
         "(data range 255), on RGB and on Y (BT.601, 16..235; gray images: their own values);\n"
         "SSIM with a Gaussian window (sigma 1.5, population covariance); no border crop.\n\n"
-        + table.to_markdown(index=False, floatfmt=".4f")
+        + table.to_markdown(index=False, floatfmt=".4f", missingval="")
         + "\n"
+    )
+
+
+def _colourfulness(image: np.ndarray) -> float:
+    """Mean absolute difference between colour channels (0 for gray content)."""
+    if image.ndim == 2:
+        return 0.0
+    rgb = image.astype(np.int16)
+    return float(
+        np.abs(rgb[..., 0] - rgb[..., 1]).mean() + np.abs(rgb[..., 1] - rgb[..., 2]).mean()
     )
 
 
@@ -411,12 +434,16 @@ def write_prepare_reports(prepared: PreparedData, params, root: str | Path) -> d
 
     reports = resolve_path(params.reports.dir, root)
     metrics = prepare_metrics(prepared)
-    write_json(metrics, resolve_path(params.reports.metrics_dir, root) / "prepare.json")
+    write_metrics(metrics, resolve_path(params.reports.metrics_dir, root))
     (reports / "jpeg_baseline.md").parent.mkdir(parents=True, exist_ok=True)
     (reports / "jpeg_baseline.md").write_text(jpeg_table_markdown(prepared))
     set_name = next(s for s in ("test", "val", "train") if prepared.splits.get(s))
-    key = prepared.splits[set_name][0]
-    gt, jpegs = load_compressed(prepared.out_dir, set_name, key, params.degradation.qualities)
+    candidates = [
+        load_compressed(prepared.out_dir, set_name, key, params.degradation.qualities)
+        for key in prepared.splits[set_name][:8]  # a few: the test split may be large
+    ]
+    index = int(np.argmax([_colourfulness(gt) for gt, _ in candidates]))
+    (gt, jpegs), key = candidates[index], prepared.splits[set_name][index]
     figure = qf_ladder(gt, jpegs, params.reports.figure_crop, f"{set_name}/{key}")
     save_figure(figure, reports / "figures" / "qf_ladder.png")
     return {"metrics": metrics, "figure": figure}

@@ -154,6 +154,19 @@ def _to_srgb(image: Image.Image, notes: list[str]) -> Image.Image:
     return image
 
 
+def colour_kind(path: str | Path) -> str:
+    """'gray', 'colour' or 'unreadable', from the file's header alone (no decoding)."""
+    try:
+        with Image.open(path) as im:
+            return (
+                "gray"
+                if im.mode in ("1", "L", "LA", "La", "I", "F") or im.mode.startswith("I;16")
+                else "colour"
+            )
+    except Exception:  # any failure is reported when the file is decoded
+        return "unreadable"
+
+
 def write_png(pixels: np.ndarray, path: str | Path) -> None:
     """Write (H, W, 3) or (H, W) uint8 pixels as a PNG, creating the folder."""
     path = Path(path)

@@ -33,7 +33,7 @@ def qf_ladder(
     """The same crop of one image, uncompressed and at every QF, with bpp and RGB PSNR."""
     y, x = busiest_crop(gt, crop)
     window = (slice(y, y + crop), slice(x, x + crop))
-    panels = [("original", gt)] + [
+    panels = [(f"original\n{title}", gt)] + [
         (f"QF {q}\n{c.bits_per_pixel:.2f} bpp, {psnr(gt, c.pixels):.2f} dB", c.pixels)
         for q, c in sorted(compressed.items(), reverse=True)
     ]
@@ -48,7 +48,6 @@ def qf_ladder(
         )
         ax.set_title(label, fontsize=9)
         ax.set_axis_off()
-    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
