@@ -15,7 +15,6 @@ path inside its folder without the suffix, with `/` turned into `__`.
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from collections.abc import Iterable, Sequence
@@ -220,16 +219,6 @@ def summarize_jpeg(rows: pd.DataFrame) -> pd.DataFrame:
     return table.join(rows.groupby(["set", "quality"], sort=False).size().rename("images"))
 
 
-def write_records(records: Iterable[InputRecord], path: str | Path) -> None:
-    """The input report as CSV: set, file, status, detail."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["set", "file", "status", "detail"])
-        writer.writeheader()
-        writer.writerows(asdict(r) for r in records)
-
-
 def check_usable(records: Sequence[InputRecord], set_name: str, folder: str | Path) -> None:
     """Stop with a clear error when a folder gave no usable image, listing the reasons."""
     if any(r.status != "skipped" for r in records if r.set in _members(set_name)):
@@ -241,6 +230,12 @@ def check_usable(records: Sequence[InputRecord], set_name: str, folder: str | Pa
     raise DataError(
         f"{folder}: no usable image (set '{set_name}'); every file was skipped:\n  {shown}"
     )
+
+
+def _relative(file: str, root: Path) -> str:
+    """`file` relative to `root` when it lies inside, else as it is (portable reports)."""
+    path = Path(file)
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else file
 
 
 def _members(set_name: str) -> tuple[str, ...]:
@@ -259,6 +254,7 @@ def write_json(data: object, path: str | Path) -> None:
 class PreparedData:
     """What the prepare stage produced: file records, split, per-image statistics, patches."""
 
+    root: Path
     out_dir: Path
     records: list[InputRecord]
     splits: dict[str, list[str]]
@@ -267,10 +263,9 @@ class PreparedData:
 
     @property
     def report(self) -> pd.DataFrame:
-        """The input report as a table."""
-        return pd.DataFrame(
-            [asdict(r) for r in self.records], columns=["set", "file", "status", "detail"]
-        )
+        """The input report as a table; files inside the project relative to its root."""
+        rows = [asdict(r) | {"file": _relative(r.file, self.root)} for r in self.records]
+        return pd.DataFrame(rows, columns=["set", "file", "status", "detail"])
 
 
 def prepare_data(params, root: str | Path) -> PreparedData:
@@ -313,7 +308,12 @@ def prepare_data(params, root: str | Path) -> PreparedData:
         check_usable(records, name, folder)
     images = pd.DataFrame(rows)
     prepared = PreparedData(
-        out_dir, records, _used_keys(images), images, _index_all(images, data.patches, out_dir)
+        Path(root),
+        out_dir,
+        records,
+        _used_keys(images),
+        images,
+        _index_all(images, data.patches, out_dir),
     )
     _write_tables(prepared, params_to_dict(params))
     return prepared
@@ -348,7 +348,7 @@ def _index_all(images: pd.DataFrame, specs, out_dir: Path) -> dict[str, pd.DataF
 def _write_tables(prepared: PreparedData, resolved: dict) -> None:
     """images.csv, report.csv and params.json next to the prepared sets."""
     prepared.images.to_csv(prepared.out_dir / "images.csv", index=False, float_format="%.6f")
-    write_records(prepared.records, prepared.out_dir / "report.csv")
+    prepared.report.to_csv(prepared.out_dir / "report.csv", index=False)
     write_json(resolved, prepared.out_dir / "params.json")
     write_json(prepared.splits, prepared.out_dir / "splits.json")
 
