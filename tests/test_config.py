@@ -118,6 +118,13 @@ def test_profile_merges_and_keeps_comments(project):
     assert "# The one place where parameters live" in (project / "params.yaml").read_text()
 
 
+def test_profile_without_changes_leaves_the_file_byte_identical(project):
+    before = (project / "params.yaml").read_text()
+    (project / "p.yaml").write_text("degradation: {qualities: [5, 10, 20, 30, 40, 60]}\n")
+    assert apply_profile(project / "p.yaml", project / "params.yaml") == []
+    assert (project / "params.yaml").read_text() == before
+
+
 @pytest.mark.parametrize(
     ("profile", "message"),
     [

@@ -185,6 +185,7 @@ def apply_profile(profile: str | Path, params_path: str | Path | None = None) ->
     overrides = yaml.safe_load(Path(profile).read_text()) or {}
     rt = YAML()
     rt.preserve_quotes = True
+    rt.indent(mapping=2, sequence=4, offset=2)
     document = rt.load(params_path.read_text())
     changed = _merge(document, overrides, source=str(profile))
     parse_params(json.loads(json.dumps(document)), f"{params_path} with {profile}")

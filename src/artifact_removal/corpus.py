@@ -99,8 +99,8 @@ def ensure_corpus(raw_dir: str | Path = "data/raw", dvc_file: str | Path = "data
     raise CorpusError(
         f"{raw_dir} is missing and {dvc_file} tracks a corpus other than the embedded default "
         f"(md5 {tracked}), which is neither in the DVC cache nor on a reachable remote. "
-        f"Configure the remote that holds it and run `dvc pull {dvc_file}`, or put the images "
-        f"in {raw_dir} and run `dvc add {raw_dir}`."
+        f"Configure the remote that holds it and run `dvc pull {dvc_file}`, or put your images "
+        f"in {raw_dir} and record them with `dvc commit --force {dvc_file}`."
     )
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .degradations import jpeg_compress
 from .images import ImageReadError, colour_kind, read_image, write_png
@@ -135,7 +135,7 @@ def prepare_set(
     """
     set_dir = Path(out_dir) / "sets" / set_name
     records, rows = [], []
-    for cand in tqdm(list(candidates), desc=f"prepare {set_name}", unit="img", leave=False):
+    for cand in tqdm(list(candidates), desc=f"prepare {set_name}", unit="img", leave=True):
         try:
             image = read_image(cand.path, keep_gray=keep_gray)
         except ImageReadError as err:

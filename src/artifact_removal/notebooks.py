@@ -78,6 +78,7 @@ def run_notebook(
         kernel_name=kernel,
         cwd=str(cwd),
         progress_bar=True,
+        coalesce_streams=True,  # keep the final state of text progress bars, not every update
     )
     if html:
         render_html(output)

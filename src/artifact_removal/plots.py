@@ -57,4 +57,5 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)  # still displayable; no longer shown again by the notebook backend
     return path
