@@ -20,6 +20,7 @@ import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from tqdm import tqdm
 from .degradations import jpeg_compress
 from .images import ImageReadError, colour_kind, read_image, write_png
 from .metrics import psnr, ssim
+
+if TYPE_CHECKING:
+    from .config import Params
 
 SPLITS = ("train", "val", "test")
 
@@ -268,11 +272,12 @@ class PreparedData:
         return pd.DataFrame(rows, columns=["set", "file", "status", "detail"])
 
 
-def prepare_data(params, root: str | Path) -> PreparedData:
+def prepare_data(params: Params, root: str | Path) -> PreparedData:
     """The whole prepare stage's data work for validated `params` (paths relative to `root`).
 
     Splits the raw corpus, compresses train/val/test and every extra evaluation set at each
     QF, indexes the training patches and writes the layout described in this module's doc.
+    Every folder is scanned before any work starts, so a wrong path fails at once.
     """
     from .config import params_to_dict, resolve_path
 
@@ -281,40 +286,28 @@ def prepare_data(params, root: str | Path) -> PreparedData:
     raw_dir = resolve_path(data.raw_dir, root)
     candidates, records = scan_folder(raw_dir, "corpus")
     splits = split_candidates(candidates, data.val_fraction, data.test_fraction, params.seed)
-    rows: list[dict] = []
+    extra = {name: resolve_path(folder, root) for name, folder in data.extra_sets.items()}
+    extra_found = {name: scan_folder(folder, name) for name, folder in extra.items()}
     _clear(out_dir)
+    rows: list[dict] = []
     for name, members in splits.items():
         recs, stats = prepare_set(
-            name,
-            members,
-            out_dir,
-            deg.qualities,
-            deg.chroma_subsampling,
-            data.min_size,
-            keep_gray=False,
-            measure=name != "train",
-        )
+            name, members, out_dir, deg.qualities, deg.chroma_subsampling, data.min_size,
+            keep_gray=False, measure=name != "train",
+        )  # fmt: skip
         records += recs
         rows += stats
     check_usable(records, "corpus", raw_dir)
-    for name, folder in data.extra_sets.items():
-        folder = resolve_path(folder, root)
-        found, skipped = scan_folder(folder, name)
+    for name, (found, skipped) in extra_found.items():
         recs, stats = prepare_set(
             name, found, out_dir, deg.qualities, deg.chroma_subsampling, keep_gray=True
         )
         records += skipped + recs
         rows += stats
-        check_usable(records, name, folder)
+        check_usable(records, name, extra[name])
     images = pd.DataFrame(rows)
-    prepared = PreparedData(
-        Path(root),
-        out_dir,
-        records,
-        _used_keys(images),
-        images,
-        _index_all(images, data.patches, out_dir),
-    )
+    index = _index_all(images, data.patches, out_dir)
+    prepared = PreparedData(Path(root), out_dir, records, _used_keys(images), images, index)
     _write_tables(prepared, params_to_dict(params))
     return prepared
 
@@ -427,7 +420,7 @@ def _colourfulness(image: np.ndarray) -> float:
     )
 
 
-def write_prepare_reports(prepared: PreparedData, params, root: str | Path) -> dict:
+def write_prepare_reports(prepared: PreparedData, params: Params, root: str | Path) -> dict:
     """Metrics JSON, Markdown table and QF-ladder figure of the prepare stage."""
     from .config import resolve_path
     from .plots import qf_ladder, save_figure
