@@ -21,7 +21,7 @@ PARAMS_FILE = "params.yaml"
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 Device = Literal["auto", "cpu", "cuda"]
-Quality = int
+Quality = Annotated[int, Field(ge=1, le=100)]  # IJG JPEG quality
 
 
 class ConfigError(ValueError):
@@ -156,9 +156,6 @@ def _check_consistency(params: Params, source: str) -> None:
     problems = []
     if params.data.val_fraction + params.data.test_fraction >= 1:
         problems.append("data.val_fraction + data.test_fraction: must leave images for training")
-    bad_q = [q for q in params.degradation.qualities if not 1 <= q <= 100]
-    if bad_q:
-        problems.append(f"degradation.qualities: JPEG qualities lie in 1..100 (got {bad_q})")
     if len(set(params.degradation.qualities)) != len(params.degradation.qualities):
         problems.append("degradation.qualities: each quality must appear once")
     for name in params.data.extra_sets:
