@@ -153,6 +153,7 @@ def _tiny_project(project: Path, photo, gray_photo, extra: dict | None = None) -
         write_png(np.roll(photo, 17 * i, axis=1), raw / f"img{i}.png")
     write_png(gray_photo, raw / "gray.png")
     (raw / "broken.jpg").write_bytes(b"\xff\xd8\xff" + rng.bytes(100))
+    (raw / ".DS_Store").write_bytes(b"\0")
     text = (project / "params.yaml").read_text().replace("[5, 10, 20, 30, 40, 60]", "[10, 40]")
     if extra:
         text = text.replace("extra_sets: {}", "extra_sets: " + json.dumps(extra))
@@ -191,7 +192,7 @@ def test_prepare_data_writes_the_layout(project, photo, gray_photo):
     assert json.loads((out / "params.json").read_text())["degradation"]["qualities"] == [10, 40]
 
     metrics = prepare_metrics(prepared)
-    assert metrics["corpus"] == {"used": 5, "converted": 1, "skipped": 1}
+    assert metrics["corpus"] == {"used": 5, "converted": 1, "skipped": 2}  # broken, hidden
     assert set(metrics["jpeg"]) == {"q10", "q40"}
     assert "bench" in metrics["jpeg"]["q10"] and set(metrics["jpeg"]["q10"]) <= {"test", "bench"}
     q10, q40 = metrics["jpeg"]["q10"]["bench"], metrics["jpeg"]["q40"]["bench"]

@@ -243,8 +243,9 @@ def _relative(file: str, root: Path) -> str:
 
 
 def _members(set_name: str) -> tuple[str, ...]:
-    """The record sets that make up `set_name` ('corpus' is the three splits)."""
-    return SPLITS if set_name == "corpus" else (set_name,)
+    """The record sets that make up `set_name`: 'corpus' is the splits and files skipped
+    before splitting."""
+    return (*SPLITS, "corpus") if set_name == "corpus" else (set_name,)
 
 
 def write_json(data: object, path: str | Path) -> None:
@@ -352,7 +353,8 @@ def prepare_metrics(prepared: PreparedData) -> dict:
     `jpeg` maps each QF ('q10') to the held-out sets (test and the extra evaluation sets) and
     their mean bpp, PSNR and SSIM; the training and validation images are left to images.csv.
     """
-    status = prepared.report.query("set in @SPLITS")["status"].value_counts()
+    corpus = prepared.report["set"].isin(_members("corpus"))
+    status = prepared.report.loc[corpus, "status"].value_counts()
     sizes = prepared.images.drop_duplicates(["set", "key"])
     metrics = {
         "corpus": {s: int(status.get(s, 0)) for s in ("used", "converted", "skipped")},
