@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from .conftest import REPO
 
@@ -59,6 +60,14 @@ def test_make_repro_end_to_end(fresh_copy):
     make = ["make", "-o", f"{venv}/.ready", "repro", f"VENV={venv}"]
     first = _run(make, fresh_copy)
     assert "Running stage 'prepare'" in first
+    assert "Running stage 'train_ssim@10'" in first and "Running stage 'train_ssim@40'" in first
+    for quality in (10, 40):
+        release = torch.load(fresh_copy / f"models/ssim/q{quality}.pt", weights_only=True)
+        assert release["quality"] == quality and release["model_args"]["channels"] == 16
+        summary = json.loads(
+            (fresh_copy / f"reports/train_ssim/q{quality}/metrics.json").read_text()
+        )
+        assert summary["step"] == 10 and "pred_psnr_rgb" in summary["val"]
 
     metrics = json.loads((fresh_copy / "metrics/prepare.json").read_text())
     assert metrics["images"]["train"] >= 5
@@ -76,3 +85,4 @@ def test_make_repro_end_to_end(fresh_copy):
     _run(["git", "diff", "--exit-code", "data.dvc"], fresh_copy)
     shown = _run([str(bin_dir / "dvc"), "metrics", "show", "--md"], fresh_copy)
     assert "metrics/jpeg/q10.json" in shown and "test.psnr_rgb" in shown
+    assert "reports/train_ssim/q10/metrics.json" in shown

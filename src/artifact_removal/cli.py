@@ -6,8 +6,11 @@ Everything a stage notebook does can be done from here, without Jupyter.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+
+import yaml
 
 from .config import ConfigError, apply_profile, find_project_root, load_params
 
@@ -38,11 +41,31 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    """Train the supervised generators (what notebook 02 does), one QF or all."""
+    from .config import resolve_path
+    from .runtime import select_device
+    from .training import TrainRun, train_generator, write_training_reports
+
+    params = load_params(args.params)
+    root = find_project_root(Path(args.params).resolve().parent if args.params else None)
+    device = select_device(args.device or params.device)
+    for quality in args.quality or params.degradation.qualities:
+        run = TrainRun.from_params(params, quality, root)
+        result = train_generator(run, device)
+        if int(os.environ.get("RANK", "0")) == 0:
+            write_training_reports(run, result, resolve_path(params.reports.dir, root) / "figures")
+            last = result.history[-1] if result.history else {}
+            scores = {k: round(v, 3) for k, v in last.items() if k.startswith("val_")}
+            print(f"q{quality}: {run.release} {scores}")
+    return 0
+
+
 def _notebook(args: argparse.Namespace) -> int:
     """Run a notebook with papermill and render it to HTML."""
     from .notebooks import run_notebook
 
-    parameters = dict(args.parameter or [])
+    parameters = {name: yaml.safe_load(value) for name, value in args.parameter or []}
     out = run_notebook(args.notebook, args.output, parameters, html=not args.no_html)
     print(f"wrote {out}")
     return 0
@@ -78,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", default=None, help="params file (default: the project's)")
     p.set_defaults(func=_prepare)
 
+    p = sub.add_parser("train", help="train SSIM/MSE generators (stage train_ssim)")
+    p.add_argument("--quality", type=int, action="append", help="a QF (repeat); default: all")
+    p.add_argument("--params", default=None)
+    p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
+    p.set_defaults(func=_train)
+
     p = sub.add_parser("notebook", help="execute a notebook with papermill, render HTML")
     p.add_argument("notebook")
     p.add_argument("output")
@@ -102,10 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     from .corpus import CorpusError
     from .data import DataError
     from .notebooks import NotebookError
+    from .training import TrainingError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, DataError, CorpusError, NotebookError) as err:
+    except (ConfigError, DataError, CorpusError, NotebookError, TrainingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -72,6 +72,22 @@ class ReportParams:
 
 
 @dataclass(config=_STRICT)
+class TrainParams:
+    """A supervised generator's training run (one per QF of the ensemble)."""
+
+    generator: Literal["paper", "fast", "very_fast", "tiny"]
+    loss: dict[Literal["mse", "l1", "ssim"], Annotated[float, Field(gt=0)]]
+    patch_size: Annotated[int, Field(ge=16)]
+    batch_size: Annotated[int, Field(ge=1)]
+    steps: Annotated[int, Field(ge=1)]
+    lr: Annotated[float, Field(gt=0)]
+    schedule: Literal["constant", "cosine"]
+    checkpoint_every: Annotated[int, Field(ge=1)]
+    val_every: Annotated[int, Field(ge=1)]
+    models_dir: str
+
+
+@dataclass(config=_STRICT)
 class Params:
     """Everything in `params.yaml`."""
 
@@ -79,11 +95,15 @@ class Params:
     device: Device
     data: DataParams
     degradation: DegradationParams
+    train_ssim: TrainParams
     reports: ReportParams
 
 
 _ADAPTER = TypeAdapter(Params)
-_FREE = {"data.extra_sets"}  # mappings whose keys are the user's names, replaced as a whole
+_FREE = {
+    "data.extra_sets",
+    "train_ssim.loss",
+}  # mappings whose keys are the user's names, replaced as a whole
 
 
 def find_project_root(start: str | Path | None = None) -> Path:
@@ -158,6 +178,11 @@ def _check_consistency(params: Params, source: str) -> None:
         problems.append("data.val_fraction + data.test_fraction: must leave images for training")
     if len(set(params.degradation.qualities)) != len(params.degradation.qualities):
         problems.append("degradation.qualities: each quality must appear once")
+    if params.train_ssim.patch_size not in {p.size for p in params.data.patches}:
+        sizes = [p.size for p in params.data.patches]
+        problems.append(f"train_ssim.patch_size: must be one of data.patches' sizes {sizes}")
+    if not params.train_ssim.loss:
+        problems.append("train_ssim.loss: name at least one loss, e.g. {ssim: 1.0}")
     for name in params.data.extra_sets:
         if not name.replace("_", "").isalnum() or name in ("train", "val", "test"):
             problems.append(f"data.extra_sets.{name}: use letters, digits and _ (not a split name)")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from .degradations import Compressed
@@ -59,3 +60,42 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)  # still displayable; no longer shown again by the notebook backend
     return path
+
+
+def training_curves(history: pd.DataFrame, title: str = "") -> Figure:
+    """Training loss and validation PSNR (restored vs JPEG) against the step."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
+    left.plot(history["step"], history["loss"], color="tab:blue")
+    left.set(xlabel="step", ylabel="training loss", title="loss")
+    val = history.dropna(subset=["val_pred_psnr_rgb"]) if "val_pred_psnr_rgb" in history else None
+    if val is not None and len(val):
+        right.plot(val["step"], val["val_pred_psnr_rgb"], "o-", label="restored (RGB)")
+        right.plot(val["step"], val["val_jpeg_psnr_rgb"], "--", color="gray", label="JPEG (RGB)")
+        right.plot(val["step"], val["val_pred_psnr_y"], "o-", label="restored (Y)")
+        right.plot(val["step"], val["val_jpeg_psnr_y"], ":", color="gray", label="JPEG (Y)")
+        right.legend(fontsize=8)
+    right.set(xlabel="step", ylabel="PSNR (dB)", title="validation")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def restoration_example(
+    gt: np.ndarray,
+    lq: np.ndarray,
+    pred: np.ndarray,
+    crop: int = 160,
+    labels: tuple[str, str, str] = ("JPEG", "restored", "original"),
+) -> Figure:
+    """The busiest crop of the compressed, restored and original image side by side, with PSNR."""
+    y, x = busiest_crop(gt, crop)
+    window = (slice(y, y + crop), slice(x, x + crop))
+    fig, axes = plt.subplots(1, 3, figsize=(8, 3))
+    for ax, label, image in zip(axes, labels, (lq, pred, gt), strict=True):
+        ax.imshow(image[window], cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255,
+                  interpolation="nearest")  # fmt: skip
+        score = "" if image is gt else f"\n{psnr(gt, image):.2f} dB (whole image)"
+        ax.set_title(label + score, fontsize=9)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig

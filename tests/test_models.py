@@ -1,0 +1,43 @@
+"""The generator: size, cost, shapes and ranges."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from artifact_removal.models import PRESETS, build_generator, count_parameters
+
+
+def test_paper_generator_has_1_15_million_parameters():
+    assert count_parameters(build_generator("paper")) == 1_148_291
+
+
+def test_presets_shrink():
+    counts = [count_parameters(build_generator(name)) for name in PRESETS]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_paper_generator_costs_291_gmac_per_720p_frame():
+    net = build_generator("paper")
+    with FlopCounterMode(display=False) as counter:  # 1/100 of a 1280x720 frame
+        net(torch.zeros(1, 3, 72, 128))
+    gmac_720p = counter.get_total_flops() / 2 * 100 / 1e9
+    assert gmac_720p == pytest.approx(291, rel=0.01)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("size", [(16, 16), (37, 53), (1, 1), (64, 33)])
+def test_output_shape_and_range(preset, size):
+    torch.manual_seed(0)
+    net = build_generator(preset).eval()
+    x = torch.rand(2, 3, *size) * 2 - 1
+    with torch.no_grad():
+        y = net(x)
+    assert y.shape == x.shape
+    assert y.min() >= -1 and y.max() <= 1
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="unknown generator preset"):
+        build_generator("huge")
