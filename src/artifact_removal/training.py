@@ -31,7 +31,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from .data import quality_dir
+from .data import load_compressed, quality_dir
 from .degradations import decode_jpeg
 from .images import read_png
 from .losses import WeightedLoss
@@ -116,13 +116,9 @@ class PatchSampler:
 
 def load_pairs(prepared_dir: Path, set_name: str, quality: int, limit: int = 8) -> list:
     """Up to `limit` whole (gt, lq) uint8 image pairs of a prepared set, for validation."""
-    set_dir = prepared_dir / "sets" / set_name
-    keys = sorted(p.stem for p in (set_dir / "gt").glob("*.png"))[:limit]
-    return [
-        (read_png(set_dir / "gt" / f"{k}.png"),
-         decode_jpeg((set_dir / quality_dir(quality) / f"{k}.jpg").read_bytes()))
-        for k in keys
-    ]  # fmt: skip
+    keys = sorted(p.stem for p in (prepared_dir / "sets" / set_name / "gt").glob("*.png"))
+    pairs = [load_compressed(prepared_dir, set_name, key, [quality]) for key in keys[:limit]]
+    return [(gt, jpegs[quality].pixels) for gt, jpegs in pairs]
 
 
 def evaluate_pairs(net: Generator, pairs: list, device: torch.device) -> dict[str, float]:
