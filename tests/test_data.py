@@ -14,6 +14,7 @@ from artifact_removal.config import load_params
 from artifact_removal.data import (
     Candidate,
     DataError,
+    colour_variants,
     patch_index,
     prepare_data,
     prepare_metrics,
@@ -169,9 +170,19 @@ def test_prepare_data_writes_the_layout(project, photo, gray_photo):
     params = load_params(project / "params.yaml")
     prepared = prepare_data(params, project)
     out = project / "data/prepared"
-    counts = {k: len(v) for k, v in prepared.splits.items()}
+    originals = {k: [key for key in v if "~" not in key] for k, v in prepared.splits.items()}
+    counts = {k: len(v) for k, v in originals.items()}
     assert sum(counts.get(s, 0) for s in ("train", "val", "test")) == 6  # broken.jpg skipped
     assert counts["bench"] == 2 and counts["train"] >= 3
+    # five colour variants of each colour training image, none of the gray one or elsewhere
+    variants = {k: [key for key in v if "~" in key] for k, v in prepared.splits.items()}
+    colour_train = [key for key in originals["train"] if key != "gray"]
+    assert len(variants["train"]) == 5 * len(colour_train)
+    assert not any(variants[k] for k in variants if k != "train")
+    key = colour_train[0]
+    gt = np.asarray(Image.open(out / f"sets/train/gt/{key}.png"))
+    variant = np.asarray(Image.open(out / f"sets/train/gt/{key}~brg.png"))
+    assert np.array_equal(variant, gt[..., [2, 0, 1]])
     for set_name, keys in prepared.splits.items():
         for key in keys:
             assert (out / f"sets/{set_name}/gt/{key}.png").is_file()
@@ -205,6 +216,25 @@ def test_prepare_data_writes_the_layout(project, photo, gray_photo):
     assert (project / "reports/figures/qf_ladder.png").is_file()
     assert "| set" in (project / "reports/jpeg_baseline.md").read_text()
     assert outputs["metrics"] == metrics
+
+
+def test_colour_variants_reorder_the_planes(photo, gray_photo):
+    variants = colour_variants(photo, 5)
+    assert [order for order, _ in variants] == ["gbr", "brg", "rbg", "bgr", "grb"]
+    for order, pixels in variants:
+        assert np.array_equal(pixels, photo[..., ["rgb".index(c) for c in order]])
+    assert [order for order, _ in colour_variants(photo, 2)] == ["gbr", "brg"]
+    assert colour_variants(photo, 0) == []
+    assert colour_variants(gray_photo, 5) == []  # (H, W)
+    assert colour_variants(np.repeat(gray_photo[..., None], 3, axis=2), 5) == []  # R = G = B
+
+
+def test_colour_variants_can_be_turned_off(project, photo, gray_photo):
+    _tiny_project(project, photo, gray_photo)
+    text = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(text.replace("colour_variants: 5", "colour_variants: 0"))
+    prepared = prepare_data(load_params(project / "params.yaml"), project)
+    assert not any("~" in key for keys in prepared.splits.values() for key in keys)
 
 
 def test_rerun_leaves_no_stale_outputs(project, photo, gray_photo):

@@ -38,6 +38,17 @@ def test_output_shape_and_range(preset, size):
     assert y.min() >= -1 and y.max() <= 1
 
 
+def test_residual_output_is_clamped_only_at_inference():
+    """Training sees the unclamped sum, so overshooting a bright pixel still costs a gradient."""
+    net = build_generator("tiny")
+    with torch.no_grad():
+        net.tail.bias.fill_(3.0)  # a correction of about +1 everywhere
+    x = torch.full((1, 3, 16, 16), 0.9)
+    assert net.train()(x).min() > 1.5
+    with torch.no_grad():
+        assert torch.equal(net.eval()(x), torch.ones_like(x))
+
+
 def test_unknown_preset():
     with pytest.raises(ValueError, match="unknown generator preset"):
         build_generator("huge")

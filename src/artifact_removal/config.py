@@ -45,6 +45,7 @@ class DataParams:
     val_fraction: Annotated[float, Field(ge=0, lt=1)]
     test_fraction: Annotated[float, Field(ge=0, lt=1)]
     patches: Annotated[tuple[PatchSpec, ...], Field(min_length=1)]
+    colour_variants: Annotated[int, Field(ge=0, le=5)]
     extra_sets: dict[str, str]
 
     @property

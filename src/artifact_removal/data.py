@@ -10,7 +10,8 @@ Layout written under `prepared_dir`:
     params.json                    the resolved parameters of the run
 
 `<set>` is `train`, `val`, `test` or the name of an extra evaluation set; `<key>` is the file's
-path inside its folder without the suffix, with `/` turned into `__`.
+path inside its folder without the suffix, with `/` turned into `__`. Colour variants of a
+training image (`data.colour_variants`) are keyed `<key>~<order>`, e.g. `chelsea~gbr`.
 """
 
 from __future__ import annotations
@@ -27,13 +28,32 @@ import pandas as pd
 from tqdm import tqdm
 
 from .degradations import jpeg_compress
-from .images import ImageReadError, colour_kind, read_image, write_png
+from .images import ImageReadError, colour_kind, colourfulness, read_image, write_png
 from .metrics import psnr, ssim
 
 if TYPE_CHECKING:
     from .config import Params
 
 SPLITS = ("train", "val", "test")
+# The five reorderings of the R, G, B planes, in the order `data.colour_variants` takes them.
+CHANNEL_ORDERS = ("gbr", "brg", "rbg", "bgr", "grb")
+
+
+def colour_variants(pixels: np.ndarray, count: int) -> list[tuple[str, np.ndarray]]:
+    """Up to `count` copies of an RGB image with its planes reordered; none for a gray image.
+
+    A few photographs teach a network their own colours: trained on them alone, it learns
+    colour-dependent corrections (a tint) that hurt chroma on other images. Each copy is
+    compressed like any image, so the (compressed, original) pairs stay exact; only the
+    colours change.
+    """
+    if count == 0 or pixels.ndim == 2 or (pixels == pixels[..., :1]).all():
+        return []
+    planes = {"r": 0, "g": 1, "b": 2}
+    return [
+        (order, np.ascontiguousarray(pixels[..., [planes[c] for c in order]]))
+        for order in CHANNEL_ORDERS[:count]
+    ]
 
 
 class DataError(RuntimeError):
@@ -131,15 +151,19 @@ def prepare_set(
     min_size: int = 0,
     keep_gray: bool = False,
     measure: bool = True,
+    variants: int = 0,
 ) -> tuple[list[InputRecord], list[dict]]:
     """Decode, check and compress each image of one set; write gt PNGs and JPEGs at every QF.
 
     Returns a record per file and, per usable image and QF, a row of statistics (size, bits per
-    pixel, and with `measure` PSNR/SSIM of JPEG itself on RGB and on Y).
+    pixel, and with `measure` PSNR/SSIM of JPEG itself on RGB and on Y). `variants` adds that
+    many colour variants of each colour image (see `colour_variants`).
     """
     set_dir = Path(out_dir) / "sets" / set_name
     records, rows = [], []
-    for cand in tqdm(list(candidates), desc=f"prepare {set_name}", unit="img", leave=True):
+    candidates = list(candidates)
+    taken = {cand.key for cand in candidates}
+    for cand in tqdm(candidates, desc=f"prepare {set_name}", unit="img", leave=True):
         try:
             image = read_image(cand.path, keep_gray=keep_gray)
         except ImageReadError as err:
@@ -158,10 +182,14 @@ def prepare_set(
             continue
         status = "converted" if image.notes else "used"
         records.append(InputRecord(set_name, str(cand.path), status, "; ".join(image.notes)))
-        write_png(image.pixels, set_dir / "gt" / f"{cand.key}.png")
-        rows += _compress_all(
-            image.pixels, set_name, cand.key, set_dir, qualities, subsampling, measure
-        )
+        copies = [(cand.key, image.pixels)] + [
+            (f"{cand.key}~{order}", pixels)
+            for order, pixels in colour_variants(image.pixels, variants)
+            if f"{cand.key}~{order}" not in taken  # a file of that name wins over a variant
+        ]
+        for key, pixels in copies:
+            write_png(pixels, set_dir / "gt" / f"{key}.png")
+            rows += _compress_all(pixels, set_name, key, set_dir, qualities, subsampling, measure)
     return records, rows
 
 
@@ -295,6 +323,7 @@ def prepare_data(params: Params, root: str | Path) -> PreparedData:
         recs, stats = prepare_set(
             name, members, out_dir, deg.qualities, deg.chroma_subsampling, data.min_size,
             keep_gray=False, measure=name != "train",
+            variants=data.colour_variants if name == "train" else 0,
         )  # fmt: skip
         records += recs
         rows += stats
@@ -412,16 +441,6 @@ def jpeg_table_markdown(prepared: PreparedData) -> str:
     )
 
 
-def _colourfulness(image: np.ndarray) -> float:
-    """Mean absolute difference between colour channels (0 for gray content)."""
-    if image.ndim == 2:
-        return 0.0
-    rgb = image.astype(np.int16)
-    return float(
-        np.abs(rgb[..., 0] - rgb[..., 1]).mean() + np.abs(rgb[..., 1] - rgb[..., 2]).mean()
-    )
-
-
 def write_prepare_reports(prepared: PreparedData, params: Params, root: str | Path) -> dict:
     """Metrics JSON, Markdown table and QF-ladder figure of the prepare stage."""
     from .config import resolve_path
@@ -437,7 +456,7 @@ def write_prepare_reports(prepared: PreparedData, params: Params, root: str | Pa
         load_compressed(prepared.out_dir, set_name, key, params.degradation.qualities)
         for key in prepared.splits[set_name][:8]  # a few: the test split may be large
     ]
-    index = int(np.argmax([_colourfulness(gt) for gt, _ in candidates]))
+    index = int(np.argmax([colourfulness(gt) for gt, _ in candidates]))
     (gt, jpegs), key = candidates[index], prepared.splits[set_name][index]
     figure = qf_ladder(gt, jpegs, params.reports.figure_crop, f"{set_name}/{key}")
     save_figure(figure, reports / "figures" / "qf_ladder.png")

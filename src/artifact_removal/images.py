@@ -167,6 +167,16 @@ def colour_kind(path: str | Path) -> str:
         return "unreadable"
 
 
+def colourfulness(image: np.ndarray) -> float:
+    """Mean absolute difference between colour channels (0 for gray content)."""
+    if image.ndim == 2:
+        return 0.0
+    rgb = image.astype(np.int16)
+    return float(
+        np.abs(rgb[..., 0] - rgb[..., 1]).mean() + np.abs(rgb[..., 1] - rgb[..., 2]).mean()
+    )
+
+
 def write_png(pixels: np.ndarray, path: str | Path) -> None:
     """Write (H, W, 3) or (H, W) uint8 pixels as a PNG, creating the folder."""
     path = Path(path)

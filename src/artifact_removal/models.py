@@ -79,7 +79,13 @@ class Generator(nn.Module):
         x = self.head(x)  # (N, C, h, w)
         x = self.up(self.body(x))  # (N, C, 2h, 2w)
         x = self.tail(x)[..., :height, :width]  # (N, 3, H, W)
-        return (lq + torch.tanh(x)).clamp(-1, 1) if self.config.residual else torch.tanh(x)
+        if not self.config.residual:
+            return torch.tanh(x)
+        out = lq + torch.tanh(x)
+        # Clamping in training would cut the gradient wherever the sum leaves [-1, 1], so the
+        # network would learn unpenalised offsets in dark and bright areas (a colour cast
+        # elsewhere); the loss sees the unclamped sum and only inference clamps it.
+        return out if self.training else out.clamp(-1, 1)
 
 
 def build_generator(preset: str) -> Generator:

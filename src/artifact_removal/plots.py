@@ -57,7 +57,7 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     """Write a figure as PNG (no timestamp metadata, so reruns give the same bytes)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)  # still displayable; no longer shown again by the notebook backend
     return path
 

@@ -426,15 +426,16 @@ class _Live:
 def write_training_reports(run: TrainRun, result: TrainResult, figures_dir: Path,
                            crop: int = 160) -> dict:  # fmt: skip
     """Loss/validation curves and a restored validation crop, as figures and PNG files."""
+    from .images import colourfulness
     from .plots import restoration_example, save_figure, training_curves
 
     tag = f"train_{run.name}_q{run.quality}"  # unpadded, as dvc.yaml names it
     curves = training_curves(result.curves, f"{run.name} generator, QF {run.quality}")
     save_figure(curves, figures_dir / f"{tag}_curves.png")
-    pairs = load_pairs(run.prepared_dir, "val", run.quality, limit=1) or load_pairs(
-        run.prepared_dir, "test", run.quality, limit=1
+    pairs = load_pairs(run.prepared_dir, "val", run.quality) or load_pairs(
+        run.prepared_dir, "test", run.quality
     )
-    gt, lq = pairs[0]
+    gt, lq = max(pairs, key=lambda pair: colourfulness(pair[0]))  # colour shows more
     pred = restore_array(load_generator(run.release), lq, torch.device("cpu"))
     example = restoration_example(
         gt, lq, pred, crop, (f"JPEG QF {run.quality}", run.name, "original")
