@@ -156,6 +156,7 @@ def _tiny_project(project: Path, photo, gray_photo, extra: dict | None = None) -
     (raw / "broken.jpg").write_bytes(b"\xff\xd8\xff" + rng.bytes(100))
     (raw / ".DS_Store").write_bytes(b"\0")
     text = (project / "params.yaml").read_text().replace("[5, 10, 20, 30, 40, 60]", "[10, 40]")
+    text = text.replace("dead_leaves: 24", "dead_leaves: 2")
     if extra:
         text = text.replace("extra_sets: {}", "extra_sets: " + json.dumps(extra))
     (project / "params.yaml").write_text(text)
@@ -170,14 +171,17 @@ def test_prepare_data_writes_the_layout(project, photo, gray_photo):
     params = load_params(project / "params.yaml")
     prepared = prepare_data(params, project)
     out = project / "data/prepared"
-    originals = {k: [key for key in v if "~" not in key] for k, v in prepared.splits.items()}
+    originals = {
+        k: [key for key in v if "~" not in key and not key.startswith("dead_leaves")]
+        for k, v in prepared.splits.items()
+    }
     counts = {k: len(v) for k, v in originals.items()}
     assert sum(counts.get(s, 0) for s in ("train", "val", "test")) == 6  # broken.jpg skipped
     assert counts["bench"] == 2 and counts["train"] >= 3
     # five colour variants of each colour training image, none of the gray one or elsewhere
     variants = {k: [key for key in v if "~" in key] for k, v in prepared.splits.items()}
     colour_train = [key for key in originals["train"] if key != "gray"]
-    assert len(variants["train"]) == 5 * len(colour_train)
+    assert len(variants["train"]) == 5 * (len(colour_train) + 2)  # and of the 2 dead leaves
     assert not any(variants[k] for k in variants if k != "train")
     key = colour_train[0]
     gt = np.asarray(Image.open(out / f"sets/train/gt/{key}.png"))
@@ -200,6 +204,10 @@ def test_prepare_data_writes_the_layout(project, photo, gray_photo):
         report.set_index(report["file"].map(lambda f: Path(f).name)).loc["broken.jpg", "status"]
         == "skipped"
     )
+    generated = report[report["status"] == "generated"]
+    assert list(generated["file"]) == ["dead_leaves_000 (synthetic)", "dead_leaves_001 (synthetic)"]
+    assert {"dead_leaves_000", "dead_leaves_001"} <= set(prepared.splits["train"])
+    assert not any(k.startswith("dead_leaves") for s in ("val", "test") for k in originals[s])
     assert json.loads((out / "params.json").read_text())["degradation"]["qualities"] == [10, 40]
 
     metrics = prepare_metrics(prepared)

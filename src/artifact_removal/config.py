@@ -46,6 +46,7 @@ class DataParams:
     test_fraction: Annotated[float, Field(ge=0, lt=1)]
     patches: Annotated[tuple[PatchSpec, ...], Field(min_length=1)]
     colour_variants: Annotated[int, Field(ge=0, le=5)]
+    dead_leaves: Annotated[int, Field(ge=0, le=1000)]
     extra_sets: dict[str, str]
 
     @property

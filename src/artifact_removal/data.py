@@ -182,14 +182,54 @@ def prepare_set(
             continue
         status = "converted" if image.notes else "used"
         records.append(InputRecord(set_name, str(cand.path), status, "; ".join(image.notes)))
-        copies = [(cand.key, image.pixels)] + [
-            (f"{cand.key}~{order}", pixels)
-            for order, pixels in colour_variants(image.pixels, variants)
-            if f"{cand.key}~{order}" not in taken  # a file of that name wins over a variant
-        ]
-        for key, pixels in copies:
-            write_png(pixels, set_dir / "gt" / f"{key}.png")
-            rows += _compress_all(pixels, set_name, key, set_dir, qualities, subsampling, measure)
+        rows += _write_image(
+            image.pixels, set_name, cand.key, set_dir, qualities, subsampling, measure,
+            variants, taken,
+        )  # fmt: skip
+    return records, rows
+
+
+def _write_image(pixels, set_name, key, set_dir, qualities, subsampling, measure, variants,
+                 taken) -> list[dict]:  # fmt: skip
+    """The gt PNG and the JPEGs of one image and of its colour variants; statistics rows."""
+    copies = [(key, pixels)] + [
+        (f"{key}~{order}", variant)
+        for order, variant in colour_variants(pixels, variants)
+        if f"{key}~{order}" not in taken  # a file of that name wins over a variant
+    ]
+    rows = []
+    for name, image in copies:
+        write_png(image, set_dir / "gt" / f"{name}.png")
+        rows += _compress_all(image, set_name, name, set_dir, qualities, subsampling, measure)
+    return rows
+
+
+def add_dead_leaves(
+    out_dir: Path, count: int, seed: int, qualities: Sequence[int], subsampling: str, variants: int
+) -> tuple[list[InputRecord], list[dict]]:
+    """`count` dead-leaves images (see `synthetic`) added to the train split, coloured from it.
+
+    Keys `dead_leaves_000`, ...; each image is compressed (with its colour variants) like a
+    photograph and listed in the report as generated.
+    """
+    from .images import read_png
+    from .synthetic import dead_leaves, palette_of
+
+    set_dir = out_dir / "sets" / "train"
+    rng = np.random.default_rng([seed, 1968])  # 1968: Matheron's dead leaves
+    photos = [read_png(p) for p in sorted((set_dir / "gt").glob("*.png")) if "~" not in p.stem]
+    palette = palette_of(photos, rng)
+    taken = {p.stem for p in (set_dir / "gt").glob("*.png")}
+    records, rows = [], []
+    for i in tqdm(range(count), desc="dead leaves", unit="img", leave=True):
+        key = f"dead_leaves_{i:03d}"
+        if key in taken:
+            continue  # a photograph of that name wins
+        records.append(InputRecord("train", f"{key} (synthetic)", "generated",
+                                   f"dead-leaves model, seed {seed}"))  # fmt: skip
+        pixels = dead_leaves(rng, palette)
+        rows += _write_image(pixels, "train", key, set_dir, qualities, subsampling, False,
+                             variants, taken)  # fmt: skip
     return records, rows
 
 
@@ -328,6 +368,13 @@ def prepare_data(params: Params, root: str | Path) -> PreparedData:
         records += recs
         rows += stats
     check_usable(records, "corpus", raw_dir)
+    if data.dead_leaves:
+        recs, stats = add_dead_leaves(
+            out_dir, data.dead_leaves, params.seed, deg.qualities, deg.chroma_subsampling,
+            data.colour_variants,
+        )  # fmt: skip
+        records += recs
+        rows += stats
     for name, (found, skipped) in extra_found.items():
         recs, stats = prepare_set(
             name, found, out_dir, deg.qualities, deg.chroma_subsampling, keep_gray=True
