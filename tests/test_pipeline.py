@@ -49,6 +49,35 @@ def fresh_copy(tmp_path_factory) -> Path:
     return copy
 
 
+def _package_imports(module: Path) -> set[str]:
+    """Files of the package that `module` imports (relative or absolute imports)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.level == 1:
+                names.add(node.module.split(".")[0])
+            elif node.module.startswith("artifact_removal."):
+                names.add(node.module.split(".")[1])
+    return {f"src/artifact_removal/{name}.py" for name in names}
+
+
+def test_stage_deps_name_every_module_the_stage_imports():
+    """A stage that lists a module also lists what it imports, so a change reruns it."""
+    import yaml
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        body = stage.get("do", stage)
+        listed = {d for d in body.get("deps", []) if d.startswith("src/")}
+        for module in sorted(listed):
+            missing = (
+                _package_imports(REPO / module) - listed - {"src/artifact_removal/__init__.py"}
+            )
+            assert not missing, f"stage {name}: {module} imports {sorted(missing)}, not in deps"
+
+
 def test_make_repro_end_to_end(fresh_copy):
     venv = Path(sys.prefix)
     bin_dir = venv / "bin"
