@@ -21,6 +21,7 @@ from artifact_removal.data import (
     prepare_set,
     scan_folder,
     split_candidates,
+    training_additions,
     write_prepare_reports,
 )
 from artifact_removal.images import write_png
@@ -217,6 +218,10 @@ def test_prepare_data_writes_the_layout(project, photo, gray_photo):
     q10, q40 = metrics["jpeg"]["q10"]["bench"], metrics["jpeg"]["q40"]["bench"]
     assert q10["bpp"] < q40["bpp"] and q10["psnr_rgb"] < q40["psnr_rgb"]
     assert 0 < q10["ssim_y"] < q40["ssim_y"] < 1
+
+    additions = training_additions(prepared)
+    assert [ax.get_title() for ax in additions.axes][-2:] == ["dead_leaves_000", "dead_leaves_001"]
+    assert " ~" in additions.axes[1].get_title()  # a colour variant of the photograph before it
 
     outputs = write_prepare_reports(prepared, params, project)
     assert json.loads((project / "metrics/prepare.json").read_text())["corpus"]["used"] == 5

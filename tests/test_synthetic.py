@@ -27,6 +27,16 @@ def test_colours_come_from_the_palette():
     assert ((red > 150) & (blue > 150)).mean() < 0.02  # leaves are opaque: no mixing
 
 
+def test_few_hues_change_brightness_more_than_colour():
+    palette = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200]], np.uint8)
+    image = dead_leaves(np.random.default_rng(2), palette, size=128, hues=1).astype(float)
+    chroma = image / np.maximum(image.sum(axis=2, keepdims=True), 1)  # brightness removed
+    dominant = np.bincount(chroma.argmax(axis=2).ravel(), minlength=3) / chroma[..., 0].size
+    assert dominant.max() > 0.95  # one hue, leaves told apart by brightness
+    brightness = image.sum(axis=2)
+    assert brightness.std() > 40
+
+
 def test_edges_at_every_scale():
     """Scale invariance: edge density about the same at full and at quarter resolution."""
     gray = dead_leaves(np.random.default_rng(1), _red_and_blue(), size=256)[..., 0].astype(float)

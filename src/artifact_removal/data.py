@@ -227,7 +227,7 @@ def add_dead_leaves(
             continue  # a photograph of that name wins
         records.append(InputRecord("train", f"{key} (synthetic)", "generated",
                                    f"dead-leaves model, seed {seed}"))  # fmt: skip
-        pixels = dead_leaves(rng, palette)
+        pixels = dead_leaves(rng, palette, hues=int(rng.integers(2, 7)))  # 2 to 6 colours
         rows += _write_image(pixels, "train", key, set_dir, qualities, subsampling, False,
                              variants, taken)  # fmt: skip
     return records, rows
@@ -486,6 +486,29 @@ def jpeg_table_markdown(prepared: PreparedData) -> str:
         + table.to_markdown(index=False, floatfmt=".4f", missingval="")
         + "\n"
     )
+
+
+def training_additions(prepared: PreparedData):
+    """A figure of what the train split adds to the photographs: colour variants, dead leaves.
+
+    None when the params add neither.
+    """
+    from .images import read_png
+    from .plots import image_row
+
+    gt_dir = prepared.out_dir / "sets" / "train" / "gt"
+    keys = prepared.splits.get("train", [])
+    variants = [k for k in keys if "~" in k]
+    leaves = [k for k in keys if k.startswith("dead_leaves_") and "~" not in k]
+    shown = []
+    if variants:
+        photo = variants[0].split("~")[0]
+        shown += [photo, *[k for k in variants if k.split("~")[0] == photo][:2]]
+    shown += leaves[:2]
+    if not shown:
+        return None
+    titles = [k.replace("~", " ~") for k in shown]
+    return image_row([read_png(gt_dir / f"{k}.png") for k in shown], titles)
 
 
 def write_prepare_reports(prepared: PreparedData, params: Params, root: str | Path) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -48,6 +48,18 @@ def qf_ladder(
             interpolation="nearest",
         )
         ax.set_title(label, fontsize=9)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def image_row(images: Sequence[np.ndarray], titles: Sequence[str], side: int = 192) -> Figure:
+    """Images side by side, each shown as its top-left `side` x `side` pixels."""
+    fig, axes = plt.subplots(1, len(images), figsize=(2.4 * len(images), 2.7), squeeze=False)
+    for ax, image, title in zip(axes[0], images, titles, strict=True):
+        ax.imshow(image[:side, :side], cmap="gray" if image.ndim == 2 else None, vmin=0,
+                  vmax=255, interpolation="nearest")  # fmt: skip
+        ax.set_title(title, fontsize=9)
         ax.set_axis_off()
     fig.tight_layout()
     return fig

@@ -7,9 +7,12 @@ models for natural images", IJCV 2001). Networks trained for restoration on such
 close to those trained on photographs (Achddou, Gousseau and Ladjal, "Synthetic images as a
 regularity prior for image restoration neural networks", SSVM 2021).
 
-Here they stretch a corpus of a dozen photographs: they add edges and textures at every scale
-and orientation, coloured with pixels drawn from the photographs themselves, and they are
-only ever used for training (never in the validation or test split).
+Here they stretch a corpus of a dozen photographs: they add edges at every scale, orientation
+and contrast, coloured from the photographs themselves, and they are only ever used for
+training (never in the validation or test split). Each image takes a few colours of the
+photographs and shows each at many brightnesses, so that most edges change brightness more
+than colour, as in photographs: with a new colour on every leaf, a network learns to sharpen
+colour at every edge, and the chroma of real images suffers.
 """
 
 from __future__ import annotations
@@ -25,14 +28,16 @@ def dead_leaves(
     r_min: float = 1.5,
     r_max: float = 160.0,
     coverage: float = 4.0,
+    hues: int | None = None,
 ) -> np.ndarray:
     """One (size, size, 3) uint8 dead-leaves image.
 
-    `palette` is (N, 3) uint8 colours to draw from. Discs are painted back to front, so the
-    last ones lie on top; `coverage` is the expected number of discs over a pixel (4 leaves
-    about 2% of the background showing). Each disc gets a gentle linear shading so that
-    areas are not perfectly flat. Drawn at twice the size and averaged down, so that edges
-    are anti-aliased as a camera's would be.
+    `palette` is (N, 3) uint8 colours to draw from; with `hues`, only that many of them,
+    each scaled by a random brightness per disc. Discs are painted back to front, so the last
+    ones lie on top; `coverage` is the expected number of discs over a pixel (4 leaves about
+    2% of the background showing). Each disc gets a gentle linear shading so that areas are
+    not perfectly flat. Drawn at twice the size and averaged down, so that edges are
+    anti-aliased as a camera's would be.
     """
     scale = 2
     side = size * scale
@@ -44,7 +49,11 @@ def dead_leaves(
     u = rng.random(count)
     radii = 1 / np.sqrt((1 - u) / lo**2 + u / hi**2)  # inverse CDF of p(r) ~ r^-3
     centres = rng.uniform(-margin, side + margin, (count, 2))
-    colours = palette[rng.integers(len(palette), size=count)].astype(np.float32)
+    if hues:  # a few colours of the palette, each at many brightnesses
+        base = palette[rng.integers(len(palette), size=hues)].astype(np.float32)
+        colours = base[rng.integers(hues, size=count)] * rng.lognormal(0.0, 0.35, (count, 1))
+    else:
+        colours = palette[rng.integers(len(palette), size=count)].astype(np.float32)
     slopes = rng.normal(0.0, 0.04, (count, 2)) / radii[:, None] * 255  # shading, per pixel
     canvas = np.empty((side, side, 3), np.float32)
     canvas[:] = palette[rng.integers(len(palette))]
