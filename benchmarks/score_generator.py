@@ -1,0 +1,73 @@
+"""Score a released generator on a prepared set: restored versus JPEG, PSNR (RGB, Y), SSIM (Y).
+
+The set is one the prepare stage wrote, e.g. an extra evaluation set named in
+`data.extra_sets`. With the standard sets beside this project:
+
+    python -m artifact_removal profile profiles/benchmarks.yaml
+    python -m artifact_removal prepare
+    python benchmarks/score_generator.py models/ssim/q10.pt live1_color --quality 10
+
+Prints one row per image and the means; `--append FILE` adds the means to a Markdown file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from artifact_removal.config import find_project_root, load_params, resolve_path
+from artifact_removal.data import load_compressed
+from artifact_removal.training import evaluate_pairs, load_generator
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, help="release file, e.g. models/ssim/q10.pt")
+    parser.add_argument("set", help="prepared set: test, val or an extra set's name")
+    parser.add_argument("--quality", type=int, required=True)
+    parser.add_argument("--params", type=Path, default=None)
+    parser.add_argument("--append", type=Path, default=None, help="Markdown file for the means")
+    args = parser.parse_args(argv)
+
+    root = find_project_root(args.params.parent if args.params else None)
+    params = load_params(args.params or root / "params.yaml")
+    prepared = resolve_path(params.data.prepared_dir, root)
+    gt_dir = prepared / "sets" / args.set / "gt"
+    keys = sorted(p.stem for p in gt_dir.glob("*.png"))
+    if not keys:
+        print(f"error: {gt_dir}: no prepared images; run the prepare stage", file=sys.stderr)
+        return 2
+    net = load_generator(args.model)
+    rows = []
+    for key in tqdm(keys, desc=f"score {args.set} q{args.quality}", unit="img"):
+        gt, jpegs = load_compressed(prepared, args.set, key, [args.quality])
+        scores = evaluate_pairs(net, [(gt, jpegs[args.quality].pixels)], torch.device("cpu"))
+        rows.append({"image": key} | scores)
+    table = pd.DataFrame(rows).set_index("image")
+    means = table.mean()
+    print(table.round(3).to_string())
+    print(means.round(3).to_string())
+    summary = (
+        f"| {args.model} | {args.set} | {args.quality} | {len(keys)} "
+        f"| {means['jpeg_psnr_rgb']:.2f} | {means['pred_psnr_rgb']:.2f} "
+        f"| {means['pred_psnr_rgb'] - means['jpeg_psnr_rgb']:+.2f} "
+        f"| {means['jpeg_psnr_y']:.2f} | {means['pred_psnr_y']:.2f} "
+        f"| {means['jpeg_ssim_y']:.4f} | {means['pred_ssim_y']:.4f} |"
+    )
+    print(summary)
+    if args.append:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        with args.append.open("a") as out:
+            out.write(f"{summary[:-1]}| {stamp}, {platform.machine()} |\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
