@@ -89,6 +89,31 @@ class TrainParams:
     models_dir: str
 
 
+Method = Literal["ssim"]  # trained methods the evaluation knows (the GAN and NoGAN come later)
+
+
+@dataclass(config=_STRICT)
+class EvaluateParams:
+    """The evaluate stage: which trained methods, scored how."""
+
+    methods: Annotated[tuple[Method, ...], Field(min_length=1)]
+    crop_border: Annotated[int, Field(ge=0, le=64)]
+    figure_quality: Quality
+    out_dir: str
+
+
+@dataclass(config=_STRICT)
+class CompareParams:
+    """The compare notebook's first view and the images its HTML report carries."""
+
+    set: str
+    image: str
+    quality: Quality
+    left: str
+    right: str
+    gallery: Annotated[int, Field(ge=1, le=32)]
+
+
 @dataclass(config=_STRICT)
 class Params:
     """Everything in `params.yaml`."""
@@ -98,7 +123,14 @@ class Params:
     data: DataParams
     degradation: DegradationParams
     train_ssim: TrainParams
+    evaluate: EvaluateParams
+    compare: CompareParams
     reports: ReportParams
+
+    @property
+    def test_sets(self) -> tuple[str, ...]:
+        """The sets the evaluation scores: the corpus' held-out split, then the extra sets."""
+        return ("test", *self.data.extra_sets)
 
 
 _ADAPTER = TypeAdapter(Params)
@@ -188,8 +220,30 @@ def _check_consistency(params: Params, source: str) -> None:
     for name in params.data.extra_sets:
         if not name.replace("_", "").isalnum() or name in ("train", "val", "test"):
             problems.append(f"data.extra_sets.{name}: use letters, digits and _ (not a split name)")
+    problems += _check_evaluation(params)
     if problems:
         raise ConfigError(f"{source}: invalid parameters\n  " + "\n  ".join(problems))
+
+
+def _check_evaluation(params: Params) -> list[str]:
+    """The evaluate and compare sections must name QFs, sets and methods that exist."""
+    problems = []
+    qualities = params.degradation.qualities
+    for key, quality in (("evaluate.figure_quality", params.evaluate.figure_quality),
+                         ("compare.quality", params.compare.quality)):  # fmt: skip
+        if quality not in qualities:
+            problems.append(
+                f"{key}: {quality} is not one of degradation.qualities {list(qualities)}"
+            )
+    if params.compare.set not in params.test_sets:
+        problems.append(
+            f"compare.set: {params.compare.set!r} is not one of {list(params.test_sets)}"
+        )
+    shown = ("original", "jpeg", *params.evaluate.methods)
+    for key in ("left", "right"):
+        if getattr(params.compare, key) not in shown:
+            problems.append(f"compare.{key}: must be one of {list(shown)}")
+    return problems
 
 
 def params_to_dict(params: Params) -> dict[str, Any]:

@@ -38,27 +38,23 @@ def qf_ladder(
         (f"QF {q}\n{c.bits_per_pixel:.2f} bpp, {psnr(gt, c.pixels):.2f} dB", c.pixels)
         for q, c in sorted(compressed.items(), reverse=True)
     ]
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.2 * len(panels), 2.7), squeeze=False)
-    for ax, (label, pixels) in zip(axes[0], panels, strict=True):
-        ax.imshow(
-            pixels[window],
-            cmap="gray" if pixels.ndim == 2 else None,
-            vmin=0,
-            vmax=255,
-            interpolation="nearest",
-        )
-        ax.set_title(label, fontsize=9)
-        ax.set_axis_off()
-    fig.tight_layout()
-    return fig
+    return panel_row([p for _, p in panels], [t for t, _ in panels], window, width=2.2)
 
 
 def image_row(images: Sequence[np.ndarray], titles: Sequence[str], side: int = 192) -> Figure:
     """Images side by side, each shown as its top-left `side` x `side` pixels."""
-    fig, axes = plt.subplots(1, len(images), figsize=(2.4 * len(images), 2.7), squeeze=False)
+    return panel_row(images, titles, (slice(0, side), slice(0, side)))
+
+
+def panel_row(
+    images: Sequence[np.ndarray], titles: Sequence[str], window: tuple[slice, slice],
+    width: float = 2.4,
+) -> Figure:  # fmt: skip
+    """The same window of several images side by side, pixels unsmoothed, titled."""
+    fig, axes = plt.subplots(1, len(images), figsize=(width * len(images), 2.7), squeeze=False)
     for ax, image, title in zip(axes[0], images, titles, strict=True):
-        ax.imshow(image[:side, :side], cmap="gray" if image.ndim == 2 else None, vmin=0,
-                  vmax=255, interpolation="nearest")  # fmt: skip
+        ax.imshow(image[window], cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255,
+                  interpolation="nearest")  # fmt: skip
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
     fig.tight_layout()
@@ -102,12 +98,52 @@ def restoration_example(
     """The busiest crop of the compressed, restored and original image side by side, with PSNR."""
     y, x = busiest_crop(gt, crop)
     window = (slice(y, y + crop), slice(x, x + crop))
-    fig, axes = plt.subplots(1, 3, figsize=(8, 3))
-    for ax, label, image in zip(axes, labels, (lq, pred, gt), strict=True):
-        ax.imshow(image[window], cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255,
-                  interpolation="nearest")  # fmt: skip
-        score = "" if image is gt else f"\n{psnr(gt, image):.2f} dB (whole image)"
-        ax.set_title(label + score, fontsize=9)
-        ax.set_axis_off()
+    titles = [label + ("" if image is gt else f"\n{psnr(gt, image):.2f} dB (whole image)")
+              for label, image in zip(labels, (lq, pred, gt), strict=True)]  # fmt: skip
+    return panel_row((lq, pred, gt), titles, window, width=2.7)
+
+
+def crops_across_methods(
+    versions: Mapping[str, np.ndarray], crop: int = 160, title: str = ""
+) -> Figure:
+    """The busiest crop of the original and of every other version, with PSNR-Y and NIQE.
+
+    `versions` maps a label to an image; the one labelled "original" is the reference.
+    """
+    from .no_reference import niqe
+
+    gt = versions["original"]
+    y, x = busiest_crop(gt, crop)
+    titles = [
+        f"{label}\nNIQE {niqe(image):.2f}" if image is gt
+        else f"{label}\n{psnr(gt, image, 'y'):.2f} dB Y, NIQE {niqe(image):.2f}"
+        for label, image in versions.items()
+    ]  # fmt: skip
+    fig = panel_row(list(versions.values()), titles, (slice(y, y + crop), slice(x, x + crop)))
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+_CURVES = (("psnr_y", "PSNR Y (dB)"), ("ssim_y", "SSIM Y"), ("psnrb_y", "PSNR-B Y (dB)"),
+           ("lpips", "LPIPS (lower is better)"), ("niqe", "NIQE (lower is better)"),
+           ("brisque", "BRISQUE (lower is better)"))  # fmt: skip
+
+
+def metric_curves(summary: pd.DataFrame, title: str = "") -> Figure:
+    """Each metric against the QF, a line per method; the originals' NIQE and BRISQUE dashed."""
+    shown = [(k, label) for k, label in _CURVES if k in summary and summary[k].notna().any()]
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 3), squeeze=False)
+    for ax, (key, label) in zip(axes[0], shown, strict=True):
+        for method, rows in summary.groupby("method", sort=False):
+            if method == "original" and rows[key].notna().any():
+                ax.axhline(rows[key].mean(), color="black", ls="--", lw=1, label="original")
+            elif rows[key].notna().any():
+                ax.plot(rows["quality"], rows[key], "o-", ms=3, label=method)
+        ax.set(xlabel="JPEG QF", title=label)
+        ax.title.set_fontsize(9)
+    labels = {t: h for ax in axes[0] for h, t in zip(*ax.get_legend_handles_labels(), strict=True)}
+    fig.legend(labels.values(), labels.keys(), loc="center right", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1 - 0.9 / (3.2 * len(shown)), 1))
     return fig

@@ -1,0 +1,308 @@
+"""The evaluate stage: every trained method at every QF on every test set.
+
+JPEG itself is the baseline; the original images' no-reference scores are the target (a
+restoration cannot be "more original" than the original, but NIQE and BRISQUE can rate it so).
+Scores are per image first (`per_image.csv`), then means per set, QF and method.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from .config import Params, resolve_path
+from .data import load_compressed, write_json
+from .images import colourfulness, read_png
+from .metrics import Lpips, psnr, psnr_b, ssim
+from .models import Generator
+from .no_reference import brisque, niqe
+from .restoration import restore_array
+
+ORIGINAL, JPEG = "original", "jpeg"
+FULL_REFERENCE = ("psnr_rgb", "psnr_y", "ssim_rgb", "ssim_y", "psnrb_y", "lpips")
+NO_REFERENCE = ("niqe", "brisque")
+LOWER_IS_BETTER = frozenset({"lpips", "niqe", "brisque"})
+CONVENTIONS = (
+    "PSNR in dB on 8-bit values (data range 255), on RGB and on Y (BT.601 YCbCr, 16..235, as "
+    "MATLAB's rgb2ycbcr; gray images: their own values). SSIM with a Gaussian window (sigma 1.5, "
+    "population covariance, no downsampling). PSNR-B (Yim and Bovik 2011) on Y, its blocking "
+    "factor measured on the image under test. LPIPS: AlexNet, v0.1. NIQE (standard pristine "
+    "model, 96x96 blocks) and BRISQUE (the `brisque` package's model) on the whole image; lower "
+    "is better for LPIPS, NIQE and BRISQUE. Means over images."
+)
+
+
+class EvaluationError(RuntimeError):
+    """Something the evaluation needs is missing; the message names it and how to make it."""
+
+
+def method_dirs(params: Params, root: str | Path) -> dict[str, Path]:
+    """Folder of each evaluated method's release files (q<QF>.pt), in params order."""
+    known = {"ssim": params.train_ssim.models_dir}
+    return {name: resolve_path(known[name], root) for name in params.evaluate.methods}
+
+
+class Gallery:
+    """The prepared test sets' images: original, JPEG at a QF, and each method's restoration.
+
+    Restorations are computed on first use and kept; generators are loaded once.
+    """
+
+    def __init__(self, prepared_dir: Path, methods: dict[str, Path], device: torch.device):
+        self.prepared_dir, self.methods, self.device = Path(prepared_dir), methods, device
+        self._nets: dict[tuple[str, int], Generator] = {}
+        self._images: dict[tuple[str, str, int, str], np.ndarray] = {}
+
+    def keys(self, set_name: str) -> list[str]:
+        """The image names of a prepared set, sorted."""
+        folder = self.prepared_dir / "sets" / set_name / "gt"
+        keys = sorted(p.stem for p in folder.glob("*.png"))
+        if not keys:
+            raise EvaluationError(f"{folder}: no prepared images (run `dvc repro prepare`)")
+        return keys
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """What can be shown: the original, JPEG and every method."""
+        return (ORIGINAL, JPEG, *self.methods)
+
+    def image(self, set_name: str, key: str, quality: int, method: str) -> np.ndarray:
+        """One version of one image: (H, W, 3) or (H, W) uint8."""
+        if method == ORIGINAL:
+            return read_png(self.prepared_dir / "sets" / set_name / "gt" / f"{key}.png")
+        found = self._images.get((set_name, key, quality, method))
+        if found is None:
+            _, jpegs = load_compressed(self.prepared_dir, set_name, key, [quality])
+            found = jpegs[quality].pixels
+            if method != JPEG:
+                found = restore_array(self.generator(method, quality), found, self.device)
+            self._images[(set_name, key, quality, method)] = found
+        return found
+
+    def generator(self, method: str, quality: int) -> Generator:
+        """The released generator of `method` for `quality`, loaded once."""
+        from .training import load_generator
+
+        if method not in self.methods:
+            raise EvaluationError(f"unknown method {method!r}; known: {list(self.choices)}")
+        if (method, quality) not in self._nets:
+            path = self.methods[method] / f"q{quality}.pt"
+            if not path.is_file():
+                raise EvaluationError(
+                    f"{path}: no {method} generator for QF {quality} "
+                    f"(run `dvc repro train_{method}` or put a release file there)"
+                )
+            self._nets[(method, quality)] = load_generator(path, self.device)
+        return self._nets[(method, quality)]
+
+    def most_colourful(self, set_name: str, limit: int = 8) -> str:
+        """Of the set's first `limit` images, the most colourful (for figures)."""
+        keys = self.keys(set_name)[:limit]
+        scores = [colourfulness(self.image(set_name, k, 0, ORIGINAL)) for k in keys]
+        return keys[int(np.argmax(scores))]
+
+
+def _crop(image: np.ndarray, border: int) -> np.ndarray:
+    return image[border:-border, border:-border] if border else image
+
+
+def score(
+    gt: np.ndarray, image: np.ndarray, crop_border: int = 0, lpips: Lpips | None = None
+) -> dict[str, float]:
+    """Every full-reference score of `image` against `gt`, then its no-reference scores."""
+    out = {
+        "psnr_rgb": psnr(gt, image, "rgb", crop_border),
+        "psnr_y": psnr(gt, image, "y", crop_border),
+        "ssim_rgb": ssim(gt, image, "rgb", crop_border),
+        "ssim_y": ssim(gt, image, "y", crop_border),
+        "psnrb_y": psnr_b(gt, image, "y", crop_border),
+    }
+    if lpips is not None and lpips.available:
+        out["lpips"] = lpips(_crop(gt, crop_border), _crop(image, crop_border))
+    return out | no_reference_scores(image, crop_border)
+
+
+def no_reference_scores(image: np.ndarray, crop_border: int = 0) -> dict[str, float]:
+    """NIQE and BRISQUE of one uint8 image."""
+    image = _crop(image, crop_border)
+    return {"niqe": niqe(image), "brisque": brisque(image)}
+
+
+@dataclass
+class Evaluation:
+    """Per-image scores and how they were obtained."""
+
+    per_image: pd.DataFrame  # set, key, quality, method, then the scores
+    lpips_note: str  # "" when LPIPS was computed, else why not
+    seconds: float
+    crop_border: int
+
+
+def evaluate(
+    gallery: Gallery,
+    sets: tuple[str, ...],
+    qualities: tuple[int, ...],
+    crop_border: int = 0,
+    lpips: Lpips | None = None,
+    progress: bool = True,
+) -> Evaluation:
+    """Score the original, JPEG and every method at every QF on every image of `sets`."""
+    start, rows = time.perf_counter(), []
+    jobs = [(s, k) for s in sets for k in gallery.keys(s)]
+    for set_name, key in tqdm(jobs, desc="evaluate", unit="image", disable=not progress):
+        gt = gallery.image(set_name, key, 0, ORIGINAL)
+        base = {"set": set_name, "key": key}
+        rows.append(
+            base | {"quality": 0, "method": ORIGINAL} | no_reference_scores(gt, crop_border)
+        )
+        for quality in qualities:
+            for method in gallery.choices[1:]:
+                image = gallery.image(set_name, key, quality, method)
+                values = score(gt, image, crop_border, lpips)
+                rows.append(base | {"quality": quality, "method": method} | values)
+    note = "" if lpips is not None and lpips.available else (lpips.reason if lpips else "not asked")
+    return Evaluation(pd.DataFrame(rows), note, time.perf_counter() - start, crop_border)
+
+
+def summarize(per_image: pd.DataFrame) -> pd.DataFrame:
+    """Means over images per set, QF and method; the originals repeated under every QF."""
+    original = per_image[per_image["method"] == ORIGINAL]
+    scored = per_image[per_image["method"] != ORIGINAL]
+    parts = [scored]
+    for quality in sorted(scored["quality"].unique()):
+        parts.append(original.assign(quality=quality))
+    table = pd.concat(parts).drop(columns="key").groupby(["set", "quality", "method"], sort=False)
+    summary = table.mean().reset_index()
+    order = {m: i for i, m in enumerate([ORIGINAL, JPEG, *scored["method"].unique()])}
+    summary["_order"] = summary["method"].map(order)
+    summary = summary.sort_values(["set", "quality", "_order"], kind="stable").drop(
+        columns="_order"
+    )
+    columns = [c for c in (*FULL_REFERENCE, *NO_REFERENCE) if c in summary]
+    return summary[["set", "quality", "method", *columns]].reset_index(drop=True)
+
+
+def published_rows(set_name: str, quality: int) -> pd.DataFrame | None:
+    """The published rows for a set and QF (from published.yaml), or None."""
+    table = yaml.safe_load(resources.files(__package__).joinpath("published.yaml").read_text())
+    entry = table["sets"].get(set_name)
+    if entry is None or quality not in entry["rows"]:
+        return None
+    rows = entry["rows"][quality]
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=entry["columns"])
+    return frame.rename_axis("method").reset_index().assign(source=entry["source"])
+
+
+def quality_table(summary: pd.DataFrame, set_name: str, quality: int) -> pd.DataFrame:
+    """One set at one QF: a row per method, JPEG's gain added for PSNR on Y."""
+    rows = summary[(summary["set"] == set_name) & (summary["quality"] == quality)]
+    rows = rows.drop(columns=["set", "quality"]).dropna(axis=1, how="all")
+    jpeg = rows.loc[rows["method"] == JPEG, "psnr_y"]
+    if len(jpeg):
+        rows.insert(rows.columns.get_loc("psnr_y") + 1, "gain_y", rows["psnr_y"] - jpeg.iloc[0])
+    return rows.reset_index(drop=True)
+
+
+def table_markdown(
+    evaluation: Evaluation, summary: pd.DataFrame, set_name: str, quality: int
+) -> str:
+    """The Markdown of one set at one QF: our rows, conventions, and published rows if any."""
+    table = quality_table(summary, set_name, quality)
+    count = evaluation.per_image.query("set == @set_name and method == @ORIGINAL").shape[0]
+    lines = [
+        f"## {set_name}, JPEG QF {quality} ({count} images)\n",
+        table.astype(object)
+        .where(table.notna(), None)
+        .to_markdown(index=False, floatfmt=".4f", missingval=""),
+        "",
+        f"{CONVENTIONS} Border crop: {evaluation.crop_border} px. gain_y: PSNR-Y minus JPEG's.",
+    ]
+    if evaluation.lpips_note:
+        lines.append(f"LPIPS unavailable: {evaluation.lpips_note}.")
+    published = published_rows(set_name, quality)
+    if published is not None:
+        lines += ["", "Published (gray images, their IJG JPEG):", "",
+                  published.to_markdown(index=False, floatfmt=".4f")]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def metrics_json(summary: pd.DataFrame, set_name: str, quality: int) -> dict:
+    """{method: {score: value}} of one set at one QF, rounded, for `dvc metrics show`."""
+    table = quality_table(summary, set_name, quality).set_index("method")
+    return {
+        m: {k: round(float(v), 4) for k, v in row.dropna().items()} for m, row in table.iterrows()
+    }
+
+
+def write_evaluation(evaluation: Evaluation, out_dir: Path, metrics_dir: Path) -> pd.DataFrame:
+    """per_image.csv, a CSV and a Markdown table per set and QF, one metrics JSON each."""
+    import shutil
+
+    summary = summarize(evaluation.per_image)
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    evaluation.per_image.to_csv(out_dir / "per_image.csv", index=False, float_format="%.6g")
+    summary.to_csv(out_dir / "summary.csv", index=False, float_format="%.6g")
+    sections = ["# Evaluation\n"]
+    for (set_name, quality), _ in summary.groupby(["set", "quality"], sort=False):
+        stem = f"{set_name}_q{quality:02d}"
+        quality_table(summary, set_name, quality).to_csv(out_dir / f"{stem}.csv", index=False)
+        text = table_markdown(evaluation, summary, set_name, quality)
+        (out_dir / f"{stem}.md").write_text(text)
+        sections.append(text)
+        write_json(metrics_json(summary, set_name, quality), metrics_dir / f"{stem}.json")
+    (out_dir / "summary.md").write_text("\n".join(sections))
+    return summary
+
+
+def run_evaluation(params: Params, root: str | Path, device: torch.device, progress: bool = True):
+    """The whole stage: score, write tables and metrics; returns (gallery, evaluation, summary)."""
+    root = Path(root)
+    gallery = Gallery(
+        resolve_path(params.data.prepared_dir, root), method_dirs(params, root), device
+    )
+    for method in gallery.methods:  # fail early, before minutes of scoring, if one is missing
+        for quality in params.degradation.qualities:
+            gallery.generator(method, quality)
+    evaluation = evaluate(
+        gallery,
+        params.test_sets,
+        params.degradation.qualities,
+        params.evaluate.crop_border,
+        Lpips.load(device),
+        progress,
+    )
+    out_dir = resolve_path(params.evaluate.out_dir, root)
+    metrics_dir = resolve_path(params.reports.metrics_dir, root) / "evaluate"
+    summary = write_evaluation(evaluation, out_dir, metrics_dir)
+    return gallery, evaluation, summary
+
+
+def evaluation_figures(
+    gallery: Gallery, summary: pd.DataFrame, params: Params, root: str | Path
+) -> dict[str, object]:
+    """Per set: metrics against the QF, and one crop across methods; written and returned."""
+    from .plots import crops_across_methods, metric_curves, save_figure
+
+    figures_dir = resolve_path(params.evaluate.out_dir, root) / "figures"
+    quality, figures = params.evaluate.figure_quality, {}
+    for set_name in params.test_sets:
+        rows = summary[summary["set"] == set_name]
+        figures[f"{set_name}_curves"] = metric_curves(rows, f"{set_name}: mean over images")
+        key = gallery.most_colourful(set_name)
+        versions = {m: gallery.image(set_name, key, quality, m) for m in gallery.choices}
+        title = f"{set_name}/{key}, JPEG QF {quality}"
+        figures[f"{set_name}_crops"] = crops_across_methods(
+            versions, params.reports.figure_crop, title
+        )
+    for name, figure in figures.items():
+        save_figure(figure, figures_dir / f"{name}.png")
+    return figures
