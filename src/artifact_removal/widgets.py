@@ -1,0 +1,191 @@
+"""Before/after comparison with a slider, in Jupyter and in standalone HTML.
+
+`CompareSlider` is an anywidget: in a live notebook its position and zoom are synced with
+Python. Every widget here also carries a `text/html` rendering of its current state, which
+runs the same JavaScript (`compare.js`) with the images inlined, so the executed notebook's
+HTML report keeps a working slider without a kernel or a network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import itertools
+import json
+from importlib import resources
+
+import anywidget
+import ipywidgets
+import numpy as np
+import traitlets
+from PIL import Image
+
+from .evaluation import Gallery
+
+COMPARE_JS = resources.files(__package__).joinpath("compare.js").read_text()
+_ESM = (
+    COMPARE_JS
+    + """
+const TRAITS = { left: "left", right: "right", leftLabel: "left_label",
+  rightLabel: "right_label", width: "width", height: "height", position: "position",
+  zoom: "zoom" };
+const read = (model) =>
+  Object.fromEntries(Object.entries(TRAITS).map(([k, name]) => [k, model.get(name)]));
+export default {
+  render({ model, el }) {
+    const view = arCompareMount(el, read(model), (name, value) => {
+      model.set(name, value);
+      model.save_changes();
+    });
+    for (const name of Object.values(TRAITS)) {
+      model.on(`change:${name}`, () => view.update(read(model)));
+    }
+  },
+};
+"""
+)
+_IDS = itertools.count()
+
+
+def data_url(image: np.ndarray) -> str:
+    """A (H, W, 3) or (H, W) uint8 image as a lossless PNG data URL."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def compare_state(
+    left: np.ndarray, right: np.ndarray, left_label: str, right_label: str, position: float = 50
+) -> dict:
+    """What the JavaScript view needs: both images as data URLs, labels, size, position."""
+    if left.shape[:2] != right.shape[:2]:
+        raise ValueError(f"images differ in size: {left.shape[:2]} and {right.shape[:2]}")
+    return {
+        "left": data_url(left),
+        "right": data_url(right),
+        "leftLabel": left_label,
+        "rightLabel": right_label,
+        "width": int(left.shape[1]),
+        "height": int(left.shape[0]),
+        "position": float(position),
+    }
+
+
+def state_html(state: dict, caption: str = "") -> str:
+    """Standalone HTML of one comparison: the script and the images inlined, nothing fetched."""
+    element = f"ar-compare-{next(_IDS)}"
+    script = (
+        f"{COMPARE_JS}\narCompareMount(document.getElementById({element!r}), {json.dumps(state)});"
+    )
+    title = f"<div><b>{html.escape(caption)}</b></div>" if caption else ""
+    return f'{title}<div id="{element}"></div>\n<script>(function () {{\n{script}\n}})();</script>'
+
+
+def compare_html(
+    left: np.ndarray, right: np.ndarray, left_label: str = "left", right_label: str = "right",
+    position: float = 50, caption: str = "",
+) -> str:  # fmt: skip
+    """Standalone HTML of a slider that wipes between `left` and `right` (same size)."""
+    return state_html(compare_state(left, right, left_label, right_label, position), caption)
+
+
+class CompareSlider(anywidget.AnyWidget):
+    """Two images, the left one shown up to a draggable position; click to zoom in."""
+
+    _esm = _ESM
+    left = traitlets.Unicode("").tag(sync=True)
+    right = traitlets.Unicode("").tag(sync=True)
+    left_label = traitlets.Unicode("").tag(sync=True)
+    right_label = traitlets.Unicode("").tag(sync=True)
+    width = traitlets.Int(0).tag(sync=True)
+    height = traitlets.Int(0).tag(sync=True)
+    position = traitlets.Float(50.0).tag(sync=True)
+    zoom = traitlets.Float(1.0).tag(sync=True)
+
+    def show(self, left: np.ndarray, right: np.ndarray, left_label: str, right_label: str):
+        """Put two new images (same size) in the view, keeping the position."""
+        state = compare_state(left, right, left_label, right_label, self.position)
+        with self.hold_sync():
+            self.left, self.right = state["left"], state["right"]
+            self.left_label, self.right_label = left_label, right_label
+            self.width, self.height = state["width"], state["height"]
+
+    def to_html(self) -> str:
+        """Standalone HTML of the current state."""
+        return state_html(
+            {
+                "left": self.left, "right": self.right, "leftLabel": self.left_label,
+                "rightLabel": self.right_label, "width": self.width, "height": self.height,
+                "position": self.position,
+            }
+        )  # fmt: skip
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        return {**data, "text/html": self.to_html()}
+
+
+def _label(method: str, quality: int) -> str:
+    return method if method == "original" else f"{method}, QF {quality}"
+
+
+class CompareApp(ipywidgets.VBox):
+    """Pick a set, an image, a QF and two versions; compare them with the slider."""
+
+    def __init__(self, gallery: Gallery, sets, qualities, set_name, key, quality, left, right):
+        self.gallery = gallery
+        options = {
+            "set": list(sets),
+            "image": gallery.keys(set_name),
+            "quality": list(qualities),
+            "left": gallery.choices,
+            "right": gallery.choices,
+        }
+        values = {"set": set_name, "image": key, "quality": quality, "left": left, "right": right}
+        self.picks = {
+            name: ipywidgets.Dropdown(options=choices, value=values[name], description=name,
+                                      layout=ipywidgets.Layout(width="230px"))
+            for name, choices in options.items()
+        }  # fmt: skip
+        self.slider = CompareSlider()
+        rows = [ipywidgets.HBox(list(self.picks.values())[:3]),
+                ipywidgets.HBox(list(self.picks.values())[3:]), self.slider]  # fmt: skip
+        super().__init__(rows)
+        self.picks["set"].observe(self._set_changed, names="value")
+        for name in ("image", "quality", "left", "right"):
+            self.picks[name].observe(self._refresh, names="value")
+        self._refresh()
+
+    def _set_changed(self, change) -> None:
+        keys = self.gallery.keys(change["new"])
+        self.picks["image"].options = keys  # resets the value to keys[0], which refreshes
+
+    def _refresh(self, change=None) -> None:
+        v = {name: pick.value for name, pick in self.picks.items()}
+        if v["image"] is None:
+            return
+        images = [
+            self.gallery.image(v["set"], v["image"], v["quality"], v[s]) for s in ("left", "right")
+        ]
+        self.slider.show(*images, _label(v["left"], v["quality"]), _label(v["right"], v["quality"]))
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs)
+        note = ("<p><i>The menus above need a running kernel. This is the comparison they "
+                "were showing; its slider and zoom work here too.</i></p>")  # fmt: skip
+        return {**data, "text/html": note + self.slider.to_html()}
+
+
+def gallery_html(
+    gallery: Gallery, set_name: str, keys, quality: int, left: str, right: str
+) -> str:  # fmt: skip
+    """Standalone HTML of one comparison per image of `keys`, for reports."""
+    parts = []
+    for key in keys:
+        a, b = (gallery.image(set_name, key, quality, m) for m in (left, right))
+        caption = f"{set_name}/{key}: {_label(left, quality)} | {_label(right, quality)}"
+        parts.append(
+            compare_html(a, b, _label(left, quality), _label(right, quality), caption=caption)
+        )
+    return "\n".join(parts)

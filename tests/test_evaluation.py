@@ -1,0 +1,139 @@
+"""The evaluation: scores per image, summaries, tables, metrics files, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from artifact_removal.config import ConfigError, load_params
+from artifact_removal.degradations import jpeg_compress
+from artifact_removal.evaluation import (
+    EvaluationError,
+    Gallery,
+    evaluate,
+    published_rows,
+    summarize,
+    table_markdown,
+    write_evaluation,
+)
+from artifact_removal.images import write_png
+from artifact_removal.metrics import Lpips
+from artifact_removal.models import build_generator, generator_args
+from artifact_removal.training import save_atomic
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def prepared(tmp_path, photo, gray_photo):
+    """A prepared folder: set `test` with a colour and a gray image at QF 10 and 40."""
+    sets = tmp_path / "prepared" / "sets" / "test"
+    for key, image in (("astro", photo), ("camera", gray_photo)):
+        write_png(image, sets / "gt" / f"{key}.png")
+        for quality in (10, 40):
+            (sets / f"q{quality}").mkdir(parents=True, exist_ok=True)
+            (sets / f"q{quality}" / f"{key}.jpg").write_bytes(jpeg_compress(image, quality).data)
+    return tmp_path / "prepared"
+
+
+@pytest.fixture
+def models(tmp_path):
+    """Release files of a tiny (untrained) generator for QF 10 and 40."""
+    torch.manual_seed(0)
+    net = build_generator("tiny")
+    for quality in (10, 40):
+        release = {"model": net.state_dict(), "model_args": generator_args(net), "quality": quality}
+        save_atomic(release, tmp_path / "models" / f"q{quality}.pt")
+    return tmp_path / "models"
+
+
+def test_every_image_at_every_quality_for_every_method(prepared, models):
+    gallery = Gallery(prepared, {"ssim": models}, CPU)
+    result = evaluate(gallery, ("test",), (10, 40), lpips=Lpips(reason="no weights here"))
+    rows = result.per_image
+    assert len(rows) == 2 * (1 + 2 * 2)  # per image: original, then (jpeg, ssim) at 2 QFs
+    original = rows[rows["method"] == "original"]
+    assert original[["psnr_y", "ssim_y"]].isna().all().all()
+    assert original["niqe"].notna().all() and original["brisque"].notna().all()
+    jpeg = rows[(rows["method"] == "jpeg") & (rows["key"] == "astro")].set_index("quality")
+    assert jpeg.loc[40, "psnr_y"] > jpeg.loc[10, "psnr_y"]
+    assert jpeg.loc[40, "psnrb_y"] <= jpeg.loc[40, "psnr_y"]
+    assert "lpips" not in rows and result.lpips_note == "no weights here"
+
+    summary = summarize(rows)
+    assert list(summary["method"][:3]) == ["original", "jpeg", "ssim"]
+    assert len(summary) == 2 * 3  # two QFs, three rows each (originals repeated)
+    mean = rows.query("method == 'jpeg' and quality == 10")["psnr_rgb"].mean()
+    assert summary.query("method == 'jpeg' and quality == 10")["psnr_rgb"].item() == mean
+
+
+def test_tables_and_metrics_files(prepared, models, tmp_path):
+    gallery = Gallery(prepared, {"ssim": models}, CPU)
+    result = evaluate(gallery, ("test",), (10, 40), crop_border=4, lpips=None, progress=False)
+    write_evaluation(result, tmp_path / "tables", tmp_path / "metrics")
+    assert sorted(p.name for p in (tmp_path / "metrics").iterdir()) == [
+        "test_q10.json",
+        "test_q40.json",
+    ]
+    scores = json.loads((tmp_path / "metrics/test_q10.json").read_text())
+    assert set(scores) == {"original", "jpeg", "ssim"}
+    assert set(scores["original"]) == {"niqe", "brisque"}
+    assert {"psnr_rgb", "psnr_y", "gain_y", "ssim_y", "psnrb_y", "niqe", "brisque"} <= set(
+        scores["ssim"]
+    )
+    assert scores["jpeg"]["gain_y"] == 0
+    text = (tmp_path / "tables/test_q10.md").read_text()
+    assert "Border crop: 4 px" in text and "BT.601" in text and "nan" not in text
+    assert (tmp_path / "tables/test_q40.csv").is_file()
+    assert (tmp_path / "tables/per_image.csv").read_text().count("\n") == 1 + 10
+
+
+def test_images_too_small_for_a_metric_get_nan(prepared, models, tmp_path):
+    from artifact_removal.evaluation import no_reference_scores
+
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    scores = no_reference_scores(noise)
+    assert np.isnan(scores["niqe"]) and np.isfinite(scores["brisque"])
+
+
+def test_published_rows_are_printed_for_matching_sets(prepared):
+    rows = published_rows("classic5", 10)
+    assert rows.set_index("method").loc["jpeg", "psnr_y"] == 27.82
+    assert published_rows("classic5", 60) is None and published_rows("test", 10) is None
+
+
+def test_table_names_lpips_when_unavailable(prepared, models):
+    gallery = Gallery(prepared, {"ssim": models}, CPU)
+    result = evaluate(gallery, ("test",), (10,), lpips=Lpips(reason="put it there"))
+    text = table_markdown(result, summarize(result.per_image), "test", 10)
+    assert "LPIPS unavailable: put it there" in text
+
+
+def test_missing_generator_or_images_are_clear_errors(prepared, tmp_path):
+    gallery = Gallery(prepared, {"ssim": tmp_path / "nowhere"}, CPU)
+    with pytest.raises(EvaluationError, match=r"q10\.pt.*dvc repro train_ssim"):
+        gallery.image("test", "astro", 10, "ssim")
+    with pytest.raises(EvaluationError, match="unknown method 'gan'"):
+        gallery.generator("gan", 10)
+    with pytest.raises(EvaluationError, match="no prepared images"):
+        gallery.keys("live1")
+    assert gallery.image("test", "astro", 10, "jpeg").shape == (192, 256, 3)
+
+
+def test_params_of_the_evaluation_are_checked(project):
+    text = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(text.replace("figure_quality: 10", "figure_quality: 11"))
+    with pytest.raises(ConfigError, match=r"evaluate.figure_quality: 11 is not one"):
+        load_params(project / "params.yaml")
+    (project / "params.yaml").write_text(text.replace("right: ssim", "right: gan"))
+    with pytest.raises(ConfigError, match=r"compare.right: must be one of"):
+        load_params(project / "params.yaml")
+    (project / "params.yaml").write_text(text.replace("set: test", "set: live1"))
+    with pytest.raises(ConfigError, match=r"compare\.set"):
+        load_params(project / "params.yaml")
+    (project / "params.yaml").write_text(text.replace("methods: [ssim]", "methods: [sim]"))
+    with pytest.raises(ConfigError, match=r"evaluate.methods\[0\]"):
+        load_params(project / "params.yaml")
