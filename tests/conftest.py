@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -30,3 +32,29 @@ def project(tmp_path: Path) -> Path:
     for name in ("params.yaml", "dvc.yaml"):
         (tmp_path / name).write_text((REPO / name).read_text())
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium driven through chromedriver (Debian's chromium, chromium-driver).
+
+    `make test` installs them when missing; without them this fails, unless
+    ARTIFACT_REMOVAL_SKIP_BROWSER=1 says to skip the browser tests.
+    """
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        if os.environ.get("ARTIFACT_REMOVAL_SKIP_BROWSER") == "1":
+            pytest.skip("ARTIFACT_REMOVAL_SKIP_BROWSER=1 and no chromium/chromedriver")
+        pytest.fail("the browser tests need chromium and chromedriver: `make browser` installs "
+                    "them (apt-get install chromium chromium-driver)")  # fmt: skip
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1200,1000", "--force-device-scale-factor=1"):  # fmt: skip
+        options.add_argument(arg)
+    session = webdriver.Chrome(service=Service(driver), options=options)
+    yield session
+    session.quit()

@@ -78,16 +78,22 @@ def test_stage_deps_name_every_module_the_stage_imports():
             assert not missing, f"stage {name}: {module} imports {sorted(missing)}, not in deps"
 
 
-def test_make_repro_end_to_end(fresh_copy):
-    venv = Path(sys.prefix)
-    bin_dir = venv / "bin"
-    _run(
-        [str(bin_dir / "python"), "-m", "artifact_removal", "profile", "profiles/tiny.yaml"],
-        fresh_copy,
-    )
-    # -o: never rebuild the shared venv from the copy (that would re-point its editable install)
-    make = ["make", "-o", f"{venv}/.ready", "repro", f"VENV={venv}"]
-    first = _run(make, fresh_copy)
+VENV = Path(sys.prefix)
+# -o: never rebuild the shared venv from the copy (that would re-point its editable install)
+MAKE_REPRO = ["make", "-o", f"{VENV}/.ready", "repro", f"VENV={VENV}"]
+
+
+@pytest.fixture(scope="module")
+def repro(fresh_copy) -> tuple[Path, str]:
+    """The fresh copy after `make repro` on the tiny profile, and what the run printed."""
+    python = str(VENV / "bin" / "python")
+    _run([python, "-m", "artifact_removal", "profile", "profiles/tiny.yaml"], fresh_copy)
+    return fresh_copy, _run(MAKE_REPRO, fresh_copy)
+
+
+def test_make_repro_end_to_end(repro):
+    fresh_copy, first = repro
+    bin_dir = VENV / "bin"
     assert "Running stage 'prepare'" in first
     assert "Running stage 'train_ssim@10'" in first and "Running stage 'train_ssim@40'" in first
     for quality in (10, 40):
@@ -107,7 +113,15 @@ def test_make_repro_end_to_end(fresh_copy):
     for name in ("01_prepare_data.ipynb", "01_prepare_data.html", "figures/qf_ladder.png"):
         assert (fresh_copy / "reports" / name).stat().st_size > 0
 
-    second = _run(make, fresh_copy)
+    evaluated = json.loads((fresh_copy / "metrics/evaluate/test_q10.json").read_text())
+    assert set(evaluated) == {"original", "jpeg", "ssim"}
+    assert {"psnr_y", "ssim_y", "psnrb_y", "niqe", "brisque"} <= set(evaluated["ssim"])
+    reports = ("06_evaluate.html", "07_compare.html", "evaluate/tables/test_q40.md",
+               "evaluate/figures/test_crops.png", "evaluate/figures/test_curves.png")  # fmt: skip
+    for name in reports:
+        assert (fresh_copy / "reports" / name).stat().st_size > 0
+
+    second = _run(MAKE_REPRO, fresh_copy)
     assert "Running stage" not in second
     status = _run([str(bin_dir / "dvc"), "status"], fresh_copy)
     assert "up to date" in status
@@ -115,3 +129,24 @@ def test_make_repro_end_to_end(fresh_copy):
     shown = _run([str(bin_dir / "dvc"), "metrics", "show", "--md"], fresh_copy)
     assert "metrics/jpeg/q10.json" in shown and "test.psnr_rgb" in shown
     assert "reports/train_ssim/q10/metrics.json" in shown
+    assert "metrics/evaluate/test_q40.json" in shown and "ssim.brisque" in shown
+
+
+def test_compare_report_slider_works_offline_in_a_browser(repro, browser):
+    """The executed compare notebook's HTML: drag its first slider, the view changes there."""
+    from .browser import changed_columns, comparison, drag, shot
+
+    page = repro[0] / "reports" / "07_compare.html"
+    browser.get(page.as_uri())
+    view, slider = comparison(browser)
+    before = shot(view)
+    drag(browser, slider, -0.4)  # from the middle to about a tenth of the width
+    after = shot(view)
+    stop = float(slider.get_attribute("value")) / 100
+    assert stop < 0.25
+    changed = changed_columns(before, after)
+    width = len(changed)
+    passed = changed[round(width * stop) + 6 : width // 2 - 6].mean()
+    print(f"share of pixels that changed where the line passed: {passed:.3f}")
+    assert passed > 0.05  # JPEG against a generator trained for ten steps: small differences
+    assert changed[width // 2 + 6 :].max() == 0

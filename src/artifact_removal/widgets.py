@@ -122,8 +122,14 @@ class CompareSlider(anywidget.AnyWidget):
         )  # fmt: skip
 
     def _repr_mimebundle_(self, **kwargs):
-        data = super()._repr_mimebundle_(**kwargs)
-        return {**data, "text/html": self.to_html()}
+        return _with_html(super()._repr_mimebundle_(**kwargs), self.to_html())
+
+
+def _with_html(bundle, page: str):
+    """A widget's mime bundle (a dict, or (data, metadata)) with `text/html` added."""
+    if isinstance(bundle, tuple):
+        return {**bundle[0], "text/html": page}, bundle[1]
+    return {**bundle, "text/html": page}
 
 
 def _label(method: str, quality: int) -> str:
@@ -171,10 +177,9 @@ class CompareApp(ipywidgets.VBox):
         self.slider.show(*images, _label(v["left"], v["quality"]), _label(v["right"], v["quality"]))
 
     def _repr_mimebundle_(self, **kwargs):
-        data = super()._repr_mimebundle_(**kwargs)
         note = ("<p><i>The menus above need a running kernel. This is the comparison they "
                 "were showing; its slider and zoom work here too.</i></p>")  # fmt: skip
-        return {**data, "text/html": note + self.slider.to_html()}
+        return _with_html(super()._repr_mimebundle_(**kwargs), note + self.slider.to_html())
 
 
 def gallery_html(
