@@ -70,7 +70,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     root = find_project_root(Path(args.params).resolve().parent if args.params else None)
     device = select_device(args.device or params.device)
     gallery, evaluation, summary = run_evaluation(params, root, device)
-    evaluation_figures(gallery, summary, params, root)
+    evaluation_figures(gallery, evaluation, summary, params, root)
     for set_name in params.test_sets:
         table = quality_table(summary, set_name, params.evaluate.figure_quality)
         print(f"{set_name}, QF {params.evaluate.figure_quality}:")

@@ -303,9 +303,20 @@ def run_evaluation(params: Params, root: str | Path, device: torch.device, progr
     return gallery, evaluation, summary
 
 
+def _crop_notes(per_image: pd.DataFrame, set_name: str, key: str, quality: int) -> dict:
+    """Under each label of the crop figure: PSNR-Y and NIQE of that whole image."""
+    rows = per_image[(per_image["set"] == set_name) & (per_image["key"] == key)]
+    rows = rows[rows["quality"].isin([0, quality])].set_index("method")
+    return {
+        m: (f"{r.psnr_y:.2f} dB Y, " if np.isfinite(r.psnr_y) else "") + f"NIQE {r.niqe:.2f}"
+        for m, r in rows.iterrows()
+    }
+
+
 def evaluation_figures(
-    gallery: Gallery, summary: pd.DataFrame, params: Params, root: str | Path
-) -> dict[str, object]:
+    gallery: Gallery, evaluation: Evaluation, summary: pd.DataFrame, params: Params,
+    root: str | Path,
+) -> dict[str, object]:  # fmt: skip
     """Per set: metrics against the QF, and one crop across methods; written and returned."""
     from .plots import crops_across_methods, metric_curves, save_figure
 
@@ -317,8 +328,9 @@ def evaluation_figures(
         key = gallery.most_colourful(set_name)
         versions = {m: gallery.image(set_name, key, quality, m) for m in gallery.choices}
         title = f"{set_name}/{key}, JPEG QF {quality}"
+        notes = _crop_notes(evaluation.per_image, set_name, key, quality)
         figures[f"{set_name}_crops"] = crops_across_methods(
-            versions, params.reports.figure_crop, title
+            versions, params.reports.figure_crop, title, notes
         )
     for name, figure in figures.items():
         save_figure(figure, figures_dir / f"{name}.png")

@@ -104,22 +104,17 @@ def restoration_example(
 
 
 def crops_across_methods(
-    versions: Mapping[str, np.ndarray], crop: int = 160, title: str = ""
-) -> Figure:
-    """The busiest crop of the original and of every other version, with PSNR-Y and NIQE.
+    versions: Mapping[str, np.ndarray], crop: int = 160, title: str = "",
+    notes: Mapping[str, str] | None = None,
+) -> Figure:  # fmt: skip
+    """The busiest crop of the first version (the original) and of every other, side by side.
 
-    `versions` maps a label to an image; the one labelled "original" is the reference.
+    `versions` maps a label to an image; `notes` adds a line under a label (scores, say).
     """
-    from .no_reference import niqe
-
-    gt = versions["original"]
-    y, x = busiest_crop(gt, crop)
-    titles = [
-        f"{label}\nNIQE {niqe(image):.2f}" if image is gt
-        else f"{label}\n{psnr(gt, image, 'y'):.2f} dB Y, NIQE {niqe(image):.2f}"
-        for label, image in versions.items()
-    ]  # fmt: skip
-    fig = panel_row(list(versions.values()), titles, (slice(y, y + crop), slice(x, x + crop)))
+    images = list(versions.values())
+    y, x = busiest_crop(images[0], crop)
+    titles = [f"{label}\n{(notes or {}).get(label, '')}".strip() for label in versions]
+    fig = panel_row(images, titles, (slice(y, y + crop), slice(x, x + crop)))
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
