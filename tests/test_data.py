@@ -253,9 +253,9 @@ def test_colour_variants_can_be_turned_off(project, photo, gray_photo):
 def test_rerun_leaves_no_stale_outputs(project, photo, gray_photo):
     _tiny_project(project, photo, gray_photo)
     prepare_data(load_params(project / "params.yaml"), project)
-    (project / "params.yaml").write_text(
-        (project / "params.yaml").read_text().replace("[10, 40]", "[20]")
-    )
+    text = (project / "params.yaml").read_text().replace("[10, 40]", "[20]")
+    text = text.replace("figure_quality: 10", "figure_quality: 20")  # must be an ensemble QF
+    (project / "params.yaml").write_text(text.replace("quality: 10", "quality: 20"))
     prepare_data(load_params(project / "params.yaml"), project)
     folders = {p.name for p in (project / "data/prepared/sets/train").iterdir()}
     assert folders == {"gt", "q20"}
