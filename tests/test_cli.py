@@ -35,7 +35,9 @@ def test_module_entry_point_shows_help():
         text=True,
         check=True,
     )
-    for command in ("corpus", "prepare", "notebook", "strip-notebooks", "profile"):
+    commands = ("corpus", "prepare", "train", "evaluate", "fetch-models", "notebook",
+                "strip-notebooks", "profile")  # fmt: skip
+    for command in commands:
         assert command in done.stdout
 
 
@@ -55,3 +57,16 @@ def test_prepare_command_on_a_small_project(project, photo, capsys):
     out = capsys.readouterr().out
     assert "skipped: " in out and "readme.txt" in out
     assert (project / "metrics/prepare.json").is_file()
+
+
+def test_evaluate_without_trained_generators_says_how_to_train(project, photo, capsys):
+    from artifact_removal.images import write_png
+
+    for i in range(4):
+        write_png(photo[:, 16 * i :], project / f"data/raw/p{i}.png")
+    params = str(project / "params.yaml")
+    assert main(["profile", str(REPO / "profiles/tiny.yaml"), "--params", params]) == 0
+    assert main(["prepare", "--params", params]) == 0
+    assert main(["evaluate", "--params", params]) == 2
+    err = capsys.readouterr().err
+    assert "models/ssim/q10.pt" in err and "dvc repro train_ssim" in err

@@ -8,6 +8,7 @@ Scores are per image first (`per_image.csv`), then means per set, QF and method.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -53,13 +54,17 @@ def method_dirs(params: Params, root: str | Path) -> dict[str, Path]:
 class Gallery:
     """The prepared test sets' images: original, JPEG at a QF, and each method's restoration.
 
-    Restorations are computed on first use and kept; generators are loaded once.
+    Restorations are computed on first use and the last `keep` of them kept (memory stays
+    bounded on large sets); generators are loaded once.
     """
 
-    def __init__(self, prepared_dir: Path, methods: dict[str, Path], device: torch.device):
+    def __init__(
+        self, prepared_dir: Path, methods: dict[str, Path], device: torch.device, keep: int = 64
+    ):
         self.prepared_dir, self.methods, self.device = Path(prepared_dir), methods, device
         self._nets: dict[tuple[str, int], Generator] = {}
-        self._images: dict[tuple[str, str, int, str], np.ndarray] = {}
+        self._images: OrderedDict[tuple[str, str, int, str], np.ndarray] = OrderedDict()
+        self.keep = keep
 
     def keys(self, set_name: str) -> list[str]:
         """The image names of a prepared set, sorted."""
@@ -78,13 +83,17 @@ class Gallery:
         """One version of one image: (H, W, 3) or (H, W) uint8."""
         if method == ORIGINAL:
             return read_png(self.prepared_dir / "sets" / set_name / "gt" / f"{key}.png")
-        found = self._images.get((set_name, key, quality, method))
-        if found is None:
-            _, jpegs = load_compressed(self.prepared_dir, set_name, key, [quality])
-            found = jpegs[quality].pixels
-            if method != JPEG:
-                found = restore_array(self.generator(method, quality), found, self.device)
-            self._images[(set_name, key, quality, method)] = found
+        name = (set_name, key, quality, method)
+        if name in self._images:
+            self._images.move_to_end(name)
+            return self._images[name]
+        _, jpegs = load_compressed(self.prepared_dir, set_name, key, [quality])
+        found = jpegs[quality].pixels
+        if method != JPEG:
+            found = restore_array(self.generator(method, quality), found, self.device)
+        self._images[name] = found
+        if len(self._images) > self.keep:
+            self._images.popitem(last=False)
         return found
 
     def generator(self, method: str, quality: int) -> Generator:
@@ -268,7 +277,10 @@ def write_evaluation(evaluation: Evaluation, out_dir: Path, metrics_dir: Path) -
     out_dir.mkdir(parents=True, exist_ok=True)
     evaluation.per_image.to_csv(out_dir / "per_image.csv", index=False, float_format="%.6g")
     summary.to_csv(out_dir / "summary.csv", index=False, float_format="%.6g")
-    sections = ["# Evaluation\n"]
+    sections = [
+        "# Evaluation\n\nMeans per set, JPEG QF and method; `per_image.csv` has every "
+        "image (quality 0: the original).\n"
+    ]
     for (set_name, quality), _ in summary.groupby(["set", "quality"], sort=False):
         stem = f"{set_name}_q{quality:02d}"
         quality_table(summary, set_name, quality).to_csv(out_dir / f"{stem}.csv", index=False)
