@@ -127,10 +127,12 @@ def _aggd_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shape and left and right scales of an asymmetric generalised Gaussian per row of (N, P)."""
     ratio = gamma(2 / _SHAPES) ** 2 / (gamma(1 / _SHAPES) * gamma(3 / _SHAPES))
     neg, pos = np.where(x < 0, x, np.nan), np.where(x > 0, x, np.nan)
-    left = np.sqrt(np.nanmean(neg * neg, axis=1))
-    right = np.sqrt(np.nanmean(pos * pos, axis=1))
-    g = left / right
-    r = np.mean(np.abs(x), axis=1) ** 2 / np.mean(x * x, axis=1)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # a flat block: no sign, NaN features
+        left = np.sqrt(np.nanmean(neg * neg, axis=1))
+        right = np.sqrt(np.nanmean(pos * pos, axis=1))
+        g = left / right
+        r = np.mean(np.abs(x), axis=1) ** 2 / np.mean(x * x, axis=1)
     r_norm = r * (g**3 + 1) * (g + 1) / (g**2 + 1) ** 2
     shape = _SHAPES[np.argmin((ratio - r_norm[:, None]) ** 2, axis=1)]
     to_scale = np.sqrt(gamma(1 / shape) / gamma(3 / shape))
@@ -173,9 +175,9 @@ def niqe(image: np.ndarray, model: NiqeModel | None = None) -> float:
     scales = [_block_features(_mscn(y, model.window), NIQE_BLOCK)]
     scales.append(_block_features(_mscn(_half_size(y), model.window), NIQE_BLOCK // 2))
     features = np.concatenate(scales, axis=1)
-    features = features[~np.isnan(features).any(axis=1)]
-    diff = model.mean - features.mean(axis=0)
-    spread_of_image = np.cov(features, rowvar=False) if len(features) > 1 else 0 * model.cov
+    complete = features[~np.isnan(features).any(axis=1)]  # as MATLAB's nanmean and nancov
+    diff = model.mean - np.nanmean(features, axis=0)
+    spread_of_image = np.cov(complete, rowvar=False) if len(complete) > 1 else 0 * model.cov
     spread = np.linalg.pinv((model.cov + spread_of_image) / 2)
     return float(np.sqrt(diff @ spread @ diff))
 
