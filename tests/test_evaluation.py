@@ -137,3 +137,15 @@ def test_params_of_the_evaluation_are_checked(project):
     (project / "params.yaml").write_text(text.replace("methods: [ssim]", "methods: [sim]"))
     with pytest.raises(ConfigError, match=r"evaluate.methods\[0\]"):
         load_params(project / "params.yaml")
+
+
+def test_lpips_is_a_column_when_the_metric_is_available(prepared, models):
+    from artifact_removal.metrics import _lpips_net
+
+    gallery = Gallery(prepared, {"ssim": models}, CPU)
+    plumbing = Lpips(_lpips_net(random_backbone=True))  # stands in for the real weights
+    result = evaluate(gallery, ("test",), (10,), lpips=plumbing, progress=False)
+    assert result.lpips_note == ""
+    summary = summarize(result.per_image)
+    assert summary.query("method == 'jpeg'")["lpips"].item() > 0
+    assert "LPIPS unavailable" not in table_markdown(result, summary, "test", 10)

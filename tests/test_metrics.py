@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from skimage.metrics import structural_similarity
 
 from artifact_removal.degradations import jpeg_compress
@@ -154,3 +155,21 @@ def test_lpips_plumbing_with_a_random_backbone(photo, gray_photo):
     assert metric(photo, pred) == pytest.approx(metric(pred, photo), rel=1e-4)
     assert metric(photo, pred) > 0
     assert metric(gray_photo, jpeg_compress(gray_photo, 10).pixels) > 0
+
+
+def test_lpips_builds_offline_from_torchvisions_cache(tmp_path, monkeypatch):
+    """With the AlexNet file in $TORCH_HOME, the real LPIPS model loads it and downloads nothing.
+
+    (A random stand-in file here; `Lpips.load` itself refuses it by its hash.)
+    """
+    import torchvision
+
+    stand_in = torchvision.models.alexnet().state_dict()
+    checkpoints = tmp_path / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    torch.save(stand_in, checkpoints / ALEXNET_FILE)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr("urllib.request.urlopen", lambda *a, **k: pytest.fail("downloading"))
+    net = _lpips_net(random_backbone=False)
+    assert torch.equal(net.net.slice1[0].weight, stand_in["features.0.weight"])
+    assert not Lpips.load().available  # not torchvision's file: refused
