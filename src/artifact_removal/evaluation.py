@@ -283,7 +283,8 @@ def write_evaluation(evaluation: Evaluation, out_dir: Path, metrics_dir: Path) -
     ]
     for (set_name, quality), _ in summary.groupby(["set", "quality"], sort=False):
         stem = f"{set_name}_q{quality:02d}"
-        quality_table(summary, set_name, quality).to_csv(out_dir / f"{stem}.csv", index=False)
+        table = quality_table(summary, set_name, quality)  # 6 digits: BRISQUE varies at 1e-11
+        table.to_csv(out_dir / f"{stem}.csv", index=False, float_format="%.6g")
         text = table_markdown(evaluation, summary, set_name, quality)
         (out_dir / f"{stem}.md").write_text(text)
         sections.append(text)
