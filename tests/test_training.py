@@ -29,6 +29,8 @@ from artifact_removal.training import (
 
 CPU = torch.device("cpu")
 TINY = """
+data:
+  dead_leaves: 0
 train_ssim:
   generator: tiny
   loss: {ssim: 1.0, l1: 1.0}
