@@ -64,6 +64,13 @@ def test_round_trip_through_plain_data():
         (lambda r: r["degradation"].update(qualities=[10, 10]), "appear once"),
         (lambda r: r["data"].update(extra_sets={"test": "x"}), "data.extra_sets.test"),
         (lambda r: r["degradation"].update(chroma_subsampling="4:1:1"), "chroma_subsampling"),
+        (lambda r: r["train_gan"].update(perceptual_layer="relu6_1"), "not a VGG-19 layer"),
+        (lambda r: r["train_gan"].update(fallback="imagenet"), "train_gan.fallback"),
+        (lambda r: r["train_gan"].update(patch_size=96), "train_gan.patch_size: must be one"),
+        (lambda r: r["train_gan"]["discriminator"].update(sub_patch=48), "must divide"),
+        (lambda r: r["train_gan"]["discriminator"].update(layers=16), "must be less than"),
+        (lambda r: r["train_gan"].update(models_dir="models/ssim"), "must differ"),
+        (lambda r: r["train_gan"].update(select_by="fid"), "train_gan.select_by"),
     ],
 )
 def test_bad_values_name_the_key(edit, message):

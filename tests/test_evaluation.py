@@ -116,8 +116,8 @@ def test_missing_generator_or_images_are_clear_errors(prepared, tmp_path):
     gallery = Gallery(prepared, {"ssim": tmp_path / "nowhere"}, CPU)
     with pytest.raises(EvaluationError, match=r"q10\.pt.*dvc repro train_ssim"):
         gallery.image("test", "astro", 10, "ssim")
-    with pytest.raises(EvaluationError, match="unknown method 'gan'"):
-        gallery.generator("gan", 10)
+    with pytest.raises(EvaluationError, match="unknown method 'nogan'"):
+        gallery.generator("nogan", 10)
     with pytest.raises(EvaluationError, match="no prepared images"):
         gallery.keys("live1")
     assert gallery.image("test", "astro", 10, "jpeg").shape == (192, 256, 3)
@@ -128,13 +128,13 @@ def test_params_of_the_evaluation_are_checked(project):
     (project / "params.yaml").write_text(text.replace("figure_quality: 10", "figure_quality: 11"))
     with pytest.raises(ConfigError, match=r"evaluate.figure_quality: 11 is not one"):
         load_params(project / "params.yaml")
-    (project / "params.yaml").write_text(text.replace("right: ssim", "right: gan"))
+    (project / "params.yaml").write_text(text.replace("methods: [ssim, gan]", "methods: [ssim]"))
     with pytest.raises(ConfigError, match=r"compare.right: must be one of"):
         load_params(project / "params.yaml")
     (project / "params.yaml").write_text(text.replace("set: test", "set: live1"))
     with pytest.raises(ConfigError, match=r"compare\.set"):
         load_params(project / "params.yaml")
-    (project / "params.yaml").write_text(text.replace("methods: [ssim]", "methods: [sim]"))
+    (project / "params.yaml").write_text(text.replace("methods: [ssim, gan]", "methods: [sim]"))
     with pytest.raises(ConfigError, match=r"evaluate.methods\[0\]"):
         load_params(project / "params.yaml")
 
@@ -149,3 +149,15 @@ def test_lpips_is_a_column_when_the_metric_is_available(prepared, models):
     summary = summarize(result.per_image)
     assert summary.query("method == 'jpeg'")["lpips"].item() > 0
     assert "LPIPS unavailable" not in table_markdown(result, summary, "test", 10)
+
+
+def test_a_gan_trained_with_a_fallback_loss_is_named_in_the_tables(prepared, models, tmp_path):
+    release = torch.load(models / "q10.pt", weights_only=True)
+    for quality in (10, 40):
+        save_atomic(release | {"method": "gan", "loss": "random_vgg19_relu2_2"},
+                    tmp_path / "gan" / f"q{quality}.pt")  # fmt: skip
+    gallery = Gallery(prepared, {"ssim": models, "gan": tmp_path / "gan"}, CPU)
+    result = evaluate(gallery, ("test",), (10,), lpips=Lpips(reason="absent"), progress=False)
+    assert result.losses == {"gan": "random_vgg19_relu2_2"}
+    text = table_markdown(result, summarize(result.per_image), "test", 10)
+    assert "Perceptual loss of gan: random_vgg19_relu2_2 (a fallback" in text

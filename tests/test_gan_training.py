@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import pytest
 import torch
 
 from artifact_removal import gan_training
+from artifact_removal.config import load_params
 from artifact_removal.gan import DiscriminatorConfig
-from artifact_removal.gan_training import GanRun, train_gan
+from artifact_removal.gan_training import GanRun, train_gan, write_gan_reports
 from artifact_removal.perceptual import MissingWeightsError
 from artifact_removal.training import TrainingError, load_checkpoint, train_generator
 
@@ -61,6 +63,39 @@ def test_a_few_steps_run_and_repeat_exactly(trained_project, ssim_release):  # n
     assert {"d_loss", "g_loss", "l_p", "l_adv", "d_accuracy", "val_pred_niqe"} <= set(logged)
     assert 0 <= logged["d_accuracy"] <= 1
     assert not _same(first.release, ssim_release)  # it trained
+    start = first.history[0]  # step 0: the SSIM generator it started from, scored, not released
+    assert start["step"] == 0 and "val_pred_niqe" in start and "d_loss" not in start
+    assert sorted(first.samples) == [0, 10] and first.samples[10].shape == (160, 160, 3)
+
+
+def test_reports_name_the_perceptual_loss(trained_project, ssim_release, tmp_path):  # noqa: F811
+    run = _gan(trained_project, ssim_release, "live", live_dir=tmp_path / "live")
+    result = train_gan(run, CPU, progress=False)
+    summary = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    assert summary["perceptual_loss"] == "random_vgg19_relu1_2" and summary["best_step"] == 10
+    assert "pred_niqe" in summary["best"]
+    figures = write_gan_reports(run, result, tmp_path / "figures")
+    assert set(figures) == {"curves", "samples", "example"}
+    for name, figure in figures.items():
+        assert "random_vgg19_relu1_2" in figure._suptitle.get_text()
+        assert (tmp_path / "figures" / f"train_gan_q10_{name}.png").stat().st_size > 0
+
+
+def test_run_from_params_starts_from_the_ssim_generator(project, tmp_path):
+    params = load_params(project / "params.yaml")
+    with pytest.raises(TrainingError, match=r"models/ssim/q10\.pt.*train_ssim@10"):
+        GanRun.from_params(params, 10, project)
+    with pytest.raises(TrainingError, match=r"not one of degradation\.qualities"):
+        GanRun.from_params(params, 11, project)
+    (project / "models/ssim").mkdir(parents=True)
+    (project / "models/ssim/q10.pt").write_bytes(b"")
+    run = GanRun.from_params(params, 10, project)
+    gan = params.train_gan
+    assert run.start_from == project / "models/ssim/q10.pt"
+    assert run.release == project / gan.models_dir / "q10.pt"
+    assert (run.layer, run.fallback, run.steps) == (gan.perceptual_layer, gan.fallback, gan.steps)
+    assert run.discriminator.channels == gan.discriminator.channels
+    assert run.live_dir == project / "reports/train_gan/q10"
 
 
 def test_interrupted_run_resumes_to_the_same_weights(trained_project, ssim_release, monkeypatch):  # noqa: F811
@@ -91,7 +126,7 @@ def test_nan_stops_and_keeps_the_checkpoint(trained_project, ssim_release, monke
 
 def test_collapse_is_reported(trained_project, ssim_release, monkeypatch):  # noqa: F811
     monkeypatch.setattr(gan_training, "accuracy", lambda real, fake: 1.0)
-    run = _gan(trained_project, ssim_release, "collapse", collapse_logs=1)
+    run = _gan(trained_project, ssim_release, "collapse", collapse_steps=10)
     with pytest.raises(TrainingError, match=r"accuracy has been 1.00 for 10 steps.*collapsed"):
         train_gan(run, CPU, progress=False)
 

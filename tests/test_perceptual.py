@@ -68,3 +68,9 @@ def test_loss_is_zero_for_equal_images_and_grows_with_difference(empty_torch_hom
     pred = x.clone().requires_grad_(True)
     loss(pred, torch.rand_like(x)).backward()
     assert pred.grad is not None and pred.grad.abs().sum() > 0
+
+
+def test_config_knows_the_same_layer_names():
+    from artifact_removal.config import VGG19_LAYERS
+
+    assert tuple(vgg19_layers()) == VGG19_LAYERS

@@ -96,6 +96,7 @@ def test_make_repro_end_to_end(repro):
     bin_dir = VENV / "bin"
     assert "Running stage 'prepare'" in first
     assert "Running stage 'train_ssim@10'" in first and "Running stage 'train_ssim@40'" in first
+    assert "Running stage 'train_gan@10'" in first and "Running stage 'train_gan@40'" in first
     for quality in (10, 40):
         release = torch.load(fresh_copy / f"models/ssim/q{quality}.pt", weights_only=True)
         assert release["quality"] == quality and release["model_args"]["channels"] == 16
@@ -103,6 +104,13 @@ def test_make_repro_end_to_end(repro):
             (fresh_copy / f"reports/train_ssim/q{quality}/metrics.json").read_text()
         )
         assert summary["step"] == 10 and "pred_psnr_rgb" in summary["val"]
+        gan = torch.load(fresh_copy / f"models/gan/q{quality}.pt", weights_only=True)
+        assert gan["method"] == "gan" and gan["loss"] == "random_vgg19_relu1_2"
+        gan_summary = json.loads(
+            (fresh_copy / f"reports/train_gan/q{quality}/metrics.json").read_text()
+        )
+        assert gan_summary["perceptual_loss"] == "random_vgg19_relu1_2"
+        assert gan_summary["best_step"] in (5, 10) and "pred_niqe" in gan_summary["best"]
 
     metrics = json.loads((fresh_copy / "metrics/prepare.json").read_text())
     assert metrics["images"]["train"] >= 5
@@ -114,9 +122,13 @@ def test_make_repro_end_to_end(repro):
         assert (fresh_copy / "reports" / name).stat().st_size > 0
 
     evaluated = json.loads((fresh_copy / "metrics/evaluate/test_q10.json").read_text())
-    assert set(evaluated) == {"original", "jpeg", "ssim"}
+    assert set(evaluated) == {"original", "jpeg", "ssim", "gan"}
     assert {"psnr_y", "ssim_y", "psnrb_y", "niqe", "brisque"} <= set(evaluated["ssim"])
-    reports = ("06_evaluate.html", "07_compare.html", "evaluate/tables/test_q40.md",
+    assert (
+        "random_vgg19_relu1_2" in (fresh_copy / "reports/evaluate/tables/test_q10.md").read_text()
+    )
+    reports = ("03_train_gan_q10.html", "figures/train_gan_q40_samples.png",
+               "06_evaluate.html", "07_compare.html", "evaluate/tables/test_q40.md",
                "evaluate/figures/test_crops.png", "evaluate/figures/test_curves.png")  # fmt: skip
     for name in reports:
         assert (fresh_copy / "reports" / name).stat().st_size > 0
@@ -129,6 +141,7 @@ def test_make_repro_end_to_end(repro):
     shown = _run([str(bin_dir / "dvc"), "metrics", "show", "--md"], fresh_copy)
     assert "metrics/jpeg/q10.json" in shown and "test.psnr_rgb" in shown
     assert "reports/train_ssim/q10/metrics.json" in shown
+    assert "reports/train_gan/q40/metrics.json" in shown and "best.pred_niqe" in shown
     assert "metrics/evaluate/test_q40.json" in shown and "ssim.brisque" in shown
 
 

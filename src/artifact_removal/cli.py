@@ -61,6 +61,25 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_gan(args: argparse.Namespace) -> int:
+    """Train the GAN generators (what notebook 03 does), one QF or all."""
+    from .config import resolve_path
+    from .gan_training import GanRun, train_gan, write_gan_reports
+    from .runtime import select_device
+
+    params = load_params(args.params)
+    root = find_project_root(Path(args.params).resolve().parent if args.params else None)
+    device = select_device(args.device or params.device)
+    for quality in args.quality or params.degradation.qualities:
+        run = GanRun.from_params(params, quality, root)
+        result = train_gan(run, device)
+        write_gan_reports(run, result, resolve_path(params.reports.dir, root) / "figures")
+        best = next((e for e in result.history if e["step"] == result.best_step), {})
+        scores = {k: round(v, 3) for k, v in best.items() if k.startswith("val_pred")}
+        print(f"q{quality}: {run.release} (loss {result.loss}, step {result.best_step}) {scores}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     """The evaluate stage without a notebook: tables, metrics and figures."""
     from .evaluation import evaluation_figures, quality_table, run_evaluation
@@ -134,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
     p.set_defaults(func=_train)
 
+    p = sub.add_parser("train-gan", help="train GAN generators from the SSIM ones (train_gan)")
+    p.add_argument("--quality", type=int, action="append", help="a QF (repeat); default: all")
+    p.add_argument("--params", default=None)
+    p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
+    p.set_defaults(func=_train_gan)
+
     p = sub.add_parser("evaluate", help="score every method at every QF (stage evaluate)")
     p.add_argument("--params", default=None)
     p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
@@ -168,11 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     from .evaluation import EvaluationError
     from .no_reference import MissingModelError
     from .notebooks import NotebookError
+    from .perceptual import MissingWeightsError
     from .training import TrainingError
 
     args = build_parser().parse_args(argv)
     known = (ConfigError, DataError, CorpusError, EvaluationError, MissingModelError,
-             NotebookError, TrainingError)  # fmt: skip
+             MissingWeightsError, NotebookError, TrainingError)  # fmt: skip
     try:
         return args.func(args)
     except known as err:

@@ -24,6 +24,16 @@ Device = Literal["auto", "cpu", "cuda"]
 Quality = Annotated[int, Field(ge=1, le=100)]  # IJG JPEG quality
 
 
+# VGG-19's feature layers by name, block by block (2, 2, 4, 4, 4 convolutions): conv1_1,
+# relu1_1, ..., pool5. perceptual.py maps them to torchvision's modules (a test checks both agree).
+VGG19_LAYERS = tuple(
+    name
+    for block, convs in enumerate((2, 2, 4, 4, 4), start=1)
+    for name in (*(f"{kind}{block}_{i}" for i in range(1, convs + 1) for kind in ("conv", "relu")),
+                 f"pool{block}")
+)  # fmt: skip
+
+
 class ConfigError(ValueError):
     """A parameter file that cannot be used; the message names the file and the key."""
 
@@ -89,7 +99,36 @@ class TrainParams:
     models_dir: str
 
 
-Method = Literal["ssim"]  # trained methods the evaluation knows (the GAN and NoGAN come later)
+@dataclass(config=_STRICT)
+class DiscriminatorParams:
+    """The GAN's sub-patch discriminator: first filters, 3x3 layers, judged sub-patch side."""
+
+    channels: Annotated[int, Field(ge=1)]
+    layers: Annotated[int, Field(ge=1)]
+    sub_patch: Annotated[int, Field(ge=2)]
+
+
+@dataclass(config=_STRICT)
+class TrainGanParams:
+    """A GAN generator's training run (one per QF), starting from the SSIM generator."""
+
+    perceptual_layer: str
+    fallback: Literal["random_vgg19"] | None
+    adversarial_weight: Annotated[float, Field(ge=0)]
+    discriminator: DiscriminatorParams
+    patch_size: Annotated[int, Field(ge=16)]
+    batch_size: Annotated[int, Field(ge=1)]
+    steps: Annotated[int, Field(ge=1)]
+    lr_g: Annotated[float, Field(gt=0)]
+    lr_d: Annotated[float, Field(gt=0)]
+    checkpoint_every: Annotated[int, Field(ge=1)]
+    val_every: Annotated[int, Field(ge=1)]
+    select_by: Literal["niqe", "psnr_y", "ssim_y"]
+    collapse_steps: Annotated[int, Field(ge=10)]
+    models_dir: str
+
+
+Method = Literal["ssim", "gan"]  # trained methods the evaluation knows (NoGAN comes later)
 
 
 @dataclass(config=_STRICT)
@@ -123,6 +162,7 @@ class Params:
     data: DataParams
     degradation: DegradationParams
     train_ssim: TrainParams
+    train_gan: TrainGanParams
     evaluate: EvaluateParams
     compare: CompareParams
     reports: ReportParams
@@ -215,6 +255,7 @@ def _check_consistency(params: Params, source: str) -> None:
     if params.train_ssim.patch_size not in {p.size for p in params.data.patches}:
         sizes = [p.size for p in params.data.patches]
         problems.append(f"train_ssim.patch_size: must be one of data.patches' sizes {sizes}")
+    problems += _check_gan(params)
     if not params.train_ssim.loss:
         problems.append("train_ssim.loss: name at least one loss, e.g. {ssim: 1.0}")
     for name in params.data.extra_sets:
@@ -223,6 +264,33 @@ def _check_consistency(params: Params, source: str) -> None:
     problems += _check_evaluation(params)
     if problems:
         raise ConfigError(f"{source}: invalid parameters\n  " + "\n  ".join(problems))
+
+
+def _check_gan(params: Params) -> list[str]:
+    """The GAN's patches exist, split into whole sub-patches the discriminator can judge."""
+    gan, problems = params.train_gan, []
+    sizes = [p.size for p in params.data.patches]
+    if gan.patch_size not in sizes:
+        problems.append(f"train_gan.patch_size: must be one of data.patches' sizes {sizes}")
+    d = gan.discriminator
+    if gan.patch_size % d.sub_patch:
+        problems.append(
+            f"train_gan.discriminator.sub_patch: {d.sub_patch} must divide train_gan.patch_size "
+            f"{gan.patch_size}"
+        )
+    if d.layers >= d.sub_patch:
+        problems.append(
+            f"train_gan.discriminator.layers: {d.layers} must be less than sub_patch "
+            f"{d.sub_patch} (each unpadded layer trims a pixel on every side)"
+        )
+    if gan.perceptual_layer not in VGG19_LAYERS:
+        problems.append(
+            f"train_gan.perceptual_layer: {gan.perceptual_layer!r} is not a VGG-19 layer "
+            f"(conv1_1 ... relu5_4, pool1 ... pool5)"
+        )
+    if params.train_gan.models_dir == params.train_ssim.models_dir:
+        problems.append("train_gan.models_dir: must differ from train_ssim.models_dir")
+    return problems
 
 
 def _check_evaluation(params: Params) -> list[str]:

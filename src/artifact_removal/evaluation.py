@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -47,7 +47,7 @@ class EvaluationError(RuntimeError):
 
 def method_dirs(params: Params, root: str | Path) -> dict[str, Path]:
     """Folder of each evaluated method's release files (q<QF>.pt), in params order."""
-    known = {"ssim": params.train_ssim.models_dir}
+    known = {"ssim": params.train_ssim.models_dir, "gan": params.train_gan.models_dir}
     return {name: resolve_path(known[name], root) for name in params.evaluate.methods}
 
 
@@ -112,6 +112,17 @@ class Gallery:
             self._nets[(method, quality)] = load_generator(path, self.device)
         return self._nets[(method, quality)]
 
+    @property
+    def losses(self) -> dict[str, str]:
+        """Perceptual loss of each method whose loaded releases name one (the GAN's), e.g.
+        {"gan": "random_vgg19_relu2_2"}; several names are joined when QFs differ."""
+        found: dict[str, list[str]] = {}
+        for (method, _), net in sorted(self._nets.items()):
+            loss = getattr(net, "release", {}).get("loss")
+            if loss and loss not in found.setdefault(method, []):
+                found[method].append(loss)
+        return {method: ", ".join(names) for method, names in found.items() if names}
+
     def most_colourful(self, set_name: str, limit: int = 8) -> str:
         """Of the set's first `limit` images, the most colourful (for figures)."""
         keys = self.keys(set_name)[:limit]
@@ -159,6 +170,17 @@ class Evaluation:
     lpips_note: str  # "" when LPIPS was computed, else why not
     seconds: float
     crop_border: int
+    losses: dict[str, str] = field(default_factory=dict)  # method -> its perceptual loss
+
+
+def loss_note(losses: dict[str, str]) -> str:
+    """One sentence naming each method's perceptual loss; fallbacks are said to be such."""
+    parts = []
+    for method, loss in losses.items():
+        fallback = " (a fallback with random weights, not the papers' loss)" if (
+            "random" in loss) else ""  # fmt: skip
+        parts.append(f"{method}: {loss}{fallback}")
+    return f"Perceptual loss of {'; '.join(parts)}." if parts else ""
 
 
 def evaluate(
@@ -184,7 +206,9 @@ def evaluate(
                 values = score(gt, image, crop_border, lpips)
                 rows.append(base | {"quality": quality, "method": method} | values)
     note = "" if lpips is not None and lpips.available else (lpips.reason if lpips else "not asked")
-    return Evaluation(pd.DataFrame(rows), note, time.perf_counter() - start, crop_border)
+    return Evaluation(
+        pd.DataFrame(rows), note, time.perf_counter() - start, crop_border, gallery.losses
+    )
 
 
 def summarize(per_image: pd.DataFrame) -> pd.DataFrame:
@@ -250,6 +274,8 @@ def table_markdown(
         "",
         f"{CONVENTIONS} Border crop: {evaluation.crop_border} px. gain_y: PSNR-Y minus JPEG's.",
     ]
+    if evaluation.losses:
+        lines.append(loss_note(evaluation.losses))
     if evaluation.lpips_note:
         lines.append(f"LPIPS unavailable: {evaluation.lpips_note}.")
     published = published_rows(set_name, quality)
@@ -316,12 +342,16 @@ def run_evaluation(params: Params, root: str | Path, device: torch.device, progr
     return gallery, evaluation, summary
 
 
-def _crop_notes(per_image: pd.DataFrame, set_name: str, key: str, quality: int) -> dict:
-    """Under each label of the crop figure: PSNR-Y and NIQE of that whole image."""
+def _crop_notes(evaluation: Evaluation, set_name: str, key: str, quality: int) -> dict:
+    """Under each label of the crop figure: PSNR-Y and NIQE of that whole image, and the
+    perceptual loss of a method trained with one."""
+    per_image = evaluation.per_image
     rows = per_image[(per_image["set"] == set_name) & (per_image["key"] == key)]
     rows = rows[rows["quality"].isin([0, quality])].set_index("method")
     return {
-        m: (f"{r.psnr_y:.2f} dB Y, " if np.isfinite(r.psnr_y) else "") + f"NIQE {r.niqe:.2f}"
+        m: (f"{r.psnr_y:.2f} dB Y, " if np.isfinite(r.psnr_y) else "")
+        + f"NIQE {r.niqe:.2f}"
+        + (f"\n{evaluation.losses[m]}" if m in evaluation.losses else "")
         for m, r in rows.iterrows()
     }
 
@@ -341,7 +371,7 @@ def evaluation_figures(
         key = gallery.most_colourful(set_name)
         versions = {m: gallery.image(set_name, key, quality, m) for m in gallery.choices}
         title = f"{set_name}/{key}, JPEG QF {quality}"
-        notes = _crop_notes(evaluation.per_image, set_name, key, quality)
+        notes = _crop_notes(evaluation, set_name, key, quality)
         figures[f"{set_name}_crops"] = crops_across_methods(
             versions, params.reports.figure_crop, title, notes
         )

@@ -142,3 +142,65 @@ def metric_curves(summary: pd.DataFrame, title: str = "") -> Figure:
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1 - 0.9 / (3.2 * len(shown)), 1))
     return fig
+
+
+def gan_curves(history: pd.DataFrame, best_step: int | None = None, title: str = "") -> Figure:
+    """The two players against the step: the discriminator's loss and accuracy, the generator's
+    perceptual and adversarial losses, and the held-out NIQE and PSNR-Y (step 0: the SSIM
+    generator it started from; the dotted line: the released step)."""
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.2))
+    train = history[history["step"] > 0].dropna(subset=["d_loss"]) if "d_loss" in history else None
+    if train is not None and len(train):
+        axes[0].plot(train["step"], train["d_loss"], color="tab:red")
+        axes[1].plot(train["step"], train["l_p"], label="perceptual $l_P$")
+        axes[1].plot(train["step"], train["l_adv"], label="adversarial $l_{adv}$")
+        axes[1].set_yscale("log")
+        axes[1].legend(fontsize=8)
+        axes[2].plot(train["step"], train["d_accuracy"], color="tab:red")
+    axes[0].set(xlabel="step", title="discriminator loss")
+    axes[1].set(xlabel="step", title="generator losses")
+    axes[2].axhline(0.5, color="gray", ls=":", lw=1)
+    axes[2].set(xlabel="step", title="discriminator accuracy", ylim=(-0.02, 1.02))
+    val = history.dropna(subset=["val_pred_niqe"]) if "val_pred_niqe" in history else None
+    if val is not None and len(val):
+        axes[3].plot(val["step"], val["val_pred_niqe"], "o-", label="restored NIQE")
+        axes[3].plot(val["step"], val["val_jpeg_niqe"], "--", color="gray", label="JPEG NIQE")
+        psnr_axis = axes[3].twinx()
+        psnr_axis.plot(val["step"], val["val_pred_psnr_y"], "s-", color="tab:green", ms=3,
+                       label="restored PSNR-Y")  # fmt: skip
+        psnr_axis.set_ylabel("PSNR-Y (dB)", color="tab:green")
+        axes[3].legend(fontsize=8, loc="upper right")
+    axes[3].set(xlabel="step", ylabel="NIQE (lower is better)", title="held-out images")
+    if best_step is not None:
+        for ax in axes:
+            ax.axvline(best_step, color="black", ls=":", lw=1)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def gan_samples(samples: Mapping[int, np.ndarray], jpeg: np.ndarray | None,
+                original: np.ndarray | None, best_step: int | None = None, most: int = 6,
+                title: str = "") -> Figure:  # fmt: skip
+    """The same held-out window as training goes: JPEG, the starting SSIM generator (step 0),
+    up to `most` validation steps (always the released one), and the original."""
+    if jpeg is None or original is None or not samples:
+        fig, ax = plt.subplots(figsize=(6, 1))
+        ax.text(0.5, 0.5, "no held-out images, so no samples", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    steps = sorted(s for s in samples if s > 0)
+    if len(steps) > most:
+        keep = {steps[round(i * (len(steps) - 1) / (most - 1))] for i in range(most)}
+        steps = sorted(keep | ({best_step} if best_step in samples else set()))
+    shown = ([0] if 0 in samples else []) + steps
+    images = [jpeg, *(samples[s] for s in shown), original]
+    labels = ["JPEG"] + [
+        "start (SSIM)" if s == 0 else f"step {s}" + (" (released)" if s == best_step else "")
+        for s in shown
+    ] + ["original"]  # fmt: skip
+    window = (slice(0, jpeg.shape[0]), slice(0, jpeg.shape[1]))
+    fig = panel_row(images, labels, window, width=2.2)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -165,10 +165,15 @@ def load_checkpoint(path: Path) -> dict:
 
 
 def load_generator(path: Path, device: torch.device | str = "cpu") -> Generator:
-    """Rebuild a generator from a checkpoint or a release file."""
+    """Rebuild a generator from a checkpoint or a release file.
+
+    `net.release` keeps what the file says of itself: method, QF, and the GAN's perceptual
+    loss (`loss`, e.g. `vgg19_relu5_4`, or a fallback's name such as `random_vgg19_relu2_2`).
+    """
     checkpoint = load_checkpoint(Path(path))
     net = Generator(GeneratorConfig(**checkpoint["model_args"]))
     net.load_state_dict(checkpoint["model"])
+    net.release = {k: checkpoint[k] for k in ("method", "quality", "loss") if k in checkpoint}
     return net.to(device).eval()
 
 
@@ -308,7 +313,7 @@ def train_generator(run: TrainRun, device: torch.device, progress: bool = True) 
     model = nn.parallel.DistributedDataParallel(net) if ddp.world > 1 else net
     criterion = WeightedLoss(run.loss)
     val_pairs = load_pairs(run.prepared_dir, "val", run.quality) if ddp.main else []
-    live = _Live(run.live_dir, state["history"]) if ddp.main and run.live_dir else None
+    live = LiveLog(run.live_dir, state["history"]) if ddp.main and run.live_dir else None
     steps = range(state["step"] + 1, run.steps + 1)
     bar = tqdm(steps, desc=f"train {run.name} q{run.quality}", disable=not (progress and ddp.main),
                initial=state["step"], total=run.steps, unit="step")  # fmt: skip
@@ -397,7 +402,7 @@ def _release(run: TrainRun, net: Generator, identity: dict) -> None:
     )  # fmt: skip
 
 
-class _Live:
+class LiveLog:
     """dvclive logging rebuilt from the run's history, so a resumed run's plots are whole."""
 
     def __init__(self, folder: Path, history: list[dict]):
@@ -413,11 +418,13 @@ class _Live:
     def log(self, entry: dict) -> None:
         self.live.step = entry["step"]
         for key, value in entry.items():
-            if key != "step":
+            if key != "step" and math.isfinite(value):
                 name = f"val/{key[4:]}" if key.startswith("val_") else f"train/{key}"
                 self.live.log_metric(name, value, plot=True)
 
-    def finish(self) -> None:
+    def finish(self, extra: dict | None = None) -> None:
+        """Write metrics.json: the last value of every metric, and `extra` (run facts)."""
+        self.live.summary.update(extra or {})
         self.live.make_summary()
         self.live.end()
 
