@@ -1,28 +1,139 @@
-"""Restoring images with a trained generator."""
+"""Restoring images with trained generators: whole, or in overlapping tiles for large images.
+
+A generator's output at a pixel depends on the input within its receptive field (about 64
+pixels for the paper generator); tiles that overlap by more than that and are blended with
+linear ramps give the whole-image result to within rounding, at a memory cost set by the tile
+and not by the image.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from .models import Generator
 
+# A map from an (h, w, 3) uint8 window to its (h, w, 3) float32 restoration in [0, 255].
+Restorer = Callable[[np.ndarray], np.ndarray]
+
 
 @torch.inference_mode()
-def restore_array(net: Generator, image: np.ndarray, device: torch.device) -> np.ndarray:
-    """Restore one (H, W, 3) or (H, W) uint8 image as a whole; same shape and dtype back.
+def restore_float(net: Generator, rgb: np.ndarray, device: torch.device) -> np.ndarray:
+    """Restore an (H, W, 3) uint8 image to (H, W, 3) float32 in [0, 255], not yet rounded.
 
-    Gray images go through the network as three equal channels and come back as their mean.
     bf16 autocast and channels_last on CUDA.
     """
-    gray = image.ndim == 2
-    rgb = np.repeat(image[:, :, None], 3, axis=2) if gray else image
-    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].to(device).float() / 255  # (1, 3, H, W)
+    x = torch.tensor(rgb).permute(2, 0, 1)[None].to(device).float() / 255  # (1, 3, H, W)
     if device.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16):
             y = net(x * 2 - 1).float()
     else:
         y = net(x * 2 - 1)
-    out = ((y[0] + 1) * 127.5).round().clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
-    return out.mean(axis=2).round().astype(np.uint8) if gray else out
+    return ((y[0] + 1) * 127.5).clamp(0, 255).permute(1, 2, 0).cpu().numpy()
+
+
+def blend(nets: Sequence[Generator], weights: Sequence[float], device: torch.device) -> Restorer:
+    """A restorer giving the weighted mean of several generators' outputs (weights sum to 1)."""
+    if len(nets) != len(weights) or not nets or abs(sum(weights) - 1) > 1e-6:
+        raise ValueError(f"need one weight per generator, summing to 1, not {list(weights)}")
+
+    def restorer(rgb: np.ndarray) -> np.ndarray:
+        out = weights[0] * restore_float(nets[0], rgb, device)
+        for net, weight in zip(nets[1:], weights[1:], strict=True):
+            out += weight * restore_float(net, rgb, device)
+        return out
+
+    return restorer
+
+
+def _to_uint8(image: np.ndarray, gray: bool) -> np.ndarray:
+    """Round float [0, 255] pixels; gray images come back as the mean of the three channels."""
+    if gray:
+        return np.rint(image.mean(axis=2)).clip(0, 255).astype(np.uint8)
+    return np.rint(image).clip(0, 255).astype(np.uint8)
+
+
+def restore_array(net: Generator, image: np.ndarray, device: torch.device) -> np.ndarray:
+    """Restore one (H, W, 3) or (H, W) uint8 image as a whole; same shape and dtype back.
+
+    Gray images go through the network as three equal channels and come back as their mean.
+    """
+    gray = image.ndim == 2
+    rgb = np.repeat(image[:, :, None], 3, axis=2) if gray else image
+    return _to_uint8(restore_float(net, rgb, device), gray)
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """(start, stop) of each tile's core along an axis of `length`; cores cut it without gaps.
+
+    Cores are `tile` long and start at multiples of 8 (the JPEG block grid, and even, so that
+    the generator's stride-2 grid is the whole image's); the last core takes the remainder.
+    """
+    if tile % 8 or overlap % 8 or tile <= 0 or overlap < 0:
+        raise ValueError(f"tile ({tile}) and overlap ({overlap}) must be multiples of 8")
+    cuts = list(range(0, length, tile))
+    if len(cuts) > 1 and length - cuts[-1] < overlap:  # too thin a last core: merge it
+        cuts.pop()
+    return [(a, b) for a, b in zip(cuts, [*cuts[1:], length], strict=True)]
+
+
+def _ramp(core: tuple[int, int], window: tuple[int, int], length: int, overlap: int) -> np.ndarray:
+    """Weights along one axis of a window: 1 on the core, falling linearly to 0 across the
+    overlap, except at the image's own edges, where there is no neighbour to blend with."""
+    (a, b), (lo, hi) = core, window
+    pos = np.arange(lo, hi, dtype=np.float32) + 0.5
+    weight = np.ones(hi - lo, dtype=np.float32)
+    if a > 0:
+        weight = np.minimum(weight, np.clip((pos - (a - overlap)) / (2 * overlap), 0, 1))
+    if b < length:
+        weight = np.minimum(weight, np.clip(((b + overlap) - pos) / (2 * overlap), 0, 1))
+    return weight
+
+
+def restore_tiled(
+    restorer: Restorer,
+    image: np.ndarray,
+    tile: int = 512,
+    overlap: int = 64,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Restore an (H, W, 3) or (H, W) uint8 image in overlapping tiles; same shape back.
+
+    Each tile's core is restored with `overlap` pixels of context on every side, and
+    neighbouring tiles are cross-faded over the overlap. Memory: one window of at most
+    (tile + 2 overlap)^2 pixels through the network, plus two float32 accumulators the size
+    of the image. `progress(n)` is called after each tile.
+    """
+    gray = image.ndim == 2
+    height, width = image.shape[:2]
+    rows, cols = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
+    if len(rows) == 1 and len(cols) == 1:
+        rgb = np.repeat(image[:, :, None], 3, axis=2) if gray else image
+        out = _to_uint8(restorer(rgb), gray)
+        if progress:
+            progress(1)
+        return out
+    total = np.zeros((height, width, 3), np.float32)
+    weights = np.zeros((height, width, 1), np.float32)
+    for ry in rows:
+        wy = (max(ry[0] - overlap, 0), min(ry[1] + overlap, height))
+        ramp_y = _ramp(ry, wy, height, overlap)
+        for rx in cols:
+            wx = (max(rx[0] - overlap, 0), min(rx[1] + overlap, width))
+            window = image[wy[0] : wy[1], wx[0] : wx[1]]
+            if gray:
+                window = np.repeat(window[:, :, None], 3, axis=2)
+            weight = (ramp_y[:, None] * _ramp(rx, wx, width, overlap)[None, :])[..., None]
+            total[wy[0] : wy[1], wx[0] : wx[1]] += weight * restorer(np.ascontiguousarray(window))
+            weights[wy[0] : wy[1], wx[0] : wx[1]] += weight
+            if progress:
+                progress(1)
+    return _to_uint8(total / weights, gray)
+
+
+def tile_count(shape: tuple[int, ...], tile: int, overlap: int) -> int:
+    """How many tiles `restore_tiled` uses for an image of `shape`."""
+    return len(tile_starts(shape[0], tile, overlap)) * len(tile_starts(shape[1], tile, overlap))
