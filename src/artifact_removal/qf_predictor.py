@@ -1,0 +1,321 @@
+"""The QF predictor of Galteri et al. (TMM 2019): a CNN that tells which JPEG quality an image
+was compressed with, so that the generator trained for that quality can restore it.
+
+It classifies patches among the ensemble's QFs (`degradation.qualities`); an image's answer
+averages the log-probabilities of up to `predict_patches` patches spread over it. The network
+looks at pixels only, so it serves images that carry no quantization tables (PNG copies,
+screenshots, video frames) and images compressed more than once; for a JPEG file the tables
+themselves give the quality (`jpeg_quality`).
+
+Architecture (this project's choice; the paper does not detail it): a fixed 8x8 DCT of the
+luma blocks, then convolutions on the block grid, global average pooling and a linear layer.
+Patches are taken on the image's 8x8 grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .data import quality_dir
+from .degradations import decode_jpeg
+from .jpeg_quality import ijg_tables
+from .training import TrainingError, load_checkpoint, save_atomic
+
+
+def dct_basis() -> torch.Tensor:
+    """The 64 orthonormal 8x8 DCT-II basis images, (64, 1, 8, 8), frequency (u, v) at 8u + v."""
+    k = torch.arange(8, dtype=torch.float64)
+    scale = torch.full((8,), (2 / 8) ** 0.5, dtype=torch.float64)
+    scale[0] = (1 / 8) ** 0.5
+    cos = scale[:, None] * torch.cos((2 * k[None, :] + 1) * k[:, None] * torch.pi / 16)  # (u, x)
+    return torch.einsum("ux,vy->uvxy", cos, cos).reshape(64, 1, 8, 8).float()
+
+
+class QFNet(nn.Module):
+    """Patch (N, 3, P, P) in [0, 1], P a multiple of 8 -> logits (N, len(classes)).
+
+    A fixed layer takes the 8x8 DCT of each block of luma (BT.601 Y, 0..255), as the JPEG
+    encoder did. The network then sees, per block and frequency, log(1 + |coefficient|), where
+    quantization shows as coefficients that vanish as the QF falls, and, for each class, the
+    cosine of 2 pi coefficient / step, with that class's libjpeg quantization step: close to 1
+    when the coefficient sits on the class's lattice, as all of them do for the true class
+    (up to the rounding of the decoded pixels).
+    """
+
+    def __init__(self, classes: tuple[int, ...], channels: int = 32):
+        super().__init__()
+        self.classes, self.channels = tuple(classes), channels
+        self.register_buffer("dct", dct_basis(), persistent=False)
+        self.register_buffer("luma", torch.tensor([65.481, 128.553, 24.966]).view(1, 3, 1, 1),
+                             persistent=False)  # fmt: skip
+        c = channels
+
+        def layer(cin: int, cout: int, kernel: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False),
+                    nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)]  # fmt: skip
+
+        steps = np.stack([ijg_tables(q)[0].ravel() for q in self.classes])  # (K, 64)
+        self.register_buffer("steps", torch.tensor(steps, dtype=torch.float32).view(1, -1, 1, 1),
+                             persistent=False)  # fmt: skip
+        inputs = 64 * (1 + len(self.classes))
+        self.features = nn.Sequential(
+            nn.BatchNorm2d(inputs),
+            *layer(inputs, 4 * c, 1),
+            *layer(4 * c, 4 * c, 3),
+            *layer(4 * c, 4 * c, 1),
+        )
+        self.head = nn.Linear(4 * c, len(self.classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits over `classes`."""
+        y = (x * self.luma).sum(dim=1, keepdim=True) + 16 - 128  # (N, 1, P, P), level-shifted
+        coefficients = F.conv2d(y, self.dct, stride=8)  # (N, 64, P/8, P/8)
+        lattice = torch.cos(
+            2 * torch.pi * coefficients.repeat(1, len(self.classes), 1, 1) / self.steps
+        )
+        features = torch.cat([torch.log1p(coefficients.abs()), lattice], dim=1)
+        return self.head(self.features(features).mean(dim=(2, 3)))
+
+
+class QFSampler:
+    """Labelled patches of every QF of a prepared set, deterministic given (seed, step).
+
+    Each sample takes a random patch position from `patches/<set>_<size>.csv`, a random class,
+    one of the 8 flips/rotations and, with `shift`, a random offset of 0..7 pixels off the
+    block grid (so that cropped images are recognised too).
+    """
+
+    def __init__(self, prepared_dir: Path, classes: tuple[int, ...], patch_size: int, seed: int,
+                 set_name: str = "train", shift: bool = True):  # fmt: skip
+        index_file = prepared_dir / "patches" / f"{set_name}_{patch_size}.csv"
+        if not index_file.is_file():
+            raise TrainingError(f"{index_file}: no patch index; run the prepare stage first")
+        index = pd.read_csv(index_file)
+        if index.empty:
+            raise TrainingError(f"{index_file}: no {patch_size}x{patch_size} patch fits any image")
+        set_dir = prepared_dir / "sets" / set_name
+        keys = list(dict.fromkeys(index["key"]))
+        self.images = [
+            [
+                torch.from_numpy(decode_jpeg((set_dir / quality_dir(q) / f"{k}.jpg").read_bytes()))
+                for k in keys
+            ]
+            for q in classes
+        ]
+        position = {k: i for i, k in enumerate(keys)}
+        self.key = torch.tensor(index["key"].map(position).to_numpy())
+        self.y, self.x = torch.tensor(index["y"].to_numpy()), torch.tensor(index["x"].to_numpy())
+        self.size, self.seed, self.shift, self.classes = patch_size, seed, shift, classes
+
+    def batch(self, step: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Patches (n, 3, P, P) in [0, 1] and their class indices (n,)."""
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        picks = torch.randint(len(self.key), (size,), generator=gen)
+        labels = torch.randint(len(self.classes), (size,), generator=gen)
+        moves = torch.randint(8, (size,), generator=gen)
+        shifts = torch.randint(8 if self.shift else 1, (size, 2), generator=gen)
+        patches = []
+        for i, label, move, (dy, dx) in zip(picks, labels, moves, shifts, strict=True):
+            image = self.images[int(label)][int(self.key[i])]
+            p = self.size
+            y = min(int(self.y[i] + dy), image.shape[0] - p)
+            x = min(int(self.x[i] + dx), image.shape[1] - p)
+            patch = image[y : y + p, x : x + p].permute(2, 0, 1)
+            patch = torch.rot90(patch, int(move) % 4, dims=(1, 2))
+            patches.append(patch.flip(2) if move >= 4 else patch)
+        return torch.stack(patches).float() / 255, labels
+
+
+def patch_grid(shape: tuple[int, ...], patch: int, count: int) -> list[tuple[int, int]]:
+    """Up to `count` top-left corners of patches on the 8x8 grid, spread evenly over an image.
+
+    Images smaller than a patch give one corner (the image is then padded, see `predict`).
+    """
+    height, width = shape[:2]
+    ys = list(range(0, max(height - patch, 0) + 1, patch)) or [0]
+    xs = list(range(0, max(width - patch, 0) + 1, patch)) or [0]
+    corners = [(y, x) for y in ys for x in xs]
+    if len(corners) <= count:
+        return corners
+    pick = np.linspace(0, len(corners) - 1, count).round().astype(int)
+    return [corners[i] for i in pick]
+
+
+def grid_offset(image: np.ndarray) -> tuple[int, int]:
+    """Where the 8x8 block grid of a decoded JPEG starts, (dy, dx) in 0..7, from blockiness.
+
+    Pixel differences across block borders are larger than inside blocks; the offset is the
+    phase with the largest mean absolute difference, rows and columns apart. A crop of a JPEG
+    has its grid shifted; an uncropped one gives (0, 0).
+    """
+    luma = (
+        image.astype(np.float32)
+        if image.ndim == 2
+        else image.astype(np.float32) @ [0.299, 0.587, 0.114]
+    )
+    found = []
+    for axis in (0, 1):
+        steps = np.abs(np.diff(luma, axis=axis)).mean(axis=1 - axis)  # border k | k + 1
+        if steps.size < 16:
+            found.append(0)
+            continue
+        phases = [steps[k::8].mean() for k in range(8)]  # k: border after pixel k (mod 8)
+        found.append((int(np.argmax(phases)) + 1) % 8)
+    return found[0], found[1]
+
+
+@dataclass(frozen=True)
+class QFPrediction:
+    """The predicted QF of an image, the probability of every class, and the block grid used."""
+
+    quality: int
+    probabilities: dict[int, float]
+    offset: tuple[int, int] = (0, 0)
+
+    @property
+    def confidence(self) -> float:
+        """The probability of the predicted class."""
+        return self.probabilities[self.quality]
+
+
+@torch.inference_mode()
+def predict(net: QFNet, image: np.ndarray, count: int = 32, patch: int = 64,
+            device: torch.device | str = "cpu") -> QFPrediction:  # fmt: skip
+    """The QF of an (H, W, 3) or (H, W) uint8 image: mean log-probability over its patches.
+
+    Patches are taken on the image's block grid (`grid_offset`), so crops work too.
+    """
+    rgb = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
+    dy, dx = grid_offset(rgb)
+    if rgb.shape[0] - dy >= patch and rgb.shape[1] - dx >= patch:
+        rgb = rgb[dy:, dx:]
+    else:
+        dy = dx = 0
+    if rgb.shape[0] < patch or rgb.shape[1] < patch:  # too small: pad by reflection
+        pad_y, pad_x = max(patch - rgb.shape[0], 0), max(patch - rgb.shape[1], 0)
+        rgb = np.pad(rgb, ((0, pad_y), (0, pad_x), (0, 0)), mode="symmetric")
+    crops = [rgb[y : y + patch, x : x + patch] for y, x in patch_grid(rgb.shape, patch, count)]
+    batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().to(device) / 255
+    log_p = F.log_softmax(net(batch).float(), dim=1).mean(dim=0)
+    probabilities = torch.softmax(log_p, dim=0).cpu().numpy()
+    classes = net.classes
+    return QFPrediction(
+        classes[int(probabilities.argmax())],
+        {q: float(p) for q, p in zip(classes, probabilities, strict=True)},
+        (dy, dx),
+    )
+
+
+def confusion_matrix(
+    predicted: list[int], target: list[int], classes: tuple[int, ...]
+) -> pd.DataFrame:
+    """Counts laid out as the talk slides: rows predicted QF, columns target QF."""
+    table = pd.DataFrame(0, index=pd.Index(classes, name="predicted"),
+                         columns=pd.Index(classes, name="target"))  # fmt: skip
+    for p, t in zip(predicted, target, strict=True):
+        table.loc[p, t] += 1
+    return table
+
+
+def accuracies(table: pd.DataFrame) -> dict[str, float]:
+    """Overall accuracy and the mean over classes of each class's accuracy (recall)."""
+    counts = table.to_numpy()
+    per_class = np.diag(counts) / np.maximum(counts.sum(axis=0), 1)
+    return {
+        "accuracy": float(np.trace(counts) / max(counts.sum(), 1)),
+        "mean_class_accuracy": float(per_class.mean()),
+        **{f"class_{q}": float(a) for q, a in zip(table.columns, per_class, strict=True)},
+    }
+
+
+def save_predictor(net: QFNet, path: Path, identity: dict | None = None) -> None:
+    """A weights-only release file: weights, classes, width."""
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    save_atomic({"model": state, "classes": list(net.classes), "channels": net.channels,
+                 "method": "qf_predictor", "identity": identity or {}}, path)  # fmt: skip
+
+
+def load_predictor(path: Path, device: torch.device | str = "cpu") -> QFNet:
+    """A QF predictor from its release file or checkpoint (loaded with weights_only=True)."""
+    checkpoint = load_checkpoint(Path(path))
+    if "classes" not in checkpoint:
+        raise TrainingError(f"{path}: not a QF predictor (no 'classes' entry)")
+    net = QFNet(tuple(int(q) for q in checkpoint["classes"]), int(checkpoint["channels"]))
+    net.load_state_dict(checkpoint["model"])
+    return net.to(device).eval()
+
+
+@dataclass
+class QFRun:
+    """One training run of the QF predictor, resolved from params."""
+
+    classes: tuple[int, ...]
+    channels: int
+    patch_size: int
+    batch_size: int
+    steps: int
+    lr: float
+    checkpoint_every: int
+    seed: int
+    prepared_dir: Path
+    release: Path
+    checkpoint: Path
+    identity: dict = field(default_factory=dict)
+
+
+def train_qf(run: QFRun, device: torch.device, progress: bool = True) -> list[dict]:
+    """Train (or resume) the QF predictor; write the release; return the loss history."""
+    from .runtime import seed_everything
+
+    seed_everything(run.seed)
+    sampler = QFSampler(run.prepared_dir, run.classes, run.patch_size, run.seed)
+    net = QFNet(run.classes, run.channels).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=run.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, run.steps)
+    start, history = 0, []
+    if run.checkpoint.is_file():
+        saved = load_checkpoint(run.checkpoint)
+        if saved.get("identity") == run.identity:
+            net.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            start, history = int(saved["step"]), list(saved["history"])
+    bar = tqdm(range(start + 1, run.steps + 1), desc="train qf predictor", disable=not progress,
+               initial=start, total=run.steps, unit="step")  # fmt: skip
+    window: list[tuple[float, float]] = []
+    for step in bar:
+        patches, labels = sampler.batch(step, run.batch_size)
+        logits = net(patches.to(device))
+        loss = F.cross_entropy(logits, labels.to(device))
+        if not torch.isfinite(loss):
+            raise TrainingError(f"QF predictor: the loss became {float(loss)} at step {step}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        hits = (logits.argmax(1).cpu() == labels).float().mean()
+        window.append((float(loss.detach()), float(hits)))
+        if step % 10 == 0 or step == run.steps:
+            loss_mean, acc_mean = np.mean(window, axis=0)
+            history.append(
+                {"step": step, "loss": float(loss_mean), "patch_accuracy": float(acc_mean)}
+            )
+            window = []
+            bar.set_postfix(loss=f"{loss_mean:.3f}", acc=f"{acc_mean:.2f}")
+        if step % run.checkpoint_every == 0 or step == run.steps:
+            state = {"model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "step": step, "history": history,
+                     "classes": list(run.classes), "channels": run.channels,
+                     "identity": run.identity}  # fmt: skip
+            save_atomic(state, run.checkpoint)
+    net.eval()
+    save_predictor(net, run.release, run.identity)
+    return history
