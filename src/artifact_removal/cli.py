@@ -80,6 +80,29 @@ def _train_gan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_qf(args: argparse.Namespace) -> int:
+    """Train and score the QF predictor (what notebook 05 does)."""
+    from .config import resolve_path
+    from .qf_predictor import QFRun, evaluate_qf, load_predictor, train_qf, write_qf_reports
+    from .runtime import select_device
+
+    params = load_params(args.params)
+    root = find_project_root(Path(args.params).resolve().parent if args.params else None)
+    device = select_device(args.device or params.device)
+    run = QFRun.from_params(params, root)
+    history = train_qf(run, device)
+    net = load_predictor(run.release, device)
+    tables = evaluate_qf(net, run.prepared_dir, params.test_sets, run.predict_patches, device)
+    reports = resolve_path(params.reports.dir, root)
+    metrics = write_qf_reports(tables, history, reports / "train_qf", reports / "figures")
+    for name, table in tables.items():
+        print(f"{name}: mean class accuracy {metrics[name]['mean_class_accuracy']:.2%} "
+              "(rows predicted QF, columns target QF)")  # fmt: skip
+        print(table.to_string())
+    print(f"QF predictor: {run.release}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     """The evaluate stage without a notebook: tables, metrics and figures."""
     from .evaluation import evaluation_figures, quality_table, run_evaluation
@@ -158,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", default=None)
     p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
     p.set_defaults(func=_train_gan)
+
+    p = sub.add_parser("train-qf", help="train and score the QF predictor (stage train_qf)")
+    p.add_argument("--params", default=None)
+    p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
+    p.set_defaults(func=_train_qf)
 
     p = sub.add_parser("evaluate", help="score every method at every QF (stage evaluate)")
     p.add_argument("--params", default=None)

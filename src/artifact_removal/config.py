@@ -128,6 +128,20 @@ class TrainGanParams:
     models_dir: str
 
 
+@dataclass(config=_STRICT)
+class TrainQFParams:
+    """The QF predictor: a classifier over degradation.qualities (stage train_qf)."""
+
+    channels: Annotated[int, Field(ge=1)]
+    patch_size: Annotated[int, Field(ge=16)]
+    batch_size: Annotated[int, Field(ge=1)]
+    steps: Annotated[int, Field(ge=1)]
+    lr: Annotated[float, Field(gt=0)]
+    checkpoint_every: Annotated[int, Field(ge=1)]
+    predict_patches: Annotated[int, Field(ge=1)]
+    models_dir: str
+
+
 Method = Literal["ssim", "gan"]  # trained methods the evaluation knows (NoGAN comes later)
 
 
@@ -163,6 +177,7 @@ class Params:
     degradation: DegradationParams
     train_ssim: TrainParams
     train_gan: TrainGanParams
+    train_qf: TrainQFParams
     evaluate: EvaluateParams
     compare: CompareParams
     reports: ReportParams
@@ -256,6 +271,12 @@ def _check_consistency(params: Params, source: str) -> None:
         sizes = [p.size for p in params.data.patches]
         problems.append(f"train_ssim.patch_size: must be one of data.patches' sizes {sizes}")
     problems += _check_gan(params)
+    qf = params.train_qf
+    if qf.patch_size not in {p.size for p in params.data.patches} or qf.patch_size % 8:
+        sizes = [p.size for p in params.data.patches]
+        problems.append(f"train_qf.patch_size: must be one of data.patches' sizes {sizes}")
+    if qf.models_dir in (params.train_ssim.models_dir, params.train_gan.models_dir):
+        problems.append("train_qf.models_dir: must differ from the generators' models_dir")
     if not params.train_ssim.loss:
         problems.append("train_ssim.loss: name at least one loss, e.g. {ssim: 1.0}")
     for name in params.data.extra_sets:

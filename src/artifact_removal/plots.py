@@ -204,3 +204,25 @@ def gan_samples(samples: Mapping[int, np.ndarray], jpeg: np.ndarray | None,
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def confusion_figure(tables: Mapping[str, pd.DataFrame], title: str = "") -> Figure:
+    """One heat map per set: rows predicted QF, columns target QF (as the talk slides), each
+    column normalised to the share of that target's images, with the counts written in."""
+    fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 4), squeeze=False)
+    for ax, (name, table) in zip(axes[0], tables.items(), strict=True):
+        counts = table.to_numpy()
+        share = counts / np.maximum(counts.sum(axis=0, keepdims=True), 1)
+        ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        for i, j in np.ndindex(counts.shape):
+            colour = "white" if share[i, j] > 0.5 else "black"
+            ax.text(j, i, f"{share[i, j]:.0%}\n({counts[i, j]})", ha="center", va="center",
+                    fontsize=7, color=colour)  # fmt: skip
+        ax.set_xticks(range(len(table.columns)), table.columns)
+        ax.set_yticks(range(len(table.index)), table.index)
+        per_class = np.diag(counts) / np.maximum(counts.sum(axis=0), 1)
+        ax.set(xlabel="target QF", ylabel="predicted QF",
+               title=f"{name}: mean class accuracy {per_class.mean():.1%}")  # fmt: skip
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

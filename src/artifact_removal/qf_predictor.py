@@ -14,6 +14,7 @@ Patches are taken on the image's 8x8 grid.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,13 +89,12 @@ class QFNet(nn.Module):
 class QFSampler:
     """Labelled patches of every QF of a prepared set, deterministic given (seed, step).
 
-    Each sample takes a random patch position from `patches/<set>_<size>.csv`, a random class,
-    one of the 8 flips/rotations and, with `shift`, a random offset of 0..7 pixels off the
-    block grid (so that cropped images are recognised too).
+    Each sample takes a random patch position from `patches/<set>_<size>.csv` (on the block
+    grid), a random class and one of the 8 flips/rotations (which keep blocks whole).
     """
 
     def __init__(self, prepared_dir: Path, classes: tuple[int, ...], patch_size: int, seed: int,
-                 set_name: str = "train", shift: bool = True):  # fmt: skip
+                 set_name: str = "train"):  # fmt: skip
         index_file = prepared_dir / "patches" / f"{set_name}_{patch_size}.csv"
         if not index_file.is_file():
             raise TrainingError(f"{index_file}: no patch index; run the prepare stage first")
@@ -113,7 +113,7 @@ class QFSampler:
         position = {k: i for i, k in enumerate(keys)}
         self.key = torch.tensor(index["key"].map(position).to_numpy())
         self.y, self.x = torch.tensor(index["y"].to_numpy()), torch.tensor(index["x"].to_numpy())
-        self.size, self.seed, self.shift, self.classes = patch_size, seed, shift, classes
+        self.size, self.seed, self.classes = patch_size, seed, classes
 
     def batch(self, step: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Patches (n, 3, P, P) in [0, 1] and their class indices (n,)."""
@@ -121,13 +121,10 @@ class QFSampler:
         picks = torch.randint(len(self.key), (size,), generator=gen)
         labels = torch.randint(len(self.classes), (size,), generator=gen)
         moves = torch.randint(8, (size,), generator=gen)
-        shifts = torch.randint(8 if self.shift else 1, (size, 2), generator=gen)
         patches = []
-        for i, label, move, (dy, dx) in zip(picks, labels, moves, shifts, strict=True):
+        for i, label, move in zip(picks, labels, moves, strict=True):
             image = self.images[int(label)][int(self.key[i])]
-            p = self.size
-            y = min(int(self.y[i] + dy), image.shape[0] - p)
-            x = min(int(self.x[i] + dx), image.shape[1] - p)
+            y, x, p = int(self.y[i]), int(self.x[i]), self.size
             patch = image[y : y + p, x : x + p].permute(2, 0, 1)
             patch = torch.rot90(patch, int(move) % 4, dims=(1, 2))
             patches.append(patch.flip(2) if move >= 4 else patch)
@@ -269,6 +266,71 @@ class QFRun:
     release: Path
     checkpoint: Path
     identity: dict = field(default_factory=dict)
+    predict_patches: int = 32
+
+    @classmethod
+    def from_params(cls, params, root: Path) -> QFRun:
+        """The run of `params.train_qf` over `params.degradation.qualities`."""
+        from .config import params_to_dict, resolve_path
+
+        qf = params.train_qf
+        plain = params_to_dict(params)
+        identity = {"seed": params.seed, "classes": list(params.degradation.qualities),
+                    "train": plain["train_qf"], "data": plain["data"]}  # fmt: skip
+        identity["train"].pop("checkpoint_every")
+        identity["train"].pop("predict_patches")
+        return cls(
+            tuple(params.degradation.qualities), qf.channels, qf.patch_size, qf.batch_size,
+            qf.steps, qf.lr, qf.checkpoint_every, params.seed,
+            resolve_path(params.data.prepared_dir, root),
+            resolve_path(qf.models_dir, root) / "predictor.pt",
+            resolve_path("build/checkpoints", root) / "qf" / "predictor.pt",
+            identity, qf.predict_patches,
+        )  # fmt: skip
+
+
+def evaluate_qf(net: QFNet, prepared_dir: Path, sets: Sequence[str], count: int = 32,
+                device: torch.device | str = "cpu",
+                progress: bool = True) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """Confusion matrices of the predictor on every image of each prepared set at every QF.
+
+    The predictor sees decoded pixels only (the files' tables would give the answer away).
+    """
+    tables = {}
+    for name in sets:
+        set_dir = prepared_dir / "sets" / name
+        keys = sorted(p.stem for p in (set_dir / "gt").glob("*.png"))
+        if not keys:
+            raise TrainingError(f"{set_dir}: no prepared images; run the prepare stage first")
+        predicted, target = [], []
+        jobs = [(q, k) for q in net.classes for k in keys]
+        for quality, key in tqdm(jobs, desc=f"qf predictor on {name}", disable=not progress):
+            pixels = decode_jpeg((set_dir / quality_dir(quality) / f"{key}.jpg").read_bytes())
+            predicted.append(predict(net, pixels, count, device=device).quality)
+            target.append(quality)
+        tables[name] = confusion_matrix(predicted, target, net.classes)
+    return tables
+
+
+def write_qf_reports(tables: Mapping[str, pd.DataFrame], history: list[dict], out_dir: Path,
+                     figures_dir: Path) -> dict:  # fmt: skip
+    """`confusion/<set>.csv`, metrics.json (DVC metrics) and the confusion figure; the metrics."""
+    from .data import write_json
+    from .plots import confusion_figure, save_figure
+
+    (out_dir / "confusion").mkdir(parents=True, exist_ok=True)
+    metrics: dict = {}
+    for name, table in tables.items():
+        table.to_csv(out_dir / "confusion" / f"{name}.csv")
+        metrics[name] = {k: round(v, 4) for k, v in accuracies(table).items()}
+        metrics[name]["images"] = int(table.to_numpy().sum())
+    if history:
+        metrics["train"] = {k: round(v, 4) for k, v in history[-1].items() if k != "step"}
+        metrics["train"]["steps"] = history[-1]["step"]
+    write_json(metrics, out_dir / "metrics.json")
+    save_figure(confusion_figure(tables, "QF predictor, images of each target QF"),
+                figures_dir / "train_qf_confusion.png")  # fmt: skip
+    return metrics
 
 
 def train_qf(run: QFRun, device: torch.device, progress: bool = True) -> list[dict]:
