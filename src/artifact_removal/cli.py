@@ -103,6 +103,19 @@ def _train_qf(args: argparse.Namespace) -> int:
     return 0
 
 
+def _restore(args: argparse.Namespace) -> int:
+    """Restore the user's images; exit code 1 when any file failed."""
+    from .restore_files import restore_files
+
+    report = restore_files(
+        args.inputs, args.output, method=args.method, quality=args.quality, device=args.device,
+        models_dir=args.models, predictor=args.predictor, tile=args.tile, overlap=args.overlap,
+        bits=args.bits,
+    )  # fmt: skip
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     """The evaluate stage without a notebook: tables, metrics and figures."""
     from .evaluation import evaluation_figures, quality_table, run_evaluation
@@ -187,6 +200,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
     p.set_defaults(func=_train_qf)
 
+    p = sub.add_parser("restore", help="restore your own images into PNGs",
+                       description="Restore JPEG-compressed images (files or folders) with the "
+                       "generator trained for each image's quality.")  # fmt: skip
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the PNGs")
+    p.add_argument("--method", default="gan", choices=["ssim", "gan"])
+    p.add_argument("--quality", default="auto",
+                   help="auto (tables, else the QF predictor) or a JPEG QF 1..100")  # fmt: skip
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N]")
+    p.add_argument(
+        "--models",
+        default=None,
+        metavar="DIR",
+        help="folder of q<QF>.pt generators (default: the project's models/<method>)",
+    )
+    p.add_argument(
+        "--predictor",
+        default=None,
+        metavar="FILE",
+        help="QF predictor file (default: the project's models/qf/predictor.pt)",
+    )
+    p.add_argument("--tile", type=int, default=512, help="tile side in pixels (multiple of 8)")
+    p.add_argument("--overlap", type=int, default=64, help="tile overlap (multiple of 8)")
+    p.add_argument("--bits", type=int, default=8, choices=[8, 16], help="PNG bit depth")
+    p.set_defaults(func=_restore)
+
     p = sub.add_parser("evaluate", help="score every method at every QF (stage evaluate)")
     p.add_argument("--params", default=None)
     p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
@@ -222,11 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     from .no_reference import MissingModelError
     from .notebooks import NotebookError
     from .perceptual import MissingWeightsError
+    from .restore_files import RestoreError
     from .training import TrainingError
 
     args = build_parser().parse_args(argv)
     known = (ConfigError, DataError, CorpusError, EvaluationError, MissingModelError,
-             MissingWeightsError, NotebookError, TrainingError)  # fmt: skip
+             MissingWeightsError, NotebookError, RestoreError, TrainingError)  # fmt: skip
     try:
         return args.func(args)
     except known as err:

@@ -99,8 +99,10 @@ def restore_tiled(
     tile: int = 512,
     overlap: int = 64,
     progress: Callable[[int], None] | None = None,
+    rounded: bool = True,
 ) -> np.ndarray:
-    """Restore an (H, W, 3) or (H, W) uint8 image in overlapping tiles; same shape back.
+    """Restore an (H, W, 3) or (H, W) uint8 image in overlapping tiles; same shape back,
+    uint8, or float32 in [0, 255] when not `rounded` (for 16-bit output).
 
     Each tile's core is restored with `overlap` pixels of context on every side, and
     neighbouring tiles are cross-faded over the overlap. Memory: one window of at most
@@ -112,10 +114,10 @@ def restore_tiled(
     rows, cols = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
     if len(rows) == 1 and len(cols) == 1:
         rgb = np.repeat(image[:, :, None], 3, axis=2) if gray else image
-        out = _to_uint8(restorer(rgb), gray)
+        out = restorer(rgb)
         if progress:
             progress(1)
-        return out
+        return _finish(out, gray, rounded)
     total = np.zeros((height, width, 3), np.float32)
     weights = np.zeros((height, width, 1), np.float32)
     for ry in rows:
@@ -131,7 +133,14 @@ def restore_tiled(
             weights[wy[0] : wy[1], wx[0] : wx[1]] += weight
             if progress:
                 progress(1)
-    return _to_uint8(total / weights, gray)
+    return _finish(total / weights, gray, rounded)
+
+
+def _finish(image: np.ndarray, gray: bool, rounded: bool) -> np.ndarray:
+    """uint8 (rounded) or float32 pixels; gray images as the mean of the three channels."""
+    if rounded:
+        return _to_uint8(image, gray)
+    return image.mean(axis=2).astype(np.float32) if gray else image.astype(np.float32)
 
 
 def tile_count(shape: tuple[int, ...], tile: int, overlap: int) -> int:

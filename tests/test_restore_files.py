@@ -1,0 +1,153 @@
+"""`artifact-removal restore`: the user's files, good and bad, end to end on the CPU."""
+
+from __future__ import annotations
+
+import io
+from importlib.resources import files
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageCms
+
+from artifact_removal.cli import main
+from artifact_removal.images import read_png
+from artifact_removal.models import build_generator, generator_args
+from artifact_removal.qf_predictor import QFNet, save_predictor
+from artifact_removal.restore_files import (
+    RestoreError,
+    ensemble_weights,
+    find_generators,
+    restore_files,
+)
+from artifact_removal.training import save_atomic
+
+QUALITIES = (10, 20, 40)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Release files of small generators with seeded random weights, and a QF predictor."""
+    folder = tmp_path_factory.mktemp("models")
+    for i, quality in enumerate(QUALITIES):
+        torch.manual_seed(i)
+        net = build_generator("tiny")
+        release = {"model": net.state_dict(), "model_args": generator_args(net),
+                   "quality": quality, "method": "gan"}  # fmt: skip
+        save_atomic(release, folder / "gan" / f"q{quality}.pt")
+    torch.manual_seed(0)
+    save_predictor(QFNet(QUALITIES, 4).eval(), folder / "qf" / "predictor.pt")
+    return folder
+
+
+@pytest.fixture
+def inputs(tmp_path, photo, gray_photo):
+    """A folder of good files (JPEGs at mixed QFs, gray, CMYK, EXIF-rotated, ICC-tagged,
+    RGBA, 16-bit, smaller than a patch) and bad ones (truncated, not an image)."""
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    Image.fromarray(photo).save(folder / "q10.jpg", quality=10)
+    Image.fromarray(photo).save(folder / "sub" / "q25.jpg", quality=25)
+    Image.fromarray(gray_photo).save(folder / "gray.jpg", quality=20)
+    Image.fromarray(photo).convert("CMYK").save(folder / "cmyk.jpg", quality=40)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(photo).save(folder / "rotated.jpg", quality=20, exif=exif)
+    with Image.open(files("skimage") / "data" / "rocket.jpg") as rocket:  # Adobe RGB (1998)
+        small = rocket.crop((0, 0, 200, 160))
+        small.save(folder / "adobe.jpg", quality=40, icc_profile=rocket.info["icc_profile"])
+    rgba = np.dstack([photo, np.full(photo.shape[:2], 128, np.uint8)])
+    Image.fromarray(rgba).save(folder / "rgba.png")
+    cv2.imwrite(str(folder / "deep.png"), photo[:, :, ::-1].astype(np.uint16) * 257)
+    Image.fromarray(photo[:5, :7]).save(folder / "tiny.jpg", quality=10)
+    (folder / "truncated.jpg").write_bytes((folder / "q10.jpg").read_bytes()[:300])
+    (folder / "notes.png").write_text("not an image")
+    return folder
+
+
+def test_a_folder_of_good_and_bad_files(models, inputs, tmp_path, photo, capsys):
+    out = tmp_path / "out"
+    code = main(["restore", str(inputs), "-o", str(out), "--models", str(models / "gan"),
+                 "--predictor", str(models / "qf" / "predictor.pt"), "--device", "cpu",
+                 "--tile", "128", "--overlap", "32"])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 1
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert written == ["adobe.png", "cmyk.png", "deep.png", "gray.png", "q10.png",
+                       "rgba.png", "rotated.png", "sub/q25.png", "tiny.png"]  # fmt: skip
+    assert "tables 10, CNN" in printed and "-> generator q10" in printed
+    assert "tables 25" in printed and "0.75 q20 + 0.25 q40" in printed
+    assert "2 failed:" in printed and "truncated.jpg: corrupt or truncated" in printed
+    assert "notes.png: not an image" in printed and "restored 9 of 11" in printed
+    assert read_png(out / "q10.png").shape == photo.shape
+    assert read_png(out / "gray.png").ndim == 2
+    assert read_png(out / "rotated.png").shape == (photo.shape[1], photo.shape[0], 3)
+    assert read_png(out / "tiny.png").shape == (5, 7, 3)
+    with Image.open(out / "adobe.png") as restored:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(restored.info["icc_profile"]))
+    assert "sRGB" in ImageCms.getProfileDescription(profile)
+    assert not list(out.rglob(".*.part"))
+
+
+def test_without_tables_the_predictor_decides_or_the_user(models, tmp_path, photo):
+    Image.fromarray(photo).save(tmp_path / "a.jpg", quality=20)
+    Image.open(tmp_path / "a.jpg").save(tmp_path / "a.png")
+    common = {"models_dir": models / "gan", "device": "cpu", "progress": False}
+    report = restore_files([tmp_path / "a.png"], tmp_path / "o1",
+                           predictor=models / "qf" / "predictor.pt", **common)  # fmt: skip
+    choice = report.results[0].choice
+    assert choice.tables is None and choice.cnn is not None and choice.used in QUALITIES
+    report = restore_files([tmp_path / "a.png"], tmp_path / "o2",
+                           predictor=tmp_path / "none.pt", **common)  # fmt: skip
+    assert "no QF predictor" in report.failed[0].error and "--quality" in report.failed[0].error
+    report = restore_files([tmp_path / "a.png"], tmp_path / "o3", quality=30,
+                           predictor=tmp_path / "none.pt", **common)  # fmt: skip
+    assert not report.failed and report.results[0].choice.generators == {20: 0.5, 40: 0.5}
+
+
+def test_16_bit_output_matches_the_8_bit_one(models, tmp_path, photo):
+    Image.fromarray(photo).save(tmp_path / "a.jpg", quality=10)
+    common = {"models_dir": models / "gan", "device": "cpu", "progress": False}
+    restore_files([tmp_path / "a.jpg"], tmp_path / "o8", **common)
+    restore_files([tmp_path / "a.jpg"], tmp_path / "o16", bits=16, **common)
+    eight = read_png(tmp_path / "o8" / "a.png").astype(float)
+    deep = cv2.imread(str(tmp_path / "o16" / "a.png"), cv2.IMREAD_UNCHANGED)
+    assert deep.dtype == np.uint16
+    assert np.abs(deep[:, :, ::-1] / 257 - eight).max() <= 0.5 + 1e-6
+
+
+def test_tiled_output_equals_whole_image_output(models, tmp_path, photo):
+    Image.fromarray(photo).save(tmp_path / "a.jpg", quality=10)
+    common = {"models_dir": models / "gan", "device": "cpu", "progress": False}
+    restore_files([tmp_path / "a.jpg"], tmp_path / "whole", tile=512, **common)
+    restore_files([tmp_path / "a.jpg"], tmp_path / "tiled", tile=64, overlap=32, **common)
+    whole, tiled = (read_png(tmp_path / d / "a.png").astype(int) for d in ("whole", "tiled"))
+    assert np.abs(whole - tiled).max() <= 1
+
+
+def test_no_generators_say_how_to_get_them(tmp_path, capsys):
+    with pytest.raises(RestoreError, match=r"make repro.*--models"):
+        find_generators("gan", tmp_path, None)
+    (tmp_path / "x.jpg").write_bytes(b"")
+    assert main(["restore", str(tmp_path / "x.jpg"), "-o", str(tmp_path / "o"),
+                 "--models", str(tmp_path)]) == 2  # fmt: skip
+    assert "no gan generators" in capsys.readouterr().err
+
+
+def test_bad_options_are_refused(models, tmp_path):
+    for options, message in (({"quality": "high"}, "quality must be"),
+                             ({"quality": 0}, "quality must be"),
+                             ({"bits": 12}, "bits must be"),
+                             ({"tile": 100}, "multiples of 8"),
+                             ({"method": "nogan"}, "unknown method")):  # fmt: skip
+        with pytest.raises(RestoreError, match=message):
+            restore_files([tmp_path], tmp_path / "o", models_dir=models / "gan", **options)
+
+
+def test_ensemble_weights():
+    assert ensemble_weights(20, QUALITIES) == {20: 1.0}
+    assert ensemble_weights(15, QUALITIES) == {10: 0.5, 20: 0.5}
+    assert ensemble_weights(25, QUALITIES) == {20: 0.75, 40: 0.25}
+    assert ensemble_weights(5, QUALITIES) == {10: 1.0}
+    assert ensemble_weights(90, QUALITIES) == {40: 1.0}
