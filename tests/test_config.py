@@ -71,6 +71,9 @@ def test_round_trip_through_plain_data():
         (lambda r: r["train_gan"]["discriminator"].update(layers=16), "must be less than"),
         (lambda r: r["train_gan"].update(models_dir="models/ssim"), "must differ"),
         (lambda r: r["train_gan"].update(select_by="fid"), "train_gan.select_by"),
+        (lambda r: r["train_qf"].update(patch_size=96), "train_qf.patch_size: must be one"),
+        (lambda r: r["train_qf"].update(models_dir="models/gan"), "train_qf.models_dir"),
+        (lambda r: r["train_qf"].update(steps="many"), "train_qf.steps"),
     ],
 )
 def test_bad_values_name_the_key(edit, message):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from .conftest import REPO
 
@@ -97,6 +98,11 @@ def test_make_repro_end_to_end(repro):
     assert "Running stage 'prepare'" in first
     assert "Running stage 'train_ssim@10'" in first and "Running stage 'train_ssim@40'" in first
     assert "Running stage 'train_gan@10'" in first and "Running stage 'train_gan@40'" in first
+    assert "Running stage 'train_qf'" in first
+    predictor = torch.load(fresh_copy / "models/qf/predictor.pt", weights_only=True)
+    assert predictor["classes"] == [10, 40] and predictor["method"] == "qf_predictor"
+    qf_metrics = json.loads((fresh_copy / "reports/train_qf/metrics.json").read_text())
+    assert 0 <= qf_metrics["test"]["mean_class_accuracy"] <= 1
     for quality in (10, 40):
         release = torch.load(fresh_copy / f"models/ssim/q{quality}.pt", weights_only=True)
         assert release["quality"] == quality and release["model_args"]["channels"] == 16
@@ -128,6 +134,7 @@ def test_make_repro_end_to_end(repro):
         "random_vgg19_relu1_2" in (fresh_copy / "reports/evaluate/tables/test_q10.md").read_text()
     )
     reports = ("03_train_gan_q10.html", "figures/train_gan_q40_samples.png",
+               "05_train_qf.html", "figures/train_qf_confusion.png", "train_qf/confusion/test.csv",
                "06_evaluate.html", "07_compare.html", "evaluate/tables/test_q40.md",
                "evaluate/figures/test_crops.png", "evaluate/figures/test_curves.png")  # fmt: skip
     for name in reports:
@@ -143,6 +150,26 @@ def test_make_repro_end_to_end(repro):
     assert "reports/train_ssim/q10/metrics.json" in shown
     assert "reports/train_gan/q40/metrics.json" in shown and "best.pred_niqe" in shown
     assert "metrics/evaluate/test_q40.json" in shown and "ssim.brisque" in shown
+    assert "reports/train_qf/metrics.json" in shown and "test.mean_class_accuracy" in shown
+
+
+def test_restore_finds_the_pipelines_generators(repro, photo):
+    """The user's command, run in the project after `make repro`: JPEGs at mixed QFs."""
+    fresh_copy, _ = repro
+    folder = fresh_copy / "my_photos"
+    folder.mkdir(exist_ok=True)
+    for quality in (10, 25, 70):
+        Image.fromarray(photo).save(folder / f"q{quality}.jpg", quality=quality)
+    printed = _run([str(VENV / "bin" / "artifact-removal"), "restore", "my_photos", "-o", "out"],
+                   fresh_copy)  # fmt: skip
+    assert "restored 3 of 3" in printed
+    assert "tables 25" in printed and "0.50 q10 + 0.50 q40" in printed  # halfway, 10 to 40
+    assert "tables 70" in printed
+    assert sorted(p.name for p in (fresh_copy / "out").iterdir()) == [
+        "q10.png",
+        "q25.png",
+        "q70.png",
+    ]
 
 
 def test_compare_report_slider_works_offline_in_a_browser(repro, browser):
