@@ -74,6 +74,8 @@ def test_round_trip_through_plain_data():
         (lambda r: r["train_qf"].update(patch_size=96), "train_qf.patch_size: must be one"),
         (lambda r: r["train_qf"].update(models_dir="models/gan"), "train_qf.models_dir"),
         (lambda r: r["train_qf"].update(steps="many"), "train_qf.steps"),
+        (lambda r: r["train_qf"].update(above_range=[40, 100]), "train_qf.above_range: must be"),
+        (lambda r: r["train_qf"].update(above_range=[90, 80]), "train_qf.above_range: must be"),
     ],
 )
 def test_bad_values_name_the_key(edit, message):

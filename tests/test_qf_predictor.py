@@ -14,6 +14,7 @@ from artifact_removal.degradations import jpeg_compress
 from artifact_removal.images import write_png
 from artifact_removal.models import build_generator, generator_args
 from artifact_removal.qf_predictor import (
+    ABOVE,
     QFNet,
     QFRun,
     QFSampler,
@@ -23,6 +24,7 @@ from artifact_removal.qf_predictor import (
     evaluate_qf,
     grid_offset,
     load_predictor,
+    named,
     predict,
     train_qf,
     write_qf_reports,
@@ -79,6 +81,8 @@ def test_one_logit_per_class_for_any_patch_on_the_grid():
     net = QFNet((5, 10, 20), 4).eval()
     for side in (8, 64, 96):
         assert net(torch.rand(2, 3, side, side)).shape == (2, 3)
+    above = QFNet((5, 10, 20), 4, above=True).eval()
+    assert above.labels == (5, 10, 20, ABOVE) and above(torch.rand(2, 3, 64, 64)).shape == (2, 4)
 
 
 @pytest.mark.parametrize("quality", [5, 20, 60, 90])
@@ -102,6 +106,16 @@ def test_samples_are_labelled_and_a_function_of_the_step(qf_project):
     (a, la), (b, lb) = sampler.batch(7, 6), sampler.batch(7, 6)
     assert torch.equal(a, b) and torch.equal(la, lb) and a.shape == (6, 3, 64, 64)
     assert set(la.tolist()) <= {0, 1}
+
+
+def test_the_class_above_is_sampled_from_higher_qfs_and_originals(qf_project):
+    sampler = QFSampler(qf_project / "data/prepared", (10, 40), 64, seed=3, above_range=(75, 100))
+    patches, labels = sampler.batch(1, 64)
+    assert sampler.labels == (10, 40, ABOVE) and set(labels.tolist()) == {0, 1, 2}
+    again, _ = sampler.batch(1, 64)
+    assert torch.equal(patches, again)  # JPEG of a patch is deterministic too
+    above = patches[labels == 2]
+    assert above.shape[0] > 0 and above.min() >= 0 and above.max() <= 1
 
 
 def test_training_is_deterministic_and_resumes(qf_project, monkeypatch):
@@ -138,14 +152,23 @@ def test_confusion_matrix_rows_are_predicted_columns_target():
     assert scores["class_40"] == 0.5
 
 
+def test_the_class_above_is_scored_apart_from_the_ensembles_qfs():
+    table = confusion_matrix([10, 40, 40, ABOVE], [10, 40, ABOVE, ABOVE], (10, 40, ABOVE))
+    scores = accuracies(table)
+    assert scores["mean_class_accuracy"] == 1.0 and scores["class_above"] == 0.5
+    assert scores["accuracy"] == 0.75
+    assert list(named(table).columns) == ["10", "40", "above 40"]
+
+
 def test_evaluation_writes_tables_metrics_and_figure(qf_project, tmp_path):
     run = _run(qf_project, "whole")
     train_qf(run, CPU, progress=False)
     net = load_predictor(run.release)
     tables = evaluate_qf(net, run.prepared_dir, ["test"], 4, progress=False)
     images = len(list((run.prepared_dir / "sets/test/gt").glob("*.png")))
-    assert tables["test"].to_numpy().sum() == 2 * images
-    assert list(tables["test"].sum(axis=0)) == [images, images]
+    assert net.labels == (10, 40, ABOVE)  # params: train_qf.above_range
+    assert tables["test"].to_numpy().sum() == 4 * images  # QF 10, 40; 90 and uncompressed
+    assert list(tables["test"].sum(axis=0)) == [images, images, 2 * images]
     metrics = write_qf_reports(tables, [{"step": 6, "loss": 0.5}], tmp_path / "r", tmp_path / "f")
     assert (tmp_path / "r/confusion/test.csv").is_file() and (tmp_path / "r/metrics.json").is_file()
     assert (tmp_path / "f/train_qf_confusion.png").is_file()
@@ -157,3 +180,24 @@ def test_a_generator_file_is_not_a_predictor(tmp_path):
     save_atomic({"model": net.state_dict(), "model_args": generator_args(net)}, tmp_path / "g.pt")
     with pytest.raises(TrainingError, match="not a QF predictor"):
         load_predictor(tmp_path / "g.pt")
+
+
+def test_a_trained_predictor_tells_pristine_images_from_compressed_ones(qf_project, photo):
+    run = _run(qf_project, "longer")
+    run.steps, run.batch_size, run.channels = 80, 16, 8
+    train_qf(run, CPU, progress=False)
+    net = load_predictor(run.release)
+    assert predict(net, photo, 8).quality == ABOVE
+    assert predict(net, jpeg_compress(photo, 95).pixels, 8).label == "above 40"
+    assert predict(net, jpeg_compress(photo, 10).pixels, 8).quality == 10
+
+
+def test_a_predictor_file_whose_weights_do_not_fit_is_a_clear_error(tmp_path):
+    from artifact_removal.qf_predictor import save_predictor
+
+    save_predictor(QFNet((10, 40), 4, above=True), tmp_path / "p.pt")
+    saved = load_checkpoint(tmp_path / "p.pt")
+    saved["above"] = False
+    save_atomic(saved, tmp_path / "p.pt")
+    with pytest.raises(TrainingError, match="do not fit"):
+        load_predictor(tmp_path / "p.pt")

@@ -82,23 +82,23 @@ def _train_gan(args: argparse.Namespace) -> int:
 
 def _train_qf(args: argparse.Namespace) -> int:
     """Train and score the QF predictor (what notebook 05 does)."""
+    from . import qf_predictor as qf
     from .config import resolve_path
-    from .qf_predictor import QFRun, evaluate_qf, load_predictor, train_qf, write_qf_reports
     from .runtime import select_device
 
     params = load_params(args.params)
     root = find_project_root(Path(args.params).resolve().parent if args.params else None)
     device = select_device(args.device or params.device)
-    run = QFRun.from_params(params, root)
-    history = train_qf(run, device)
-    net = load_predictor(run.release, device)
-    tables = evaluate_qf(net, run.prepared_dir, params.test_sets, run.predict_patches, device)
+    run = qf.QFRun.from_params(params, root)
+    history = qf.train_qf(run, device)
+    net = qf.load_predictor(run.release, device)
+    tables = qf.evaluate_qf(net, run.prepared_dir, params.test_sets, run.predict_patches, device)
     reports = resolve_path(params.reports.dir, root)
-    metrics = write_qf_reports(tables, history, reports / "train_qf", reports / "figures")
+    metrics = qf.write_qf_reports(tables, history, reports / "train_qf", reports / "figures")
     for name, table in tables.items():
         print(f"{name}: mean class accuracy {metrics[name]['mean_class_accuracy']:.2%} "
               "(rows predicted QF, columns target QF)")  # fmt: skip
-        print(table.to_string())
+        print(qf.named(table).to_string())
     print(f"QF predictor: {run.release}")
     return 0
 

@@ -139,6 +139,7 @@ class TrainQFParams:
     lr: Annotated[float, Field(gt=0)]
     checkpoint_every: Annotated[int, Field(ge=1)]
     predict_patches: Annotated[int, Field(ge=1)]
+    above_range: tuple[Quality, Quality] | None  # an extra class: QFs above the ensemble's
     models_dir: str
 
 
@@ -275,6 +276,12 @@ def _check_consistency(params: Params, source: str) -> None:
     if qf.patch_size not in {p.size for p in params.data.patches} or qf.patch_size % 8:
         sizes = [p.size for p in params.data.patches]
         problems.append(f"train_qf.patch_size: must be one of data.patches' sizes {sizes}")
+    if qf.above_range is not None:
+        low, high = qf.above_range
+        top = max(params.degradation.qualities)
+        if not top < low <= high:
+            problems.append(f"train_qf.above_range: must be [low, high] with {top} < low <= "
+                            "high <= 100, or null")  # fmt: skip
     if qf.models_dir in (params.train_ssim.models_dir, params.train_gan.models_dir):
         problems.append("train_qf.models_dir: must differ from the generators' models_dir")
     if not params.train_ssim.loss:

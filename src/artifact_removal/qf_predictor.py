@@ -1,8 +1,12 @@
 """The QF predictor of Galteri et al. (TMM 2019): a CNN that tells which JPEG quality an image
 was compressed with, so that the generator trained for that quality can restore it.
 
-It classifies patches among the ensemble's QFs (`degradation.qualities`); an image's answer
-averages the log-probabilities of up to `predict_patches` patches spread over it. The network
+It classifies patches among the ensemble's QFs (`degradation.qualities`) and, with
+`train_qf.above_range`, one more class, `ABOVE`: compressed at a higher QF than any of them, or
+never compressed at all (a PNG screenshot, a camera's raw output), which the generator of the
+highest QF restores, instead of the heavy-handed one a classifier that knows only the ensemble's
+QFs picks for them. An image's answer averages the log-probabilities of up to
+`predict_patches` patches spread over it. The network
 looks at pixels only, so it serves images that carry no quantization tables (PNG copies,
 screenshots, video frames) and images compressed more than once; for a JPEG file the tables
 themselves give the quality (`jpeg_quality`).
@@ -26,9 +30,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data import quality_dir
-from .degradations import decode_jpeg
+from .degradations import decode_jpeg, jpeg_compress
+from .images import read_png
 from .jpeg_quality import ijg_tables
 from .training import TrainingError, load_checkpoint, save_atomic
+
+ABOVE = 100  # the label of the class above the ensemble's QFs (or never compressed)
+UNCOMPRESSED_SHARE = 4  # one in this many samples of that class is not compressed at all
+ABOVE_TESTS = (90,)  # QFs the evaluation tries that class with, beside uncompressed images
 
 
 def dct_basis() -> torch.Tensor:
@@ -41,7 +50,9 @@ def dct_basis() -> torch.Tensor:
 
 
 class QFNet(nn.Module):
-    """Patch (N, 3, P, P) in [0, 1], P a multiple of 8 -> logits (N, len(classes)).
+    """Patch (N, 3, P, P) in [0, 1], P a multiple of 8 -> logits (N, len(labels)).
+
+    `labels` are the QFs of `classes`, then `ABOVE` when `above` is set.
 
     A fixed layer takes the 8x8 DCT of each block of luma (BT.601 Y, 0..255), as the JPEG
     encoder did. The network then sees, per block and frequency, log(1 + |coefficient|), where
@@ -51,9 +62,10 @@ class QFNet(nn.Module):
     (up to the rounding of the decoded pixels).
     """
 
-    def __init__(self, classes: tuple[int, ...], channels: int = 32):
+    def __init__(self, classes: tuple[int, ...], channels: int = 32, above: bool = False):
         super().__init__()
-        self.classes, self.channels = tuple(classes), channels
+        self.classes, self.channels, self.above = tuple(classes), channels, above
+        self.labels = self.classes + ((ABOVE,) if above else ())
         self.register_buffer("dct", dct_basis(), persistent=False)
         self.register_buffer("luma", torch.tensor([65.481, 128.553, 24.966]).view(1, 3, 1, 1),
                              persistent=False)  # fmt: skip
@@ -73,10 +85,10 @@ class QFNet(nn.Module):
             *layer(4 * c, 4 * c, 3),
             *layer(4 * c, 4 * c, 1),
         )
-        self.head = nn.Linear(4 * c, len(self.classes))
+        self.head = nn.Linear(4 * c, len(self.labels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits over `classes`."""
+        """Logits over `labels`."""
         y = (x * self.luma).sum(dim=1, keepdim=True) + 16 - 128  # (N, 1, P, P), level-shifted
         coefficients = F.conv2d(y, self.dct, stride=8)  # (N, 64, P/8, P/8)
         lattice = torch.cos(
@@ -90,11 +102,13 @@ class QFSampler:
     """Labelled patches of every QF of a prepared set, deterministic given (seed, step).
 
     Each sample takes a random patch position from `patches/<set>_<size>.csv` (on the block
-    grid), a random class and one of the 8 flips/rotations (which keep blocks whole).
+    grid), a random class and one of the 8 flips/rotations (which keep blocks whole). With
+    `above_range` (low, high), samples of the class `ABOVE` are the original patch compressed
+    at a QF drawn from low..high, or, one time in `UNCOMPRESSED_SHARE`, not compressed.
     """
 
     def __init__(self, prepared_dir: Path, classes: tuple[int, ...], patch_size: int, seed: int,
-                 set_name: str = "train"):  # fmt: skip
+                 set_name: str = "train", above_range: tuple[int, int] | None = None):  # fmt: skip
         index_file = prepared_dir / "patches" / f"{set_name}_{patch_size}.csv"
         if not index_file.is_file():
             raise TrainingError(f"{index_file}: no patch index; run the prepare stage first")
@@ -105,30 +119,53 @@ class QFSampler:
         keys = list(dict.fromkeys(index["key"]))
         self.images = [
             [
-                torch.from_numpy(decode_jpeg((set_dir / quality_dir(q) / f"{k}.jpg").read_bytes()))
+                torch.from_numpy(
+                    _as_rgb(decode_jpeg((set_dir / quality_dir(q) / f"{k}.jpg").read_bytes()))
+                )
                 for k in keys
             ]
             for q in classes
         ]
+        self.originals = (
+            [torch.from_numpy(_as_rgb(read_png(set_dir / "gt" / f"{k}.png"))) for k in keys]
+            if above_range
+            else []
+        )
+        self.above_range = above_range
+        self.labels = tuple(classes) + ((ABOVE,) if above_range else ())
         position = {k: i for i, k in enumerate(keys)}
         self.key = torch.tensor(index["key"].map(position).to_numpy())
         self.y, self.x = torch.tensor(index["y"].to_numpy()), torch.tensor(index["x"].to_numpy())
         self.size, self.seed, self.classes = patch_size, seed, classes
 
     def batch(self, step: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Patches (n, 3, P, P) in [0, 1] and their class indices (n,)."""
+        """Patches (n, 3, P, P) in [0, 1] and their indices in `labels` (n,)."""
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
         picks = torch.randint(len(self.key), (size,), generator=gen)
-        labels = torch.randint(len(self.classes), (size,), generator=gen)
+        labels = torch.randint(len(self.labels), (size,), generator=gen)
         moves = torch.randint(8, (size,), generator=gen)
+        low, high = self.above_range or (0, 0)
+        qualities = torch.randint(low, high + 1, (size,), generator=gen)
+        plain = torch.randint(UNCOMPRESSED_SHARE, (size,), generator=gen) == 0
         patches = []
-        for i, label, move in zip(picks, labels, moves, strict=True):
-            image = self.images[int(label)][int(self.key[i])]
+        for i, label, move, quality, raw in zip(picks, labels, moves, qualities, plain,
+                                                strict=True):  # fmt: skip
             y, x, p = int(self.y[i]), int(self.x[i]), self.size
-            patch = image[y : y + p, x : x + p].permute(2, 0, 1)
+            if label < len(self.classes):
+                patch = self.images[int(label)][int(self.key[i])][y : y + p, x : x + p]
+            else:  # above the ensemble: compressed here (on the grid), or not at all
+                patch = self.originals[int(self.key[i])][y : y + p, x : x + p]
+                if not raw:
+                    patch = torch.from_numpy(jpeg_compress(patch.numpy(), int(quality)).pixels)
+            patch = patch.permute(2, 0, 1)
             patch = torch.rot90(patch, int(move) % 4, dims=(1, 2))
             patches.append(patch.flip(2) if move >= 4 else patch)
         return torch.stack(patches).float() / 255, labels
+
+
+def _as_rgb(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 3) pixels; gray images as three equal channels."""
+    return np.repeat(pixels[:, :, None], 3, axis=2) if pixels.ndim == 2 else pixels
 
 
 def patch_grid(shape: tuple[int, ...], patch: int, count: int) -> list[tuple[int, int]]:
@@ -178,11 +215,17 @@ def grid_offset(image: np.ndarray, region: int = 512) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class QFPrediction:
-    """The predicted QF of an image, the probability of every class, and the block grid used."""
+    """The predicted QF of an image (`ABOVE`: above the ensemble's QFs, or never compressed),
+    the probability of every label, and the block grid used."""
 
     quality: int
     probabilities: dict[int, float]
     offset: tuple[int, int] = (0, 0)
+
+    @property
+    def label(self) -> str:
+        """The answer in words: '30', or 'above 60' for `ABOVE`."""
+        return label_name(self.quality, tuple(self.probabilities))
 
     @property
     def confidence(self) -> float:
@@ -197,7 +240,7 @@ def predict(net: QFNet, image: np.ndarray, count: int = 32, patch: int = 64,
 
     Patches are taken on the image's block grid (`grid_offset`), so crops work too.
     """
-    rgb = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
+    rgb = _as_rgb(image)
     dy, dx = grid_offset(rgb)
     if rgb.shape[0] - dy >= patch and rgb.shape[1] - dx >= patch:
         rgb = rgb[dy:, dx:]
@@ -210,18 +253,26 @@ def predict(net: QFNet, image: np.ndarray, count: int = 32, patch: int = 64,
     batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().to(device) / 255
     log_p = F.log_softmax(net(batch).float(), dim=1).mean(dim=0)
     probabilities = torch.softmax(log_p, dim=0).cpu().numpy()
-    classes = net.classes
+    labels = net.labels
     return QFPrediction(
-        classes[int(probabilities.argmax())],
-        {q: float(p) for q, p in zip(classes, probabilities, strict=True)},
+        labels[int(probabilities.argmax())],
+        {q: float(p) for q, p in zip(labels, probabilities, strict=True)},
         (dy, dx),
     )
+
+
+def label_name(label: int, labels: Sequence[int]) -> str:
+    """'30' for a QF, 'above 60' for `ABOVE` (60 being the highest of the other labels)."""
+    if label == ABOVE and len(labels) > 1:
+        return f"above {max(q for q in labels if q != ABOVE)}"
+    return str(label)
 
 
 def confusion_matrix(
     predicted: list[int], target: list[int], classes: tuple[int, ...]
 ) -> pd.DataFrame:
-    """Counts laid out as the talk slides: rows predicted QF, columns target QF."""
+    """Counts laid out as the talk slides: rows predicted QF, columns target QF (`classes`
+    are the labels, `ABOVE` included when the predictor has it)."""
     table = pd.DataFrame(0, index=pd.Index(classes, name="predicted"),
                          columns=pd.Index(classes, name="target"))  # fmt: skip
     for p, t in zip(predicted, target, strict=True):
@@ -229,22 +280,32 @@ def confusion_matrix(
     return table
 
 
+def named(table: pd.DataFrame) -> pd.DataFrame:
+    """The confusion matrix with `ABOVE` written as 'above 60', for people and CSV files."""
+    names = {q: label_name(q, list(table.columns)) for q in table.columns}
+    return table.rename(index=names, columns=names)
+
+
 def accuracies(table: pd.DataFrame) -> dict[str, float]:
-    """Overall accuracy and the mean over classes of each class's accuracy (recall)."""
+    """Overall accuracy, each class's accuracy (recall: `class_30`, `class_above`) and their
+    mean over the ensemble's QFs (`ABOVE` apart: it is not one of the ensemble's classes)."""
     counts = table.to_numpy()
     per_class = np.diag(counts) / np.maximum(counts.sum(axis=0), 1)
+    in_range = [a for q, a in zip(table.columns, per_class, strict=True) if q != ABOVE]
+    names = ["above" if q == ABOVE else q for q in table.columns]
     return {
         "accuracy": float(np.trace(counts) / max(counts.sum(), 1)),
-        "mean_class_accuracy": float(per_class.mean()),
-        **{f"class_{q}": float(a) for q, a in zip(table.columns, per_class, strict=True)},
+        "mean_class_accuracy": float(np.mean(in_range)),
+        **{f"class_{q}": float(a) for q, a in zip(names, per_class, strict=True)},
     }
 
 
 def save_predictor(net: QFNet, path: Path, identity: dict | None = None) -> None:
-    """A weights-only release file: weights, classes, width."""
+    """A weights-only release file: weights, classes, width, whether it has `ABOVE`."""
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     save_atomic({"model": state, "classes": list(net.classes), "channels": net.channels,
-                 "method": "qf_predictor", "identity": identity or {}}, path)  # fmt: skip
+                 "above": net.above, "method": "qf_predictor", "identity": identity or {}},
+                path)  # fmt: skip
 
 
 def load_predictor(path: Path, device: torch.device | str = "cpu") -> QFNet:
@@ -252,8 +313,13 @@ def load_predictor(path: Path, device: torch.device | str = "cpu") -> QFNet:
     checkpoint = load_checkpoint(Path(path))
     if "classes" not in checkpoint:
         raise TrainingError(f"{path}: not a QF predictor (no 'classes' entry)")
-    net = QFNet(tuple(int(q) for q in checkpoint["classes"]), int(checkpoint["channels"]))
-    net.load_state_dict(checkpoint["model"])
+    net = QFNet(tuple(int(q) for q in checkpoint["classes"]), int(checkpoint["channels"]),
+                bool(checkpoint.get("above", False)))  # fmt: skip
+    try:
+        net.load_state_dict(checkpoint["model"])
+    except RuntimeError as err:
+        raise TrainingError(f"{path}: weights do not fit the predictor it describes "
+                            f"({str(err).splitlines()[0][:200]})") from None  # fmt: skip
     return net.to(device).eval()
 
 
@@ -274,6 +340,7 @@ class QFRun:
     checkpoint: Path
     identity: dict = field(default_factory=dict)
     predict_patches: int = 32
+    above_range: tuple[int, int] | None = None
 
     @classmethod
     def from_params(cls, params, root: Path) -> QFRun:
@@ -292,7 +359,7 @@ class QFRun:
             resolve_path(params.data.prepared_dir, root),
             resolve_path(qf.models_dir, root) / "predictor.pt",
             resolve_path("build/checkpoints", root) / "qf" / "predictor.pt",
-            identity, qf.predict_patches,
+            identity, qf.predict_patches, qf.above_range,
         )  # fmt: skip
 
 
@@ -302,6 +369,8 @@ def evaluate_qf(net: QFNet, prepared_dir: Path, sets: Sequence[str], count: int 
     """Confusion matrices of the predictor on every image of each prepared set at every QF.
 
     The predictor sees decoded pixels only (the files' tables would give the answer away).
+    With the class `ABOVE`, its column holds each image compressed at `ABOVE_TESTS` QFs and
+    the image itself, never compressed.
     """
     tables = {}
     for name in sets:
@@ -311,11 +380,18 @@ def evaluate_qf(net: QFNet, prepared_dir: Path, sets: Sequence[str], count: int 
             raise TrainingError(f"{set_dir}: no prepared images; run the prepare stage first")
         predicted, target = [], []
         jobs = [(q, k) for q in net.classes for k in keys]
+        if net.above:
+            jobs += [(q, k) for q in (*ABOVE_TESTS, None) for k in keys]
         for quality, key in tqdm(jobs, desc=f"qf predictor on {name}", disable=not progress):
-            pixels = decode_jpeg((set_dir / quality_dir(quality) / f"{key}.jpg").read_bytes())
+            if quality in net.classes:
+                pixels = decode_jpeg((set_dir / quality_dir(quality) / f"{key}.jpg").read_bytes())
+            else:
+                pixels = read_png(set_dir / "gt" / f"{key}.png")
+                if quality is not None:
+                    pixels = jpeg_compress(pixels, quality).pixels
             predicted.append(predict(net, pixels, count, device=device).quality)
-            target.append(quality)
-        tables[name] = confusion_matrix(predicted, target, net.classes)
+            target.append(quality if quality in net.classes else ABOVE)
+        tables[name] = confusion_matrix(predicted, target, net.labels)
     return tables
 
 
@@ -328,7 +404,7 @@ def write_qf_reports(tables: Mapping[str, pd.DataFrame], history: list[dict], ou
     (out_dir / "confusion").mkdir(parents=True, exist_ok=True)
     metrics: dict = {}
     for name, table in tables.items():
-        table.to_csv(out_dir / "confusion" / f"{name}.csv")
+        named(table).to_csv(out_dir / "confusion" / f"{name}.csv")
         metrics[name] = {k: round(v, 4) for k, v in accuracies(table).items()}
         metrics[name]["images"] = int(table.to_numpy().sum())
     if history:
@@ -345,8 +421,9 @@ def train_qf(run: QFRun, device: torch.device, progress: bool = True) -> list[di
     from .runtime import seed_everything
 
     seed_everything(run.seed)
-    sampler = QFSampler(run.prepared_dir, run.classes, run.patch_size, run.seed)
-    net = QFNet(run.classes, run.channels).to(device)
+    sampler = QFSampler(run.prepared_dir, run.classes, run.patch_size, run.seed,
+                        above_range=run.above_range)  # fmt: skip
+    net = QFNet(run.classes, run.channels, above=run.above_range is not None).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=run.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, run.steps)
     start, history = 0, []
@@ -383,7 +460,7 @@ def train_qf(run: QFRun, device: torch.device, progress: bool = True) -> list[di
             state = {"model": net.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict(), "step": step, "history": history,
                      "classes": list(run.classes), "channels": run.channels,
-                     "identity": run.identity}  # fmt: skip
+                     "above": net.above, "identity": run.identity}  # fmt: skip
             save_atomic(state, run.checkpoint)
     net.eval()
     save_predictor(net, run.release, run.identity)

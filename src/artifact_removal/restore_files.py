@@ -92,7 +92,7 @@ class QualityChoice:
         if self.tables is not None:
             parts.append(f"tables {self.tables}")
         if self.cnn is not None:
-            parts.append(f"CNN {self.cnn.quality} ({self.cnn.confidence:.0%})")
+            parts.append(f"CNN {self.cnn.label} ({self.cnn.confidence:.0%})")
         mix = " + ".join(f"{w:.2f} q{q}" if w < 1 else f"q{q}" for q, w in self.generators.items())
         return f"{', '.join(parts)} -> generator {mix}"
 
