@@ -151,3 +151,13 @@ def test_ensemble_weights():
     assert ensemble_weights(25, QUALITIES) == {20: 0.75, 40: 0.25}
     assert ensemble_weights(5, QUALITIES) == {10: 1.0}
     assert ensemble_weights(90, QUALITIES) == {40: 1.0}
+
+
+def test_an_image_above_the_ensemble_goes_to_its_gentlest_generator():
+    from artifact_removal.qf_predictor import ABOVE, QFPrediction
+    from artifact_removal.restore_files import QualityChoice
+
+    cnn = QFPrediction(ABOVE, {10: 0.1, 20: 0.1, 40: 0.1, ABOVE: 0.7})
+    weights = ensemble_weights(cnn.quality, QUALITIES)
+    choice = QualityChoice(None, cnn, None, float(cnn.quality), weights)
+    assert weights == {40: 1.0} and choice.describe() == "CNN above 40 (70%) -> generator q40"
