@@ -206,12 +206,11 @@ def gan_samples(samples: Mapping[int, np.ndarray], jpeg: np.ndarray | None,
     return fig
 
 
-def confusion_figure(tables: Mapping[str, pd.DataFrame], title: str = "") -> Figure:
+def confusion_figure(tables: Mapping[str, pd.DataFrame], means: Mapping[str, float],
+                     title: str = "") -> Figure:  # fmt: skip
     """One heat map per set: rows predicted QF, columns target QF (as the talk slides), each
-    column normalised to the share of that target's images, with the counts written in. The
-    class above the ensemble's QFs, when there is one, is the last row and column."""
-    from .qf_predictor import ABOVE, ABOVE_TESTS, accuracies, label_name
-
+    column normalised to the share of that target's images, with the counts written in.
+    `means` is each set's mean class accuracy, for its title."""
     fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 4.2), squeeze=False)
     for ax, (name, table) in zip(axes[0], tables.items(), strict=True):
         counts = table.to_numpy()
@@ -221,15 +220,11 @@ def confusion_figure(tables: Mapping[str, pd.DataFrame], title: str = "") -> Fig
             colour = "white" if share[i, j] > 0.5 else "black"
             ax.text(j, i, f"{share[i, j]:.0%}\n({counts[i, j]})", ha="center", va="center",
                     fontsize=7, color=colour)  # fmt: skip
-        names = [label_name(q, list(table.columns)).replace(" ", "\n") for q in table.columns]
+        names = [str(q).replace(" ", "\n") for q in table.columns]
         ax.set_xticks(range(len(table.columns)), names)
         ax.set_yticks(range(len(table.index)), names)
-        mean = accuracies(table)["mean_class_accuracy"]
         ax.set(xlabel="target QF", ylabel="predicted QF",
-               title=f"{name}: mean class accuracy {mean:.1%}")  # fmt: skip
-    if any(ABOVE in table.columns for table in tables.values()):
-        tried = ", ".join(str(q) for q in ABOVE_TESTS)
-        title += f"\n(target 'above': each image at QF {tried} and never compressed)"
+               title=f"{name}: mean class accuracy {means[name]:.1%}")  # fmt: skip
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -411,8 +411,13 @@ def write_qf_reports(tables: Mapping[str, pd.DataFrame], history: list[dict], ou
         metrics["train"] = {k: round(v, 4) for k, v in history[-1].items() if k != "step"}
         metrics["train"]["steps"] = history[-1]["step"]
     write_json(metrics, out_dir / "metrics.json")
-    save_figure(confusion_figure(tables, "QF predictor, images of each target QF"),
-                figures_dir / "train_qf_confusion.png")  # fmt: skip
+    title = "QF predictor, images of each target QF"
+    if any(ABOVE in table.columns for table in tables.values()):
+        tried = ", ".join(str(q) for q in ABOVE_TESTS)
+        title += f"\n(target 'above': each image at QF {tried} and never compressed)"
+    means = {name: metrics[name]["mean_class_accuracy"] for name in tables}
+    figure = confusion_figure({name: named(t) for name, t in tables.items()}, means, title)
+    save_figure(figure, figures_dir / "train_qf_confusion.png")
     return metrics
 
 
