@@ -43,7 +43,7 @@ WAYS = ("whole", "tiled_512", "tiled_1024", "file")
 QUALITY = 20
 
 
-def test_jpeg(width: int, height: int, seed: int = 0) -> bytes:
+def sample_jpeg(width: int, height: int, seed: int = 0) -> bytes:
     """A photograph-like width x height JPEG file's bytes at QF 20: dead leaves (edges at
     every scale) enlarged to the size, so that nothing repeats exactly."""
     from io import BytesIO
@@ -83,7 +83,7 @@ def child(args: argparse.Namespace) -> None:
     work = Path(args.work)
     source = work / "photo.jpg"
     if not source.exists():
-        source.write_bytes(test_jpeg(width, height))
+        source.write_bytes(sample_jpeg(width, height))
     image = np.asarray(Image.open(source).convert("RGB"))
     whole = 8 * ((max(width, height) + 7) // 8)
     tile = {"whole": whole, "tiled_1024": 1024}.get(args.way, 512)  # file: the CLI's 512

@@ -49,6 +49,11 @@ def dct_basis() -> torch.Tensor:
     return torch.einsum("ux,vy->uvxy", cos, cos).reshape(64, 1, 8, 8).float()
 
 
+def labels_of(classes: Sequence[int], above: bool) -> tuple[int, ...]:
+    """The classifier's labels: the ensemble's QFs, then `ABOVE` when it has that class."""
+    return tuple(classes) + ((ABOVE,) if above else ())
+
+
 class QFNet(nn.Module):
     """Patch (N, 3, P, P) in [0, 1], P a multiple of 8 -> logits (N, len(labels)).
 
@@ -65,7 +70,7 @@ class QFNet(nn.Module):
     def __init__(self, classes: tuple[int, ...], channels: int = 32, above: bool = False):
         super().__init__()
         self.classes, self.channels, self.above = tuple(classes), channels, above
-        self.labels = self.classes + ((ABOVE,) if above else ())
+        self.labels = labels_of(self.classes, above)
         self.register_buffer("dct", dct_basis(), persistent=False)
         self.register_buffer("luma", torch.tensor([65.481, 128.553, 24.966]).view(1, 3, 1, 1),
                              persistent=False)  # fmt: skip
@@ -132,7 +137,7 @@ class QFSampler:
             else []
         )
         self.above_range = above_range
-        self.labels = tuple(classes) + ((ABOVE,) if above_range else ())
+        self.labels = labels_of(classes, above_range is not None)
         position = {k: i for i, k in enumerate(keys)}
         self.key = torch.tensor(index["key"].map(position).to_numpy())
         self.y, self.x = torch.tensor(index["y"].to_numpy()), torch.tensor(index["x"].to_numpy())
