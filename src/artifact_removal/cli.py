@@ -12,100 +12,127 @@ from pathlib import Path
 
 import yaml
 
-from .config import ConfigError, apply_profile, find_project_root, load_params
+from .config import ConfigError, apply_profile, find_project_root, load_params, resolve_path
+from .methods import METHODS
 
 
 def _corpus(args: argparse.Namespace) -> int:
     """Make sure the raw corpus is present (the embedded default is built when tracked)."""
-    from .corpus import ensure_corpus
+    from .data.corpus import ensure_corpus
 
     print(f"{args.raw_dir}: {ensure_corpus(args.raw_dir, args.dvc_file)}")
     return 0
 
 
-def _prepare(args: argparse.Namespace) -> int:
-    """The prepare stage without a notebook."""
-    from .data import prepare_data, summarize_jpeg, write_prepare_reports
-    from .runtime import seed_everything
-
+def _project(args: argparse.Namespace):
+    """(params, project root, device or None) of a command with --params [and --device]."""
     params = load_params(args.params)
     root = find_project_root(Path(args.params).resolve().parent if args.params else None)
+    device = None
+    if hasattr(args, "device"):
+        from .runtime import select_device
+
+        try:
+            device = select_device(args.device or params.device)
+        except (ValueError, RuntimeError) as err:
+            raise ConfigError(str(err)) from None
+    return params, root, device
+
+
+def _main_process() -> bool:
+    """True unless this is a process other than rank 0 of a torchrun job."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _pretrained(args: argparse.Namespace) -> int:
+    """Record which ImageNet backbones torchvision's cache holds (models/pretrained.yaml)."""
+    from .pretrained import MANIFEST, refresh_manifest
+
+    root = find_project_root()
+    entries, notes = refresh_manifest(root)
+    for note in notes:
+        print(note)
+    print(f"{MANIFEST}: " + ", ".join(f"{k} {v.split(' ')[0]}" for k, v in entries.items()))
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    """The prepare stage without a notebook."""
+    from .data.prepare import prepare_corpus, summarize_jpeg
+    from .runtime import seed_everything
+    from .stages.prepare import write_prepare_reports
+
+    params, root, _ = _project(args)
     seed_everything(params.seed)
-    prepared = prepare_data(params, root)
+    prepared = prepare_corpus(params, root)
     write_prepare_reports(prepared, params, root)
-    report = prepared.report
-    print(report["status"].value_counts().to_string())
-    for row in report[report["status"] != "used"].itertuples():
-        print(f"  {row.status}: {row.file}: {row.detail}")
+    _print_prepared(prepared)
     print(summarize_jpeg(prepared.images).round(4).to_string())
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
-    """Train the supervised generators (what notebook 02 does), one QF or all."""
-    from .config import resolve_path
-    from .runtime import select_device
-    from .training import TrainRun, train_generator, write_training_reports
+def _print_prepared(prepared) -> None:
+    report = prepared.report
+    print(report["status"].value_counts().to_string())
+    for row in report[report["status"] != "used"].itertuples():
+        print(f"  {row.status}: {row.file}: {row.detail}")
 
-    params = load_params(args.params)
-    root = find_project_root(Path(args.params).resolve().parent if args.params else None)
-    device = select_device(args.device or params.device)
-    for quality in args.quality or params.degradation.qualities:
-        run = TrainRun.from_params(params, quality, root)
-        result = train_generator(run, device)
-        if int(os.environ.get("RANK", "0")) == 0:
-            write_training_reports(run, result, resolve_path(params.reports.dir, root) / "figures")
-            last = result.history[-1] if result.history else {}
-            scores = {k: round(v, 3) for k, v in last.items() if k.startswith("val_")}
-            print(f"q{quality}: {run.release} {scores}")
+
+def _prepare_set(args: argparse.Namespace) -> int:
+    """One extra evaluation set (stage prepare_set@NAME)."""
+    from .data.prepare import prepare_extra_set, summarize_jpeg
+
+    params, root, _ = _project(args)
+    prepared = prepare_extra_set(params, args.name, root)
+    _print_prepared(prepared)
+    print(summarize_jpeg(prepared.images).round(4).to_string())
+    print(f"{args.name}: {prepared.out_dir}")
     return 0
 
 
-def _train_gan(args: argparse.Namespace) -> int:
-    """Train the GAN generators (what notebook 03 does), one QF or all."""
-    from .config import resolve_path
-    from .gan_training import GanRun, train_gan, write_gan_reports
-    from .runtime import select_device
+def _train(args: argparse.Namespace) -> int:
+    """Train a method's generators (what its notebook does), one QF or all."""
+    from .methods import get
+    from .stages.train_reports import write_reports
+    from .training.engine import Run, train
 
-    params = load_params(args.params)
-    root = find_project_root(Path(args.params).resolve().parent if args.params else None)
-    device = select_device(args.device or params.device)
+    get(args.method)
+    params, root, device = _project(args)
     for quality in args.quality or params.degradation.qualities:
-        run = GanRun.from_params(params, quality, root)
-        result = train_gan(run, device)
-        write_gan_reports(run, result, resolve_path(params.reports.dir, root) / "figures")
-        best = next((e for e in result.history if e["step"] == result.best_step), {})
-        scores = {k: round(v, 3) for k, v in best.items() if k.startswith("val_pred")}
-        print(f"q{quality}: {run.release} (loss {result.loss}, step {result.best_step}) {scores}")
+        run = Run.from_params(params, args.method, quality, root)
+        result = train(run, device)
+        if _main_process():
+            write_reports(result, resolve_path(params.reports.dir, root) / "figures")
+            val = [e for e in result.history if any(k.startswith("val_pred") for k in e)]
+            scores = {k[4:]: round(v, 3) for k, v in (val[-1] if val else {}).items()
+                      if k.startswith("val_pred")}  # fmt: skip
+            print(f"{run.label}: {run.release} {scores}")
     return 0
 
 
 def _train_qf(args: argparse.Namespace) -> int:
-    """Train and score the QF predictor (what notebook 05 does)."""
-    from . import qf_predictor as qf
-    from .config import resolve_path
-    from .runtime import select_device
+    """Train the QF predictor (what notebook 05 does) and score it on the validation split."""
+    from .stages.train_reports import write_reports
+    from .training.engine import PREDICTOR, Run, train
 
-    params = load_params(args.params)
-    root = find_project_root(Path(args.params).resolve().parent if args.params else None)
-    device = select_device(args.device or params.device)
-    run = qf.QFRun.from_params(params, root)
-    history = qf.train_qf(run, device)
-    net = qf.load_predictor(run.release, device)
-    tables = qf.evaluate_qf(net, run.prepared_dir, params.test_sets, run.predict_patches, device)
-    reports = resolve_path(params.reports.dir, root)
-    metrics = qf.write_qf_reports(tables, history, reports / "train_qf", reports / "figures")
-    for name, table in tables.items():
-        print(f"{name}: mean class accuracy {metrics[name]['mean_class_accuracy']:.2%} "
-              "(rows predicted QF, columns target QF)")  # fmt: skip
-        print(qf.named(table).to_string())
-    print(f"QF predictor: {run.release}")
+    params, root, device = _project(args)
+    run = Run.from_params(params, PREDICTOR, None, root)
+    result = train(run, device)
+    if _main_process():
+        reports = write_reports(result, resolve_path(params.reports.dir, root) / "figures")
+        from .metrics.classification import named
+
+        for name, table in reports["tables"].items():
+            accuracy = reports["metrics"][name]["mean_class_accuracy"]
+            print(f"{name}: mean class accuracy {accuracy:.2%} (rows predicted QF, columns target)")
+            print(named(table).to_string())
+        print(f"QF predictor: {run.release}")
     return 0
 
 
 def _restore(args: argparse.Namespace) -> int:
     """Restore the user's images; exit code 1 when any file failed."""
-    from .restore_files import restore_files
+    from .inference.files import restore_files
 
     report = restore_files(
         args.inputs, args.output, method=args.method, quality=args.quality, device=args.device,
@@ -118,26 +145,40 @@ def _restore(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     """The evaluate stage without a notebook: tables, metrics and figures."""
-    from .evaluation import evaluation_figures, quality_table, run_evaluation
-    from .runtime import select_device
+    from .stages.evaluate import (
+        evaluate_predictor,
+        evaluation_figures,
+        quality_table,
+        run_evaluation,
+    )
 
-    params = load_params(args.params)
-    root = find_project_root(Path(args.params).resolve().parent if args.params else None)
-    device = select_device(args.device or params.device)
+    params, root, device = _project(args)
     gallery, evaluation, summary = run_evaluation(params, root, device)
     evaluation_figures(gallery, evaluation, summary, params, root)
+    qf = evaluate_predictor(params, root, device)
     for set_name in params.test_sets:
         table = quality_table(summary, set_name, params.evaluate.figure_quality)
         print(f"{set_name}, QF {params.evaluate.figure_quality}:")
         print(table.round(4).to_string(index=False, na_rep=""))
+        accuracy = qf["metrics"][set_name]["mean_class_accuracy"]
+        print(f"QF predictor on {set_name}: mean class accuracy {accuracy:.2%}")
     print(f"LPIPS: {evaluation.lpips_note or 'computed'}")
     print(f"evaluated in {evaluation.seconds:.1f} s")
     return 0
 
 
+def _methods(args: argparse.Namespace) -> int:
+    """The method registry, one line per method."""
+    from .methods import describe
+
+    for row in describe():
+        print(", ".join(f"{k}: {v}" for k, v in row.items()))
+    return 0
+
+
 def _fetch_models(args: argparse.Namespace) -> int:
     """Fetch the model files that offline metrics need (NIQE's pristine model)."""
-    from .no_reference import fetch_niqe_model
+    from .metrics.no_reference import fetch_niqe_model
 
     print(f"NIQE model: {fetch_niqe_model()}")
     return 0
@@ -145,7 +186,7 @@ def _fetch_models(args: argparse.Namespace) -> int:
 
 def _notebook(args: argparse.Namespace) -> int:
     """Run a notebook with papermill and render it to HTML."""
-    from .notebooks import run_notebook
+    from .stages.notebooks import run_notebook
 
     parameters = {name: yaml.safe_load(value) for name, value in args.parameter or []}
     out = run_notebook(args.notebook, args.output, parameters, html=not args.no_html)
@@ -155,7 +196,7 @@ def _notebook(args: argparse.Namespace) -> int:
 
 def _strip(args: argparse.Namespace) -> int:
     """Stripped copies of the notebooks for the pipeline."""
-    from .notebooks import strip_folder
+    from .stages.notebooks import strip_folder
 
     for path in strip_folder(args.src, args.dst):
         print(f"stripped {path}")
@@ -183,29 +224,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", default=None, help="params file (default: the project's)")
     p.set_defaults(func=_prepare)
 
-    p = sub.add_parser("train", help="train SSIM/MSE generators (stage train_ssim)")
-    p.add_argument("--quality", type=int, action="append", help="a QF (repeat); default: all")
+    p = sub.add_parser("prepare-set", help="prepare one extra evaluation set (prepare_set@NAME)")
+    p.add_argument("name", help="a name in data.extra_sets")
     p.add_argument("--params", default=None)
+    p.set_defaults(func=_prepare_set)
+
+    p = sub.add_parser("pretrained", help="record the ImageNet backbones torchvision's cache "
+                       "holds in models/pretrained.yaml (make repro runs it)")  # fmt: skip
+    p.set_defaults(func=_pretrained)
+
+    methods = list(METHODS)
+    p = sub.add_parser("train", help="train a method's generators (stage train_<method>)")
+    p.add_argument("--method", default=methods[0], choices=methods,
+                   help=f"default: {methods[0]} (see `methods`)")  # fmt: skip
+    p.add_argument("--quality", type=int, action="append", help="a QF (repeat); default: all")
+    p.add_argument("--params", default=None, help="params file (default: the project's)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("train-gan", help="train GAN generators from the SSIM ones (train_gan)")
-    p.add_argument("--quality", type=int, action="append", help="a QF (repeat); default: all")
-    p.add_argument("--params", default=None)
-    p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
-    p.set_defaults(func=_train_gan)
-
-    p = sub.add_parser("train-qf", help="train and score the QF predictor (stage train_qf)")
+    p = sub.add_parser("train-qf", help="train the QF predictor (stage train_qf)")
     p.add_argument("--params", default=None)
     p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
     p.set_defaults(func=_train_qf)
+
+    p = sub.add_parser("methods", help="list the registered methods")
+    p.set_defaults(func=_methods)
 
     p = sub.add_parser("restore", help="restore your own images into PNGs",
                        description="Restore JPEG-compressed images (files or folders) with the "
                        "generator trained for each image's quality.")  # fmt: skip
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the PNGs")
-    p.add_argument("--method", default="gan", choices=["ssim", "gan"])
+    p.add_argument("--method", default="gan", choices=methods)
     p.add_argument("--quality", default="auto",
                    help="auto (tables, else the QF predictor) or a JPEG QF 1..100")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N]")
@@ -226,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", type=int, default=8, choices=[8, 16], help="PNG bit depth")
     p.set_defaults(func=_restore)
 
-    p = sub.add_parser("evaluate", help="score every method at every QF (stage evaluate)")
+    p = sub.add_parser("evaluate", help="score every method at every QF, and the QF predictor, "
+                       "on every test set (stage evaluate)")  # fmt: skip
     p.add_argument("--params", default=None)
     p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
     p.set_defaults(func=_evaluate)
@@ -255,18 +306,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; known errors print one clear message and exit non-zero."""
-    from .corpus import CorpusError
-    from .data import DataError
-    from .evaluation import EvaluationError
-    from .no_reference import MissingModelError
-    from .notebooks import NotebookError
-    from .perceptual import MissingWeightsError
-    from .restore_files import RestoreError
-    from .training import TrainingError
+    from .checkpoints import CheckpointError
+    from .data.corpus import CorpusError
+    from .data.prepared import DataError
+    from .inference.ensemble import RestoreError
+    from .inference.gallery import MissingRelease
+    from .metrics.no_reference import MissingModelError
+    from .pretrained import MissingWeightsError
+    from .stages.notebooks import NotebookError
+    from .training.engine import TrainingError
 
     args = build_parser().parse_args(argv)
-    known = (ConfigError, DataError, CorpusError, EvaluationError, MissingModelError,
-             MissingWeightsError, NotebookError, RestoreError, TrainingError)  # fmt: skip
+    known = (ConfigError, DataError, CorpusError, CheckpointError, MissingRelease,
+             MissingModelError, MissingWeightsError, NotebookError, RestoreError,
+             TrainingError)  # fmt: skip
     try:
         return args.func(args)
     except known as err:

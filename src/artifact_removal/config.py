@@ -3,13 +3,18 @@
 `params.yaml` is the one place where parameters live. It is validated strictly: an unknown key,
 a missing key or a value of the wrong type stops with a `ConfigError` that names the key
 (`data.patches[0].size: ...`). Paths in it are relative to the project root.
+
+The sections every stage shares are declared here. Each restoration method declares its own
+training section with the method, in the registry (`methods.py`), which adds it here with
+`add_section`; `Params` then has one attribute per section (`params.train_gan`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,27 +23,20 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 PARAMS_FILE = "params.yaml"
-_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 Device = Literal["auto", "cpu", "cuda"]
 Quality = Annotated[int, Field(ge=1, le=100)]  # IJG JPEG quality
-
-
-# VGG-19's feature layers by name, block by block (2, 2, 4, 4, 4 convolutions): conv1_1,
-# relu1_1, ..., pool5. perceptual.py maps them to torchvision's modules (a test checks both agree).
-VGG19_LAYERS = tuple(
-    name
-    for block, convs in enumerate((2, 2, 4, 4, 4), start=1)
-    for name in (*(f"{kind}{block}_{i}" for i in range(1, convs + 1) for kind in ("conv", "relu")),
-                 f"pool{block}")
-)  # fmt: skip
+Positive = Annotated[int, Field(ge=1)]
+Rate = Annotated[float, Field(gt=0)]
+SPLITS = ("train", "val", "test")  # the corpus' splits; extra evaluation sets have other names
 
 
 class ConfigError(ValueError):
     """A parameter file that cannot be used; the message names the file and the key."""
 
 
-@dataclass(config=_STRICT)
+@dataclass(config=STRICT)
 class PatchSpec:
     """Square training patches of `size` pixels, cropped every `stride` pixels."""
 
@@ -46,9 +44,9 @@ class PatchSpec:
     stride: Annotated[int, Field(ge=16, multiple_of=16)]
 
 
-@dataclass(config=_STRICT)
+@dataclass(config=STRICT)
 class DataParams:
-    """Where the corpus is, how it is split and which patches are indexed."""
+    """Where the corpus is, how it is split, which patches are indexed; extra test sets."""
 
     raw_dir: str
     prepared_dir: str
@@ -58,14 +56,20 @@ class DataParams:
     colour_variants: Annotated[int, Field(ge=0, le=5)]
     dead_leaves: Annotated[int, Field(ge=0, le=1000)]
     extra_sets: dict[str, str]
+    sets_dir: str
 
     @property
     def min_size(self) -> int:
         """Smallest usable side of a corpus image: the largest patch."""
         return max(p.size for p in self.patches)
 
+    @property
+    def patch_sizes(self) -> list[int]:
+        """The sides of the indexed patches."""
+        return [p.size for p in self.patches]
 
-@dataclass(config=_STRICT)
+
+@dataclass(config=STRICT)
 class DegradationParams:
     """The codec and its qualities; JPEG through Pillow/libjpeg."""
 
@@ -74,7 +78,7 @@ class DegradationParams:
     chroma_subsampling: Literal["4:2:0", "4:2:2", "4:4:4"]
 
 
-@dataclass(config=_STRICT)
+@dataclass(config=STRICT)
 class ReportParams:
     """Where executed notebooks, figures and metrics go."""
 
@@ -83,80 +87,33 @@ class ReportParams:
     figure_crop: Annotated[int, Field(ge=32)]
 
 
-@dataclass(config=_STRICT)
-class TrainParams:
-    """A supervised generator's training run (one per QF of the ensemble)."""
-
-    generator: Literal["paper", "fast", "very_fast", "tiny"]
-    loss: dict[Literal["mse", "l1", "ssim"], Annotated[float, Field(gt=0)]]
-    patch_size: Annotated[int, Field(ge=16)]
-    batch_size: Annotated[int, Field(ge=1)]
-    steps: Annotated[int, Field(ge=1)]
-    lr: Annotated[float, Field(gt=0)]
-    schedule: Literal["constant", "cosine"]
-    checkpoint_every: Annotated[int, Field(ge=1)]
-    val_every: Annotated[int, Field(ge=1)]
-    models_dir: str
-
-
-@dataclass(config=_STRICT)
-class DiscriminatorParams:
-    """The GAN's sub-patch discriminator: first filters, 3x3 layers, judged sub-patch side."""
-
-    channels: Annotated[int, Field(ge=1)]
-    layers: Annotated[int, Field(ge=1)]
-    sub_patch: Annotated[int, Field(ge=2)]
-
-
-@dataclass(config=_STRICT)
-class TrainGanParams:
-    """A GAN generator's training run (one per QF), starting from the SSIM generator."""
-
-    perceptual_layer: str
-    fallback: Literal["random_vgg19"] | None
-    adversarial_weight: Annotated[float, Field(ge=0)]
-    discriminator: DiscriminatorParams
-    patch_size: Annotated[int, Field(ge=16)]
-    batch_size: Annotated[int, Field(ge=1)]
-    steps: Annotated[int, Field(ge=1)]
-    lr_g: Annotated[float, Field(gt=0)]
-    lr_d: Annotated[float, Field(gt=0)]
-    checkpoint_every: Annotated[int, Field(ge=1)]
-    val_every: Annotated[int, Field(ge=1)]
-    select_by: Literal["niqe", "psnr_y", "ssim_y"]
-    collapse_steps: Annotated[int, Field(ge=10)]
-    models_dir: str
-
-
-@dataclass(config=_STRICT)
+@dataclass(config=STRICT)
 class TrainQFParams:
     """The QF predictor: a classifier over degradation.qualities (stage train_qf)."""
 
-    channels: Annotated[int, Field(ge=1)]
+    channels: Positive
     patch_size: Annotated[int, Field(ge=16)]
-    batch_size: Annotated[int, Field(ge=1)]
-    steps: Annotated[int, Field(ge=1)]
-    lr: Annotated[float, Field(gt=0)]
-    checkpoint_every: Annotated[int, Field(ge=1)]
-    predict_patches: Annotated[int, Field(ge=1)]
+    batch_size: Positive
+    steps: Positive
+    lr: Rate
+    checkpoint_every: Positive
+    val_every: Positive
+    predict_patches: Positive
     above_range: tuple[Quality, Quality] | None  # an extra class: QFs above the ensemble's
     models_dir: str
 
 
-Method = Literal["ssim", "gan"]  # trained methods the evaluation knows (NoGAN comes later)
-
-
-@dataclass(config=_STRICT)
+@dataclass(config=STRICT)
 class EvaluateParams:
     """The evaluate stage: which trained methods, scored how."""
 
-    methods: Annotated[tuple[Method, ...], Field(min_length=1)]
+    methods: Annotated[tuple[str, ...], Field(min_length=1)]
     crop_border: Annotated[int, Field(ge=0, le=64)]
     figure_quality: Quality
     out_dir: str
 
 
-@dataclass(config=_STRICT)
+@dataclass(config=STRICT)
 class CompareParams:
     """The compare notebook's first view and the images its HTML report carries."""
 
@@ -168,16 +125,14 @@ class CompareParams:
     gallery: Annotated[int, Field(ge=1, le=32)]
 
 
-@dataclass(config=_STRICT)
+@dataclass(config=STRICT)
 class Params:
-    """Everything in `params.yaml`."""
+    """Everything in `params.yaml`: these shared sections, and one section per method."""
 
     seed: Annotated[int, Field(ge=0)]
     device: Device
     data: DataParams
     degradation: DegradationParams
-    train_ssim: TrainParams
-    train_gan: TrainGanParams
     train_qf: TrainQFParams
     evaluate: EvaluateParams
     compare: CompareParams
@@ -188,12 +143,42 @@ class Params:
         """The sets the evaluation scores: the corpus' held-out split, then the extra sets."""
         return ("test", *self.data.extra_sets)
 
+    def section(self, name: str) -> Any:
+        """A section by name (`train_gan`)."""
+        return getattr(self, name)
 
-_ADAPTER = TypeAdapter(Params)
-_FREE = {
-    "data.extra_sets",
-    "train_ssim.loss",
-}  # mappings whose keys are the user's names, replaced as a whole
+
+@dataclasses.dataclass(frozen=True)
+class Section:
+    """A section that a method adds: its key, its schema, its cross-key rules, and the name of
+    the method whose release files its `models_dir` holds."""
+
+    key: str
+    schema: type
+    check: Callable[[Params], list[str]]
+    method: str
+    free: tuple[str, ...] = ()  # mappings whose keys are the user's names, replaced as a whole
+
+
+_SECTIONS: dict[str, Section] = {}
+_FREE = {"data.extra_sets"}  # mappings whose keys are the user's names, replaced as a whole
+
+
+def add_section(section: Section) -> None:
+    """Declare a method's params section (the registry does this for every method)."""
+    if section.key in _SECTIONS or section.key in {f.name for f in dataclasses.fields(Params)}:
+        raise ValueError(f"params section {section.key!r} is declared twice")
+    _SECTIONS[section.key] = section
+    _params_type.cache_clear()
+
+
+@functools.cache
+def _params_type() -> TypeAdapter:
+    """`Params` with a field for every declared method section, as a validator."""
+    annotations = {key: section.schema for key, section in _SECTIONS.items()}
+    full = type("Params", (Params,), {"__annotations__": annotations, "__doc__": Params.__doc__,
+                                      "__module__": __name__})  # fmt: skip
+    return TypeAdapter(dataclass(config=STRICT)(full))
 
 
 def find_project_root(start: str | Path | None = None) -> Path:
@@ -206,11 +191,8 @@ def find_project_root(start: str | Path | None = None) -> Path:
 
 
 def resolve_path(path: str | Path, root: str | Path | None = None) -> Path:
-    """A path from params: `~` and `$VARS` expanded, relative ones taken from the project root."""
-    text = os.path.expanduser(os.path.expandvars(str(path)))
-    if "$" in text:
-        raise ConfigError(f"{path}: an environment variable in this path is not set")
-    full = Path(text)
+    """A path from params; relative ones are taken from the project root."""
+    full = Path(path)
     return full if full.is_absolute() else Path(root or find_project_root()) / full
 
 
@@ -219,11 +201,15 @@ def parse_params(raw: Any, source: str = PARAMS_FILE) -> Params:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: expected a mapping of parameters, got {type(raw).__name__}")
     try:
-        params = _ADAPTER.validate_json(json.dumps(raw), strict=True)
+        params = _params_type().validate_json(json.dumps(raw), strict=True)
     except ValidationError as err:
         lines = [_describe(e) for e in err.errors()]
         raise ConfigError(f"{source}: invalid parameters\n  " + "\n  ".join(lines)) from None
-    _check_consistency(params, source)
+    problems = _check_shared(params)
+    for section in _SECTIONS.values():
+        problems += section.check(params)
+    if problems:
+        raise ConfigError(f"{source}: invalid parameters\n  " + "\n  ".join(problems))
     return params
 
 
@@ -261,64 +247,38 @@ def _key_path(loc: tuple[str | int, ...]) -> str:
     return text or "(top level)"
 
 
-def _check_consistency(params: Params, source: str) -> None:
-    """Rules that span several keys."""
+def patch_size_problem(params: Params, key: str, size: int) -> list[str]:
+    """A section's patches must be among those the prepare stage indexes."""
+    sizes = params.data.patch_sizes
+    return [] if size in sizes else [f"{key}: must be one of data.patches' sizes {sizes}"]
+
+
+def _check_shared(params: Params) -> list[str]:
+    """Rules that span several keys of the shared sections."""
     problems = []
     if params.data.val_fraction + params.data.test_fraction >= 1:
         problems.append("data.val_fraction + data.test_fraction: must leave images for training")
     if len(set(params.degradation.qualities)) != len(params.degradation.qualities):
         problems.append("degradation.qualities: each quality must appear once")
-    if params.train_ssim.patch_size not in {p.size for p in params.data.patches}:
-        sizes = [p.size for p in params.data.patches]
-        problems.append(f"train_ssim.patch_size: must be one of data.patches' sizes {sizes}")
-    problems += _check_gan(params)
+    for name, folder in params.data.extra_sets.items():
+        if not name.replace("_", "").isalnum() or name in (*SPLITS, "corpus"):
+            problems.append(f"data.extra_sets.{name}: use letters, digits and _ (not a split name)")
+        if "~" in folder or "$" in folder:
+            problems.append(
+                f"data.extra_sets.{name}: write the folder out ({folder!r}): DVC tracks it as "
+                "a dependency and expands neither ~ nor $VARS"
+            )
     qf = params.train_qf
-    if qf.patch_size not in {p.size for p in params.data.patches} or qf.patch_size % 8:
-        sizes = [p.size for p in params.data.patches]
-        problems.append(f"train_qf.patch_size: must be one of data.patches' sizes {sizes}")
+    problems += patch_size_problem(params, "train_qf.patch_size", qf.patch_size)
+    if qf.patch_size % 8:
+        problems.append("train_qf.patch_size: must be a multiple of 8 (the JPEG block)")
     if qf.above_range is not None:
         low, high = qf.above_range
         top = max(params.degradation.qualities)
         if not top < low <= high:
             problems.append(f"train_qf.above_range: must be [low, high] with {top} < low <= "
                             "high <= 100, or null")  # fmt: skip
-    if qf.models_dir in (params.train_ssim.models_dir, params.train_gan.models_dir):
-        problems.append("train_qf.models_dir: must differ from the generators' models_dir")
-    if not params.train_ssim.loss:
-        problems.append("train_ssim.loss: name at least one loss, e.g. {ssim: 1.0}")
-    for name in params.data.extra_sets:
-        if not name.replace("_", "").isalnum() or name in ("train", "val", "test"):
-            problems.append(f"data.extra_sets.{name}: use letters, digits and _ (not a split name)")
-    problems += _check_evaluation(params)
-    if problems:
-        raise ConfigError(f"{source}: invalid parameters\n  " + "\n  ".join(problems))
-
-
-def _check_gan(params: Params) -> list[str]:
-    """The GAN's patches exist, split into whole sub-patches the discriminator can judge."""
-    gan, problems = params.train_gan, []
-    sizes = [p.size for p in params.data.patches]
-    if gan.patch_size not in sizes:
-        problems.append(f"train_gan.patch_size: must be one of data.patches' sizes {sizes}")
-    d = gan.discriminator
-    if gan.patch_size % d.sub_patch:
-        problems.append(
-            f"train_gan.discriminator.sub_patch: {d.sub_patch} must divide train_gan.patch_size "
-            f"{gan.patch_size}"
-        )
-    if d.layers >= d.sub_patch:
-        problems.append(
-            f"train_gan.discriminator.layers: {d.layers} must be less than sub_patch "
-            f"{d.sub_patch} (each unpadded layer trims a pixel on every side)"
-        )
-    if gan.perceptual_layer not in VGG19_LAYERS:
-        problems.append(
-            f"train_gan.perceptual_layer: {gan.perceptual_layer!r} is not a VGG-19 layer "
-            f"(conv1_1 ... relu5_4, pool1 ... pool5)"
-        )
-    if params.train_gan.models_dir == params.train_ssim.models_dir:
-        problems.append("train_gan.models_dir: must differ from train_ssim.models_dir")
-    return problems
+    return problems + _check_evaluation(params)
 
 
 def _check_evaluation(params: Params) -> list[str]:
@@ -331,6 +291,10 @@ def _check_evaluation(params: Params) -> list[str]:
             problems.append(
                 f"{key}: {quality} is not one of degradation.qualities {list(qualities)}"
             )
+    known = [section.method for section in _SECTIONS.values()]
+    for name in params.evaluate.methods:
+        if name not in known:
+            problems.append(f"evaluate.methods: unknown method {name!r}; known: {known}")
     if params.compare.set not in params.test_sets:
         problems.append(
             f"compare.set: {params.compare.set!r} is not one of {list(params.test_sets)}"
@@ -339,12 +303,22 @@ def _check_evaluation(params: Params) -> list[str]:
     for key in ("left", "right"):
         if getattr(params.compare, key) not in shown:
             problems.append(f"compare.{key}: must be one of {list(shown)}")
+    folders = {"train_qf": params.train_qf.models_dir}
+    folders |= {key: params.section(key).models_dir for key in _SECTIONS}
+    for key, folder in folders.items():
+        if list(folders.values()).count(folder) > 1:
+            problems.append(f"{key}.models_dir: {folder!r} is also another section's models_dir")
     return problems
 
 
 def params_to_dict(params: Params) -> dict[str, Any]:
     """Plain data (lists, dicts) for writing next to outputs and into checkpoints."""
-    return json.loads(_ADAPTER.dump_json(params))
+    return json.loads(_params_type().dump_json(params))
+
+
+def section_to_dict(section: Any) -> dict[str, Any]:
+    """One section as plain data."""
+    return json.loads(TypeAdapter(type(section)).dump_json(section))
 
 
 def apply_profile(profile: str | Path, params_path: str | Path | None = None) -> list[str]:
@@ -361,24 +335,26 @@ def apply_profile(profile: str | Path, params_path: str | Path | None = None) ->
     rt.preserve_quotes = True
     rt.indent(mapping=2, sequence=4, offset=2)
     document = rt.load(params_path.read_text())
-    changed = _merge(document, overrides, source=str(profile))
+    free = _FREE | {f"{s.key}.{k}" for s in _SECTIONS.values() for k in s.free}
+    changed = _merge(document, overrides, str(profile), free)
     parse_params(json.loads(json.dumps(document)), f"{params_path} with {profile}")
-    tmp = params_path.with_suffix(".yaml.tmp")
+    tmp = params_path.with_name(f".{params_path.name}.{id(document)}.tmp")
     with tmp.open("w") as f:
         rt.dump(document, f)
     tmp.replace(params_path)
     return changed
 
 
-def _merge(target: Any, overrides: Mapping[str, Any], source: str, prefix: str = "") -> list[str]:
+def _merge(target: Any, overrides: Mapping[str, Any], source: str, free: set[str],
+           prefix: str = "") -> list[str]:  # fmt: skip
     """Set `overrides` into the round-trip mapping `target`; unknown keys raise."""
     changed = []
     for key, value in overrides.items():
         where = f"{prefix}{key}"
         if key not in target:
             raise ConfigError(f"{source}: {where}: unknown key")
-        if isinstance(value, Mapping) and isinstance(target[key], Mapping) and where not in _FREE:
-            changed += _merge(target[key], value, source, f"{where}.")
+        if isinstance(value, Mapping) and isinstance(target[key], Mapping) and where not in free:
+            changed += _merge(target[key], value, source, free, f"{where}.")
         elif target[key] != value:
             target[key] = value
             changed.append(where)

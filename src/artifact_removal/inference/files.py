@@ -1,116 +1,74 @@
 """Restoring a user's own files: `artifact-removal restore INPUT... -o OUTDIR`.
 
 For each image: read it safely (EXIF orientation applied, ICC profiles converted to sRGB, see
-`images.read_image`), decide its JPEG quality (the file's quantization tables when it has them,
-the QF predictor's answer from the pixels, or the user's number), pick the generator trained
-for that QF or blend the two nearest, restore it in overlapping tiles, and write a PNG (8-bit,
-or 16-bit on request). A file that fails is reported at the end and does not stop the others.
+`data.images.read_image`), decide its JPEG quality (the file's quantization tables when it has
+them, the QF predictor's answer from the pixels, or the user's number), pick the generator
+trained for that QF or combine the two nearest as the method's registry entry says
+(`inference.ensemble`), restore it in overlapping tiles, and write a PNG (8-bit, or 16-bit on
+request). A file that fails is reported at the end and does not stop the others.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
-from .images import ImageReadError, read_image
-from .jpeg_quality import TableQuality, jpeg_quality
-from .qf_predictor import QFNet, QFPrediction, load_predictor, predict
-from .restoration import Restorer, blend, restore_tiled, tile_count
-from .training import CheckpointError, load_generator
+from ..config import ConfigError
+from ..data.images import ImageReadError, read_image
+from ..methods import combine_of
+from ..methods import get as get_method
+from ..methods import models_dir as models_dir_of
+from .ensemble import Ensemble, QualityChoice, QualityUnknown, RestoreError
+from .releases import find_releases
+from .restore import Restorer, restore_tiled, tile_count
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp",
                   ".ppm", ".pgm", ".pnm", ".gif"}  # fmt: skip
-METHODS = ("ssim", "gan")
-
-
-class RestoreError(RuntimeError):
-    """A problem that stops the whole run (no generators, bad options); says what to do."""
 
 
 def find_project(start: Path | None = None) -> Path | None:
-    """The project whose trained models to use: at or above `start` (default: cwd), else the
-    repository this package was installed from (editable installs), else None."""
-    from .config import ConfigError, find_project_root
+    """The project whose trained models to use: the folder at or above `start` (default: the
+    current folder) with params.yaml and dvc.yaml; None outside a project."""
+    from ..config import ConfigError, find_project_root
 
-    for candidate in (start, Path(__file__).resolve().parents[2]):
-        try:
-            return find_project_root(candidate)
-        except ConfigError:
-            continue
-    return None
+    try:
+        return find_project_root(start)
+    except ConfigError:
+        return None
 
 
 def find_generators(method: str, models_dir: Path | None, project: Path | None) -> dict[int, Path]:
-    """{QF: release file} for `method`: `models_dir/q<QF>.pt`, or the project's models."""
-    if method not in METHODS:
-        raise RestoreError(f"unknown method {method!r}; choose one of {list(METHODS)}")
-    folder = models_dir
-    if folder is None and project is not None:
-        from .config import load_params, resolve_path
+    """{QF: release file} of `method`: from `models_dir`, or from the project's release folder."""
+    from ..config import load_params, resolve_path
 
-        params = load_params(project / "params.yaml")
-        section = params.train_ssim if method == "ssim" else params.train_gan
-        folder = resolve_path(section.models_dir, project)
-    found = {}
-    for path in sorted(folder.glob("q*.pt")) if folder and folder.is_dir() else []:
-        match = re.fullmatch(r"q(\d+)\.pt", path.name)
-        if match:
-            found[int(match.group(1))] = path
-    if not found:
-        stage = "train_ssim" if method == "ssim" else "train_gan"
-        where = folder if folder else "models/<method> of a project (none found from here)"
+    try:
+        get_method(method)
+    except ConfigError as err:
+        raise RestoreError(str(err)) from None
+    if models_dir is None and project is None:
         raise RestoreError(
-            f"no {method} generators (q<QF>.pt files) in {where}. Train them in the project with "
-            f"`make repro` (or `dvc repro {stage}`), or give the folder that holds them with "
-            f"--models DIR"
+            f"no generators: {Path.cwd()} is not inside a project (no params.yaml with a "
+            "dvc.yaml beside it here or above) and no --models DIR was given. Run the command "
+            "inside the project that trained them, or give the folder of q<QF>.pt files"
+        )
+    folder = models_dir
+    if folder is None:
+        params = load_params(project / "params.yaml")
+        folder = resolve_path(models_dir_of(params, method), project)
+    found = find_releases(folder)
+    if not found:
+        section = get_method(method).section
+        raise RestoreError(
+            f"no {method} generators (q<QF>.pt files) in {folder}. Train them in the project "
+            f"with `make repro` (or `dvc repro {section}`), or give the folder that holds them "
+            "with --models DIR"
         )
     return found
-
-
-@dataclass(frozen=True)
-class QualityChoice:
-    """What is known of an image's QF and which generators restore it, with what weights."""
-
-    tables: TableQuality | None
-    cnn: QFPrediction | None
-    override: int | None
-    used: float
-    generators: dict[int, float]
-
-    def describe(self) -> str:
-        """e.g. 'tables 30, CNN 30 (97%) -> generator q30'."""
-        parts = []
-        if self.override is not None:
-            parts.append(f"given {self.override}")
-        if self.tables is not None:
-            parts.append(f"tables {self.tables}")
-        if self.cnn is not None:
-            parts.append(f"CNN {self.cnn.label} ({self.cnn.confidence:.0%})")
-        mix = " + ".join(f"{w:.2f} q{q}" if w < 1 else f"q{q}" for q, w in self.generators.items())
-        return f"{', '.join(parts)} -> generator {mix}"
-
-
-def ensemble_weights(quality: float, available: Sequence[int]) -> dict[int, float]:
-    """Generators and weights for a QF: its own when trained, else the two nearest blended
-    linearly in QF; outside the trained range, the nearest end."""
-    levels = sorted(available)
-    if quality <= levels[0]:
-        return {levels[0]: 1.0}
-    if quality >= levels[-1]:
-        return {levels[-1]: 1.0}
-    if int(quality) == quality and int(quality) in levels:
-        return {int(quality): 1.0}
-    upper = next(q for q in levels if q > quality)
-    lower = levels[levels.index(upper) - 1]
-    t = (quality - lower) / (upper - lower)
-    return {lower: round(1 - t, 6), upper: round(t, 6)}
 
 
 @dataclass
@@ -176,59 +134,6 @@ def collect_inputs(
     return unique, failures
 
 
-class Restorers:
-    """The generators of one method, loaded on first use, and the QF predictor."""
-
-    def __init__(self, paths: dict[int, Path], device: torch.device,
-                 predictor: Path | None = None):  # fmt: skip
-        self.paths, self.device, self.predictor_path = paths, device, predictor
-        self._nets: dict[int, torch.nn.Module] = {}
-        self._predictor: QFNet | None = None
-
-    def net(self, quality: int) -> torch.nn.Module:
-        """The generator of one QF."""
-        if quality not in self._nets:
-            try:
-                self._nets[quality] = load_generator(self.paths[quality], self.device)
-            except CheckpointError as err:
-                raise RestoreError(str(err)) from None
-        return self._nets[quality]
-
-    def restorer(self, weights: dict[int, float]) -> Restorer:
-        """The blend of the weighted generators."""
-        return blend([self.net(q) for q in weights], list(weights.values()), self.device)
-
-    def predictor(self) -> QFNet | None:
-        """The QF predictor, or None when there is no file for it."""
-        if self._predictor is None and self.predictor_path and self.predictor_path.is_file():
-            try:
-                self._predictor = load_predictor(self.predictor_path, self.device)
-            except CheckpointError as err:
-                raise RestoreError(str(err)) from None
-        return self._predictor
-
-
-def choose_quality(path: Path, pixels: np.ndarray, restorers: Restorers,
-                   override: int | None) -> QualityChoice:  # fmt: skip
-    """Tables (JPEG files), the CNN's prediction, or the override decide the generators."""
-    tables = jpeg_quality(path)
-    predictor = restorers.predictor()
-    cnn = predict(predictor, pixels, device=restorers.device) if predictor is not None else None
-    if override is not None:
-        used = float(override)
-    elif tables is not None:
-        used = float(tables.quality)
-    elif cnn is not None:
-        used = float(cnn.quality)
-    else:
-        raise ImageReadError(
-            path, f"no quantization tables and no QF predictor ({restorers.predictor_path} not "
-            "found): train it with `dvc repro train_qf`, give it with --predictor, or give the "
-            "quality with --quality N",
-        )  # fmt: skip
-    return QualityChoice(tables, cnn, override, used, ensemble_weights(used, list(restorers.paths)))
-
-
 def write_output(pixels: np.ndarray, path: Path, bits: int, icc: bool) -> None:
     """8-bit PNG (Pillow; an sRGB ICC profile when the input had a profile) or 16-bit PNG
     (OpenCV), written to a temporary name and renamed, so no half-written file is left."""
@@ -281,7 +186,7 @@ def restore_files(
     `method` (default: the project's); `predictor` is the QF predictor's file (default: the
     project's). Returns a report; bad files are in `report.failed`.
     """
-    from .runtime import select_device
+    from ..runtime import select_device
 
     override = _parse_quality(quality)
     if bits not in (8, 16):
@@ -292,7 +197,7 @@ def restore_files(
     project = find_project()
     paths = find_generators(method, Path(models_dir) if models_dir else None, project)
     if predictor is None and project is not None:
-        from .config import load_params, resolve_path
+        from ..config import load_params, resolve_path
 
         qf_dir = resolve_path(load_params(project / "params.yaml").train_qf.models_dir, project)
         predictor = qf_dir / "predictor.pt"
@@ -300,7 +205,8 @@ def restore_files(
         torch_device = select_device(device)
     except (ValueError, RuntimeError) as err:
         raise RestoreError(str(err)) from None
-    restorers = Restorers(paths, torch_device, Path(predictor) if predictor else None)
+    ensemble = Ensemble(paths, combine_of(method), torch_device,
+                        Path(predictor) if predictor else None)  # fmt: skip
     files, report_failures = collect_inputs(inputs)
     out_dir = Path(out_dir)
     report = RestoreReport(list(report_failures))
@@ -315,8 +221,8 @@ def restore_files(
             loaded = read_image(path, keep_gray=True)
             pixels = loaded.pixels
             result.size, result.notes = pixels.shape[:2], loaded.notes
-            result.choice = choose_quality(path, pixels, restorers, override)
-            restored = _restore(restorers.restorer(result.choice.generators), pixels,
+            result.choice = ensemble.choose(path, pixels, override)
+            restored = _restore(ensemble.restorer(result.choice.generators), pixels,
                                 tile, overlap, bits)  # fmt: skip
             write_output(restored, target, bits, icc=any("ICC" in n for n in loaded.notes))
             result.output = target
@@ -324,6 +230,8 @@ def restore_files(
             raise
         except ImageReadError as err:
             result.error = err.reason
+        except QualityUnknown as err:
+            result.error = str(err)
         except (OSError, MemoryError, RuntimeError, ValueError) as err:
             result.error = f"{err.__class__.__name__}: {err}"
         report.results.append(result)

@@ -21,7 +21,7 @@ import numpy as np
 import traitlets
 from PIL import Image
 
-from .evaluation import Gallery
+from ..inference.gallery import Gallery
 
 COMPARE_JS = resources.files(__package__).joinpath("compare.js").read_text()
 _ESM = (

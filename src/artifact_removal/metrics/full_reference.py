@@ -13,13 +13,9 @@ JPEG rows (LIVE1 gray QF 10: 27.77 dB, 0.773).
 
 from __future__ import annotations
 
-import hashlib
-import warnings
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 Channel = Literal["rgb", "y"]
@@ -110,74 +106,3 @@ def psnr_b(gt: np.ndarray, pred: np.ndarray, channel: Channel = "y", crop_border
     )
     mse_b = float(np.mean((a - b) ** 2)) + bef
     return float("inf") if mse_b == 0 else float(10 * np.log10(255.0**2 / mse_b))
-
-
-ALEXNET_FILE = "alexnet-owt-7be5be79.pth"  # torchvision's ImageNet AlexNet; sha256 starts 7be5be79
-
-
-def torch_checkpoint(file: str) -> Path:
-    """Where torchvision looks for pretrained weights: $TORCH_HOME/hub/checkpoints/<file>."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / file
-
-
-def _sha256_prefix(path: Path) -> str:
-    """The first 8 hex digits of a file's sha256 (torchvision puts them in its file names)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:8]
-
-
-class Lpips:
-    """LPIPS (Zhang et al. 2018, `lpips` package, AlexNet, v0.1) on uint8 images; lower is better.
-
-    `Lpips.load()` never downloads: without torchvision's ImageNet AlexNet in its cache the
-    metric is unavailable (`available` False, `reason` names the file and folder), so no
-    number from a random backbone can pass for LPIPS.
-    """
-
-    def __init__(self, net=None, reason: str = "", device: torch.device | str = "cpu"):
-        self.net, self.reason, self.device = net, reason, torch.device(device)
-
-    @property
-    def available(self) -> bool:
-        return self.net is not None
-
-    @classmethod
-    def load(cls, device: torch.device | str = "cpu") -> Lpips:
-        """The metric with real weights, or an unavailable one saying what to supply."""
-        path = torch_checkpoint(ALEXNET_FILE)
-        if not path.is_file():
-            return cls(
-                reason=f"LPIPS needs {ALEXNET_FILE} in {path.parent} (torchvision's "
-                "ImageNet AlexNet, downloaded there by torchvision when online)"
-            )
-        if _sha256_prefix(path) != ALEXNET_FILE.split("-")[-1].split(".")[0]:
-            return cls(reason=f"{path} is not torchvision's AlexNet (its sha256 differs)")
-        return cls(_lpips_net(random_backbone=False), device=device)
-
-    def __call__(self, gt: np.ndarray, pred: np.ndarray) -> float:
-        """LPIPS distance of two (H, W, 3) or (H, W) uint8 images."""
-        if self.net is None:
-            raise RuntimeError(self.reason)
-        a, b = (_to_lpips_input(x).to(self.device) for x in (gt, pred))
-        with torch.inference_mode():
-            return float(self.net.to(self.device)(a, b).mean())
-
-
-def _lpips_net(random_backbone: bool):
-    """The lpips package's AlexNet model in eval mode; `random_backbone` only for tests."""
-    import lpips
-
-    with warnings.catch_warnings():  # lpips still passes torchvision's deprecated `pretrained`
-        warnings.simplefilter("ignore", UserWarning)
-        return lpips.LPIPS(
-            net="alex", version="0.1", pnet_rand=random_backbone, verbose=False
-        ).eval()
-
-
-def _to_lpips_input(image: np.ndarray) -> torch.Tensor:
-    """(H, W[, 3]) uint8 -> (1, 3, H, W) float in [-1, 1], gray repeated on three channels."""
-    rgb = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 127.5 - 1

@@ -1,17 +1,22 @@
-"""Data preparation: scan a corpus, split it, compress every image, index training patches.
+"""Data preparation: scan a folder, split it, compress every image, index training patches.
 
-Layout written under `prepared_dir`:
+Two stages prepare data, so that an evaluation set never touches the training data:
 
-    sets/<set>/gt/<key>.png        the image as used (8-bit RGB; gray kept in gray extra sets)
-    sets/<set>/q<QF>/<key>.jpg     the whole image compressed at each QF (patches come later)
-    patches/<set>_<size>.csv       top-left corners (y, x) of patches, on the 16-pixel MCU grid
-    images.csv                     one row per image and QF: size, bits per pixel, PSNR, SSIM
-    report.csv                     every input file: used, converted or skipped, and why
-    params.json                    the resolved parameters of the run
+- `prepare_corpus` (stage `prepare`) splits the raw corpus into train, val and test, adds
+  the synthetic training images and indexes the training patches, under `data.prepared_dir`:
 
-`<set>` is `train`, `val`, `test` or the name of an extra evaluation set; `<key>` is the file's
-path inside its folder without the suffix, with `/` turned into `__`. Colour variants of a
-training image (`data.colour_variants`) are keyed `<key>~<order>`, e.g. `chelsea~gbr`.
+      sets/<split>/...               each split in the layout of `prepared.py`
+      patches/<split>_<size>.csv     top-left corners (y, x) of patches, on the 16-pixel grid
+      images.csv                     one row per image and QF: size, bits per pixel, PSNR, SSIM
+      report.csv                     every input file: used, converted or skipped, and why
+      params.json, splits.json       the parameters the stage read, the split
+
+- `prepare_extra_set` (stage `prepare_set@NAME`) prepares one folder of `data.extra_sets`
+  into `data.sets_dir/NAME`, with its own images.csv and report.csv.
+
+`<key>` is the file's path inside its folder without the suffix, with `/` turned into `__`.
+Colour variants of a training image (`data.colour_variants`) are keyed `<key>~<order>`, e.g.
+`chelsea~gbr`.
 """
 
 from __future__ import annotations
@@ -27,14 +32,15 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .degradations import jpeg_compress
-from .images import ImageReadError, colour_kind, colourfulness, read_image, write_png
-from .metrics import psnr, ssim
+from ..config import SPLITS, resolve_path, section_to_dict
+from ..degradations.jpeg import jpeg_compress
+from ..metrics.full_reference import psnr, ssim
+from .images import ImageReadError, colour_kind, read_image, write_png
+from .prepared import DataError, quality_dir
 
 if TYPE_CHECKING:
-    from .config import Params
+    from ..config import Params
 
-SPLITS = ("train", "val", "test")
 # The five reorderings of the R, G, B planes, in the order `data.colour_variants` takes them.
 CHANNEL_ORDERS = ("gbr", "brg", "rbg", "bgr", "grb")
 
@@ -56,10 +62,6 @@ def colour_variants(pixels: np.ndarray, count: int) -> list[tuple[str, np.ndarra
     ]
 
 
-class DataError(RuntimeError):
-    """A corpus or evaluation set that cannot be prepared; the message says which and why."""
-
-
 @dataclass(frozen=True)
 class InputRecord:
     """What happened to one input file."""
@@ -77,11 +79,6 @@ class Candidate:
     path: Path
     key: str
     stratum: str = ""
-
-
-def quality_dir(quality: int) -> str:
-    """Folder name of a quality: 5 -> 'q05', 100 -> 'q100'."""
-    return f"q{quality:02d}"
 
 
 def scan_folder(folder: str | Path, set_name: str) -> tuple[list[Candidate], list[InputRecord]]:
@@ -145,7 +142,7 @@ def _split_count(n: int, fraction: float) -> int:
 def prepare_set(
     set_name: str,
     candidates: Iterable[Candidate],
-    out_dir: str | Path,
+    out_dir: str | Path,  # the set's own folder
     qualities: Sequence[int],
     subsampling: str = "4:2:0",
     min_size: int = 0,
@@ -159,7 +156,7 @@ def prepare_set(
     pixel, and with `measure` PSNR/SSIM of JPEG itself on RGB and on Y). `variants` adds that
     many colour variants of each colour image (see `colour_variants`).
     """
-    set_dir = Path(out_dir) / "sets" / set_name
+    set_dir = Path(out_dir)
     records, rows = [], []
     candidates = list(candidates)
     taken = {cand.key for cand in candidates}
@@ -293,10 +290,10 @@ def summarize_jpeg(rows: pd.DataFrame) -> pd.DataFrame:
 
 def check_usable(records: Sequence[InputRecord], set_name: str, folder: str | Path) -> None:
     """Stop with a clear error when a folder gave no usable image, listing the reasons."""
-    if any(r.status != "skipped" for r in records if r.set in _members(set_name)):
+    if any(r.status != "skipped" for r in records if r.set in members(set_name)):
         return
     reasons = sorted(
-        {f"{Path(r.file).name}: {r.detail}" for r in records if r.set in _members(set_name)}
+        {f"{Path(r.file).name}: {r.detail}" for r in records if r.set in members(set_name)}
     )
     shown = "\n  ".join(reasons[:20]) + ("\n  ..." if len(reasons) > 20 else "")
     raise DataError(
@@ -310,7 +307,7 @@ def _relative(file: str, root: Path) -> str:
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else file
 
 
-def _members(set_name: str) -> tuple[str, ...]:
+def members(set_name: str) -> tuple[str, ...]:
     """The record sets that make up `set_name`: 'corpus' is the splits and files skipped
     before splitting."""
     return (*SPLITS, "corpus") if set_name == "corpus" else (set_name,)
@@ -341,28 +338,23 @@ class PreparedData:
         return pd.DataFrame(rows, columns=["set", "file", "status", "detail"])
 
 
-def prepare_data(params: Params, root: str | Path) -> PreparedData:
-    """The whole prepare stage's data work for validated `params` (paths relative to `root`).
+def prepare_corpus(params: Params, root: str | Path) -> PreparedData:
+    """The prepare stage's data work for validated `params` (paths relative to `root`).
 
-    Splits the raw corpus, compresses train/val/test and every extra evaluation set at each
-    QF, indexes the training patches and writes the layout described in this module's doc.
-    Every folder is scanned before any work starts, so a wrong path fails at once.
+    Splits the raw corpus, compresses train/val/test at each QF, adds the synthetic training
+    images, indexes the training patches and writes the layout of this module's doc.
     """
-    from .config import params_to_dict, resolve_path
-
     data, deg = params.data, params.degradation
     out_dir = resolve_path(data.prepared_dir, root)
     raw_dir = resolve_path(data.raw_dir, root)
     candidates, records = scan_folder(raw_dir, "corpus")
     splits = split_candidates(candidates, data.val_fraction, data.test_fraction, params.seed)
-    extra = {name: resolve_path(folder, root) for name, folder in data.extra_sets.items()}
-    extra_found = {name: scan_folder(folder, name) for name, folder in extra.items()}
-    _clear(out_dir)
+    _clear(out_dir, ("sets", "patches"))
     rows: list[dict] = []
     for name, members in splits.items():
         recs, stats = prepare_set(
-            name, members, out_dir, deg.qualities, deg.chroma_subsampling, data.min_size,
-            keep_gray=False, measure=name != "train",
+            name, members, out_dir / "sets" / name, deg.qualities, deg.chroma_subsampling,
+            data.min_size, keep_gray=False, measure=name != "train",
             variants=data.colour_variants if name == "train" else 0,
         )  # fmt: skip
         records += recs
@@ -375,24 +367,50 @@ def prepare_data(params: Params, root: str | Path) -> PreparedData:
         )  # fmt: skip
         records += recs
         rows += stats
-    for name, (found, skipped) in extra_found.items():
-        recs, stats = prepare_set(
-            name, found, out_dir, deg.qualities, deg.chroma_subsampling, keep_gray=True
-        )
-        records += skipped + recs
-        rows += stats
-        check_usable(records, name, extra[name])
     images = pd.DataFrame(rows)
     index = _index_all(images, data.patches, out_dir)
     prepared = PreparedData(Path(root), out_dir, records, _used_keys(images), images, index)
-    _write_tables(prepared, params_to_dict(params))
+    _write_tables(prepared, corpus_params(params))
     return prepared
 
 
-def _clear(out_dir: Path) -> None:
-    """Remove a previous run's sets so that no stale file survives a change of params."""
-    for sub in ("sets", "patches"):
+def corpus_params(params: Params) -> dict:
+    """The parameters the prepare stage reads (its DVC params), as plain data."""
+    data = section_to_dict(params.data)
+    shared = {k: v for k, v in data.items() if k not in ("extra_sets", "sets_dir")}
+    return {"seed": params.seed, "degradation": section_to_dict(params.degradation),
+            "data": shared}  # fmt: skip
+
+
+def prepare_extra_set(params: Params, name: str, root: str | Path) -> PreparedData:
+    """One extra evaluation set (`data.extra_sets[name]`) into `data.sets_dir/name`."""
+    if name not in params.data.extra_sets:
+        raise DataError(
+            f"data.extra_sets has no set {name!r}; it has {list(params.data.extra_sets)}"
+        )
+    deg = params.degradation
+    folder = resolve_path(params.data.extra_sets[name], root)
+    out_dir = resolve_path(params.data.sets_dir, root) / name
+    found, records = scan_folder(folder, name)
+    _clear(out_dir, ("gt", *(quality_dir(q) for q in deg.qualities)))
+    recs, rows = prepare_set(name, found, out_dir, deg.qualities, deg.chroma_subsampling,
+                             keep_gray=True)  # fmt: skip
+    records += recs
+    check_usable(records, name, folder)
+    images = pd.DataFrame(rows)
+    prepared = PreparedData(Path(root), out_dir, records, _used_keys(images), images, {})
+    _write_tables(prepared, {"folder": params.data.extra_sets[name],
+                             "degradation": section_to_dict(deg)})  # fmt: skip
+    return prepared
+
+
+def _clear(out_dir: Path, subfolders: Sequence[str]) -> None:
+    """Remove a previous run's files so that no stale file survives a change of params."""
+    for sub in subfolders:
         shutil.rmtree(out_dir / sub, ignore_errors=True)
+    for stale in out_dir.glob("q*"):  # QFs no longer in degradation.qualities
+        if stale.is_dir():
+            shutil.rmtree(stale)
 
 
 def _used_keys(images: pd.DataFrame) -> dict[str, list[str]]:
@@ -416,118 +434,9 @@ def _index_all(images: pd.DataFrame, specs, out_dir: Path) -> dict[str, pd.DataF
 
 
 def _write_tables(prepared: PreparedData, resolved: dict) -> None:
-    """images.csv, report.csv and params.json next to the prepared sets."""
+    """images.csv, report.csv, params.json and splits.json next to the prepared images."""
+    prepared.out_dir.mkdir(parents=True, exist_ok=True)
     prepared.images.to_csv(prepared.out_dir / "images.csv", index=False, float_format="%.6f")
     prepared.report.to_csv(prepared.out_dir / "report.csv", index=False)
     write_json(resolved, prepared.out_dir / "params.json")
     write_json(prepared.splits, prepared.out_dir / "splits.json")
-
-
-def prepare_metrics(prepared: PreparedData) -> dict:
-    """The DVC metrics of the prepare stage: counts and pixels, and JPEG itself per QF.
-
-    `jpeg` maps each QF ('q10') to the held-out sets (test and the extra evaluation sets) and
-    their mean bpp, PSNR and SSIM; the training and validation images are left to images.csv.
-    """
-    corpus = prepared.report["set"].isin(_members("corpus"))
-    status = prepared.report.loc[corpus, "status"].value_counts()
-    sizes = prepared.images.drop_duplicates(["set", "key"])
-    metrics = {
-        "corpus": {s: int(status.get(s, 0)) for s in ("used", "converted", "skipped")},
-        "images": {name: len(keys) for name, keys in prepared.splits.items()},
-        "megapixels": {
-            name: round(float((g.height * g.width).sum()) / 1e6, 4)
-            for name, g in sizes.groupby("set", sort=False)
-        },
-        "jpeg": {},
-    }
-    table = summarize_jpeg(prepared.images).drop(columns="images")
-    for (set_name, quality), row in table.iterrows():
-        if set_name not in ("train", "val"):
-            entry = metrics["jpeg"].setdefault(quality_dir(quality), {})
-            entry[set_name] = {k: round(float(v), 4) for k, v in row.items()}
-    return metrics
-
-
-def write_metrics(metrics: dict, metrics_dir: str | Path) -> None:
-    """`prepare.json` (counts) and one `jpeg/q<QF>.json` per QF, so that `dvc metrics show`
-    prints the JPEG baseline as a table with a row per QF."""
-    metrics_dir = Path(metrics_dir)
-    shutil.rmtree(metrics_dir / "jpeg", ignore_errors=True)
-    write_json({k: v for k, v in metrics.items() if k != "jpeg"}, metrics_dir / "prepare.json")
-    for quality, sets in metrics["jpeg"].items():
-        write_json(sets, metrics_dir / "jpeg" / f"{quality}.json")
-
-
-def load_compressed(out_dir: str | Path, set_name: str, key: str, qualities: Sequence[int]):
-    """The gt pixels of one prepared image and its JPEG at each QF (pixels and bytes)."""
-    from .degradations import Compressed, decode_jpeg
-    from .images import read_png
-
-    set_dir = Path(out_dir) / "sets" / set_name
-    gt = read_png(set_dir / "gt" / f"{key}.png")
-    jpegs = {}
-    for quality in qualities:
-        data = (set_dir / quality_dir(quality) / f"{key}.jpg").read_bytes()
-        jpegs[quality] = Compressed(decode_jpeg(data), data)
-    return gt, jpegs
-
-
-def jpeg_table_markdown(prepared: PreparedData) -> str:
-    """The JPEG baseline per set and QF as Markdown, with its conventions stated."""
-    table = summarize_jpeg(prepared.images).reset_index()
-    table = table[[c for c in table if not table[c].isna().all()]]
-    return (
-        "# JPEG itself at each quality factor\n\n"
-        "Pillow/libjpeg baseline JPEG, standard IJG tables, 4:2:0 chroma unless the params say\n"
-        "otherwise; whole images compressed. Means over images. PSNR in dB on 8-bit values\n"
-        "(data range 255), on RGB and on Y (BT.601, 16..235; gray images: their own values);\n"
-        "SSIM with a Gaussian window (sigma 1.5, population covariance); no border crop.\n\n"
-        + table.to_markdown(index=False, floatfmt=".4f", missingval="")
-        + "\n"
-    )
-
-
-def training_additions(prepared: PreparedData):
-    """A figure of what the train split adds to the photographs: colour variants, dead leaves.
-
-    None when the params add neither.
-    """
-    from .images import read_png
-    from .plots import image_row
-
-    gt_dir = prepared.out_dir / "sets" / "train" / "gt"
-    keys = prepared.splits.get("train", [])
-    variants = [k for k in keys if "~" in k]
-    leaves = [k for k in keys if k.startswith("dead_leaves_") and "~" not in k]
-    shown = []
-    if variants:
-        photo = variants[0].split("~")[0]
-        shown += [photo, *[k for k in variants if k.split("~")[0] == photo][:2]]
-    shown += leaves[:2]
-    if not shown:
-        return None
-    titles = [k.replace("~", " ~") for k in shown]
-    return image_row([read_png(gt_dir / f"{k}.png") for k in shown], titles)
-
-
-def write_prepare_reports(prepared: PreparedData, params: Params, root: str | Path) -> dict:
-    """Metrics JSON, Markdown table and QF-ladder figure of the prepare stage."""
-    from .config import resolve_path
-    from .plots import qf_ladder, save_figure
-
-    reports = resolve_path(params.reports.dir, root)
-    metrics = prepare_metrics(prepared)
-    write_metrics(metrics, resolve_path(params.reports.metrics_dir, root))
-    (reports / "jpeg_baseline.md").parent.mkdir(parents=True, exist_ok=True)
-    (reports / "jpeg_baseline.md").write_text(jpeg_table_markdown(prepared))
-    set_name = next(s for s in ("test", "val", "train") if prepared.splits.get(s))
-    candidates = [
-        load_compressed(prepared.out_dir, set_name, key, params.degradation.qualities)
-        for key in prepared.splits[set_name][:8]  # a few: the test split may be large
-    ]
-    index = int(np.argmax([colourfulness(gt) for gt, _ in candidates]))
-    (gt, jpegs), key = candidates[index], prepared.splits[set_name][index]
-    figure = qf_ladder(gt, jpegs, params.reports.figure_crop, f"{set_name}/{key}")
-    save_figure(figure, reports / "figures" / "qf_ladder.png")
-    return {"metrics": metrics, "figure": figure}

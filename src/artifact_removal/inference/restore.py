@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from .models import Generator
+from ..archs.generator import Generator
+from ..runtime import autocast, channels_last
 
 # A map from an (h, w, 3) uint8 window to its (h, w, 3) float32 restoration in [0, 255].
 Restorer = Callable[[np.ndarray], np.ndarray]
@@ -27,11 +28,9 @@ def restore_float(net: Generator, rgb: np.ndarray, device: torch.device) -> np.n
     """
     x = torch.tensor(rgb).permute(2, 0, 1)[None].to(device).float() / 255  # (1, 3, H, W)
     if device.type == "cuda":
-        x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            y = net(x * 2 - 1).float()
-    else:
-        y = net(x * 2 - 1)
+        x = channels_last(x)
+    with autocast(device):
+        y = net(x * 2 - 1).float()
     return ((y[0] + 1) * 127.5).clamp(0, 255).permute(1, 2, 0).cpu().numpy()
 
 

@@ -10,22 +10,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .degradations import Compressed
-from .metrics import psnr
-
-
-def busiest_crop(image: np.ndarray, size: int) -> tuple[int, int]:
-    """Top-left (y, x) of the `size` window with the most gradient energy, on a 16-px grid."""
-    gray = image.mean(axis=2) if image.ndim == 3 else image.astype(np.float64)
-    energy = np.abs(np.diff(gray, axis=0))[:, :-1] + np.abs(np.diff(gray, axis=1))[:-1, :]
-    size = min(size, *image.shape[:2])
-    best, corner = -1.0, (0, 0)
-    for y in range(0, image.shape[0] - size + 1, 16):
-        for x in range(0, image.shape[1] - size + 1, 16):
-            score = float(energy[y : y + size - 1, x : x + size - 1].sum())
-            if score > best:
-                best, corner = score, (y, x)
-    return corner
+from ..data.images import busiest_crop
+from ..degradations.jpeg import Compressed
+from ..metrics.full_reference import psnr
 
 
 def qf_ladder(

@@ -1,14 +1,16 @@
-"""The evaluate stage: every trained method at every QF on every test set.
+"""The evaluate stage: every trained method at every QF on every test set, and the QF predictor.
 
 JPEG itself is the baseline; the original images' no-reference scores are the target (a
 restoration cannot be "more original" than the original, but NIQE and BRISQUE can rate it so).
-Scores are per image first (`per_image.csv`), then means per set, QF and method.
+Scores are per image first (`per_image.csv`), then means per set, QF and method. The test sets
+are the corpus' held-out split and every extra set (`data.extra_sets`); the QF predictor is
+scored on each of them too, as confusion matrices.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -19,15 +21,17 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from .config import Params, resolve_path
-from .data import load_compressed, write_json
-from .images import colourfulness, read_png
-from .metrics import Lpips, psnr, psnr_b, ssim
-from .models import Generator
-from .no_reference import brisque, niqe
-from .restoration import restore_array
+from ..config import Params, resolve_path
+from ..data.prepare import write_json
+from ..data.prepared import test_folders
+from ..inference.gallery import JPEG, ORIGINAL, Gallery
+from ..inference.releases import load_predictor
+from ..methods import models_dir
+from ..metrics.full_reference import psnr, psnr_b, ssim
+from ..metrics.lpips import Lpips
+from ..metrics.no_reference import brisque, niqe
+from ..pretrained import weights_for
 
-ORIGINAL, JPEG = "original", "jpeg"
 FULL_REFERENCE = ("psnr_rgb", "psnr_y", "ssim_rgb", "ssim_y", "psnrb_y", "lpips")
 NO_REFERENCE = ("niqe", "brisque")
 LOWER_IS_BETTER = frozenset({"lpips", "niqe", "brisque"})
@@ -41,93 +45,14 @@ CONVENTIONS = (
 )
 
 
-class EvaluationError(RuntimeError):
-    """Something the evaluation needs is missing; the message names it and how to make it."""
-
-
 def method_dirs(params: Params, root: str | Path) -> dict[str, Path]:
     """Folder of each evaluated method's release files (q<QF>.pt), in params order."""
-    known = {"ssim": params.train_ssim.models_dir, "gan": params.train_gan.models_dir}
-    return {name: resolve_path(known[name], root) for name in params.evaluate.methods}
+    return {name: resolve_path(models_dir(params, name), root) for name in params.evaluate.methods}
 
 
-class Gallery:
-    """The prepared test sets' images: original, JPEG at a QF, and each method's restoration.
-
-    Restorations are computed on first use and the last `keep` of them kept (memory stays
-    bounded on large sets); generators are loaded once.
-    """
-
-    def __init__(
-        self, prepared_dir: Path, methods: dict[str, Path], device: torch.device, keep: int = 64
-    ):
-        self.prepared_dir, self.methods, self.device = Path(prepared_dir), methods, device
-        self._nets: dict[tuple[str, int], Generator] = {}
-        self._images: OrderedDict[tuple[str, str, int, str], np.ndarray] = OrderedDict()
-        self.keep = keep
-
-    def keys(self, set_name: str) -> list[str]:
-        """The image names of a prepared set, sorted."""
-        folder = self.prepared_dir / "sets" / set_name / "gt"
-        keys = sorted(p.stem for p in folder.glob("*.png"))
-        if not keys:
-            raise EvaluationError(f"{folder}: no prepared images (run `dvc repro prepare`)")
-        return keys
-
-    @property
-    def choices(self) -> tuple[str, ...]:
-        """What can be shown: the original, JPEG and every method."""
-        return (ORIGINAL, JPEG, *self.methods)
-
-    def image(self, set_name: str, key: str, quality: int, method: str) -> np.ndarray:
-        """One version of one image: (H, W, 3) or (H, W) uint8."""
-        if method == ORIGINAL:
-            return read_png(self.prepared_dir / "sets" / set_name / "gt" / f"{key}.png")
-        name = (set_name, key, quality, method)
-        if name in self._images:
-            self._images.move_to_end(name)
-            return self._images[name]
-        _, jpegs = load_compressed(self.prepared_dir, set_name, key, [quality])
-        found = jpegs[quality].pixels
-        if method != JPEG:
-            found = restore_array(self.generator(method, quality), found, self.device)
-        self._images[name] = found
-        if len(self._images) > self.keep:
-            self._images.popitem(last=False)
-        return found
-
-    def generator(self, method: str, quality: int) -> Generator:
-        """The released generator of `method` for `quality`, loaded once."""
-        from .training import load_generator
-
-        if method not in self.methods:
-            raise EvaluationError(f"unknown method {method!r}; known: {list(self.choices)}")
-        if (method, quality) not in self._nets:
-            path = self.methods[method] / f"q{quality}.pt"
-            if not path.is_file():
-                raise EvaluationError(
-                    f"{path}: no {method} generator for QF {quality} "
-                    f"(run `dvc repro train_{method}` or put a release file there)"
-                )
-            self._nets[(method, quality)] = load_generator(path, self.device)
-        return self._nets[(method, quality)]
-
-    @property
-    def losses(self) -> dict[str, str]:
-        """Perceptual loss of each method whose loaded releases name one (the GAN's), e.g.
-        {"gan": "random_vgg19_relu2_2"}; several names are joined when QFs differ."""
-        found: dict[str, list[str]] = {}
-        for (method, _), net in sorted(self._nets.items()):
-            loss = getattr(net, "release", {}).get("loss")
-            if loss and loss not in found.setdefault(method, []):
-                found[method].append(loss)
-        return {method: ", ".join(names) for method, names in found.items() if names}
-
-    def most_colourful(self, set_name: str, limit: int = 8) -> str:
-        """Of the set's first `limit` images, the most colourful (for figures)."""
-        keys = self.keys(set_name)[:limit]
-        scores = [colourfulness(self.image(set_name, k, 0, ORIGINAL)) for k in keys]
-        return keys[int(np.argmax(scores))]
+def gallery_of(params: Params, root: str | Path, device: torch.device) -> Gallery:
+    """The test sets and every evaluated method's generators, as params name them."""
+    return Gallery(test_folders(params, Path(root)), method_dirs(params, root), device)
 
 
 def _crop(image: np.ndarray, border: int) -> np.ndarray:
@@ -295,8 +220,6 @@ def metrics_json(summary: pd.DataFrame, set_name: str, quality: int) -> dict:
 
 def write_evaluation(evaluation: Evaluation, out_dir: Path, metrics_dir: Path) -> pd.DataFrame:
     """per_image.csv, a CSV and a Markdown table per set and QF, one metrics JSON each."""
-    import shutil
-
     summary = summarize(evaluation.per_image)
     shutil.rmtree(metrics_dir, ignore_errors=True)
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -322,9 +245,7 @@ def write_evaluation(evaluation: Evaluation, out_dir: Path, metrics_dir: Path) -
 def run_evaluation(params: Params, root: str | Path, device: torch.device, progress: bool = True):
     """The whole stage: score, write tables and metrics; returns (gallery, evaluation, summary)."""
     root = Path(root)
-    gallery = Gallery(
-        resolve_path(params.data.prepared_dir, root), method_dirs(params, root), device
-    )
+    gallery = gallery_of(params, root, device)
     for method in gallery.methods:  # fail early, before minutes of scoring, if one is missing
         for quality in params.degradation.qualities:
             gallery.generator(method, quality)
@@ -333,7 +254,7 @@ def run_evaluation(params: Params, root: str | Path, device: torch.device, progr
         params.test_sets,
         params.degradation.qualities,
         params.evaluate.crop_border,
-        Lpips.load(device),
+        Lpips.load(weights_for("alexnet", root), device),
         progress,
     )
     out_dir = resolve_path(params.evaluate.out_dir, root) / "tables"
@@ -378,3 +299,20 @@ def evaluation_figures(
     for name, figure in figures.items():
         save_figure(figure, figures_dir / f"{name}.png")
     return figures
+
+
+def evaluate_predictor(params: Params, root: str | Path, device: torch.device,
+                       progress: bool = True) -> dict:  # fmt: skip
+    """The QF predictor on every test set: confusion matrices (CSV, figure) and DVC metrics."""
+    from .train_reports import qf_tables, write_confusion
+
+    root = Path(root)
+    path = resolve_path(params.train_qf.models_dir, root) / "predictor.pt"
+    net = load_predictor(path, device)
+    tables = qf_tables(net, test_folders(params, root), params.train_qf.predict_patches, device,
+                       progress)  # fmt: skip
+    out_dir = resolve_path(params.evaluate.out_dir, root)
+    shutil.rmtree(out_dir / "qf", ignore_errors=True)
+    metrics = write_confusion(tables, out_dir / "qf", out_dir / "figures" / "qf_confusion.png")
+    write_json(metrics, resolve_path(params.reports.metrics_dir, root) / "evaluate" / "qf.json")
+    return {"tables": tables, "metrics": metrics}

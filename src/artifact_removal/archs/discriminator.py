@@ -1,4 +1,4 @@
-"""The adversarial part of Galteri et al.'s GAN: a conditional sub-patch discriminator.
+"""Galteri et al.'s conditional sub-patch discriminator.
 
 The discriminator (ICCV 2017 / TMM 2019) sees a candidate image together with the compressed
 image it was restored from (concatenated on channels) and decides, for every pixel it can see,
@@ -7,7 +7,7 @@ layer trims one pixel on every side; LeakyReLU follows each; the number of filte
 two layers; there is no fully connected layer. A 1x1 convolution and a sigmoid give a decision
 per pixel, and the decisions are averaged over each `sub_patch` x `sub_patch` region of the
 input: a 128x128 patch gets 8x8 verdicts of 16x16 sub-patches, and binary cross-entropy runs
-over all of them. Judging small regions is what drives out mosquito noise.
+over all of them (`losses.adversarial`). Judging small regions is what drives out mosquito noise.
 
 Images are (N, 3, H, W) in [-1, 1], H and W multiples of `sub_patch`.
 """
@@ -19,8 +19,6 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-_EPS = 1e-6  # probabilities are kept in [eps, 1 - eps] inside the logarithms
 
 
 @dataclass(frozen=True)
@@ -68,25 +66,3 @@ class Discriminator(nn.Module):
 def discriminator_args(net: Discriminator) -> dict:
     """The keyword arguments that rebuild `net` (for checkpoints)."""
     return asdict(net.config)
-
-
-def _bce(probabilities: torch.Tensor, target: float) -> torch.Tensor:
-    """Binary cross-entropy of probabilities against a constant label, mean over sub-patches."""
-    p = probabilities.float().clamp(_EPS, 1 - _EPS)
-    return -(target * torch.log(p) + (1 - target) * torch.log(1 - p)).mean()
-
-
-def discriminator_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """-log D(I | I_C) - log(1 - D(G(I_C) | I_C)) over every sub-patch of the batch."""
-    return _bce(real, 1.0) + _bce(fake, 0.0)
-
-
-def adversarial_loss(fake: torch.Tensor) -> torch.Tensor:
-    """The generator's l_adv = -log D(G(I_C) | I_C), mean over every sub-patch."""
-    return _bce(fake, 1.0)
-
-
-def accuracy(real: torch.Tensor, fake: torch.Tensor) -> float:
-    """Share of sub-patches the discriminator gets right (originals > 0.5, restored < 0.5)."""
-    right = (real > 0.5).float().sum() + (fake < 0.5).float().sum()
-    return float(right / (real.numel() + fake.numel()))

@@ -1,0 +1,79 @@
+"""The prepared data on disk, and reading it back.
+
+The corpus (stage `prepare`) and each extra evaluation set (stage `prepare_set@NAME`) are
+prepared into folders of the same layout:
+
+    <set>/gt/<key>.png        the image as used (8-bit RGB; gray kept in gray extra sets)
+    <set>/q<QF>/<key>.jpg     the whole image compressed at each QF (patches come later)
+
+The corpus' splits are `data.prepared_dir/sets/{train,val,test}`, beside its patch index
+(`patches/<split>_<size>.csv`); an extra set NAME is `data.sets_dir/NAME`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..config import SPLITS, resolve_path
+from ..degradations.jpeg import Compressed, decode_jpeg
+from .images import read_png
+
+if TYPE_CHECKING:
+    from ..config import Params
+
+
+class DataError(RuntimeError):
+    """A corpus or evaluation set that cannot be prepared or read; says which and why."""
+
+
+def quality_dir(quality: int) -> str:
+    """Folder name of a quality: 5 -> 'q05', 100 -> 'q100'."""
+    return f"q{quality:02d}"
+
+
+def set_folder(params: Params, root: Path, name: str) -> Path:
+    """The prepared folder of a split of the corpus or of an extra evaluation set."""
+    if name in SPLITS:
+        return resolve_path(params.data.prepared_dir, root) / "sets" / name
+    if name in params.data.extra_sets:
+        return resolve_path(params.data.sets_dir, root) / name
+    raise DataError(f"unknown set {name!r}: one of {[*SPLITS, *params.data.extra_sets]}")
+
+
+def test_folders(params: Params, root: Path) -> dict[str, Path]:
+    """The prepared folder of every set the evaluation scores (test, then the extra sets)."""
+    return {name: set_folder(params, root, name) for name in params.test_sets}
+
+
+def keys(folder: Path) -> list[str]:
+    """The image names of a prepared set, sorted; an error when there are none."""
+    found = sorted(p.stem for p in (Path(folder) / "gt").glob("*.png"))
+    if not found:
+        raise DataError(f"{folder}/gt: no prepared images; run the stage that prepares it")
+    return found
+
+
+def files(folder: Path, qualities: Iterable[int], gt: bool = True) -> list[Path]:
+    """The files of a prepared set at these QFs (and its originals): what a reader depends on."""
+    subfolders = [quality_dir(q) for q in qualities] + (["gt"] if gt else [])
+    return sorted(p for sub in subfolders for p in (Path(folder) / sub).glob("*.*"))
+
+
+def load_compressed(folder: Path, key: str, qualities: Sequence[int]):
+    """The gt pixels of one prepared image and its JPEG at each QF (pixels and bytes)."""
+    folder = Path(folder)
+    gt = read_png(folder / "gt" / f"{key}.png")
+    jpegs = {}
+    for quality in qualities:
+        data = (folder / quality_dir(quality) / f"{key}.jpg").read_bytes()
+        jpegs[quality] = Compressed(decode_jpeg(data), data)
+    return gt, jpegs
+
+
+def load_pairs(folder: Path, quality: int, limit: int = 8) -> list:
+    """Up to `limit` whole (gt, lq) uint8 image pairs of a prepared set, in key order."""
+    names = sorted(p.stem for p in (Path(folder) / "gt").glob("*.png"))[:limit]
+    pairs = [load_compressed(folder, key, [quality]) for key in names]
+    return [(gt, jpegs[quality].pixels) for gt, jpegs in pairs]

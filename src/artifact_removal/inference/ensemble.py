@@ -1,0 +1,132 @@
+"""The ensemble of per-QF generators (Galteri et al., TMM 2019): a quality picks the generators.
+
+An image's quality comes from its JPEG tables, the QF predictor, or the user. The generator
+trained for that QF restores it. Between two trained QFs the method's registry entry says how
+to combine the two nearest (`methods.Method.combine`): `blend` takes their outputs' weighted
+mean, linear in QF; `nearest` takes the generator of the nearest QF alone (the lower one on a
+tie), since a mean of two GAN outputs is blurred. Outside the trained range, the nearest end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..archs.qf_net import QFNet
+from ..checkpoints import CheckpointError
+from ..degradations.jpeg_quality import TableQuality, jpeg_quality
+from ..methods import Combine
+from .qf import QFPrediction, predict
+from .releases import load_generator, load_predictor
+from .restore import Restorer, blend
+
+
+class RestoreError(RuntimeError):
+    """A problem that stops the whole run (no generators, bad options); says what to do."""
+
+
+class QualityUnknown(ValueError):
+    """Neither tables, a predictor nor the user tell an image's quality."""
+
+
+def ensemble_weights(quality: float, available: Sequence[int],
+                     combine: Combine = "blend") -> dict[int, float]:  # fmt: skip
+    """Generators and weights for a QF: its own when trained; between two trained QFs, their
+    blend linear in QF, or the nearest (the lower on a tie); outside the range, the nearest end."""
+    levels = sorted(available)
+    if quality <= levels[0]:
+        return {levels[0]: 1.0}
+    if quality >= levels[-1]:
+        return {levels[-1]: 1.0}
+    if int(quality) == quality and int(quality) in levels:
+        return {int(quality): 1.0}
+    upper = next(q for q in levels if q > quality)
+    lower = levels[levels.index(upper) - 1]
+    t = (quality - lower) / (upper - lower)
+    if combine == "nearest":
+        return {upper if t > 0.5 else lower: 1.0}
+    return {lower: round(1 - t, 6), upper: round(t, 6)}
+
+
+@dataclass(frozen=True)
+class QualityChoice:
+    """What is known of an image's QF and which generators restore it, with what weights."""
+
+    tables: TableQuality | None
+    cnn: QFPrediction | None
+    override: int | None
+    used: float
+    generators: dict[int, float]
+
+    def describe(self) -> str:
+        """e.g. 'tables 30, CNN 30 (97%) -> generator q30'."""
+        parts = []
+        if self.override is not None:
+            parts.append(f"given {self.override}")
+        if self.tables is not None:
+            parts.append(f"tables {self.tables}")
+        if self.cnn is not None:
+            parts.append(f"CNN {self.cnn.label} ({self.cnn.confidence:.0%})")
+        mix = " + ".join(f"{w:.2f} q{q}" if w < 1 else f"q{q}" for q, w in self.generators.items())
+        return f"{', '.join(parts)} -> generator {mix}"
+
+
+class Ensemble:
+    """The generators of one method (loaded on first use), how it combines them, and the QF
+    predictor."""
+
+    def __init__(self, paths: dict[int, Path], combine: Combine, device: torch.device,
+                 predictor: Path | None = None):  # fmt: skip
+        self.paths, self.combine, self.device = paths, combine, device
+        self.predictor_path = predictor
+        self._nets: dict[int, torch.nn.Module] = {}
+        self._predictor: QFNet | None = None
+
+    def net(self, quality: int) -> torch.nn.Module:
+        """The generator of one QF."""
+        if quality not in self._nets:
+            try:
+                self._nets[quality] = load_generator(self.paths[quality], self.device)
+            except CheckpointError as err:
+                raise RestoreError(str(err)) from None
+        return self._nets[quality]
+
+    def weights(self, quality: float) -> dict[int, float]:
+        """The generators and weights for a QF."""
+        return ensemble_weights(quality, list(self.paths), self.combine)
+
+    def restorer(self, weights: dict[int, float]) -> Restorer:
+        """The blend of the weighted generators (one generator when the weight is 1)."""
+        return blend([self.net(q) for q in weights], list(weights.values()), self.device)
+
+    def predictor(self) -> QFNet | None:
+        """The QF predictor, or None when there is no file for it."""
+        if self._predictor is None and self.predictor_path and self.predictor_path.is_file():
+            try:
+                self._predictor = load_predictor(self.predictor_path, self.device)
+            except CheckpointError as err:
+                raise RestoreError(str(err)) from None
+        return self._predictor
+
+    def choose(self, path: Path, pixels: np.ndarray, override: int | None) -> QualityChoice:
+        """Tables (JPEG files), the CNN's prediction, or the override decide the generators."""
+        tables = jpeg_quality(path)
+        predictor = self.predictor()
+        cnn = predict(predictor, pixels, device=self.device) if predictor is not None else None
+        if override is not None:
+            used = float(override)
+        elif tables is not None:
+            used = float(tables.quality)
+        elif cnn is not None:
+            used = float(cnn.quality)
+        else:
+            raise QualityUnknown(
+                f"no quantization tables and no QF predictor ({self.predictor_path} not found): "
+                "train it with `dvc repro train_qf`, give it with --predictor, or give the "
+                "quality with --quality N"
+            )
+        return QualityChoice(tables, cnn, override, used, self.weights(used))

@@ -1,0 +1,80 @@
+"""Release files: the weights-only files that training writes and inference reads.
+
+A release is one `torch.save`d dict, loaded with `weights_only=True`, that carries everything
+needed to rebuild and use its network without the training code:
+
+    model        the weights (a state dict)
+    arch         `generator` or `qf_net`
+    model_args   the keyword arguments of that network
+    method       the method (`ssim`, `gan`) or `qf_predictor`
+    quality      the JPEG QF it was trained for (generators)
+    identity     a fingerprint of the run's parameters, data and code
+    loss         what the GAN's perceptual loss was (e.g. `random_vgg19_relu2_2`)
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+from ..archs.generator import Generator, GeneratorConfig
+from ..archs.qf_net import QFNet
+from ..checkpoints import CheckpointError, load_checkpoint
+
+
+def _rebuild(path: Path, net: torch.nn.Module, weights: dict) -> torch.nn.Module:
+    """Load `weights` into `net`; a mismatch is a one-line error naming the file."""
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0][:200]
+        raise CheckpointError(f"{path}: the weights do not fit the network it describes "
+                              f"({first})") from None  # fmt: skip
+    return net
+
+
+def load_generator(path: Path, device: torch.device | str = "cpu") -> Generator:
+    """Rebuild a generator from a release file (or a training checkpoint), in eval mode.
+
+    `net.release` keeps what the file says of itself: method, QF, and the GAN's perceptual
+    loss (`loss`, e.g. `vgg19_relu5_4`, or a fallback's name such as `random_vgg19_relu2_2`).
+    """
+    saved = load_checkpoint(Path(path))
+    if saved.get("arch", "generator") != "generator" or "model_args" not in saved:
+        what = saved.get("method") or saved.get("arch") or "something else"
+        raise CheckpointError(f"{path}: not a generator's release file (it holds {what})")
+    try:
+        config = GeneratorConfig(**saved["model_args"])
+    except TypeError as err:
+        raise CheckpointError(f"{path}: unknown generator arguments ({err})") from None
+    weights = saved["model"].get("g", saved["model"]) if _nested(saved["model"]) else saved["model"]
+    net = _rebuild(Path(path), Generator(config), weights)
+    net.release = {k: saved[k] for k in ("method", "quality", "loss") if k in saved}
+    return net.to(device).eval()
+
+
+def _nested(model: dict) -> bool:
+    """True for a training checkpoint's {network name: state dict}."""
+    return bool(model) and all(isinstance(v, dict) for v in model.values())
+
+
+def load_predictor(path: Path, device: torch.device | str = "cpu") -> QFNet:
+    """The QF predictor from its release file (loaded with weights_only=True), in eval mode."""
+    saved = load_checkpoint(Path(path))
+    if saved.get("arch") != "qf_net" or "model_args" not in saved:
+        raise CheckpointError(f"{path}: not a QF predictor's release file")
+    args = saved["model_args"]
+    net = QFNet(tuple(int(q) for q in args["classes"]), int(args["channels"]), bool(args["above"]))
+    return _rebuild(Path(path), net, saved["model"]).to(device).eval()
+
+
+def find_releases(folder: Path) -> dict[int, Path]:
+    """{QF: file} of the `q<QF>.pt` release files in a folder (none when it is missing)."""
+    found = {}
+    for path in sorted(Path(folder).glob("q*.pt")) if Path(folder).is_dir() else []:
+        match = re.fullmatch(r"q(\d+)\.pt", path.name)
+        if match:
+            found[int(match.group(1))] = path
+    return found

@@ -1,0 +1,214 @@
+"""The method registry: every restoration method the project trains, declared once.
+
+A method is a params section with its schema, a trainer module under `training/` (which
+supplies a `Recipe` to the run engine), a folder of release files (`<section>.models_dir`,
+one `q<QF>.pt` per quality), a label, the pretrained backbones it needs, and how the ensemble
+combines the generators of the two QFs around an image's quality:
+
+- `blend`: the weighted mean of the two outputs, linear in QF (for methods trained on a
+  pixel loss, whose outputs are already means);
+- `nearest`: the generator of the nearest QF alone, the lower one on a tie. Averaging two GAN
+  outputs would bring back the blur that the GAN exists to remove.
+
+Config validation, the command line, evaluation, restoration and the comparison read this
+table, so adding a method means a trainer module and one `register(...)` here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+from pydantic.dataclasses import dataclass as schema
+
+from .config import (
+    STRICT,
+    ConfigError,
+    Params,
+    Positive,
+    Rate,
+    Section,
+    add_section,
+    patch_size_problem,
+)
+
+Combine = Literal["blend", "nearest"]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One restoration method; see the module docstring."""
+
+    name: str  # `--method NAME`, `evaluate.methods`, the `method` of its release files
+    label: str  # for tables, figures and the command line's help
+    section: str  # its params section, e.g. `train_gan`
+    params: type  # that section's schema (must have `models_dir`)
+    trainer: str  # module of `artifact_removal.training` that defines `Recipe`
+    combine: Combine
+    starts_from: str | None = None  # a method whose release of the same QF it fine-tunes
+    backbones: tuple[str, ...] = ()  # keys of models/pretrained.yaml that its training reads
+    check: Callable[[Params], list[str]] = lambda params: []  # cross-key rules
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add a method to the registry and its section to the parameters."""
+    if method.name in METHODS or method.name in ("original", "jpeg"):
+        raise ValueError(f"method {method.name!r} is registered twice or shadows a baseline")
+    if "models_dir" not in method.params.__dataclass_fields__:
+        raise ValueError(f"{method.params.__name__} needs a models_dir (the release folder)")
+    add_section(Section(method.section, method.params, method.check, method.name))
+    METHODS[method.name] = method
+    return method
+
+
+def get(name: str) -> Method:
+    """The registered method called `name`, or an error that lists them."""
+    if name not in METHODS:
+        raise ConfigError(f"unknown method {name!r}; choose one of {list(METHODS)}")
+    return METHODS[name]
+
+
+def models_dir(params: Params, name: str) -> str:
+    """The folder of a method's release files, as params give it."""
+    return params.section(get(name).section).models_dir
+
+
+# ---------------------------------------------------------------------------------------------
+# Supervised generators (Galteri et al.'s SSIM and MSE baselines)
+
+
+@schema(config=STRICT)
+class TrainSsimParams:
+    """A supervised generator's training run (one per QF of the ensemble)."""
+
+    generator: Literal["paper", "fast", "very_fast", "tiny"]
+    loss: dict[Literal["mse", "l1", "ssim"], Annotated[float, Field(gt=0)]]
+    patch_size: Annotated[int, Field(ge=16)]
+    batch_size: Positive
+    steps: Positive
+    lr: Rate
+    schedule: Literal["constant", "cosine"]
+    checkpoint_every: Positive
+    val_every: Positive
+    models_dir: str
+
+
+def _check_ssim(params: Params) -> list[str]:
+    train = params.train_ssim
+    problems = patch_size_problem(params, "train_ssim.patch_size", train.patch_size)
+    if not train.loss:
+        problems.append("train_ssim.loss: name at least one loss, e.g. {ssim: 1.0}")
+    return problems
+
+
+register(
+    Method(
+        name="ssim",
+        label="SSIM/MSE generator (Galteri et al.)",
+        section="train_ssim",
+        params=TrainSsimParams,
+        trainer="supervised",
+        combine="blend",
+        check=_check_ssim,
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The GAN (Galteri et al., ICCV 2017 / TMM 2019)
+
+# VGG-19's feature layers by name, block by block (2, 2, 4, 4, 4 convolutions): conv1_1,
+# relu1_1, ..., pool5. losses/perceptual.py maps them to torchvision's modules (a test checks).
+VGG19_LAYERS = tuple(
+    name
+    for block, convs in enumerate((2, 2, 4, 4, 4), start=1)
+    for name in (*(f"{kind}{block}_{i}" for i in range(1, convs + 1) for kind in ("conv", "relu")),
+                 f"pool{block}")
+)  # fmt: skip
+
+
+@schema(config=STRICT)
+class DiscriminatorParams:
+    """The GAN's sub-patch discriminator: first filters, 3x3 layers, judged sub-patch side."""
+
+    channels: Positive
+    layers: Positive
+    sub_patch: Annotated[int, Field(ge=2)]
+
+
+@schema(config=STRICT)
+class TrainGanParams:
+    """A GAN generator's training run (one per QF), starting from the SSIM generator."""
+
+    perceptual_layer: str
+    fallback: Literal["random_vgg19"] | None
+    adversarial_weight: Annotated[float, Field(ge=0)]
+    discriminator: DiscriminatorParams
+    patch_size: Annotated[int, Field(ge=16)]
+    batch_size: Positive
+    steps: Positive
+    lr_g: Rate
+    lr_d: Rate
+    checkpoint_every: Positive
+    val_every: Positive
+    select_by: Literal["niqe", "psnr_y", "ssim_y"]
+    collapse_steps: Annotated[int, Field(ge=10)]
+    models_dir: str
+
+
+def _check_gan(params: Params) -> list[str]:
+    """The GAN's patches exist, split into whole sub-patches the discriminator can judge."""
+    gan = params.train_gan
+    problems = patch_size_problem(params, "train_gan.patch_size", gan.patch_size)
+    d = gan.discriminator
+    if gan.patch_size % d.sub_patch:
+        problems.append(f"train_gan.discriminator.sub_patch: {d.sub_patch} must divide "
+                        f"train_gan.patch_size {gan.patch_size}")  # fmt: skip
+    if d.layers >= d.sub_patch:
+        problems.append(
+            f"train_gan.discriminator.layers: {d.layers} must be less than sub_patch "
+            f"{d.sub_patch} (each unpadded layer trims a pixel on every side)"
+        )
+    if gan.perceptual_layer not in VGG19_LAYERS:
+        problems.append(f"train_gan.perceptual_layer: {gan.perceptual_layer!r} is not a VGG-19 "
+                        "layer (conv1_1 ... relu5_4, pool1 ... pool5)")  # fmt: skip
+    return problems
+
+
+register(
+    Method(
+        name="gan",
+        label="GAN (Galteri et al.)",
+        section="train_gan",
+        params=TrainGanParams,
+        trainer="gan",
+        combine="nearest",
+        starts_from="ssim",
+        backbones=("vgg19",),
+        check=_check_gan,
+    )
+)
+
+
+def combine_of(name: str) -> Combine:
+    """How the ensemble of `name` combines two neighbouring QFs."""
+    return get(name).combine
+
+
+def label_of(name: str) -> str:
+    """A method's label; the baselines are their own labels."""
+    return get(name).label if name in METHODS else name
+
+
+def describe() -> list[dict[str, Any]]:
+    """The registry as rows, for the command line and the notebooks."""
+    return [
+        {"method": m.name, "label": m.label, "section": m.section, "trainer": m.trainer,
+         "ensemble": m.combine, "starts from": m.starts_from or "", "backbones": list(m.backbones)}
+        for m in METHODS.values()
+    ]  # fmt: skip

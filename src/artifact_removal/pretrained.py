@@ -1,0 +1,115 @@
+"""Pretrained ImageNet weights: torchvision's cache, and a manifest that DVC can see.
+
+The perceptual loss (VGG-19) and LPIPS (AlexNet) need torchvision's ImageNet weights, which
+live in torchvision's cache, `$TORCH_HOME/hub/checkpoints/<file>`: torchvision downloads them
+there when online, and an offline user copies them there. Nothing here downloads.
+
+Which of them a machine has changes what the stages compute, yet the cache lies outside the
+project, where DVC does not look. So `refresh_manifest` (the command `artifact-removal
+pretrained`, which `make repro` runs before `dvc repro`) writes what it finds into
+`models/pretrained.yaml`, one key per backbone: `absent`, or the file and its sha256. Stages
+list the keys they use as params of that file, so adding VGG-19's weights makes the GAN
+stages (and what depends on them) stale, and nothing else. At run time a stage takes the
+weights that the manifest names, and checks their hash, never what the cache holds now: its
+result depends only on what DVC saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+import yaml
+
+MANIFEST = Path("models") / "pretrained.yaml"
+# backbone -> torchvision's file name; the name ends in the first 8 hex digits of its sha256.
+BACKBONES = {
+    "vgg19": "vgg19-dcbb9e9d.pth",  # the GAN's perceptual loss (IMAGENET1K_V1)
+    "alexnet": "alexnet-owt-7be5be79.pth",  # LPIPS's backbone
+}
+ABSENT = "absent"
+HEADER = """\
+# Which ImageNet backbones torchvision's cache held when `artifact-removal pretrained` last ran
+# (`make repro` runs it first): `absent`, or the file and its sha256. Stages that use a backbone
+# depend on its key, so adding the weights reruns them and nothing else. Written, not edited.
+"""
+
+
+class MissingWeightsError(RuntimeError):
+    """Pretrained weights are absent or differ from what the manifest says; says what to do."""
+
+
+def cache_path(file: str) -> Path:
+    """Where torchvision looks for pretrained weights: $TORCH_HOME/hub/checkpoints/<file>."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / file
+
+
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def inspect(name: str) -> tuple[str, str]:
+    """(manifest entry, note) for one backbone: what torchvision's cache holds for it."""
+    file = BACKBONES[name]
+    path = cache_path(file)
+    if not path.is_file():
+        return ABSENT, f"{name}: {file} not in {path.parent}"
+    digest = sha256(path)
+    expected = file.rsplit("-", 1)[-1].split(".")[0]
+    if not digest.startswith(expected):
+        return ABSENT, f"{name}: {path} is not torchvision's file (sha256 {digest[:8]}...)"
+    return f"{file} sha256:{digest}", f"{name}: {path}"
+
+
+def read_manifest(root: Path) -> dict[str, str]:
+    """The manifest's entries (every backbone absent when there is no manifest)."""
+    path = Path(root) / MANIFEST
+    found = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    return {name: str(found.get(name, ABSENT)) for name in BACKBONES}
+
+
+def refresh_manifest(root: Path) -> tuple[dict[str, str], list[str]]:
+    """Write the manifest from torchvision's cache (only when it changes); entries and notes."""
+    entries, notes = {}, []
+    for name in BACKBONES:
+        entries[name], note = inspect(name)
+        notes.append(note)
+    path = Path(root) / MANIFEST
+    text = HEADER + yaml.safe_dump(entries, sort_keys=False)
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return entries, notes
+
+
+def weights_for(name: str, root: Path | None) -> Path | None:
+    """The weights file the manifest names for `name`, checked; None when it says absent.
+
+    Without a project (`root` None) the cache itself decides. A manifest that names a file
+    the cache no longer holds, or holds with another hash, is an error that says how to fix it.
+    """
+    entry = inspect(name)[0] if root is None else read_manifest(root)[name]
+    if entry == ABSENT:
+        return None
+    file, _, digest = entry.partition(" sha256:")
+    path = cache_path(file)
+    if not path.is_file() or (root is not None and sha256(path) != digest):
+        raise MissingWeightsError(
+            f"{Path(root or '.') / MANIFEST} says {name} is {file} (sha256 {digest[:12]}...), "
+            f"but {path} is {'another file' if path.is_file() else 'missing'}: put the file "
+            "back, or run `artifact-removal pretrained` to record what the cache holds now"
+        )
+    return path
+
+
+def describe(name: str, root: Path | None) -> str:
+    """`imagenet` or `absent`, as a stage reports which backbone it used."""
+    return ABSENT if weights_for(name, root) is None else "imagenet"

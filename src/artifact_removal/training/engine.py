@@ -1,0 +1,331 @@
+"""The run engine: one training loop for every method and model.
+
+A method supplies a `Recipe` (its networks, optimisers, losses, its step and its validation);
+the engine does the rest, the same way for all:
+
+- **Runs from params in one step.** `Run.from_params(params, "gan", 10, root)` resolves the
+  section of a method (or `"qf"`, the QF predictor) into paths and settings.
+- **Seeded batches.** Recipes draw batch `step` from (seed, step) alone (`data.samplers`), so a
+  resumed run sees the batches an uninterrupted one would, and gives the same weights.
+- **Resume only the same run.** A run's identity is a fingerprint of its settings, seed and
+  QF, of the files it reads (`Recipe.inputs`: the prepared data, a starting release, the
+  pretrained backbone) and of the source of the code it runs (`checkpoints.code_fingerprint`).
+  A checkpoint of another identity is never resumed: after a change of code, data or
+  params the run starts fresh; after an interruption with the same inputs it resumes from
+  its last checkpoint, also after `kill -9`.
+- **Atomic files.** Checkpoints (every network, optimiser and scheduler, the step, the
+  history and the recipe's own state) every `checkpoint_every` steps and the release file
+  at the end are written atomically under unique temporary names, loaded with
+  `weights_only=True`.
+- **Logging.** Loss terms are averaged over each window of `LOG_EVERY` steps; validation every
+  `val_every` steps; both go to the history, the progress bar and dvclive (curves and
+  `metrics.json`), rebuilt from the history on resume.
+- **Stops with a reason.** A non-finite loss on any process stops every process, keeping the
+  last good checkpoint; a recipe can stop the run too (the GAN's collapse).
+- **Devices.** bf16 autocast and channels_last on CUDA (recipes use `runtime.autocast`);
+  float32 on the CPU. Under `torchrun`, DDP over NCCL (CUDA, one GPU per process) or gloo
+  (CPU): each process takes its share of every batch, process 0 validates and writes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from ..checkpoints import code_fingerprint, fingerprint, load_checkpoint, save_atomic
+from ..config import Params, resolve_path, section_to_dict
+from ..methods import METHODS
+from ..runtime import Distributed, seed_everything
+
+LOG_EVERY = 10
+PREDICTOR = "qf"  # the QF predictor's name as a trainer (section train_qf)
+BOOKKEEPING = ("checkpoint_every", "models_dir", "predict_patches")  # no effect on the weights
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why and what was kept."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run: a method (or the QF predictor) at a QF, resolved from params."""
+
+    name: str  # `ssim`, `gan`, ... or `qf`
+    quality: int | None  # the QF of a generator; None for the QF predictor
+    settings: Any  # the params section
+    seed: int
+    root: Path
+    prepared_dir: Path
+    release: Path
+    checkpoint: Path
+    live_dir: Path | None
+    qualities: tuple[int, ...] = ()  # degradation.qualities (the QF predictor's classes)
+    start_from: Path | None = None  # the release file it fine-tunes (the GAN: the SSIM one)
+    figure_crop: int = 160
+
+    @classmethod
+    def from_params(cls, params: Params, name: str, quality: int | None, root: Path) -> Run:
+        """The run of method `name` (or `qf`) for one QF (None for the QF predictor)."""
+        section = params.train_qf if name == PREDICTOR else params.section(_method(name).section)
+        qualities = tuple(params.degradation.qualities)
+        if name != PREDICTOR and quality not in qualities:
+            raise TrainingError(f"quality {quality} is not one of degradation.qualities "
+                                f"{list(qualities)}")  # fmt: skip
+        tag = "predictor" if name == PREDICTOR else f"q{quality}"
+        live = "train_qf" if name == PREDICTOR else f"train_{name}/{tag}"
+        base = None if name == PREDICTOR else _method(name).starts_from
+        start = None
+        if base:
+            start = resolve_path(params.section(_method(base).section).models_dir, root)
+            start = start / f"{tag}.pt"
+        return cls(
+            name, quality, section, params.seed, Path(root),
+            resolve_path(params.data.prepared_dir, root),
+            resolve_path(section.models_dir, root) / f"{tag}.pt",
+            resolve_path("build/checkpoints", root) / name / f"{tag}.pt",
+            resolve_path(params.reports.dir, root) / live,
+            qualities if name == PREDICTOR else (), start, params.reports.figure_crop,
+        )  # fmt: skip
+
+    @property
+    def label(self) -> str:
+        """`gan q10`, `qf predictor`: for messages and progress bars."""
+        return f"{self.name} q{self.quality}" if self.quality is not None else "qf predictor"
+
+    @property
+    def steps(self) -> int:
+        return self.settings.steps
+
+    def trainer_module(self) -> str:
+        """The module (below the package) whose `Recipe` trains this run."""
+        return f"training.{'qf' if self.name == PREDICTOR else _method(self.name).trainer}"
+
+    def identity(self, inputs: dict[str, str]) -> dict[str, Any]:
+        """What makes two runs the same: settings, seed, QF, inputs and code."""
+        settings = {k: v for k, v in section_to_dict(self.settings).items() if k not in BOOKKEEPING}
+        return {"run": self.name, "quality": self.quality, "seed": self.seed,
+                "settings": settings, "classes": list(self.qualities), "inputs": inputs,
+                "code": code_fingerprint(self.trainer_module())}  # fmt: skip
+
+
+def _method(name: str):
+    if name not in METHODS:
+        raise TrainingError(f"unknown method {name!r}; choose one of {[*METHODS, PREDICTOR]}")
+    return METHODS[name]
+
+
+class Recipe:
+    """What a method supplies to the engine. Subclasses build everything in `__init__`."""
+
+    modules: dict[str, torch.nn.Module]  # checkpointed networks; "g" is the one released
+    optimizers: dict[str, torch.optim.Optimizer]
+    schedulers: ClassVar[dict[str, Any]] = {}  # recipes with schedules set their own
+    validate_at_start = False  # score the starting point as step 0 (fine-tuning)
+
+    def __init__(self, run: Run, device: torch.device, ddp: Distributed):
+        self.run, self.device, self.ddp = run, device, ddp
+
+    def inputs(self) -> dict[str, str]:
+        """Fingerprints of what the run reads besides params and code (data, start, backbone)."""
+        raise NotImplementedError
+
+    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+        """One optimisation step on this process's share of batch `step`; detached loss terms
+        (scalars on the device; the first is the total)."""
+        raise NotImplementedError
+
+    def validate(self, step: int) -> dict[str, float]:
+        """Held-out scores (process 0 only), keys without the `val_` prefix."""
+        return {}
+
+    def check(self, entry: dict) -> str | None:
+        """A reason to stop after a logged entry (None: go on)."""
+        return None
+
+    def state(self) -> dict:
+        """The recipe's own state for checkpoints (tensors and plain data)."""
+        return {}
+
+    def load_state(self, state: dict) -> None:
+        """Restore what `state` returned."""
+
+    def release(self) -> dict:
+        """The release file's contents, besides what the engine adds."""
+        raise NotImplementedError
+
+    def summary(self, history: list[dict]) -> dict:
+        """Facts of the run for metrics.json (besides the last value of each curve)."""
+        return {}
+
+
+@dataclass
+class TrainResult:
+    """What a run produced."""
+
+    run: Run
+    history: list[dict] = field(default_factory=list)
+    resumed_from: int = 0
+    recipe: Recipe | None = None
+
+    @property
+    def release(self) -> Path:
+        return self.run.release
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.run.checkpoint
+
+    @property
+    def curves(self) -> pd.DataFrame:
+        """History as a table (one row per logged step)."""
+        return pd.DataFrame(self.history)
+
+
+def recipe_class(run: Run) -> type[Recipe]:
+    """The `Recipe` of the run's trainer module."""
+    return importlib.import_module(f"artifact_removal.{run.trainer_module()}").Recipe
+
+
+def train(run: Run, device: torch.device, progress: bool = True) -> TrainResult:
+    """Train (or resume, or just re-release) one run; see the module docstring."""
+    ddp = Distributed.start(device)
+    seed_everything(run.seed)
+    recipe = recipe_class(run)(run, ddp.device, ddp)
+    identity = run.identity(recipe.inputs())
+    state = _resume(run, recipe, fingerprint(identity))
+    if ddp.main and state["step"] == 0 and recipe.validate_at_start:
+        state["history"].append({"step": 0} | _prefixed(recipe.validate(0)))
+    live = LiveLog(run.live_dir, state["history"]) if ddp.main and run.live_dir else None
+    bar = tqdm(range(state["step"] + 1, run.steps + 1), desc=f"train {run.label}",
+               disable=not (progress and ddp.main), initial=state["step"], total=run.steps,
+               unit="step")  # fmt: skip
+    window: list[dict[str, float]] = []
+    for step in bar:
+        terms = recipe.train_step(step)
+        values = {k: float(v) for k, v in terms.items()}
+        if ddp.any(not all(math.isfinite(v) for v in values.values())):
+            raise TrainingError(
+                f"{run.label}: the loss became non-finite at step {step} ({_short(values)}); "
+                f"the last good checkpoint (step {state['saved']}) is kept at {run.checkpoint}"
+            )
+        window.append(values)
+        validate = step % run.settings.val_every == 0 or step == run.steps
+        reason = None
+        if ddp.main and (step % LOG_EVERY == 0 or validate):
+            entry = {"step": step} | {k: float(np.mean([w[k] for w in window])) for k in values}
+            entry |= {"lr": _lr(recipe)} if recipe.schedulers else {}
+            window = []
+            reason = recipe.check(entry)
+            if validate and reason is None:
+                entry |= _prefixed(recipe.validate(step))
+            state["history"].append(entry)
+            if live:
+                live.log(entry)
+            bar.set_postfix({k: f"{v:.4f}" for k, v in list(entry.items())[1:3]})
+        if ddp.any(reason is not None):
+            raise TrainingError(
+                f"{run.label}: {reason or 'stopped on process 0'}; the last checkpoint "
+                f"(step {state['saved']}) is at {run.checkpoint}"
+            )
+        if step % run.settings.checkpoint_every == 0 or step == run.steps:
+            if ddp.main:
+                _save(run, recipe, step, state)
+            state["saved"] = step
+            ddp.barrier()
+    if ddp.main:
+        save_atomic(_release(run, recipe, state["identity"]), run.release)
+        if live:
+            live.finish(recipe.summary(state["history"]))
+    ddp.barrier()
+    return TrainResult(run, state["history"], state["resumed"], recipe)
+
+
+def _prefixed(scores: dict[str, float]) -> dict[str, float]:
+    return {f"val_{k}": v for k, v in scores.items()}
+
+
+def _short(values: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+
+
+def _lr(recipe: Recipe) -> float:
+    """The learning rate of the first scheduler."""
+    return next(iter(recipe.schedulers.values())).get_last_lr()[0]
+
+
+def _resume(run: Run, recipe: Recipe, identity: str) -> dict:
+    """The state of the last checkpoint of the same run, loaded into the recipe; or fresh."""
+    fresh = {"step": 0, "saved": 0, "resumed": 0, "history": [], "identity": identity}
+    if not run.checkpoint.is_file():
+        return fresh
+    saved = load_checkpoint(run.checkpoint)
+    if saved.get("identity") != identity:
+        return fresh  # another run's: start over (the file is replaced at the first save)
+    for kind, objects in (("model", recipe.modules), ("optimizer", recipe.optimizers),
+                          ("scheduler", recipe.schedulers)):  # fmt: skip
+        for name, obj in objects.items():
+            obj.load_state_dict(saved[kind][name])
+    recipe.load_state(saved["recipe"])
+    step = int(saved["step"])
+    return fresh | {"step": step, "saved": step, "resumed": step, "history": saved["history"]}
+
+
+def _save(run: Run, recipe: Recipe, step: int, state: dict) -> None:
+    """One atomic checkpoint of everything a resume needs."""
+    release = recipe.release()
+    save_atomic(
+        {"model": {k: m.state_dict() for k, m in recipe.modules.items()},
+         "optimizer": {k: o.state_dict() for k, o in recipe.optimizers.items()},
+         "scheduler": {k: s.state_dict() for k, s in recipe.schedulers.items()},
+         "step": step, "identity": state["identity"], "history": state["history"],
+         "recipe": recipe.state(), "arch": release["arch"],
+         "model_args": release["model_args"]},
+        run.checkpoint,
+    )  # fmt: skip
+
+
+def _release(run: Run, recipe: Recipe, identity: str) -> dict:
+    """The weights-only release file (see `inference.releases`)."""
+    release = recipe.release()
+    release["model"] = {k: v.detach().cpu().contiguous() for k, v in release["model"].items()}
+    method = "qf_predictor" if run.name == PREDICTOR else run.name
+    return release | {"method": method, "quality": run.quality, "identity": identity}
+
+
+def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A network's state dict, detached copies on the CPU."""
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
+class LiveLog:
+    """dvclive logging rebuilt from the run's history, so a resumed run's plots are whole."""
+
+    def __init__(self, folder: Path, history: list[dict]):
+        from dvclive import Live
+
+        shutil.rmtree(folder, ignore_errors=True)
+        self.live = Live(dir=str(folder), save_dvc_exp=False, dvcyaml=None, report=None)
+        for entry in history:
+            self.log(entry)
+
+    def log(self, entry: dict) -> None:
+        self.live.step = entry["step"]
+        for key, value in entry.items():
+            if key != "step" and math.isfinite(value):
+                name = f"val/{key[4:]}" if key.startswith("val_") else f"train/{key}"
+                self.live.log_metric(name, value, plot=True)
+
+    def finish(self, extra: dict | None = None) -> None:
+        """Write metrics.json: the last value of every metric, and `extra` (run facts)."""
+        self.live.summary.update(extra or {})
+        self.live.make_summary()
+        self.live.end()

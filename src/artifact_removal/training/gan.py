@@ -1,0 +1,215 @@
+"""The GAN (Galteri et al., ICCV 2017 / TMM 2019): the generator starts from the SSIM generator.
+
+Each step first trains the discriminator on originals against the generator's current
+restorations (both conditioned on the compressed patch), then the generator on
+l = l_P + lambda * l_adv: the perceptual loss plus the adversarial loss -log D(G(I_C) | I_C).
+Every `val_every` steps the held-out images are restored and scored; the release file is the
+generator of the best held-out score (`select_by`), not of the last step. A score that cannot
+be computed (NIQE of images smaller than its blocks) stops the run, rather than releasing a
+step chosen by nothing. A discriminator whose accuracy stays at 0 or 1 for `collapse_steps`
+steps has collapsed, and the run stops saying so.
+
+The perceptual loss uses the VGG-19 weights that `models/pretrained.yaml` names (so its
+identity, and DVC, see which), or the named fallback.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..archs.discriminator import Discriminator, DiscriminatorConfig
+from ..archs.generator import generator_args
+from ..checkpoints import files_fingerprint
+from ..data.images import busiest_crop, colourfulness
+from ..data.prepared import load_pairs
+from ..data.samplers import PatchSampler
+from ..inference.releases import load_generator
+from ..inference.restore import restore_array
+from ..losses.adversarial import accuracy, adversarial_loss, discriminator_loss
+from ..losses.perceptual import PerceptualLoss
+from ..metrics.full_reference import psnr, ssim
+from ..metrics.no_reference import niqe
+from ..pretrained import read_manifest, weights_for
+from ..runtime import autocast
+from .engine import Recipe as BaseRecipe
+from .engine import TrainingError, weights
+
+SELECT_BY = {"niqe": -1, "psnr_y": 1, "ssim_y": 1}  # held-out score -> sign (higher is better)
+
+
+def niqe_or_nan(image: np.ndarray) -> float:
+    """NIQE, or NaN for an image smaller than NIQE's blocks."""
+    try:
+        return niqe(image)
+    except ValueError:
+        return math.nan
+
+
+def scores(gts: list, images: list, name: str) -> dict[str, float]:
+    """Mean PSNR-Y, SSIM-Y and NIQE (over the images large enough for it) of `images`."""
+    niqes = [niqe_or_nan(image) for image in images]
+    pairs = list(zip(gts, images, strict=True))
+    return {
+        f"{name}_psnr_y": float(np.mean([psnr(g, i, "y") for g, i in pairs])),
+        f"{name}_ssim_y": float(np.mean([ssim(g, i, "y") for g, i in pairs])),
+        f"{name}_niqe": float(np.nanmean(niqes)) if np.isfinite(niqes).any() else math.nan,
+    }
+
+
+class HeldOut:
+    """The validation images, and the window of one of them whose restoration is kept as a
+    sample at every validation (the busiest crop of the most colourful image)."""
+
+    def __init__(self, folder, quality: int, crop: int):
+        self.pairs = load_pairs(folder, quality)
+        gts, jpegs = [gt for gt, _ in self.pairs], [lq for _, lq in self.pairs]
+        self.jpeg = scores(gts, jpegs, "jpeg") if self.pairs else {}  # once, not every time
+        self.index, self.window = 0, (slice(0, crop), slice(0, crop))
+        if self.pairs:
+            self.index = int(np.argmax([colourfulness(gt) for gt, _ in self.pairs]))
+            y, x = busiest_crop(self.pairs[self.index][0], crop)
+            self.window = (slice(y, y + crop), slice(x, x + crop))
+
+    def crop(self, image: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(image[self.window])
+
+    def references(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The sample window of the JPEG and of the original."""
+        if not self.pairs:
+            return None, None
+        gt, lq = self.pairs[self.index]
+        return self.crop(lq), self.crop(gt)
+
+
+class Recipe(BaseRecipe):
+    """Fine-tunes the SSIM generator of the same QF against a conditional discriminator."""
+
+    validate_at_start = True  # step 0: the SSIM generator it starts from (never released)
+
+    def __init__(self, run, device, ddp):
+        super().__init__(run, device, ddp)
+        s = run.settings
+        if not run.start_from.is_file():
+            raise TrainingError(
+                f"{run.start_from}: the GAN starts from the SSIM generator of QF {run.quality}, "
+                f"which is missing; run `dvc repro train_ssim@{run.quality}` or "
+                f"`artifact-removal train --method ssim --quality {run.quality}` first"
+            )
+        self.sampler = PatchSampler(run.prepared_dir, run.quality, s.patch_size, run.seed)
+        self.g = load_generator(run.start_from, device).train()
+        d = s.discriminator
+        self.d = Discriminator(DiscriminatorConfig(d.channels, d.layers, d.sub_patch)).to(device)
+        self.modules = {"g": self.g, "d": self.d}
+        self.optimizers = {
+            "g": torch.optim.Adam(self.g.parameters(), lr=s.lr_g, betas=(0.9, 0.99)),
+            "d": torch.optim.Adam(self.d.parameters(), lr=s.lr_d, betas=(0.9, 0.99)),
+        }
+        self.g_model, self.d_model = ddp.wrap(self.g), ddp.wrap(self.d)
+        self.backbone = read_manifest(run.root)["vgg19"]
+        vgg = weights_for("vgg19", run.root)
+        self.perceptual = PerceptualLoss(s.perceptual_layer, vgg, s.fallback, run.seed).to(device)
+        self.held_out = HeldOut(run.prepared_dir / "sets" / "val", run.quality, run.figure_crop)
+        if not self.held_out.pairs:
+            raise TrainingError(
+                f"{run.prepared_dir}/sets/val: no validation images, so no step can be "
+                "chosen for release; give data.val_fraction > 0"
+            )
+        self.best: dict | None = None
+        self.best_score: float | None = None
+        self.best_step: int | None = None
+        self.samples: dict[int, torch.Tensor] = {}
+        self.stuck_since: int | None = None
+        self.logged = 0
+
+    def inputs(self) -> dict[str, str]:
+        start = files_fingerprint([self.run.start_from], self.run.start_from.parent)
+        return {"data": self.sampler.fingerprint(self.run.root), "start": start,
+                "vgg19": self.backbone if self.perceptual.name.startswith("vgg19") else
+                self.perceptual.name}  # fmt: skip
+
+    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+        """One discriminator step, then one generator step; the losses and D's accuracy."""
+        batch = self.sampler.batch(step, self.run.settings.batch_size, self.ddp.rank,
+                                   self.ddp.world)  # fmt: skip
+        lq, gt = batch["lq"].to(self.device), batch["gt"].to(self.device)
+        lq_s, gt_s = lq * 2 - 1, gt * 2 - 1  # the networks see [-1, 1]
+        with autocast(self.device):
+            pred = (self.g_model(lq_s) + 1) / 2  # (n, 3, P, P) in [0, 1]
+            self.d.requires_grad_(True)
+            real, fake = self.d_model(gt_s, lq_s), self.d_model(pred.detach() * 2 - 1, lq_s)
+        d_loss = discriminator_loss(real, fake)
+        opt_g, opt_d = self.optimizers["g"], self.optimizers["d"]
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        self.d.requires_grad_(False)  # the generator step does not train the discriminator
+        with autocast(self.device):  # the bare discriminator: no gradients of its own to sync
+            l_p = self.perceptual(pred.float(), gt)
+            l_adv = adversarial_loss(self.d(pred * 2 - 1, lq_s))
+        g_loss = l_p + self.run.settings.adversarial_weight * l_adv
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        losses = {"d_loss": d_loss, "g_loss": g_loss, "l_p": l_p, "l_adv": l_adv}
+        terms = {k: v.detach().float() for k, v in losses.items()}
+        return terms | {"d_accuracy": torch.tensor(accuracy(real.detach(), fake.detach()))}
+
+    def check(self, entry: dict) -> str | None:
+        """Stop when the discriminator's accuracy has been stuck at 0 or 1 for too long."""
+        if 0.01 < entry["d_accuracy"] < 0.99:
+            self.stuck_since = None
+        elif self.stuck_since is None:
+            self.stuck_since = self.logged  # the window of this entry began there
+        self.logged = entry["step"]
+        stuck = entry["step"] - self.stuck_since if self.stuck_since is not None else 0
+        if self.stuck_since is not None and stuck >= self.run.settings.collapse_steps:
+            return (f"the discriminator's accuracy has been {entry['d_accuracy']:.2f} for "
+                    f"{stuck} steps (to step {entry['step']}): training has collapsed. Try other "
+                    "learning rates or adversarial weight")  # fmt: skip
+        return None
+
+    def validate(self, step: int) -> dict[str, float]:
+        """Score the held-out images and keep a sample; keep the generator if it is the best so
+        far (the starting generator, step 0, is scored but never released)."""
+        held_out = self.held_out
+        self.g.eval()
+        preds = [restore_array(self.g, lq, self.device) for _, lq in held_out.pairs]
+        self.g.train()
+        found = scores([gt for gt, _ in held_out.pairs], preds, "pred") | held_out.jpeg
+        self.samples[step] = torch.from_numpy(held_out.crop(preds[held_out.index]))
+        select_by = self.run.settings.select_by
+        value = found[f"pred_{select_by}"]
+        if not math.isfinite(value):
+            raise TrainingError(
+                f"{self.run.label}: the held-out {select_by} is {value} at step {step}: no "
+                "validation image could be scored (NIQE needs 96x96 pixels); no step can be "
+                "chosen for release. Use train_gan.select_by psnr_y or larger validation images"
+            )
+        score = SELECT_BY[select_by] * value
+        if step > 0 and (self.best_score is None or score > self.best_score):
+            self.best_score, self.best_step, self.best = score, step, weights(self.g)
+        return found
+
+    def state(self) -> dict:
+        return {"samples": self.samples, "best": self.best, "best_score": self.best_score,
+                "best_step": self.best_step, "stuck_since": self.stuck_since,
+                "logged": self.logged}  # fmt: skip
+
+    def load_state(self, state: dict) -> None:
+        self.samples, self.best, self.best_score = state["samples"], state["best"], state[
+            "best_score"]  # fmt: skip
+        self.best_step, self.stuck_since, self.logged = (
+            state["best_step"], state["stuck_since"], state["logged"])  # fmt: skip
+
+    def release(self) -> dict:
+        return {"model": self.best or weights(self.g), "arch": "generator",
+                "model_args": generator_args(self.g), "loss": self.perceptual.name,
+                "best_step": self.best_step}  # fmt: skip
+
+    def summary(self, history: list[dict]) -> dict:
+        best = next((e for e in history if e["step"] == self.best_step), {})
+        return {"perceptual_loss": self.perceptual.name, "best_step": self.best_step,
+                "best": {k[4:]: v for k, v in best.items() if k.startswith("val_")}}  # fmt: skip

@@ -1,0 +1,73 @@
+"""The QF predictor of Galteri et al. (TMM 2019): its recipe for the run engine.
+
+The network (`archs.qf_net.QFNet`) learns to tell which of the ensemble's QFs a patch was
+compressed with and, with `train_qf.above_range`, one more class, "above": compressed at a
+higher QF than any of them, or never compressed at all (a PNG screenshot, a camera's raw
+output). Images of that class go to the generator of the highest QF, instead of the
+heavy-handed one a classifier that knows only the ensemble's QFs picks for them.
+
+Batches are labelled patches of the train split on the JPEG block grid (`data.samplers.
+QFSampler`); the loss is the cross-entropy, with Adam and a cosine schedule. Every `val_every`
+steps each validation image at every QF (and, for "above", at QF 90 and uncompressed) is
+predicted whole, as a user's image would be (`inference.qf.predict_set`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..archs.qf_net import QFNet
+from ..data.samplers import QFSampler
+from ..inference.qf import predict_set
+from ..metrics.classification import accuracies, confusion_matrix
+from ..runtime import autocast
+from .engine import Recipe as BaseRecipe
+from .engine import weights
+
+
+class Recipe(BaseRecipe):
+    """The QF predictor, trained on patches of every QF of the train split."""
+
+    def __init__(self, run, device, ddp):
+        super().__init__(run, device, ddp)
+        s = run.settings
+        classes = run.qualities
+        self.sampler = QFSampler(run.prepared_dir, classes, s.patch_size, run.seed,
+                                 above_range=s.above_range)  # fmt: skip
+        self.net = QFNet(classes, s.channels, above=s.above_range is not None).to(device)
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=s.lr)
+        self.modules, self.optimizers = {"g": self.net}, {"g": optimizer}
+        self.schedulers = {"g": torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, s.steps)}
+        self.model = ddp.wrap(self.net)
+
+    def inputs(self) -> dict[str, str]:
+        return {"data": self.sampler.fingerprint(self.run.root)}
+
+    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+        patches, labels = self.sampler.batch(step, self.run.settings.batch_size, self.ddp.rank,
+                                             self.ddp.world)  # fmt: skip
+        labels = labels.to(self.device)
+        with autocast(self.device):
+            logits = self.model(patches.to(self.device)).float()
+        loss = F.cross_entropy(logits, labels)
+        optimizer = self.optimizers["g"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        self.schedulers["g"].step()
+        hits = (logits.argmax(1) == labels).float().mean()
+        return {"loss": loss.detach(), "patch_accuracy": hits.detach()}
+
+    def validate(self, step: int) -> dict[str, float]:
+        """Accuracy per image on the validation split (mean over the ensemble's classes)."""
+        self.net.eval()
+        folder = self.run.prepared_dir / "sets" / "val"
+        count = self.run.settings.predict_patches
+        found = predict_set(self.net, folder, count, self.device, progress=False)
+        self.net.train()
+        scores = accuracies(confusion_matrix(*found, self.net.labels))
+        return {k: scores[k] for k in ("accuracy", "mean_class_accuracy")}
+
+    def release(self) -> dict:
+        return {"model": weights(self.net), "arch": "qf_net", "model_args": self.net.arguments()}
