@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine (Python 3.11, no GPU needed):
-#   make repro   set up .venv if needed, build the default corpus, run the DVC pipeline
+#   make repro   set up .venv if needed, build the default corpus, record the pretrained weights
+#                torchvision's cache holds (models/pretrained.yaml), run the DVC pipeline
 #   make test    set up .venv if needed, lint, run the tests (installs Debian's chromium and
 #                chromium-driver for the browser test when they are missing)
 PYTHON ?= python3
@@ -16,6 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 repro: venv
 	$(BIN)/python -m artifact_removal corpus
+	$(BIN)/python -m artifact_removal pretrained
 	$(BIN)/dvc repro
 
 test: lint browser

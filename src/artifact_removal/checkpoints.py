@@ -142,6 +142,14 @@ def import_closure(module: str) -> list[Path]:
     return sorted({module_path(name) for name in seen} | {PACKAGE / "__init__.py"})
 
 
+# Modules that read and validate parameters and name the methods: the values they produce are
+# in a run's identity already (its parsed settings), so their source is not.
+PARAMS_MODULES = ("__init__.py", "config.py", "methods.py")
+
+
 def code_fingerprint(module: str) -> str:
-    """A hash of the source of `module` and of everything of this package it imports."""
-    return files_fingerprint(import_closure(module), PACKAGE)
+    """A hash of the source of `module` and of everything of this package it imports, but the
+    parameter modules (adding a method to the registry does not restart other methods' runs)."""
+    files = [p for p in import_closure(module) if p.relative_to(PACKAGE).as_posix()
+             not in PARAMS_MODULES]  # fmt: skip
+    return files_fingerprint(files, PACKAGE)

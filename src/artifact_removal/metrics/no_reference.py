@@ -200,3 +200,11 @@ def brisque(image: np.ndarray) -> float:
     with warnings.catch_warnings():  # the package converts 1-element arrays with float()
         warnings.simplefilter("ignore", DeprecationWarning)
         return float(_brisque_model().score(rgb))
+
+
+def niqe_or_nan(image: np.ndarray) -> float:
+    """NIQE, or NaN for an image smaller than NIQE's blocks."""
+    try:
+        return niqe(image)
+    except ValueError:
+        return float("nan")

@@ -304,7 +304,7 @@ def evaluation_figures(
 def evaluate_predictor(params: Params, root: str | Path, device: torch.device,
                        progress: bool = True) -> dict:  # fmt: skip
     """The QF predictor on every test set: confusion matrices (CSV, figure) and DVC metrics."""
-    from .train_reports import qf_tables, write_confusion
+    from .qf_report import qf_tables, write_confusion
 
     root = Path(root)
     path = resolve_path(params.train_qf.models_dir, root) / "predictor.pt"

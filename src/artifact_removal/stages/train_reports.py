@@ -10,22 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import torch
 
-from ..archs.qf_net import ABOVE
 from ..data.images import colourfulness
 from ..data.prepared import load_pairs
-from ..inference.qf import ABOVE_TESTS, predict_set
 from ..inference.releases import load_generator, load_predictor
 from ..inference.restore import restore_array
 from ..methods import METHODS
-from ..metrics.classification import accuracies, confusion_matrix, named
 from ..metrics.full_reference import psnr
+from ..metrics.no_reference import niqe_or_nan
 from ..training.engine import PREDICTOR, TrainResult
-from ..training.gan import niqe_or_nan
 from .plots import (
-    confusion_figure,
     crops_across_methods,
     gan_curves,
     gan_samples,
@@ -33,6 +28,7 @@ from .plots import (
     save_figure,
     training_curves,
 )
+from .qf_report import qf_tables, write_confusion
 
 CPU = torch.device("cpu")
 
@@ -85,37 +81,6 @@ def gan_reports(result: TrainResult, figures_dir: Path) -> dict:
     for key, figure in figures.items():
         save_figure(figure, figures_dir / f"{tag}_{key}.png")
     return figures
-
-
-def qf_tables(net, folders: dict[str, Path], count: int, device=CPU,
-              progress: bool = True) -> dict[str, pd.DataFrame]:  # fmt: skip
-    """The QF predictor's confusion matrix on every image of each prepared set, every QF."""
-    return {name: confusion_matrix(*predict_set(net, folder, count, device, progress), net.labels)
-            for name, folder in folders.items()}  # fmt: skip
-
-
-def qf_metrics(tables: dict[str, pd.DataFrame]) -> dict:
-    """Accuracies per set (rounded), with the number of images judged."""
-    metrics = {}
-    for name, table in tables.items():
-        metrics[name] = {k: round(v, 4) for k, v in accuracies(table).items()}
-        metrics[name]["images"] = int(table.to_numpy().sum())
-    return metrics
-
-
-def write_confusion(tables: dict[str, pd.DataFrame], out_dir: Path, figure: Path) -> dict:
-    """`<set>.csv` per set in `out_dir` and one figure of them all; the accuracies."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, table in tables.items():
-        named(table).to_csv(out_dir / f"{name}.csv")
-    metrics = qf_metrics(tables)
-    title = "QF predictor, images of each target QF"
-    if any(ABOVE in table.columns for table in tables.values()):
-        tried = ", ".join(str(q) for q in ABOVE_TESTS)
-        title += f"\n(target 'above': each image at QF {tried} and never compressed)"
-    means = {name: metrics[name]["mean_class_accuracy"] for name in tables}
-    save_figure(confusion_figure({n: named(t) for n, t in tables.items()}, means, title), figure)
-    return metrics
 
 
 def qf_reports(result: TrainResult, figures_dir: Path) -> dict:

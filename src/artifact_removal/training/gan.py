@@ -31,21 +31,13 @@ from ..inference.restore import restore_array
 from ..losses.adversarial import accuracy, adversarial_loss, discriminator_loss
 from ..losses.perceptual import PerceptualLoss
 from ..metrics.full_reference import psnr, ssim
-from ..metrics.no_reference import niqe
+from ..metrics.no_reference import niqe_or_nan
 from ..pretrained import read_manifest, weights_for
 from ..runtime import autocast
 from .engine import Recipe as BaseRecipe
 from .engine import TrainingError, weights
 
 SELECT_BY = {"niqe": -1, "psnr_y": 1, "ssim_y": 1}  # held-out score -> sign (higher is better)
-
-
-def niqe_or_nan(image: np.ndarray) -> float:
-    """NIQE, or NaN for an image smaller than NIQE's blocks."""
-    try:
-        return niqe(image)
-    except ValueError:
-        return math.nan
 
 
 def scores(gts: list, images: list, name: str) -> dict[str, float]:

@@ -1,0 +1,46 @@
+"""The QF predictor's scores on prepared sets: confusion matrices as CSV, a figure, accuracies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ..archs.qf_net import ABOVE
+from ..inference.qf import ABOVE_TESTS, predict_set
+from ..metrics.classification import accuracies, confusion_matrix, named
+from .plots import confusion_figure, save_figure
+
+CPU = torch.device("cpu")
+
+
+def qf_tables(net, folders: dict[str, Path], count: int, device=CPU,
+              progress: bool = True) -> dict[str, pd.DataFrame]:  # fmt: skip
+    """The QF predictor's confusion matrix on every image of each prepared set, every QF."""
+    return {name: confusion_matrix(*predict_set(net, folder, count, device, progress), net.labels)
+            for name, folder in folders.items()}  # fmt: skip
+
+
+def qf_metrics(tables: dict[str, pd.DataFrame]) -> dict:
+    """Accuracies per set (rounded), with the number of images judged."""
+    metrics = {}
+    for name, table in tables.items():
+        metrics[name] = {k: round(v, 4) for k, v in accuracies(table).items()}
+        metrics[name]["images"] = int(table.to_numpy().sum())
+    return metrics
+
+
+def write_confusion(tables: dict[str, pd.DataFrame], out_dir: Path, figure: Path) -> dict:
+    """`<set>.csv` per set in `out_dir` and one figure of them all; the accuracies."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        named(table).to_csv(out_dir / f"{name}.csv")
+    metrics = qf_metrics(tables)
+    title = "QF predictor, images of each target QF"
+    if any(ABOVE in table.columns for table in tables.values()):
+        tried = ", ".join(str(q) for q in ABOVE_TESTS)
+        title += f"\n(target 'above': each image at QF {tried} and never compressed)"
+    means = {name: metrics[name]["mean_class_accuracy"] for name in tables}
+    save_figure(confusion_figure({n: named(t) for n, t in tables.items()}, means, title), figure)
+    return metrics
