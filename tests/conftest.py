@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from skimage import data as skdata
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,3 +59,112 @@ def browser():
     session = webdriver.Chrome(service=Service(driver), options=options)
     yield session
     session.quit()
+
+
+# Tiny settings for every trainer, merged into the repository's params.yaml by `small_project`.
+TINY = """
+data:
+  dead_leaves: 0
+degradation:
+  qualities: [10, 40]
+train_ssim:
+  generator: tiny
+  loss: {ssim: 1.0, l1: 1.0}
+  patch_size: 64
+  batch_size: 4
+  steps: 6
+  lr: 0.001
+  schedule: cosine
+  checkpoint_every: 2
+  val_every: 3
+train_gan:
+  perceptual_layer: relu1_2
+  fallback: random_vgg19
+  adversarial_weight: 0.01
+  discriminator: {channels: 4, layers: 2, sub_patch: 16}
+  patch_size: 64
+  batch_size: 4
+  steps: 10
+  checkpoint_every: 5
+  val_every: 10
+  collapse_steps: 300
+train_qf:
+  channels: 4
+  batch_size: 8
+  steps: 6
+  checkpoint_every: 2
+  val_every: 3
+  predict_patches: 4
+"""
+
+
+@pytest.fixture(scope="session")
+def prepared_project(tmp_path_factory, photo, gray_photo) -> Path:
+    """A project with a prepared corpus of six small images at QF 10 and 40, tiny settings for
+    every trainer, and a manifest that records no pretrained weights. Read it, never write into
+    it: tests that write take `small_project`, a copy of their own."""
+    from artifact_removal.config import apply_profile, load_params
+    from artifact_removal.data.images import write_png
+    from artifact_removal.data.prepare import prepare_corpus
+
+    project = tmp_path_factory.mktemp("prepared")
+    for name in ("params.yaml", "dvc.yaml"):
+        (project / name).write_text((REPO / name).read_text())
+    for i in range(5):
+        write_png(np.roll(photo, 23 * i, axis=1)[:160, :192], project / f"data/raw/p{i}.png")
+    write_png(gray_photo, project / "data/raw/g.png")
+    (project / "tiny.yaml").write_text(TINY)
+    apply_profile(project / "tiny.yaml", project / "params.yaml")
+    (project / "models").mkdir()
+    (project / "models/pretrained.yaml").write_text("vgg19: absent\nalexnet: absent\n")
+    prepare_corpus(load_params(project / "params.yaml"), project)
+    return project
+
+
+@pytest.fixture
+def small_project(prepared_project, tmp_path) -> Path:
+    """A copy of `prepared_project` that a test may change."""
+    copy = tmp_path / "project"
+    shutil.copytree(prepared_project, copy)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def ssim_project(prepared_project, tmp_path_factory) -> Path:
+    """`prepared_project` with a tiny SSIM generator trained for QF 10 (the GAN's start)."""
+    from artifact_removal.training.engine import train
+
+    project = tmp_path_factory.mktemp("ssim") / "project"
+    shutil.copytree(prepared_project, project)
+    train(run_of(project, "ssim", 10), torch.device("cpu"), progress=False)
+    return project
+
+
+def run_of(project: Path, name: str, quality: int | None = None, tag: str = "", **settings):
+    """The run of `name` in `project`, settings changed as given, files named by `tag`."""
+    import dataclasses
+
+    from artifact_removal.config import load_params
+    from artifact_removal.training.engine import Run
+
+    run = Run.from_params(load_params(project / "params.yaml"), name, quality, project)
+    if settings:
+        run = dataclasses.replace(run, settings=dataclasses.replace(run.settings, **settings))
+    if tag:
+        run = dataclasses.replace(run, checkpoint=project / f"ck/{tag}.pt",
+                                  release=project / f"models/{tag}.pt",
+                                  live_dir=project / f"live/{tag}")  # fmt: skip
+    return run
+
+
+def weights_of(path: Path) -> dict:
+    """The weights in a release file or checkpoint (a checkpoint's generator)."""
+    from artifact_removal.checkpoints import load_checkpoint
+
+    model = load_checkpoint(path)["model"]
+    return model.get("g", model) if isinstance(model.get("g"), dict) else model
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    wa, wb = weights_of(a), weights_of(b)
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)

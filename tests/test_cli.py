@@ -35,14 +35,14 @@ def test_module_entry_point_shows_help():
         text=True,
         check=True,
     )
-    commands = ("corpus", "prepare", "train", "evaluate", "fetch-models", "notebook",
-                "strip-notebooks", "profile")  # fmt: skip
-    for command in commands:
+    commands = "corpus prepare prepare-set pretrained train train-qf methods restore evaluate"
+    commands += " fetch-models notebook strip-notebooks profile"
+    for command in commands.split():
         assert command in done.stdout
 
 
 def test_prepare_command_on_a_small_project(project, photo, capsys):
-    from artifact_removal.images import write_png
+    from artifact_removal.data.images import write_png
 
     for i in range(4):
         write_png(photo[:, 16 * i :], project / f"data/raw/p{i}.png")
@@ -60,7 +60,7 @@ def test_prepare_command_on_a_small_project(project, photo, capsys):
 
 
 def test_evaluate_without_trained_generators_says_how_to_train(project, photo, capsys):
-    from artifact_removal.images import write_png
+    from artifact_removal.data.images import write_png
 
     for i in range(4):
         write_png(photo[:, 16 * i :], project / f"data/raw/p{i}.png")
@@ -69,4 +69,24 @@ def test_evaluate_without_trained_generators_says_how_to_train(project, photo, c
     assert main(["prepare", "--params", params]) == 0
     assert main(["evaluate", "--params", params]) == 2
     err = capsys.readouterr().err
-    assert "models/ssim/q10.pt" in err and "dvc repro train_ssim" in err
+    assert "models/ssim/q10.pt" in err and "dvc repro train_ssim@10" in err
+
+
+def test_methods_lists_the_registry(capsys):
+    assert main(["methods"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("method: ssim,") and "ensemble: blend" in out[0]
+    assert out[1].startswith("method: gan,") and "ensemble: nearest" in out[1]
+    assert "starts from: ssim" in out[1] and "backbones: ['vgg19']" in out[1]
+
+
+def test_pretrained_records_what_the_cache_holds(project, tmp_path, monkeypatch, capsys):
+    from artifact_removal.pretrained import MANIFEST, read_manifest
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.chdir(project)
+    assert main(["pretrained"]) == 0
+    assert read_manifest(project) == {"vgg19": "absent", "alexnet": "absent"}
+    assert "vgg19-dcbb9e9d.pth not in" in capsys.readouterr().out
+    before = (project / MANIFEST).stat().st_mtime_ns
+    assert main(["pretrained"]) == 0 and (project / MANIFEST).stat().st_mtime_ns == before

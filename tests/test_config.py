@@ -16,6 +16,7 @@ from artifact_removal.config import (
     parse_params,
     resolve_path,
 )
+from artifact_removal.methods import METHODS
 
 from .conftest import REPO
 
@@ -69,10 +70,15 @@ def test_round_trip_through_plain_data():
         (lambda r: r["train_gan"].update(patch_size=96), "train_gan.patch_size: must be one"),
         (lambda r: r["train_gan"]["discriminator"].update(sub_patch=48), "must divide"),
         (lambda r: r["train_gan"]["discriminator"].update(layers=16), "must be less than"),
-        (lambda r: r["train_gan"].update(models_dir="models/ssim"), "must differ"),
+        (lambda r: r["train_gan"].update(models_dir="models/ssim"), "also another section"),
         (lambda r: r["train_gan"].update(select_by="fid"), "train_gan.select_by"),
         (lambda r: r["train_qf"].update(patch_size=96), "train_qf.patch_size: must be one"),
         (lambda r: r["train_qf"].update(models_dir="models/gan"), "train_qf.models_dir"),
+        (lambda r: r["evaluate"].update(methods=["ssim", "nogan"]), "unknown method 'nogan'"),
+        (lambda r: r["compare"].update(left="nogan"), "compare.left: must be one of"),
+        (lambda r: r["data"].update(extra_sets={"live1": "~/LIVE1"}), "write the folder out"),
+        (lambda r: r["data"].update(extra_sets={"live1": "$B/LIVE1"}), "expands neither"),
+        (lambda r: r["train_ssim"].update(loss={"perceptual": 1.0}), "train_ssim.loss"),
         (lambda r: r["train_qf"].update(steps="many"), "train_qf.steps"),
         (lambda r: r["train_qf"].update(above_range=[40, 100]), "train_qf.above_range: must be"),
         (lambda r: r["train_qf"].update(above_range=[90, 80]), "train_qf.above_range: must be"),
@@ -112,14 +118,17 @@ def test_project_root_is_found_from_below(project):
         find_project_root(project.parent)
 
 
-def test_resolve_path(project, monkeypatch):
+def test_resolve_path(project):
     assert resolve_path("data/raw", project) == project / "data/raw"
     assert resolve_path("/abs/x", project).as_posix() == "/abs/x"
-    monkeypatch.setenv("BENCH_DIR", "/bench")
-    assert resolve_path("$BENCH_DIR/LIVE1", project).as_posix() == "/bench/LIVE1"
-    monkeypatch.delenv("BENCH_DIR")
-    with pytest.raises(ConfigError, match="environment variable"):
-        resolve_path("$BENCH_DIR/LIVE1", project)
+
+
+def test_every_registered_method_has_its_section():
+    params = load_params(REPO / "params.yaml")
+    for method in METHODS.values():
+        section = params.section(method.section)
+        assert isinstance(section, method.params) and section.models_dir
+    assert list(params_to_dict(params))[-len(METHODS) :] == [m.section for m in METHODS.values()]
 
 
 def test_profile_merges_and_keeps_comments(project):

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from artifact_removal.corpus import (
+from artifact_removal.data.corpus import (
     DEFAULT_DIR_MD5,
     DEFAULT_FILES,
     CorpusError,

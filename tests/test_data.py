@@ -11,20 +11,23 @@ import pytest
 from PIL import Image
 
 from artifact_removal.config import load_params
-from artifact_removal.data import (
+from artifact_removal.data.images import write_png
+from artifact_removal.data.prepare import (
     Candidate,
-    DataError,
     colour_variants,
     patch_index,
-    prepare_data,
-    prepare_metrics,
+    prepare_corpus,
+    prepare_extra_set,
     prepare_set,
     scan_folder,
     split_candidates,
+)
+from artifact_removal.data.prepared import DataError, evaluation_folders, set_folder
+from artifact_removal.stages.prepare import (
+    prepare_metrics,
     training_additions,
     write_prepare_reports,
 )
-from artifact_removal.images import write_png
 
 from .test_images import png_16bit_rgb
 
@@ -117,6 +120,7 @@ def messy_folder(tmp_path, photo, gray_photo) -> Path:
 def test_every_bad_input_is_reported(messy_folder, tmp_path):
     cands, _ = scan_folder(messy_folder, "train")
     records, rows = prepare_set("train", cands, tmp_path / "out", [10, 40], min_size=128)
+    out = tmp_path / "out"
     report = {Path(r.file).name: (r.status, r.detail) for r in records}
     assert report["good.png"] == ("used", "")
     assert report["gray.png"] == ("converted", "grayscale converted to RGB")
@@ -129,10 +133,10 @@ def test_every_bad_input_is_reported(messy_folder, tmp_path):
     assert report["truncated.png"][0] == "skipped" and "truncated" in report["truncated.png"][1]
     used = {r["key"] for r in rows}
     assert used == {"good", "gray", "rgba", "rgb16", "cmyk", "rotated"}
-    assert (tmp_path / "out/sets/train/gt/rotated.png").is_file()
-    with Image.open(tmp_path / "out/sets/train/gt/rotated.png") as im:
+    assert (out / "gt/rotated.png").is_file()
+    with Image.open(out / "gt/rotated.png") as im:
         assert im.size == (192, 256)  # rotated: width and height swapped
-    assert (tmp_path / "out/sets/train/q40/cmyk.jpg").is_file()
+    assert (out / "q40/cmyk.jpg").is_file()
 
 
 def test_patch_index_known_answer():
@@ -164,21 +168,21 @@ def _tiny_project(project: Path, photo, gray_photo, extra: dict | None = None) -
     return raw
 
 
-def test_prepare_data_writes_the_layout(project, photo, gray_photo):
+def test_prepare_corpus_writes_the_layout(project, photo, gray_photo):
     extra = project / "bench"
     write_png(gray_photo, extra / "lena.png")
     write_png(photo, extra / "parrots.png")
     _tiny_project(project, photo, gray_photo, {"bench": str(extra)})
     params = load_params(project / "params.yaml")
-    prepared = prepare_data(params, project)
+    prepared = prepare_corpus(params, project)
     out = project / "data/prepared"
     originals = {
         k: [key for key in v if "~" not in key and not key.startswith("dead_leaves")]
         for k, v in prepared.splits.items()
     }
     counts = {k: len(v) for k, v in originals.items()}
-    assert sum(counts.get(s, 0) for s in ("train", "val", "test")) == 6  # broken.jpg skipped
-    assert counts["bench"] == 2 and counts["train"] >= 3
+    assert counts == {"train": 4, "val": 1, "test": 1}  # broken.jpg skipped; no extra set here
+    assert not (out / "sets/bench").exists() and not (project / "data/sets/bench").exists()
     # five colour variants of each colour training image, none of the gray one or elsewhere
     variants = {k: [key for key in v if "~" in key] for k, v in prepared.splits.items()}
     colour_train = [key for key in originals["train"] if key != "gray"]
@@ -192,10 +196,6 @@ def test_prepare_data_writes_the_layout(project, photo, gray_photo):
         for key in keys:
             assert (out / f"sets/{set_name}/gt/{key}.png").is_file()
             assert (out / f"sets/{set_name}/q10/{key}.jpg").is_file()
-    with Image.open(out / "sets/bench/gt/lena.png") as im:
-        assert im.mode == "L"  # gray benchmark images stay gray
-    with Image.open(out / "sets/bench/q10/lena.jpg") as im:
-        assert im.mode == "L"
     index = pd.read_csv(out / "patches/train_128.csv")
     assert len(index) > 0 and (index[["y", "x"]] % 16 == 0).all().all()
     sizes = prepared.images.drop_duplicates(["set", "key"]).set_index("key")
@@ -209,13 +209,14 @@ def test_prepare_data_writes_the_layout(project, photo, gray_photo):
     assert list(generated["file"]) == ["dead_leaves_000 (synthetic)", "dead_leaves_001 (synthetic)"]
     assert {"dead_leaves_000", "dead_leaves_001"} <= set(prepared.splits["train"])
     assert not any(k.startswith("dead_leaves") for s in ("val", "test") for k in originals[s])
-    assert json.loads((out / "params.json").read_text())["degradation"]["qualities"] == [10, 40]
+    written = json.loads((out / "params.json").read_text())
+    assert written["degradation"]["qualities"] == [10, 40]
+    assert "extra_sets" not in written["data"]  # not a parameter of this stage
 
     metrics = prepare_metrics(prepared)
     assert metrics["corpus"] == {"used": 5, "converted": 1, "skipped": 2}  # broken, hidden
-    assert set(metrics["jpeg"]) == {"q10", "q40"}
-    assert "bench" in metrics["jpeg"]["q10"] and set(metrics["jpeg"]["q10"]) <= {"test", "bench"}
-    q10, q40 = metrics["jpeg"]["q10"]["bench"], metrics["jpeg"]["q40"]["bench"]
+    assert set(metrics["jpeg"]) == {"q10", "q40"} and set(metrics["jpeg"]["q10"]) == {"test"}
+    q10, q40 = metrics["jpeg"]["q10"]["test"], metrics["jpeg"]["q40"]["test"]
     assert q10["bpp"] < q40["bpp"] and q10["psnr_rgb"] < q40["psnr_rgb"]
     assert 0 < q10["ssim_y"] < q40["ssim_y"] < 1
 
@@ -225,10 +226,25 @@ def test_prepare_data_writes_the_layout(project, photo, gray_photo):
 
     outputs = write_prepare_reports(prepared, params, project)
     assert json.loads((project / "metrics/prepare.json").read_text())["corpus"]["used"] == 5
-    assert json.loads((project / "metrics/jpeg/q40.json").read_text())["bench"] == q40
+    assert json.loads((project / "metrics/jpeg/q40.json").read_text())["test"] == q40
     assert (project / "reports/figures/qf_ladder.png").is_file()
     assert "| set" in (project / "reports/jpeg_baseline.md").read_text()
     assert outputs["metrics"] == metrics
+
+    bench = prepare_extra_set(params, "bench", project)
+    assert bench.out_dir == project / "data/sets/bench" == set_folder(params, project, "bench")
+    assert bench.splits == {"bench": ["lena", "parrots"]}
+    with Image.open(bench.out_dir / "gt/lena.png") as im:
+        assert im.mode == "L"  # gray benchmark images stay gray
+    with Image.open(bench.out_dir / "q10/lena.jpg") as im:
+        assert im.mode == "L"
+    assert sorted(p.name for p in bench.out_dir.iterdir()) == [
+        "gt", "images.csv", "params.json", "q10", "q40", "report.csv", "splits.json"]  # fmt: skip
+    assert evaluation_folders(params, project) == {
+        "test": out / "sets/test",
+        "bench": bench.out_dir,
+    }
+    assert prepare_corpus(params, project).images.equals(prepared.images)  # untouched by it
 
 
 def test_colour_variants_reorder_the_planes(photo, gray_photo):
@@ -246,17 +262,17 @@ def test_colour_variants_can_be_turned_off(project, photo, gray_photo):
     _tiny_project(project, photo, gray_photo)
     text = (project / "params.yaml").read_text()
     (project / "params.yaml").write_text(text.replace("colour_variants: 5", "colour_variants: 0"))
-    prepared = prepare_data(load_params(project / "params.yaml"), project)
+    prepared = prepare_corpus(load_params(project / "params.yaml"), project)
     assert not any("~" in key for keys in prepared.splits.values() for key in keys)
 
 
 def test_rerun_leaves_no_stale_outputs(project, photo, gray_photo):
     _tiny_project(project, photo, gray_photo)
-    prepare_data(load_params(project / "params.yaml"), project)
+    prepare_corpus(load_params(project / "params.yaml"), project)
     text = (project / "params.yaml").read_text().replace("[10, 40]", "[20]")
     text = text.replace("figure_quality: 10", "figure_quality: 20")  # must be an ensemble QF
     (project / "params.yaml").write_text(text.replace("quality: 10", "quality: 20"))
-    prepare_data(load_params(project / "params.yaml"), project)
+    prepare_corpus(load_params(project / "params.yaml"), project)
     folders = {p.name for p in (project / "data/prepared/sets/train").iterdir()}
     assert folders == {"gt", "q20"}
 
@@ -266,7 +282,7 @@ def test_corpus_without_usable_images_stops(project, photo):
     write_png(photo[:50, :50], raw / "tiny.png")
     (raw / "notes.txt").write_text("hello")
     with pytest.raises(DataError, match="no usable image") as err:
-        prepare_data(load_params(project / "params.yaml"), project)
+        prepare_corpus(load_params(project / "params.yaml"), project)
     assert "tiny.png: 50x50 is smaller" in str(err.value)
     assert "notes.txt: not an image" in str(err.value)
 
@@ -274,10 +290,13 @@ def test_corpus_without_usable_images_stops(project, photo):
 def test_empty_corpus_folder_stops(project):
     (project / "data/raw").mkdir(parents=True)
     with pytest.raises(DataError, match="raw: folder is empty"):
-        prepare_data(load_params(project / "params.yaml"), project)
+        prepare_corpus(load_params(project / "params.yaml"), project)
 
 
 def test_missing_extra_set_is_named(project, photo, gray_photo):
     _tiny_project(project, photo, gray_photo, {"live1": str(project / "nowhere")})
+    params = load_params(project / "params.yaml")
     with pytest.raises(DataError, match="nowhere: folder not found \\(set 'live1'\\)"):
-        prepare_data(load_params(project / "params.yaml"), project)
+        prepare_extra_set(params, "live1", project)
+    with pytest.raises(DataError, match="has no set 'live2'"):
+        prepare_extra_set(params, "live2", project)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from artifact_removal.degradations import (
+from artifact_removal.degradations.jpeg import (
     chroma_subsampling_of,
     decode_jpeg,
     encode_jpeg,
     jpeg_compress,
 )
-from artifact_removal.metrics import psnr
+from artifact_removal.metrics.full_reference import psnr
 
 
 def test_quality_100_is_close_to_identity(photo, gray_photo):

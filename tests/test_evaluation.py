@@ -8,35 +8,35 @@ import numpy as np
 import pytest
 import torch
 
+from artifact_removal.archs.generator import build_generator, generator_args
+from artifact_removal.checkpoints import save_atomic
 from artifact_removal.config import ConfigError, load_params
-from artifact_removal.degradations import jpeg_compress
-from artifact_removal.evaluation import (
-    EvaluationError,
-    Gallery,
+from artifact_removal.data.images import write_png
+from artifact_removal.data.prepared import DataError
+from artifact_removal.degradations.jpeg import jpeg_compress
+from artifact_removal.inference.gallery import Gallery, MissingRelease
+from artifact_removal.metrics.lpips import Lpips
+from artifact_removal.stages.evaluate import (
     evaluate,
     published_rows,
     summarize,
     table_markdown,
     write_evaluation,
 )
-from artifact_removal.images import write_png
-from artifact_removal.metrics import Lpips
-from artifact_removal.models import build_generator, generator_args
-from artifact_removal.training import save_atomic
 
 CPU = torch.device("cpu")
 
 
 @pytest.fixture
 def prepared(tmp_path, photo, gray_photo):
-    """A prepared folder: set `test` with a colour and a gray image at QF 10 and 40."""
+    """Prepared sets: `test` with a colour and a gray image at QF 10 and 40."""
     sets = tmp_path / "prepared" / "sets" / "test"
     for key, image in (("astro", photo), ("camera", gray_photo)):
         write_png(image, sets / "gt" / f"{key}.png")
         for quality in (10, 40):
             (sets / f"q{quality}").mkdir(parents=True, exist_ok=True)
             (sets / f"q{quality}" / f"{key}.jpg").write_bytes(jpeg_compress(image, quality).data)
-    return tmp_path / "prepared"
+    return {"test": sets}
 
 
 @pytest.fixture
@@ -45,7 +45,8 @@ def models(tmp_path):
     torch.manual_seed(0)
     net = build_generator("tiny")
     for quality in (10, 40):
-        release = {"model": net.state_dict(), "model_args": generator_args(net), "quality": quality}
+        release = {"model": net.state_dict(), "arch": "generator",
+                   "model_args": generator_args(net), "quality": quality}  # fmt: skip
         save_atomic(release, tmp_path / "models" / f"q{quality}.pt")
     return tmp_path / "models"
 
@@ -92,7 +93,7 @@ def test_tables_and_metrics_files(prepared, models, tmp_path):
 
 
 def test_images_too_small_for_a_metric_get_nan(prepared, models, tmp_path):
-    from artifact_removal.evaluation import no_reference_scores
+    from artifact_removal.stages.evaluate import no_reference_scores
 
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     scores = no_reference_scores(noise)
@@ -114,12 +115,15 @@ def test_table_names_lpips_when_unavailable(prepared, models):
 
 def test_missing_generator_or_images_are_clear_errors(prepared, tmp_path):
     gallery = Gallery(prepared, {"ssim": tmp_path / "nowhere"}, CPU)
-    with pytest.raises(EvaluationError, match=r"q10\.pt.*dvc repro train_ssim"):
+    with pytest.raises(MissingRelease, match=r"q10\.pt.*dvc repro train_ssim@10"):
         gallery.image("test", "astro", 10, "ssim")
-    with pytest.raises(EvaluationError, match="unknown method 'nogan'"):
+    with pytest.raises(MissingRelease, match="unknown method 'nogan'"):
         gallery.generator("nogan", 10)
-    with pytest.raises(EvaluationError, match="no prepared images"):
+    with pytest.raises(DataError, match="unknown set 'live1'"):
         gallery.keys("live1")
+    empty = Gallery({"test": tmp_path / "empty"}, {}, CPU)
+    with pytest.raises(DataError, match="no prepared images"):
+        empty.keys("test")
     assert gallery.image("test", "astro", 10, "jpeg").shape == (192, 256, 3)
 
 
@@ -135,12 +139,12 @@ def test_params_of_the_evaluation_are_checked(project):
     with pytest.raises(ConfigError, match=r"compare\.set"):
         load_params(project / "params.yaml")
     (project / "params.yaml").write_text(text.replace("methods: [ssim, gan]", "methods: [sim]"))
-    with pytest.raises(ConfigError, match=r"evaluate.methods\[0\]"):
+    with pytest.raises(ConfigError, match=r"evaluate.methods: unknown method 'sim'"):
         load_params(project / "params.yaml")
 
 
 def test_lpips_is_a_column_when_the_metric_is_available(prepared, models):
-    from artifact_removal.metrics import _lpips_net
+    from artifact_removal.metrics.lpips import _lpips_net
 
     gallery = Gallery(prepared, {"ssim": models}, CPU)
     plumbing = Lpips(_lpips_net(random_backbone=True))  # stands in for the real weights

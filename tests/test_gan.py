@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from artifact_removal.gan import (
+from artifact_removal.archs.discriminator import (
     Discriminator,
     DiscriminatorConfig,
     accuracy,

@@ -1,32 +1,26 @@
-"""GAN training: a few CPU steps run and repeat exactly, resume, NaN and collapse stop clearly."""
+"""GAN training: a few CPU steps run and repeat exactly, resume, and every way it stops says why."""
 
 from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
+import shutil
+import socket
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from artifact_removal import gan_training
-from artifact_removal.config import load_params
-from artifact_removal.gan import DiscriminatorConfig
-from artifact_removal.gan_training import GanRun, train_gan, write_gan_reports
-from artifact_removal.perceptual import MissingWeightsError
-from artifact_removal.training import TrainingError, load_checkpoint, train_generator
+from artifact_removal.checkpoints import load_checkpoint
+from artifact_removal.pretrained import MissingWeightsError
+from artifact_removal.stages.train_reports import write_reports
+from artifact_removal.training import gan
+from artifact_removal.training.engine import TrainingError, train
 
-from .test_training import _run, trained_project  # noqa: F401 (fixture)
+from .conftest import run_of, same_weights
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(scope="module")
-def ssim_release(trained_project) -> Path:  # noqa: F811
-    """A tiny SSIM generator for QF 10, the GAN's starting point."""
-    run = _run(trained_project, "gan_start")
-    train_generator(run, CPU, progress=False)
-    return run.release
 
 
 @pytest.fixture(autouse=True)
@@ -34,104 +28,132 @@ def no_vgg_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
 
 
-def _gan(project: Path, start: Path, tag: str, **changes) -> GanRun:
-    run = GanRun(
-        quality=10, start_from=start, prepared_dir=project / "data/prepared",
-        release=project / f"models/gan/{tag}.pt", checkpoint=project / f"ck/gan/{tag}.pt",
-        discriminator=DiscriminatorConfig(channels=4, layers=2, sub_patch=16),
-        layer="relu1_2", fallback="random_vgg19", adversarial_weight=0.01, patch_size=64,
-        batch_size=4, steps=10, checkpoint_every=5, val_every=10, seed=1,
-    )  # fmt: skip
-    for key, value in changes.items():
-        setattr(run, key, value)
-    return run
+@pytest.fixture
+def project(ssim_project, tmp_path):
+    """A copy of the project with the SSIM generator of QF 10 trained."""
+    copy = tmp_path / "gan_project"
+    shutil.copytree(ssim_project, copy)
+    return copy
 
 
-def _same(a: Path, b: Path) -> bool:
-    wa, wb = load_checkpoint(a)["model"], load_checkpoint(b)["model"]
-    return all(torch.equal(wa[k], wb[k]) for k in wa)
-
-
-def test_a_few_steps_run_and_repeat_exactly(trained_project, ssim_release):  # noqa: F811
-    first = train_gan(_gan(trained_project, ssim_release, "a"), CPU, progress=False)
-    second = train_gan(_gan(trained_project, ssim_release, "b"), CPU, progress=False)
-    assert _same(first.release, second.release)
+def test_a_few_steps_run_and_repeat_exactly(project):
+    first = train(run_of(project, "gan", 10, "a"), CPU, progress=False)
+    second = train(run_of(project, "gan", 10, "b"), CPU, progress=False)
+    assert same_weights(first.release, second.release)
     release = load_checkpoint(first.release)
     assert release["method"] == "gan" and release["loss"] == "random_vgg19_relu1_2"
-    assert release["best_step"] == 10
+    assert release["best_step"] == 10 and release["arch"] == "generator"
     logged = first.history[-1]
     assert {"d_loss", "g_loss", "l_p", "l_adv", "d_accuracy", "val_pred_niqe"} <= set(logged)
-    assert 0 <= logged["d_accuracy"] <= 1
-    assert not _same(first.release, ssim_release)  # it trained
+    accuracy = logged["d_accuracy"]  # the mean of its 10 steps, each a share of 2 x 4 x 16
+    assert accuracy * 10 * 2 * 4 * 16 == pytest.approx(round(accuracy * 10 * 2 * 4 * 16))
+    assert not same_weights(first.release, project / "models/ssim/q10.pt")  # it trained
     start = first.history[0]  # step 0: the SSIM generator it started from, scored, not released
     assert start["step"] == 0 and "val_pred_niqe" in start and "d_loss" not in start
-    assert sorted(first.samples) == [0, 10] and first.samples[10].shape == (160, 160, 3)
+    samples = first.recipe.samples
+    assert sorted(samples) == [0, 10] and samples[10].shape == (160, 160, 3)
 
 
-def test_reports_name_the_perceptual_loss(trained_project, ssim_release, tmp_path):  # noqa: F811
-    run = _gan(trained_project, ssim_release, "live", live_dir=tmp_path / "live")
-    result = train_gan(run, CPU, progress=False)
-    summary = json.loads((tmp_path / "live" / "metrics.json").read_text())
+def test_reports_name_the_perceptual_loss(project, tmp_path):
+    result = train(run_of(project, "gan", 10, "live"), CPU, progress=False)
+    summary = json.loads((project / "live/live/metrics.json").read_text())
     assert summary["perceptual_loss"] == "random_vgg19_relu1_2" and summary["best_step"] == 10
-    assert "pred_niqe" in summary["best"]
-    figures = write_gan_reports(run, result, tmp_path / "figures")
+    assert summary["best"]["pred_niqe"] == result.history[-1]["val_pred_niqe"]
+    figures = write_reports(result, tmp_path / "figures")
     assert set(figures) == {"curves", "samples", "example"}
     for name, figure in figures.items():
         assert "random_vgg19_relu1_2" in figure._suptitle.get_text()
         assert (tmp_path / "figures" / f"train_gan_q10_{name}.png").stat().st_size > 0
 
 
-def test_run_from_params_starts_from_the_ssim_generator(project, tmp_path):
-    params = load_params(project / "params.yaml")
+def test_the_gan_needs_its_starting_generator(small_project):
     with pytest.raises(TrainingError, match=r"models/ssim/q10\.pt.*train_ssim@10"):
-        GanRun.from_params(params, 10, project)
-    with pytest.raises(TrainingError, match=r"not one of degradation\.qualities"):
-        GanRun.from_params(params, 11, project)
-    (project / "models/ssim").mkdir(parents=True)
-    (project / "models/ssim/q10.pt").write_bytes(b"")
-    run = GanRun.from_params(params, 10, project)
-    gan = params.train_gan
-    assert run.start_from == project / "models/ssim/q10.pt"
-    assert run.release == project / gan.models_dir / "q10.pt"
-    assert (run.layer, run.fallback, run.steps) == (gan.perceptual_layer, gan.fallback, gan.steps)
-    assert run.discriminator.channels == gan.discriminator.channels
-    assert run.live_dir == project / "reports/train_gan/q10"
+        train(run_of(small_project, "gan", 10), CPU, progress=False)
 
 
-def test_interrupted_run_resumes_to_the_same_weights(trained_project, ssim_release, monkeypatch):  # noqa: F811
-    whole = train_gan(_gan(trained_project, ssim_release, "whole"), CPU, progress=False)
-    calls, real_step = [], gan_training._step
+def test_interrupted_run_resumes_to_the_same_weights(project, monkeypatch):
+    whole = train(run_of(project, "gan", 10, "whole"), CPU, progress=False)
+    real_step = gan.Recipe.train_step
 
-    def interrupt(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 7:
+    def interrupt(self, step):
+        if step == 7:
             raise KeyboardInterrupt
-        return real_step(*args, **kwargs)
+        return real_step(self, step)
 
-    monkeypatch.setattr(gan_training, "_step", interrupt)
-    run = _gan(trained_project, ssim_release, "cut")
+    monkeypatch.setattr(gan.Recipe, "train_step", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        train_gan(run, CPU, progress=False)
-    monkeypatch.setattr(gan_training, "_step", real_step)
-    resumed = train_gan(run, CPU, progress=False)
+        train(run_of(project, "gan", 10, "cut"), CPU, progress=False)
+    monkeypatch.setattr(gan.Recipe, "train_step", real_step)
+    resumed = train(run_of(project, "gan", 10, "cut"), CPU, progress=False)
     assert resumed.resumed_from == 5
-    assert _same(resumed.release, whole.release)
+    assert same_weights(resumed.release, whole.release)
+    assert [e["step"] for e in resumed.history] == [e["step"] for e in whole.history]
 
 
-def test_nan_stops_and_keeps_the_checkpoint(trained_project, ssim_release, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(gan_training, "_step", lambda *a, **k: {"d_loss": math.nan})
+def test_a_retrained_start_or_another_backbone_starts_afresh(project):
+    train(run_of(project, "gan", 10, "id"), CPU, progress=False)
+    assert train(run_of(project, "gan", 10, "id"), CPU, progress=False).resumed_from == 10
+    train(run_of(project, "ssim", 10, lr=0.003), CPU, progress=False)  # a new SSIM generator
+    assert train(run_of(project, "gan", 10, "id"), CPU, progress=False).resumed_from == 0
+    train(run_of(project, "gan", 10, "id"), CPU, progress=False)
+    other = run_of(project, "gan", 10, "id", perceptual_layer="relu2_2")
+    assert train(other, CPU, progress=False).resumed_from == 0
+
+
+def test_nan_stops_and_keeps_the_checkpoint(project, monkeypatch):
+    monkeypatch.setattr(gan.Recipe, "train_step",
+                        lambda self, step: {"d_loss": torch.tensor(math.nan)})  # fmt: skip
     with pytest.raises(TrainingError, match=r"non-finite at step 1.*last good checkpoint"):
-        train_gan(_gan(trained_project, ssim_release, "nan"), CPU, progress=False)
+        train(run_of(project, "gan", 10, "nan"), CPU, progress=False)
 
 
-def test_collapse_is_reported(trained_project, ssim_release, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(gan_training, "accuracy", lambda real, fake: 1.0)
-    run = _gan(trained_project, ssim_release, "collapse", collapse_steps=10)
+def test_a_held_out_score_that_cannot_be_computed_stops_the_run(project, monkeypatch):
+    """Rather than releasing a step chosen by nothing (all NaN): say so, and what to do."""
+    monkeypatch.setattr(gan, "niqe_or_nan", lambda image: math.nan)
+    with pytest.raises(TrainingError, match=r"held-out niqe is nan at step 0.*select_by psnr_y"):
+        train(run_of(project, "gan", 10, "nanval"), CPU, progress=False)
+    run = run_of(project, "gan", 10, "psnr", select_by="psnr_y")
+    assert load_checkpoint(train(run, CPU, progress=False).release)["best_step"] == 10
+
+
+def test_collapse_is_reported(project, monkeypatch):
+    monkeypatch.setattr(gan, "accuracy", lambda real, fake: 1.0)
+    run = run_of(project, "gan", 10, "collapse", collapse_steps=10)
     with pytest.raises(TrainingError, match=r"accuracy has been 1.00 for 10 steps.*collapsed"):
-        train_gan(run, CPU, progress=False)
+        train(run, CPU, progress=False)
 
 
-def test_missing_vgg_weights_without_a_fallback(trained_project, ssim_release):  # noqa: F811
-    run = _gan(trained_project, ssim_release, "novgg", fallback=None)
+def test_missing_vgg_weights_without_a_fallback(project):
     with pytest.raises(MissingWeightsError, match=r"vgg19-dcbb9e9d\.pth"):
-        train_gan(run, CPU, progress=False)
+        train(run_of(project, "gan", 10, "novgg", fallback=None), CPU, progress=False)
+
+
+def test_the_manifest_decides_which_vgg_is_used(project, tmp_path):
+    """Weights that arrived in the cache after the manifest was written are not used until it is
+    rewritten; weights the manifest names but the cache no longer has are an error."""
+    from artifact_removal.losses.perceptual import VGG19_FILE
+
+    checkpoints = tmp_path / "torch/hub/checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / VGG19_FILE).write_bytes(b"not the real weights")
+    result = train(run_of(project, "gan", 10, "m"), CPU, progress=False)
+    assert result.recipe.perceptual.name == "random_vgg19_relu1_2"  # manifest: absent
+    (project / "models/pretrained.yaml").write_text(f"vgg19: {VGG19_FILE} sha256:{'1' * 64}\n")
+    with pytest.raises(MissingWeightsError, match="artifact-removal pretrained"):
+        train(run_of(project, "gan", 10, "m"), CPU, progress=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_gan_trains_under_torchrun_with_two_processes(project):
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+               f"--master_port={_free_port()}", "-m", "artifact_removal", "train", "--method",
+               "gan", "--quality", "10", "--device", "cpu"]  # fmt: skip
+    done = subprocess.run(command, cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    release = load_checkpoint(project / "models/gan/q10.pt")
+    assert release["best_step"] == 10 and done.stdout.count("gan q10: ") == 1

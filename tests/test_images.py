@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artifact_removal.images import ImageReadError, read_image, write_png
+from artifact_removal.data.images import ImageReadError, read_image, write_png
 
 
 def png_16bit_rgb(pixels: np.ndarray) -> bytes:

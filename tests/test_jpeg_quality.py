@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from artifact_removal.jpeg_quality import (
+from artifact_removal.degradations.jpeg_quality import (
     STANDARD_LUMA,
     ijg_tables,
     jpeg_quality,

@@ -9,18 +9,17 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
-from artifact_removal.degradations import jpeg_compress
-from artifact_removal.images import read_image
-from artifact_removal.metrics import (
-    ALEXNET_FILE,
-    Lpips,
-    _lpips_net,
+from artifact_removal.data.images import read_image
+from artifact_removal.degradations.jpeg import jpeg_compress
+from artifact_removal.metrics.full_reference import (
     blocking_effect_factor,
     psnr,
     psnr_b,
     rgb_to_y,
     ssim,
 )
+from artifact_removal.metrics.lpips import ALEXNET_FILE, Lpips, _lpips_net
+from artifact_removal.pretrained import MANIFEST, MissingWeightsError, weights_for
 
 from .conftest import SHARED_DATA
 
@@ -137,15 +136,28 @@ def test_psnr_b_keeps_the_block_grid_after_a_border_crop():
 
 def test_lpips_is_unavailable_without_the_imagenet_backbone(tmp_path, monkeypatch, photo):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    metric = Lpips.load()
+    metric = Lpips.load(weights_for("alexnet", None))
     assert not metric.available
     assert ALEXNET_FILE in metric.reason and str(tmp_path / "hub" / "checkpoints") in metric.reason
     with pytest.raises(RuntimeError, match=ALEXNET_FILE):
         metric(photo, photo)
     (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
     (tmp_path / "hub" / "checkpoints" / ALEXNET_FILE).write_bytes(b"not the weights")
-    metric = Lpips.load()
-    assert not metric.available and "sha256" in metric.reason
+    assert weights_for("alexnet", None) is None  # not torchvision's file: its hash differs
+
+
+def test_lpips_takes_the_file_the_manifest_names_or_stops(tmp_path, monkeypatch):
+    """In a project, models/pretrained.yaml decides; a file that changed since is an error."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    (tmp_path / MANIFEST).parent.mkdir(parents=True)
+    (tmp_path / MANIFEST).write_text("vgg19: absent\nalexnet: absent\n")
+    checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    (checkpoints / ALEXNET_FILE).write_bytes(b"weights")
+    assert weights_for("alexnet", tmp_path) is None  # recorded as absent: not used
+    (tmp_path / MANIFEST).write_text(f"alexnet: {ALEXNET_FILE} sha256:{'0' * 64}\n")
+    with pytest.raises(MissingWeightsError, match="artifact-removal pretrained"):
+        weights_for("alexnet", tmp_path)
 
 
 def test_lpips_plumbing_with_a_random_backbone(photo, gray_photo):
@@ -160,7 +172,7 @@ def test_lpips_plumbing_with_a_random_backbone(photo, gray_photo):
 def test_lpips_builds_offline_from_torchvisions_cache(tmp_path, monkeypatch):
     """With the AlexNet file in $TORCH_HOME, the real LPIPS model loads it and downloads nothing.
 
-    (A random stand-in file here; `Lpips.load` itself refuses it by its hash.)
+    (A random stand-in file here; `pretrained.weights_for` refuses it by its hash.)
     """
     import torchvision
 
@@ -172,4 +184,4 @@ def test_lpips_builds_offline_from_torchvisions_cache(tmp_path, monkeypatch):
     monkeypatch.setattr("urllib.request.urlopen", lambda *a, **k: pytest.fail("downloading"))
     net = _lpips_net(random_backbone=False)
     assert torch.equal(net.net.slice1[0].weight, stand_in["features.0.weight"])
-    assert not Lpips.load().available  # not torchvision's file: refused
+    assert weights_for("alexnet", None) is None  # not torchvision's file: refused

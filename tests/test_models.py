@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from artifact_removal.models import PRESETS, build_generator, count_parameters
+from artifact_removal.archs.generator import PRESETS, build_generator, count_parameters
 
 
 def test_paper_generator_has_1_15_million_parameters():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from artifact_removal.degradations import jpeg_compress
-from artifact_removal.no_reference import (
+from artifact_removal.degradations.jpeg import jpeg_compress
+from artifact_removal.metrics.no_reference import (
     NIQE_FILE,
     MissingModelError,
     brisque,

@@ -7,7 +7,7 @@ import ast
 import nbformat
 import pytest
 
-from artifact_removal.notebooks import KERNEL_NAME, strip_folder, strip_notebook
+from artifact_removal.stages.notebooks import KERNEL_NAME, strip_folder, strip_notebook
 
 from .conftest import REPO
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torchvision
 
-from artifact_removal.perceptual import (
+from artifact_removal.losses.perceptual import (
     VGG19_FILE,
     MissingWeightsError,
     PerceptualLoss,
@@ -33,11 +33,11 @@ def test_missing_weights_name_the_file_and_folder(empty_torch_home):
         PerceptualLoss("relu5_4")
     message = str(err.value)
     assert VGG19_FILE in message and str(empty_torch_home / "hub" / "checkpoints") in message
-    assert "random_vgg19" in message
+    assert "random_vgg19" in message and "artifact-removal pretrained" in message
     with pytest.raises(ValueError, match="unknown VGG-19 layer"):
-        vgg19_features("relu6_1", "random_vgg19")
+        vgg19_features("relu6_1", None, "random_vgg19")
     with pytest.raises(ValueError, match="unknown fallback"):
-        vgg19_features("relu5_4", "alexnet")
+        vgg19_features("relu5_4", None, "alexnet")
 
 
 def test_the_fallback_is_named_and_seeded(empty_torch_home):
@@ -52,8 +52,9 @@ def test_the_fallback_is_named_and_seeded(empty_torch_home):
 def test_cached_weights_are_loaded_without_downloading(empty_torch_home):
     stand_in = torchvision.models.vgg19().state_dict()  # random, standing in for the real file
     (empty_torch_home / "hub" / "checkpoints").mkdir(parents=True)
-    torch.save(stand_in, empty_torch_home / "hub" / "checkpoints" / VGG19_FILE)
-    features, name = vgg19_features("conv1_2", fallback=None)
+    path = empty_torch_home / "hub" / "checkpoints" / VGG19_FILE
+    torch.save(stand_in, path)
+    features, name = vgg19_features("conv1_2", path, fallback=None)
     assert name == "vgg19_conv1_2" and len(features) == 3
     assert torch.equal(features[0].weight, stand_in["features.0.weight"])
 
@@ -71,6 +72,6 @@ def test_loss_is_zero_for_equal_images_and_grows_with_difference(empty_torch_hom
 
 
 def test_config_knows_the_same_layer_names():
-    from artifact_removal.config import VGG19_LAYERS
+    from artifact_removal.methods import VGG19_LAYERS
 
     assert tuple(vgg19_layers()) == VGG19_LAYERS

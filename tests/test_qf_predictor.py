@@ -2,66 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-from artifact_removal.config import apply_profile, load_params
-from artifact_removal.data import prepare_data
-from artifact_removal.degradations import jpeg_compress
-from artifact_removal.images import write_png
-from artifact_removal.models import build_generator, generator_args
-from artifact_removal.qf_predictor import (
-    ABOVE,
-    QFNet,
-    QFRun,
-    QFSampler,
-    accuracies,
-    confusion_matrix,
-    dct_basis,
-    evaluate_qf,
-    grid_offset,
-    load_predictor,
-    named,
-    predict,
-    train_qf,
-    write_qf_reports,
-)
-from artifact_removal.training import TrainingError, load_checkpoint, save_atomic
+from artifact_removal.archs.generator import build_generator
+from artifact_removal.archs.qf_net import ABOVE, QFNet, dct_basis
+from artifact_removal.checkpoints import CheckpointError, load_checkpoint, save_atomic
+from artifact_removal.cli import main
+from artifact_removal.data.samplers import QFSampler
+from artifact_removal.degradations.jpeg import jpeg_compress
+from artifact_removal.degradations.jpeg_quality import ijg_tables
+from artifact_removal.inference.qf import grid_offset, predict, predict_set
+from artifact_removal.inference.releases import generator_release, load_predictor
+from artifact_removal.metrics.classification import accuracies, confusion_matrix, named
+from artifact_removal.stages.qf_report import qf_tables, write_confusion
+from artifact_removal.training.engine import train
 
-from .test_training import TINY
+from .conftest import run_of, same_weights
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(scope="module")
-def qf_project(tmp_path_factory, photo, gray_photo) -> Path:
-    """A prepared project of six small images at QF 10 and 40, with tiny train_qf params."""
-    from .conftest import REPO
-
-    project = tmp_path_factory.mktemp("qf")
-    for name in ("params.yaml", "dvc.yaml"):
-        (project / name).write_text((REPO / name).read_text())
-    for i in range(5):
-        write_png(np.roll(photo, 23 * i, axis=1)[:160, :192], project / f"data/raw/p{i}.png")
-    write_png(gray_photo, project / "data/raw/g.png")
-    text = (project / "params.yaml").read_text().replace("[5, 10, 20, 30, 40, 60]", "[10, 40]")
-    (project / "params.yaml").write_text(text)
-    (project / "tiny.yaml").write_text(
-        TINY + "train_qf: {channels: 4, batch_size: 8, steps: 6, checkpoint_every: 2,"
-        " predict_patches: 4}\n"
-    )
-    apply_profile(project / "tiny.yaml", project / "params.yaml")
-    prepare_data(load_params(project / "params.yaml"), project)
-    return project
-
-
-def _run(project: Path, tag: str) -> QFRun:
-    run = QFRun.from_params(load_params(project / "params.yaml"), project)
-    run.checkpoint, run.release = project / f"ck/{tag}.pt", project / f"rel/{tag}.pt"
-    return run
 
 
 def test_dct_basis_is_orthonormal():
@@ -71,10 +31,27 @@ def test_dct_basis_is_orthonormal():
 
 def test_a_flat_block_has_only_a_dc_coefficient():
     net = QFNet((10, 40), 4).eval()
-    flat = torch.full((1, 3, 8, 8), 0.5)
-    y = (flat * net.luma).sum(dim=1, keepdim=True) + 16 - 128
-    coefficients = torch.nn.functional.conv2d(y, net.dct, stride=8).flatten()
-    assert coefficients[1:].abs().max() < 1e-4 and coefficients[0].abs() > 1
+    features = net.dct_features(torch.full((1, 3, 8, 8), 0.5))  # (1, 64 x 3, 1, 1)
+    magnitudes = torch.expm1(features[0, :64, 0, 0])
+    assert magnitudes[1:].max() < 1e-4
+    assert magnitudes[0] == pytest.approx(8 * abs(0.5 * 255 - 128), abs=1e-3)  # JFIF, not 16..235
+
+
+@pytest.mark.parametrize("quality", [10, 30, 50, 80])
+def test_the_dct_sees_the_coefficients_libjpeg_quantised(gray_photo, quality):
+    """On a gray JPEG (no chroma to round), the DCT coefficients of the decoded luma sit on the
+    lattice of their quantization steps, so the lattice feature of the true QF is near 1 where a
+    coefficient was kept (about 0.97 here). Studio-range luma (16..235, as PSNR tables use)
+    scales them by 219/255 and puts them off it: about 0.2 there."""
+    decoded = jpeg_compress(gray_photo, quality).pixels  # (H, W) uint8
+    net = QFNet((quality,), 4).eval()
+    rgb = torch.from_numpy(np.repeat(decoded[:, :, None], 3, axis=2)).permute(2, 0, 1)[None]
+    features = net.dct_features(rgb.float() / 255)[0]  # (128, H/8, W/8)
+    magnitude = torch.expm1(features[:64]).reshape(64, -1)  # per frequency, every block
+    lattice = features[64:].reshape(64, -1)
+    steps = torch.tensor(ijg_tables(quality)[0].ravel()).float()[:, None].expand_as(magnitude)
+    kept = (magnitude > steps / 2) & (steps >= 8)  # quantised to a non-zero multiple
+    assert kept.sum() > 1000 and lattice[kept].mean() > 0.9
 
 
 def test_one_logit_per_class_for_any_patch_on_the_grid():
@@ -101,30 +78,30 @@ def test_small_and_gray_images_get_an_answer(gray_photo):
         assert abs(sum(answer.probabilities.values()) - 1) < 1e-5
 
 
-def test_samples_are_labelled_and_a_function_of_the_step(qf_project):
-    sampler = QFSampler(qf_project / "data/prepared", (10, 40), 64, seed=3)
+def test_samples_are_labelled_and_a_function_of_the_step(prepared_project):
+    sampler = QFSampler(prepared_project / "data/prepared", (10, 40), 64, seed=3)
     (a, la), (b, lb) = sampler.batch(7, 6), sampler.batch(7, 6)
     assert torch.equal(a, b) and torch.equal(la, lb) and a.shape == (6, 3, 64, 64)
     assert set(la.tolist()) <= {0, 1}
+    halves = [sampler.batch(7, 6, rank, 2) for rank in (0, 1)]
+    assert torch.equal(torch.cat([h[0] for h in halves]), a)
 
 
-def test_the_class_above_is_sampled_from_higher_qfs_and_originals(qf_project):
-    sampler = QFSampler(qf_project / "data/prepared", (10, 40), 64, seed=3, above_range=(75, 100))
+def test_the_class_above_is_sampled_from_higher_qfs_and_originals(prepared_project):
+    folder = prepared_project / "data/prepared"
+    sampler = QFSampler(folder, (10, 40), 64, seed=3, above_range=(75, 100))
     patches, labels = sampler.batch(1, 64)
-    assert sampler.labels == (10, 40, ABOVE) and set(labels.tolist()) == {0, 1, 2}
+    assert set(labels.tolist()) == {0, 1, 2}
     again, _ = sampler.batch(1, 64)
     assert torch.equal(patches, again)  # JPEG of a patch is deterministic too
-    above = patches[labels == 2]
-    assert above.shape[0] > 0 and above.min() >= 0 and above.max() <= 1
 
 
-def test_training_is_deterministic_and_resumes(qf_project, monkeypatch):
-    whole = _run(qf_project, "whole")
-    train_qf(whole, CPU, progress=False)
-    again = _run(qf_project, "again")
-    train_qf(again, CPU, progress=False)
-    first, second = (load_checkpoint(r.release)["model"] for r in (whole, again))
-    assert all(torch.equal(first[k], second[k]) for k in first)
+def test_training_is_deterministic_and_resumes(small_project, monkeypatch):
+    whole = train(run_of(small_project, "qf", tag="whole"), CPU, progress=False)
+    again = train(run_of(small_project, "qf", tag="again"), CPU, progress=False)
+    assert same_weights(whole.release, again.release)
+    assert [e["step"] for e in whole.history] == [3, 6]
+    assert {"loss", "patch_accuracy", "lr", "val_accuracy"} <= set(whole.history[-1])
 
     original = QFSampler.batch
 
@@ -133,15 +110,13 @@ def test_training_is_deterministic_and_resumes(qf_project, monkeypatch):
             raise KeyboardInterrupt
         return original(self, step, *args, **kwargs)
 
-    cut = _run(qf_project, "cut")
     monkeypatch.setattr(QFSampler, "batch", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        train_qf(cut, CPU, progress=False)
-    assert load_checkpoint(cut.checkpoint)["step"] == 2
+        train(run_of(small_project, "qf", tag="cut"), CPU, progress=False)
+    assert load_checkpoint(small_project / "ck/cut.pt")["step"] == 2
     monkeypatch.setattr(QFSampler, "batch", original)
-    train_qf(cut, CPU, progress=False)
-    resumed = load_checkpoint(cut.release)["model"]
-    assert all(torch.equal(first[k], resumed[k]) for k in first)
+    resumed = train(run_of(small_project, "qf", tag="cut"), CPU, progress=False)
+    assert resumed.resumed_from == 2 and same_weights(whole.release, resumed.release)
 
 
 def test_confusion_matrix_rows_are_predicted_columns_target():
@@ -160,44 +135,64 @@ def test_the_class_above_is_scored_apart_from_the_ensembles_qfs():
     assert list(named(table).columns) == ["10", "40", "above 40"]
 
 
-def test_evaluation_writes_tables_metrics_and_figure(qf_project, tmp_path):
-    run = _run(qf_project, "whole")
-    train_qf(run, CPU, progress=False)
-    net = load_predictor(run.release)
-    tables = evaluate_qf(net, run.prepared_dir, ["test"], 4, progress=False)
-    images = len(list((run.prepared_dir / "sets/test/gt").glob("*.png")))
-    assert net.labels == (10, 40, ABOVE)  # params: train_qf.above_range
-    assert tables["test"].to_numpy().sum() == 4 * images  # QF 10, 40; 90 and uncompressed
-    assert list(tables["test"].sum(axis=0)) == [images, images, 2 * images]
-    metrics = write_qf_reports(tables, [{"step": 6, "loss": 0.5}], tmp_path / "r", tmp_path / "f")
-    assert (tmp_path / "r/confusion/test.csv").is_file() and (tmp_path / "r/metrics.json").is_file()
-    assert (tmp_path / "f/train_qf_confusion.png").is_file()
-    assert 0 <= metrics["test"]["mean_class_accuracy"] <= 1 and metrics["train"]["steps"] == 6
+@pytest.fixture(scope="module")
+def trained(prepared_project, tmp_path_factory):
+    """A predictor trained for 80 steps of 16 patches: enough to know QF 10, 40 and above."""
+    import shutil
+
+    project = tmp_path_factory.mktemp("qf") / "project"
+    shutil.copytree(prepared_project, project)
+    run = run_of(project, "qf", steps=80, batch_size=16, channels=8, val_every=80)
+    return train(run, CPU, progress=False)
 
 
-def test_a_generator_file_is_not_a_predictor(tmp_path):
-    net = build_generator("tiny")
-    save_atomic({"model": net.state_dict(), "model_args": generator_args(net)}, tmp_path / "g.pt")
-    with pytest.raises(TrainingError, match="not a QF predictor"):
-        load_predictor(tmp_path / "g.pt")
-
-
-def test_a_trained_predictor_tells_pristine_images_from_compressed_ones(qf_project, photo):
-    run = _run(qf_project, "longer")
-    run.steps, run.batch_size, run.channels = 80, 16, 8
-    train_qf(run, CPU, progress=False)
-    net = load_predictor(run.release)
+def test_a_trained_predictor_tells_pristine_images_from_compressed_ones(trained, photo):
+    net = load_predictor(trained.release)
     assert predict(net, photo, 8).quality == ABOVE
     assert predict(net, jpeg_compress(photo, 95).pixels, 8).label == "above 40"
     assert predict(net, jpeg_compress(photo, 10).pixels, 8).quality == 10
+    assert trained.history[-1]["val_accuracy"] == 1.0  # every validation image, as below
 
 
-def test_a_predictor_file_whose_weights_do_not_fit_is_a_clear_error(tmp_path):
-    from artifact_removal.qf_predictor import save_predictor
+def test_confusion_tables_count_every_image_and_write_their_files(trained, tmp_path):
+    net = load_predictor(trained.release)
+    folder = trained.run.prepared_dir / "sets" / "val"
+    images = len(list((folder / "gt").glob("*.png")))
+    predicted, target = predict_set(net, folder, 4, progress=False)
+    assert sorted(set(target)) == [10, 40, ABOVE] and len(target) == 4 * images
+    assert predicted == target  # known answer: this predictor gets them all (see above)
+    tables = qf_tables(net, {"val": folder}, 4, progress=False)
+    assert list(tables["val"].sum(axis=0)) == [images, images, 2 * images]  # QF 90, uncompressed
+    metrics = write_confusion(tables, tmp_path / "qf", tmp_path / "f.png")
+    assert metrics["val"]["mean_class_accuracy"] == 1.0 and metrics["val"]["images"] == 4 * images
+    assert (tmp_path / "qf/val.csv").read_text().startswith("predicted,10,40,above 40")
+    assert (tmp_path / "f.png").stat().st_size > 0
 
-    save_predictor(QFNet((10, 40), 4, above=True), tmp_path / "p.pt")
-    saved = load_checkpoint(tmp_path / "p.pt")
-    saved["above"] = False
+
+def test_a_generator_file_is_not_a_predictor(tmp_path):
+    save_atomic(generator_release(build_generator("tiny")), tmp_path / "g.pt")
+    with pytest.raises(CheckpointError, match="not a QF predictor"):
+        load_predictor(tmp_path / "g.pt")
+
+
+def test_a_predictor_file_whose_weights_do_not_fit_is_a_clear_error(trained, tmp_path):
+    saved = load_checkpoint(trained.release)
+    saved["model_args"]["above"] = False
     save_atomic(saved, tmp_path / "p.pt")
-    with pytest.raises(TrainingError, match="do not fit"):
+    with pytest.raises(CheckpointError, match="do not fit"):
         load_predictor(tmp_path / "p.pt")
+
+
+def test_only_rank_0_writes_the_reports(small_project, monkeypatch, capsys):
+    monkeypatch.setenv("RANK", "1")
+    assert (
+        main(["train-qf", "--params", str(small_project / "params.yaml"), "--device", "cpu"]) == 0
+    )
+    assert "QF predictor:" not in capsys.readouterr().out
+    assert not (small_project / "reports/figures/train_qf_confusion.png").exists()
+    monkeypatch.setenv("RANK", "0")
+    assert (
+        main(["train-qf", "--params", str(small_project / "params.yaml"), "--device", "cpu"]) == 0
+    )
+    assert "QF predictor:" in capsys.readouterr().out
+    assert (small_project / "reports/figures/train_qf_confusion.png").is_file()

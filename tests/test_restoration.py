@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from artifact_removal.models import build_generator
-from artifact_removal.restoration import (
+from artifact_removal.archs.generator import build_generator
+from artifact_removal.inference.restore import (
     blend,
     restore_array,
     restore_float,

@@ -11,17 +11,15 @@ import pytest
 import torch
 from PIL import Image, ImageCms
 
+from artifact_removal.archs.generator import build_generator
+from artifact_removal.archs.qf_net import ABOVE, QFNet
+from artifact_removal.checkpoints import save_atomic
 from artifact_removal.cli import main
-from artifact_removal.images import read_png
-from artifact_removal.models import build_generator, generator_args
-from artifact_removal.qf_predictor import QFNet, save_predictor
-from artifact_removal.restore_files import (
-    RestoreError,
-    ensemble_weights,
-    find_generators,
-    restore_files,
-)
-from artifact_removal.training import save_atomic
+from artifact_removal.data.images import read_png
+from artifact_removal.inference.ensemble import QualityChoice, RestoreError, ensemble_weights
+from artifact_removal.inference.files import find_generators, restore_files
+from artifact_removal.inference.qf import QFPrediction
+from artifact_removal.inference.releases import generator_release, predictor_release
 
 QUALITIES = (10, 20, 40)
 
@@ -33,11 +31,12 @@ def models(tmp_path_factory):
     for i, quality in enumerate(QUALITIES):
         torch.manual_seed(i)
         net = build_generator("tiny")
-        release = {"model": net.state_dict(), "model_args": generator_args(net),
-                   "quality": quality, "method": "gan"}  # fmt: skip
-        save_atomic(release, folder / "gan" / f"q{quality}.pt")
+        for method in ("ssim", "gan"):
+            release = generator_release(net) | {"quality": quality, "method": method}
+            save_atomic(release, folder / method / f"q{quality}.pt")
     torch.manual_seed(0)
-    save_predictor(QFNet(QUALITIES, 4).eval(), folder / "qf" / "predictor.pt")
+    predictor = predictor_release(QFNet(QUALITIES, 4).eval()) | {"method": "qf_predictor"}
+    save_atomic(predictor, folder / "qf" / "predictor.pt")
     return folder
 
 
@@ -77,7 +76,7 @@ def test_a_folder_of_good_and_bad_files(models, inputs, tmp_path, photo, capsys)
     assert written == ["adobe.png", "cmyk.png", "deep.png", "gray.png", "q10.png",
                        "rgba.png", "rotated.png", "sub/q25.png", "tiny.png"]  # fmt: skip
     assert "tables 10, CNN" in printed and "-> generator q10" in printed
-    assert "tables 25" in printed and "0.75 q20 + 0.25 q40" in printed
+    assert "tables 25, CNN" in printed and "-> generator q20\n" in printed  # GAN: the nearest
     assert "2 failed:" in printed and "truncated.jpg: corrupt or truncated" in printed
     assert "notes.png: not an image" in printed and "restored 9 of 11" in printed
     assert read_png(out / "q10.png").shape == photo.shape
@@ -103,7 +102,10 @@ def test_without_tables_the_predictor_decides_or_the_user(models, tmp_path, phot
     assert "no QF predictor" in report.failed[0].error and "--quality" in report.failed[0].error
     report = restore_files([tmp_path / "a.png"], tmp_path / "o3", quality=30,
                            predictor=tmp_path / "none.pt", **common)  # fmt: skip
-    assert not report.failed and report.results[0].choice.generators == {20: 0.5, 40: 0.5}
+    assert not report.failed and report.results[0].choice.generators == {20: 1.0}  # a tie: lower
+    report = restore_files([tmp_path / "a.png"], tmp_path / "o4", quality=30, method="ssim",
+                           models_dir=models / "ssim", device="cpu", progress=False)  # fmt: skip
+    assert report.results[0].choice.generators == {20: 0.5, 40: 0.5}  # SSIM: the blend
 
 
 def test_16_bit_output_matches_the_8_bit_one(models, tmp_path, photo):
@@ -129,6 +131,8 @@ def test_tiled_output_equals_whole_image_output(models, tmp_path, photo):
 def test_no_generators_say_how_to_get_them(tmp_path, capsys):
     with pytest.raises(RestoreError, match=r"make repro.*--models"):
         find_generators("gan", tmp_path, None)
+    with pytest.raises(RestoreError, match=r"not inside a project.*--models"):
+        find_generators("gan", None, None)
     (tmp_path / "x.jpg").write_bytes(b"")
     assert main(["restore", str(tmp_path / "x.jpg"), "-o", str(tmp_path / "o"),
                  "--models", str(tmp_path)]) == 2  # fmt: skip
@@ -145,6 +149,14 @@ def test_bad_options_are_refused(models, tmp_path):
             restore_files([tmp_path], tmp_path / "o", models_dir=models / "gan", **options)
 
 
+def test_outside_a_project_restore_asks_for_the_models(tmp_path, monkeypatch, capsys):
+    """Not the models of whatever repository the package was installed from: an error."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.jpg").write_bytes(b"")
+    assert main(["restore", "a.jpg", "-o", "out"]) == 2
+    assert "is not inside a project" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
 def test_ensemble_weights():
     assert ensemble_weights(20, QUALITIES) == {20: 1.0}
     assert ensemble_weights(15, QUALITIES) == {10: 0.5, 20: 0.5}
@@ -153,10 +165,17 @@ def test_ensemble_weights():
     assert ensemble_weights(90, QUALITIES) == {40: 1.0}
 
 
-def test_an_image_above_the_ensemble_goes_to_its_gentlest_generator():
-    from artifact_removal.qf_predictor import ABOVE, QFPrediction
-    from artifact_removal.restore_files import QualityChoice
+def test_gan_ensembles_take_the_nearest_generator_never_a_blend():
+    assert ensemble_weights(25, QUALITIES, "nearest") == {20: 1.0}
+    assert ensemble_weights(35, QUALITIES, "nearest") == {40: 1.0}
+    assert ensemble_weights(15, QUALITIES, "nearest") == {10: 1.0}  # a tie: the lower QF
+    assert ensemble_weights(40, QUALITIES, "nearest") == {40: 1.0}
+    from artifact_removal.methods import METHODS
 
+    assert METHODS["gan"].combine == "nearest" and METHODS["ssim"].combine == "blend"
+
+
+def test_an_image_above_the_ensemble_goes_to_its_gentlest_generator():
     cnn = QFPrediction(ABOVE, {10: 0.1, 20: 0.1, 40: 0.1, ABOVE: 0.7})
     weights = ensemble_weights(cnn.quality, QUALITIES)
     choice = QualityChoice(None, cnn, None, float(cnn.quality), weights)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from artifact_removal.synthetic import dead_leaves, palette_of
+from artifact_removal.data.synthetic import dead_leaves, palette_of
 
 
 def _red_and_blue() -> np.ndarray:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from artifact_removal.evaluation import Gallery
-from artifact_removal.notebooks import WIDGET_VIEW, offline_copy
-from artifact_removal.widgets import CompareApp, CompareSlider, compare_html, data_url
+from artifact_removal.inference.gallery import Gallery
+from artifact_removal.stages.notebooks import WIDGET_VIEW, offline_copy
+from artifact_removal.stages.widgets import CompareApp, CompareSlider, compare_html, data_url
 
 from .browser import changed_columns, comparison, drag, shot
 from .test_evaluation import models, prepared  # noqa: F401 (fixtures)

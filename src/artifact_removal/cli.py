@@ -10,8 +10,6 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-
 from .config import ConfigError, apply_profile, find_project_root, load_params, resolve_path
 from .methods import METHODS
 
@@ -60,33 +58,23 @@ def _prepare(args: argparse.Namespace) -> int:
     """The prepare stage without a notebook."""
     from .data.prepare import prepare_corpus, summarize_jpeg
     from .runtime import seed_everything
-    from .stages.prepare import write_prepare_reports
+    from .stages.prepare import print_report, write_prepare_reports
 
     params, root, _ = _project(args)
     seed_everything(params.seed)
     prepared = prepare_corpus(params, root)
     write_prepare_reports(prepared, params, root)
-    _print_prepared(prepared)
+    print_report(prepared)
     print(summarize_jpeg(prepared.images).round(4).to_string())
     return 0
 
 
-def _print_prepared(prepared) -> None:
-    report = prepared.report
-    print(report["status"].value_counts().to_string())
-    for row in report[report["status"] != "used"].itertuples():
-        print(f"  {row.status}: {row.file}: {row.detail}")
-
-
 def _prepare_set(args: argparse.Namespace) -> int:
     """One extra evaluation set (stage prepare_set@NAME)."""
-    from .data.prepare import prepare_extra_set, summarize_jpeg
+    from .stages.prepare import prepare_set_command
 
     params, root, _ = _project(args)
-    prepared = prepare_extra_set(params, args.name, root)
-    _print_prepared(prepared)
-    print(summarize_jpeg(prepared.images).round(4).to_string())
-    print(f"{args.name}: {prepared.out_dir}")
+    prepare_set_command(params, args.name, root)
     return 0
 
 
@@ -185,13 +173,12 @@ def _fetch_models(args: argparse.Namespace) -> int:
 
 
 def _notebook(args: argparse.Namespace) -> int:
-    """Run a notebook with papermill and render it to HTML."""
-    from .stages.notebooks import run_notebook
+    """Run a notebook with papermill and render it to HTML (what the DVC stages do)."""
+    from .stages.notebooks import main as notebooks
 
-    parameters = {name: yaml.safe_load(value) for name, value in args.parameter or []}
-    out = run_notebook(args.notebook, args.output, parameters, html=not args.no_html)
-    print(f"wrote {out}")
-    return 0
+    options = [x for pair in args.parameter or [] for x in ("-p", *pair)]
+    return notebooks(["run", args.notebook, args.output, *options]
+                     + (["--no-html"] if args.no_html else []))  # fmt: skip
 
 
 def _strip(args: argparse.Namespace) -> int:

@@ -42,7 +42,7 @@ def set_folder(params: Params, root: Path, name: str) -> Path:
     raise DataError(f"unknown set {name!r}: one of {[*SPLITS, *params.data.extra_sets]}")
 
 
-def test_folders(params: Params, root: Path) -> dict[str, Path]:
+def evaluation_folders(params: Params, root: Path) -> dict[str, Path]:
     """The prepared folder of every set the evaluation scores (test, then the extra sets)."""
     return {name: set_folder(params, root, name) for name in params.test_sets}
 

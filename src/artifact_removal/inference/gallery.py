@@ -9,9 +9,11 @@ import numpy as np
 import torch
 
 from ..archs.generator import Generator
+from ..config import Params, resolve_path
 from ..data.images import colourfulness, read_png
-from ..data.prepared import DataError, keys, load_compressed
+from ..data.prepared import DataError, evaluation_folders, keys, load_compressed
 from ..methods import get as get_method
+from ..methods import models_dir
 from .releases import load_generator
 from .restore import restore_array
 
@@ -104,3 +106,13 @@ class Gallery:
         keys = self.keys(set_name)[:limit]
         scores = [colourfulness(self.image(set_name, k, 0, ORIGINAL)) for k in keys]
         return keys[int(np.argmax(scores))]
+
+
+def method_dirs(params: Params, root: str | Path) -> dict[str, Path]:
+    """Folder of each evaluated method's release files (q<QF>.pt), in params order."""
+    return {name: resolve_path(models_dir(params, name), root) for name in params.evaluate.methods}
+
+
+def gallery_of(params: Params, root: str | Path, device: torch.device) -> Gallery:
+    """The test sets and every evaluated method's generators, as params name them."""
+    return Gallery(evaluation_folders(params, Path(root)), method_dirs(params, root), device)

@@ -15,6 +15,7 @@ needed to rebuild and use its network without the training code:
 from __future__ import annotations
 
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -22,6 +23,21 @@ import torch
 from ..archs.generator import Generator, GeneratorConfig
 from ..archs.qf_net import QFNet
 from ..checkpoints import CheckpointError, load_checkpoint
+
+
+def generator_release(net: Generator) -> dict:
+    """The network part of a generator's release file (weights on the CPU, architecture)."""
+    return {"model": _weights(net), "arch": "generator", "model_args": asdict(net.config)}
+
+
+def predictor_release(net: QFNet) -> dict:
+    """The network part of the QF predictor's release file."""
+    return {"model": _weights(net), "arch": "qf_net", "model_args": net.arguments()}
+
+
+def _weights(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A network's state dict, detached copies on the CPU."""
+    return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
 
 
 def _rebuild(path: Path, net: torch.nn.Module, weights: dict) -> torch.nn.Module:

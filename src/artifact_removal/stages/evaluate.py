@@ -23,10 +23,9 @@ from tqdm import tqdm
 
 from ..config import Params, resolve_path
 from ..data.prepare import write_json
-from ..data.prepared import test_folders
-from ..inference.gallery import JPEG, ORIGINAL, Gallery
+from ..data.prepared import evaluation_folders
+from ..inference.gallery import JPEG, ORIGINAL, Gallery, gallery_of
 from ..inference.releases import load_predictor
-from ..methods import models_dir
 from ..metrics.full_reference import psnr, psnr_b, ssim
 from ..metrics.lpips import Lpips
 from ..metrics.no_reference import brisque, niqe
@@ -43,16 +42,6 @@ CONVENTIONS = (
     "model, 96x96 blocks) and BRISQUE (the `brisque` package's model) on the whole image; lower "
     "is better for LPIPS, NIQE and BRISQUE. Means over images."
 )
-
-
-def method_dirs(params: Params, root: str | Path) -> dict[str, Path]:
-    """Folder of each evaluated method's release files (q<QF>.pt), in params order."""
-    return {name: resolve_path(models_dir(params, name), root) for name in params.evaluate.methods}
-
-
-def gallery_of(params: Params, root: str | Path, device: torch.device) -> Gallery:
-    """The test sets and every evaluated method's generators, as params name them."""
-    return Gallery(test_folders(params, Path(root)), method_dirs(params, root), device)
 
 
 def _crop(image: np.ndarray, border: int) -> np.ndarray:
@@ -309,8 +298,8 @@ def evaluate_predictor(params: Params, root: str | Path, device: torch.device,
     root = Path(root)
     path = resolve_path(params.train_qf.models_dir, root) / "predictor.pt"
     net = load_predictor(path, device)
-    tables = qf_tables(net, test_folders(params, root), params.train_qf.predict_patches, device,
-                       progress)  # fmt: skip
+    count = params.train_qf.predict_patches
+    tables = qf_tables(net, evaluation_folders(params, root), count, device, progress)
     out_dir = resolve_path(params.evaluate.out_dir, root)
     shutil.rmtree(out_dir / "qf", ignore_errors=True)
     metrics = write_confusion(tables, out_dir / "qf", out_dir / "figures" / "qf_confusion.png")

@@ -3,11 +3,17 @@
 Stages run a *stripped copy* of each notebook (outputs and execution counts removed), so that
 opening and running a notebook by hand does not make the pipeline stale: DVC compares hashes,
 and the stripped copy only changes when the code or the text does.
+
+The DVC stages call this module directly, `python -m artifact_removal.stages.notebooks run NB
+OUT -p NAME VALUE` and `... strip SRC DST`, rather than the command line, so that a stage
+depends on this runner and not on every command of `cli.py`.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
+import sys
 from pathlib import Path
 
 import nbformat
@@ -115,3 +121,37 @@ def render_html(notebook: str | Path) -> Path:
     target = notebook.with_suffix(".html")
     target.write_text(body, encoding="utf-8")
     return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`run NOTEBOOK OUTPUT [-p NAME VALUE]... [--no-html]` or `strip SRC DST`."""
+    import yaml
+
+    parser = argparse.ArgumentParser(prog="python -m artifact_removal.stages.notebooks")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute a notebook with papermill, render HTML")
+    run.add_argument("notebook")
+    run.add_argument("output")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    run.add_argument("--no-html", action="store_true")
+    strip = sub.add_parser("strip", help="copies of notebooks without outputs")
+    strip.add_argument("src")
+    strip.add_argument("dst")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "strip":
+            for path in strip_folder(args.src, args.dst):
+                print(f"stripped {path}")
+            return 0
+        parameters = {name: yaml.safe_load(value) for name, value in args.parameter or []}
+        print(
+            f"wrote {run_notebook(args.notebook, args.output, parameters, html=not args.no_html)}"
+        )
+        return 0
+    except NotebookError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

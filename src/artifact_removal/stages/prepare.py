@@ -9,7 +9,7 @@ import numpy as np
 
 from ..config import Params, resolve_path
 from ..data.images import colourfulness, read_png
-from ..data.prepare import PreparedData, members, summarize_jpeg, write_json
+from ..data.prepare import PreparedData, members, prepare_extra_set, summarize_jpeg, write_json
 from ..data.prepared import load_compressed, quality_dir
 from .plots import image_row, qf_ladder, save_figure
 
@@ -104,3 +104,43 @@ def write_prepare_reports(prepared: PreparedData, params: Params, root: str | Pa
     figure = qf_ladder(gt, jpegs, params.reports.figure_crop, f"{set_name}/{key}")
     save_figure(figure, reports / "figures" / "qf_ladder.png")
     return {"metrics": metrics, "figure": figure}
+
+
+def print_report(prepared: PreparedData) -> None:
+    """How many files were used, converted or skipped; each one that was not used as it came."""
+    report = prepared.report
+    print(report["status"].value_counts().to_string())
+    for row in report[report["status"] != "used"].itertuples():
+        print(f"  {row.status}: {row.file}: {row.detail}")
+
+
+def prepare_set_command(params: Params, name: str, root: Path) -> PreparedData:
+    """Prepare one extra evaluation set and say what became of its files."""
+    prepared = prepare_extra_set(params, name, root)
+    print_report(prepared)
+    print(summarize_jpeg(prepared.images).round(4).to_string())
+    print(f"{name}: {prepared.out_dir}")
+    return prepared
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The stage prepare_set@NAME: `python -m artifact_removal.stages.prepare NAME`."""
+    import argparse
+    import sys
+
+    from ..config import ConfigError, find_project_root, load_params
+    from ..data.prepared import DataError
+
+    parser = argparse.ArgumentParser(prog="python -m artifact_removal.stages.prepare")
+    parser.add_argument("name", help="a name in data.extra_sets")
+    args = parser.parse_args(argv)
+    try:
+        prepare_set_command(load_params(), args.name, find_project_root())
+    except (ConfigError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

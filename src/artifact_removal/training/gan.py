@@ -21,12 +21,11 @@ import numpy as np
 import torch
 
 from ..archs.discriminator import Discriminator, DiscriminatorConfig
-from ..archs.generator import generator_args
 from ..checkpoints import files_fingerprint
 from ..data.images import busiest_crop, colourfulness
 from ..data.prepared import load_pairs
 from ..data.samplers import PatchSampler
-from ..inference.releases import load_generator
+from ..inference.releases import generator_release, load_generator
 from ..inference.restore import restore_array
 from ..losses.adversarial import accuracy, adversarial_loss, discriminator_loss
 from ..losses.perceptual import PerceptualLoss
@@ -197,9 +196,8 @@ class Recipe(BaseRecipe):
             state["best_step"], state["stuck_since"], state["logged"])  # fmt: skip
 
     def release(self) -> dict:
-        return {"model": self.best or weights(self.g), "arch": "generator",
-                "model_args": generator_args(self.g), "loss": self.perceptual.name,
-                "best_step": self.best_step}  # fmt: skip
+        release = generator_release(self.g) | {"loss": self.perceptual.name}
+        return release | {"model": self.best or release["model"], "best_step": self.best_step}
 
     def summary(self, history: list[dict]) -> dict:
         best = next((e for e in history if e["step"] == self.best_step), {})

@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from ..archs.qf_net import QFNet
 from ..data.samplers import QFSampler
 from ..inference.qf import predict_set
+from ..inference.releases import predictor_release
 from ..metrics.classification import accuracies, confusion_matrix
 from ..runtime import autocast
 from .engine import Recipe as BaseRecipe
-from .engine import weights
 
 
 class Recipe(BaseRecipe):
@@ -70,4 +70,4 @@ class Recipe(BaseRecipe):
         return {k: scores[k] for k in ("accuracy", "mean_class_accuracy")}
 
     def release(self) -> dict:
-        return {"model": weights(self.net), "arch": "qf_net", "model_args": self.net.arguments()}
+        return predictor_release(self.net)

@@ -14,15 +14,15 @@ import math
 import numpy as np
 import torch
 
-from ..archs.generator import build_generator, generator_args
+from ..archs.generator import build_generator
 from ..data.prepared import load_pairs
 from ..data.samplers import PatchSampler
+from ..inference.releases import generator_release
 from ..inference.restore import restore_array
 from ..losses.pixel import WeightedLoss
 from ..metrics.full_reference import psnr, ssim
 from ..runtime import autocast, channels_last
 from .engine import Recipe as BaseRecipe
-from .engine import weights
 
 
 def schedule(optimizer: torch.optim.Optimizer, kind: str, steps: int):
@@ -89,5 +89,4 @@ class Recipe(BaseRecipe):
         return scores
 
     def release(self) -> dict:
-        return {"model": weights(self.net), "arch": "generator",
-                "model_args": generator_args(self.net)}  # fmt: skip
+        return generator_release(self.net)

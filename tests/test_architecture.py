@@ -1,0 +1,139 @@
+"""The package's shape: imports go one way, and every stage depends on all it reads."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from artifact_removal.checkpoints import PACKAGE, import_closure, imported_modules
+from artifact_removal.methods import METHODS
+
+from .conftest import REPO
+
+# Rooms of the package from the top down; a room imports only from its own layer or below.
+LAYERS = (
+    ("cli", "__main__"),
+    ("stages",),
+    ("training",),
+    ("inference",),
+    ("data",),
+    ("archs", "losses", "metrics"),
+    ("degradations", "methods", "pretrained"),
+    ("config", "checkpoints", "runtime"),
+)
+LAYER = {room: depth for depth, rooms in enumerate(LAYERS) for room in rooms}
+
+
+def _room(path: Path) -> str:
+    return path.relative_to(PACKAGE).with_suffix("").parts[0]
+
+
+def _edges() -> set[tuple[str, str]]:
+    """(room, room) for every import between rooms, also imports inside functions."""
+    edges = set()
+    for path in PACKAGE.rglob("*.py"):
+        if path == PACKAGE / "__init__.py":  # it only imports `methods`, to register them
+            continue
+        for name in imported_modules(path):
+            target = name.split(".")[0]
+            if target != _room(path):
+                edges.add((_room(path), target))
+    return edges
+
+
+def test_every_room_has_a_layer():
+    rooms = {_room(p) for p in PACKAGE.rglob("*.py")} - {"__init__"}
+    assert rooms == set(LAYER)
+
+
+def test_imports_go_one_way():
+    upward = sorted((a, b) for a, b in _edges() if LAYER[b] < LAYER[a])
+    assert not upward, f"imports from a lower room to a higher one: {upward}"
+    assert ("inference", "training") not in _edges()
+
+
+def test_no_cycle_between_rooms():
+    graph: dict[str, set[str]] = {}
+    for a, b in _edges():
+        graph.setdefault(a, set()).add(b)
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for nxt in graph.get(start, ()):
+            if nxt == goal or (nxt not in seen and reaches(nxt, goal, seen | {nxt})):
+                return True
+        return False
+
+    cycles = sorted(room for room in graph if reaches(room, room, {room}))
+    assert not cycles, f"rooms in an import cycle: {cycles}"
+
+
+def _notebook_modules(notebook: Path) -> set[str]:
+    """Modules of the package a notebook imports."""
+    found = set()
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            for node in ast.walk(ast.parse("".join(cell["source"]))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "artifact_removal."
+                ):
+                    found.add(node.module.removeprefix("artifact_removal."))
+    return found
+
+
+def _stages() -> dict[str, dict]:
+    return yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+
+
+def _modules_run_by(name: str, stage: dict) -> set[str]:
+    """What a stage's command imports: the module it runs (`python -m artifact_removal.X`), the
+    notebook it runs with it, and the trainer that the run engine imports by name."""
+    cmd = stage.get("do", stage)["cmd"]
+    modules = {re.search(r"python -m artifact_removal\.(\S+)", cmd).group(1)}
+    match = re.search(r"build/notebooks/(\S+\.ipynb)", cmd)
+    if match:
+        modules |= _notebook_modules(REPO / "notebooks" / match.group(1))
+    trainers = {m.section: f"training.{m.trainer}" for m in METHODS.values()}
+    trainers["train_qf"] = "training.qf"
+    return modules | ({trainers[name]} if name in trainers else set())
+
+
+RESOURCES = {
+    "stages/widgets.py": "stages/compare.js",
+    "stages/evaluate.py": "stages/published.yaml",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_stages()))
+def test_stage_deps_cover_every_file_the_stage_runs(name):
+    stage = _stages()[name]
+    deps = [d for d in stage.get("do", stage).get("deps", []) if d.startswith("src/")]
+    modules = _modules_run_by(name, stage)
+    files = {p.relative_to(PACKAGE).as_posix() for m in modules for p in import_closure(m)}
+    files |= {RESOURCES[f] for f in files if f in RESOURCES}
+    listed = [d.removeprefix("src/artifact_removal/").rstrip("/") for d in deps]
+    covered = {f for f in files for d in listed if f == d or f.startswith(d + "/")}
+    missing = sorted(files - covered)
+    assert not missing, f"stage {name} runs {missing}, which its deps do not name"
+
+
+def test_every_method_has_its_training_stage_and_is_read_where_it_is_compared():
+    stages = _stages()
+    for method in METHODS.values():
+        stage = stages[method.section]
+        assert stage["foreach"] == "${degradation.qualities}"
+        body = stage["do"]
+        assert f"src/artifact_removal/training/{method.trainer}.py" in body["deps"]
+        assert f"${{{method.section}.models_dir}}/q${{item}}.pt" in body["outs"]
+        assert method.section in body["params"]
+        if method.starts_from:
+            start = METHODS[method.starts_from].section
+            assert f"${{{start}.models_dir}}/q${{item}}.pt" in body["deps"]
+        for backbone in method.backbones:
+            assert {"models/pretrained.yaml": [backbone]} in body["params"]
+        for reader in ("evaluate", "compare"):  # they restore with every method's generators
+            assert f"${{{method.section}.models_dir}}" in stages[reader]["deps"], reader

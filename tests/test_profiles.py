@@ -1,0 +1,53 @@
+"""The paper profile on the CPU: a few steps of every trainer, at the papers' network sizes.
+
+Paper scale is a GPU's job; this checks its shapes, memory and code paths (the full generator,
+the 64-filter discriminator, VGG-19 to relu5_4, the wide QF predictor) in seconds, with batches
+cut to two and the steps to two.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from artifact_removal.archs.generator import count_parameters
+from artifact_removal.checkpoints import load_checkpoint
+from artifact_removal.config import apply_profile
+from artifact_removal.inference.releases import load_generator
+from artifact_removal.pretrained import MissingWeightsError
+from artifact_removal.training.engine import train
+
+from .conftest import REPO, run_of
+
+CPU = torch.device("cpu")
+FEW_STEPS = {"steps": 2, "checkpoint_every": 1, "val_every": 2}
+
+
+@pytest.fixture
+def paper_project(small_project, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no ImageNet weights here
+    apply_profile(REPO / "profiles/paper.yaml", small_project / "params.yaml")
+    (small_project / "short.yaml").write_text("degradation: {qualities: [10, 40]}\n")
+    apply_profile(small_project / "short.yaml", small_project / "params.yaml")
+    return small_project
+
+
+def test_every_trainer_runs_a_few_steps_at_paper_size(paper_project):
+    ssim = train(run_of(paper_project, "ssim", 10, batch_size=2, **FEW_STEPS), CPU, progress=False)
+    net = load_generator(ssim.release)
+    assert count_parameters(net) == 1_148_291 and net.config.blocks == 15
+    assert ssim.history[-1]["step"] == 2 and "val_pred_psnr_y" in ssim.history[-1]
+
+    gan = run_of(paper_project, "gan", 10, batch_size=2, **FEW_STEPS)
+    assert gan.settings.fallback is None and gan.settings.perceptual_layer == "relu5_4"
+    with pytest.raises(MissingWeightsError, match=r"vgg19-dcbb9e9d\.pth"):
+        train(gan, CPU, progress=False)  # the paper's loss or nothing
+    gan = run_of(paper_project, "gan", 10, batch_size=2, fallback="random_vgg19", **FEW_STEPS)
+    result = train(gan, CPU, progress=False)
+    assert result.recipe.perceptual.name == "random_vgg19_relu5_4"
+    assert result.recipe.d.config.channels == 64 and load_checkpoint(gan.release)["best_step"] == 2
+
+    qf = train(run_of(paper_project, "qf", batch_size=8, **FEW_STEPS), CPU, progress=False)
+    release = load_checkpoint(qf.release)
+    assert release["model_args"] == {"classes": [10, 40], "channels": 64, "above": True}
+    assert {"val_accuracy", "loss"} <= set(qf.history[-1])
