@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from artifact_removal.models import PRESETS, build_generator, count_parameters
+from artifact_removal.archs.generator import PRESETS, build_generator, count_parameters
 from artifact_removal.runtime import select_device
 
 RESULTS = Path(__file__).with_name("RESULTS.md")

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from artifact_removal.models import build_generator, count_parameters, generator_args
-from artifact_removal.restoration import restore_float, restore_tiled, tile_count
+from artifact_removal.archs.generator import build_generator, count_parameters
+from artifact_removal.inference.restore import restore_float, restore_tiled, tile_count
 from artifact_removal.runtime import seed_everything, select_device
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -50,7 +50,7 @@ def sample_jpeg(width: int, height: int, seed: int = 0) -> bytes:
 
     from PIL import Image
 
-    from artifact_removal.synthetic import dead_leaves
+    from artifact_removal.data.synthetic import dead_leaves
 
     rng = np.random.default_rng(seed)
     palette = rng.integers(0, 256, (64, 3), dtype=np.uint8)
@@ -72,8 +72,9 @@ def child(args: argparse.Namespace) -> None:
     """Run one way of restoring in this process and print its measurements as JSON."""
     from PIL import Image
 
-    from artifact_removal.restore_files import restore_files
-    from artifact_removal.training import save_atomic
+    from artifact_removal.checkpoints import save_atomic
+    from artifact_removal.inference.files import restore_files
+    from artifact_removal.inference.releases import generator_release
 
     device = select_device(args.device)
     seed_everything(0)
@@ -93,9 +94,8 @@ def child(args: argparse.Namespace) -> None:
 
     if args.way == "file":
         models = work / f"models_{args.preset}"
-        state = {k: v.cpu() for k, v in net.state_dict().items()}
-        save_atomic({"model": state, "model_args": generator_args(net), "quality": QUALITY,
-                     "method": "ssim"}, models / f"q{QUALITY}.pt")  # fmt: skip
+        release = generator_release(net) | {"quality": QUALITY, "method": "ssim"}
+        save_atomic(release, models / f"q{QUALITY}.pt")
 
         def run() -> np.ndarray:
             report = restore_files(

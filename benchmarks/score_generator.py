@@ -4,7 +4,7 @@ The set is one the prepare stage wrote, e.g. an extra evaluation set named in
 `data.extra_sets`. With the standard sets beside this project:
 
     python -m artifact_removal profile profiles/benchmarks.yaml
-    python -m artifact_removal prepare
+    python -m artifact_removal prepare-set live1_color
     python benchmarks/score_generator.py models/ssim/q10.pt live1_color --quality 10
 
 Prints one row per image and the means; `--append FILE` adds the means to a Markdown file.
@@ -22,9 +22,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from artifact_removal.config import find_project_root, load_params, resolve_path
-from artifact_removal.data import load_compressed
-from artifact_removal.training import evaluate_pairs, load_generator
+from artifact_removal.config import find_project_root, load_params
+from artifact_removal.data.prepared import DataError, keys, load_compressed, set_folder
+from artifact_removal.inference.releases import load_generator
+from artifact_removal.training.supervised import evaluate_pairs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,16 +39,16 @@ def main(argv: list[str] | None = None) -> int:
 
     root = find_project_root(args.params.parent if args.params else None)
     params = load_params(args.params or root / "params.yaml")
-    prepared = resolve_path(params.data.prepared_dir, root)
-    gt_dir = prepared / "sets" / args.set / "gt"
-    keys = sorted(p.stem for p in gt_dir.glob("*.png"))
-    if not keys:
-        print(f"error: {gt_dir}: no prepared images; run the prepare stage", file=sys.stderr)
+    try:
+        folder = set_folder(params, root, args.set)
+        names = keys(folder)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     net = load_generator(args.model)
     rows = []
-    for key in tqdm(keys, desc=f"score {args.set} q{args.quality}", unit="img"):
-        gt, jpegs = load_compressed(prepared, args.set, key, [args.quality])
+    for key in tqdm(names, desc=f"score {args.set} q{args.quality}", unit="img"):
+        gt, jpegs = load_compressed(folder, key, [args.quality])
         scores = evaluate_pairs(net, [(gt, jpegs[args.quality].pixels)], torch.device("cpu"))
         rows.append({"image": key} | scores)
     table = pd.DataFrame(rows).set_index("image")
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table.round(3).to_string())
     print(means.round(3).to_string())
     summary = (
-        f"| {args.model} | {args.set} | {args.quality} | {len(keys)} "
+        f"| {args.model} | {args.set} | {args.quality} | {len(names)} "
         f"| {means['jpeg_psnr_rgb']:.2f} | {means['pred_psnr_rgb']:.2f} "
         f"| {means['pred_psnr_rgb'] - means['jpeg_psnr_rgb']:+.2f} "
         f"| {means['jpeg_psnr_y']:.2f} | {means['pred_psnr_y']:.2f} "

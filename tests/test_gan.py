@@ -10,11 +10,9 @@ import torch
 from artifact_removal.archs.discriminator import (
     Discriminator,
     DiscriminatorConfig,
-    accuracy,
-    adversarial_loss,
     discriminator_args,
-    discriminator_loss,
 )
+from artifact_removal.losses.adversarial import accuracy, adversarial_loss, discriminator_loss
 
 SMALL = DiscriminatorConfig(channels=4, layers=4, sub_patch=16)
 
