@@ -61,9 +61,14 @@ class Recipe(BaseRecipe):
         self.modules, self.optimizers = {"g": self.net}, {"g": optimizer}
         self.schedulers = {"g": schedule(optimizer, s.schedule, s.steps)}
         self.model = ddp.wrap(self.net)
-        self.criterion = WeightedLoss(s.loss)
+        self.criterion = self.loss()
         folder = run.prepared_dir / "sets" / "val"
         self.val_pairs = load_pairs(folder, run.quality) if ddp.main else []
+
+    def loss(self) -> torch.nn.Module:
+        """The criterion: (pred, gt) -> (total, {term: value}); the weighted pixel losses of
+        `train_ssim.loss` here, and what a variant of this recipe changes."""
+        return WeightedLoss(self.run.settings.loss)
 
     def inputs(self) -> dict[str, str]:
         return {"data": self.sampler.fingerprint(self.run.root)}
