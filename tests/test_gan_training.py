@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import socket
 import subprocess
 import sys
 
@@ -18,7 +17,7 @@ from artifact_removal.stages.train_reports import write_reports
 from artifact_removal.training import gan
 from artifact_removal.training.engine import TrainingError, train
 
-from .conftest import run_of, same_weights
+from .conftest import free_port, run_of, same_weights
 
 CPU = torch.device("cpu")
 
@@ -143,15 +142,9 @@ def test_the_manifest_decides_which_vgg_is_used(project, tmp_path):
         train(run_of(project, "gan", 10, "m"), CPU, progress=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_the_gan_trains_under_torchrun_with_two_processes(project):
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-               f"--master_port={_free_port()}", "-m", "artifact_removal", "train", "--method",
+               f"--master_port={free_port()}", "-m", "artifact_removal", "train", "--method",
                "gan", "--quality", "10", "--device", "cpu"]  # fmt: skip
     done = subprocess.run(command, cwd=project, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]

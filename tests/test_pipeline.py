@@ -70,18 +70,18 @@ def test_make_repro_end_to_end(repro):
     fresh_copy, first = repro
     bin_dir = VENV / "bin"
     assert "Running stage 'prepare'" in first
-    assert "Running stage 'train_ssim@10'" in first and "Running stage 'train_ssim@40'" in first
-    assert "Running stage 'train_gan@10'" in first and "Running stage 'train_gan@40'" in first
+    assert "Running stage 'train_ssim@20'" in first and "Running stage 'train_ssim@40'" in first
+    assert "Running stage 'train_gan@20'" in first and "Running stage 'train_gan@40'" in first
     assert "Running stage 'train_qf'" in first
     predictor = torch.load(fresh_copy / "models/qf/predictor.pt", weights_only=True)
-    assert predictor["model_args"]["classes"] == [10, 40]
+    assert predictor["model_args"]["classes"] == [20, 40]
     assert predictor["method"] == "qf_predictor" and predictor["arch"] == "qf_net"
     qf_metrics = json.loads((fresh_copy / "reports/train_qf/metrics.json").read_text())
     val = pd.read_csv(fresh_copy / "reports/train_qf_confusion/val.csv", index_col=0)
     recall = np.diag(val.to_numpy()) / val.to_numpy().sum(axis=0)
     assert qf_metrics["val"]["mean_class_accuracy"] == pytest.approx(recall[:2].mean())
     assert qf_metrics["step"] == 10
-    for quality in (10, 40):
+    for quality in (20, 40):
         release = torch.load(fresh_copy / f"models/ssim/q{quality}.pt", weights_only=True)
         assert release["quality"] == quality and release["model_args"]["channels"] == 16
         assert str(fresh_copy) not in repr(release)  # outputs hold no absolute path
@@ -100,25 +100,25 @@ def test_make_repro_end_to_end(repro):
     metrics = json.loads((fresh_copy / "metrics/prepare.json").read_text())
     assert metrics["images"]["train"] >= 5
     assert sorted(p.name for p in (fresh_copy / "metrics/jpeg").iterdir()) == [
-        "q10.json",
+        "q20.json",
         "q40.json",
     ]
     for name in ("01_prepare_data.ipynb", "01_prepare_data.html", "figures/qf_ladder.png"):
         assert (fresh_copy / "reports" / name).stat().st_size > 0
 
-    evaluated = json.loads((fresh_copy / "metrics/evaluate/test_q10.json").read_text())
+    evaluated = json.loads((fresh_copy / "metrics/evaluate/test_q20.json").read_text())
     assert set(evaluated) == {"original", "jpeg", "ssim", "gan"}
     assert evaluated["jpeg"]["gain_y"] == 0
-    prepared = json.loads((fresh_copy / "metrics/jpeg/q10.json").read_text())
+    prepared = json.loads((fresh_copy / "metrics/jpeg/q20.json").read_text())
     assert evaluated["jpeg"]["psnr_rgb"] == pytest.approx(prepared["test"]["psnr_rgb"], abs=1e-4)
     qf_test = json.loads((fresh_copy / "metrics/evaluate/qf.json").read_text())["test"]
     assert qf_test["images"] == 4 * json.loads((fresh_copy / "metrics/prepare.json").read_text())[
-        "images"]["test"]  # QF 10, 40, 90 and uncompressed, each test image  # fmt: skip
+        "images"]["test"]  # QF 20, 40, 90 and uncompressed, each test image  # fmt: skip
     assert {"psnr_y", "ssim_y", "psnrb_y", "niqe", "brisque"} <= set(evaluated["ssim"])
     assert (
-        "random_vgg19_relu1_2" in (fresh_copy / "reports/evaluate/tables/test_q10.md").read_text()
+        "random_vgg19_relu1_2" in (fresh_copy / "reports/evaluate/tables/test_q20.md").read_text()
     )
-    reports = ("03_train_gan_q10.html", "figures/train_gan_q40_samples.png",
+    reports = ("03_train_gan_q20.html", "figures/train_gan_q40_samples.png",
                "05_train_qf.html", "figures/train_qf_confusion.png", "evaluate/qf/test.csv",
                "evaluate/figures/qf_confusion.png",
                "06_evaluate.html", "07_compare.html", "evaluate/tables/test_q40.md",
@@ -132,8 +132,8 @@ def test_make_repro_end_to_end(repro):
     assert "up to date" in status
     _run(["git", "diff", "--exit-code", "data.dvc"], fresh_copy)
     shown = _run([str(bin_dir / "dvc"), "metrics", "show", "--md"], fresh_copy)
-    assert "metrics/jpeg/q10.json" in shown and "test.psnr_rgb" in shown
-    assert "reports/train_ssim/q10/metrics.json" in shown
+    assert "metrics/jpeg/q20.json" in shown and "test.psnr_rgb" in shown
+    assert "reports/train_ssim/q20/metrics.json" in shown
     assert "reports/train_gan/q40/metrics.json" in shown and "best.pred_niqe" in shown
     assert "metrics/evaluate/test_q40.json" in shown and "ssim.brisque" in shown
     assert "reports/train_qf/metrics.json" in shown and "val.mean_class_accuracy" in shown
@@ -174,7 +174,7 @@ def test_new_pretrained_weights_make_only_their_users_stale(repro):
         manifest.write_text(
             before.replace("vgg19: absent", f"vgg19: vgg19-dcbb9e9d.pth sha256:{'d' * 64}")
         )
-        assert _status(fresh_copy) == {"train_gan@10", "train_gan@40"}
+        assert _status(fresh_copy) == {"train_gan@20", "train_gan@40"}
         manifest.write_text(before.replace("alexnet: absent", f"alexnet: a sha256:{'7' * 64}"))
         assert _status(fresh_copy) == {"evaluate"}
     finally:
@@ -192,7 +192,8 @@ def test_restore_finds_the_pipelines_generators(repro, photo):
     printed = _run([str(VENV / "bin" / "artifact-removal"), "restore", "my_photos", "-o", "out"],
                    fresh_copy)  # fmt: skip
     assert "restored 3 of 3" in printed
-    assert "tables 25" in printed and "-> generator q10\n" in printed  # GAN: a tie, the lower
+    assert "tables 10" in printed and "-> generator q20\n" in printed  # below the range
+    assert "tables 25" in printed and "-> generator q20\n" in printed  # GAN: the nearest
     assert "tables 70" in printed
     assert sorted(p.name for p in (fresh_copy / "out").iterdir()) == [
         "q10.png",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,7 +30,7 @@ from artifact_removal.runtime import Distributed
 from artifact_removal.training import engine
 from artifact_removal.training.engine import Run, TrainingError, train
 
-from .conftest import run_of, same_weights
+from .conftest import free_port, run_of, same_weights
 
 CPU = torch.device("cpu")
 
@@ -230,12 +229,6 @@ def test_kill_9_then_rerun_resumes(small_project):
     assert result.resumed_from >= step and load_checkpoint(checkpoint)["step"] == 300
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_ddp_on_cpu_with_two_processes_matches_one(small_project):
     one = subprocess.run(_cli(small_project, sys.executable), cwd=small_project,
                          capture_output=True, text=True)  # fmt: skip
@@ -244,7 +237,7 @@ def test_ddp_on_cpu_with_two_processes_matches_one(small_project):
     (small_project / "models/ssim/q10.pt").rename(single)
     (small_project / "build/checkpoints").rename(small_project / "build/checkpoints-1")
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                f"--master_port={_free_port()}"]  # fmt: skip
+                f"--master_port={free_port()}"]  # fmt: skip
     two = subprocess.run(_cli(small_project, *torchrun), cwd=small_project,
                          capture_output=True, text=True)  # fmt: skip
     assert two.returncode == 0, two.stderr[-3000:]

@@ -110,6 +110,10 @@ def weights_for(name: str, root: Path | None) -> Path | None:
     return path
 
 
-def describe(name: str, root: Path | None) -> str:
-    """`imagenet` or `absent`, as a stage reports which backbone it used."""
-    return ABSENT if weights_for(name, root) is None else "imagenet"
+def unrecorded(name: str, root: Path) -> str | None:
+    """A note when torchvision's cache holds the weights but the manifest says absent."""
+    if read_manifest(root)[name] != ABSENT or inspect(name)[0] == ABSENT:
+        return None
+    return (f"{cache_path(BACKBONES[name])} is in torchvision's cache, but {MANIFEST} records "
+            f"{name} as absent, so this run does not use it: run `artifact-removal pretrained` "
+            "(make repro does) and the stages that use it will rerun")  # fmt: skip

@@ -16,6 +16,7 @@ identity, and DVC, see which), or the named fallback.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -31,8 +32,8 @@ from ..losses.adversarial import accuracy, adversarial_loss, discriminator_loss
 from ..losses.perceptual import PerceptualLoss
 from ..metrics.full_reference import psnr, ssim
 from ..metrics.no_reference import niqe_or_nan
-from ..pretrained import read_manifest, weights_for
-from ..runtime import autocast
+from ..pretrained import read_manifest, unrecorded, weights_for
+from ..runtime import autocast, channels_last
 from .engine import Recipe as BaseRecipe
 from .engine import TrainingError, weights
 
@@ -75,6 +76,11 @@ class HeldOut:
         return self.crop(lq), self.crop(gt)
 
 
+def _layout(x: torch.Tensor) -> torch.Tensor:
+    """channels_last on CUDA, as the networks are there."""
+    return channels_last(x) if x.device.type == "cuda" else x
+
+
 class Recipe(BaseRecipe):
     """Fine-tunes the SSIM generator of the same QF against a conditional discriminator."""
 
@@ -93,6 +99,8 @@ class Recipe(BaseRecipe):
         self.g = load_generator(run.start_from, device).train()
         d = s.discriminator
         self.d = Discriminator(DiscriminatorConfig(d.channels, d.layers, d.sub_patch)).to(device)
+        if device.type == "cuda":  # faster convolutions; the CPU keeps the default layout
+            self.g, self.d = (m.to(memory_format=torch.channels_last) for m in (self.g, self.d))
         self.modules = {"g": self.g, "d": self.d}
         self.optimizers = {
             "g": torch.optim.Adam(self.g.parameters(), lr=s.lr_g, betas=(0.9, 0.99)),
@@ -101,6 +109,8 @@ class Recipe(BaseRecipe):
         self.g_model, self.d_model = ddp.wrap(self.g), ddp.wrap(self.d)
         self.backbone = read_manifest(run.root)["vgg19"]
         vgg = weights_for("vgg19", run.root)
+        if note := unrecorded("vgg19", run.root):
+            warnings.warn(note, stacklevel=2)
         self.perceptual = PerceptualLoss(s.perceptual_layer, vgg, s.fallback, run.seed).to(device)
         self.held_out = HeldOut(run.prepared_dir / "sets" / "val", run.quality, run.figure_crop)
         if not self.held_out.pairs:
@@ -125,7 +135,7 @@ class Recipe(BaseRecipe):
         """One discriminator step, then one generator step; the losses and D's accuracy."""
         batch = self.sampler.batch(step, self.run.settings.batch_size, self.ddp.rank,
                                    self.ddp.world)  # fmt: skip
-        lq, gt = batch["lq"].to(self.device), batch["gt"].to(self.device)
+        lq, gt = (_layout(batch[k].to(self.device)) for k in ("lq", "gt"))
         lq_s, gt_s = lq * 2 - 1, gt * 2 - 1  # the networks see [-1, 1]
         with autocast(self.device):
             pred = (self.g_model(lq_s) + 1) / 2  # (n, 3, P, P) in [0, 1]

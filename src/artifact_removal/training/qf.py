@@ -36,6 +36,8 @@ class Recipe(BaseRecipe):
         self.sampler = QFSampler(run.prepared_dir, classes, s.patch_size, run.seed,
                                  above_range=s.above_range)  # fmt: skip
         self.net = QFNet(classes, s.channels, above=s.above_range is not None).to(device)
+        if device.type == "cuda":
+            self.net = self.net.to(memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=s.lr)
         self.modules, self.optimizers = {"g": self.net}, {"g": optimizer}
         self.schedulers = {"g": torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, s.steps)}
