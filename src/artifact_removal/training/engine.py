@@ -220,10 +220,12 @@ def train(run: Run, device: torch.device, progress: bool = True) -> TrainResult:
         window.append(values)
         validate = step % run.settings.val_every == 0 or step == run.steps
         reason = None
+        if step % LOG_EVERY == 0 or validate:
+            means = {k: float(np.mean([w[k] for w in window])) for k in values}
+            window = []  # on every process, so no window outgrows its log interval
         if ddp.main and (step % LOG_EVERY == 0 or validate):
-            entry = {"step": step} | {k: float(np.mean([w[k] for w in window])) for k in values}
+            entry = {"step": step} | means
             entry |= {"lr": _lr(recipe)} if recipe.schedulers else {}
-            window = []
             reason = recipe.check(entry)
             if validate and reason is None:
                 entry |= _prefixed(recipe.validate(step))
