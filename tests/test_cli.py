@@ -69,7 +69,7 @@ def test_evaluate_without_trained_generators_says_how_to_train(project, photo, c
     assert main(["prepare", "--params", params]) == 0
     assert main(["evaluate", "--params", params]) == 2
     err = capsys.readouterr().err
-    assert "models/ssim/q10.pt" in err and "dvc repro train_ssim@10" in err
+    assert "models/ssim/q20.pt" in err and "dvc repro train_ssim@20" in err
 
 
 def test_methods_lists_the_registry(capsys):
