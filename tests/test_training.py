@@ -74,6 +74,9 @@ def test_training_is_deterministic_and_writes_everything(small_project):
     assert release["quality"] == 10 and release["method"] == "ssim"
     assert release["arch"] == "generator" and release["model_args"]["channels"] == 16
     assert release["identity"] == load_checkpoint(a.checkpoint)["identity"]
+    assert release["run"]["settings"]["lr"] == 0.001 and release["run"]["quality"] == 10
+    assert release["run"]["settings"]["loss"] == {"ssim": 1.0, "l1": 1.0}
+    assert set(release["run"]["inputs"]) == {"data"} and release["run"]["run"] == "ssim"
     assert str(small_project) not in repr(release)  # no absolute path in a DVC output
 
 

@@ -9,6 +9,8 @@ needed to rebuild and use its network without the training code:
     method       the method (`ssim`, `gan`) or `qf_predictor`
     quality      the JPEG QF it was trained for (generators)
     identity     a fingerprint of the run's parameters, data and code
+    run          what that fingerprint hashes: the params section, seed, QF, the fingerprints
+                 of the files it read and of its code
     loss         what the GAN's perceptual loss was (e.g. `random_vgg19_relu2_2`)
 """
 

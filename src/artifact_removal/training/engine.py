@@ -14,9 +14,10 @@ the engine does the rest, the same way for all:
   params the run starts fresh; after an interruption with the same inputs it resumes from
   its last checkpoint, also after `kill -9`.
 - **Atomic files.** Checkpoints (every network, optimiser and scheduler, the step, the
-  history and the recipe's own state) every `checkpoint_every` steps and the release file
-  at the end are written atomically under unique temporary names, loaded with
-  `weights_only=True`.
+  history, the recipe's own state and the run's resolved settings) every `checkpoint_every`
+  steps and the release file at the end are written atomically under unique temporary
+  names, loaded with `weights_only=True`. Both carry the run's settings and input
+  fingerprints (`run`), never an absolute path.
 - **Logging.** Loss terms are averaged over each window of `LOG_EVERY` steps; validation every
   `val_every` steps; both go to the history, the progress bar and dvclive (curves and
   `metrics.json`), rebuilt from the history on resume.
@@ -201,7 +202,7 @@ def train(run: Run, device: torch.device, progress: bool = True) -> TrainResult:
     seed_everything(run.seed)
     recipe = recipe_class(run)(run, ddp.device, ddp)
     identity = run.identity(recipe.inputs())
-    state = _resume(run, recipe, fingerprint(identity))
+    state = _resume(run, recipe, fingerprint(identity)) | {"run": identity}
     if ddp.main and state["step"] == 0 and recipe.validate_at_start:
         state["history"].append({"step": 0} | _prefixed(recipe.validate(0)))
     live = LiveLog(run.live_dir, state["history"]) if ddp.main and run.live_dir else None
@@ -244,7 +245,7 @@ def train(run: Run, device: torch.device, progress: bool = True) -> TrainResult:
             state["saved"] = step
             ddp.barrier()
     if ddp.main:
-        save_atomic(_release(run, recipe, state["identity"]), run.release)
+        save_atomic(_release(run, recipe, state), run.release)
         if live:
             live.finish(recipe.summary(state["history"]))
     ddp.barrier()
@@ -288,19 +289,22 @@ def _save(run: Run, recipe: Recipe, step: int, state: dict) -> None:
         {"model": {k: m.state_dict() for k, m in recipe.modules.items()},
          "optimizer": {k: o.state_dict() for k, o in recipe.optimizers.items()},
          "scheduler": {k: s.state_dict() for k, s in recipe.schedulers.items()},
-         "step": step, "identity": state["identity"], "history": state["history"],
+         "step": step, "identity": state["identity"], "run": state["run"],
+         "history": state["history"],
          "recipe": recipe.state(), "arch": release["arch"],
          "model_args": release["model_args"]},
         run.checkpoint,
     )  # fmt: skip
 
 
-def _release(run: Run, recipe: Recipe, identity: str) -> dict:
-    """The weights-only release file (see `inference.releases`)."""
+def _release(run: Run, recipe: Recipe, state: dict) -> dict:
+    """The weights-only release file (see `inference.releases`), with the run's settings and
+    the fingerprints of its inputs and code (`run`), and their hash (`identity`)."""
     release = recipe.release()
     release["model"] = {k: v.detach().cpu().contiguous() for k, v in release["model"].items()}
     method = "qf_predictor" if run.name == PREDICTOR else run.name
-    return release | {"method": method, "quality": run.quality, "identity": identity}
+    return release | {"method": method, "quality": run.quality, "identity": state["identity"],
+                      "run": state["run"]}  # fmt: skip
 
 
 def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
