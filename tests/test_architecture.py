@@ -24,7 +24,7 @@ LAYERS = (
     ("data",),
     ("archs", "losses", "metrics"),
     ("degradations", "methods", "pretrained"),
-    ("config", "checkpoints", "runtime"),
+    ("config", "checkpoints", "runtime", "fileio"),
 )
 LAYER = {room: depth for depth, rooms in enumerate(LAYERS) for room in rooms}
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import os
 import pickle
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+
+from .fileio import write_atomic
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -31,19 +31,8 @@ class CheckpointError(RuntimeError):
 
 
 def save_atomic(obj: object, path: Path) -> None:
-    """torch.save to a uniquely named temporary file beside `path`, fsync, rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """torch.save through `fileio.write_atomic` (a unique temporary file, fsync, rename)."""
+    write_atomic(path, lambda f: torch.save(obj, f))
 
 
 def load_checkpoint(path: Path, needs: str = "model") -> dict:

@@ -18,9 +18,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
+
+from .fileio import write_atomic
 
 PARAMS_FILE = "params.yaml"
 STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -201,7 +202,11 @@ def parse_params(raw: Any, source: str = PARAMS_FILE) -> Params:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: expected a mapping of parameters, got {type(raw).__name__}")
     try:
-        params = _params_type().validate_json(json.dumps(raw), strict=True)
+        text = json.dumps(raw, default=_not_json)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    try:
+        params = _params_type().validate_json(text, strict=True)
     except ValidationError as err:
         lines = [_describe(e) for e in err.errors()]
         raise ConfigError(f"{source}: invalid parameters\n  " + "\n  ".join(lines)) from None
@@ -213,18 +218,55 @@ def parse_params(raw: Any, source: str = PARAMS_FILE) -> Params:
     return params
 
 
+def parse_yaml(text: str, source: str = "YAML") -> Any:
+    """YAML read exactly as DVC reads params.yaml (ruamel.yaml's safe loader, YAML 1.2), so
+    the stages and DVC never disagree: `1e-3` is a number, `4:2:0` a string, `yes` a string.
+    A duplicate key, or text that is not YAML, is a `ConfigError` naming `source` and the line.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return YAML(typ="safe").load(text)
+    except MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f", line {mark.line + 1}" if mark else ""
+        problem = (err.problem or err.context or "").strip()
+        if "duplicate key" in problem:
+            raise ConfigError(f"{source}{where}: {problem}; each key may appear once in a "
+                              "mapping (remove one)") from None  # fmt: skip
+        raise ConfigError(f"{source}{where}: not valid YAML: {problem}") from None
+    except YAMLError as err:
+        raise ConfigError(f"{source}: not valid YAML: {err}") from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file read with `parse_yaml`; a missing file is a `ConfigError` too."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot be read ({err})") from None
+    return parse_yaml(text, str(path))
+
+
+def _not_json(value: Any) -> Any:
+    """Values YAML can hold but parameters cannot (dates, sets) are refused by name."""
+    raise ConfigError(f"a value of type {type(value).__name__} ({value!r}) is not a parameter "
+                      "value; quote it to make it a string")  # fmt: skip
+
+
 def load_params(path: str | Path | None = None) -> Params:
-    """Read and validate `params.yaml` (default: the one at the project root)."""
+    """Read (as DVC does, see `parse_yaml`) and validate `params.yaml` (default: the one at the
+    project root)."""
     path = Path(path) if path else find_project_root() / PARAMS_FILE
     if not path.is_absolute() and not path.exists():
         path = find_project_root() / path
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: parameter file not found") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    return parse_params(raw, str(path))
+    if not path.is_file():
+        raise ConfigError(f"{path}: parameter file not found")
+    return parse_params(read_yaml(path), str(path))
 
 
 def _describe(error: Mapping[str, Any]) -> str:
@@ -330,7 +372,7 @@ def apply_profile(profile: str | Path, params_path: str | Path | None = None) ->
     from ruamel.yaml import YAML
 
     params_path = Path(params_path) if params_path else find_project_root() / PARAMS_FILE
-    overrides = yaml.safe_load(Path(profile).read_text()) or {}
+    overrides = read_yaml(profile) or {}
     rt = YAML()
     rt.preserve_quotes = True
     rt.indent(mapping=2, sequence=4, offset=2)
@@ -338,10 +380,7 @@ def apply_profile(profile: str | Path, params_path: str | Path | None = None) ->
     free = _FREE | {f"{s.key}.{k}" for s in _SECTIONS.values() for k in s.free}
     changed = _merge(document, overrides, str(profile), free)
     parse_params(json.loads(json.dumps(document)), f"{params_path} with {profile}")
-    tmp = params_path.with_name(f".{params_path.name}.{id(document)}.tmp")
-    with tmp.open("w") as f:
-        rt.dump(document, f)
-    tmp.replace(params_path)
+    write_atomic(params_path, lambda f: rt.dump(document, f))
     return changed
 
 

@@ -22,6 +22,9 @@ from pathlib import Path
 import torch
 import yaml
 
+from .config import read_yaml
+from .fileio import write_text
+
 MANIFEST = Path("models") / "pretrained.yaml"
 # backbone -> torchvision's file name; the name ends in the first 8 hex digits of its sha256.
 BACKBONES = {
@@ -70,7 +73,7 @@ def inspect(name: str) -> tuple[str, str]:
 def read_manifest(root: Path) -> dict[str, str]:
     """The manifest's entries (every backbone absent when there is no manifest)."""
     path = Path(root) / MANIFEST
-    found = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    found = (read_yaml(path) or {}) if path.is_file() else {}
     return {name: str(found.get(name, ABSENT)) for name in BACKBONES}
 
 
@@ -83,10 +86,7 @@ def refresh_manifest(root: Path) -> tuple[dict[str, str], list[str]]:
     path = Path(root) / MANIFEST
     text = HEADER + yaml.safe_dump(entries, sort_keys=False)
     if not path.is_file() or path.read_text() != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        write_text(path, text)
     return entries, notes
 
 

@@ -16,7 +16,7 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
-import yaml
+from ..config import read_yaml
 
 # file in skimage/data -> md5 (scikit-image 0.26.0). Colour photographs, three of them
 # JPEG-sourced (as MS-COCO is), and gray photographs and textures (converted to RGB later).
@@ -73,7 +73,7 @@ def write_default_corpus(raw_dir: str | Path) -> list[Path]:
 
 def tracked_dir_md5(dvc_file: str | Path) -> str | None:
     """The directory hash that a `.dvc` file records for its single output."""
-    outs = (yaml.safe_load(Path(dvc_file).read_text()) or {}).get("outs") or [{}]
+    outs = (read_yaml(dvc_file) or {}).get("outs") or [{}]
     return outs[0].get("md5")
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from ..fileio import write_atomic
+
 
 class ImageReadError(Exception):
     """A file that cannot be used as an image; `path` and `reason` say which and why."""
@@ -179,9 +181,7 @@ def colourfulness(image: np.ndarray) -> float:
 
 def write_png(pixels: np.ndarray, path: str | Path) -> None:
     """Write (H, W, 3) or (H, W) uint8 pixels as a PNG, creating the folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path, format="PNG")
+    write_atomic(path, lambda f: Image.fromarray(pixels).save(f, format="PNG"))
 
 
 def read_png(path: str | Path) -> np.ndarray:

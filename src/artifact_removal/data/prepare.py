@@ -21,7 +21,6 @@ Colour variants of a training image (`data.colour_variants`) are keyed `<key>~<o
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from .. import fileio
 from ..config import SPLITS, resolve_path, section_to_dict
 from ..degradations.jpeg import jpeg_compress
 from ..metrics.full_reference import psnr, ssim
@@ -244,8 +244,7 @@ def _compress_all(
     for quality in qualities:
         jpeg = jpeg_compress(pixels, quality, subsampling)
         target = set_dir / quality_dir(quality) / f"{key}.jpg"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(jpeg.data)
+        fileio.write_atomic(target, jpeg.data)
         row = {
             "set": set_name,
             "key": key,
@@ -314,10 +313,8 @@ def members(set_name: str) -> tuple[str, ...]:
 
 
 def write_json(data: object, path: str | Path) -> None:
-    """Pretty JSON, folder created, ending in a newline."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    """Pretty JSON ending in a newline, written atomically (folder created)."""
+    fileio.write_json(path, data)
 
 
 @dataclass
@@ -428,15 +425,18 @@ def _index_all(images: pd.DataFrame, specs, out_dir: Path) -> dict[str, pd.DataF
     for set_name in ("train", "val"):
         for spec in specs:
             table = patch_index(sizes[sizes["set"] == set_name], spec.size, spec.stride)
-            table.to_csv(out_dir / "patches" / f"{set_name}_{spec.size}.csv", index=False)
+            fileio.write_csv(
+                out_dir / "patches" / f"{set_name}_{spec.size}.csv", table, index=False
+            )
             index[f"{set_name}_{spec.size}"] = table
     return index
 
 
 def _write_tables(prepared: PreparedData, resolved: dict) -> None:
     """images.csv, report.csv, params.json and splits.json next to the prepared images."""
-    prepared.out_dir.mkdir(parents=True, exist_ok=True)
-    prepared.images.to_csv(prepared.out_dir / "images.csv", index=False, float_format="%.6f")
-    prepared.report.to_csv(prepared.out_dir / "report.csv", index=False)
+    fileio.write_csv(
+        prepared.out_dir / "images.csv", prepared.images, index=False, float_format="%.6f"
+    )
+    fileio.write_csv(prepared.out_dir / "report.csv", prepared.report, index=False)
     write_json(resolved, prepared.out_dir / "params.json")
     write_json(prepared.splits, prepared.out_dir / "splits.json")

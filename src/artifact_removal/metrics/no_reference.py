@@ -30,6 +30,8 @@ from PIL import Image
 from scipy.ndimage import correlate
 from scipy.special import gamma
 
+from ..fileio import write_atomic
+
 NIQE_FILE = "niqe_pris_params.npz"
 NIQE_SHA256 = "2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296"
 NIQE_SOURCE = "basicsr==1.4.2"  # its sdist holds basicsr/metrics/niqe_pris_params.npz (Apache-2.0)
@@ -84,10 +86,7 @@ def fetch_niqe_model(target: Path | None = None) -> Path:
             data = archive.extractfile(member).read()
     if hashlib.sha256(data).hexdigest() != NIQE_SHA256:
         raise MissingModelError(f"{NIQE_FILE} from {NIQE_SOURCE} has an unexpected sha256")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".part")
-    partial.write_bytes(data)
-    partial.replace(target)
+    write_atomic(target, data)
     return target
 
 

@@ -18,12 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 from tqdm import tqdm
 
-from ..config import Params, resolve_path
-from ..data.prepare import write_json
+from ..config import Params, parse_yaml, resolve_path
 from ..data.prepared import evaluation_folders
+from ..fileio import write_csv, write_json, write_text
 from ..inference.gallery import JPEG, ORIGINAL, Gallery, gallery_of
 from ..inference.releases import load_predictor
 from ..metrics.full_reference import psnr, psnr_b, ssim
@@ -144,7 +143,9 @@ def summarize(per_image: pd.DataFrame) -> pd.DataFrame:
 
 
 def _published() -> dict:
-    return yaml.safe_load(resources.files(__package__).joinpath("published.yaml").read_text())
+    return parse_yaml(
+        resources.files(__package__).joinpath("published.yaml").read_text(), "published.yaml"
+    )
 
 
 def published_no_reference() -> pd.DataFrame:
@@ -213,8 +214,8 @@ def write_evaluation(evaluation: Evaluation, out_dir: Path, metrics_dir: Path) -
     shutil.rmtree(metrics_dir, ignore_errors=True)
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    evaluation.per_image.to_csv(out_dir / "per_image.csv", index=False, float_format="%.6g")
-    summary.to_csv(out_dir / "summary.csv", index=False, float_format="%.6g")
+    write_csv(out_dir / "per_image.csv", evaluation.per_image, index=False, float_format="%.6g")
+    write_csv(out_dir / "summary.csv", summary, index=False, float_format="%.6g")
     sections = [
         "# Evaluation\n\nMeans per set, JPEG QF and method; `per_image.csv` has every "
         "image (quality 0: the original).\n"
@@ -222,12 +223,12 @@ def write_evaluation(evaluation: Evaluation, out_dir: Path, metrics_dir: Path) -
     for (set_name, quality), _ in summary.groupby(["set", "quality"], sort=False):
         stem = f"{set_name}_q{quality:02d}"
         table = quality_table(summary, set_name, quality)  # 6 digits: BRISQUE varies at 1e-11
-        table.to_csv(out_dir / f"{stem}.csv", index=False, float_format="%.6g")
+        write_csv(out_dir / f"{stem}.csv", table, index=False, float_format="%.6g")
         text = table_markdown(evaluation, summary, set_name, quality)
-        (out_dir / f"{stem}.md").write_text(text)
+        write_text(out_dir / f"{stem}.md", text)
         sections.append(text)
-        write_json(metrics_json(summary, set_name, quality), metrics_dir / f"{stem}.json")
-    (out_dir / "summary.md").write_text("\n".join(sections))
+        write_json(metrics_dir / f"{stem}.json", metrics_json(summary, set_name, quality))
+    write_text(out_dir / "summary.md", "\n".join(sections))
     return summary
 
 
@@ -303,5 +304,5 @@ def evaluate_predictor(params: Params, root: str | Path, device: torch.device,
     out_dir = resolve_path(params.evaluate.out_dir, root)
     shutil.rmtree(out_dir / "qf", ignore_errors=True)
     metrics = write_confusion(tables, out_dir / "qf", out_dir / "figures" / "qf_confusion.png")
-    write_json(metrics, resolve_path(params.reports.metrics_dir, root) / "evaluate" / "qf.json")
+    write_json(resolve_path(params.reports.metrics_dir, root) / "evaluate" / "qf.json", metrics)
     return {"tables": tables, "metrics": metrics}

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import nbformat
 
+from ..config import parse_yaml
+from ..fileio import write_text
+
 KERNEL_NAME = "artifact-removal"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -49,7 +52,7 @@ def strip_folder(src: str | Path, dst: str | Path) -> list[Path]:
     written = []
     for path in sorted(src.glob("*.ipynb")):
         notebook = strip_notebook(nbformat.read(path, as_version=4))
-        nbformat.write(notebook, dst / path.name)
+        write_text(dst / path.name, nbformat.writes(notebook) + "\n")
         written.append(dst / path.name)
     return written
 
@@ -119,14 +122,12 @@ def render_html(notebook: str | Path) -> Path:
         offline_copy(nbformat.read(notebook, as_version=4))
     )
     target = notebook.with_suffix(".html")
-    target.write_text(body, encoding="utf-8")
+    write_text(target, body)
     return target
 
 
 def main(argv: list[str] | None = None) -> int:
     """`run NOTEBOOK OUTPUT [-p NAME VALUE]... [--no-html]` or `strip SRC DST`."""
-    import yaml
-
     parser = argparse.ArgumentParser(prog="python -m artifact_removal.stages.notebooks")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute a notebook with papermill, render HTML")
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             for path in strip_folder(args.src, args.dst):
                 print(f"stripped {path}")
             return 0
-        parameters = {name: yaml.safe_load(value) for name, value in args.parameter or []}
+        parameters = {name: parse_yaml(value, f"-p {name}") for name, value in args.parameter or []}
         print(
             f"wrote {run_notebook(args.notebook, args.output, parameters, html=not args.no_html)}"
         )

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from ..data.images import busiest_crop
 from ..degradations.jpeg import Compressed
+from ..fileio import write_figure
 from ..metrics.full_reference import psnr
 
 
@@ -49,10 +50,9 @@ def panel_row(
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write a figure as PNG (no timestamp metadata, so reruns give the same bytes)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    """Write a figure as PNG, atomically (no timestamp metadata, so reruns give the same
+    bytes)."""
+    path = write_figure(path, fig, dpi=110, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)  # still displayable; no longer shown again by the notebook backend
     return path
 

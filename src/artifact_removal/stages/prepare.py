@@ -9,8 +9,9 @@ import numpy as np
 
 from ..config import Params, resolve_path
 from ..data.images import colourfulness, read_png
-from ..data.prepare import PreparedData, members, prepare_extra_set, summarize_jpeg, write_json
+from ..data.prepare import PreparedData, members, prepare_extra_set, summarize_jpeg
 from ..data.prepared import load_compressed, quality_dir
+from ..fileio import write_json, write_text
 from .plots import image_row, qf_ladder, save_figure
 
 
@@ -46,9 +47,9 @@ def write_metrics(metrics: dict, metrics_dir: str | Path) -> None:
     prints the JPEG baseline as a table with a row per QF."""
     metrics_dir = Path(metrics_dir)
     shutil.rmtree(metrics_dir / "jpeg", ignore_errors=True)
-    write_json({k: v for k, v in metrics.items() if k != "jpeg"}, metrics_dir / "prepare.json")
+    write_json(metrics_dir / "prepare.json", {k: v for k, v in metrics.items() if k != "jpeg"})
     for quality, sets in metrics["jpeg"].items():
-        write_json(sets, metrics_dir / "jpeg" / f"{quality}.json")
+        write_json(metrics_dir / "jpeg" / f"{quality}.json", sets)
 
 
 def jpeg_table_markdown(prepared: PreparedData) -> str:
@@ -91,8 +92,7 @@ def write_prepare_reports(prepared: PreparedData, params: Params, root: str | Pa
     reports = resolve_path(params.reports.dir, root)
     metrics = prepare_metrics(prepared)
     write_metrics(metrics, resolve_path(params.reports.metrics_dir, root))
-    (reports / "jpeg_baseline.md").parent.mkdir(parents=True, exist_ok=True)
-    (reports / "jpeg_baseline.md").write_text(jpeg_table_markdown(prepared))
+    write_text(reports / "jpeg_baseline.md", jpeg_table_markdown(prepared))
     set_name = next(s for s in ("test", "val", "train") if prepared.splits.get(s))
     folder = prepared.out_dir / "sets" / set_name
     candidates = [

@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 
 from ..archs.qf_net import ABOVE
+from ..fileio import write_csv
 from ..inference.qf import ABOVE_TESTS, predict_set
 from ..metrics.classification import accuracies, confusion_matrix, named
 from .plots import confusion_figure, save_figure
@@ -33,9 +34,8 @@ def qf_metrics(tables: dict[str, pd.DataFrame]) -> dict:
 
 def write_confusion(tables: dict[str, pd.DataFrame], out_dir: Path, figure: Path) -> dict:
     """`<set>.csv` per set in `out_dir` and one figure of them all; the accuracies."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
-        named(table).to_csv(out_dir / f"{name}.csv")
+        write_csv(out_dir / f"{name}.csv", named(table))
     metrics = qf_metrics(tables)
     title = "QF predictor, images of each target QF"
     if any(ABOVE in table.columns for table in tables.values()):

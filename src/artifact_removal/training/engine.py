@@ -31,6 +31,7 @@ the engine does the rest, the same way for all:
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import shutil
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from tqdm.auto import tqdm
 
 from ..checkpoints import code_fingerprint, fingerprint, load_checkpoint, save_atomic
 from ..config import Params, resolve_path, section_to_dict
+from ..fileio import write_json
 from ..methods import METHODS
 from ..runtime import Distributed, seed_everything
 
@@ -332,6 +334,11 @@ class LiveLog:
 
     def finish(self, extra: dict | None = None) -> None:
         """Write metrics.json: the last value of every metric, and `extra` (run facts)."""
+        from dvclive.plots.utils import NumpyEncoder
+
         self.live.summary.update(extra or {})
         self.live.make_summary()
         self.live.end()
+        # dvclive writes the file in place; the final version goes through the atomic writer
+        summary = json.loads(json.dumps(self.live.summary, cls=NumpyEncoder))
+        write_json(self.live.metrics_file, summary)
