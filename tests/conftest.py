@@ -176,3 +176,28 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+QUALITIES = (10, 20, 40)
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> Path:
+    """Release files of tiny generators with seeded random weights (ssim/ and gan/, QF 10, 20
+    and 40), and a QF predictor (qf/predictor.pt) without the class 'above'."""
+    from artifact_removal.archs.generator import build_generator
+    from artifact_removal.archs.qf_net import QFNet
+    from artifact_removal.checkpoints import save_atomic
+    from artifact_removal.inference.releases import generator_release, predictor_release
+
+    folder = tmp_path_factory.mktemp("models")
+    for i, quality in enumerate(QUALITIES):
+        torch.manual_seed(i)
+        net = build_generator("tiny")
+        for method in ("ssim", "gan"):
+            release = generator_release(net) | {"quality": quality, "method": method}
+            save_atomic(release, folder / method / f"q{quality}.pt")
+    torch.manual_seed(0)
+    predictor = predictor_release(QFNet(QUALITIES, 4).eval()) | {"method": "qf_predictor"}
+    save_atomic(predictor, folder / "qf" / "predictor.pt")
+    return folder

@@ -8,36 +8,16 @@ from importlib.resources import files
 import cv2
 import numpy as np
 import pytest
-import torch
 from PIL import Image, ImageCms
 
-from artifact_removal.archs.generator import build_generator
-from artifact_removal.archs.qf_net import ABOVE, QFNet
-from artifact_removal.checkpoints import save_atomic
+from artifact_removal.archs.qf_net import ABOVE
 from artifact_removal.cli import main
 from artifact_removal.data.images import read_png
 from artifact_removal.inference.ensemble import QualityChoice, RestoreError, ensemble_weights
 from artifact_removal.inference.files import find_generators, restore_files
 from artifact_removal.inference.qf import QFPrediction
-from artifact_removal.inference.releases import generator_release, predictor_release
 
 QUALITIES = (10, 20, 40)
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    """Release files of small generators with seeded random weights, and a QF predictor."""
-    folder = tmp_path_factory.mktemp("models")
-    for i, quality in enumerate(QUALITIES):
-        torch.manual_seed(i)
-        net = build_generator("tiny")
-        for method in ("ssim", "gan"):
-            release = generator_release(net) | {"quality": quality, "method": method}
-            save_atomic(release, folder / method / f"q{quality}.pt")
-    torch.manual_seed(0)
-    predictor = predictor_release(QFNet(QUALITIES, 4).eval()) | {"method": "qf_predictor"}
-    save_atomic(predictor, folder / "qf" / "predictor.pt")
-    return folder
 
 
 @pytest.fixture
@@ -77,8 +57,8 @@ def test_a_folder_of_good_and_bad_files(models, inputs, tmp_path, photo, capsys)
                        "rgba.png", "rotated.png", "sub/q25.png", "tiny.png"]  # fmt: skip
     assert "tables 10, CNN" in printed and "-> generator q10" in printed
     assert "tables 25, CNN" in printed and "-> generator q20\n" in printed  # GAN: the nearest
-    assert "2 failed:" in printed and "truncated.jpg: corrupt or truncated" in printed
-    assert "notes.png: not an image" in printed and "restored 9 of 11" in printed
+    assert "2 not restored:" in printed and "truncated.jpg: corrupt or truncated" in printed
+    assert "notes.png: not an image" in printed and "restored 9 of 11 inputs (2 failed)" in printed
     assert read_png(out / "q10.png").shape == photo.shape
     assert read_png(out / "gray.png").ndim == 2
     assert read_png(out / "rotated.png").shape == (photo.shape[1], photo.shape[0], 3)

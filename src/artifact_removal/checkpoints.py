@@ -26,6 +26,11 @@ from .fileio import write_atomic
 PACKAGE = Path(__file__).resolve().parent
 
 
+# The layout of checkpoint and release files. A file of a higher format comes from a newer
+# version of this package and is refused with that reason, not misread.
+FORMAT = 1
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint or release file that cannot be read or is not what it should be."""
 
@@ -48,13 +53,20 @@ def load_checkpoint(path: Path, needs: str = "model") -> dict:
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file") from None
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile,
-            ValueError, KeyError) as err:  # fmt: skip
+            ValueError, KeyError, IndexError, TypeError) as err:  # fmt: skip
+        problem = str(err).splitlines()[0][:160] if str(err) else err.__class__.__name__
         raise CheckpointError(
-            f"{path}: damaged or not a PyTorch file ({err.__class__.__name__}: "
-            f"{str(err)[:200]}); delete it, or train it again"
+            f"{path}: truncated, damaged or not a PyTorch file ({problem}); delete it, or "
+            "train it again"
         ) from None
     if not isinstance(checkpoint, dict) or needs not in checkpoint:
         raise CheckpointError(f"{path}: not a file of this project (no {needs!r} entry)")
+    written = checkpoint.get("format", 1)
+    if not isinstance(written, int) or written > FORMAT:
+        raise CheckpointError(
+            f"{path}: written by a newer version of artifact-removal (file format {written}; "
+            f"this version reads format {FORMAT} and older): upgrade the package"
+        )
     return checkpoint
 
 

@@ -125,7 +125,8 @@ def _restore(args: argparse.Namespace) -> int:
     report = restore_files(
         args.inputs, args.output, method=args.method, quality=args.quality, device=args.device,
         models_dir=args.models, predictor=args.predictor, tile=args.tile, overlap=args.overlap,
-        bits=args.bits,
+        bits=args.bits, overwrite=args.overwrite, skip_existing=args.skip_existing,
+        restore_uncompressed=args.restore_uncompressed, max_megapixels=args.max_megapixels,
     )  # fmt: skip
     print(report.summary())
     return 1 if report.failed else 0
@@ -237,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list the registered methods")
     p.set_defaults(func=_methods)
 
+    from .inference.files import MAX_MEGAPIXELS
+
     p = sub.add_parser("restore", help="restore your own images into PNGs",
                        description="Restore JPEG-compressed images (files or folders) with the "
                        "generator trained for each image's quality.")  # fmt: skip
@@ -261,6 +264,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, default=512, help="tile side in pixels (multiple of 8)")
     p.add_argument("--overlap", type=int, default=64, help="tile overlap (multiple of 8)")
     p.add_argument("--bits", type=int, default=8, choices=[8, 16], help="PNG bit depth")
+    existing = p.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true",
+                          help="replace existing output files (default: stop and list them; "
+                          "outputs an earlier run finished with the same input and settings "
+                          "are skipped either way)")  # fmt: skip
+    existing.add_argument("--skip-existing", action="store_true",
+                          help="keep existing output files and skip their inputs")  # fmt: skip
+    p.add_argument("--restore-uncompressed", action="store_true",
+                   help="restore images with no sign of JPEG compression with the gentlest "
+                   "generator (default: copy them through unchanged, with a note)")  # fmt: skip
+    p.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=MAX_MEGAPIXELS,
+        metavar="MP",
+        help=f"skip larger images, with a note (default: {MAX_MEGAPIXELS:g})",
+    )
     p.set_defaults(func=_restore)
 
     p = sub.add_parser("evaluate", help="score every method at every QF, and the QF predictor, "

@@ -5,30 +5,62 @@ For each image: read it safely (EXIF orientation applied, ICC profiles converted
 them, the QF predictor's answer from the pixels, or the user's number), pick the generator
 trained for that QF or combine the two nearest as the method's registry entry says
 (`inference.ensemble`), restore it in overlapping tiles, and write a PNG (8-bit, or 16-bit on
-request). A file that fails is reported at the end and does not stop the others.
+request).
+
+Nothing is lost and nothing is silent:
+
+- Output names are unique by construction: a folder's files keep their place below it, and a
+  name already taken (by another input, or by an input itself) gets the next free one of
+  `a.png`, `a.jpg.png`, `a-2.png`, ... so no output is ever written twice.
+- The output folder is locked while a restore writes into it (`fileio.FolderLock`): a second
+  restore into the same folder is refused at once, with the first one's process id.
+- Every PNG is written atomically (`fileio.write_atomic`) and records a hash of its input and of
+  the settings (`inference.png`): a rerun skips the outputs it already finished and removes
+  the temporary files of a run that was killed. An existing file that is not this run's result
+  stops the run before anything is written, unless `overwrite` or `skip_existing` says what to
+  do with it.
+- Every input that is not restored is listed with its reason (unreadable, not an image,
+  symbolic link not followed, too large, ...), and the command's exit code says so.
+- An image with no sign of JPEG compression (no quantization tables, and the QF predictor says
+  it is above every trained QF) is copied through unchanged, with a note, unless
+  `restore_uncompressed` asks for the gentlest generator.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, count
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..archs.qf_net import ABOVE
+from ..checkpoints import fingerprint
 from ..config import ConfigError
 from ..data.images import ImageReadError, read_image
+from ..fileio import FolderBusy, FolderLock, remove_leftovers
 from ..methods import combine_of
 from ..methods import get as get_method
 from ..methods import models_dir as models_dir_of
 from .ensemble import Ensemble, QualityChoice, QualityUnknown, RestoreError
+from .png import read_record, write_png_record
 from .releases import find_releases
 from .restore import Restorer, restore_tiled, tile_count
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp",
                   ".ppm", ".pgm", ".pnm", ".gif"}  # fmt: skip
+# Formats people meet that Pillow cannot decode: named, with what to do.
+UNSUPPORTED = {
+    ".heic": "HEIC", ".heif": "HEIF", ".avif": "AVIF", ".jxl": "JPEG XL", ".dng": "DNG raw",
+    ".cr2": "Canon raw", ".cr3": "Canon raw", ".nef": "Nikon raw", ".arw": "Sony raw",
+    ".raf": "Fujifilm raw", ".orf": "Olympus raw", ".rw2": "Panasonic raw", ".svg": "SVG",
+}  # fmt: skip
+MAX_MEGAPIXELS = 100.0
 
 
 def find_project(start: Path | None = None) -> Path | None:
@@ -71,9 +103,14 @@ def find_generators(method: str, models_dir: Path | None, project: Path | None) 
     return found
 
 
+RESTORED, DONE, COPIED, KEPT, SKIPPED, FAILED = (
+    "restored", "done", "copied", "kept", "not restored", "failed")  # fmt: skip
+
+
 @dataclass
 class FileResult:
-    """One input: where its restoration went, or why it failed."""
+    """One input: what became of it (`status`), where its output is, and why when it is not
+    restored (`error`)."""
 
     source: Path
     output: Path | None = None
@@ -81,89 +118,198 @@ class FileResult:
     notes: tuple[str, ...] = ()
     error: str | None = None
     size: tuple[int, int] | None = None
+    status: str = RESTORED
+
+    def __post_init__(self):
+        if self.error and self.status == RESTORED:
+            self.status = FAILED
 
 
 @dataclass
 class RestoreReport:
-    """All inputs of a run, in order; `failed` lists those that did not restore."""
+    """All inputs of a run, in order. `failed` lists those that were not restored (a failure,
+    or a file skipped for a reason); outputs finished by an earlier run, copies of uncompressed
+    images and outputs kept with `skip_existing` are not failures."""
 
     results: list[FileResult] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)  # leftovers of a killed run
 
     @property
     def failed(self) -> list[FileResult]:
-        """The inputs that failed."""
-        return [r for r in self.results if r.error]
+        """The inputs that were not restored, failures and skipped files alike."""
+        return [r for r in self.results if r.status in (FAILED, SKIPPED)]
+
+    def of(self, status: str) -> list[FileResult]:
+        """The results with one status."""
+        return [r for r in self.results if r.status == status]
 
     def summary(self) -> str:
-        """One line per file, failures last, then the totals."""
-        lines = [f"{r.source} -> {r.output} [{r.size[1]}x{r.size[0]}] {r.choice.describe()}"
-                 + (f" ({'; '.join(r.notes)})" if r.notes else "")
-                 for r in self.results if not r.error]  # fmt: skip
+        """One line per file written, then the groups of the others, then the totals."""
+        lines = [f"removed {len(self.removed)} unfinished file(s) of an interrupted run"
+                 ] if self.removed else []  # fmt: skip
+        for r in self.results:
+            if r.status == RESTORED:
+                notes = f" ({'; '.join(r.notes)})" if r.notes else ""
+                lines.append(f"{r.source} -> {r.output} [{r.size[1]}x{r.size[0]}] "
+                             f"{r.choice.describe()}{notes}")  # fmt: skip
+            elif r.status == COPIED:
+                lines.append(f"{r.source} -> {r.output}: copied unchanged ({'; '.join(r.notes)})")
+        for status, title in ((DONE, "already restored by an earlier run with the same input and "
+                               "settings, skipped"),
+                              (KEPT, "existing outputs kept (--skip-existing)")):  # fmt: skip
+            group = self.of(status)
+            if group:
+                lines.append(f"{len(group)} {title}:")
+                lines += [f"  {r.source} -> {r.output}" for r in group[:20]]
+                lines += [f"  ... and {len(group) - 20} more"] if len(group) > 20 else []
         if self.failed:
-            lines.append(f"{len(self.failed)} failed:")
+            lines.append(f"{len(self.failed)} not restored:")
             lines += [f"  {r.source}: {r.error}" for r in self.failed]
-        lines.append(f"restored {len(self.results) - len(self.failed)} of {len(self.results)}")
+        counts = [f"{len(self.of(s))} {word}" for s, word in
+                  ((DONE, "already done"), (COPIED, "copied unchanged"), (KEPT, "kept"),
+                   (FAILED, "failed"), (SKIPPED, "skipped")) if self.of(s)]  # fmt: skip
+        lines.append(f"restored {len(self.of(RESTORED))} of {len(self.results)} inputs"
+                     + (f" ({', '.join(counts)})" if counts else ""))  # fmt: skip
         return "\n".join(lines)
 
 
-def collect_inputs(
-    inputs: Iterable[str | Path],
-) -> tuple[list[tuple[Path, Path]], list[FileResult]]:
-    """(file, output name relative to OUTDIR) for every input; folders are searched
-    recursively for image files. Missing paths and empty folders are returned as failures."""
-    files, failures = [], []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            found = sorted(p for p in item.rglob("*")
-                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)  # fmt: skip
-            if not found:
-                failures.append(FileResult(item, error="folder holds no image files "
-                                           f"({', '.join(sorted(IMAGE_SUFFIXES))})"))  # fmt: skip
-            files += [(p, p.relative_to(item).with_suffix(".png")) for p in found]
-        elif item.is_file():
-            files.append((item, Path(item.with_suffix(".png").name)))
-        else:
-            failures.append(FileResult(item, error="no such file or folder"))
-    seen: dict[Path, int] = {}
-    unique = []
-    for path, name in files:  # a.jpg and a.png in one folder: a.png and a.png.png
-        if name in seen:
-            name = name.with_name(f"{path.name}.png")
-        seen[name] = 1
-        unique.append((path, name))
-    return unique, failures
-
-
-def write_output(pixels: np.ndarray, path: Path, bits: int, icc: bool) -> None:
-    """8-bit PNG (Pillow; an sRGB ICC profile when the input had a profile) or 16-bit PNG
-    (OpenCV), written to a temporary name and renamed, so no half-written file is left."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
+def _link_problem(path: Path) -> str | None:
+    """Why a symbolic link cannot be followed (broken, a loop), or None."""
+    if not os.path.islink(path):
+        return None
     try:
-        _encode(pixels, tmp, bits, icc)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return f"broken symbolic link (to {os.readlink(path)})"
+    return None
 
 
-def _encode(pixels: np.ndarray, tmp: Path, bits: int, icc: bool) -> None:
-    """The PNG bytes into `tmp`."""
-    if bits == 8:
-        from PIL import Image, ImageCms
+def _not_an_image(path: Path) -> str | None:
+    """None when Pillow recognises the file's format (whatever its suffix), else why not."""
+    from PIL import Image, UnidentifiedImageError
 
-        image = Image.fromarray(np.rint(pixels).clip(0, 255).astype(np.uint8))
-        profile = (
-            ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes() if icc else None
+    suffix = path.suffix.lower()
+    if suffix in UNSUPPORTED:
+        return (f"{UNSUPPORTED[suffix]} images cannot be read (Pillow has no decoder for "
+                "them): convert it to PNG or JPEG first")  # fmt: skip
+    try:
+        with Image.open(path):
+            return None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        kind = f"suffix '{path.suffix}'" if path.suffix else "no suffix"
+        return f"not an image file ({kind}, and Pillow does not recognise its content)"
+
+
+def _walk(folder: Path, exclude: Path, skipped: list[FileResult]) -> list[Path]:
+    """Image files below `folder`, sorted; what is not taken goes into `skipped` with why.
+    Symbolic links to files are followed; to folders they are not (listed), nor is `exclude`
+    (the output folder, when it lies inside an input)."""
+    found = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as err:
+        skipped.append(FileResult(folder, error=f"cannot list the folder ({err.strerror})",
+                                  status=SKIPPED))  # fmt: skip
+        return found
+    for entry in entries:
+        path = Path(entry.path)
+        problem = _link_problem(path)
+        if problem:
+            skipped.append(FileResult(path, error=problem, status=SKIPPED))
+        elif entry.is_dir(follow_symlinks=False):
+            if path.resolve() != exclude:
+                found += _walk(path, exclude, skipped)
+        elif entry.is_dir():
+            reason = "symbolic link to a folder, not followed (give it as an input to restore it)"
+            skipped.append(FileResult(path, error=reason, status=SKIPPED))
+        elif not entry.is_file():
+            skipped.append(FileResult(path, error="not a regular file", status=SKIPPED))
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            found.append(path)
+        else:
+            reason = _not_an_image(path)
+            if reason:
+                skipped.append(FileResult(path, error=reason, status=SKIPPED))
+            else:
+                found.append(path)
+    return found
+
+
+def collect_inputs(
+    inputs: Iterable[str | Path], out_dir: str | Path
+) -> tuple[list[tuple[Path, Path]], list[FileResult]]:
+    """(file, output name relative to OUTDIR) for every image among the inputs, and a result
+    with the reason for every input that is not one. Folders are searched recursively; their
+    files keep their place below them. Names are unique (`unique_names`)."""
+    out_dir = Path(out_dir).resolve()
+    files, skipped = [], []
+    for item in map(Path, inputs):
+        problem = _link_problem(item)
+        if problem:
+            skipped.append(FileResult(item, error=problem, status=SKIPPED))
+        elif item.is_dir():
+            if item.resolve() == out_dir:
+                raise RestoreError(f"{item} is both an input and the output folder; choose "
+                                   "another output folder (-o)")  # fmt: skip
+            before = len(skipped)
+            found = _walk(item, out_dir, skipped)
+            if not found and len(skipped) == before:
+                skipped.append(FileResult(item, status=SKIPPED, error="folder holds no image files "
+                                          f"({', '.join(sorted(IMAGE_SUFFIXES))})"))  # fmt: skip
+            files += [(p, p.relative_to(item)) for p in found]
+        elif item.is_file():
+            files.append((item, Path(item.name)))
+        elif item.exists():
+            skipped.append(FileResult(item, error="not a regular file", status=SKIPPED))
+        else:
+            skipped.append(FileResult(item, error="no such file or folder", status=SKIPPED))
+    sources = {p.resolve() for p, _ in files}
+    taken = {p.relative_to(out_dir) for p in sources if p.is_relative_to(out_dir)}
+    names = unique_names([rel for _, rel in files], taken)
+    return [(path, name) for (path, _), name in zip(files, names, strict=True)], skipped
+
+
+def unique_names(relatives: Sequence[Path], taken: Iterable[Path] = ()) -> list[Path]:
+    """An output name (.png) for each input path relative to its folder, none used twice and
+    none in `taken` (compared without case, for case-insensitive file systems): the first free
+    one of `a.png`, `a.jpg.png`, `a-2.png`, `a-3.png`, ..."""
+    used = {p.as_posix().casefold() for p in taken}
+    names = []
+    for rel in relatives:
+        candidates = chain(
+            (rel.with_suffix(".png"), rel.with_name(f"{rel.name}.png")),
+            (rel.with_name(f"{rel.stem}-{k}.png") for k in count(2)),
         )
-        image.save(tmp, format="PNG", icc_profile=profile)
-    else:
-        import cv2
+        name = next(c for c in candidates if c.as_posix().casefold() not in used)
+        used.add(name.as_posix().casefold())
+        names.append(name)
+    return names
 
-        deep = np.rint(pixels.astype(np.float64) * 257).clip(0, 65535).astype(np.uint16)
-        ok, data = cv2.imencode(".png", deep if deep.ndim == 2 else deep[:, :, ::-1])
-        if not ok:
-            raise OSError("OpenCV could not encode a 16-bit PNG")
-        tmp.write_bytes(data.tobytes())
+
+def _digest(path: Path) -> str:
+    """sha256 of a file's bytes, short."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _pixel_count(path: Path) -> int | None:
+    """Width x height from the file's header (nothing decoded); None when unreadable."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size[0] * image.size[1]
+    except Exception:  # a damaged file (or a bomb) is reported when it is decoded
+        return None
 
 
 def restore_files(
@@ -179,12 +325,18 @@ def restore_files(
     bits: int = 8,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    restore_uncompressed: bool = False,
+    max_megapixels: float = MAX_MEGAPIXELS,
 ) -> RestoreReport:
     """Restore images and folders of images into `out_dir` as PNGs; see the module docstring.
 
     `quality` is "auto" or a JPEG QF (1..100); `models_dir` holds `q<QF>.pt` generators of
     `method` (default: the project's); `predictor` is the QF predictor's file (default: the
-    project's). Returns a report; bad files are in `report.failed`.
+    project's). An existing output that is not this run's result stops the run (RestoreError)
+    unless `overwrite` (replace it) or `skip_existing` (keep it). Images over `max_megapixels`
+    are not restored. Returns a report; inputs not restored are in `report.failed`.
     """
     from ..runtime import select_device
 
@@ -194,6 +346,13 @@ def restore_files(
     if tile % 8 or overlap % 8 or tile < 64:
         raise RestoreError(f"tile ({tile}, at least 64) and overlap ({overlap}) must be "
                            "multiples of 8")  # fmt: skip
+    if overwrite and skip_existing:
+        raise RestoreError("choose one of overwrite and skip-existing")
+    if not max_megapixels > 0:
+        raise RestoreError(f"max megapixels must be positive, not {max_megapixels}")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RestoreError(f"{out_dir} is a file; the output (-o) is a folder for the PNGs")
     project = find_project()
     paths = find_generators(method, Path(models_dir) if models_dir else None, project)
     if predictor is None and project is not None:
@@ -205,41 +364,114 @@ def restore_files(
         torch_device = select_device(device)
     except (ValueError, RuntimeError) as err:
         raise RestoreError(str(err)) from None
-    ensemble = Ensemble(paths, combine_of(method), torch_device,
-                        Path(predictor) if predictor else None)  # fmt: skip
-    files, report_failures = collect_inputs(inputs)
-    out_dir = Path(out_dir)
-    report = RestoreReport(list(report_failures))
-    sources = {p.resolve() for p, _ in files}
-    bar = tqdm(total=len(files), desc="restore", unit="image", disable=not progress)
+    predictor = Path(predictor) if predictor else None
+    settings = {  # what an output depends on besides its input; recorded in every PNG
+        "method": method, "quality": override, "bits": bits, "tile": tile, "overlap": overlap,
+        "uncompressed": restore_uncompressed,
+        "generators": {str(q): _digest(p) for q, p in sorted(paths.items())},
+        "predictor": _digest(predictor) if predictor and predictor.is_file() else None,
+    }  # fmt: skip
+    settings_id = fingerprint(settings)
+    try:
+        with FolderLock(out_dir, "artifact-removal restore"):
+            return _restore_locked(
+                inputs, out_dir, settings_id, paths, method, torch_device, predictor, override,
+                tile, overlap, bits, progress, log, overwrite, skip_existing,
+                restore_uncompressed, max_megapixels,
+            )  # fmt: skip
+    except FolderBusy as err:
+        raise RestoreError(str(err)) from None
+
+
+def _restore_locked(inputs, out_dir, settings_id, paths, method, torch_device, predictor,
+                    override, tile, overlap, bits, progress, log, overwrite, skip_existing,
+                    restore_uncompressed, max_megapixels) -> RestoreReport:  # fmt: skip
+    """The run itself, with the output folder locked."""
+    files, skipped = collect_inputs(inputs, out_dir)
+    report = RestoreReport(skipped, removed=remove_leftovers(out_dir))
+    todo, conflicts = [], []
     for path, name in files:
-        result = FileResult(path)
-        try:
-            target = out_dir / name
-            if target.resolve() in sources:
-                raise ImageReadError(path, f"the output {target} would overwrite an input")
-            loaded = read_image(path, keep_gray=True)
-            pixels = loaded.pixels
-            result.size, result.notes = pixels.shape[:2], loaded.notes
-            result.choice = ensemble.choose(path, pixels, override)
-            restored = _restore(ensemble.restorer(result.choice.generators), pixels,
-                                tile, overlap, bits)  # fmt: skip
-            write_output(restored, target, bits, icc=any("ICC" in n for n in loaded.notes))
-            result.output = target
-        except RestoreError:
-            raise
-        except ImageReadError as err:
-            result.error = err.reason
-        except QualityUnknown as err:
-            result.error = str(err)
-        except (OSError, MemoryError, RuntimeError, ValueError) as err:
-            result.error = f"{err.__class__.__name__}: {err}"
+        target = out_dir / name
+        record = {"source": _digest(path), "settings": settings_id}
+        if not os.path.lexists(target):
+            todo.append((path, target, record, False))
+        elif read_record(target) == record and not overwrite and target.is_file():
+            report.results.append(FileResult(path, target, status=DONE))
+        elif skip_existing:
+            report.results.append(FileResult(path, target, status=KEPT))
+        elif overwrite:
+            todo.append((path, target, record, True))
+        else:
+            conflicts.append(target)
+    if conflicts:
+        shown = "\n  ".join(map(str, conflicts[:10]))
+        more = f"\n  ... and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
+        raise RestoreError(
+            f"{len(conflicts)} output file(s) already exist and are not what this run would "
+            f"write (another input, other settings, or not written by restore):\n  {shown}{more}"
+            "\nNothing was written. Use --overwrite to replace them, --skip-existing to keep "
+            "them, or choose another output folder (-o)"
+        )
+    ensemble = Ensemble(paths, combine_of(method), torch_device, predictor)
+    if todo:
+        for quality in paths:  # every generator file is checked before the first image
+            ensemble.net(quality)
+    bar = tqdm(total=len(todo), desc="restore", unit="image", disable=not progress)
+    for path, target, record, replace in todo:
+        result = _restore_one(ensemble, path, target, record, replace, override, tile, overlap,
+                              bits, restore_uncompressed, max_megapixels)  # fmt: skip
         report.results.append(result)
         if log:
-            log(f"{path}: {result.error or result.choice.describe()}")
+            log(f"{path}: {result.error or result.status}")
         bar.update(1)
     bar.close()
     return report
+
+
+def _restore_one(ensemble: Ensemble, path: Path, target: Path, record: dict, replace: bool,
+                 override: int | None, tile: int, overlap: int, bits: int,
+                 restore_uncompressed: bool, max_megapixels: float) -> FileResult:  # fmt: skip
+    """Read, choose, restore (or copy) and write one image; failures go into the result."""
+    result = FileResult(path)
+    try:
+        pixels_in_file = _pixel_count(path)
+        if pixels_in_file is not None and pixels_in_file > max_megapixels * 1e6:
+            result.status = SKIPPED
+            result.error = (f"too large: {pixels_in_file / 1e6:.1f} megapixels, over the limit "
+                            f"of {max_megapixels:g} (--max-megapixels)")  # fmt: skip
+            return result
+        loaded = read_image(path, keep_gray=True)
+        pixels = loaded.pixels
+        result.size, result.notes = pixels.shape[:2], loaded.notes
+        result.choice = choice = ensemble.choose(path, pixels, override)
+        icc = any("ICC" in n for n in loaded.notes)
+        if (choice.override is None and choice.tables is None and choice.cnn is not None
+                and choice.cnn.quality == ABOVE and not restore_uncompressed):  # fmt: skip
+            result.notes += (
+                "no sign of JPEG compression: no quantization tables, and the QF predictor says "
+                f"{choice.cnn.label} ({choice.cnn.confidence:.0%}); --restore-uncompressed "
+                "restores it with the gentlest generator",
+            )
+            write_png_record(target, pixels if bits == 8 else pixels.astype(np.float32), bits,
+                             icc, record, replace)  # fmt: skip
+            result.status, result.output = COPIED, target
+            return result
+        restored = _restore(ensemble.restorer(choice.generators), pixels, tile, overlap, bits)
+        write_png_record(target, restored, bits, icc, record, replace)
+        result.output = target
+    except RestoreError:
+        raise
+    except ImageReadError as err:
+        result.error = err.reason
+    except QualityUnknown as err:
+        result.error = str(err)
+    except FileExistsError:
+        result.error = f"{target} appeared while this run was writing it; left as it is"
+    except (OSError, MemoryError, RuntimeError, ValueError) as err:
+        result.error = f"{err.__class__.__name__}: {err}"
+    if result.error:
+        result.status = FAILED
+    return result
 
 
 def _restore(restorer: Restorer, pixels: np.ndarray, tile: int, overlap: int, bits: int):

@@ -8,6 +8,7 @@ needed to rebuild and use its network without the training code:
     model_args   the keyword arguments of that network
     method       the method (`ssim`, `gan`) or `qf_predictor`
     quality      the JPEG QF it was trained for (generators)
+    format       the file layout's version (`checkpoints.FORMAT`); newer files are refused
     identity     a fingerprint of the run's parameters, data and code
     run          what that fingerprint hashes: the params section, seed, QF, the fingerprints
                  of the files it read and of its code
@@ -24,17 +25,27 @@ import torch
 
 from ..archs.generator import Generator, GeneratorConfig
 from ..archs.qf_net import QFNet
-from ..checkpoints import CheckpointError, load_checkpoint
+from ..checkpoints import FORMAT, CheckpointError, load_checkpoint
 
 
 def generator_release(net: Generator) -> dict:
     """The network part of a generator's release file (weights on the CPU, architecture)."""
-    return {"model": _weights(net), "arch": "generator", "model_args": asdict(net.config)}
+    return {
+        "model": _weights(net),
+        "arch": "generator",
+        "model_args": asdict(net.config),
+        "format": FORMAT,
+    }
 
 
 def predictor_release(net: QFNet) -> dict:
     """The network part of the QF predictor's release file."""
-    return {"model": _weights(net), "arch": "qf_net", "model_args": net.arguments()}
+    return {
+        "model": _weights(net),
+        "arch": "qf_net",
+        "model_args": net.arguments(),
+        "format": FORMAT,
+    }
 
 
 def _weights(net: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -47,9 +58,11 @@ def _rebuild(path: Path, net: torch.nn.Module, weights: dict) -> torch.nn.Module
     try:
         net.load_state_dict(weights)
     except RuntimeError as err:
-        first = str(err).splitlines()[0][:200]
-        raise CheckpointError(f"{path}: the weights do not fit the network it describes "
-                              f"({first})") from None  # fmt: skip
+        lines = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+        first = (lines[0] if lines else str(err))[:160]
+        more = f", and {len(lines) - 1} more" if len(lines) > 1 else ""
+        raise CheckpointError(f"{path}: another architecture than the one it describes "
+                              f"({first}{more})") from None  # fmt: skip
     return net
 
 
@@ -82,7 +95,8 @@ def load_predictor(path: Path, device: torch.device | str = "cpu") -> QFNet:
     """The QF predictor from its release file (loaded with weights_only=True), in eval mode."""
     saved = load_checkpoint(Path(path))
     if saved.get("arch") != "qf_net" or "model_args" not in saved:
-        raise CheckpointError(f"{path}: not a QF predictor's release file")
+        what = saved.get("method") or saved.get("arch") or "something else"
+        raise CheckpointError(f"{path}: not a QF predictor's release file (it holds {what})")
     args = saved["model_args"]
     net = QFNet(tuple(int(q) for q in args["classes"]), int(args["channels"]), bool(args["above"]))
     return _rebuild(Path(path), net, saved["model"]).to(device).eval()

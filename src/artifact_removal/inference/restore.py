@@ -2,8 +2,8 @@
 
 A generator's output at a pixel depends on the input within its receptive field (about 64
 pixels for the paper generator); tiles that overlap by more than that and are blended with
-linear ramps give the whole-image result to within rounding, at a memory cost set by the tile
-and not by the image.
+linear ramps give the whole-image result to within rounding, with working memory set by the
+tile and the image's width, not its height (beyond the input and output pixels themselves).
 """
 
 from __future__ import annotations
@@ -104,9 +104,11 @@ def restore_tiled(
     uint8, or float32 in [0, 255] when not `rounded` (for 16-bit output).
 
     Each tile's core is restored with `overlap` pixels of context on every side, and
-    neighbouring tiles are cross-faded over the overlap. Memory: one window of at most
-    (tile + 2 overlap)^2 pixels through the network, plus two float32 accumulators the size
-    of the image. `progress(n)` is called after each tile.
+    neighbouring tiles are cross-faded over the overlap. Tiles go one band of rows at a time:
+    the float sums of a band are turned into output rows as soon as no later tile touches
+    them. Memory beyond the input and the output: one window of at most (tile + 2 overlap)^2
+    pixels through the network and two float32 accumulators of (tile + 2 overlap) rows.
+    `progress(n)` is called after each tile.
     """
     gray = image.ndim == 2
     height, width = image.shape[:2]
@@ -117,10 +119,15 @@ def restore_tiled(
         if progress:
             progress(1)
         return _finish(out, gray, rounded)
-    total = np.zeros((height, width, 3), np.float32)
-    weights = np.zeros((height, width, 1), np.float32)
-    for ry in rows:
+    out = np.empty(image.shape, np.uint8 if rounded else np.float32)
+    carry_total = carry_weight = None  # sums of rows shared with the next band
+    for k, ry in enumerate(rows):
         wy = (max(ry[0] - overlap, 0), min(ry[1] + overlap, height))
+        total = np.zeros((wy[1] - wy[0], width, 3), np.float32)
+        weights = np.zeros((wy[1] - wy[0], width, 1), np.float32)
+        if carry_total is not None:
+            total[: len(carry_total)] += carry_total
+            weights[: len(carry_weight)] += carry_weight
         ramp_y = _ramp(ry, wy, height, overlap)
         for rx in cols:
             wx = (max(rx[0] - overlap, 0), min(rx[1] + overlap, width))
@@ -128,11 +135,15 @@ def restore_tiled(
             if gray:
                 window = np.repeat(window[:, :, None], 3, axis=2)
             weight = (ramp_y[:, None] * _ramp(rx, wx, width, overlap)[None, :])[..., None]
-            total[wy[0] : wy[1], wx[0] : wx[1]] += weight * restorer(np.ascontiguousarray(window))
-            weights[wy[0] : wy[1], wx[0] : wx[1]] += weight
+            total[:, wx[0] : wx[1]] += weight * restorer(np.ascontiguousarray(window))
+            weights[:, wx[0] : wx[1]] += weight
             if progress:
                 progress(1)
-    return _finish(total / weights, gray, rounded)
+        # rows before the next band's window are final; the rest is carried into it
+        done = max(rows[k + 1][0] - overlap, 0) - wy[0] if k + 1 < len(rows) else len(total)
+        out[wy[0] : wy[0] + done] = _finish(total[:done] / weights[:done], gray, rounded)
+        carry_total, carry_weight = total[done:], weights[done:]
+    return out
 
 
 def _finish(image: np.ndarray, gray: bool, rounded: bool) -> np.ndarray:

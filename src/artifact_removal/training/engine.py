@@ -43,7 +43,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..checkpoints import code_fingerprint, fingerprint, load_checkpoint, save_atomic
+from ..checkpoints import FORMAT, code_fingerprint, fingerprint, load_checkpoint, save_atomic
 from ..config import Params, resolve_path, section_to_dict
 from ..fileio import write_json
 from ..methods import METHODS
@@ -294,7 +294,7 @@ def _save(run: Run, recipe: Recipe, step: int, state: dict) -> None:
          "step": step, "identity": state["identity"], "run": state["run"],
          "history": state["history"],
          "recipe": recipe.state(), "arch": release["arch"],
-         "model_args": release["model_args"]},
+         "model_args": release["model_args"], "format": FORMAT},
         run.checkpoint,
     )  # fmt: skip
 

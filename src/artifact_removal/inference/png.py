@@ -1,0 +1,99 @@
+"""Restored images as PNG files that say where they came from.
+
+Each PNG that `restore` writes carries a text chunk (`artifact-removal`, JSON) with a hash of
+the input file and of the settings that made it (method, quality option, generator files, tile,
+bit depth). A rerun reads it back to recognise finished outputs (and skip them) and to tell them
+from files that belong to something else (and leave those alone). The chunk comes before the
+image data, so reading it needs the first few kilobytes only.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..fileio import write_atomic
+
+KEYWORD = b"artifact-removal"
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _text(record: dict) -> str:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+
+def write_png_record(path: Path, pixels: np.ndarray, bits: int, icc: bool, record: dict,
+                     replace: bool = True) -> None:  # fmt: skip
+    """Write (H, W, 3) or (H, W) pixels as a PNG with `record` in its text chunk, atomically
+    (`fileio.write_atomic`; with `replace=False` an existing file is never replaced).
+
+    8-bit: Pillow, streamed to the file, from uint8 or [0, 255] floats, with an sRGB ICC
+    profile when `icc`. 16-bit: OpenCV, from [0, 255] floats.
+    """
+    if bits == 8:
+        from PIL import Image, ImageCms, PngImagePlugin
+
+        if pixels.dtype != np.uint8:
+            pixels = np.rint(pixels).clip(0, 255).astype(np.uint8)
+        info = PngImagePlugin.PngInfo()
+        info.add_text(KEYWORD.decode(), _text(record))
+        profile = (
+            ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes() if icc else None
+        )
+        image = Image.fromarray(pixels)
+        write_atomic(path, lambda f: image.save(f, format="PNG", pnginfo=info, icc_profile=profile),
+                     replace=replace)  # fmt: skip
+    elif bits == 16:
+        import cv2
+
+        deep = np.rint(pixels.astype(np.float64) * 257).clip(0, 65535).astype(np.uint16)
+        ok, encoded = cv2.imencode(".png", deep if deep.ndim == 2 else deep[:, :, ::-1])
+        if not ok:
+            raise OSError("OpenCV could not encode a 16-bit PNG")
+        write_atomic(path, with_record(encoded.tobytes(), record), replace=replace)
+    else:
+        raise ValueError(f"bits must be 8 or 16, not {bits}")
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC of type and data."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def with_record(png: bytes, record: dict) -> bytes:
+    """`png` with a tEXt chunk holding `record` as JSON, inserted after the header chunk."""
+    if not png.startswith(SIGNATURE):
+        raise ValueError("not PNG data")
+    end_of_header = len(SIGNATURE) + 8 + struct.unpack(">I", png[8:12])[0] + 4
+    text = _text(record).encode("latin-1")
+    return png[:end_of_header] + _chunk(b"tEXt", KEYWORD + b"\0" + text) + png[end_of_header:]
+
+
+def read_record(path: str | Path) -> dict | None:
+    """The record of a PNG written by `restore`; None for any other file (or none at all).
+    Reads the chunks before the image data only."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(SIGNATURE)) != SIGNATURE:
+                return None
+            while True:
+                head = f.read(8)
+                if len(head) < 8:
+                    return None
+                length, kind = struct.unpack(">I4s", head)
+                if kind in (b"IDAT", b"IEND") or length > 1 << 24:
+                    return None
+                if kind != b"tEXt":
+                    f.seek(length + 4, 1)
+                    continue
+                body = f.read(length)
+                f.seek(4, 1)
+                if body.startswith(KEYWORD + b"\0"):
+                    found = json.loads(body[len(KEYWORD) + 1 :].decode("latin-1"))
+                    return found if isinstance(found, dict) else None
+    except (OSError, ValueError):
+        return None
