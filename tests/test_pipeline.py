@@ -157,9 +157,44 @@ def test_an_extra_evaluation_set_makes_only_the_evaluation_stale(repro, tmp_path
     try:
         (fresh_copy / "params.yaml").write_text(params.replace(
             "extra_sets: {}", f"extra_sets:\n    bench: {tmp_path / 'bench'}"))  # fmt: skip
-        assert _status(fresh_copy) == {"prepare_set@bench", "evaluate", "compare"}
+        assert _status(fresh_copy) == {"check_params", "prepare_set@bench", "evaluate",
+                                       "compare"}  # fmt: skip
     finally:
         (fresh_copy / "params.yaml").write_text(params)
+    assert _status(fresh_copy) == set()
+
+
+def _outputs(project: Path) -> dict[str, str]:
+    """md5 of every file the pipeline wrote (models, metrics, reports, prepared data)."""
+    import hashlib
+
+    return {p.relative_to(project).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for top in ("models", "metrics", "reports", "data/prepared")
+            for p in sorted((project / top).rglob("*")) if p.is_file()}  # fmt: skip
+
+
+def test_a_misspelt_key_stops_dvc_repro_before_anything_is_deleted(repro):
+    """DVC deletes a stage's outputs before running it: the first stage, check_params, must
+    stop a bad params.yaml before any stage that has results runs."""
+    fresh_copy, _ = repro
+    params = (fresh_copy / "params.yaml").read_text()
+    before = _outputs(fresh_copy)
+    assert "metrics/prepare.json" in before and "models/gan/q20.pt" in before
+    dvc = str(VENV / "bin" / "dvc")
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    try:
+        for bad in (params.replace("\n  steps: ", "\n  stepz: ", 1),  # train_ssim.steps
+                    params.replace("\n  steps: ", "\n  steps: 5\n  steps: ", 1),
+                    re.sub(r"^seed: (\d+)", r"seed: '\1'", params, flags=re.M)):  # fmt: skip
+            (fresh_copy / "params.yaml").write_text(bad)
+            done = subprocess.run([dvc, "repro"], cwd=fresh_copy, env=env, capture_output=True,
+                                  text=True)  # fmt: skip
+            assert done.returncode != 0, done.stdout
+            assert "Running stage 'train_ssim@20'" not in done.stdout
+            assert _outputs(fresh_copy) == before
+    finally:
+        (fresh_copy / "params.yaml").write_text(params)
+    _run([dvc, "repro", "check_params"], fresh_copy)
     assert _status(fresh_copy) == set()
 
 

@@ -266,9 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", type=int, default=8, choices=[8, 16], help="PNG bit depth")
     existing = p.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true",
-                          help="replace existing output files (default: stop and list them; "
-                          "outputs an earlier run finished with the same input and settings "
-                          "are skipped either way)")  # fmt: skip
+                          help="restore every input again and replace existing output "
+                          "files (default: skip the outputs an earlier run finished with the "
+                          "same input and settings; stop, writing nothing, at any other file "
+                          "in the way, and list them)")  # fmt: skip
     existing.add_argument("--skip-existing", action="store_true",
                           help="keep existing output files and skip their inputs")  # fmt: skip
     p.add_argument("--restore-uncompressed", action="store_true",

@@ -16,7 +16,6 @@ folder); `remove_leftovers` deletes the temporary files of a run that was killed
 
 from __future__ import annotations
 
-import errno
 import io
 import json
 import os
@@ -119,43 +118,31 @@ class FolderBusy(RuntimeError):
 
 
 class FolderLock:
-    """An exclusive lock on a folder (an advisory `flock` on `FOLDER/.artifact-removal.lock`),
-    taken without waiting. The operating system releases it when the process ends, however it
-    ends, so a killed run never leaves a folder locked.
+    """An exclusive lock on a folder: an advisory `flock` on the folder itself (no lock file is
+    left in it), taken without waiting. The operating system releases it when the process
+    ends, however it ends, so a killed run never leaves a folder locked.
 
         with FolderLock(out_dir, "restore"):
             ...
     """
 
-    NAME = ".artifact-removal.lock"
-
     def __init__(self, folder: str | Path, purpose: str):
         self.folder, self.purpose = Path(folder), purpose
-        self.path = self.folder / self.NAME
         self._fd: int | None = None
 
     def __enter__(self) -> FolderLock:
         import fcntl
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-        try:
-            fd = os.open(self.path, flags, 0o644)
-        except OSError as err:
-            if err.errno == errno.ELOOP:
-                raise FolderBusy(f"{self.path} is a symbolic link; remove it") from None
-            raise
+        fd = os.open(self.folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
             os.close(fd)
             raise FolderBusy(
-                f"{self.folder} is in use by {holder}; wait for it to finish, or choose "
-                "another output folder"
+                f"{self.folder} is in use by another {self.purpose}; wait for it to finish, "
+                "or choose another output folder"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{self.purpose} (pid {os.getpid()})\n".encode())
         self._fd = fd
         return self
 

@@ -13,7 +13,7 @@ Nothing is lost and nothing is silent:
   name already taken (by another input, or by an input itself) gets the next free one of
   `a.png`, `a.jpg.png`, `a-2.png`, ... so no output is ever written twice.
 - The output folder is locked while a restore writes into it (`fileio.FolderLock`): a second
-  restore into the same folder is refused at once, with the first one's process id.
+  restore into the same folder is refused at once with a message, never interleaved.
 - Every PNG is written atomically (`fileio.write_atomic`) and records a hash of its input and of
   the settings (`inference.png`): a rerun skips the outputs it already finished and removes
   the temporary files of a run that was killed. An existing file that is not this run's result
