@@ -181,20 +181,24 @@ def test_a_misspelt_key_stops_dvc_repro_before_anything_is_deleted(repro):
     before = _outputs(fresh_copy)
     assert "metrics/prepare.json" in before and "models/gan/q20.pt" in before
     dvc = str(VENV / "bin" / "dvc")
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1",  # the venv active, as `make` has it
+           "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
     try:
-        for bad in (params.replace("\n  steps: ", "\n  stepz: ", 1),  # train_ssim.steps
-                    params.replace("\n  steps: ", "\n  steps: 5\n  steps: ", 1),
-                    re.sub(r"^seed: (\d+)", r"seed: '\1'", params, flags=re.M)):  # fmt: skip
+        for bad, says in ((params.replace("\n  steps: ", "\n  stepz: ", 1), "stepz"),
+                          (params.replace("\n  steps: ", "\n  steps: 5\n  steps: ", 1),
+                           'duplicate key "steps"'),
+                          (re.sub(r"^seed: (\d+)", r"seed: '\1'", params, flags=re.M),
+                           "seed")):  # fmt: skip
             (fresh_copy / "params.yaml").write_text(bad)
             done = subprocess.run([dvc, "repro"], cwd=fresh_copy, env=env, capture_output=True,
                                   text=True)  # fmt: skip
             assert done.returncode != 0, done.stdout
+            assert says in done.stdout + done.stderr
             assert "Running stage 'train_ssim@20'" not in done.stdout
             assert _outputs(fresh_copy) == before
     finally:
         (fresh_copy / "params.yaml").write_text(params)
-    _run([dvc, "repro", "check_params"], fresh_copy)
+    subprocess.run([dvc, "repro", "check_params"], cwd=fresh_copy, env=env, check=True)
     assert _status(fresh_copy) == set()
 
 

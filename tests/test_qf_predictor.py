@@ -179,7 +179,7 @@ def test_a_predictor_file_whose_weights_do_not_fit_is_a_clear_error(trained, tmp
     saved = load_checkpoint(trained.release)
     saved["model_args"]["above"] = False
     save_atomic(saved, tmp_path / "p.pt")
-    with pytest.raises(CheckpointError, match="do not fit"):
+    with pytest.raises(CheckpointError, match="another architecture"):
         load_predictor(tmp_path / "p.pt")
 
 

@@ -40,14 +40,13 @@ def save_atomic(obj: object, path: Path) -> None:
     write_atomic(path, lambda f: torch.save(obj, f))
 
 
-def load_checkpoint(path: Path, needs: str = "model") -> dict:
-    """A checkpoint or release file loaded with weights_only=True; damage is a clear error.
-
-    `needs` is an entry the file must have (default: the weights).
-    """
+def load_weights(path: Path) -> object:
+    """Any PyTorch file (this project's, or a pretrained state dict) loaded with
+    weights_only=True (no pickled code runs); every way a file can be damaged is one
+    `CheckpointError`, one line, naming the file."""
     path = Path(path)
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: file not found") from None
     except IsADirectoryError:
@@ -57,8 +56,14 @@ def load_checkpoint(path: Path, needs: str = "model") -> dict:
         problem = str(err).splitlines()[0][:160] if str(err) else err.__class__.__name__
         raise CheckpointError(
             f"{path}: truncated, damaged or not a PyTorch file ({problem}); delete it, or "
-            "train it again"
+            "train or fetch it again"
         ) from None
+
+
+def load_checkpoint(path: Path, needs: str = "model") -> dict:
+    """A checkpoint or release file of this project (`load_weights`), checked: a dict with
+    `needs` (default: the weights), of a file format this version reads."""
+    checkpoint = load_weights(path)
     if not isinstance(checkpoint, dict) or needs not in checkpoint:
         raise CheckpointError(f"{path}: not a file of this project (no {needs!r} entry)")
     written = checkpoint.get("format", 1)

@@ -392,7 +392,11 @@ def _restore_locked(inputs, out_dir, settings_id, paths, method, torch_device, p
     todo, conflicts = [], []
     for path, name in files:
         target = out_dir / name
-        record = {"source": _digest(path), "settings": settings_id}
+        try:
+            record = {"source": _digest(path), "settings": settings_id}
+        except OSError as err:
+            report.results.append(FileResult(path, error=f"cannot be read ({err.strerror})"))
+            continue
         if not os.path.lexists(target):
             todo.append((path, target, record, False))
         elif read_record(target) == record and not overwrite and target.is_file():

@@ -17,6 +17,7 @@ import torch
 import torchvision
 from torch import nn
 
+from ..checkpoints import load_weights
 from ..pretrained import BACKBONES, MissingWeightsError, cache_path
 
 VGG19_FILE = BACKBONES["vgg19"]  # torchvision's ImageNet VGG-19 (IMAGENET1K_V1)
@@ -54,7 +55,7 @@ def vgg19_features(layer: str, weights: Path | None, fallback: str | None = None
         raise ValueError(f"unknown fallback {fallback!r}; one of {FALLBACKS} or none")
     if weights is not None:
         net = torchvision.models.vgg19()
-        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        net.load_state_dict(load_weights(weights))
         name = f"vgg19_{layer}"
     elif fallback == "random_vgg19":
         with torch.random.fork_rng(devices=[]):
