@@ -6,6 +6,7 @@ Each numbered case of the reliability probe has its test here (the number in the
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -108,12 +109,53 @@ def test_1_an_output_folder_inside_the_input_is_not_read_back(models, photo, tmp
     assert main(args) == 0
     assert main(args) == 0  # the second run does not take its own outputs as inputs
     printed = capsys.readouterr().out
-    assert "1 already restored" in printed and "restored 0 of 1 inputs (1 already done)" in printed
+    assert "1 already done" in printed and "restored 0 of 1 inputs (1 already done)" in printed
     assert main(_restore([tmp_path / "in"], tmp_path / "in", models)) == 2
     assert "both an input and the output folder" in capsys.readouterr().err
 
 
+def test_1_names_never_make_a_file_where_a_folder_is_needed():
+    names = unique_names([Path("x.png/b.jpg"), Path("x.jpg"), Path("x.png")])
+    assert [n.as_posix() for n in names] == ["x.png/b.png", "x.jpg.png", "x.png.png"]
+
+
+def test_1_a_file_in_the_way_of_an_output_folder_is_reported(models, photo, tmp_path, capsys):
+    _jpeg(photo, tmp_path / "in" / "raw" / "a.jpg")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "raw").write_text("a file, not a folder")
+    assert main(_restore([tmp_path / "in"], tmp_path / "out", models)) == 1
+    assert f"{tmp_path / 'out' / 'raw'} is a file where its output folder should be" in (
+        capsys.readouterr().out
+    )
+
+
 # 2. Planted links, concurrent writers --------------------------------------------------------
+
+
+def test_2_a_symlinked_folder_in_the_output_never_leads_onto_an_input(models, photo, tmp_path,
+                                                                      capsys):  # fmt: skip
+    source = _jpeg(photo, tmp_path / "in" / "sub" / "a.png")
+    original = source.read_bytes()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "sub").symlink_to(tmp_path / "in" / "sub")
+    for extra in ((), ("--overwrite",), ("--skip-existing",)):
+        capsys.readouterr()
+        assert main(_restore([tmp_path / "in"], tmp_path / "out", models, *extra)) == 1
+        assert "through a symbolic link in the output folder; not written" in (
+            capsys.readouterr().out
+        )
+        assert source.read_bytes() == original and not (tmp_path / "in" / "sub" / "a.png.png"
+                                                         ).exists()  # fmt: skip
+
+
+def test_2_written_files_have_the_usual_permissions_and_long_names_work(tmp_path):
+    write_atomic(tmp_path / "a.txt", "x")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+    long = tmp_path / ("n" * 250 + ".png")
+    write_atomic(long, b"x")
+    assert long.read_bytes() == b"x"
 
 
 def test_2_a_planted_symlink_never_redirects_a_write(models, photo, tmp_path):
@@ -164,6 +206,18 @@ def test_2_concurrent_checkpoint_writers_do_not_collide(tmp_path):
     saved = load_checkpoint(target)
     assert saved["step"] == 24 and len(set(saved["model"]["w"].tolist())) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["q10.pt"]
+
+
+def test_2_nested_output_folders_exclude_each_other_siblings_do_not(tmp_path):
+    (tmp_path / "out" / "sub").mkdir(parents=True)
+    (tmp_path / "out" / "other").mkdir()
+    with FolderLock(tmp_path / "out" / "sub", "restore"):
+        with pytest.raises(FolderBusy, match="out is in use by another restore"):
+            FolderLock(tmp_path / "out", "restore").__enter__()
+        with FolderLock(tmp_path / "out" / "other", "restore"):
+            pass
+    with FolderLock(tmp_path / "out", "restore"), pytest.raises(FolderBusy, match="through"):
+        FolderLock(tmp_path / "out" / "sub", "restore").__enter__()
 
 
 def test_2_a_locked_folder_is_refused_at_once_and_free_after(tmp_path):
@@ -296,6 +350,14 @@ def test_4_wrong_files_say_what_they_are(models, tmp_path):
         load_generator(tmp_path / "newer.pt")
 
 
+def test_4_malformed_files_are_one_line_too(models, tmp_path):
+    release = torch.load(models / "gan" / "q10.pt", weights_only=True)
+    for broken in ({"model_args": "x"}, {"model": [1, 2]}, {"model_args": {"preset": 3}}):
+        torch.save(release | broken, tmp_path / "bad.pt")
+        with pytest.raises(CheckpointError, match=r"bad\.pt: not a valid generator file"):
+            load_generator(tmp_path / "bad.pt")
+
+
 def test_4_train_on_a_missing_gpu_is_one_line(capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
@@ -319,7 +381,7 @@ def test_5_leftovers_are_removed_and_finished_outputs_skipped(models, photo, tmp
     assert main(_restore(inputs, out, models)) == 0
     printed = capsys.readouterr().out
     assert "removed 1 unfinished file(s) of an interrupted run" in printed
-    assert "2 already restored" in printed and "restored 1 of 3 inputs (2 already done)" in printed
+    assert "2 already done" in printed and "restored 1 of 3 inputs (2 already done)" in printed
     assert sorted(_pngs(out)) == ["0.png", "1.png", "2.png"]
 
 
@@ -340,7 +402,7 @@ def test_5_kill_9_during_a_restore_then_rerun(models, photo, tmp_path):
     printed, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0
     if 0 < len(finished) < len(inputs):
-        assert f"{len(finished)} already restored" in printed
+        assert f"{len(finished)} already done" in printed
     assert _pngs(out) == _pngs(tmp_path / "reference")
 
 
@@ -370,6 +432,8 @@ def test_6_every_input_not_restored_is_listed(models, photo, tmp_path, capsys):
                          ("notes.txt", "not an image file (suffix '.txt'")):  # fmt: skip
         assert f"{folder / name}: {reason}" in printed
     assert sorted(_pngs(tmp_path / "out")) == ["a.png", "no_suffix.png"]
+    assert main(_restore([folder / "photo.heic"], tmp_path / "out2", models)) == 1
+    assert "HEIC images cannot be read" in capsys.readouterr().out
 
 
 # 7. Memory ------------------------------------------------------------------------------------
@@ -389,6 +453,15 @@ def test_7_tiled_memory_does_not_grow_with_the_image_beyond_its_pixels(photo):
     small, large = peak(1024), peak(4096)
     added_pixels = (4096 - 1024) * 256
     assert (large - small) / added_pixels < 4  # the uint8 output (3 bytes) and no more
+
+
+def test_7_the_budget_also_moves_pillows_decompression_bomb_guard(models, photo, tmp_path,
+                                                               monkeypatch):  # fmt: skip
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 192x256 is a "bomb" to Pillow now
+    Image.fromarray(photo).save(tmp_path / "a.jpg", quality=20)
+    report = restore_files([tmp_path / "a.jpg"], tmp_path / "out", models_dir=models / "gan",
+                           device="cpu", progress=False, max_megapixels=1)  # fmt: skip
+    assert not report.failed and Image.MAX_IMAGE_PIXELS == 1000
 
 
 def test_7_images_over_the_pixel_budget_are_refused_before_decoding(models, tmp_path, capsys):

@@ -16,6 +16,7 @@ folder); `remove_leftovers` deletes the temporary files of a run that was killed
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -40,8 +41,11 @@ def write_atomic(path: str | Path, content: bytes | str | Writer, replace: bool 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    # the name's start only: a long target name must not make the temporary one too long
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".part",
+                                   dir=path.parent)  # fmt: skip
     try:
+        os.fchmod(handle, 0o666 & ~_UMASK)  # what open() would give, not mkstemp's 0600
         with os.fdopen(handle, "wb") as f:
             if isinstance(content, str):
                 f.write(content.encode("utf-8"))
@@ -54,13 +58,44 @@ def write_atomic(path: str | Path, content: bytes | str | Writer, replace: bool 
         if replace:
             os.replace(tmp, path)
         else:
-            os.link(tmp, path)  # fails if `path` exists, even as a dangling symlink
-            os.unlink(tmp)
+            _place_new(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _sync_folder(path.parent)
     return path
+
+
+def _place_new(tmp: str, path: Path) -> None:
+    """Move `tmp` to `path` only if nothing is there: a hard link fails if `path` exists, even
+    as a dangling symlink. File systems without hard links (FAT, exFAT, some network mounts)
+    get a check, then a rename: safe against any writer that holds the folder's lock."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as err:
+        if err.errno not in _NO_LINKS:
+            raise
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None
+        os.replace(tmp, path)
+    else:
+        os.unlink(tmp)
+
+
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK,
+             errno.ENOSYS, errno.EACCES}  # fmt: skip
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back, once, at import)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
 
 
 def _sync_folder(folder: Path) -> None:
@@ -118,9 +153,11 @@ class FolderBusy(RuntimeError):
 
 
 class FolderLock:
-    """An exclusive lock on a folder: an advisory `flock` on the folder itself (no lock file is
-    left in it), taken without waiting. The operating system releases it when the process
-    ends, however it ends, so a killed run never leaves a folder locked.
+    """An exclusive lock on a folder, taken without waiting: an advisory `flock` on the folder
+    itself (no lock file is left in it), and a shared one on each folder above it, so that a
+    run writing into `out` and one writing into `out/sub` exclude each other too, while runs
+    in sibling folders do not. The operating system releases the locks when the process ends,
+    however it ends, so a killed run never leaves a folder locked.
 
         with FolderLock(out_dir, "restore"):
             ...
@@ -128,25 +165,48 @@ class FolderLock:
 
     def __init__(self, folder: str | Path, purpose: str):
         self.folder, self.purpose = Path(folder), purpose
-        self._fd: int | None = None
+        self._fds: list[int] = []
 
     def __enter__(self) -> FolderLock:
         import fcntl
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        here = self.folder.resolve()
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise FolderBusy(
-                f"{self.folder} is in use by another {self.purpose}; wait for it to finish, "
-                "or choose another output folder"
-            ) from None
-        self._fd = fd
+            self._lock(here, fcntl.LOCK_EX)
+            for above in here.parents:
+                self._lock(above, fcntl.LOCK_SH, required=False)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
+    def _lock(self, folder: Path, kind: int, required: bool = True) -> None:
+        import fcntl
+
+        try:
+            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            if required:
+                raise
+            return  # a folder above that this user may not open: nobody else locks it either
+        try:
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            where = "" if folder == self.folder.resolve() else f" (through {folder})"
+            raise FolderBusy(
+                f"{self.folder} is in use by another {self.purpose}{where}; wait for it to "
+                "finish, or choose another output folder"
+            ) from None
+        except OSError as err:
+            os.close(fd)
+            if required:
+                raise FolderBusy(f"cannot lock {folder} ({err.strerror}); choose an output "
+                                 "folder on a local disk") from None  # fmt: skip
+            return
+        self._fds.append(fd)
+
     def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing releases the flock
-            self._fd = None
+        while self._fds:
+            os.close(self._fds.pop())  # closing releases the flock

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from importlib.resources import files
 from pathlib import Path
 
 from ..config import read_yaml
+from ..fileio import write_atomic
 
 # file in skimage/data -> md5 (scikit-image 0.26.0). Colour photographs, three of them
 # JPEG-sourced (as MS-COCO is), and gray photographs and textures (converted to RGB later).
@@ -66,7 +66,7 @@ def write_default_corpus(raw_dir: str | Path) -> list[Path]:
                 f"{origin}: checksum differs from scikit-image 0.26.0's; install "
                 "the pinned version from requirements.txt"
             )
-        shutil.copyfile(origin, raw_dir / name)
+        write_atomic(raw_dir / name, origin.read_bytes())
         written.append(raw_dir / name)
     return written
 

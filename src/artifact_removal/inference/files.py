@@ -153,8 +153,9 @@ class RestoreReport:
                 lines.append(f"{r.source} -> {r.output} [{r.size[1]}x{r.size[0]}] "
                              f"{r.choice.describe()}{notes}")  # fmt: skip
             elif r.status == COPIED:
-                lines.append(f"{r.source} -> {r.output}: copied unchanged ({'; '.join(r.notes)})")
-        for status, title in ((DONE, "already restored by an earlier run with the same input and "
+                lines.append(f"{r.source} -> {r.output}: copied without restoring "
+                             f"({'; '.join(r.notes)})")  # fmt: skip
+        for status, title in ((DONE, "already done by an earlier run with the same input and "
                                "settings, skipped"),
                               (KEPT, "existing outputs kept (--skip-existing)")):  # fmt: skip
             group = self.of(status)
@@ -166,7 +167,7 @@ class RestoreReport:
             lines.append(f"{len(self.failed)} not restored:")
             lines += [f"  {r.source}: {r.error}" for r in self.failed]
         counts = [f"{len(self.of(s))} {word}" for s, word in
-                  ((DONE, "already done"), (COPIED, "copied unchanged"), (KEPT, "kept"),
+                  ((DONE, "already done"), (COPIED, "copied"), (KEPT, "kept"),
                    (FAILED, "failed"), (SKIPPED, "skipped")) if self.of(s)]  # fmt: skip
         lines.append(f"restored {len(self.of(RESTORED))} of {len(self.results)} inputs"
                      + (f" ({', '.join(counts)})" if counts else ""))  # fmt: skip
@@ -260,7 +261,11 @@ def collect_inputs(
                                           f"({', '.join(sorted(IMAGE_SUFFIXES))})"))  # fmt: skip
             files += [(p, p.relative_to(item)) for p in found]
         elif item.is_file():
-            files.append((item, Path(item.name)))
+            reason = None if item.suffix.lower() in IMAGE_SUFFIXES else _not_an_image(item)
+            if reason:
+                skipped.append(FileResult(item, error=reason, status=SKIPPED))
+            else:
+                files.append((item, Path(item.name)))
         elif item.exists():
             skipped.append(FileResult(item, error="not a regular file", status=SKIPPED))
         else:
@@ -275,15 +280,23 @@ def unique_names(relatives: Sequence[Path], taken: Iterable[Path] = ()) -> list[
     """An output name (.png) for each input path relative to its folder, none used twice and
     none in `taken` (compared without case, for case-insensitive file systems): the first free
     one of `a.png`, `a.jpg.png`, `a-2.png`, `a-3.png`, ..."""
-    used = {p.as_posix().casefold() for p in taken}
+
+    def key(path: Path) -> str:
+        return path.as_posix().casefold()
+
+    files = {key(p) for p in taken}
+    folders = {key(q) for p in taken for q in p.parents}
     names = []
     for rel in relatives:
         candidates = chain(
             (rel.with_suffix(".png"), rel.with_name(f"{rel.name}.png")),
             (rel.with_name(f"{rel.stem}-{k}.png") for k in count(2)),
         )
-        name = next(c for c in candidates if c.as_posix().casefold() not in used)
-        used.add(name.as_posix().casefold())
+        # free: not a file or folder name already, and no folder above it is a file's name
+        name = next(c for c in candidates if key(c) not in files and key(c) not in folders
+                    and not any(key(q) in files for q in c.parents))  # fmt: skip
+        files.add(key(name))
+        folders |= {key(q) for q in name.parents}
         names.append(name)
     return names
 
@@ -303,13 +316,16 @@ def _pixel_count(path: Path) -> int | None:
 
     from PIL import Image
 
+    guard, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the size only, no decoding
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 return image.size[0] * image.size[1]
-    except Exception:  # a damaged file (or a bomb) is reported when it is decoded
+    except Exception:  # a damaged file is reported when it is decoded
         return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = guard
 
 
 def restore_files(
@@ -390,6 +406,7 @@ def _restore_locked(inputs, out_dir, settings_id, paths, method, torch_device, p
     files, skipped = collect_inputs(inputs, out_dir)
     report = RestoreReport(skipped, removed=remove_leftovers(out_dir))
     todo, conflicts = [], []
+    sources = {p.resolve() for p, _ in files}
     for path, name in files:
         target = out_dir / name
         try:
@@ -397,10 +414,18 @@ def _restore_locked(inputs, out_dir, settings_id, paths, method, torch_device, p
         except OSError as err:
             report.results.append(FileResult(path, error=f"cannot be read ({err.strerror})"))
             continue
+        problem = _path_problem(out_dir, name, sources)
+        if problem:
+            report.results.append(FileResult(path, status=SKIPPED, error=problem))
+            continue
         if not os.path.lexists(target):
             todo.append((path, target, record, False))
         elif read_record(target) == record and not overwrite and target.is_file():
             report.results.append(FileResult(path, target, status=DONE))
+        elif skip_existing and (target.is_symlink() or not target.is_file()):
+            report.results.append(FileResult(path, status=SKIPPED, error=(
+                f"{target} is in the way and is not a file (a folder or a symbolic link); "
+                "left as it is")))  # fmt: skip
         elif skip_existing:
             report.results.append(FileResult(path, target, status=KEPT))
         elif overwrite:
@@ -420,16 +445,42 @@ def _restore_locked(inputs, out_dir, settings_id, paths, method, torch_device, p
     if todo:
         for quality in paths:  # every generator file is checked before the first image
             ensemble.net(quality)
-    bar = tqdm(total=len(todo), desc="restore", unit="image", disable=not progress)
-    for path, target, record, replace in todo:
-        result = _restore_one(ensemble, path, target, record, replace, override, tile, overlap,
-                              bits, restore_uncompressed, max_megapixels)  # fmt: skip
-        report.results.append(result)
-        if log:
-            log(f"{path}: {result.error or result.status}")
-        bar.update(1)
-    bar.close()
+    from PIL import Image
+
+    # Pillow's decompression-bomb guard follows --max-megapixels (what is over it is refused
+    # before decoding, in `_restore_one`)
+    guard = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max(guard or 0, int(max_megapixels * 1e6))
+    try:
+        with tqdm(total=len(todo), desc="restore", unit="image", disable=not progress) as bar:
+            for path, target, record, replace in todo:
+                result = _restore_one(
+                    ensemble, path, target, record, replace, override, tile, overlap, bits,
+                    restore_uncompressed, max_megapixels,
+                )  # fmt: skip
+                report.results.append(result)
+                if log:
+                    log(f"{path}: {result.error or result.status}")
+                bar.update(1)
+    finally:
+        Image.MAX_IMAGE_PIXELS = guard
     return report
+
+
+def _path_problem(out_dir: Path, name: Path, sources: set[Path]) -> str | None:
+    """Why the output `out_dir/name` must not be written, or None: a symbolic link to a folder
+    inside the output folder would take it elsewhere (outside, or onto an input); a file is
+    where a folder should be. (A symbolic link at the output's own name is replaced, never
+    followed.)"""
+    target = out_dir / name
+    where = target.parent.resolve() / target.name
+    if not where.is_relative_to(out_dir.resolve()) or where in sources:
+        return (f"its output {target} leads to {where} through a symbolic link in the "
+                "output folder; not written (remove the link)")  # fmt: skip
+    for folder in (out_dir / q for q in reversed(name.parents) if q != Path(".")):
+        if os.path.lexists(folder) and not folder.is_dir():
+            return f"{folder} is a file where its output folder should be; not written"
+    return None
 
 
 def _restore_one(ensemble: Ensemble, path: Path, target: Path, record: dict, replace: bool,

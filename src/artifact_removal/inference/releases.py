@@ -78,10 +78,12 @@ def load_generator(path: Path, device: torch.device | str = "cpu") -> Generator:
         raise CheckpointError(f"{path}: not a generator's release file (it holds {what})")
     try:
         config = GeneratorConfig(**saved["model_args"])
-    except TypeError as err:
-        raise CheckpointError(f"{path}: unknown generator arguments ({err})") from None
-    weights = saved["model"].get("g", saved["model"]) if _nested(saved["model"]) else saved["model"]
-    net = _rebuild(Path(path), Generator(config), weights)
+        weights = saved["model"]
+        weights = weights.get("g", weights) if _nested(weights) else weights
+        net = _rebuild(Path(path), Generator(config), weights)
+    except (TypeError, ValueError, KeyError, AttributeError) as err:
+        raise CheckpointError(f"{path}: not a valid generator file ({err.__class__.__name__}: "
+                              f"{str(err)[:160]})") from None  # fmt: skip
     net.release = {k: saved[k] for k in ("method", "quality", "loss") if k in saved}
     return net.to(device).eval()
 
@@ -97,9 +99,15 @@ def load_predictor(path: Path, device: torch.device | str = "cpu") -> QFNet:
     if saved.get("arch") != "qf_net" or "model_args" not in saved:
         what = saved.get("method") or saved.get("arch") or "something else"
         raise CheckpointError(f"{path}: not a QF predictor's release file (it holds {what})")
-    args = saved["model_args"]
-    net = QFNet(tuple(int(q) for q in args["classes"]), int(args["channels"]), bool(args["above"]))
-    return _rebuild(Path(path), net, saved["model"]).to(device).eval()
+    try:
+        args = saved["model_args"]
+        net = QFNet(tuple(int(q) for q in args["classes"]), int(args["channels"]),
+                    bool(args["above"]))  # fmt: skip
+        net = _rebuild(Path(path), net, saved["model"])
+    except (TypeError, ValueError, KeyError, AttributeError) as err:
+        raise CheckpointError(f"{path}: not a valid QF predictor file ({err.__class__.__name__}: "
+                              f"{str(err)[:160]})") from None  # fmt: skip
+    return net.to(device).eval()
 
 
 def find_releases(folder: Path) -> dict[int, Path]:

@@ -55,7 +55,12 @@ def vgg19_features(layer: str, weights: Path | None, fallback: str | None = None
         raise ValueError(f"unknown fallback {fallback!r}; one of {FALLBACKS} or none")
     if weights is not None:
         net = torchvision.models.vgg19()
-        net.load_state_dict(load_weights(weights))
+        try:
+            net.load_state_dict(load_weights(weights))
+        except (RuntimeError, TypeError, AttributeError) as err:
+            first = str(err).strip().splitlines()[-1].strip()[:160]
+            raise MissingWeightsError(f"{weights}: not VGG-19's ImageNet weights ({first}); "
+                                      "delete it and fetch it again") from None  # fmt: skip
         name = f"vgg19_{layer}"
     elif fallback == "random_vgg19":
         with torch.random.fork_rng(devices=[]):
