@@ -41,6 +41,25 @@ def test_module_entry_point_shows_help():
         assert command in done.stdout
 
 
+def test_help_imports_neither_torch_nor_the_notebook_tools():
+    """`--help` answers at once: torch and nbformat load only for commands that need them."""
+    code = ("import sys\nfrom artifact_removal.cli import main\n"
+            "for argv in (['--help'], ['restore', '--help'], ['train', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "heavy = ('torch', 'nbformat', 'papermill')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_cli_and_restore_share_the_pixel_budget():
+    from artifact_removal import cli
+    from artifact_removal.inference import files
+
+    assert cli.MAX_MEGAPIXELS == files.MAX_MEGAPIXELS
+
+
 def test_prepare_command_on_a_small_project(project, photo, capsys):
     from artifact_removal.data.images import write_png
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from .config import ConfigError, apply_profile, find_project_root, load_params, resolve_path
 from .methods import METHODS
 
+MAX_MEGAPIXELS = 100.0  # restore's default pixel budget (here so that --help needs no torch)
+
 
 def _corpus(args: argparse.Namespace) -> int:
     """Make sure the raw corpus is present (the embedded default is built when tracked)."""
@@ -238,8 +240,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list the registered methods")
     p.set_defaults(func=_methods)
 
-    from .inference.files import MAX_MEGAPIXELS
-
     p = sub.add_parser("restore", help="restore your own images into PNGs",
                        description="Restore JPEG-compressed images (files or folders) with the "
                        "generator trained for each image's quality.")  # fmt: skip
@@ -274,11 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="keep existing output files and skip their inputs")  # fmt: skip
     p.add_argument("--restore-uncompressed", action="store_true",
                    help="restore images with no sign of JPEG compression with the gentlest "
-                   "generator (default: copy them through unchanged, with a note)")  # fmt: skip
+                   "generator (default: copy them without restoring, with a note)")  # fmt: skip
     p.add_argument(
         "--max-megapixels",
         type=float,
-        default=MAX_MEGAPIXELS,
+        default=MAX_MEGAPIXELS,  # inference.files' own default, kept equal by a test
         metavar="MP",
         help=f"skip larger images, with a note (default: {MAX_MEGAPIXELS:g})",
     )
@@ -312,24 +312,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The errors that mean "this cannot be done, and here is why": printed as one line, exit 2.
+# Named by module, so that `--help` imports neither torch nor the notebook tools: a command
+# that raised one of them has imported its module already.
+KNOWN_ERRORS = {
+    "artifact_removal.checkpoints": "CheckpointError",
+    "artifact_removal.data.corpus": "CorpusError",
+    "artifact_removal.data.prepared": "DataError",
+    "artifact_removal.inference.ensemble": "RestoreError",
+    "artifact_removal.inference.gallery": "MissingRelease",
+    "artifact_removal.metrics.no_reference": "MissingModelError",
+    "artifact_removal.pretrained": "MissingWeightsError",
+    "artifact_removal.stages.notebooks": "NotebookError",
+    "artifact_removal.training.engine": "TrainingError",
+}
+
+
+def _known(err: BaseException) -> bool:
+    """True for a ConfigError or one of `KNOWN_ERRORS` (from modules already imported)."""
+    classes = [ConfigError] + [getattr(sys.modules[m], name) for m, name in KNOWN_ERRORS.items()
+                               if m in sys.modules]  # fmt: skip
+    return isinstance(err, tuple(classes))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; known errors print one clear message and exit non-zero."""
-    from .checkpoints import CheckpointError
-    from .data.corpus import CorpusError
-    from .data.prepared import DataError
-    from .inference.ensemble import RestoreError
-    from .inference.gallery import MissingRelease
-    from .metrics.no_reference import MissingModelError
-    from .pretrained import MissingWeightsError
-    from .stages.notebooks import NotebookError
-    from .training.engine import TrainingError
-
     args = build_parser().parse_args(argv)
-    known = (ConfigError, DataError, CorpusError, CheckpointError, MissingRelease,
-             MissingModelError, MissingWeightsError, NotebookError, RestoreError,
-             TrainingError)  # fmt: skip
     try:
         return args.func(args)
-    except known as err:
+    except Exception as err:
+        if not _known(err):
+            raise
         print(f"error: {err}", file=sys.stderr)
         return 2
