@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,14 +31,9 @@ from artifact_removal.archs.generator import build_generator
 from artifact_removal.runtime import seed_everything
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_restore import QUALITY, RESULTS, parse_size, sample_jpeg
+from bench_restore import QUALITY, RESULTS, _peak_rss_bytes, parse_size, sample_jpeg
 
 SIZES = ((2500, 2250), (5000, 4500), (10000, 9000))
-
-
-def _peak_rss_bytes() -> int:
-    """The process's peak resident set so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def child(width: int, height: int, work: Path) -> None:

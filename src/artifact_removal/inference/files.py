@@ -29,7 +29,6 @@ Nothing is lost and nothing is silent:
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from ..fileio import FolderBusy, FolderLock, remove_leftovers
 from ..methods import combine_of
 from ..methods import get as get_method
 from ..methods import models_dir as models_dir_of
+from ..pretrained import sha256
 from .ensemble import Ensemble, QualityChoice, QualityUnknown, RestoreError
 from .png import read_record, write_png_record
 from .releases import find_releases
@@ -188,10 +188,13 @@ def _link_problem(path: Path) -> str | None:
 
 
 def _not_an_image(path: Path) -> str | None:
-    """None when Pillow recognises the file's format (whatever its suffix), else why not."""
+    """None for a file to take as an image (an image suffix, or content Pillow recognises
+    whatever the suffix), else why not."""
     from PIL import Image, UnidentifiedImageError
 
     suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return None
     if suffix in UNSUPPORTED:
         return (f"{UNSUPPORTED[suffix]} images cannot be read (Pillow has no decoder for "
                 "them): convert it to PNG or JPEG first")  # fmt: skip
@@ -227,14 +230,10 @@ def _walk(folder: Path, exclude: Path, skipped: list[FileResult]) -> list[Path]:
             skipped.append(FileResult(path, error=reason, status=SKIPPED))
         elif not entry.is_file():
             skipped.append(FileResult(path, error="not a regular file", status=SKIPPED))
-        elif path.suffix.lower() in IMAGE_SUFFIXES:
-            found.append(path)
+        elif reason := _not_an_image(path):
+            skipped.append(FileResult(path, error=reason, status=SKIPPED))
         else:
-            reason = _not_an_image(path)
-            if reason:
-                skipped.append(FileResult(path, error=reason, status=SKIPPED))
-            else:
-                found.append(path)
+            found.append(path)
     return found
 
 
@@ -261,7 +260,7 @@ def collect_inputs(
                                           f"({', '.join(sorted(IMAGE_SUFFIXES))})"))  # fmt: skip
             files += [(p, p.relative_to(item)) for p in found]
         elif item.is_file():
-            reason = None if item.suffix.lower() in IMAGE_SUFFIXES else _not_an_image(item)
+            reason = _not_an_image(item)
             if reason:
                 skipped.append(FileResult(item, error=reason, status=SKIPPED))
             else:
@@ -302,12 +301,8 @@ def unique_names(relatives: Sequence[Path], taken: Iterable[Path] = ()) -> list[
 
 
 def _digest(path: Path) -> str:
-    """sha256 of a file's bytes, short."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    """A file's sha256 (`pretrained.sha256`), short."""
+    return sha256(Path(path))[:16]
 
 
 def _pixel_count(path: Path) -> int | None:
