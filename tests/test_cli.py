@@ -109,3 +109,20 @@ def test_pretrained_records_what_the_cache_holds(project, tmp_path, monkeypatch,
     assert "vgg19-dcbb9e9d.pth not in" in capsys.readouterr().out
     before = (project / MANIFEST).stat().st_mtime_ns
     assert main(["pretrained"]) == 0 and (project / MANIFEST).stat().st_mtime_ns == before
+
+
+def test_every_option_has_help_and_states_its_default():
+    import argparse
+
+    from artifact_removal.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in commands.choices.items():
+        text = sub.format_help()
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"{name} {action.dest}: no help"
+            if action.option_strings and action.default not in (None, False):
+                assert f"default: {action.default}" in " ".join(text.split()), (name, action.dest)

@@ -75,11 +75,11 @@ def test_tables_and_metrics_files(prepared, models, tmp_path):
     gallery = Gallery(prepared, {"ssim": models}, CPU)
     result = evaluate(gallery, ("test",), (10, 40), crop_border=4, lpips=None, progress=False)
     write_evaluation(result, tmp_path / "tables", tmp_path / "metrics")
-    assert sorted(p.name for p in (tmp_path / "metrics").iterdir()) == [
-        "test_q10.json",
-        "test_q40.json",
-    ]
-    scores = json.loads((tmp_path / "metrics/test_q10.json").read_text())
+    written = sorted(p.relative_to(tmp_path / "metrics").as_posix()
+                     for p in (tmp_path / "metrics").rglob("*.json"))  # fmt: skip
+    assert written == [f"test/{q}/{m}.json" for q in ("q10", "q40")
+                       for m in ("jpeg", "original", "ssim")]  # fmt: skip
+    scores = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "metrics/test/q10").iterdir()}
     assert set(scores) == {"original", "jpeg", "ssim"}
     assert set(scores["original"]) == {"niqe", "brisque"}
     assert {"psnr_rgb", "psnr_y", "gain_y", "ssim_y", "psnrb_y", "niqe", "brisque"} <= set(

@@ -57,7 +57,8 @@ def test_reports_name_the_perceptual_loss(project, tmp_path):
     result = train(run_of(project, "gan", 10, "live"), CPU, progress=False)
     summary = json.loads((project / "live/live/metrics.json").read_text())
     assert summary["perceptual_loss"] == "random_vgg19_relu1_2" and summary["best_step"] == 10
-    assert summary["best"]["pred_niqe"] == result.history[-1]["val_pred_niqe"]
+    assert summary["best"]["niqe"] == pytest.approx(result.history[-1]["val_pred_niqe"], rel=1e-5)
+    assert set(summary) == {"step", "perceptual_loss", "best_step", "best"}
     figures = write_reports(result, tmp_path / "figures")
     assert set(figures) == {"curves", "samples", "example"}
     for name, figure in figures.items():

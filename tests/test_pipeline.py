@@ -88,14 +88,14 @@ def test_make_repro_end_to_end(repro):
         summary = json.loads(
             (fresh_copy / f"reports/train_ssim/q{quality}/metrics.json").read_text()
         )
-        assert summary["step"] == 10 and "pred_psnr_rgb" in summary["val"]
+        assert summary["step"] == 10 and {"psnr_rgb", "jpeg_psnr_rgb"} <= set(summary["val"])
         gan = torch.load(fresh_copy / f"models/gan/q{quality}.pt", weights_only=True)
         assert gan["method"] == "gan" and gan["loss"] == "random_vgg19_relu1_2"
         gan_summary = json.loads(
             (fresh_copy / f"reports/train_gan/q{quality}/metrics.json").read_text()
         )
         assert gan_summary["perceptual_loss"] == "random_vgg19_relu1_2"
-        assert gan_summary["best_step"] in (5, 10) and "pred_niqe" in gan_summary["best"]
+        assert gan_summary["best_step"] in (5, 10) and "niqe" in gan_summary["best"]
 
     metrics = json.loads((fresh_copy / "metrics/prepare.json").read_text())
     assert metrics["images"]["train"] >= 5
@@ -106,12 +106,13 @@ def test_make_repro_end_to_end(repro):
     for name in ("01_prepare_data.ipynb", "01_prepare_data.html", "figures/qf_ladder.png"):
         assert (fresh_copy / "reports" / name).stat().st_size > 0
 
-    evaluated = json.loads((fresh_copy / "metrics/evaluate/test_q20.json").read_text())
+    scores = fresh_copy / "metrics/evaluate/test/q20"
+    evaluated = {p.stem: json.loads(p.read_text()) for p in scores.iterdir()}
     assert set(evaluated) == {"original", "jpeg", "ssim", "gan"}
     assert evaluated["jpeg"]["gain_y"] == 0
     prepared = json.loads((fresh_copy / "metrics/jpeg/q20.json").read_text())
     assert evaluated["jpeg"]["psnr_rgb"] == pytest.approx(prepared["test"]["psnr_rgb"], abs=1e-4)
-    qf_test = json.loads((fresh_copy / "metrics/evaluate/qf.json").read_text())["test"]
+    qf_test = json.loads((fresh_copy / "metrics/qf_predictor/test.json").read_text())
     assert qf_test["images"] == 4 * json.loads((fresh_copy / "metrics/prepare.json").read_text())[
         "images"]["test"]  # QF 20, 40, 90 and uncompressed, each test image  # fmt: skip
     assert {"psnr_y", "ssim_y", "psnrb_y", "niqe", "brisque"} <= set(evaluated["ssim"])
@@ -132,12 +133,63 @@ def test_make_repro_end_to_end(repro):
     assert "up to date" in status
     _run(["git", "diff", "--exit-code", "data.dvc"], fresh_copy)
     shown = _run([str(bin_dir / "dvc"), "metrics", "show", "--md"], fresh_copy)
-    assert "metrics/jpeg/q20.json" in shown and "test.psnr_rgb" in shown
-    assert "reports/train_ssim/q20/metrics.json" in shown
-    assert "reports/train_gan/q40/metrics.json" in shown and "best.pred_niqe" in shown
-    assert "metrics/evaluate/test_q40.json" in shown and "ssim.brisque" in shown
-    assert "reports/train_qf/metrics.json" in shown and "val.mean_class_accuracy" in shown
-    assert "metrics/evaluate/qf.json" in shown and "test.mean_class_accuracy" in shown
+    for path in ("metrics/jpeg/q20.json", "reports/train_ssim/q20/metrics.json",
+                 "reports/train_gan/q40/metrics.json", "metrics/evaluate/test/q40/gan.json",
+                 "reports/train_qf/metrics.json", "metrics/qf_predictor/test.json"):  # fmt: skip
+        assert path in shown
+
+
+def _activated() -> dict[str, str]:
+    """The environment of a shell in which the venv is activated, as the README says."""
+    return {**os.environ, "DVC_NO_ANALYTICS": "1", "VIRTUAL_ENV": str(VENV),
+            "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
+
+
+def _shell(command: str, project: Path) -> str:
+    """A README command line, run by the shell with the venv activated."""
+    done = subprocess.run(command, shell=True, cwd=project, env=_activated(),
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def test_the_readmes_metrics_tables_fit_a_terminal(repro):
+    """Every `dvc metrics show` of the README prints rows of at most 160 characters."""
+    commands = re.findall(r"^(dvc metrics show[^#\n]*)", (REPO / "README.md").read_text(), re.M)
+    assert len(commands) >= 4
+    for command in commands:
+        printed = _shell(command, repro[0])
+        widest = max(len(line) for line in printed.splitlines())
+        assert 0 < widest <= 160, f"{command}: {widest} columns\n{printed}"
+
+
+def test_dvc_experiments_with_the_venv_activated(repro):
+    """DVC's own workflow: `dvc exp run -S` (DVC rewrites params.yaml: quotes and comments go),
+    `dvc exp show`, `dvc params diff`, `dvc metrics diff`, `dvc repro STAGE`."""
+    fresh_copy, _ = repro
+    _run(["git", "add", "-A"], fresh_copy)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny"], fresh_copy)
+    try:
+        ran = _shell("dvc exp run -S train_ssim.steps=12 train_ssim@20", fresh_copy)
+        assert "Running stage 'train_ssim@20'" in ran and "train_ssim@40" not in ran
+        assert "chroma_subsampling: 4:2:0" in (fresh_copy / "params.yaml").read_text()
+        summary = json.loads((fresh_copy / "reports/train_ssim/q20/metrics.json").read_text())
+        assert summary["step"] == 12
+        assert "Stage 'train_ssim@20' didn't change" in _shell("dvc repro train_ssim@20",
+                                                               fresh_copy)  # fmt: skip
+        params = _shell("dvc params diff", fresh_copy)
+        assert re.search(r"params\.yaml\s+train_ssim\.steps\s+10\s+12", params), params
+        assert len(params.strip().splitlines()) == 2  # the header and that row
+        metrics = _shell("dvc metrics diff", fresh_copy)
+        rows = metrics.strip().splitlines()[1:]
+        assert rows and all(r.startswith("reports/train_ssim/q20/metrics.json") for r in rows)
+        assert not any(r.split()[-1] == "0.0" for r in rows), metrics  # no noise rows
+        shown = _shell("dvc exp show --only-changed --no-pager", fresh_copy)
+        assert "train_ssim.steps" in shown and "12" in shown
+    finally:
+        _run(["git", "reset", "-q", "--hard"], fresh_copy)
+        _run([str(VENV / "bin" / "dvc"), "checkout", "--force"], fresh_copy)
+    assert _status(fresh_copy) == set()
 
 
 def _status(project: Path) -> set[str]:

@@ -31,7 +31,7 @@ def inputs(tmp_path, photo, gray_photo):
     Image.fromarray(gray_photo).save(folder / "gray.jpg", quality=20)
     Image.fromarray(photo).convert("CMYK").save(folder / "cmyk.jpg", quality=40)
     exif = Image.Exif()
-    exif[0x0112] = 6
+    exif[0x0112], exif[0x010F], exif[0x0132] = 6, "TestCam", "2026:11:26 08:00:00"
     Image.fromarray(photo).save(folder / "rotated.jpg", quality=20, exif=exif)
     with Image.open(files("skimage") / "data" / "rocket.jpg") as rocket:  # Adobe RGB (1998)
         small = rocket.crop((0, 0, 200, 160))
@@ -62,6 +62,11 @@ def test_a_folder_of_good_and_bad_files(models, inputs, tmp_path, photo, capsys)
     assert read_png(out / "q10.png").shape == photo.shape
     assert read_png(out / "gray.png").ndim == 2
     assert read_png(out / "rotated.png").shape == (photo.shape[1], photo.shape[0], 3)
+    with Image.open(out / "rotated.png") as rotated:  # EXIF kept, its orientation applied
+        assert dict(rotated.getexif()) == {0x010F: "TestCam", 0x0132: "2026:11:26 08:00:00"}
+    first = printed.splitlines()[0]  # what restores, before the first image
+    assert first.startswith("restoring with gan: GAN") and "q10 q20 q40" in first
+    assert "perceptual loss random_vgg19_relu1_2" in first and "device cpu" in first
     assert read_png(out / "tiny.png").shape == (5, 7, 3)
     with Image.open(out / "adobe.png") as restored:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(restored.info["icc_profile"]))
@@ -86,6 +91,31 @@ def test_without_tables_the_predictor_decides_or_the_user(models, tmp_path, phot
     report = restore_files([tmp_path / "a.png"], tmp_path / "o4", quality=30, method="ssim",
                            models_dir=models / "ssim", device="cpu", progress=False)  # fmt: skip
     assert report.results[0].choice.generators == {20: 0.5, 40: 0.5}  # SSIM: the blend
+
+
+def test_an_unsure_predictor_is_named_with_its_alternatives():
+    probabilities = {10: 0.49, 20: 0.41, 40: 0.06, ABOVE: 0.04}
+    cnn = QFPrediction(10, probabilities)
+    unsure = QualityChoice(None, cnn, None, 10.0, {10: 1.0})
+    assert unsure.unsure == (
+        "the QF predictor is unsure (10 49%, 20 41%, 40 6%); restored "
+        "as QF 10: if you know the quality, give it with --quality N"
+    )
+    sure = QFPrediction(10, {10: 0.9, 20: 0.1})
+    assert QualityChoice(None, sure, None, 10, {10: 1}).unsure is None
+    assert QualityChoice(12, cnn, None, 12.0, {10: 1.0}).unsure is None  # the tables decided
+    assert QualityChoice(None, cnn, 30, 30.0, {20: 1.0}).unsure is None  # the user did
+
+
+def test_16_bit_output_keeps_exif(models, tmp_path, photo):
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    Image.fromarray(photo).save(tmp_path / "a.jpg", quality=10, exif=exif)
+    restore_files([tmp_path / "a.jpg"], tmp_path / "o16", bits=16, models_dir=models / "gan",
+                  device="cpu", progress=False)  # fmt: skip
+    with Image.open(tmp_path / "o16" / "a.png") as deep:
+        assert dict(deep.getexif()) == {0x010F: "TestCam"}
+    assert cv2.imread(str(tmp_path / "o16" / "a.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
 
 
 def test_16_bit_output_matches_the_8_bit_one(models, tmp_path, photo):

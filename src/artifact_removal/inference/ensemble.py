@@ -16,13 +16,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..archs.qf_net import QFNet
+from ..archs.qf_net import QFNet, label_name
 from ..checkpoints import CheckpointError
 from ..degradations.jpeg_quality import TableQuality, jpeg_quality
 from ..methods import Combine
 from .qf import QFPrediction, predict
 from .releases import load_generator, load_predictor
 from .restore import Restorer, blend
+
+# Below this probability of its answer the QF predictor's choice is printed with a warning. On
+# the validation and benchmark sets the true QF's probability is at least 0.93
+# (benchmarks/RESULTS.md); lower means an image unlike the training data (a resized or
+# re-encoded copy, a screenshot), where a wrong QF over- or under-smooths.
+UNSURE = 0.8
 
 
 class RestoreError(RuntimeError):
@@ -61,6 +67,21 @@ class QualityChoice:
     override: int | None
     used: float
     generators: dict[int, float]
+
+    @property
+    def unsure(self) -> str | None:
+        """A warning when the QF predictor alone decided and was not sure, else None."""
+        if self.override is not None or self.tables is not None or self.cnn is None:
+            return None
+        if self.cnn.confidence >= UNSURE:
+            return None
+        ranked = sorted(self.cnn.probabilities.items(), key=lambda kv: -kv[1])[:3]
+        labels = tuple(self.cnn.probabilities)
+        shown = ", ".join(f"{label_name(q, labels)} {p:.0%}" for q, p in ranked)
+        return (
+            f"the QF predictor is unsure ({shown}); restored as QF {self.used:g}: if you "
+            "know the quality, give it with --quality N"
+        )
 
     def describe(self) -> str:
         """e.g. 'tables 30, CNN 30 (97%) -> generator q30'."""
@@ -102,6 +123,24 @@ class Ensemble:
     def restorer(self, weights: dict[int, float]) -> Restorer:
         """The blend of the weighted generators (one generator when the weight is 1)."""
         return blend([self.net(q) for q in weights], list(weights.values()), self.device)
+
+    def describe(self, method: str) -> str:
+        """What restores: the method, its generators and their loss, the QF predictor, the
+        device; e.g. 'gan: GAN (Galteri et al.), generators q5 q10 q20 in models/gan, trained
+        with perceptual loss random_vgg19_relu2_2; ...'. Loads every generator."""
+        from ..methods import label_of
+
+        nets = [self.net(q) for q in sorted(self.paths)]
+        losses = sorted({n.release.get("loss", "not recorded") for n in nets})
+        folders = sorted({str(p.parent) for p in self.paths.values()})
+        kind = "perceptual loss" if any(n.release.get("method") == "gan" for n in nets) else "loss"
+        predictor = self.predictor_path if self.predictor() is not None else "none"
+        return (
+            f"{method}: {label_of(method)}, generators "
+            f"{' '.join(f'q{q}' for q in sorted(self.paths))} in {', '.join(folders)}, "
+            f"trained with {kind} {', '.join(losses)}; QF predictor {predictor}; "
+            f"device {self.device}"
+        )
 
     def predictor(self) -> QFNet | None:
         """The QF predictor, or None when there is no file for it."""

@@ -133,6 +133,7 @@ class RestoreReport:
 
     results: list[FileResult] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)  # leftovers of a killed run
+    used: str = ""  # the method, generators, loss, QF predictor and device (`Ensemble.describe`)
 
     @property
     def failed(self) -> list[FileResult]:
@@ -152,6 +153,8 @@ class RestoreReport:
                 notes = f" ({'; '.join(r.notes)})" if r.notes else ""
                 lines.append(f"{r.source} -> {r.output} [{r.size[1]}x{r.size[0]}] "
                              f"{r.choice.describe()}{notes}")  # fmt: skip
+                if r.choice.unsure:
+                    lines.append(f"  warning: {r.choice.unsure}")
             elif r.status == COPIED:
                 lines.append(f"{r.source} -> {r.output}: copied without restoring "
                              f"({'; '.join(r.notes)})")  # fmt: skip
@@ -171,6 +174,10 @@ class RestoreReport:
                    (FAILED, "failed"), (SKIPPED, "skipped")) if self.of(s)]  # fmt: skip
         lines.append(f"restored {len(self.of(RESTORED))} of {len(self.results)} inputs"
                      + (f" ({', '.join(counts)})" if counts else ""))  # fmt: skip
+        unsure = [r for r in self.of(RESTORED) if r.choice.unsure]
+        if unsure:
+            lines.append(f"warning: the QF predictor was unsure of {len(unsure)} image(s) "
+                         "(above); check them, or give their quality with --quality N")  # fmt: skip
         return "\n".join(lines)
 
 
@@ -336,6 +343,7 @@ def restore_files(
     bits: int = 8,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    announce: Callable[[str], None] | None = None,
     overwrite: bool = False,
     skip_existing: bool = False,
     restore_uncompressed: bool = False,
@@ -347,7 +355,9 @@ def restore_files(
     `method` (default: the project's); `predictor` is the QF predictor's file (default: the
     project's). An existing output that is not this run's result stops the run (RestoreError)
     unless `overwrite` (replace it) or `skip_existing` (keep it). Images over `max_megapixels`
-    are not restored. Returns a report; inputs not restored are in `report.failed`.
+    are not restored. `announce` is called once, before the first image, with what restores
+    them (`Ensemble.describe`); `log` after each image. Returns a report; inputs not restored
+    are in `report.failed`.
     """
     from ..runtime import select_device
 
@@ -387,7 +397,7 @@ def restore_files(
         with FolderLock(out_dir, "artifact-removal restore"):
             return _restore_locked(
                 inputs, out_dir, settings_id, paths, method, torch_device, predictor, override,
-                tile, overlap, bits, progress, log, overwrite, skip_existing,
+                tile, overlap, bits, progress, log, announce, overwrite, skip_existing,
                 restore_uncompressed, max_megapixels,
             )  # fmt: skip
     except FolderBusy as err:
@@ -395,8 +405,9 @@ def restore_files(
 
 
 def _restore_locked(inputs, out_dir, settings_id, paths, method, torch_device, predictor,
-                    override, tile, overlap, bits, progress, log, overwrite, skip_existing,
-                    restore_uncompressed, max_megapixels) -> RestoreReport:  # fmt: skip
+                    override, tile, overlap, bits, progress, log, announce, overwrite,
+                    skip_existing, restore_uncompressed,
+                    max_megapixels) -> RestoreReport:  # fmt: skip
     """The run itself, with the output folder locked."""
     files, skipped = collect_inputs(inputs, out_dir)
     report = RestoreReport(skipped, removed=remove_leftovers(out_dir))
@@ -437,9 +448,10 @@ def _restore_locked(inputs, out_dir, settings_id, paths, method, torch_device, p
             "them, or choose another output folder (-o)"
         )
     ensemble = Ensemble(paths, combine_of(method), torch_device, predictor)
-    if todo:
-        for quality in paths:  # every generator file is checked before the first image
-            ensemble.net(quality)
+    if todo:  # every generator file is loaded (and so checked) before the first image
+        report.used = ensemble.describe(method)
+        if announce:
+            announce(f"restoring with {report.used}")
     from PIL import Image
 
     # Pillow's decompression-bomb guard follows --max-megapixels (what is over it is refused
@@ -503,11 +515,11 @@ def _restore_one(ensemble: Ensemble, path: Path, target: Path, record: dict, rep
                 "restores it with the gentlest generator",
             )
             write_png_record(target, pixels if bits == 8 else pixels.astype(np.float32), bits,
-                             icc, record, replace)  # fmt: skip
+                             icc, record, replace, loaded.exif)  # fmt: skip
             result.status, result.output = COPIED, target
             return result
         restored = _restore(ensemble.restorer(choice.generators), pixels, tile, overlap, bits)
-        write_png_record(target, restored, bits, icc, record, replace)
+        write_png_record(target, restored, bits, icc, record, replace, loaded.exif)
         result.output = target
     except RestoreError:
         raise

@@ -27,9 +27,10 @@ def _text(record: dict) -> str:
 
 
 def write_png_record(path: Path, pixels: np.ndarray, bits: int, icc: bool, record: dict,
-                     replace: bool = True) -> None:  # fmt: skip
+                     replace: bool = True, exif: bytes = b"") -> None:  # fmt: skip
     """Write (H, W, 3) or (H, W) pixels as a PNG with `record` in its text chunk, atomically
-    (`fileio.write_atomic`; with `replace=False` an existing file is never replaced).
+    (`fileio.write_atomic`; with `replace=False` an existing file is never replaced), and the
+    input's `exif` (as Pillow's `Exif.tobytes()` gives it) in an eXIf chunk.
 
     8-bit: Pillow, streamed to the file, from uint8 or [0, 255] floats, with an sRGB ICC
     profile when `icc`. 16-bit: OpenCV, from [0, 255] floats.
@@ -45,8 +46,8 @@ def write_png_record(path: Path, pixels: np.ndarray, bits: int, icc: bool, recor
             ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes() if icc else None
         )
         image = Image.fromarray(pixels)
-        write_atomic(path, lambda f: image.save(f, format="PNG", pnginfo=info, icc_profile=profile),
-                     replace=replace)  # fmt: skip
+        options = {"pnginfo": info, "icc_profile": profile} | ({"exif": exif} if exif else {})
+        write_atomic(path, lambda f: image.save(f, format="PNG", **options), replace=replace)
     elif bits == 16:
         import cv2
 
@@ -54,7 +55,10 @@ def write_png_record(path: Path, pixels: np.ndarray, bits: int, icc: bool, recor
         ok, encoded = cv2.imencode(".png", deep if deep.ndim == 2 else deep[:, :, ::-1])
         if not ok:
             raise OSError("OpenCV could not encode a 16-bit PNG")
-        write_atomic(path, with_record(encoded.tobytes(), record), replace=replace)
+        png = with_record(encoded.tobytes(), record)
+        if exif:  # PNG's eXIf chunk holds the TIFF structure, without JPEG's "Exif\0\0"
+            png = _after_header(png, _chunk(b"eXIf", exif.removeprefix(b"Exif\0\0")))
+        write_atomic(path, png, replace=replace)
     else:
         raise ValueError(f"bits must be 8 or 16, not {bits}")
 
@@ -66,11 +70,16 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 def with_record(png: bytes, record: dict) -> bytes:
     """`png` with a tEXt chunk holding `record` as JSON, inserted after the header chunk."""
+    text = _text(record).encode("latin-1")
+    return _after_header(png, _chunk(b"tEXt", KEYWORD + b"\0" + text))
+
+
+def _after_header(png: bytes, chunk: bytes) -> bytes:
+    """`png` with `chunk` inserted right after its header chunk (IHDR)."""
     if not png.startswith(SIGNATURE):
         raise ValueError("not PNG data")
     end_of_header = len(SIGNATURE) + 8 + struct.unpack(">I", png[8:12])[0] + 4
-    text = _text(record).encode("latin-1")
-    return png[:end_of_header] + _chunk(b"tEXt", KEYWORD + b"\0" + text) + png[end_of_header:]
+    return png[:end_of_header] + chunk + png[end_of_header:]
 
 
 def read_record(path: str | Path) -> dict | None:

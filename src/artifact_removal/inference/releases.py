@@ -85,6 +85,9 @@ def load_generator(path: Path, device: torch.device | str = "cpu") -> Generator:
         raise CheckpointError(f"{path}: not a valid generator file ({err.__class__.__name__}: "
                               f"{str(err)[:160]})") from None  # fmt: skip
     net.release = {k: saved[k] for k in ("method", "quality", "loss") if k in saved}
+    trained = saved.get("run", {}).get("settings", {}).get("loss")
+    if isinstance(trained, dict):  # a supervised generator's loss terms, e.g. {ssim: 1, l1: 1}
+        net.release["loss"] = " + ".join(f"{w:g} {name}" for name, w in trained.items())
     return net.to(device).eval()
 
 

@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from ..config import Params, parse_yaml, resolve_path
-from ..data.prepared import evaluation_folders
+from ..data.prepared import evaluation_folders, quality_dir
 from ..fileio import write_csv, write_json, write_text
 from ..inference.gallery import JPEG, ORIGINAL, Gallery, gallery_of
 from ..inference.releases import load_predictor
@@ -208,6 +208,13 @@ def metrics_json(summary: pd.DataFrame, set_name: str, quality: int) -> dict:
     }
 
 
+def metrics_path(metrics_dir: Path, set_name: str, quality: int, method: str) -> Path:
+    """`<set>/q<QF>/<method>.json`: one file per row, so that `dvc metrics show
+    metrics/evaluate/<set>` prints a table with a row per QF and method and a column per
+    score (a file per set and QF would make one row of every method's every score)."""
+    return metrics_dir / set_name / quality_dir(quality) / f"{method}.json"
+
+
 def write_evaluation(evaluation: Evaluation, out_dir: Path, metrics_dir: Path) -> pd.DataFrame:
     """per_image.csv, a CSV and a Markdown table per set and QF, one metrics JSON each."""
     summary = summarize(evaluation.per_image)
@@ -227,7 +234,8 @@ def write_evaluation(evaluation: Evaluation, out_dir: Path, metrics_dir: Path) -
         text = table_markdown(evaluation, summary, set_name, quality)
         write_text(out_dir / f"{stem}.md", text)
         sections.append(text)
-        write_json(metrics_dir / f"{stem}.json", metrics_json(summary, set_name, quality))
+        for method, scores in metrics_json(summary, set_name, quality).items():
+            write_json(metrics_path(metrics_dir, set_name, quality, method), scores)
     write_text(out_dir / "summary.md", "\n".join(sections))
     return summary
 
@@ -304,5 +312,8 @@ def evaluate_predictor(params: Params, root: str | Path, device: torch.device,
     out_dir = resolve_path(params.evaluate.out_dir, root)
     shutil.rmtree(out_dir / "qf", ignore_errors=True)
     metrics = write_confusion(tables, out_dir / "qf", out_dir / "figures" / "qf_confusion.png")
-    write_json(resolve_path(params.reports.metrics_dir, root) / "evaluate" / "qf.json", metrics)
+    qf_dir = resolve_path(params.reports.metrics_dir, root) / "qf_predictor"
+    shutil.rmtree(qf_dir, ignore_errors=True)
+    for set_name, scores in metrics.items():  # a row per test set in `dvc metrics show`
+        write_json(qf_dir / f"{set_name}.json", scores)
     return {"tables": tables, "metrics": metrics}

@@ -15,6 +15,8 @@ from ..degradations.jpeg import Compressed
 from ..fileio import write_figure
 from ..metrics.full_reference import psnr
 
+DPI = 110  # of saved figures; panels of crops are sized in screen pixels through it
+
 
 def qf_ladder(
     gt: np.ndarray, compressed: Mapping[int, Compressed], crop: int = 160, title: str = ""
@@ -36,23 +38,30 @@ def image_row(images: Sequence[np.ndarray], titles: Sequence[str], side: int = 1
 
 def panel_row(
     images: Sequence[np.ndarray], titles: Sequence[str], window: tuple[slice, slice],
-    width: float = 2.4,
+    width: float = 2.4, columns: int | None = None,
 ) -> Figure:  # fmt: skip
-    """The same window of several images side by side, pixels unsmoothed, titled."""
-    fig, axes = plt.subplots(1, len(images), figsize=(width * len(images), 2.7), squeeze=False)
-    for ax, image, title in zip(axes[0], images, titles, strict=True):
+    """The same window of several images side by side (in rows of `columns`), pixels
+    unsmoothed, titled; each panel `width` inches wide."""
+    columns = columns or len(images)
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, (width + 0.3) * rows),
+                             squeeze=False)  # fmt: skip
+    for ax in axes.flat[len(images) :]:
+        ax.set_axis_off()
+    for ax, image, title in zip(axes.flat[: len(images)], images, titles, strict=True):
         ax.imshow(image[window], cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255,
                   interpolation="nearest")  # fmt: skip
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
     fig.tight_layout()
+    plt.close(fig)  # shown once, as the value a notebook cell returns, not again by the backend
     return fig
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
     """Write a figure as PNG, atomically (no timestamp metadata, so reruns give the same
     bytes)."""
-    path = write_figure(path, fig, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    path = write_figure(path, fig, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)  # still displayable; no longer shown again by the notebook backend
     return path
 
@@ -101,7 +110,9 @@ def crops_across_methods(
     images = list(versions.values())
     y, x = busiest_crop(images[0], crop)
     titles = [f"{label}\n{(notes or {}).get(label, '')}".strip() for label in versions]
-    fig = panel_row(images, titles, (slice(y, y + crop), slice(x, x + crop)))
+    # two screen pixels per image pixel, two panels a row: blocks and ringing stay visible
+    fig = panel_row(images, titles, (slice(y, y + crop), slice(x, x + crop)),
+                    width=2 * crop / DPI, columns=2 if len(images) > 3 else None)  # fmt: skip
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

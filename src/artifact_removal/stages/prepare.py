@@ -25,13 +25,12 @@ def prepare_metrics(prepared: PreparedData) -> dict:
     corpus = prepared.report["set"].isin(members("corpus"))
     status = prepared.report.loc[corpus, "status"].value_counts()
     sizes = prepared.images.drop_duplicates(["set", "key"])
+    train = sizes[sizes["set"] == "train"]
     metrics = {
         "corpus": {s: int(status.get(s, 0)) for s in ("used", "converted", "skipped")},
         "images": {name: len(keys) for name, keys in prepared.splits.items()},
-        "megapixels": {
-            name: round(float((g.height * g.width).sum()) / 1e6, 4)
-            for name, g in sizes.groupby("set", sort=False)
-        },
+        # one number, not one per split: `dvc metrics show` stays narrow (images.csv has all)
+        "train_megapixels": round(float((train.height * train.width).sum()) / 1e6, 3),
         "jpeg": {},
     }
     table = summarize_jpeg(prepared.images).drop(columns="images")

@@ -166,8 +166,11 @@ class Recipe:
         raise NotImplementedError
 
     def summary(self, history: list[dict]) -> dict:
-        """Facts of the run for metrics.json (besides the last value of each curve)."""
-        return {}
+        """metrics.json besides `step`: by default the last training loss and the last
+        held-out scores (`held_out`); the full curves are dvclive's plots."""
+        last = history[-1] if history else {}
+        scored = next((e for e in reversed(history) if any(k.startswith("val_") for k in e)), {})
+        return ({"loss": last["loss"]} if "loss" in last else {}) | {"val": held_out(scored)}
 
 
 @dataclass
@@ -254,6 +257,24 @@ def train(run: Run, device: torch.device, progress: bool = True) -> TrainResult:
     return TrainResult(run, state["history"], state["resumed"], recipe)
 
 
+def held_out(entry: dict) -> dict[str, float]:
+    """The held-out scores of a history entry, short names for metrics.json: `val_pred_psnr_y`
+    (the restored images) -> `psnr_y`, `val_jpeg_psnr_y` -> `jpeg_psnr_y`."""
+    return {k.removeprefix("val_").removeprefix("pred_"): v for k, v in entry.items()
+            if k.startswith("val_")}  # fmt: skip
+
+
+def rounded(value):
+    """Floats to 6 significant digits, recursively: what a table shows, and free of the
+    last-digit noise of threaded sums (NIQE varies at 1e-13 from run to run), which would
+    fill `dvc metrics diff` with changes of 0.0."""
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.6g}")
+    return value
+
+
 def _prefixed(scores: dict[str, float]) -> dict[str, float]:
     return {f"val_{k}": v for k, v in scores.items()}
 
@@ -332,13 +353,12 @@ class LiveLog:
                 name = f"val/{key[4:]}" if key.startswith("val_") else f"train/{key}"
                 self.live.log_metric(name, value, plot=True)
 
-    def finish(self, extra: dict | None = None) -> None:
-        """Write metrics.json: the last value of every metric, and `extra` (run facts)."""
+    def finish(self, summary: dict) -> None:
+        """Write metrics.json: the last step and the recipe's `summary`, a few short columns,
+        so that `dvc metrics show` of a stage's runs is a table a terminal can show."""
         from dvclive.plots.utils import NumpyEncoder
 
-        self.live.summary.update(extra or {})
-        self.live.make_summary()
         self.live.end()
-        # dvclive writes the file in place; the final version goes through the atomic writer
-        summary = json.loads(json.dumps(self.live.summary, cls=NumpyEncoder))
-        write_json(self.live.metrics_file, summary)
+        # dvclive writes its file in place; the final version goes through the atomic writer
+        summary = json.loads(json.dumps({"step": self.live.step} | summary, cls=NumpyEncoder))
+        write_json(self.live.metrics_file, rounded(summary))
