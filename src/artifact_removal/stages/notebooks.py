@@ -1,5 +1,9 @@
 """Running the stage notebooks: papermill for execution, nbconvert for the HTML rendering.
 
+The HTML reports work offline: no script comes from a CDN. Formulas in markdown cells
+(`$...$`, `$$...$$`) become MathML when the page is built, which browsers render natively, and
+each tqdm progress bar shows its final state as static HTML.
+
 Stages run a *stripped copy* of each notebook (outputs and execution counts removed), so that
 opening and running a notebook by hand does not make the pipeline stale: DVC compares hashes,
 and the stripped copy only changes when the code or the text does.
@@ -13,16 +17,40 @@ from __future__ import annotations
 
 import argparse
 import copy
+import html
+import os
+import re
 import sys
+import warnings
 from pathlib import Path
 
 import nbformat
+from jinja2 import pass_context
+from nbconvert import HTMLExporter
+from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
 from ..config import parse_yaml
 from ..fileio import write_text
 
 KERNEL_NAME = "artifact-removal"
+# tqdm reads its defaults from TQDM_* variables: stage notebooks draw bars without elapsed time
+# and rate, so that a report is the same file whenever it is made
+TQDM_FORMAT = "TQDM_BAR_FORMAT"
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+# The "lab" template without the blocks that load require.js, MathJax, mermaid and the widget
+# manager from a CDN: the page needs none of them once math is MathML and widgets are static.
+OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{% block html_head_js %}{% endblock html_head_js %}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{% block html_head_js_mathjax %}{% endblock html_head_js_mathjax %}
+{% block html_head_js_mermaidjs %}{% endblock html_head_js_mermaidjs %}
+"""
+# tqdm.notebook's bar: an HBox of the description, the progress and the counts.
+TQDM_BOXES = {("HTMLModel", f"{kind}ProgressModel", "HTMLModel") for kind in ("Float", "Int")}
+# ipywidgets' colours for a progress bar's `bar_style`, as JupyterLab's theme names them.
+BAR_COLORS = {"success": "success", "info": "info", "warning": "warn", "danger": "error"}
 
 
 class NotebookError(RuntimeError):
@@ -82,43 +110,169 @@ def run_notebook(
     check_kernel(kernel)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(notebook),
-        str(output),
-        parameters=parameters or {},
-        kernel_name=kernel,
-        cwd=str(cwd),
-        progress_bar=True,
-        coalesce_streams=True,  # keep the final state of text progress bars, not every update
-    )
+    saved = os.environ.get(TQDM_FORMAT)
+    os.environ[TQDM_FORMAT] = BAR_FORMAT  # the kernel inherits it: bars without times
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=parameters or {},
+            kernel_name=kernel,
+            cwd=str(cwd),
+            progress_bar=True,
+            coalesce_streams=True,  # keep the final state of text progress bars
+        )
+    finally:
+        if saved is None:
+            os.environ.pop(TQDM_FORMAT)
+        else:
+            os.environ[TQDM_FORMAT] = saved
+    write_text(output, nbformat.writes(reproducible(nbformat.read(output, as_version=4))) + "\n")
     if html:
         render_html(output)
     return output
 
 
+def reproducible(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The executed notebook as the pipeline keeps it: the same bytes from the same inputs.
+
+    papermill and nbclient record when each cell ran, and a live widget's output names a random
+    model id; both would change the report's hash in `dvc.lock` on every run (and a fresh
+    clone's `make repro` would leave `dvc.lock` modified). Timings are dropped and widgets keep
+    their static form (`offline_copy`); progress bars were drawn without times (`BAR_FORMAT`).
+    """
+    notebook = offline_copy(notebook)
+    for key in ("start_time", "end_time", "duration"):
+        notebook.metadata.get("papermill", {}).pop(key, None)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"  # papermill gives it a random id
+    return notebook
+
+
+def tex_to_mathml(tex: str, display: str = "inline") -> str:
+    """MathML for a TeX formula, `display` "inline" or "block"; ValueError if it is malformed."""
+    from latex2mathml.converter import convert
+
+    tex = tex.strip()
+    try:
+        mathml = convert(tex, display=display)
+    except Exception as err:  # latex2mathml's errors share no base class of their own
+        raise ValueError(f"cannot render the formula {tex!r}: {err!r}") from err
+    unknown = re.search(r">[^<]*(\\[A-Za-z]+)", mathml)  # a command it passed through as text
+    if unknown:
+        raise ValueError(f"cannot render the formula {tex!r}: unknown {unknown[1]}")
+    return mathml
+
+
+def math_html(tex: str, display: str) -> str:
+    """A formula as MathML; a malformed one stays visible as its TeX source, with a warning."""
+    try:
+        return tex_to_mathml(tex, display)
+    except ValueError as err:
+        warnings.warn(str(err), stacklevel=2)
+        source = html.escape(f"$${tex}$$" if display == "block" else f"${tex}$")
+        return f'<code class="ar-math-error" title="{html.escape(str(err))}">{source}</code>'
+
+
+class MathMLRenderer(IPythonRenderer):
+    r"""nbconvert's markdown renderer, with math as MathML instead of TeX left for MathJax.
+
+    nbconvert's parser finds the math (`$...$`, `$$...$$`, `\(...\)`, `\[...\]`,
+    `\begin{env}...\end{env}`), never inside code spans or fenced code blocks.
+    """
+
+    def inline_math(self, body: str) -> str:
+        return math_html(body, "inline")
+
+    def block_math(self, body: str) -> str:
+        return math_html(body, "block")
+
+    def latex_environment(self, name: str, body: str) -> str:
+        return math_html(f"\\begin{{{name}}}{body}\\end{{{name}}}", "block")
+
+
+class OfflineHTMLExporter(HTMLExporter):
+    """nbconvert's "lab" HTML exporter whose pages load nothing from outside."""
+
+    def __init__(self, **kwargs):
+        super().__init__(template_name="lab", raw_template=OFFLINE_TEMPLATE, **kwargs)
+
+    @pass_context
+    def markdown2html(self, context, source: str) -> str:
+        """Markdown to HTML as HTMLExporter does it, math as MathML."""
+        cell = context.get("cell", {})
+        renderer = MathMLRenderer(
+            escape=False,
+            attachments=cell.get("attachments", {}),
+            embed_images=self.embed_images,
+            path=context.get("resources", {}).get("metadata", {}).get("path", ""),
+            anchor_link_text=self.anchor_link_text,
+            exclude_anchor_links=self.exclude_anchor_links,
+            **self.lexer_options,
+        )
+        return MarkdownWithMath(renderer=renderer).render(source)
+
+
+def widget_text(value: str) -> str:
+    """An HTML widget's value as escaped text: what tqdm shows, no markup of its own."""
+    return html.escape(html.unescape(value))
+
+
+def progress_html(model_id: str, models: dict) -> str | None:
+    """Static HTML of a tqdm progress bar's state in `models` (the notebook's widget state):
+    description, bar filled to value/max, counts; None if the widget is not a tqdm bar."""
+    box = models.get(model_id, {})
+    ids = box.get("state", {}).get("children", [])
+    parts = [models.get(i.removeprefix("IPY_MODEL_"), {}) for i in ids]
+    names = tuple(p.get("model_name") for p in parts)
+    if box.get("model_name") != "HBoxModel" or names not in TQDM_BOXES:
+        return None
+    left, bar, right = (p["state"] for p in parts)
+    low, high = bar.get("min", 0), bar.get("max", 100)
+    done = min(max(bar.get("value", 0), low), high) - low
+    color = f"var(--jp-{BAR_COLORS.get(bar.get('bar_style', ''), 'brand')}-color1)"
+    return (
+        '<div class="ar-progress" style="display: flex; align-items: center; gap: 0.5em">'
+        f"<span>{widget_text(left.get('value', ''))}</span>"
+        f'<progress value="{done}" max="{high - low}" '
+        f'style="width: 20em; accent-color: {color}"></progress>'
+        f"<span>{widget_text(right.get('value', ''))}</span></div>"
+    )
+
+
 def offline_copy(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy whose widgets show as their fallback, so the page needs no network.
+    """A copy whose widgets show in static form, so the page needs no network.
 
     A live widget view needs the Jupyter widget manager, which nbconvert loads from a CDN.
-    Each widget output also carries a static form: `text/html` for this package's widgets
-    (a working slider), `text/plain` for others (a progress bar's last state).
+    A tqdm progress bar becomes static HTML of its final state, read from the notebook's
+    widget state (its `text/plain` is its first state). Other widget outputs keep their static
+    form: `text/html` for this package's widgets (a working slider), else `text/plain`.
     """
     notebook = copy.deepcopy(notebook)
-    notebook.metadata.pop("widgets", None)
+    widgets = notebook.metadata.pop("widgets", {})
+    models = widgets.get(WIDGET_STATE, {}).get("state", {})
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            if WIDGET_VIEW in data and len(data) > 1:
+            if WIDGET_VIEW not in data:
+                continue
+            bar = progress_html(data[WIDGET_VIEW].get("model_id", ""), models)
+            if bar is not None:  # its text/plain is the first state: drop it
+                data.clear()
+                data["text/html"] = bar
+            if len(data) > 1:
                 del data[WIDGET_VIEW]
     return notebook
 
 
 def render_html(notebook: str | Path) -> Path:
-    """A standalone HTML rendering of an executed notebook, next to it."""
-    from nbconvert import HTMLExporter
-
+    """A standalone HTML rendering of an executed notebook, next to it; it loads nothing from
+    outside (math as MathML, widgets in static form)."""
     notebook = Path(notebook)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(
+    body, _ = OfflineHTMLExporter().from_notebook_node(
         offline_copy(nbformat.read(notebook, as_version=4))
     )
     target = notebook.with_suffix(".html")

@@ -1,6 +1,8 @@
-"""Before/after comparison with a slider, in Jupyter and in standalone HTML.
+"""Before/after comparison with a wipe line and a zoom, in Jupyter and in standalone HTML.
 
-`CompareSlider` is an anywidget: in a live notebook its position and zoom are synced with
+A drag on the image (or the slider under it, as wide as the image, or the arrow keys) moves the
+line; zoom buttons magnify both images around the line, and shift-drag or "pan" moves a zoomed
+view. `CompareSlider` is an anywidget: in a live notebook its position and zoom are synced with
 Python. Every widget here also carries a `text/html` rendering of its current state, which
 runs the same JavaScript (`compare.js`) with the images inlined, so the executed notebook's
 HTML report keeps a working slider without a kernel or a network.
@@ -86,12 +88,12 @@ def compare_html(
     left: np.ndarray, right: np.ndarray, left_label: str = "left", right_label: str = "right",
     position: float = 50, caption: str = "",
 ) -> str:  # fmt: skip
-    """Standalone HTML of a slider that wipes between `left` and `right` (same size)."""
+    """Standalone HTML of a line that wipes between `left` and `right` (same size), with zoom."""
     return state_html(compare_state(left, right, left_label, right_label, position), caption)
 
 
 class CompareSlider(anywidget.AnyWidget):
-    """Two images, the left one shown up to a draggable position; click to zoom in."""
+    """Two images, the left one shown up to a line that a drag moves; zoom 1x to 8x."""
 
     _esm = _ESM
     left = traitlets.Unicode("").tag(sync=True)
@@ -117,7 +119,7 @@ class CompareSlider(anywidget.AnyWidget):
             {
                 "left": self.left, "right": self.right, "leftLabel": self.left_label,
                 "rightLabel": self.right_label, "width": self.width, "height": self.height,
-                "position": self.position,
+                "position": self.position, "zoom": self.zoom,
             }
         )  # fmt: skip
 

@@ -1,0 +1,193 @@
+"""Offline HTML reports: math as MathML, tqdm bars in their final state, nothing fetched."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import warnings
+
+import nbformat
+import pytest
+from nbconvert.filters.markdown_mistune import MarkdownWithMath
+
+from artifact_removal.stages.notebooks import (
+    KERNEL_NAME,
+    WIDGET_STATE,
+    WIDGET_VIEW,
+    MathMLRenderer,
+    offline_copy,
+    progress_html,
+    render_html,
+    run_notebook,
+    tex_to_mathml,
+)
+
+from .conftest import REPO
+
+FORMULA = r"$$ l = l_P + \lambda l_{adv} $$"
+KERNELSPEC = {"name": KERNEL_NAME, "language": "python", "display_name": KERNEL_NAME}
+
+
+def markdown(source: str) -> str:
+    """A markdown cell's HTML, as the reports render it."""
+    return MarkdownWithMath(renderer=MathMLRenderer(escape=False)).render(source)
+
+
+def tqdm_state(value: float, total: float, left: str, right: str, style: str = "") -> dict:
+    """Widget models of a tqdm bar, shaped as an executed notebook stores them; the box is "box"."""
+
+    def model(name: str, **state) -> dict:
+        return {"model_module": "@jupyter-widgets/controls", "model_name": name, "state": state}
+
+    return {
+        "box": model("HBoxModel", children=["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_r"]),
+        "l": model("HTMLModel", value=left),
+        "p": model("FloatProgressModel", value=value, max=total, min=0.0, bar_style=style),
+        "r": model("HTMLModel", value=right),
+    }
+
+
+def test_inline_and_display_math_become_mathml():
+    inline = tex_to_mathml("x^2")
+    assert inline.startswith("<math") and 'display="inline"' in inline and "<msup>" in inline
+    page = markdown(f"The loss\n\n{FORMULA}\n\nwhere $l_P$ is perceptual.")
+    assert page.count("<math") == 2 and 'display="block"' in page
+    assert "$" not in page and "\\lambda" not in page
+    assert "&#x003BB;" in page  # λ
+
+
+def test_dollars_in_code_stay_as_they_are():
+    source = "Run `echo $HOME $PATH` first.\n\n```\nprice=$5; echo $price\n```\n"
+    page = markdown(source)
+    assert "<math" not in page
+    assert "<code>echo $HOME $PATH</code>" in page
+    assert "<code>price=$5; echo $price\n</code>" in page
+
+
+def test_a_malformed_formula_stays_visible_with_a_warning():
+    with pytest.raises(ValueError, match="cannot render the formula 'x\\^'"):
+        tex_to_mathml("x^")
+    with pytest.raises(ValueError, match=r"unknown \\lamda"):
+        tex_to_mathml(r"\lamda + 1")
+    with pytest.warns(UserWarning, match="cannot render the formula"):
+        page = markdown("a typo: $x^$ here")
+    assert '<code class="ar-math-error"' in page and "$x^$</code>" in page
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_every_formula_in_the_notebooks_renders(path):
+    notebook = nbformat.read(path, as_version=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a formula that cannot be rendered warns
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown":
+                markdown(cell.source)
+
+
+def test_a_progress_bar_shows_its_final_state():
+    right = "\u2007300/300\u2007[00:12&lt;00:00,\u200724.1it/s]"  # as tqdm writes it
+    bar = progress_html("box", tqdm_state(300.0, 300.0, "train:\u2007100%", right, "success"))
+    assert '<progress value="300.0" max="300.0"' in bar
+    assert "300/300\u2007[00:12&lt;00:00" in bar and "train:\u2007100%" in bar
+    assert "var(--jp-success-color1)" in bar
+    half = progress_html("box", tqdm_state(150.0, 300.0, "a", "b"))
+    assert 'value="150.0" max="300.0"' in half and "var(--jp-brand-color1)" in half
+
+
+def test_progress_text_is_escaped_and_other_widgets_are_not_bars():
+    models = tqdm_state(1.0, 2.0, "<script>alert(1)</script>", "&lt;b&gt;1/2&lt;/b&gt;")
+    bar = progress_html("box", models)
+    assert "<script>" not in bar and "<b>" not in bar
+    assert "&lt;script&gt;" in bar and "&lt;b&gt;1/2&lt;/b&gt;" in bar
+    models["p"]["model_name"] = "DropdownModel"
+    assert progress_html("box", models) is None
+    assert progress_html("missing", models) is None
+
+
+def tqdm_notebook() -> nbformat.NotebookNode:
+    """An executed notebook with a finished tqdm bar whose output still shows its first state."""
+    view = {WIDGET_VIEW: {"model_id": "box"}, "text/plain": "train: 0%| | 0/300"}
+    state = tqdm_state(300.0, 300.0, "train:\u2007100%", "\u2007300/300\u2007[00:01]", "success")
+    cell = nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("display_data", view)])
+    widgets = {WIDGET_STATE: {"state": state, "version_major": 2, "version_minor": 0}}
+    return nbformat.v4.new_notebook(cells=[cell], metadata={"widgets": widgets})
+
+
+def test_offline_copy_replaces_a_bar_by_its_final_state():
+    copy = offline_copy(tqdm_notebook())
+    data = copy.cells[0].outputs[0].data
+    assert WIDGET_VIEW not in data and "widgets" not in copy.metadata
+    assert "300/300" in data["text/html"] and set(data) == {"text/html"}  # not the first state
+
+
+def test_the_page_references_nothing_outside(tmp_path):
+    notebook = tqdm_notebook()
+    notebook.cells.insert(0, nbformat.v4.new_markdown_cell(f"# Title\n\n{FORMULA}"))
+    nbformat.write(notebook, tmp_path / "nb.ipynb")
+    page = render_html(tmp_path / "nb.ipynb").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", page)
+    assert "<script" not in page and "mathjax" not in page.lower()
+
+
+@pytest.fixture(scope="module")
+def logged_browser(browser):
+    """Headless Chromium set up as `browser` is, that also logs every request it makes."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1200,1000", "--force-device-scale-factor=1"):  # fmt: skip
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    session = webdriver.Chrome(service=Service(browser.service.path), options=options)
+    yield session
+    session.quit()
+
+
+def requested_urls(driver) -> list[str]:
+    """Every URL the page asked for since the log was last read (DevTools network events)."""
+    events = [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
+    return [
+        e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"
+    ]
+
+
+def test_an_executed_report_works_offline_in_a_browser(logged_browser, tmp_path):
+    source = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(f"# Offline\n\nThe loss is\n\n{FORMULA}\n\nand `$HOME`."),
+            nbformat.v4.new_code_cell(
+                "from tqdm.auto import tqdm\n\nfor _ in tqdm(range(300), desc='train'):\n    pass"
+            ),
+        ],
+        metadata={"kernelspec": KERNELSPEC},
+    )
+    nbformat.write(source, tmp_path / "source.ipynb")
+    run_notebook(tmp_path / "source.ipynb", tmp_path / "report.ipynb", cwd=tmp_path)
+    first = {p.name: p.read_bytes() for p in tmp_path.glob("report.*")}
+    run_notebook(tmp_path / "source.ipynb", tmp_path / "report.ipynb", cwd=tmp_path)
+    again = {p.name: p.read_bytes() for p in tmp_path.glob("report.*")}
+    assert first == again and len(first) == 2  # the same bytes: no times, no random ids
+    outputs = json.dumps(nbformat.read(tmp_path / "report.ipynb", as_version=4).cells[1].outputs)
+    assert "300/300" in outputs and WIDGET_VIEW not in outputs and "it/s" not in outputs
+    page = (tmp_path / "report.html").as_uri()
+
+    logged_browser.get_log("performance")  # forget what came before
+    logged_browser.get(page)
+    urls = requested_urls(logged_browser)
+    assert page in urls
+    assert all(url.split(":", 1)[0] in ("file", "data", "blob") for url in urls), urls
+
+    text = logged_browser.execute_script("return document.body.innerText")
+    assert "$$" not in text and "\\lambda" not in text and "$HOME" in text
+    math, width, height = logged_browser.execute_script(
+        "const math = document.querySelector('math[display=block]');"
+        "const box = math.getBoundingClientRect();"
+        "return [math.textContent, box.width, box.height];"
+    )
+    assert "λ" in math and width > 20 and height > 10, (math, width, height)
+    assert "300/300" in text and "0/300" not in text.replace("300/300", "")
+    assert logged_browser.execute_script("return document.querySelector('progress').position") == 1
