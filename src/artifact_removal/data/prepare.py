@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from .. import fileio
 from ..config import SPLITS, resolve_path, section_to_dict

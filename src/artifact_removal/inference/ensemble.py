@@ -96,6 +96,12 @@ class QualityChoice:
         return f"{', '.join(parts)} -> generator {mix}"
 
 
+def _shown(path: Path) -> str:
+    """A path as a person would type it here: relative below the current folder."""
+    path = Path(path).absolute()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 class Ensemble:
     """The generators of one method (loaded on first use), how it combines them, and the QF
     predictor."""
@@ -132,9 +138,9 @@ class Ensemble:
 
         nets = [self.net(q) for q in sorted(self.paths)]
         losses = sorted({n.release.get("loss", "not recorded") for n in nets})
-        folders = sorted({str(p.parent) for p in self.paths.values()})
+        folders = sorted({_shown(p.parent) for p in self.paths.values()})
         kind = "perceptual loss" if any(n.release.get("method") == "gan" for n in nets) else "loss"
-        predictor = self.predictor_path if self.predictor() is not None else "none"
+        predictor = _shown(self.predictor_path) if self.predictor() is not None else "none"
         return (
             f"{method}: {label_of(method)}, generators "
             f"{' '.join(f'q{q}' for q in sorted(self.paths))} in {', '.join(folders)}, "

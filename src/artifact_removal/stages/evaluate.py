@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from ..config import Params, parse_yaml, resolve_path
 from ..data.prepared import evaluation_folders, quality_dir
