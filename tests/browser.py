@@ -119,3 +119,12 @@ window.arModel = {{ traits, sent, change(name, value) {{
 const url = "data:text/javascript;charset=utf-8," + encodeURIComponent({json.dumps(widget._esm)});
 (await import(url)).default.render({{ model, el: document.getElementById("widget") }});
 </script></body></html>"""
+
+
+def requested_urls(driver) -> list[str]:
+    """Every URL the page asked for since the log was last read (DevTools network events; the
+    `browser` fixture logs them)."""
+    events = [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
+    return [
+        e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"
+    ]

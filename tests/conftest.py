@@ -57,6 +57,7 @@ def browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1200,1000", "--force-device-scale-factor=1"):  # fmt: skip
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # `requested_urls`
     session = webdriver.Chrome(service=Service(driver), options=options)
     yield session
     session.quit()

@@ -293,12 +293,47 @@ def test_restore_finds_the_pipelines_generators(repro, photo):
     ]
 
 
+def test_outputs_hold_no_absolute_path(repro):
+    """Location-independent outputs: the same files (and dvc.lock) wherever the project is."""
+    fresh_copy, _ = repro
+    here = str(fresh_copy).encode()
+    files = [p for top in ("models", "metrics", "reports", "data/prepared", "build/notebooks")
+             for p in (fresh_copy / top).rglob("*") if p.is_file()]  # fmt: skip
+    assert len(files) > 50
+    for path in [*files, fresh_copy / "dvc.lock"]:
+        assert here not in path.read_bytes(), path
+
+
+def _offline(browser, page: Path) -> None:
+    """Open `page`; check that nothing it asked for left the machine."""
+    from .browser import requested_urls
+
+    browser.get_log("performance")  # forget earlier pages
+    browser.get(page.as_uri())
+    urls = requested_urls(browser)
+    assert page.as_uri() in urls
+    assert all(url.split(":", 1)[0] in ("file", "data", "blob") for url in urls), urls
+
+
+def test_a_training_report_shows_its_formulas_offline(repro, browser):
+    """Notebook 03's report: the loss formula drawn (MathML), no raw TeX, no CDN."""
+    _offline(browser, repro[0] / "reports" / "03_train_gan_q20.html")
+    text = browser.execute_script("return document.body.innerText")
+    assert "$" not in text and "\\lambda" not in text and "l_{adv}" not in text
+    width, height = browser.execute_script(
+        "const r = document.querySelector('math[display=block]').getBoundingClientRect();"
+        "return [r.width, r.height];"
+    )
+    assert width > 50 and height > 10
+    assert "10/10" in text  # the training bar (10 steps in the tiny profile), finished
+
+
 def test_compare_report_slider_works_offline_in_a_browser(repro, browser):
     """The executed compare notebook's HTML: drag its first slider, the view changes there."""
     from .browser import changed_columns, comparison, drag, shot
 
     page = repro[0] / "reports" / "07_compare.html"
-    browser.get(page.as_uri())
+    _offline(browser, page)
     view, slider = comparison(browser)
     before = shot(view)
     drag(browser, slider, -0.4)  # from the middle to about a tenth of the width

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import warnings
 
 import nbformat
@@ -23,6 +22,7 @@ from artifact_removal.stages.notebooks import (
     tex_to_mathml,
 )
 
+from .browser import requested_urls
 from .conftest import REPO
 
 FORMULA = r"$$ l = l_P + \lambda l_{adv} $$"
@@ -130,32 +130,7 @@ def test_the_page_references_nothing_outside(tmp_path):
     assert "<script" not in page and "mathjax" not in page.lower()
 
 
-@pytest.fixture(scope="module")
-def logged_browser(browser):
-    """Headless Chromium set up as `browser` is, that also logs every request it makes."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1200,1000", "--force-device-scale-factor=1"):  # fmt: skip
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    session = webdriver.Chrome(service=Service(browser.service.path), options=options)
-    yield session
-    session.quit()
-
-
-def requested_urls(driver) -> list[str]:
-    """Every URL the page asked for since the log was last read (DevTools network events)."""
-    events = [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
-    return [
-        e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"
-    ]
-
-
-def test_an_executed_report_works_offline_in_a_browser(logged_browser, tmp_path):
+def test_an_executed_report_works_offline_in_a_browser(browser, tmp_path):
     source = nbformat.v4.new_notebook(
         cells=[
             nbformat.v4.new_markdown_cell(f"# Offline\n\nThe loss is\n\n{FORMULA}\n\nand `$HOME`."),
@@ -175,19 +150,19 @@ def test_an_executed_report_works_offline_in_a_browser(logged_browser, tmp_path)
     assert "300/300" in outputs and WIDGET_VIEW not in outputs and "it/s" not in outputs
     page = (tmp_path / "report.html").as_uri()
 
-    logged_browser.get_log("performance")  # forget what came before
-    logged_browser.get(page)
-    urls = requested_urls(logged_browser)
+    browser.get_log("performance")  # forget what came before
+    browser.get(page)
+    urls = requested_urls(browser)
     assert page in urls
     assert all(url.split(":", 1)[0] in ("file", "data", "blob") for url in urls), urls
 
-    text = logged_browser.execute_script("return document.body.innerText")
+    text = browser.execute_script("return document.body.innerText")
     assert "$$" not in text and "\\lambda" not in text and "$HOME" in text
-    math, width, height = logged_browser.execute_script(
+    math, width, height = browser.execute_script(
         "const math = document.querySelector('math[display=block]');"
         "const box = math.getBoundingClientRect();"
         "return [math.textContent, box.width, box.height];"
     )
     assert "λ" in math and width > 20 and height > 10, (math, width, height)
     assert "300/300" in text and "0/300" not in text.replace("300/300", "")
-    assert logged_browser.execute_script("return document.querySelector('progress').position") == 1
+    assert browser.execute_script("return document.querySelector('progress').position") == 1
