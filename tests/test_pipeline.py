@@ -184,7 +184,7 @@ def test_dvc_experiments_with_the_venv_activated(repro):
         rows = metrics.strip().splitlines()[1:]
         assert rows and all(r.startswith("reports/train_ssim/q20/metrics.json") for r in rows)
         assert not any(r.split()[-1] == "0.0" for r in rows), metrics  # no noise rows
-        shown = _shell("dvc exp show --only-changed --no-pager", fresh_copy)
+        shown = _shell("dvc exp show --only-changed --csv", fresh_copy)
         assert "train_ssim.steps" in shown and "12" in shown
     finally:
         _run(["git", "reset", "-q", "--hard"], fresh_copy)
