@@ -159,6 +159,15 @@ def test_bad_options_are_refused(models, tmp_path):
             restore_files([tmp_path], tmp_path / "o", models_dir=models / "gan", **options)
 
 
+def test_an_output_that_is_a_file_is_a_clear_error(models, tmp_path, photo, capsys):
+    Image.fromarray(photo).save(tmp_path / "a.jpg", quality=10)
+    (tmp_path / "out.png").write_bytes(b"mine")
+    code = main(["restore", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out.png"),
+                 "--models", str(models / "gan"), "--device", "cpu"])  # fmt: skip
+    assert code == 2 and (tmp_path / "out.png").read_bytes() == b"mine"
+    assert "out.png is a file; the output (-o) is a folder for the PNGs" in capsys.readouterr().err
+
+
 def test_outside_a_project_restore_asks_for_the_models(tmp_path, monkeypatch, capsys):
     """Not the models of whatever repository the package was installed from: an error."""
     monkeypatch.chdir(tmp_path)
