@@ -23,7 +23,8 @@ repro: venv
 test: lint browser
 	$(BIN)/python -m pytest
 
-# Headless Chromium for tests/test_browser.py (set ARTIFACT_REMOVAL_SKIP_BROWSER=1 to skip it).
+# Headless Chromium for the browser tests (tests/test_widgets.py, test_reports_offline.py,
+# test_pipeline.py; set ARTIFACT_REMOVAL_SKIP_BROWSER=1 to skip them).
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		{ $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
