@@ -11,7 +11,9 @@ written here in plain PyTorch:
   convolution and PixelShuffle (weights ICNR-initialised, so that at the start it upsamples like
   nearest neighbour, without checkerboard), blurs with a 2x2 average (the shift of PixelShuffle's
   grid), concatenates the batch-normalised skip, and applies two spectral-normalised 3x3
-  convolutions; the block at stride 4 ends with self-attention.
+  convolutions; the deepest block (stride 16) ends with self-attention. (Attention is
+  quadratic in the positions: a 720p frame has 3,600 at stride 16, but 57,600 at stride 4,
+  whose attention matrix alone would take 13 GB.)
 - Head: a last upsampling to full resolution, the input concatenated, a residual block, a 1x1
   convolution to RGB and tanh: outputs in [-1, 1] like the Galteri generator's.
 
@@ -47,7 +49,7 @@ ENCODERS = tuple(WEIGHT_FILES)
 @dataclass(frozen=True)
 class UNetConfig:
     """The encoder, how many skips the decoder uses (4: the U-Net; 1: the public code's),
-    the decoder's width factor and whether the stride-4 block has self-attention."""
+    the decoder's width factor and whether the stride-16 block has self-attention."""
 
     encoder: str = "mobilenet_v3_large"
     skips: int = 4
@@ -187,13 +189,15 @@ class UNet(nn.Module):
         self.config = config
         self.encoder = Encoder(config.encoder, config.skips, encoder_weights)
         chans = self.encoder.channels  # finest first; the last is the bottom
-        bottom = chans[-1]
-        self.middle = nn.Sequential(conv(bottom, bottom * 2), conv(bottom * 2, bottom))
-        widths = [max(16, int(w * config.width)) for w in (256, 192, 128, 96)][-config.skips :]
-        blocks, cin = [], bottom
+        # decoder widths halve with the stride, so that the full-resolution end stays cheap
+        # and the encoder, not the decoder, sets the speed (as in the paper's comparison)
+        middle = max(16, int((384 if config.skips == 4 else 64) * config.width))
+        self.middle = nn.Sequential(conv(chans[-1], middle), conv(middle, middle))
+        widths = [max(16, int(w * config.width)) for w in (256, 128, 64, 32)][-config.skips :]
+        blocks, cin = [], middle
         for depth, (skip, cout) in enumerate(zip(reversed(chans[:-1]), widths, strict=True)):
-            at_stride_4 = config.skips - depth == 2
-            blocks.append(UpBlock(cin, skip, cout, attention=config.attention and at_stride_4))
+            deepest = depth == 0 and config.skips == 4
+            blocks.append(UpBlock(cin, skip, cout, attention=config.attention and deepest))
             cin = cout
         self.decoder = nn.ModuleList(blocks)
         self.last_up = ShuffleUp(cin, cin // 2)
