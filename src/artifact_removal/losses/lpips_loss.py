@@ -1,0 +1,73 @@
+"""NoGAN's loss: LPIPS (Zhang et al. 2018) plus L1, as Mameli et al. train their generator.
+
+LPIPS compares deep features of two images through linear layers calibrated on people's
+judgements. The `lpips` package ships those linear layers; its backbone (AlexNet or VGG-16) is
+torchvision's ImageNet network, read here from the file the pretrained manifest names
+(`pretrained.weights_for`), never downloaded. Without it the loss stops with an error naming
+the file, unless a fallback is chosen: `random_<backbone>`, the same network with seeded random
+weights, whose name (`LpipsLoss.name`) must travel with every result, as for the GAN's VGG-19.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..checkpoints import load_weights
+from ..pretrained import MissingWeightsError, cache_path
+
+BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
+
+
+def lpips_network(backbone: str, weights: Path | None, fallback: str | None = None,
+                  seed: int = 0) -> tuple[nn.Module, str]:  # fmt: skip
+    """The lpips package's model (frozen, eval mode) with the ImageNet `weights` of its
+    backbone, or the named fallback; and its name ("lpips_alex" or "random_alex_lpips")."""
+    import lpips
+
+    if backbone not in BACKBONE_FILES:
+        raise ValueError(f"unknown LPIPS backbone {backbone!r}; one of {', '.join(BACKBONE_FILES)}")
+    if weights is None and fallback != f"random_{backbone}":
+        raise MissingWeightsError(
+            f"the LPIPS loss needs {BACKBONE_FILES[backbone]} in "
+            f"{cache_path(BACKBONE_FILES[backbone]).parent} (torchvision's ImageNet backbone), "
+            f"recorded by `artifact-removal pretrained`; or the fallback random_{backbone}, "
+            "which is not the paper's loss"
+        )
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        torch.manual_seed(seed)
+        warnings.simplefilter("ignore", UserWarning)  # lpips passes a deprecated argument
+        model = lpips.LPIPS(net=backbone, version="0.1", pnet_rand=True, verbose=False)
+    if weights is None:
+        name = f"random_{backbone}_lpips"
+    else:
+        imagenet = load_weights(weights)
+        try:  # lpips slices torchvision's `features`: slice<k>.<index>.<param>
+            model.net.load_state_dict({key: imagenet[f"features.{key.split('.', 1)[1]}"]
+                                       for key in model.net.state_dict()})  # fmt: skip
+        except (KeyError, RuntimeError) as err:
+            raise MissingWeightsError(f"{weights}: not the ImageNet weights of LPIPS's "
+                                      f"{backbone} backbone ({err})") from None  # fmt: skip
+        name = f"lpips_{backbone}"
+    return model.eval().requires_grad_(False), name
+
+
+class LpipsLoss(nn.Module):
+    """`lpips_weight` x LPIPS + `l1_weight` x L1 of (N, 3, H, W) images in [-1, 1]."""
+
+    def __init__(self, backbone: str = "vgg", weights: Path | None = None,
+                 fallback: str | None = None, lpips_weight: float = 1.0, l1_weight: float = 1.0,
+                 seed: int = 0):  # fmt: skip
+        super().__init__()
+        self.lpips, self.name = lpips_network(backbone, weights, fallback, seed)
+        self.lpips_weight, self.l1_weight = lpips_weight, l1_weight
+
+    def forward(self, pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{"loss": the weighted sum, "lpips": ..., "l1": ...}."""
+        perceptual = self.lpips(pred, gt).mean()
+        l1 = (pred - gt).abs().mean()
+        return {"loss": self.lpips_weight * perceptual + self.l1_weight * l1,
+                "lpips": perceptual.detach(), "l1": l1.detach()}  # fmt: skip
