@@ -127,9 +127,10 @@ def run_notebook(
             os.environ.pop(TQDM_FORMAT)
         else:
             os.environ[TQDM_FORMAT] = saved
-    write_text(output, nbformat.writes(reproducible(nbformat.read(output, as_version=4))) + "\n")
+    executed = reproducible(nbformat.read(output, as_version=4))
+    write_text(output, nbformat.writes(executed) + "\n")
     if html:
-        render_html(output)
+        render_html(output, executed)
     return output
 
 
@@ -268,13 +269,14 @@ def offline_copy(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return notebook
 
 
-def render_html(notebook: str | Path) -> Path:
+def render_html(notebook: str | Path, node: nbformat.NotebookNode | None = None) -> Path:
     """A standalone HTML rendering of an executed notebook, next to it; it loads nothing from
-    outside (math as MathML, widgets in static form)."""
+    outside (math as MathML, widgets in static form). `node`: the notebook already read and
+    made static (`reproducible`), so it is not read and copied again."""
     notebook = Path(notebook)
-    body, _ = OfflineHTMLExporter().from_notebook_node(
-        offline_copy(nbformat.read(notebook, as_version=4))
-    )
+    if node is None:
+        node = offline_copy(nbformat.read(notebook, as_version=4))
+    body, _ = OfflineHTMLExporter().from_notebook_node(node)
     target = notebook.with_suffix(".html")
     write_text(target, body)
     return target
