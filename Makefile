@@ -43,7 +43,7 @@ $(VENV)/.ready: requirements-torch.txt requirements.txt pyproject.toml
 		--no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
 		--display-name "Python ($(KERNEL))"
-	$(BIN)/python -m artifact_removal fetch-models
+	$(BIN)/python -m artifact_removal fetch-models --only niqe
 	touch $@
 
 lint: venv

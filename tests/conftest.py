@@ -90,6 +90,26 @@ train_gan:
   checkpoint_every: 5
   val_every: 10
   collapse_steps: 300
+train_nogan:
+  qualities: [10]
+  generator: {encoder: mobilenet_v3_small, skips: 4, width: 0.25, attention: true}
+  phases:
+    - {patch_size: 64, steps: 3, frozen: true}
+    - {patch_size: 64, steps: 3, frozen: false}
+  batch_size: 2
+  checkpoint_every: 2
+  val_every: 3
+train_nogan_gan:
+  critic: {channels: 4, downsamplings: 2, dropout: 0.1}
+  critic_steps: 2
+  gan_steps: 8
+  patch_size: 64
+  batch_size: 2
+  stop: {patience: 2, max_colour_shift: 3.0, max_high_frequency: 1.5}
+  checkpoint_every: 2
+  val_every: 2
+evaluate:
+  figure_quality: 10
 train_qf:
   channels: 4
   batch_size: 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -100,12 +101,12 @@ def test_methods_lists_the_registry(capsys):
 
 
 def test_pretrained_records_what_the_cache_holds(project, tmp_path, monkeypatch, capsys):
-    from artifact_removal.pretrained import MANIFEST, read_manifest
+    from artifact_removal.pretrained import BACKBONES, MANIFEST, read_manifest
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.chdir(project)
     assert main(["pretrained"]) == 0
-    assert read_manifest(project) == {"vgg19": "absent", "alexnet": "absent"}
+    assert read_manifest(project) == dict.fromkeys(BACKBONES, "absent")
     assert "vgg19-dcbb9e9d.pth not in" in capsys.readouterr().out
     before = (project / MANIFEST).stat().st_mtime_ns
     assert main(["pretrained"]) == 0 and (project / MANIFEST).stat().st_mtime_ns == before
@@ -126,3 +127,20 @@ def test_every_option_has_help_and_states_its_default():
             assert action.help, f"{name} {action.dest}: no help"
             if action.option_strings and action.default not in (None, False):
                 assert f"default: {action.default}" in " ".join(text.split()), (name, action.dest)
+
+
+def test_fetch_models_lists_every_imagenet_file_offline(tmp_path):
+    """`--list` never goes online: each backbone's file, the hash prefix that torchvision
+    checks, and whether the cache holds it; the folder it looks in."""
+    from artifact_removal.pretrained import BACKBONES
+
+    env = dict(os.environ, TORCH_HOME=str(tmp_path / "torch"))
+    done = subprocess.run([sys.executable, "-m", "artifact_removal", "fetch-models", "--list"],
+                          capture_output=True, text=True, check=True, env=env,
+                          cwd=tmp_path)  # fmt: skip
+    assert str(tmp_path / "torch/hub/checkpoints") in done.stdout
+    for name, file in BACKBONES.items():
+        prefix = file.rsplit("-", 1)[-1].split(".")[0]
+        assert any(name in line and file in line and f"sha256 {prefix}" in line
+                   and line.endswith("absent") for line in done.stdout.splitlines())  # fmt: skip
+    assert {"mobilenet_v3_large", "mobilenet_v3_small", "resnet34", "vgg16"} <= set(BACKBONES)

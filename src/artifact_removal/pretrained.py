@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import torch
 import yaml
 
 from .config import read_yaml
@@ -29,7 +28,20 @@ MANIFEST = Path("models") / "pretrained.yaml"
 # backbone -> torchvision's file name; the name ends in the first 8 hex digits of its sha256.
 BACKBONES = {
     "vgg19": "vgg19-dcbb9e9d.pth",  # the GAN's perceptual loss (IMAGENET1K_V1)
-    "alexnet": "alexnet-owt-7be5be79.pth",  # LPIPS's backbone
+    "alexnet": "alexnet-owt-7be5be79.pth",  # LPIPS's backbone (metric; NoGAN's loss)
+    "vgg16": "vgg16-397923af.pth",  # LPIPS's other backbone (NoGAN's loss, by parameter)
+    "mobilenet_v3_large": "mobilenet_v3_large-5c1a4163.pth",  # NoGAN's encoder (IMAGENET1K_V2)
+    "mobilenet_v3_small": "mobilenet_v3_small-047dcff4.pth",  # NoGAN "small"
+    "resnet34": "resnet34-b627a593.pth",  # the U-Net of the paper's speed comparison
+}
+# backbone -> torchvision's weights enum entry, which knows the file's address
+TORCHVISION_WEIGHTS = {
+    "vgg19": "VGG19_Weights.IMAGENET1K_V1",
+    "alexnet": "AlexNet_Weights.IMAGENET1K_V1",
+    "vgg16": "VGG16_Weights.IMAGENET1K_V1",
+    "mobilenet_v3_large": "MobileNet_V3_Large_Weights.IMAGENET1K_V2",
+    "mobilenet_v3_small": "MobileNet_V3_Small_Weights.IMAGENET1K_V1",
+    "resnet34": "ResNet34_Weights.IMAGENET1K_V1",
 }
 ABSENT = "absent"
 HEADER = """\
@@ -45,6 +57,8 @@ class MissingWeightsError(RuntimeError):
 
 def cache_path(file: str) -> Path:
     """Where torchvision looks for pretrained weights: $TORCH_HOME/hub/checkpoints/<file>."""
+    import torch  # here, so that the command line's --help does not wait for torch
+
     return Path(torch.hub.get_dir()) / "checkpoints" / file
 
 
@@ -117,3 +131,36 @@ def unrecorded(name: str, root: Path) -> str | None:
     return (f"{cache_path(BACKBONES[name])} is in torchvision's cache, but {MANIFEST} records "
             f"{name} as absent, so this run does not use it: run `artifact-removal pretrained` "
             "(make repro does) and the stages that use it will rerun")  # fmt: skip
+
+
+def url_of(name: str) -> str:
+    """Where torchvision downloads a backbone's file from."""
+    from torchvision.models import get_weight
+
+    return get_weight(TORCHVISION_WEIGHTS[name]).url
+
+
+def fetch(name: str, timeout: float = 30.0) -> str:
+    """Download one backbone's file into torchvision's cache, unless it is there already,
+    checking that its sha256 starts with the digits in its name; a line saying what happened.
+    Network errors propagate (OSError)."""
+    import socket
+
+    import torch
+
+    file = BACKBONES[name]
+    path = cache_path(file)
+    if inspect(name)[0] != ABSENT:
+        return f"{name}: {path} (already there, hash checked)"
+    expected = file.rsplit("-", 1)[-1].split(".")[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:  # torchvision's own downloader: a temporary file, renamed once the hash matches
+        torch.hub.download_url_to_file(url_of(name), str(path), hash_prefix=expected,
+                                       progress=True)  # fmt: skip
+    except RuntimeError as err:  # the hash did not match; torch removed its temporary file
+        raise MissingWeightsError(f"{name}: {url_of(name)} gave another file ({err})") from None
+    finally:
+        socket.setdefaulttimeout(previous)
+    return f"{name}: {path} (downloaded, sha256 {sha256(path)[:16]}...)"

@@ -14,8 +14,11 @@ written here in plain PyTorch:
   convolutions; the deepest block (stride 16) ends with self-attention. (Attention is
   quadratic in the positions: a 720p frame has 3,600 at stride 16, but 57,600 at stride 4,
   whose attention matrix alone would take 13 GB.)
-- Head: a last upsampling to full resolution, the input concatenated, a residual block, a 1x1
-  convolution to RGB and tanh: outputs in [-1, 1] like the Galteri generator's.
+- Head: a last upsampling to full resolution, the input concatenated, a residual block and a 1x1
+  convolution to RGB that is added to the input and clipped to [-1, 1] (the Galteri generator's
+  range). That convolution starts at zero, so the untrained network returns the JPEG itself
+  and every step of training starts from there: where DeOldify ends in a plain convolution,
+  a short CPU run would otherwise spend its steps learning the identity.
 
 `skips=1` builds what the public NoGAN code effectively trains: its encoder is cut so early that
 one skip (stride 2) remains, hence one decoder block and no self-attention. Notebook 04 shows
@@ -204,6 +207,8 @@ class UNet(nn.Module):
         joined = cin // 2 + 3
         self.refine = nn.Sequential(conv(joined, joined), conv(joined, joined, act=False))
         self.to_rgb = nn.Conv2d(joined, 3, 1)
+        nn.init.zeros_(self.to_rgb.weight)  # starts as the identity: the output is the input
+        nn.init.zeros_(self.to_rgb.bias)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
 
@@ -218,7 +223,7 @@ class UNet(nn.Module):
             x = F.interpolate(x, size=lq.shape[-2:], mode="nearest")
         x = torch.cat([x, lq], dim=1)
         x = F.relu(x + self.refine(x))
-        return torch.tanh(self.to_rgb(x))
+        return (lq + self.to_rgb(x)).clamp(-1, 1)
 
     def model_args(self) -> dict:
         """The arguments that rebuild this network (for release files)."""

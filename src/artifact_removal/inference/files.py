@@ -94,7 +94,7 @@ def find_generators(method: str, models_dir: Path | None, project: Path | None) 
         folder = resolve_path(models_dir_of(params, method), project)
     found = find_releases(folder)
     if not found:
-        section = get_method(method).section
+        section = get_method(method).stage_name
         raise RestoreError(
             f"no {method} generators (q<QF>.pt files) in {folder}. Train them in the project "
             f"with `make repro` (or `dvc repro {section}`), or give the folder that holds them "

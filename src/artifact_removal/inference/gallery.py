@@ -13,7 +13,7 @@ from ..config import Params, resolve_path
 from ..data.images import colourfulness, read_png
 from ..data.prepared import DataError, evaluation_folders, keys, load_compressed
 from ..methods import get as get_method
-from ..methods import models_dir
+from ..methods import models_dir, qualities_of
 from .releases import load_generator
 from .restore import restore_array
 
@@ -28,17 +28,21 @@ class Gallery:
     """Prepared sets' images: original, JPEG at a QF, and each method's restoration.
 
     `sets` maps a set's name to its prepared folder, `methods` a method's name to its folder
-    of release files. Restorations are computed on first use and the last `keep` of them kept
-    (memory stays bounded on large sets); generators are loaded once.
+    of release files, `qualities` the QFs each method is trained for (default: any). At another
+    QF a method restores with its nearest trained QF's generator, as `restore` does with the
+    ensemble (`trained` tells which QFs are its own). Restorations are computed on first use
+    and the last `keep` of them kept (memory stays bounded on large sets); generators are
+    loaded once.
     """
 
     def __init__(self, sets: dict[str, Path], methods: dict[str, Path], device: torch.device,
-                 keep: int = 64):  # fmt: skip
+                 keep: int = 64, qualities: dict[str, tuple[int, ...]] | None = None):  # fmt: skip
         self.sets, self.methods, self.device = (
             {k: Path(v) for k, v in sets.items()},
             methods,
             device,
         )
+        self.qualities = dict(qualities or {})
         self._nets: dict[tuple[str, int], Generator] = {}
         self._images: OrderedDict[tuple[str, str, int, str], np.ndarray] = OrderedDict()
         self.keep = keep
@@ -75,14 +79,21 @@ class Gallery:
             self._images.popitem(last=False)
         return found
 
+    def trained(self, method: str, quality: int) -> bool:
+        """Whether `method` is trained for `quality` (the baselines always are)."""
+        return method not in self.qualities or quality in self.qualities[method]
+
     def generator(self, method: str, quality: int) -> Generator:
-        """The released generator of `method` for `quality`, loaded once."""
+        """The released generator of `method` for `quality` (or its nearest trained QF, the
+        lower on a tie), loaded once."""
         if method not in self.methods:
             raise MissingRelease(f"unknown method {method!r}; known: {list(self.choices)}")
+        if not self.trained(method, quality):
+            quality = min(self.qualities[method], key=lambda q: (abs(q - quality), q))
         if (method, quality) not in self._nets:
             path = self.methods[method] / f"q{quality}.pt"
             if not path.is_file():
-                section = get_method(method).section
+                section = get_method(method).stage_name
                 raise MissingRelease(
                     f"{path}: no {method} generator for QF {quality} "
                     f"(run `dvc repro {section}@{quality}` or put a release file there)"
@@ -115,4 +126,6 @@ def method_dirs(params: Params, root: str | Path) -> dict[str, Path]:
 
 def gallery_of(params: Params, root: str | Path, device: torch.device) -> Gallery:
     """The test sets and every evaluated method's generators, as params name them."""
-    return Gallery(evaluation_folders(params, Path(root)), method_dirs(params, root), device)
+    qualities = {name: qualities_of(params, name) for name in params.evaluate.methods}
+    return Gallery(evaluation_folders(params, Path(root)), method_dirs(params, root), device,
+                   qualities=qualities)  # fmt: skip

@@ -4,15 +4,18 @@ A release is one `torch.save`d dict, loaded with `weights_only=True`, that carri
 needed to rebuild and use its network without the training code:
 
     model        the weights (a state dict)
-    arch         `generator` or `qf_net`
+    arch         `generator` (Galteri et al.'s), `unet` (NoGAN's) or `qf_net`
     model_args   the keyword arguments of that network
-    method       the method (`ssim`, `gan`) or `qf_predictor`
+    method       the method (`ssim`, `gan`, `nogan_pre`, `nogan`) or `qf_predictor`
     quality      the JPEG QF it was trained for (generators)
     format       the file layout's version (`checkpoints.FORMAT`); newer files are refused
     identity     a fingerprint of the run's parameters, data and code
     run          what that fingerprint hashes: the params section, seed, QF, the fingerprints
                  of the files it read and of its code
-    loss         what the GAN's perceptual loss was (e.g. `random_vgg19_relu2_2`)
+    loss         what the GAN's perceptual loss was (e.g. `random_vgg19_relu2_2`), or NoGAN's
+                 (e.g. `random_alex_lpips + l1`)
+    encoder      NoGAN's encoder initialisation (`mobilenet_v3_large-5c1a4163.pth`, or
+                 `random_mobilenet_v3_large` without ImageNet weights)
 """
 
 from __future__ import annotations
@@ -25,14 +28,18 @@ import torch
 
 from ..archs.generator import Generator, GeneratorConfig
 from ..archs.qf_net import QFNet
+from ..archs.unet import UNet, UNetConfig
 from ..checkpoints import FORMAT, CheckpointError, load_checkpoint
 
+# the generators' architectures: release `arch` -> (network class, its config class)
+GENERATORS = {"generator": (Generator, GeneratorConfig), "unet": (UNet, UNetConfig)}
 
-def generator_release(net: Generator) -> dict:
+
+def generator_release(net: Generator | UNet) -> dict:
     """The network part of a generator's release file (weights on the CPU, architecture)."""
     return {
         "model": _weights(net),
-        "arch": "generator",
+        "arch": "unet" if isinstance(net, UNet) else "generator",
         "model_args": asdict(net.config),
         "format": FORMAT,
     }
@@ -73,20 +80,22 @@ def load_generator(path: Path, device: torch.device | str = "cpu") -> Generator:
     loss (`loss`, e.g. `vgg19_relu5_4`, or a fallback's name such as `random_vgg19_relu2_2`).
     """
     saved = load_checkpoint(Path(path))
-    if saved.get("arch", "generator") != "generator" or "model_args" not in saved:
+    if saved.get("arch", "generator") not in GENERATORS or "model_args" not in saved:
         what = saved.get("method") or saved.get("arch") or "something else"
         raise CheckpointError(f"{path}: not a generator's release file (it holds {what})")
+    network, config_class = GENERATORS[saved.get("arch", "generator")]
     try:
-        config = GeneratorConfig(**saved["model_args"])
+        config = config_class(**saved["model_args"])
         weights = saved["model"]
         weights = weights.get("g", weights) if _nested(weights) else weights
-        net = _rebuild(Path(path), Generator(config), weights)
+        net = _rebuild(Path(path), network(config), weights)
     except (TypeError, ValueError, KeyError, AttributeError) as err:
         raise CheckpointError(f"{path}: not a valid generator file ({err.__class__.__name__}: "
                               f"{str(err)[:160]})") from None  # fmt: skip
-    net.release = {k: saved[k] for k in ("method", "quality", "loss") if k in saved}
+    net.release = {k: saved[k] for k in ("method", "quality", "loss", "encoder") if k in saved}
     trained = saved.get("run", {}).get("settings", {}).get("loss")
-    if isinstance(trained, dict):  # a supervised generator's loss terms, e.g. {ssim: 1, l1: 1}
+    if isinstance(trained, dict) and "loss" not in saved:  # a supervised generator's loss
+        # terms, e.g. {ssim: 1, l1: 1}
         net.release["loss"] = " + ".join(f"{w:g} {name}" for name, w in trained.items())
     return net.to(device).eval()
 

@@ -11,6 +11,7 @@ weights, whose name (`LpipsLoss.name`) must travel with every result, as for the
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ from torch import nn
 
 from ..checkpoints import load_weights
 from ..pretrained import MissingWeightsError, cache_path
+from .pixel import WeightedLoss
 
 BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
 
@@ -56,18 +58,30 @@ def lpips_network(backbone: str, weights: Path | None, fallback: str | None = No
 
 
 class LpipsLoss(nn.Module):
-    """`lpips_weight` x LPIPS + `l1_weight` x L1 of (N, 3, H, W) images in [-1, 1]."""
+    """A weighted sum of LPIPS and pixel losses (`losses.pixel`: mse, l1, ssim) of (N, 3, H, W)
+    images in [-1, 1]: `{"lpips": 1, "l1": 1}` is NoGAN's; `{"mse": 1}` and `{"ssim": 1}` are
+    Table I's other rows of the same generator, which need no LPIPS network at all."""
 
     def __init__(self, backbone: str = "vgg", weights: Path | None = None,
-                 fallback: str | None = None, lpips_weight: float = 1.0, l1_weight: float = 1.0,
+                 fallback: str | None = None, terms: Mapping[str, float] | None = None,
                  seed: int = 0):  # fmt: skip
         super().__init__()
-        self.lpips, self.name = lpips_network(backbone, weights, fallback, seed)
-        self.lpips_weight, self.l1_weight = lpips_weight, l1_weight
+        terms = dict(terms or {"lpips": 1.0, "l1": 1.0})
+        self.lpips_weight = terms.pop("lpips", 0.0)
+        self.pixel = WeightedLoss(terms) if terms else None
+        self.lpips, lpips_name = (lpips_network(backbone, weights, fallback, seed)
+                                  if self.lpips_weight else (None, ""))  # fmt: skip
+        names = ([lpips_name] if self.lpips else []) + list(terms)
+        self.name = " + ".join(names)  # e.g. "random_alex_lpips + l1": travels with results
 
     def forward(self, pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
-        """{"loss": the weighted sum, "lpips": ..., "l1": ...}."""
-        perceptual = self.lpips(pred, gt).mean()
-        l1 = (pred - gt).abs().mean()
-        return {"loss": self.lpips_weight * perceptual + self.l1_weight * l1,
-                "lpips": perceptual.detach(), "l1": l1.detach()}  # fmt: skip
+        """{"loss": the weighted sum, and each term (detached)}."""
+        total, found = 0.0, {}
+        if self.lpips is not None:
+            perceptual = self.lpips(pred, gt).mean()
+            total, found["lpips"] = self.lpips_weight * perceptual, perceptual.detach()
+        if self.pixel is not None:
+            pixel, terms = self.pixel((pred + 1) / 2, (gt + 1) / 2)  # pixel losses take [0, 1]
+            total = total + pixel
+            found |= {k: torch.tensor(v) for k, v in terms.items()}
+        return {"loss": total} | found

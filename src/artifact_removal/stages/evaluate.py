@@ -115,6 +115,8 @@ def evaluate(
         )
         for quality in qualities:
             for method in gallery.choices[1:]:
+                if not gallery.trained(method, quality):
+                    continue  # a method is scored at the QFs it is trained for
                 image = gallery.image(set_name, key, quality, method)
                 values = score(gt, image, crop_border, lpips)
                 rows.append(base | {"quality": quality, "method": method} | values)
@@ -245,7 +247,7 @@ def run_evaluation(params: Params, root: str | Path, device: torch.device, progr
     root = Path(root)
     gallery = gallery_of(params, root, device)
     for method in gallery.methods:  # fail early, before minutes of scoring, if one is missing
-        for quality in params.degradation.qualities:
+        for quality in gallery.qualities.get(method, params.degradation.qualities):
             gallery.generator(method, quality)
     evaluation = evaluate(
         gallery,
@@ -288,7 +290,8 @@ def evaluation_figures(
         rows = summary[summary["set"] == set_name]
         figures[f"{set_name}_curves"] = metric_curves(rows, f"{set_name}: mean over images")
         key = gallery.most_colourful(set_name)
-        versions = {m: gallery.image(set_name, key, quality, m) for m in gallery.choices}
+        versions = {m: gallery.image(set_name, key, quality, m) for m in gallery.choices
+                    if gallery.trained(m, quality)}  # fmt: skip
         title = f"{set_name}/{key}, JPEG QF {quality}"
         notes = _crop_notes(evaluation, set_name, key, quality)
         figures[f"{set_name}_crops"] = crops_across_methods(

@@ -179,7 +179,7 @@ def gan_curves(history: pd.DataFrame, best_step: int | None = None, title: str =
 
 def gan_samples(samples: Mapping[int, np.ndarray], jpeg: np.ndarray | None,
                 original: np.ndarray | None, best_step: int | None = None, most: int = 6,
-                title: str = "") -> Figure:  # fmt: skip
+                title: str = "", start: str = "start (SSIM)") -> Figure:  # fmt: skip
     """The same held-out window as training goes: JPEG, the starting SSIM generator (step 0),
     up to `most` validation steps (always the released one), and the original."""
     if jpeg is None or original is None or not samples:
@@ -194,7 +194,7 @@ def gan_samples(samples: Mapping[int, np.ndarray], jpeg: np.ndarray | None,
     shown = ([0] if 0 in samples else []) + steps
     images = [jpeg, *(samples[s] for s in shown), original]
     labels = ["JPEG"] + [
-        "start (SSIM)" if s == 0 else f"step {s}" + (" (released)" if s == best_step else "")
+        start if s == 0 else f"step {s}" + (" (released)" if s == best_step else "")
         for s in shown
     ] + ["original"]  # fmt: skip
     window = (slice(0, jpeg.shape[0]), slice(0, jpeg.shape[1]))
@@ -224,5 +224,42 @@ def confusion_figure(tables: Mapping[str, pd.DataFrame], means: Mapping[str, flo
         ax.set(xlabel="target QF", ylabel="predicted QF",
                title=f"{name}: mean class accuracy {means[name]:.1%}")  # fmt: skip
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def stopping_curve(
+    checks: Sequence[Mapping],
+    reference: float | None,
+    best_step: int | None,
+    score_name: str,
+    limits: tuple[float, float],
+    title: str = "",
+) -> Figure:
+    """NoGAN's stopping rule: the held-out score of each check (lower is better) against the
+    pre-GAN generator's (dashed), the chosen point (dotted), and the two glitch measures
+    against their limits; a check over a limit is drawn as a cross."""
+    fig, (ax, glitch) = plt.subplots(1, 2, figsize=(11, 3.2))
+    steps = [c["step"] for c in checks]
+    ax.plot(steps, [c["score"] for c in checks], "o-", label="held-out score")
+    failed = [c for c in checks if not np.isfinite(c["effective"])]
+    ax.plot([c["step"] for c in failed], [c["score"] for c in failed], "x", color="tab:red",
+            ms=9, label="glitch: not eligible")  # fmt: skip
+    if reference is not None:
+        ax.axhline(reference, color="gray", ls="--", lw=1, label="pre-GAN")
+    ax.set(xlabel="step", ylabel=f"{score_name} (lower is better)", title="stopping rule")
+    glitch.plot(steps, [c["colour_shift"] for c in checks], "o-", label="colour shift (levels)")
+    glitch.axhline(limits[0], color="tab:blue", ls=":", lw=1)
+    other = glitch.twinx()
+    other.plot(steps, [c["high_frequency"] for c in checks], "s-", color="tab:orange", ms=3)
+    other.axhline(limits[1], color="tab:orange", ls=":", lw=1)
+    other.set_ylabel("Laplacian energy / pre-GAN's", color="tab:orange")
+    glitch.set(xlabel="step", ylabel="colour shift (8-bit levels)", title="glitch checks "
+               "(dotted: limits)")  # fmt: skip
+    for axis in (ax, glitch):
+        if best_step is not None:
+            axis.axvline(best_step, color="black", ls=":", lw=1)
+    ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -26,6 +26,7 @@ from .plots import (
     gan_samples,
     restoration_example,
     save_figure,
+    stopping_curve,
     training_curves,
 )
 from .qf_report import qf_tables, write_confusion
@@ -83,6 +84,46 @@ def gan_reports(result: TrainResult, figures_dir: Path) -> dict:
     return figures
 
 
+def nogan_reports(result: TrainResult, figures_dir: Path) -> dict:
+    """NoGAN's GAN phase: its curves, the stopping rule's curve with the chosen point, the
+    held-out crop before, at and after it, and pre-GAN against post-GAN on a crop."""
+    run, recipe = result.run, result.recipe
+    s, best = run.settings, recipe.best_step
+    tag = f"train_{run.name}_q{run.quality}"
+    name = f"NoGAN, QF {run.quality}, loss {recipe.criterion.name}, encoder {recipe.encoder_name}"
+    reference = next((e.get(f"val_pred_{recipe.score_name}") for e in result.history
+                      if e["step"] == 0), None)  # fmt: skip
+    curves = result.curves.rename(
+        columns={"c_loss": "d_loss", "c_accuracy": "d_accuracy", "g_adv": "l_adv"}
+    )  # the critic plays D's part
+    terms = [c for c in ("g_lpips", "g_l1", "g_mse", "g_ssim") if c in curves]
+    curves["l_p"] = curves[terms].sum(axis=1, min_count=1)  # the pre-GAN loss's terms
+    figures = {"curves": gan_curves(curves, best, name),
+               "stopping": stopping_curve(recipe.rule.history, reference, best,
+                                          recipe.score_name, (s.stop.max_colour_shift,
+                                                              s.stop.max_high_frequency),
+                                          f"{name}: the stopping point")}  # fmt: skip
+    checks = [c["step"] for c in recipe.rule.history]
+    before = [c for c in checks if c < best][-1:] if best else []
+    around = {0, *before, *([best, checks[-1]] if best else [])}
+    jpeg, original = recipe.held_out.references()
+    samples = {k: v.numpy() for k, v in recipe.samples.items() if k in around}
+    figures["samples"] = gan_samples(samples, jpeg, original, best, most=len(samples),
+                                     title=f"{name}: before, at and after the stopping point",
+                                     start="pre-GAN")  # fmt: skip
+    gt, lq = _example_pair(result)
+    versions = {"original": gt, f"JPEG QF {run.quality}": lq,
+                "pre-GAN": restore_array(load_generator(run.start_from), lq, CPU),
+                "NoGAN": restore_array(load_generator(run.release), lq, CPU)}  # fmt: skip
+    notes = {label: f"PSNR-Y {psnr(gt, image, 'y'):.2f}, NIQE {niqe_or_nan(image):.2f}"
+             for label, image in versions.items() if label != "original"}  # fmt: skip
+    notes["original"] = f"NIQE {niqe_or_nan(gt):.2f}"
+    figures["example"] = crops_across_methods(versions, run.figure_crop, name, notes)
+    for key, figure in figures.items():
+        save_figure(figure, figures_dir / f"{tag}_{key}.png")
+    return figures
+
+
 def qf_reports(result: TrainResult, figures_dir: Path) -> dict:
     """The predictor's confusion matrix on the validation split: CSV and figure."""
     run = result.run
@@ -96,6 +137,7 @@ def qf_reports(result: TrainResult, figures_dir: Path) -> dict:
 
 REPORTS: dict[str, Callable[[TrainResult, Path], dict]] = {
     "gan": gan_reports,
+    "nogan": nogan_reports,
     PREDICTOR: qf_reports,
 }
 

@@ -22,7 +22,8 @@ the engine does the rest, the same way for all:
   `val_every` steps; both go to the history, the progress bar and dvclive (curves and
   `metrics.json`), rebuilt from the history on resume.
 - **Stops with a reason.** A non-finite loss on any process stops every process, keeping the
-  last good checkpoint; a recipe can stop the run too (the GAN's collapse).
+  last good checkpoint; a recipe can stop the run too (the GAN's collapse), or end it early
+  with a release (`done`: NoGAN's stopping point).
 - **Devices.** bf16 autocast and channels_last on CUDA (recipes use `runtime.autocast`);
   float32 on the CPU. Under `torchrun`, DDP over NCCL (CUDA, one GPU per process) or gloo
   (CPU): each process takes its share of every batch, process 0 validates and writes.
@@ -154,6 +155,11 @@ class Recipe:
         """A reason to stop after a logged entry (None: go on)."""
         return None
 
+    def done(self) -> bool:
+        """True when the run has reached its end before `steps` (NoGAN's stopping point): the
+        engine writes the checkpoint and the release there, and a rerun resumes to nothing."""
+        return False
+
     def state(self) -> dict:
         """The recipe's own state for checkpoints (tensors and plain data)."""
         return {}
@@ -211,7 +217,8 @@ def train(run: Run, device: torch.device, progress: bool = True) -> TrainResult:
     if ddp.main and state["step"] == 0 and recipe.validate_at_start:
         state["history"].append({"step": 0} | _prefixed(recipe.validate(0)))
     live = LiveLog(run.live_dir, state["history"]) if ddp.main and run.live_dir else None
-    bar = tqdm(range(state["step"] + 1, run.steps + 1), desc=f"train {run.label}",
+    last = state["step"] if recipe.done() else run.steps  # a run that stopped early is done
+    bar = tqdm(range(state["step"] + 1, last + 1), desc=f"train {run.label}",
                disable=not (progress and ddp.main), initial=state["step"], total=run.steps,
                unit="step")  # fmt: skip
     window: list[dict[str, float]] = []
@@ -226,8 +233,9 @@ def train(run: Run, device: torch.device, progress: bool = True) -> TrainResult:
         window.append(values)
         validate = step % run.settings.val_every == 0 or step == run.steps
         reason = None
-        if step % LOG_EVERY == 0 or validate:
-            means = {k: float(np.mean([w[k] for w in window])) for k in values}
+        if step % LOG_EVERY == 0 or validate:  # a term some steps lack: the mean of the others
+            keys = dict.fromkeys(k for w in window for k in w)
+            means = {k: float(np.mean([w[k] for w in window if k in w])) for k in keys}
             window = []  # on every process, so no window outgrows its log interval
         if ddp.main and (step % LOG_EVERY == 0 or validate):
             entry = {"step": step} | means
@@ -244,11 +252,14 @@ def train(run: Run, device: torch.device, progress: bool = True) -> TrainResult:
                 f"{run.label}: {reason or 'stopped on process 0'}; the last checkpoint "
                 f"(step {state['saved']}) is at {run.checkpoint}"
             )
-        if step % run.settings.checkpoint_every == 0 or step == run.steps:
+        finished = ddp.any(recipe.done())
+        if step % run.settings.checkpoint_every == 0 or step == run.steps or finished:
             if ddp.main:
                 _save(run, recipe, step, state)
             state["saved"] = step
             ddp.barrier()
+        if finished:
+            break
     if ddp.main:
         save_atomic(_release(run, recipe, state), run.release)
         if live:
