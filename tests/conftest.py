@@ -192,6 +192,19 @@ def same_weights(a: Path, b: Path) -> bool:
     return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def cut_at(monkeypatch, recipe, step: int) -> None:
+    """Make `recipe.train_step` raise KeyboardInterrupt at `step` (as Ctrl-C would); undo with
+    `monkeypatch.undo()`."""
+    real = recipe.train_step
+
+    def interrupt(self, at):
+        if at == step:
+            raise KeyboardInterrupt
+        return real(self, at)
+
+    monkeypatch.setattr(recipe, "train_step", interrupt)
+
+
 def free_port() -> int:
     """A TCP port nobody listens on now (for torchrun's rendezvous)."""
     with socket.socket() as sock:

@@ -74,8 +74,8 @@ def test_round_trip_through_plain_data():
         (lambda r: r["train_gan"].update(select_by="fid"), "train_gan.select_by"),
         (lambda r: r["train_qf"].update(patch_size=96), "train_qf.patch_size: must be one"),
         (lambda r: r["train_qf"].update(models_dir="models/gan"), "train_qf.models_dir"),
-        (lambda r: r["evaluate"].update(methods=["ssim", "nogan"]), "unknown method 'nogan'"),
-        (lambda r: r["compare"].update(left="nogan"), "compare.left: must be one of"),
+        (lambda r: r["evaluate"].update(methods=["ssim", "dncnn"]), "unknown method 'dncnn'"),
+        (lambda r: r["compare"].update(left="dncnn"), "compare.left: must be one of"),
         (lambda r: r["data"].update(extra_sets={"live1": "~/LIVE1"}), "write the folder out"),
         (lambda r: r["data"].update(extra_sets={"live1": "$B/LIVE1"}), "expands neither"),
         (lambda r: r["train_ssim"].update(loss={"perceptual": 1.0}), "train_ssim.loss"),
@@ -133,11 +133,11 @@ def test_every_registered_method_has_its_section():
 
 def test_profile_merges_and_keeps_comments(project):
     profile = project / "p.yaml"
-    profile.write_text("degradation: {qualities: [10, 40]}\ndata: {extra_sets: {live1: /x}}\n")
+    profile.write_text("degradation: {qualities: [10, 20]}\ndata: {extra_sets: {live1: /x}}\n")
     changed = apply_profile(profile, project / "params.yaml")
     assert changed == ["degradation.qualities", "data.extra_sets"]
     params = load_params(project / "params.yaml")
-    assert params.degradation.qualities == (10, 40)
+    assert params.degradation.qualities == (10, 20)
     assert params.data.extra_sets == {"live1": "/x"}
     assert "# The one place where parameters live" in (project / "params.yaml").read_text()
 

@@ -161,7 +161,10 @@ def _tiny_project(project: Path, photo, gray_photo, extra: dict | None = None) -
     (raw / "broken.jpg").write_bytes(b"\xff\xd8\xff" + rng.bytes(100))
     (raw / ".DS_Store").write_bytes(b"\0")
     text = (project / "params.yaml").read_text().replace("[5, 10, 20, 30, 40, 60]", "[10, 40]")
-    text = text.replace("dead_leaves: 24", "dead_leaves: 2")
+    text = text.replace("dead_leaves: 24", "dead_leaves: 2").replace(
+        "qualities: [20]", "qualities: [10]"
+    )
+    text = text.replace("figure_quality: 20", "figure_quality: 10")
     if extra:
         text = text.replace("extra_sets: {}", "extra_sets: " + json.dumps(extra))
     (project / "params.yaml").write_text(text)
@@ -271,6 +274,7 @@ def test_rerun_leaves_no_stale_outputs(project, photo, gray_photo):
     prepare_corpus(load_params(project / "params.yaml"), project)
     text = (project / "params.yaml").read_text().replace("[10, 40]", "[20]")
     text = text.replace("figure_quality: 10", "figure_quality: 20")  # must be an ensemble QF
+    text = text.replace("qualities: [10] ", "qualities: [20] ")  # train_nogan's
     (project / "params.yaml").write_text(text.replace("quality: 10", "quality: 20"))
     prepare_corpus(load_params(project / "params.yaml"), project)
     folders = {p.name for p in (project / "data/prepared/sets/train").iterdir()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -129,16 +130,20 @@ def test_missing_generator_or_images_are_clear_errors(prepared, tmp_path):
 
 def test_params_of_the_evaluation_are_checked(project):
     text = (project / "params.yaml").read_text()
-    (project / "params.yaml").write_text(text.replace("figure_quality: 10", "figure_quality: 11"))
+    (project / "params.yaml").write_text(text.replace("figure_quality: 20", "figure_quality: 11"))
     with pytest.raises(ConfigError, match=r"evaluate.figure_quality: 11 is not one"):
         load_params(project / "params.yaml")
-    (project / "params.yaml").write_text(text.replace("methods: [ssim, gan]", "methods: [ssim]"))
+    (project / "params.yaml").write_text(
+        text.replace("methods: [ssim, gan, nogan_pre, nogan]", "methods: [ssim]")
+    )
     with pytest.raises(ConfigError, match=r"compare.right: must be one of"):
         load_params(project / "params.yaml")
     (project / "params.yaml").write_text(text.replace("set: test", "set: live1"))
     with pytest.raises(ConfigError, match=r"compare\.set"):
         load_params(project / "params.yaml")
-    (project / "params.yaml").write_text(text.replace("methods: [ssim, gan]", "methods: [sim]"))
+    (project / "params.yaml").write_text(
+        text.replace("methods: [ssim, gan, nogan_pre, nogan]", "methods: [sim]")
+    )
     with pytest.raises(ConfigError, match=r"evaluate.methods: unknown method 'sim'"):
         load_params(project / "params.yaml")
 
@@ -165,3 +170,64 @@ def test_a_gan_trained_with_a_fallback_loss_is_named_in_the_tables(prepared, mod
     assert result.losses == {"gan": "random_vgg19_relu2_2"}
     text = table_markdown(result, summarize(result.per_image), "test", 10)
     assert "Perceptual loss of gan: random_vgg19_relu2_2 (a fallback" in text
+
+
+@pytest.fixture
+def unet_models(tmp_path):
+    """A NoGAN release (an untrained small U-Net) for QF 10 only."""
+    from artifact_removal.archs.unet import UNet, UNetConfig
+    from artifact_removal.inference.releases import generator_release
+
+    torch.manual_seed(0)
+    net = UNet(UNetConfig("mobilenet_v3_small", width=0.25))
+    save_atomic(generator_release(net) | {"quality": 10, "method": "nogan"},
+                tmp_path / "unet" / "q10.pt")  # fmt: skip
+    return tmp_path / "unet"
+
+
+def test_a_method_is_scored_at_its_own_qualities_with_super_resolution_rows(
+    prepared, models, unet_models
+):
+    gallery = Gallery(prepared, {"ssim": models, "nogan": unet_models}, CPU,
+                      qualities={"nogan": (10,)}, super_resolution=2)  # fmt: skip
+    assert gallery.choices == ("original", "jpeg", "ssim", "nogan", "jpeg_sr2", "ssim_sr2",
+                               "nogan_sr2")  # fmt: skip
+    rows = evaluate(gallery, ("test",), (10, 40), lpips=Lpips(reason="none")).per_image
+    seen = rows.groupby("method")["quality"].unique().map(sorted).to_dict()
+    assert seen["nogan"] == [10] and seen["nogan_sr2"] == [10] and seen["jpeg_sr2"] == [10, 40]
+    # the untrained U-Net returns its input: the JPEG, and the super-resolution input
+    at10 = rows[rows["quality"] == 10].set_index(["key", "method"])["psnr_y"]
+    assert at10[("astro", "nogan")] == pytest.approx(at10[("astro", "jpeg")], abs=1e-9)
+    assert at10[("astro", "nogan_sr2")] == pytest.approx(at10[("astro", "jpeg_sr2")], abs=1e-9)
+    assert at10[("astro", "jpeg_sr2")] < at10[("astro", "jpeg")]  # downscaling loses detail
+    summary = summarize(rows)
+    order = list(summary.query("quality == 10")["method"])
+    assert order == ["original", "jpeg", "ssim", "nogan", "jpeg_sr2", "ssim_sr2", "nogan_sr2"]
+    # at a QF it is not trained for, a method restores with its nearest trained generator
+    assert gallery.generator("nogan", 40) is gallery.generator("nogan", 10)
+
+
+def test_nogan_tables_are_printed_beside_the_paper_at_qf_20():
+    import pandas as pd
+
+    from artifact_removal.stages.evaluate import nogan_tables
+
+    summary = pd.DataFrame(
+        {"set": "live1", "quality": 20, "method": ["original", "jpeg", "nogan_pre", "nogan"],
+         "ssim_rgb": [np.nan, 0.8, 0.82, 0.81], "brisque": [10.0, 50.0, 40.0, 30.0],
+         "niqe": [3.0, 6.0, 5.0, 4.0]})  # fmt: skip
+    text = nogan_tables(summary, "live1", 20)
+    assert "Table I, artifact removal" in text and "Table II, super-resolution" in text
+    assert re.search(r"\| nogan_pre +\| +0.8200 \| n/a", text) and "| pre-GAN " in text
+    assert nogan_tables(summary, "live1", 10) == ""
+    assert nogan_tables(summary[summary["method"] != "nogan"].assign(
+        method=["original", "jpeg", "ssim"]), "live1", 20) == ""  # fmt: skip
+
+
+def test_the_super_resolution_input_keeps_the_size():
+    from artifact_removal.degradations.jpeg import downscaled_jpeg
+
+    rng = np.random.default_rng(0)
+    for shape in ((37, 50, 3), (37, 50)):
+        image = rng.integers(0, 256, shape, dtype=np.uint8)
+        assert downscaled_jpeg(image, 20, 2).shape == shape

@@ -17,7 +17,7 @@ from artifact_removal.stages.train_reports import write_reports
 from artifact_removal.training import nogan, nogan_gan
 from artifact_removal.training.engine import TrainingError, train
 
-from .conftest import run_of, same_weights
+from .conftest import cut_at, run_of, same_weights
 
 CPU = torch.device("cpu")
 
@@ -75,17 +75,10 @@ def test_the_encoder_is_frozen_in_a_frozen_phase_only(project):
 
 def test_pretraining_resumes_to_the_same_weights(project, monkeypatch):
     whole = train(run_of(project, "nogan_pre", 10, "whole"), CPU, progress=False)
-    real = nogan.Recipe.train_step
-
-    def interrupt(self, step):
-        if step == 5:
-            raise KeyboardInterrupt
-        return real(self, step)
-
-    monkeypatch.setattr(nogan.Recipe, "train_step", interrupt)
+    cut_at(monkeypatch, nogan.Recipe, 5)
     with pytest.raises(KeyboardInterrupt):
         train(run_of(project, "nogan_pre", 10, "cut"), CPU, progress=False)
-    monkeypatch.setattr(nogan.Recipe, "train_step", real)
+    monkeypatch.undo()
     resumed = train(run_of(project, "nogan_pre", 10, "cut"), CPU, progress=False)
     assert resumed.resumed_from == 4 and same_weights(resumed.release, whole.release)
 
@@ -107,17 +100,10 @@ def test_gan_phase_stops_by_the_rule_repeats_and_resumes(project, monkeypatch):
     assert first.history[0]["step"] == 0
     # a run that the rule ended resumes to nothing; one cut short resumes to the same release
     assert train(run_of(project, "nogan", 10, "a"), CPU, progress=False).history == first.history
-    real = nogan_gan.Recipe.train_step
-
-    def interrupt(self, step):
-        if step == 5:
-            raise KeyboardInterrupt
-        return real(self, step)
-
-    monkeypatch.setattr(nogan_gan.Recipe, "train_step", interrupt)
+    cut_at(monkeypatch, nogan_gan.Recipe, 5)
     with pytest.raises(KeyboardInterrupt):
         train(run_of(project, "nogan", 10, "cut"), CPU, progress=False)
-    monkeypatch.setattr(nogan_gan.Recipe, "train_step", real)
+    monkeypatch.undo()
     resumed = train(run_of(project, "nogan", 10, "cut"), CPU, progress=False)
     assert resumed.resumed_from == 4 and same_weights(resumed.release, first.release)
 

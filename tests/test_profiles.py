@@ -47,6 +47,22 @@ def test_every_trainer_runs_a_few_steps_at_paper_size(paper_project):
     assert result.recipe.perceptual.name == "random_vgg19_relu5_4"
     assert result.recipe.d.config.channels == 64 and load_checkpoint(gan.release)["best_step"] == 2
 
+    from artifact_removal.methods import PhaseParams
+
+    pre = run_of(paper_project, "nogan_pre", 10)
+    assert pre.settings.fallback is None and pre.settings.generator.width == 1.0
+    with pytest.raises(MissingWeightsError, match=r"mobilenet_v3_large-5c1a4163\.pth"):
+        train(pre, CPU, progress=False)  # the paper's encoder or nothing
+    phases = (PhaseParams(64, 1, True), PhaseParams(64, 1, False))
+    pre = run_of(paper_project, "nogan_pre", 10, fallback="random", phases=phases,
+                 batch_size=2, checkpoint_every=1, val_every=2)  # fmt: skip
+    assert load_checkpoint(train(pre, CPU, progress=False).release)["loss"] == (
+        "random_vgg_lpips + l1"
+    )
+    nogan = run_of(paper_project, "nogan", 10, critic_steps=1, gan_steps=2, batch_size=2,
+                   checkpoint_every=1, val_every=1)  # fmt: skip
+    assert train(nogan, CPU, progress=False).recipe.c.net[0].weight.shape[0] == 64
+
     qf = train(run_of(paper_project, "qf", batch_size=8, **FEW_STEPS), CPU, progress=False)
     release = load_checkpoint(qf.release)
     assert release["model_args"] == {"classes": [10, 40], "channels": 64, "above": True}

@@ -154,7 +154,7 @@ def test_bad_options_are_refused(models, tmp_path):
                              ({"quality": 0}, "quality must be"),
                              ({"bits": 12}, "bits must be"),
                              ({"tile": 100}, "multiples of 8"),
-                             ({"method": "nogan"}, "unknown method")):  # fmt: skip
+                             ({"method": "dncnn"}, "unknown method")):  # fmt: skip
         with pytest.raises(RestoreError, match=message):
             restore_files([tmp_path], tmp_path / "o", models_dir=models / "gan", **options)
 

@@ -56,8 +56,8 @@ def test_params_become_a_run_in_one_step(prepared_project):
     assert qf.release == prepared_project / "models/qf/predictor.pt" and qf.qualities == (10, 40)
     with pytest.raises(TrainingError, match="quality 20 is not one of"):
         Run.from_params(params, "ssim", 20, prepared_project)
-    with pytest.raises(TrainingError, match="unknown method 'nogan'"):
-        Run.from_params(params, "nogan", 10, prepared_project)
+    with pytest.raises(TrainingError, match="unknown method 'dncnn'"):
+        Run.from_params(params, "dncnn", 10, prepared_project)
 
 
 def test_training_is_deterministic_and_writes_everything(small_project):

@@ -111,6 +111,7 @@ class EvaluateParams:
     methods: Annotated[tuple[str, ...], Field(min_length=1)]
     crop_border: Annotated[int, Field(ge=0, le=64)]
     figure_quality: Quality
+    super_resolution: Annotated[int, Field(ge=0, le=8)]  # 0: off; else the downscaling factor
     out_dir: str
 
 

@@ -12,6 +12,7 @@ from ..archs.generator import Generator
 from ..config import Params, resolve_path
 from ..data.images import colourfulness, read_png
 from ..data.prepared import DataError, evaluation_folders, keys, load_compressed
+from ..degradations.jpeg import downscaled_jpeg
 from ..methods import get as get_method
 from ..methods import models_dir, qualities_of
 from .releases import load_generator
@@ -36,13 +37,17 @@ class Gallery:
     """
 
     def __init__(self, sets: dict[str, Path], methods: dict[str, Path], device: torch.device,
-                 keep: int = 64, qualities: dict[str, tuple[int, ...]] | None = None):  # fmt: skip
+                 keep: int = 64, qualities: dict[str, tuple[int, ...]] | None = None,
+                 super_resolution: int = 0, subsampling: str = "4:2:0"):  # fmt: skip
         self.sets, self.methods, self.device = (
             {k: Path(v) for k, v in sets.items()},
             methods,
             device,
         )
         self.qualities = dict(qualities or {})
+        # super-resolution + artifact removal: versions `jpeg_srN` (the input) and `<method>_srN`
+        self.super_resolution, self.subsampling = super_resolution, subsampling
+        self.sr_suffix = f"_sr{super_resolution}" if super_resolution else ""
         self._nets: dict[tuple[str, int], Generator] = {}
         self._images: OrderedDict[tuple[str, str, int, str], np.ndarray] = OrderedDict()
         self.keep = keep
@@ -59,8 +64,10 @@ class Gallery:
 
     @property
     def choices(self) -> tuple[str, ...]:
-        """What can be shown: the original, JPEG and every method."""
-        return (ORIGINAL, JPEG, *self.methods)
+        """What can be shown: the original, JPEG and every method (and their super-resolution
+        versions when asked for)."""
+        sr = tuple(m + self.sr_suffix for m in (JPEG, *self.methods)) if self.sr_suffix else ()
+        return (ORIGINAL, JPEG, *self.methods, *sr)
 
     def image(self, set_name: str, key: str, quality: int, method: str) -> np.ndarray:
         """One version of one image: (H, W, 3) or (H, W) uint8."""
@@ -70,10 +77,14 @@ class Gallery:
         if name in self._images:
             self._images.move_to_end(name)
             return self._images[name]
-        _, jpegs = load_compressed(self.folder(set_name), key, [quality])
-        found = jpegs[quality].pixels
-        if method != JPEG:
-            found = restore_array(self.generator(method, quality), found, self.device)
+        base = method.removesuffix(self.sr_suffix) if self.sr_suffix else method
+        if base != method:  # super-resolution + artifact removal's input
+            original = self.image(set_name, key, quality, ORIGINAL)
+            found = downscaled_jpeg(original, quality, self.super_resolution, self.subsampling)
+        else:
+            found = load_compressed(self.folder(set_name), key, [quality])[1][quality].pixels
+        if base != JPEG:
+            found = restore_array(self.generator(base, quality), found, self.device)
         self._images[name] = found
         if len(self._images) > self.keep:
             self._images.popitem(last=False)
@@ -81,6 +92,7 @@ class Gallery:
 
     def trained(self, method: str, quality: int) -> bool:
         """Whether `method` is trained for `quality` (the baselines always are)."""
+        method = method.removesuffix(self.sr_suffix) if self.sr_suffix else method
         return method not in self.qualities or quality in self.qualities[method]
 
     def generator(self, method: str, quality: int) -> Generator:
@@ -128,4 +140,5 @@ def gallery_of(params: Params, root: str | Path, device: torch.device) -> Galler
     """The test sets and every evaluated method's generators, as params name them."""
     qualities = {name: qualities_of(params, name) for name in params.evaluate.methods}
     return Gallery(evaluation_folders(params, Path(root)), method_dirs(params, root), device,
-                   qualities=qualities)  # fmt: skip
+                   qualities=qualities, super_resolution=params.evaluate.super_resolution,
+                   subsampling=params.degradation.chroma_subsampling)  # fmt: skip

@@ -9,6 +9,7 @@ scored on each of them too, as confusion matrices.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -135,7 +136,9 @@ def summarize(per_image: pd.DataFrame) -> pd.DataFrame:
         parts.append(original.assign(quality=quality))
     table = pd.concat(parts).drop(columns="key").groupby(["set", "quality", "method"], sort=False)
     summary = table.mean().reset_index()
-    order = {m: i for i, m in enumerate([ORIGINAL, JPEG, *scored["method"].unique()])}
+    methods = list(scored["method"].unique())  # super-resolution rows (`_srN`) last
+    methods.sort(key=lambda m: bool(re.search(r"_sr\d+$", m)))
+    order = {m: i for i, m in enumerate([ORIGINAL, JPEG, *methods])}
     summary["_order"] = summary["method"].map(order)
     summary = summary.sort_values(["set", "quality", "_order"], kind="stable").drop(
         columns="_order"
@@ -167,6 +170,42 @@ def published_rows(set_name: str, quality: int) -> pd.DataFrame | None:
     return frame.rename_axis("method").reset_index().assign(source=entry["source"])
 
 
+NOGAN_QUALITY = 20  # the QF of NoGAN's published tables
+NOGAN_COLUMNS = {"ssim": "ssim_rgb", "lpips": "lpips", "brisque": "brisque", "niqe": "niqe"}
+
+
+def _markdown(frame: pd.DataFrame, missing: str = "") -> str:
+    """A table as Markdown, 4 decimals, `missing` for empty cells."""
+    shown = frame.astype(object).where(frame.notna(), None)
+    return shown.to_markdown(index=False, floatfmt=".4f", missingval=missing)
+
+
+PAPER_TABLES = {"artifact_removal": "Table I, artifact removal",
+                "super_resolution": "Table II, super-resolution + artifact removal"}  # fmt: skip
+
+
+def nogan_tables(summary: pd.DataFrame, set_name: str, quality: int) -> str:
+    """At QF 20, when NoGAN is evaluated: Mameli et al.'s Tables I and II (DIV2K) beside this
+    set's rows of the same columns (SSIM on RGB, LPIPS, BRISQUE, NIQE); else nothing."""
+    rows = summary[(summary["set"] == set_name) & (summary["quality"] == quality)]
+    if quality != NOGAN_QUALITY or not rows["method"].str.startswith("nogan").any():
+        return ""
+    entry = _published()["nogan_div2k_qf20"]
+    ours = rows.set_index("method").reindex(columns=list(NOGAN_COLUMNS.values()))
+    ours.columns = list(NOGAN_COLUMNS)
+    lines = [f"### NoGAN beside Mameli et al. 2020 ({entry['source']}; DIV2K, QF 20)", "",
+             f"Here ({set_name}):", "", _markdown(ours.reset_index(), "n/a")]  # fmt: skip
+    for part, title in PAPER_TABLES.items():
+        frame = pd.DataFrame.from_dict(entry[part], orient="index", columns=entry["columns"])
+        lines += ["", f"Published, {title}:", "", _markdown(frame.rename_axis("row").reset_index())]
+    lines += ["", "nogan_pre is the paper's pre-GAN row, nogan its post-GAN row; the post-GAN "
+              "small, MSE and SSIM rows are the same recipe with train_nogan.generator.encoder "
+              "mobilenet_v3_small, or train_nogan.loss {mse: 1.0} / {ssim: 1.0}; "
+              "`<method>_srN` rows need evaluate.super_resolution N. LPIPS n/a: no ImageNet "
+              "AlexNet."]  # fmt: skip
+    return "\n".join(lines)
+
+
 def quality_table(summary: pd.DataFrame, set_name: str, quality: int) -> pd.DataFrame:
     """One set at one QF: a row per method, JPEG's gain added for PSNR on Y."""
     rows = summary[(summary["set"] == set_name) & (summary["quality"] == quality)]
@@ -185,9 +224,7 @@ def table_markdown(
     count = evaluation.per_image.query("set == @set_name and method == @ORIGINAL").shape[0]
     lines = [
         f"## {set_name}, JPEG QF {quality} ({count} images)\n",
-        table.astype(object)
-        .where(table.notna(), None)
-        .to_markdown(index=False, floatfmt=".4f", missingval=""),
+        _markdown(table),
         "",
         f"{CONVENTIONS} Border crop: {evaluation.crop_border} px. gain_y: PSNR-Y minus JPEG's.",
     ]
@@ -199,6 +236,8 @@ def table_markdown(
     if published is not None:
         lines += ["", "Published (gray images, their IJG JPEG):", "",
                   published.to_markdown(index=False, floatfmt=".4f")]  # fmt: skip
+    if nogan := nogan_tables(summary, set_name, quality):
+        lines += ["", nogan]
     return "\n".join(lines) + "\n"
 
 

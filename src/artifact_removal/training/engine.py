@@ -209,6 +209,13 @@ def recipe_class(run: Run) -> type[Recipe]:
 
 def train(run: Run, device: torch.device, progress: bool = True) -> TrainResult:
     """Train (or resume, or just re-release) one run; see the module docstring."""
+    if run.start_from is not None and not run.start_from.is_file():
+        base = _method(_method(run.name).starts_from)
+        raise TrainingError(
+            f"{run.start_from}: {run.label} starts from the {base.name} generator of QF "
+            f"{run.quality}, which is missing; run `dvc repro {base.stage_name}@{run.quality}` or "
+            f"`artifact-removal train --method {base.name} --quality {run.quality}` first"
+        )
     ddp = Distributed.start(device)
     seed_everything(run.seed)
     recipe = recipe_class(run)(run, ddp.device, ddp)

@@ -92,12 +92,6 @@ class Recipe(BaseRecipe):
     def __init__(self, run, device, ddp):
         super().__init__(run, device, ddp)
         s = run.settings
-        if not run.start_from.is_file():
-            raise TrainingError(
-                f"{run.start_from}: the GAN starts from the SSIM generator of QF {run.quality}, "
-                f"which is missing; run `dvc repro train_ssim@{run.quality}` or "
-                f"`artifact-removal train --method ssim --quality {run.quality}` first"
-            )
         self.sampler = PatchSampler(run.prepared_dir, run.quality, s.patch_size, run.seed)
         self.g = load_generator(run.start_from, device).train()
         d = s.discriminator

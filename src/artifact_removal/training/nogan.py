@@ -38,8 +38,8 @@ from ..pretrained import (
     weights_for,
 )
 from ..runtime import autocast
+from . import supervised
 from .engine import Recipe as BaseRecipe
-from .supervised import evaluate_pairs
 
 
 def backbone_weights(name: str, root, fallback: str | None, what: str):
@@ -131,11 +131,7 @@ class Recipe(BaseRecipe):
             "phase": torch.tensor(float(index + 1))
         }
 
-    def validate(self, step: int) -> dict[str, float]:
-        self.net.eval()
-        scores = evaluate_pairs(self.net, self.val_pairs, self.device)
-        self.net.train()
-        return scores
+    validate = supervised.Recipe.validate  # restored validation images against JPEG's
 
     def release(self) -> dict:
         return generator_release(self.net) | {"loss": self.criterion.name,

@@ -64,12 +64,6 @@ class Recipe(BaseRecipe):
     def __init__(self, run, device, ddp):
         super().__init__(run, device, ddp)
         s = run.settings
-        if not run.start_from.is_file():
-            raise TrainingError(
-                f"{run.start_from}: NoGAN's GAN phase starts from the pre-GAN generator of QF "
-                f"{run.quality}, which is missing; run `dvc repro train_nogan@{run.quality}` or "
-                f"`artifact-removal train --method nogan_pre --quality {run.quality}` first"
-            )
         pre = load_checkpoint(run.start_from)["run"]["settings"]  # the loss it was trained on
         self.loss_settings = SimpleNamespace(loss=pre["loss"], fallback=pre["fallback"],
                                              lpips_backbone=pre["lpips_backbone"])  # fmt: skip
