@@ -140,3 +140,30 @@ def test_reports_show_the_stopping_point(project, tmp_path):
     assert set(figures) == {"curves", "stopping", "samples", "example"}
     for name in figures:
         assert (tmp_path / "figures" / f"train_nogan_q10_{name}.png").stat().st_size > 0
+
+
+def test_both_phases_train_under_torchrun_with_two_processes(small_project):
+    """DDP over gloo: the encoder frozen, then unfrozen (DDP wraps anew), then the GAN phase."""
+    import subprocess
+    import sys
+
+    from .conftest import free_port
+
+    for method in ("nogan_pre", "nogan"):
+        command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                   f"--master_port={free_port()}", "-m", "artifact_removal", "train",
+                   "--method", method, "--quality", "10", "--device", "cpu"]  # fmt: skip
+        done = subprocess.run(command, cwd=small_project, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.count(f"{method} q10: ") == 1
+    assert load_checkpoint(small_project / "models/nogan/q10.pt")["method"] == "nogan"
+
+
+def test_without_an_eligible_check_the_pre_gan_generator_is_released(project, monkeypatch):
+    """Every check over the glitch limits: the rule stops, and releases no rejected weights."""
+    monkeypatch.setattr(nogan_gan, "glitches", lambda found, reference: (99.0, 1.0))
+    result = train(run_of(project, "nogan", 10, "glitchy"), CPU, progress=False)
+    assert result.recipe.rule.stop and result.recipe.best_step is None
+    assert result.history[-1]["step"] == 6  # patience 2: two checks (4, 6), none eligible
+    assert load_checkpoint(result.release)["best_step"] == 0
+    assert same_weights(result.release, project / "models/nogan_pre/q10.pt")

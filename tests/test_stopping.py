@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from artifact_removal.training.stopping import StopRule, colour_shift, high_frequency_ratio
@@ -67,3 +68,18 @@ def test_glitch_measures_on_known_images():
     assert high_frequency_ratio(noisy, base) > 1.2
     smooth = torch.nn.functional.avg_pool2d(base, 3, stride=1, padding=1)
     assert high_frequency_ratio(smooth, base) < 0.5
+
+
+def test_glitch_statistics_give_the_measures_of_the_whole_images():
+    from artifact_removal.training.stopping import glitch_statistics, glitches
+
+    torch.manual_seed(0)
+    images = [torch.rand(1, 3, 20 + i, 30) * 2 - 1 for i in range(3)]
+    reference = [(x * 0.5).clamp(-1, 1) for x in images]
+    shift, high = glitches([glitch_statistics(x) for x in images],
+                           [glitch_statistics(r) for r in reference])  # fmt: skip
+    expected_shift = sum(colour_shift(x, r) for x, r in zip(images, reference, strict=True)) / 3
+    expected_high = sum(high_frequency_ratio(x, r) for x, r in zip(images, reference,
+                                                                   strict=True)) / 3  # fmt: skip
+    assert shift == pytest.approx(expected_shift, rel=1e-5)
+    assert high == pytest.approx(expected_high, rel=1e-5)

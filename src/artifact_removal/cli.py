@@ -63,10 +63,19 @@ def _fetch_models(args: argparse.Namespace) -> int:
 
     names = args.only or ["niqe", *BACKBONES]
     if "niqe" in names:
-        from .metrics.no_reference import fetch_niqe_model
+        from .metrics.no_reference import NIQE_FILE, MissingModelError, cache_dir, fetch_niqe_model
 
-        print(f"NIQE model: {fetch_niqe_model()}")
         names = [n for n in names if n != "niqe"]
+        if args.list:
+            there = (cache_dir() / NIQE_FILE).is_file()
+            print(f"NIQE model: {cache_dir() / NIQE_FILE} ({'present' if there else 'absent'})")
+        else:
+            try:
+                print(f"NIQE model: {fetch_niqe_model()}")
+            except MissingModelError as err:
+                print(f"NIQE model: not fetched ({err})")
+                if not names:
+                    return 1
     if not names:
         return 0
     folder = cache_path("x").parent

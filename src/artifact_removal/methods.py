@@ -311,10 +311,11 @@ def _check_nogan_gan(params: Params) -> list[str]:
     if not 1 <= g <= every:
         problems.append(f"train_nogan_gan.generator_steps: [{g}, {every}] means {g} generator "
                         f"steps in every {every}; need 1 <= {g} <= {every}")  # fmt: skip
-    if gan.patch_size % 2 ** (gan.critic.downsamplings + 1):
+    stride = 2 ** (gan.critic.downsamplings + 1)  # the critic's stride, before a 4x4 patch head
+    if gan.patch_size % stride or gan.patch_size < 4 * stride:
         problems.append(f"train_nogan_gan.patch_size: {gan.patch_size} must be a multiple of "
-                        f"{2 ** (gan.critic.downsamplings + 1)} for the critic's "
-                        "downsamplings")  # fmt: skip
+                        f"{stride}, at least {4 * stride}, for the critic's "
+                        f"{gan.critic.downsamplings} downsamplings")  # fmt: skip
     return problems
 
 

@@ -233,7 +233,7 @@ class UNet(nn.Module):
 class Critic(nn.Module):
     """NoGAN's critic, after DeOldify's: spectral-normalised convolutions with LeakyReLU 0.2 and
     dropout, stride-2 downsampling, self-attention after the first downsampling, and a logit per
-    patch (N, 1, H/16, W/16 for 4 downsamplings) for binary cross-entropy."""
+    patch for binary cross-entropy: (N, 1, H/s - 3, W/s - 3), s = 2^(downsamplings + 1)."""
 
     def __init__(self, channels: int = 64, downsamplings: int = 3, dropout: float = 0.15):
         super().__init__()

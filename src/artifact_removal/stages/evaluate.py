@@ -201,8 +201,9 @@ def nogan_tables(summary: pd.DataFrame, set_name: str, quality: int) -> str:
     lines += ["", "nogan_pre is the paper's pre-GAN row, nogan its post-GAN row; the post-GAN "
               "small, MSE and SSIM rows are the same recipe with train_nogan.generator.encoder "
               "mobilenet_v3_small, or train_nogan.loss {mse: 1.0} / {ssim: 1.0}; "
-              "`<method>_srN` rows need evaluate.super_resolution N. LPIPS n/a: no ImageNet "
-              "AlexNet."]  # fmt: skip
+              "`<method>_srN` rows need evaluate.super_resolution N."]  # fmt: skip
+    if ours["lpips"].isna().all():
+        lines[-1] += " LPIPS n/a: no ImageNet AlexNet recorded."
     return "\n".join(lines)
 
 

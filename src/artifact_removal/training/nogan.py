@@ -117,6 +117,8 @@ class Recipe(BaseRecipe):
         index, phase = self.phase(step)
         if self.net.encoder.frozen != phase.frozen:
             self.net.encoder.freeze(phase.frozen)
+            # DDP registers the parameters that need gradients when it wraps: wrap anew
+            self.model = self.ddp.wrap(self.net)
         batch = self.samplers[phase.patch_size].batch(step, s.batch_size, self.ddp.rank,
                                                       self.ddp.world)  # fmt: skip
         lq, gt = (batch[k].to(self.device) * 2 - 1 for k in ("lq", "gt"))  # [-1, 1]

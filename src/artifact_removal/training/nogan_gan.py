@@ -40,7 +40,7 @@ from .engine import Recipe as BaseRecipe
 from .engine import TrainingError, weights
 from .gan import HeldOut, scores
 from .nogan import build_loss
-from .stopping import StopRule, colour_shift, high_frequency_ratio
+from .stopping import StopRule, glitch_statistics, glitches
 
 SUMMARY = ("psnr_y", "ssim_y", "niqe", "jpeg_niqe")  # the released check's, in metrics.json
 
@@ -91,7 +91,7 @@ class Recipe(BaseRecipe):
         self.lpips = Lpips.load(weights_for("alexnet", run.root), device)
         self.score_name = "lpips" if self.lpips.available else "niqe"
         self.rule = StopRule(s.stop.patience, s.stop.max_colour_shift, s.stop.max_high_frequency)
-        self.reference: list[torch.Tensor] | None = None  # the pre-GAN outputs (step 0)
+        self.reference: list | None = None  # the pre-GAN outputs' glitch statistics (step 0)
         self.best: dict | None = None
         self.samples: dict[int, torch.Tensor] = {}
 
@@ -111,8 +111,10 @@ class Recipe(BaseRecipe):
         pretraining = step <= s.critic_steps
         g_steps, every = s.generator_steps
         train_g = not pretraining and (step - s.critic_steps - 1) % every >= every - g_steps
-        self.g.train(not pretraining)  # the pre-GAN generator stays as it is while the critic
-        with autocast(self.device), torch.set_grad_enabled(train_g):  # learns to judge it
+        # the generator's batch-norm statistics move only on its own steps (and it stays the
+        # pre-GAN generator while the critic learns to judge it)
+        self.g.train(train_g)
+        with autocast(self.device), torch.set_grad_enabled(train_g):
             fake = self.g_model(lq)
         self.c.requires_grad_(True)
         with autocast(self.device):
@@ -153,13 +155,11 @@ class Recipe(BaseRecipe):
             distances = [self.lpips(g, p) for g, p in zip(gts, preds, strict=True)]
             found["pred_lpips"] = float(np.mean(distances))
         self.samples[step] = torch.from_numpy(held_out.crop(preds[held_out.index]))
-        outputs = [_tensor(p) for p in preds]
+        statistics = [glitch_statistics(_tensor(p)) for p in preds]
         if step == 0:
-            self.reference = outputs
+            self.reference = statistics  # the pre-GAN output's, a few numbers per image
             return found
-        pairs = list(zip(outputs, self.reference, strict=True))
-        shift = float(np.mean([colour_shift(o, r) for o, r in pairs]))
-        high = float(np.mean([high_frequency_ratio(o, r) for o, r in pairs]))
+        shift, high = glitches(statistics, self.reference)
         score = found[f"pred_{self.score_name}"]
         self.rule.judge(step, score, shift, high)
         if self.rule.best is not None and self.rule.best["step"] == step:
@@ -183,15 +183,18 @@ class Recipe(BaseRecipe):
                                                    state["reference"])  # fmt: skip
 
     def release(self) -> dict:
+        """The best check's generator; while no check is eligible (or none was), the pre-GAN
+        generator itself (`best_step` 0): never weights that the rule rejected."""
         release = generator_release(self.g) | {"loss": self.criterion.name,
                                                "encoder": self.encoder_name}  # fmt: skip
-        return release | {"model": self.best or release["model"], "best_step": self.best_step,
+        best = self.best or load_checkpoint(self.run.start_from)["model"]
+        return release | {"model": best, "best_step": self.best_step or 0,
                           "stopping_score": self.score_name}  # fmt: skip
 
     def summary(self, history: list[dict]) -> dict:
-        best = next((e for e in history if e["step"] == self.best_step), {})
+        best = next((e for e in history if e["step"] == (self.best_step or 0)), {})
         found = {k.removeprefix("val_pred_").removeprefix("val_"): v for k, v in best.items()
                  if k.startswith("val_")}  # fmt: skip
         kept = {k: v for k, v in found.items() if k in (*SUMMARY, "lpips")}
-        return {"best_step": self.best_step, "stopped": int(self.rule.stop),
+        return {"best_step": self.best_step or 0, "stopped": int(self.rule.stop),
                 "best": {k: v for k, v in kept.items() if not math.isnan(v)}}  # fmt: skip

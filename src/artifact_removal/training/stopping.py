@@ -43,6 +43,24 @@ def high_frequency_ratio(images: torch.Tensor, reference: torch.Tensor) -> float
     return float(energy(images) / energy(reference).clamp_min(1e-12))
 
 
+def glitch_statistics(image: torch.Tensor) -> tuple[list[float], float]:
+    """What the glitch checks compare of one (1, 3, H, W) image in [-1, 1]: its mean colour
+    (8-bit levels) and its Laplacian energy; a few numbers, kept instead of the image."""
+    kernel = LAPLACIAN.to(image).expand(image.shape[1], 1, 3, 3)
+    energy = F.conv2d(image, kernel, groups=image.shape[1]).square().mean()
+    return (image.mean(dim=(0, 2, 3)) * 127.5).tolist(), float(energy)
+
+
+def glitches(found: list[tuple[list[float], float]],
+             reference: list[tuple[list[float], float]]) -> tuple[float, float]:  # fmt: skip
+    """(colour shift, high-frequency ratio) of images against the pre-GAN output's, from their
+    `glitch_statistics`: the mean over images of `colour_shift` and `high_frequency_ratio`."""
+    pairs = list(zip(found, reference, strict=True))
+    shift = sum(sum(abs(a - b) for a, b in zip(f[0], r[0], strict=True)) / 3 for f, r in pairs)
+    ratio = sum(f[1] / max(r[1], 1e-12) for f, r in pairs)
+    return shift / len(pairs), ratio / len(pairs)
+
+
 @dataclass
 class StopRule:
     """Feed it one check at a time; it says when to stop and which check was best."""
