@@ -265,7 +265,9 @@ def train(run: Run, device: torch.device, progress: bool = True) -> TrainResult:
                 _save(run, recipe, step, state)
             state["saved"] = step
             ddp.barrier()
-        if finished:
+        if finished:  # the run's end: the bar ends full, not as an interrupted run's would
+            bar.total = step
+            bar.refresh()
             break
     if ddp.main:
         save_atomic(_release(run, recipe, state), run.release)
