@@ -225,11 +225,22 @@ def train(run: Run, device: torch.device, progress: bool = True) -> TrainResult:
         state["history"].append({"step": 0} | _prefixed(recipe.validate(0)))
     live = LiveLog(run.live_dir, state["history"]) if ddp.main and run.live_dir else None
     last = state["step"] if recipe.done() else run.steps  # a run that stopped early is done
-    bar = tqdm(range(state["step"] + 1, last + 1), desc=f"train {run.label}",
-               disable=not (progress and ddp.main), initial=state["step"], total=run.steps,
-               unit="step")  # fmt: skip
+    bar = tqdm(desc=f"train {run.label}", disable=not (progress and ddp.main),
+               initial=state["step"], total=last, unit="step")  # fmt: skip
+    with bar:  # closed on every way out: full when the run ends, red when it is interrupted
+        _loop(run, recipe, ddp, state, live, bar, last)
+    if ddp.main:
+        save_atomic(_release(run, recipe, state), run.release)
+        if live:
+            live.finish(recipe.summary(state["history"]))
+    ddp.barrier()
+    return TrainResult(run, state["history"], state["resumed"], recipe)
+
+
+def _loop(run: Run, recipe: Recipe, ddp: Distributed, state: dict, live, bar, last: int):
+    """The steps of `train` from the state's step to `last` (or the recipe's end)."""
     window: list[dict[str, float]] = []
-    for step in bar:
+    for step in range(state["step"] + 1, last + 1):
         terms = recipe.train_step(step)
         values = {k: float(v) for k, v in terms.items()}
         if ddp.any(not all(math.isfinite(v) for v in values.values())):
@@ -265,16 +276,11 @@ def train(run: Run, device: torch.device, progress: bool = True) -> TrainResult:
                 _save(run, recipe, step, state)
             state["saved"] = step
             ddp.barrier()
+        bar.update(1)
         if finished:  # the run's end: the bar ends full, not as an interrupted run's would
-            bar.total = step
-            bar.refresh()
+            bar.reset(total=step)  # (a notebook's bar takes its new length only so)
+            bar.update(step)
             break
-    if ddp.main:
-        save_atomic(_release(run, recipe, state), run.release)
-        if live:
-            live.finish(recipe.summary(state["history"]))
-    ddp.barrier()
-    return TrainResult(run, state["history"], state["resumed"], recipe)
 
 
 def held_out(entry: dict) -> dict[str, float]:
