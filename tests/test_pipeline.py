@@ -108,7 +108,11 @@ def test_make_repro_end_to_end(repro):
 
     scores = fresh_copy / "metrics/evaluate/test/q20"
     evaluated = {p.stem: json.loads(p.read_text()) for p in scores.iterdir()}
-    assert set(evaluated) == {"original", "jpeg", "ssim", "gan"}
+    assert set(evaluated) == {"original", "jpeg", "ssim", "gan", "nogan_pre", "nogan"}
+    assert {p.stem for p in (fresh_copy / "metrics/evaluate/test/q40").iterdir()} == {
+        "original", "jpeg", "ssim", "gan"}  # NoGAN is scored at its own QFs only  # fmt: skip
+    nogan = json.loads((fresh_copy / "reports/train_nogan/q20/metrics.json").read_text())
+    assert nogan["best_step"] >= 0 and nogan["step"] <= 12 and "niqe" in nogan["best"]
     assert evaluated["jpeg"]["gain_y"] == 0
     prepared = json.loads((fresh_copy / "metrics/jpeg/q20.json").read_text())
     assert evaluated["jpeg"]["psnr_rgb"] == pytest.approx(prepared["test"]["psnr_rgb"], abs=1e-4)
@@ -257,7 +261,8 @@ def test_a_misspelt_key_stops_dvc_repro_before_anything_is_deleted(repro):
 def test_new_pretrained_weights_make_only_their_users_stale(repro):
     """Scenario (d): `artifact-removal pretrained` records VGG-19 weights that arrived in
     torchvision's cache (simulated by writing the entry it would write): only the GAN stages are
-    stale, and after them, what reads their models; AlexNet's entry touches only the evaluation."""
+    stale, and after them, what reads their models; AlexNet's entry touches the evaluation and
+    NoGAN (its LPIPS loss and stopping score), and MobileNetV3's NoGAN alone."""
     fresh_copy, _ = repro
     manifest = fresh_copy / "models/pretrained.yaml"
     before = manifest.read_text()
@@ -267,7 +272,10 @@ def test_new_pretrained_weights_make_only_their_users_stale(repro):
         )
         assert _status(fresh_copy) == {"train_gan@20", "train_gan@40"}
         manifest.write_text(before.replace("alexnet: absent", f"alexnet: a sha256:{'7' * 64}"))
-        assert _status(fresh_copy) == {"evaluate"}
+        assert _status(fresh_copy) == {"evaluate", "train_nogan@20"}
+        mobilenet = f"mobilenet_v3_large: m sha256:{'5' * 64}"
+        manifest.write_text(before.replace("mobilenet_v3_large: absent", mobilenet))
+        assert _status(fresh_copy) == {"train_nogan@20"}
     finally:
         manifest.write_text(before)
     assert _status(fresh_copy) == set()
