@@ -172,13 +172,18 @@ def _train_qf(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     """Restore the user's images; exit code 1 when any file failed."""
     from .inference.files import restore_files
+    from .inference.video import VideoError, VideoOutput
 
+    try:
+        video = VideoOutput(args.video_codec, args.crf, args.preset)
+    except VideoError as err:
+        raise ConfigError(str(err)) from None
     report = restore_files(
         args.inputs, args.output, method=args.method, quality=args.quality, device=args.device,
         models_dir=args.models, predictor=args.predictor, tile=args.tile, overlap=args.overlap,
         bits=args.bits, overwrite=args.overwrite, skip_existing=args.skip_existing,
         restore_uncompressed=args.restore_uncompressed, max_megapixels=args.max_megapixels,
-        announce=print,
+        video=video, segment_frames=args.segment_frames, batch=args.batch, announce=print,
     )  # fmt: skip
     print(report.summary())
     return 1 if report.failed else 0
@@ -258,6 +263,7 @@ RESTORE_EXAMPLES = """examples:
   artifact-removal restore photos/ -o restored/          # GAN, each image's quality found
   artifact-removal restore scan.png -o out/ --quality 20 # you know the JPEG quality
   artifact-removal restore a.jpg -o out/ --method ssim --bits 16
+  artifact-removal restore clip.mp4 -o out/ --quality 20 # a video: out/clip.mp4, sound kept
 
 Run it inside the project (after `make repro`) or give --models and --predictor. Each image's
 line says how its quality was found and which generator restored it; the exit code is 0 when
@@ -334,13 +340,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("methods", _methods, "list the registered methods")
 
-    p = command("restore", _restore, "restore your own images into PNGs",
+    p = command("restore", _restore, "restore your own images (into PNGs) and videos",
                 description="Restore JPEG-compressed images (files or folders, searched "
                 "recursively) with the\ngenerator trained for each image's quality; each "
                 "becomes a PNG in OUTDIR, keeping\nthe folders' layout, EXIF and colour "
-                "profile.",
+                "profile. A video (.mp4, .mkv, .mov, ...) becomes a\nvideo of the same frames, "
+                "timing and colour metadata, its audio copied unchanged;\nan interrupted one "
+                "resumes from its last finished segment.",
                 epilog=RESTORE_EXAMPLES)  # fmt: skip
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
                    help="folder for the PNGs (created if missing)")  # fmt: skip
     p.add_argument("--method", default="gan", choices=methods,
@@ -395,6 +403,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=MAX_MEGAPIXELS,  # inference.files' own default, kept equal by a test
         metavar="MP",
         help="skip larger images, with a note",
+    )
+    p.add_argument("--video-codec", default="h264", choices=["h264", "ffv1"],
+                   help="restored videos: h264 (libx264, in the input's MP4/MOV/MKV, else MKV) "
+                   "or ffv1 (lossless RGB, MKV)")  # fmt: skip
+    p.add_argument(
+        "--crf",
+        type=int,
+        default=16,
+        metavar="N",
+        help="H.264 quality of restored videos, 0 (lossless) .. 51; lower is better",
+    )
+    p.add_argument(
+        "--preset",
+        default="medium",
+        metavar="NAME",
+        help="x264 speed preset of restored videos (ultrafast .. veryslow)",
+    )
+    p.add_argument("--segment-frames", type=int, default=240, metavar="N",
+                   help="a video is written in segments of N frames; a rerun after an "
+                   "interruption keeps the finished ones")  # fmt: skip
+    p.add_argument(
+        "--batch", type=int, default=4, metavar="N", help="video frames through the network at once"
     )
 
     p = command("evaluate", _evaluate, "score every method at every QF, and the QF predictor, "

@@ -157,9 +157,11 @@ class Ensemble:
                 raise RestoreError(str(err)) from None
         return self._predictor
 
-    def choose(self, path: Path, pixels: np.ndarray, override: int | None) -> QualityChoice:
-        """Tables (JPEG files), the CNN's prediction, or the override decide the generators."""
-        tables = jpeg_quality(path)
+    def choose(self, path: Path, pixels: np.ndarray, override: int | None,
+               tables: bool = True) -> QualityChoice:  # fmt: skip
+        """Tables (JPEG files; not looked for when `tables` is False, as for a video's frame),
+        the CNN's prediction, or the override decide the generators."""
+        tables = jpeg_quality(path) if tables else None
         predictor = self.predictor()
         cnn = predict(predictor, pixels, device=self.device) if predictor is not None else None
         if override is not None:

@@ -1,5 +1,8 @@
 """Restoring a user's own files: `artifact-removal restore INPUT... -o OUTDIR`.
 
+Images become PNGs; videos (by suffix: .mp4, .mkv, .mov, ...) become videos, restored frame
+by frame with their sound kept, in resumable segments (`inference.video`).
+
 For each image: read it safely (EXIF orientation applied, ICC profiles converted to sRGB, see
 `data.images.read_image`), decide its JPEG quality (the file's quantization tables when it has
 them, the QF predictor's answer from the pixels, or the user's number), pick the generator
@@ -51,6 +54,15 @@ from .ensemble import Ensemble, QualityChoice, QualityUnknown, RestoreError
 from .png import read_record, write_png_record
 from .releases import find_releases
 from .restore import Restorer, restore_tiled, tile_count
+from .video import (
+    H264_OUTPUT,
+    VIDEO_SUFFIXES,
+    VideoError,
+    VideoOutput,
+    probe,
+    read_video_record,
+    restore_video,
+)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp",
                   ".ppm", ".pgm", ".pnm", ".gif"}  # fmt: skip
@@ -200,7 +212,7 @@ def _not_an_image(path: Path) -> str | None:
     from PIL import Image, UnidentifiedImageError
 
     suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
+    if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES:
         return None
     if suffix in UNSUPPORTED:
         return (f"{UNSUPPORTED[suffix]} images cannot be read (Pillow has no decoder for "
@@ -244,12 +256,18 @@ def _walk(folder: Path, exclude: Path, skipped: list[FileResult]) -> list[Path]:
     return found
 
 
+def is_video(path: Path) -> bool:
+    """A file `restore` takes as a video (by its suffix)."""
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
 def collect_inputs(
-    inputs: Iterable[str | Path], out_dir: str | Path
+    inputs: Iterable[str | Path], out_dir: str | Path, video: VideoOutput = H264_OUTPUT
 ) -> tuple[list[tuple[Path, Path]], list[FileResult]]:
-    """(file, output name relative to OUTDIR) for every image among the inputs, and a result
-    with the reason for every input that is not one. Folders are searched recursively; their
-    files keep their place below them. Names are unique (`unique_names`)."""
+    """(file, output name relative to OUTDIR) for every image and video among the inputs, and a
+    result with the reason for every input that is not one. Folders are searched recursively;
+    their files keep their place below them. Names are unique (`unique_names`): .png for
+    images, `video`'s suffix for videos."""
     out_dir = Path(out_dir).resolve()
     files, skipped = [], []
     for item in map(Path, inputs):
@@ -263,8 +281,9 @@ def collect_inputs(
             before = len(skipped)
             found = _walk(item, out_dir, skipped)
             if not found and len(skipped) == before:
-                skipped.append(FileResult(item, status=SKIPPED, error="folder holds no image files "
-                                          f"({', '.join(sorted(IMAGE_SUFFIXES))})"))  # fmt: skip
+                skipped.append(FileResult(item, status=SKIPPED, error="folder holds no image or "
+                                          f"video files ({', '.join(sorted(IMAGE_SUFFIXES))}, "
+                                          f"{', '.join(sorted(VIDEO_SUFFIXES))})"))  # fmt: skip
             files += [(p, p.relative_to(item)) for p in found]
         elif item.is_file():
             reason = _not_an_image(item)
@@ -278,14 +297,16 @@ def collect_inputs(
             skipped.append(FileResult(item, error="no such file or folder", status=SKIPPED))
     sources = {p.resolve() for p, _ in files}
     taken = {p.relative_to(out_dir) for p in sources if p.is_relative_to(out_dir)}
-    names = unique_names([rel for _, rel in files], taken)
+    suffixes = [video.suffix(p) if is_video(p) else ".png" for p, _ in files]
+    names = unique_names([rel for _, rel in files], taken, suffixes)
     return [(path, name) for (path, _), name in zip(files, names, strict=True)], skipped
 
 
-def unique_names(relatives: Sequence[Path], taken: Iterable[Path] = ()) -> list[Path]:
-    """An output name (.png) for each input path relative to its folder, none used twice and
-    none in `taken` (compared without case, for case-insensitive file systems): the first free
-    one of `a.png`, `a.jpg.png`, `a-2.png`, `a-3.png`, ..."""
+def unique_names(relatives: Sequence[Path], taken: Iterable[Path] = (),
+                 suffixes: Sequence[str] | None = None) -> list[Path]:  # fmt: skip
+    """An output name (.png, or each input's `suffixes`) for each input path relative to its
+    folder, none used twice and none in `taken` (compared without case, for case-insensitive
+    file systems): the first free one of `a.png`, `a.jpg.png`, `a-2.png`, `a-3.png`, ..."""
 
     def key(path: Path) -> str:
         return path.as_posix().casefold()
@@ -293,10 +314,10 @@ def unique_names(relatives: Sequence[Path], taken: Iterable[Path] = ()) -> list[
     files = {key(p) for p in taken}
     folders = {key(q) for p in taken for q in p.parents}
     names = []
-    for rel in relatives:
+    for rel, suffix in zip(relatives, suffixes or [".png"] * len(relatives), strict=True):
         candidates = chain(
-            (rel.with_suffix(".png"), rel.with_name(f"{rel.name}.png")),
-            (rel.with_name(f"{rel.stem}-{k}.png") for k in count(2)),
+            (rel.with_suffix(suffix), rel.with_name(f"{rel.name}{suffix}")),
+            (rel.with_name(f"{rel.stem}-{k}{suffix}") for k in count(2)),
         )
         # free: not a file or folder name already, and no folder above it is a file's name
         name = next(c for c in candidates if key(c) not in files and key(c) not in folders
@@ -348,6 +369,9 @@ def restore_files(
     skip_existing: bool = False,
     restore_uncompressed: bool = False,
     max_megapixels: float = MAX_MEGAPIXELS,
+    video: VideoOutput = H264_OUTPUT,
+    segment_frames: int = 240,
+    batch: int = 4,
 ) -> RestoreReport:
     """Restore images and folders of images into `out_dir` as PNGs; see the module docstring.
 
@@ -355,9 +379,10 @@ def restore_files(
     `method` (default: the project's); `predictor` is the QF predictor's file (default: the
     project's). An existing output that is not this run's result stops the run (RestoreError)
     unless `overwrite` (replace it) or `skip_existing` (keep it). Images over `max_megapixels`
-    are not restored. `announce` is called once, before the first image, with what restores
-    them (`Ensemble.describe`); `log` after each image. Returns a report; inputs not restored
-    are in `report.failed`.
+    are not restored. Videos are encoded as `video` says, restored `batch` frames at a time, in
+    segments of `segment_frames` frames (a rerun finishes an interrupted one). `announce` is
+    called once, before the first file, with what restores them (`Ensemble.describe`); `log`
+    after each file. Returns a report; inputs not restored are in `report.failed`.
     """
     from ..runtime import select_device
 
@@ -371,6 +396,9 @@ def restore_files(
         raise RestoreError("choose one of overwrite and skip-existing")
     if not max_megapixels > 0:
         raise RestoreError(f"max megapixels must be positive, not {max_megapixels}")
+    if segment_frames < 1 or batch < 1:
+        raise RestoreError(f"segment frames ({segment_frames}) and batch ({batch}) must be "
+                           "at least 1")  # fmt: skip
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise RestoreError(f"{out_dir} is a file; the output (-o) is a folder for the PNGs")
@@ -393,30 +421,46 @@ def restore_files(
         "predictor": _digest(predictor) if predictor and predictor.is_file() else None,
     }  # fmt: skip
     settings_id = fingerprint(settings)
+    # a video's frames: the same settings, its encoding, and where its segments start
+    videos = Videos(video, segment_frames, batch, fingerprint(
+        {**settings, "video": video.settings(), "segment_frames": segment_frames}))  # fmt: skip
     try:
         with FolderLock(out_dir, "artifact-removal restore"):
             return _restore_locked(
                 inputs, out_dir, settings_id, paths, method, torch_device, predictor, override,
                 tile, overlap, bits, progress, log, announce, overwrite, skip_existing,
-                restore_uncompressed, max_megapixels,
+                restore_uncompressed, max_megapixels, videos,
             )  # fmt: skip
     except FolderBusy as err:
         raise RestoreError(str(err)) from None
 
 
+@dataclass(frozen=True)
+class Videos:
+    """How `restore_files` treats videos: output encoding, segments, batch, settings id."""
+
+    output: VideoOutput
+    segment_frames: int
+    batch: int
+    settings_id: str
+
+
 def _restore_locked(inputs, out_dir, settings_id, paths, method, torch_device, predictor,
                     override, tile, overlap, bits, progress, log, announce, overwrite,
-                    skip_existing, restore_uncompressed,
-                    max_megapixels) -> RestoreReport:  # fmt: skip
+                    skip_existing, restore_uncompressed, max_megapixels,
+                    videos) -> RestoreReport:  # fmt: skip
     """The run itself, with the output folder locked."""
-    files, skipped = collect_inputs(inputs, out_dir)
+    files, skipped = collect_inputs(inputs, out_dir, videos.output)
     report = RestoreReport(skipped, removed=remove_leftovers(out_dir))
     todo, conflicts = [], []
     sources = {p.resolve() for p, _ in files}
     for path, name in files:
         target = out_dir / name
         try:
-            record = {"source": _digest(path), "settings": settings_id}
+            record = {
+                "source": _digest(path),
+                "settings": videos.settings_id if is_video(path) else settings_id,
+            }
         except OSError as err:
             report.results.append(FileResult(path, error=f"cannot be read ({err.strerror})"))
             continue
@@ -426,7 +470,7 @@ def _restore_locked(inputs, out_dir, settings_id, paths, method, torch_device, p
             continue
         if not os.path.lexists(target):
             todo.append((path, target, record, False))
-        elif read_record(target) == record and not overwrite and target.is_file():
+        elif _read_record(target) == record and not overwrite and target.is_file():
             report.results.append(FileResult(path, target, status=DONE))
         elif skip_existing and (target.is_symlink() or not target.is_file()):
             report.results.append(FileResult(path, status=SKIPPED, error=(
@@ -461,10 +505,14 @@ def _restore_locked(inputs, out_dir, settings_id, paths, method, torch_device, p
     try:
         with tqdm(total=len(todo), desc="restore", unit="image", disable=not progress) as bar:
             for path, target, record, replace in todo:
-                result = _restore_one(
-                    ensemble, path, target, record, replace, override, tile, overlap, bits,
-                    restore_uncompressed, max_megapixels,
-                )  # fmt: skip
+                if is_video(path):
+                    result = _restore_video(ensemble, path, target, record, replace, override,
+                                            tile, overlap, videos, progress)  # fmt: skip
+                else:
+                    result = _restore_one(
+                        ensemble, path, target, record, replace, override, tile, overlap, bits,
+                        restore_uncompressed, max_megapixels,
+                    )  # fmt: skip
                 report.results.append(result)
                 if log:
                     log(f"{path}: {result.error or result.status}")
@@ -534,6 +582,60 @@ def _restore_one(ensemble: Ensemble, path: Path, target: Path, record: dict, rep
     if result.error:
         result.status = FAILED
     return result
+
+
+def _read_record(target: Path) -> dict | None:
+    """What made an existing output: a PNG's text chunk, a video's metadata."""
+    return read_video_record(target) if is_video(target) else read_record(target)
+
+
+def _restore_video(ensemble: Ensemble, path: Path, target: Path, record: dict, replace: bool,
+                   override: int | None, tile: int, overlap: int, videos: Videos,
+                   progress: bool) -> FileResult:  # fmt: skip
+    """Restore one video (`inference.video.restore_video`); failures go into the result. Its
+    quality is the override, or the QF predictor's answer on its first frame."""
+    result = FileResult(path)
+    try:
+        info = probe(path)
+        result.size = (info.height, info.width)
+        result.choice = choice = ensemble.choose(path, _first_frame(path), override, tables=False)
+        restorer = ensemble.restorer(choice.generators)
+
+        def restore_frames(frames: np.ndarray) -> np.ndarray:
+            if frames.shape[1] <= tile and frames.shape[2] <= tile:  # the batch at once
+                return np.rint(restorer(frames)).clip(0, 255).astype(np.uint8)
+            return np.stack([restore_tiled(restorer, f, tile, overlap) for f in frames])
+
+        done = restore_video(path, target, restore_frames, record, videos.output,
+                             videos.segment_frames, videos.batch, progress, replace,
+                             info)  # fmt: skip
+        result.output = target
+        reused = (f", {done.reused} of {done.segments} segments kept from an interrupted run"
+                  if done.reused else "")  # fmt: skip
+        result.notes = (f"video, {done.frames} frames, {done.fps:.2f} frames/s{reused}",)
+    except RestoreError:
+        raise
+    except VideoError as err:
+        result.error = str(err)
+    except QualityUnknown as err:
+        result.error = str(err)
+    except FileExistsError:
+        result.error = f"{target} appeared while this run was writing it; left as it is"
+    except (OSError, MemoryError, RuntimeError, ValueError) as err:
+        result.error = f"{err.__class__.__name__}: {err}"
+    if result.error:
+        result.status = FAILED
+    return result
+
+
+def _first_frame(path: Path) -> np.ndarray:
+    """A video's first frame, RGB uint8 (what the QF predictor looks at)."""
+    import av
+
+    with av.open(str(path)) as container:
+        for frame in container.decode(container.streams.video[0]):
+            return frame.to_ndarray(format="rgb24")
+    raise VideoError("its video stream has no frames")
 
 
 def _restore(restorer: Restorer, pixels: np.ndarray, tile: int, overlap: int, bits: int):

@@ -22,16 +22,19 @@ Restorer = Callable[[np.ndarray], np.ndarray]
 
 @torch.inference_mode()
 def restore_float(net: Generator, rgb: np.ndarray, device: torch.device) -> np.ndarray:
-    """Restore an (H, W, 3) uint8 image to (H, W, 3) float32 in [0, 255], not yet rounded.
+    """Restore an (H, W, 3) uint8 image, or a batch (N, H, W, 3) of equal-sized ones (video
+    frames), to float32 of the same shape in [0, 255], not yet rounded.
 
     bf16 autocast and channels_last on CUDA.
     """
-    x = torch.tensor(rgb).permute(2, 0, 1)[None].to(device).float() / 255  # (1, 3, H, W)
+    x = torch.tensor(rgb).to(device).float() / 255
+    x = x.permute(0, 3, 1, 2) if x.ndim == 4 else x.permute(2, 0, 1)[None]  # (N, 3, H, W)
     if device.type == "cuda":
         x = channels_last(x)
     with autocast(device):
         y = net(x * 2 - 1).float()
-    return ((y[0] + 1) * 127.5).clamp(0, 255).permute(1, 2, 0).cpu().numpy()
+    y = ((y + 1) * 127.5).clamp(0, 255).permute(0, 2, 3, 1).cpu().numpy()
+    return y if rgb.ndim == 4 else y[0]
 
 
 def blend(nets: Sequence[Generator], weights: Sequence[float], device: torch.device) -> Restorer:

@@ -1,0 +1,341 @@
+"""Restoring a whole video: decode with PyAV, restore frame by frame, encode, keep the sound.
+
+`restore_video` reads a file's first video stream, restores its frames in batches, and writes a
+video of the same frame count, frame timing (every frame keeps its timestamp: frame rate and
+time base are the input's, variable frame rates included) and colour metadata, with every audio
+stream copied packet by packet (never re-encoded). The picture is encoded with H.264 (libx264,
+CRF 16 by default, no B-frames) or, on request, lossless FFV1 in Matroska.
+
+Nothing finished is lost. The video is cut into segments of `segment_frames` frames; each is
+encoded into its own file, written atomically into a hidden folder beside the output
+(`.NAME.segments/`), with a manifest that names the input (its hash) and every setting. A
+rerun after an interruption (a closed laptop, `kill -9`) skips the finished segments; a changed
+input or setting starts over. When every segment is there, their packets and the audio are
+joined into the output (atomically, then the folder is removed); the joined H.264 is exactly the
+segments' (each segment starts with a keyframe, and without B-frames the decode order is the
+display order, so the packets join without re-encoding).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..degradations.h264 import PRESETS
+from ..fileio import write_atomic
+
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".y4m", ".mpg", ".mpeg",
+                  ".ts", ".m2ts", ".mts", ".flv", ".wmv", ".3gp", ".ogv"}  # fmt: skip
+CODECS = ("h264", "ffv1")
+# Containers that hold H.264 and the audio they held before: the output keeps the input's kind
+# where it can, Matroska otherwise (it holds any audio codec).
+KEEP_CONTAINER = {".mp4": ".mp4", ".m4v": ".mp4", ".mov": ".mov", ".mkv": ".mkv"}
+FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
+# where the output says what made it: the container's comment tag (MP4's ©cmt, a Matroska tag)
+RECORD_KEY, RECORD_PREFIX = "comment", "artifact-removal "
+
+# frames (N, H, W, 3) uint8 -> their restorations, the same shape and dtype
+FrameRestorer = Callable[[np.ndarray], np.ndarray]
+
+
+class VideoError(ValueError):
+    """A video that cannot be restored, with the reason (the file is named by the caller)."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What `probe` finds in a file: its first video stream and the number of audio streams."""
+
+    width: int
+    height: int
+    frames: int | None  # from the container; None when it does not say
+    fps: Fraction
+    time_base: Fraction
+    pix_fmt: str
+    codec: str
+    audio_streams: int
+
+    def describe(self) -> str:
+        count = f"{self.frames} frames" if self.frames else "frame count unknown"
+        audio = f", {self.audio_streams} audio stream(s)" if self.audio_streams else ", no audio"
+        return (f"{self.codec} {self.width}x{self.height} {self.pix_fmt}, {float(self.fps):.3f} "
+                f"fps, {count}{audio}")  # fmt: skip
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """The first video stream of a file, checked by decoding its first frame; VideoError says
+    what is wrong (not a video, no video stream, damaged)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoError("has no video stream")
+            stream = container.streams.video[0]
+            ctx = stream.codec_context
+            if next(container.decode(stream), None) is None:
+                raise VideoError("its video stream has no frames")
+            fps = stream.average_rate or stream.guessed_rate or stream.base_rate
+            if not fps:
+                raise VideoError("its frame rate is unknown")
+            return VideoInfo(ctx.width, ctx.height, stream.frames or None, Fraction(fps),
+                             Fraction(stream.time_base), ctx.format.name if ctx.format else "?",
+                             ctx.name, len(container.streams.audio))  # fmt: skip
+    except VideoError:
+        raise
+    except (av.FFmpegError, StopIteration, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise VideoError(f"cannot be read as a video: damaged, truncated, or not a video "
+                         f"({reason})") from None  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VideoOutput:
+    """How the restored picture is encoded: `h264` (libx264 at `crf`, `preset`) or `ffv1`
+    (lossless RGB, in Matroska)."""
+
+    codec: str = "h264"
+    crf: int = 16
+    preset: str = "medium"
+
+    def __post_init__(self):
+        if self.codec not in CODECS:
+            raise VideoError(f"video codec must be one of {', '.join(CODECS)}, not {self.codec!r}")
+        if not 0 <= self.crf <= 51:
+            raise VideoError(f"CRF must be in 0..51, not {self.crf}")
+        if self.preset not in PRESETS:
+            raise VideoError(f"x264 preset must be one of {', '.join(PRESETS)}, not "
+                             f"{self.preset!r}")  # fmt: skip
+
+    def suffix(self, source: Path) -> str:
+        """The output's suffix for an input file."""
+        if self.codec == "ffv1":
+            return ".mkv"
+        return KEEP_CONTAINER.get(source.suffix.lower(), ".mkv")
+
+    def settings(self) -> dict:
+        return {"codec": self.codec, "crf": self.crf, "preset": self.preset}
+
+
+@dataclass
+class VideoResult:
+    """How a restore went: frames written, segments reused and restored, speed."""
+
+    frames: int = 0  # in the output
+    restored: int = 0  # by this run (the rest came from finished segments)
+    segments: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        """Frames restored per second by this run (decoding, restoring, encoding)."""
+        return self.restored / self.seconds if self.seconds else 0.0
+
+
+H264_OUTPUT = VideoOutput()  # the default: libx264 at CRF 16, preset medium
+
+
+def parts_folder(target: Path) -> Path:
+    """The hidden folder that holds a restore's finished segments until they are joined."""
+    return target.parent / f".{target.name}.segments"
+
+
+def _frames(path: Path, skip_before: int) -> Iterator[tuple[object, np.ndarray | None]]:
+    """(frame, RGB pixels) of the first video stream; pixels are None (not converted) for the
+    first `skip_before` frames, which belong to finished segments."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(container.decode(stream)):
+            if index < skip_before:
+                yield frame, None
+            else:
+                yield frame, frame.to_ndarray(format="rgb24")
+
+
+def _encode_segment(file, frames: list, restore: FrameRestorer, info: VideoInfo,
+                    output: VideoOutput, batch: int, colour: dict, bar) -> int:  # fmt: skip
+    """Restore and encode one segment's (frame, pixels) pairs into an open binary file."""
+    import av
+
+    fmt = "matroska" if output.codec == "ffv1" else "mp4"
+    with av.open(file, mode="w", format=fmt) as container:
+        if output.codec == "h264":
+            even = info.width % 2 == 0 and info.height % 2 == 0
+            stream = container.add_stream("libx264", rate=info.fps, options={
+                "crf": str(output.crf), "preset": output.preset, "bf": "0"})  # fmt: skip
+            stream.pix_fmt = "yuv420p" if even else "yuv444p"
+        else:
+            stream = container.add_stream("ffv1", rate=info.fps, options={"level": "3"})
+            stream.pix_fmt = "bgr0"  # RGB, bit-exact (this FFmpeg's FFV1 takes no 8-bit gbrp)
+        stream.width, stream.height = info.width, info.height
+        stream.codec_context.time_base = info.time_base
+        for name, value in colour.items():
+            setattr(stream.codec_context, name, value)
+        for start in range(0, len(frames), batch):
+            chunk = frames[start : start + batch]
+            restored = restore(np.stack([pixels for _, pixels in chunk]))
+            for (source, _), rgb in zip(chunk, restored, strict=True):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                frame.pts, frame.time_base = source.pts, source.time_base
+                frame.duration = source.duration
+                container.mux(stream.encode(frame))
+            bar.update(len(chunk))
+        container.mux(stream.encode(None))
+    return len(frames)
+
+
+def _colour(path: Path) -> dict:
+    """The input's colour metadata, to be written into the output's stream."""
+    import av
+
+    with av.open(str(path)) as container:
+        ctx = container.streams.video[0].codec_context
+        return {name: getattr(ctx, name) for name in
+                ("color_range", "colorspace", "color_primaries", "color_trc")}  # fmt: skip
+
+
+def _state(parts: Path, manifest: dict) -> list[Path]:
+    """The finished segments a rerun may keep: all of them when the manifest matches, none
+    (the folder emptied) otherwise."""
+    state = parts / "manifest.json"
+    try:
+        if json.loads(state.read_text()) == manifest:
+            return sorted(parts.glob("segment_*" + manifest["segment_suffix"]))
+    except (OSError, ValueError):
+        pass
+    if parts.exists():
+        shutil.rmtree(parts)
+    parts.mkdir(parents=True)
+    write_atomic(state, json.dumps(manifest, indent=1, sort_keys=True))
+    return []
+
+
+def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer,
+                  record: dict, output: VideoOutput = H264_OUTPUT, segment_frames: int = 240,
+                  batch: int = 4, progress: bool = True, replace: bool = True,
+                  info: VideoInfo | None = None) -> VideoResult:  # fmt: skip
+    """Restore `source` into `target` (see the module docstring). `record` names the input and
+    the settings: it goes into the output's metadata (`read_video_record`), and a rerun with
+    another record starts over. `restore` maps a batch of frames to their restorations. With
+    `replace=False` an existing `target` is never replaced (FileExistsError)."""
+    source, target = Path(source), Path(target)
+    if segment_frames < 1 or batch < 1:
+        raise VideoError(f"segment frames ({segment_frames}) and batch ({batch}) must be >= 1")
+    info = info or probe(source)
+    suffix = ".mkv" if output.codec == "ffv1" else ".mp4"
+    manifest = {"record": record, "output": output.settings(), "segment_frames": segment_frames,
+                "segment_suffix": suffix, "size": [info.width, info.height]}  # fmt: skip
+    parts = parts_folder(target)
+    done = _state(parts, manifest)
+    result = VideoResult(reused=len(done))
+    start = time.perf_counter()
+    colour = _colour(source)
+    frames = _frames(source, len(done) * segment_frames)
+    skipped = sum(1 for _ in islice(frames, len(done) * segment_frames))
+    total = info.frames or None
+    with tqdm(total=total, initial=skipped, desc=source.name[:30], unit="frame", leave=False,
+              disable=not progress) as bar:  # fmt: skip
+        index = len(done)
+        while chunk := list(islice(frames, segment_frames)):
+            path = parts / f"segment_{index:06d}{suffix}"
+            write_atomic(path, lambda f, chunk=chunk: _encode_segment(
+                f, chunk, restore, info, output, batch, colour, bar))  # fmt: skip
+            result.restored += len(chunk)
+            index += 1
+    result.segments = index
+    result.frames = _join(sorted(parts.glob(f"segment_*{suffix}")), source, target, record, replace)
+    result.seconds = time.perf_counter() - start
+    shutil.rmtree(parts)
+    return result
+
+
+def _packets(path: Path, stream_index: int | None, kind: str):
+    """Demuxed packets of one stream (the first video stream, or audio stream `stream_index`),
+    without the empty flush packets."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = (container.streams.video[0] if kind == "video"
+                  else container.streams.audio[stream_index])  # fmt: skip
+        for packet in container.demux(stream):
+            if packet.size:
+                yield packet
+
+
+def _join(segments: list[Path], source: Path, target: Path, record: dict, replace: bool) -> int:
+    """Write `target` from the segments' video packets and the source's audio packets,
+    interleaved by time, with `record` in its metadata; returns the number of frames."""
+    import av
+
+    if not segments:
+        raise VideoError("no frames were decoded")
+    fmt = FORMATS[target.suffix.lower()]
+    written = 0
+
+    def write(file) -> None:
+        nonlocal written
+        with av.open(str(segments[0])) as first, av.open(str(source)) as src, \
+                av.open(file, mode="w", format=fmt) as out:  # fmt: skip
+            out.metadata[RECORD_KEY] = RECORD_PREFIX + json.dumps(record, sort_keys=True)
+            video = out.add_stream_from_template(first.streams.video[0])
+            audio = [out.add_stream_from_template(a) for a in src.streams.audio]
+            sources = [(video, (p for s in segments for p in _packets(s, None, "video")))]
+            sources += [(stream, _packets(source, k, "audio")) for k, stream in enumerate(audio)]
+            queue = []  # (time in seconds, order, packet, output stream)
+            order = 0
+
+            def push(out_stream, packets) -> None:
+                nonlocal order
+                packet = next(packets, None)
+                if packet is not None:
+                    when = (packet.dts if packet.dts is not None else packet.pts) or 0
+                    heapq.heappush(queue, (when * packet.time_base, order, packet, out_stream,
+                                           packets))  # fmt: skip
+                    order += 1
+
+            for out_stream, packets in sources:
+                push(out_stream, packets)
+            while queue:
+                _, _, packet, out_stream, packets = heapq.heappop(queue)
+                packet.stream = out_stream
+                out.mux(packet)
+                if out_stream is video:
+                    written += 1
+                push(out_stream, packets)
+
+    write_atomic(target, write, replace=replace)
+    return written
+
+
+def read_video_record(path: str | Path) -> dict | None:
+    """The record `restore_video` wrote into a video's metadata, or None (not ours, not a
+    video, unreadable)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            tags = {key.lower(): value for key, value in container.metadata.items()}
+            text = tags.get(RECORD_KEY, "")  # Matroska spells it COMMENT
+    except (av.FFmpegError, OSError, UnicodeDecodeError):
+        return None
+    if not text.startswith(RECORD_PREFIX):
+        return None
+    try:
+        return json.loads(text[len(RECORD_PREFIX) :])
+    except ValueError:
+        return None

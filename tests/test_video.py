@@ -1,0 +1,246 @@
+"""Video: the H.264 degradation, temporal metrics, and restoring whole videos (sound kept,
+interrupted runs resumed without redoing finished segments)."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from artifact_removal.cli import main
+from artifact_removal.degradations.h264 import H264, decode_clip, h264_compress
+from artifact_removal.inference.video import (
+    VideoError,
+    VideoOutput,
+    parts_folder,
+    probe,
+    read_video_record,
+    restore_video,
+)
+from artifact_removal.metrics.full_reference import psnr
+from artifact_removal.metrics.temporal import flicker_error, tof
+
+
+def _pan(photo: np.ndarray, frames: int, size=(96, 128), step=2) -> np.ndarray:
+    """A clip panning over a still, `step` pixels a frame."""
+    h, w = size
+    return np.stack([photo[t % 40 : t % 40 + h, step * t : step * t + w] for t in range(frames)])
+
+
+def _write_clip(path: Path, frames: np.ndarray, fps=Fraction(25), audio=True, crf=35) -> Path:
+    """An H.264 MP4 of `frames`, with a stereo AAC tone as long as the picture."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps, options={"crf": str(crf)})
+        video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        if audio:
+            sound = container.add_stream("aac", rate=48000)
+            sound.layout = "stereo"
+        for t, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts = t
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        if audio:
+            samples = int(len(frames) / fps * 48000)
+            tone = (0.3 * np.sin(np.arange(samples) * 2 * np.pi * 440 / 48000)).astype(np.float32)
+            for start in range(0, samples, 1024):
+                chunk = np.ascontiguousarray(np.stack([tone[start : start + 1024]] * 2))
+                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+                frame.sample_rate, frame.pts = 48000, start
+                container.mux(sound.encode(frame))
+            container.mux(sound.encode(None))
+    return path
+
+
+def _audio_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
+
+
+def _timing(path: Path) -> tuple:
+    """Frame count, every frame's timestamp, the time base and the average frame rate."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        pts = [frame.pts for frame in container.decode(stream)]
+        return len(pts), pts, stream.time_base, stream.average_rate
+
+
+def _invert(frames: np.ndarray) -> np.ndarray:
+    return 255 - frames
+
+
+# H.264 degradation ---------------------------------------------------------------------------
+
+
+def test_h264_keeps_shape_and_picture_types_and_is_deterministic(photo):
+    clip = _pan(photo, 16, size=(95, 127))  # odd: padded for yuv420p, cropped back
+    settings = H264(crf=30, gop=8, bframes=2)
+    out = h264_compress(clip, settings)
+    assert out.frames.shape == clip.shape and out.frames.dtype == np.uint8
+    assert out.picture_types[0] == "I" and out.picture_types[8] == "I"  # a keyframe per GOP
+    assert {"P", "B"} <= set(out.picture_types)
+    assert out.fps == 25 and 0 < out.bits_per_pixel < 24
+    assert h264_compress(clip, settings).data == out.data
+
+
+def test_h264_quality_falls_as_crf_rises(photo):
+    clip = _pan(photo, 8)
+    scores = []
+    for crf in (18, 30, 45):
+        decoded = h264_compress(clip, H264(crf)).frames
+        scores.append(np.mean([psnr(g, p) for g, p in zip(clip, decoded, strict=True)]))
+    assert scores[0] > scores[1] > scores[2] > 20
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("crf", 52, "CRF"), ("crf", -1, "CRF"), ("preset", "quick", "preset"), ("gop", 0, "GOP"),
+    ("bframes", 17, "B-frames")])  # fmt: skip
+def test_h264_settings_are_checked(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        H264(**{"crf": 23, field: value})
+
+
+# Temporal metrics ----------------------------------------------------------------------------
+
+
+def test_flicker_error_known_answer():
+    gt = np.full((5, 8, 8, 3), 100, np.uint8)
+    pred = gt.copy()
+    pred[1::2] += 2  # 100, 102, 100, 102, 100: every frame difference is off by 2
+    assert flicker_error(gt, gt) == 0
+    assert flicker_error(pred, gt) == pytest.approx(2.0)
+    assert flicker_error(gt + 7, gt) == 0  # a constant error does not flicker
+
+
+def test_tof_sees_motion_the_restoration_lost(photo):
+    moving = _pan(photo, 4, step=1)
+    still = np.stack([moving[0]] * 4)
+    assert tof(moving, moving) == 0
+    assert 0.6 < tof(still, moving) < 1.4  # one pixel a frame of motion missing
+    with pytest.raises(ValueError, match="T >= 2"):
+        tof(moving[:1], moving[:1])
+
+
+def test_compression_raises_both_temporal_errors(photo):
+    clip = _pan(photo, 8)
+    light, heavy = (h264_compress(clip, H264(crf)).frames for crf in (20, 45))
+    assert flicker_error(light, clip) < flicker_error(heavy, clip)
+    assert tof(light, clip) < tof(heavy, clip)
+
+
+# Restoring a whole video ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def clip(photo, tmp_path) -> Path:
+    return _write_clip(tmp_path / "clip.mp4", _pan(photo, 30))
+
+
+def test_restored_video_keeps_frames_timing_and_audio(clip, tmp_path):
+    target = tmp_path / "out" / "clip.mp4"
+    result = restore_video(clip, target, _invert, {"id": 1}, segment_frames=8, progress=False)
+    assert (result.frames, result.restored, result.segments, result.reused) == (30, 30, 4, 0)
+    assert _timing(target) == _timing(clip)
+    assert _audio_packets(target) == _audio_packets(clip)  # copied, not re-encoded
+    assert read_video_record(target) == {"id": 1} and read_video_record(clip) is None
+    assert not parts_folder(target).exists()
+    source, restored = decode_clip(clip).frames, decode_clip(target).frames
+    assert np.abs((255 - source.astype(int)) - restored).mean() < 3  # CRF 16 of the inverse
+    assert probe(target).describe().startswith("h264 128x96 yuv420p, 25.000 fps, 30 frames")
+
+
+def test_ffv1_output_is_lossless(clip, tmp_path):
+    target = tmp_path / "clip.mkv"
+    restore_video(clip, target, _invert, {}, VideoOutput("ffv1"), segment_frames=7,
+                  progress=False)  # fmt: skip
+    assert np.array_equal(decode_clip(target).frames, 255 - decode_clip(clip).frames)
+    assert _audio_packets(target) == _audio_packets(clip)
+
+
+def test_interrupted_restore_resumes_without_redoing_finished_segments(clip, tmp_path):
+    whole = tmp_path / "whole.mp4"
+    restore_video(clip, whole, _invert, {"id": 1}, segment_frames=8, progress=False)
+    seen = []
+
+    def dies_at_frame_20(frames):
+        seen.extend(range(len(frames)))
+        if len(seen) > 20:
+            raise KeyboardInterrupt
+        return _invert(frames)
+
+    target = tmp_path / "cut.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        restore_video(clip, target, dies_at_frame_20, {"id": 1}, segment_frames=8, batch=4,
+                      progress=False)  # fmt: skip
+    parts = parts_folder(target)
+    assert sorted(p.name for p in parts.glob("segment_*")) == ["segment_000000.mp4",
+                                                               "segment_000001.mp4"]  # fmt: skip
+    assert not target.exists()
+    calls = []
+
+    def counts(frames):
+        calls.append(len(frames))
+        return _invert(frames)
+
+    result = restore_video(clip, target, counts, {"id": 1}, segment_frames=8, progress=False)
+    assert (result.reused, result.restored, sum(calls)) == (2, 14, 14)
+    assert target.read_bytes() == whole.read_bytes()
+
+
+def test_changed_settings_start_over(clip, tmp_path):
+    target = tmp_path / "out.mp4"
+    parts = parts_folder(target)
+    parts.mkdir()
+    (parts / "manifest.json").write_text(json.dumps({"record": {"id": "old"}}))
+    (parts / "segment_000000.mp4").write_bytes(b"stale")
+    result = restore_video(clip, target, _invert, {"id": "new"}, segment_frames=8,
+                           progress=False)  # fmt: skip
+    assert result.reused == 0 and _timing(target)[0] == 30
+
+
+def test_bad_videos_say_what_is_wrong(clip, tmp_path):
+    (tmp_path / "text.mp4").write_text("not a video")
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(clip.read_bytes()[: clip.stat().st_size // 3])
+    with av.open(str(tmp_path / "sound.mkv"), "w") as container:
+        stream = container.add_stream("aac", rate=48000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                           layout="mono")  # fmt: skip
+        frame.sample_rate, frame.pts = 48000, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with pytest.raises(VideoError, match="damaged, truncated, or not a video"):
+        probe(tmp_path / "text.mp4")
+    with pytest.raises(VideoError, match="damaged, truncated, or not a video"):
+        probe(truncated)
+    with pytest.raises(VideoError, match="no video stream"):
+        probe(tmp_path / "sound.mkv")
+    with pytest.raises(VideoError, match="codec"):
+        VideoOutput("vp9")
+
+
+def test_cli_restores_a_video_beside_images(models, clip, photo, tmp_path, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    clip.rename(folder / "clip.mp4")
+    Image.fromarray(photo[:64, :64]).save(folder / "still.jpg", quality=20)
+    (folder / "broken.mkv").write_bytes(b"\x1a\x45\xdf\xa3 nothing else")
+    args = ["restore", str(folder), "-o", str(tmp_path / "out"), "--models", str(models / "gan"),
+            "--predictor", str(models / "qf" / "predictor.pt"), "--device", "cpu",
+            "--quality", "20", "--segment-frames", "10"]  # fmt: skip
+    assert main(args) == 1  # the broken file
+    printed = capsys.readouterr().out
+    assert "clip.mp4 -> " in printed and "video, 30 frames" in printed
+    assert "broken.mkv: cannot be read as a video" in printed
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["clip.mp4", "still.png"]
+    assert _timing(out / "clip.mp4") == _timing(folder / "clip.mp4")
+    assert _audio_packets(out / "clip.mp4") == _audio_packets(folder / "clip.mp4")
+    assert main(args) == 1
+    assert "2 already done" in capsys.readouterr().out
