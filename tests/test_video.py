@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from artifact_removal.cli import main
+from artifact_removal.data.video import MOTIONS, ClipError, camera_motion, read_clip
 from artifact_removal.degradations.h264 import H264, decode_clip, h264_compress
 from artifact_removal.inference.video import (
     VideoError,
@@ -244,3 +245,68 @@ def test_cli_restores_a_video_beside_images(models, clip, photo, tmp_path, capsy
     assert _audio_packets(out / "clip.mp4") == _audio_packets(folder / "clip.mp4")
     assert main(args) == 1
     assert "2 already done" in capsys.readouterr().out
+
+
+# Clean clips -------------------------------------------------------------------------------
+
+
+def test_camera_motion_is_seeded_subpixel_motion(photo):
+    for motion in MOTIONS:
+        clip = camera_motion(photo, (48, 64), 6, motion, seed=3)
+        assert clip.shape == (6, 48, 64, 3) and clip.dtype == np.uint8
+        assert np.array_equal(clip, camera_motion(photo, (48, 64), 6, motion, seed=3))
+        assert np.abs(np.diff(clip.astype(int), axis=0)).mean() > 0.5  # the camera moves
+    gray = camera_motion(photo[..., 0], (48, 64), 3, "pan", seed=0)
+    assert np.array_equal(gray[..., 0], gray[..., 2])
+    with pytest.raises(ClipError, match="too small"):
+        camera_motion(photo[:50, :50], (48, 64), 3, "pan", seed=0)
+    with pytest.raises(ClipError, match="camera motion must be one of"):
+        camera_motion(photo, (48, 64), 3, "dolly", seed=0)
+
+
+def _lossless(path: Path, frames: np.ndarray, codec: str, pix_fmt: str, fmt: str | None = None,
+              stamps=None) -> Path:  # fmt: skip
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
+        if stamps is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        for t, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts = t if stamps is None else stamps[t]
+            if stamps is not None:
+                frame.time_base = Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def test_read_clip_takes_lossless_video_and_says_what_it_converted(photo, tmp_path):
+    clip = _pan(photo, 4)
+    ffv1 = read_clip(_lossless(tmp_path / "a.mkv", clip, "ffv1", "bgr0"))
+    assert np.array_equal(ffv1.frames, clip) and ffv1.fps == 25 and ffv1.notes == ()
+    y4m = read_clip(_lossless(tmp_path / "b.y4m", clip, "rawvideo", "yuv444p", "yuv4mpegpipe"))
+    assert y4m.frames.shape == clip.shape and np.abs(y4m.frames.astype(int) - clip).mean() < 2
+    deep = read_clip(_lossless(tmp_path / "c.mkv", clip, "ffv1", "yuv420p10le"))
+    assert deep.notes == ("yuv420p10le (10-bit) converted to 8-bit RGB",)
+    vfr = read_clip(_lossless(tmp_path / "d.mkv", clip, "ffv1", "bgr0", stamps=[0, 40, 80, 200]))
+    assert any("variable frame rate" in n for n in vfr.notes)
+    assert len(read_clip(tmp_path / "a.mkv", max_frames=2).frames) == 2
+
+
+def test_read_clip_refuses_what_it_cannot_use(photo, tmp_path):
+    with pytest.raises(ClipError, match="lossy codec"):
+        read_clip(_write_clip(tmp_path / "lossy.mp4", _pan(photo, 3), audio=False))
+    (tmp_path / "junk.y4m").write_text("YUV4MPEG2 nonsense")
+    with pytest.raises(ClipError, match="damaged, truncated, or not a video"):
+        read_clip(tmp_path / "junk.y4m")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    from PIL import Image
+
+    for k, rgb in enumerate(_pan(photo, 3)):
+        Image.fromarray(rgb).save(frames / f"{k:03d}.png")
+    assert read_clip(frames).frames.shape == (3, 96, 128, 3)
+    Image.fromarray(photo[:10, :10]).save(frames / "999.png")
+    with pytest.raises(ClipError, match="frame 999.png is 10x10"):
+        read_clip(frames)

@@ -1,0 +1,174 @@
+"""Clean video clips that work offline: camera motion over pristine stills, and lossless clips.
+
+No package registry ships an uncompressed natural video, so the default clips are made by
+moving a virtual camera over the corpus' photographs: a pan, a slow zoom, or a hand-held
+shake (a random walk of sub-pixel steps pulled back to its start). Each frame is an affine
+view of the still, resampled with bicubic interpolation from a copy shrunk (area averaging)
+so that the camera never magnifies by more than 1.25 or shrinks at all: no aliasing, and
+the motion is sub-pixel as a real camera's is. The same still, size, motion and seed give the
+same frames.
+
+A user's own clips go in as lossless video (Y4M, FFV1, raw, PNG/UT Video/HuffYUV in a
+container) or a folder of PNG frames; `read_clip` decodes them to 8-bit RGB and says what it
+had to convert (10-bit to 8-bit, a variable frame rate taken frame by frame) or why it cannot
+use them (lossy, damaged, no video stream, no frames).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+MOTIONS = ("pan", "zoom", "shake")
+LOSSLESS_CODECS = {"rawvideo", "ffv1", "png", "utvideo", "huffyuv", "ffvhuff", "qtrle",
+                   "v210", "r210", "yuv4"}  # fmt: skip
+MAGNIFICATION = 1.25  # the most the camera enlarges the (shrunk) still
+
+
+class ClipError(ValueError):
+    """A clip that cannot be used, with the reason (the caller names the file)."""
+
+
+def _shrunk(still: np.ndarray, size: tuple[int, int], room: float) -> np.ndarray:
+    """The still in RGB, area-shrunk so that a window of `size` times `room` just fits."""
+    import cv2
+
+    rgb = np.repeat(still[:, :, None], 3, axis=2) if still.ndim == 2 else still[:, :, :3]
+    h, w = size
+    scale = max(h * room / rgb.shape[0], w * room / rgb.shape[1])
+    if scale > 1:
+        raise ClipError(f"a {rgb.shape[1]}x{rgb.shape[0]} still is too small for {w}x{h} clips "
+                        f"with camera motion (it needs {room:.2f} times the clip's size)")  # fmt: skip
+    shape = (max(round(rgb.shape[1] * scale), w), max(round(rgb.shape[0] * scale), h))
+    return cv2.resize(np.ascontiguousarray(rgb), shape, interpolation=cv2.INTER_AREA)
+
+
+def _path(motion: str, frames: int, room: tuple[float, float], rng: np.random.Generator):
+    """Per frame: the window centre's offset from the still's centre (x, y, in still pixels)
+    and the window's scale (still pixels per clip pixel)."""
+    t = np.linspace(0, 1, frames)
+    free_x, free_y = room  # how far the centre may move either way at scale 1
+    if motion == "pan":
+        direction = rng.choice([-1, 1])
+        x = direction * free_x * 0.9 * (2 * t - 1)
+        y = free_y * 0.3 * np.sin(np.pi * t + rng.uniform(0, np.pi))
+        scale = np.ones(frames)
+    elif motion == "zoom":
+        x = free_x * 0.2 * (t - 0.5) * rng.choice([-1, 1])
+        y = np.zeros(frames)
+        scale = 1 - (1 - 1 / MAGNIFICATION) * t  # ends magnified by MAGNIFICATION
+    elif motion == "shake":
+        steps = rng.normal(0, 0.6, (frames, 2))
+        walk = np.zeros((frames, 2))
+        for k in range(1, frames):  # pulled back towards the start: stays in the frame
+            walk[k] = 0.85 * walk[k - 1] + steps[k]
+        limit = np.array([free_x, free_y]) * 0.8
+        x, y = np.clip(walk, -limit, limit).T
+        scale = np.ones(frames)
+    else:
+        raise ClipError(f"camera motion must be one of {', '.join(MOTIONS)}, not {motion!r}")
+    return x, y, scale
+
+
+def camera_motion(still: np.ndarray, size: tuple[int, int], frames: int, motion: str,
+                  seed: int) -> np.ndarray:  # fmt: skip
+    """(frames, h, w, 3) uint8: a virtual camera of `size` (h, w) moving over `still` (RGB or
+    gray uint8) as `motion` says; see the module docstring."""
+    import cv2
+
+    if frames < 2:
+        raise ClipError(f"a clip needs at least 2 frames, not {frames}")
+    image = _shrunk(still, size, MAGNIFICATION)
+    h, w = size
+    big_h, big_w = image.shape[:2]
+    room = ((big_w - w) / 2, (big_h - h) / 2)
+    x, y, scale = _path(motion, frames, room, np.random.default_rng(seed))
+    out = np.empty((frames, h, w, 3), np.uint8)
+    for k in range(frames):
+        s = scale[k]
+        # clip pixel (u, v) -> still (cx + s (u - (w-1)/2), cy + s (v - (h-1)/2))
+        cx, cy = (big_w - 1) / 2 + x[k], (big_h - 1) / 2 + y[k]
+        matrix = np.array([[s, 0, cx - s * (w - 1) / 2], [0, s, cy - s * (h - 1) / 2]])
+        out[k] = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REFLECT_101)  # fmt: skip
+    return out
+
+
+@dataclass(frozen=True)
+class LoadedClip:
+    """A user's clip: (T, H, W, 3) uint8 RGB frames, the frame rate, what was converted."""
+
+    frames: np.ndarray
+    fps: Fraction
+    notes: tuple[str, ...] = ()
+
+
+def read_clip(path: str | Path, max_frames: int | None = None, fps: Fraction = Fraction(25)
+              ) -> LoadedClip:  # fmt: skip
+    """A lossless clip (a video file, or a folder of PNG frames at `fps`), as 8-bit RGB; at
+    most `max_frames` frames. ClipError says why a clip cannot be used."""
+    path = Path(path)
+    if path.is_dir():
+        return _read_png_folder(path, max_frames, fps)
+    import av
+
+    notes = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise ClipError("has no video stream")
+            stream = container.streams.video[0]
+            codec = stream.codec_context.name
+            if codec not in LOSSLESS_CODECS:
+                raise ClipError(f"is {codec}, a lossy codec: a clean clip must be lossless "
+                                f"({', '.join(sorted(LOSSLESS_CODECS))}, or PNG frames)")  # fmt: skip
+            rate = stream.average_rate or stream.guessed_rate or fps
+            frames, stamps = [], []
+            for frame in container.decode(stream):
+                if any(c.bits > 8 for c in frame.format.components):
+                    note = f"{frame.format.name} ({max(c.bits for c in frame.format.components)}"
+                    note += "-bit) converted to 8-bit RGB"
+                    if note not in notes:
+                        notes.append(note)
+                frames.append(frame.to_ndarray(format="rgb24"))
+                stamps.append(frame.time)
+                if max_frames and len(frames) >= max_frames:
+                    break
+    except ClipError:
+        raise
+    except (av.FFmpegError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise ClipError(f"cannot be read as a video: damaged, truncated, or not a video "
+                        f"({reason})") from None  # fmt: skip
+    if len(frames) < 2:
+        raise ClipError(f"has {len(frames)} frame(s); a clip needs at least 2")
+    gaps = np.diff([s for s in stamps if s is not None])
+    if len(gaps) and gaps.max() - gaps.min() > 0.5 / float(rate):
+        notes.append(f"variable frame rate ({1 / gaps.max():.2f} to {1 / gaps.min():.2f} fps): "
+                     f"taken frame by frame at its average {float(rate):.3f} fps")  # fmt: skip
+    return LoadedClip(np.stack(frames), Fraction(rate), tuple(notes))
+
+
+def _read_png_folder(folder: Path, max_frames: int | None, fps: Fraction) -> LoadedClip:
+    """PNG frames in name order; all of one size."""
+    from .images import ImageReadError, read_image
+
+    names = sorted(folder.glob("*.png"))[:max_frames]
+    if len(names) < 2:
+        raise ClipError(f"holds {len(names)} PNG frame(s); a clip needs at least 2")
+    frames, notes = [], []
+    for name in names:
+        try:
+            loaded = read_image(name)
+        except ImageReadError as err:
+            raise ClipError(f"frame {name.name}: {err.reason}") from None
+        if frames and loaded.pixels.shape != frames[0].shape:
+            raise ClipError(f"frame {name.name} is {loaded.pixels.shape[1]}x"
+                            f"{loaded.pixels.shape[0]}, the first "
+                            f"{frames[0].shape[1]}x{frames[0].shape[0]}")  # fmt: skip
+        frames.append(loaded.pixels)
+        notes += [n for n in loaded.notes if n not in notes]
+    return LoadedClip(np.stack(frames), fps, tuple(notes))
