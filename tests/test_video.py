@@ -308,5 +308,5 @@ def test_read_clip_refuses_what_it_cannot_use(photo, tmp_path):
         Image.fromarray(rgb).save(frames / f"{k:03d}.png")
     assert read_clip(frames).frames.shape == (3, 96, 128, 3)
     Image.fromarray(photo[:10, :10]).save(frames / "999.png")
-    with pytest.raises(ClipError, match="frame 999.png is 10x10"):
+    with pytest.raises(ClipError, match=r"frame 999\.png is 10x10"):
         read_clip(frames)

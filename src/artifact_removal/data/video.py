@@ -40,8 +40,9 @@ def _shrunk(still: np.ndarray, size: tuple[int, int], room: float) -> np.ndarray
     h, w = size
     scale = max(h * room / rgb.shape[0], w * room / rgb.shape[1])
     if scale > 1:
-        raise ClipError(f"a {rgb.shape[1]}x{rgb.shape[0]} still is too small for {w}x{h} clips "
-                        f"with camera motion (it needs {room:.2f} times the clip's size)")  # fmt: skip
+        raise ClipError(f"a {rgb.shape[1]}x{rgb.shape[0]} still is too small for {w}x{h} "
+                        f"clips with camera motion (it needs {room:.2f} times the clip's "
+                        "size)")  # fmt: skip
     shape = (max(round(rgb.shape[1] * scale), w), max(round(rgb.shape[0] * scale), h))
     return cv2.resize(np.ascontiguousarray(rgb), shape, interpolation=cv2.INTER_AREA)
 
@@ -123,8 +124,9 @@ def read_clip(path: str | Path, max_frames: int | None = None, fps: Fraction = F
             stream = container.streams.video[0]
             codec = stream.codec_context.name
             if codec not in LOSSLESS_CODECS:
+                kinds = ", ".join(sorted(LOSSLESS_CODECS))
                 raise ClipError(f"is {codec}, a lossy codec: a clean clip must be lossless "
-                                f"({', '.join(sorted(LOSSLESS_CODECS))}, or PNG frames)")  # fmt: skip
+                                f"({kinds}, or PNG frames)")  # fmt: skip
             rate = stream.average_rate or stream.guessed_rate or fps
             frames, stamps = [], []
             for frame in container.decode(stream):
