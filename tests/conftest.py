@@ -69,6 +69,21 @@ data:
   dead_leaves: 0
 degradation:
   qualities: [10, 40]
+  h264: {crfs: [40], preset: ultrafast, gop: 4, bframes: 1}
+video:
+  clips: {size: [64, 96], frames: 6, motions: [pan, shake], fps: 25}
+  crf: 40
+  niqe_every: 3
+train_video_ssim: {patch_size: 64, batch_size: 4, steps: 4, checkpoint_every: 2, val_every: 2}
+train_video_gan:
+  select_by: psnr_y
+  perceptual_layer: relu1_2
+  discriminator: {channels: 4, layers: 2, sub_patch: 16}
+  patch_size: 64
+  batch_size: 4
+  steps: 4
+  checkpoint_every: 2
+  val_every: 2
 train_ssim:
   generator: tiny
   loss: {ssim: 1.0, l1: 1.0}

@@ -310,3 +310,92 @@ def test_read_clip_refuses_what_it_cannot_use(photo, tmp_path):
     Image.fromarray(photo[:10, :10]).save(frames / "999.png")
     with pytest.raises(ClipError, match=r"frame 999\.png is 10x10"):
         read_clip(frames)
+
+
+# The stage ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def video_stage(prepared_project, tmp_path_factory):
+    """The video stage's work on a copy of the tiny prepared project: clips, both methods
+    trained for CRF 40, the test clips restored and scored, the reports written."""
+    import shutil
+
+    import torch
+
+    from artifact_removal.config import load_params
+    from artifact_removal.data.video import prepare_video
+    from artifact_removal.stages.video import evaluate_video, train_video_methods, write_reports
+
+    project = tmp_path_factory.mktemp("video") / "project"
+    shutil.copytree(prepared_project, project)
+    params = load_params(project / "params.yaml")
+    frames, clips, _ = prepare_video(params, project, progress=False)
+    runs = train_video_methods(params, project, torch.device("cpu"), progress=False)
+    evaluation = evaluate_video(params, project, torch.device("cpu"), progress=False)
+    paths = write_reports(evaluation, params, project)
+    return project, frames, clips, runs, evaluation, paths
+
+
+def test_the_stage_prepares_trains_restores_and_scores(video_stage):
+    project, frames, clips, runs, evaluation, paths = video_stage
+    assert set(clips["split"]) == {"train", "val", "test"} and set(clips["crf"]) == {40}
+    assert (
+        set(frames["type"]) <= {"I", "P", "B"} and frames.groupby("clip")["t"].count().eq(6).all()
+    )
+    sets = project / "data/video/sets"
+    clip = clips[clips["split"] == "train"]["clip"].iloc[0]
+    assert (sets / "train/q40" / f"{clip}.mp4").is_file()
+    assert len(list((sets / "train/q40").glob(f"{clip}_*.png"))) == 6
+    assert (project / "data/video/patches/train_64.csv").is_file()
+    assert list(runs["method"]) == ["video_ssim", "video_gan"]
+    assert (project / "models/video_ssim/q40.pt").is_file()
+    assert (project / "models/video_gan/q40.pt").is_file()
+    summary = evaluation.summary()
+    assert list(summary.index) == ["original", "h264", "video_ssim", "video_gan"]
+    assert summary.loc["h264", "flicker"] > 0 and summary.loc["video_ssim", "fps"] > 0
+    assert np.isfinite(summary.loc[["h264", "video_ssim"], ["psnr_rgb", "ssim_y", "tof"]]).all(
+        axis=None
+    )
+    metrics = json.loads(paths["metrics"].read_text())
+    assert metrics["crf"] == 40 and "video_gan" in metrics["versions"]
+    assert "Table 2" in paths["markdown"].read_text()
+
+
+def test_video_methods_restore_a_users_video(video_stage, photo, tmp_path, capsys):
+    project = video_stage[0]
+    clip = _write_clip(tmp_path / "mine.mp4", _pan(photo, 5), crf=40)
+    args = ["restore", str(clip), "-o", str(tmp_path / "out"), "--method", "video_ssim",
+            "--models", str(project / "models/video_ssim"), "--quality", "40",
+            "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    assert "generator q40" in capsys.readouterr().out
+    assert _timing(tmp_path / "out/mine.mp4") == _timing(clip)
+
+
+def test_the_player_plays_steps_and_wipes(video_stage, browser):
+    """The standalone page's player, in Chromium: it plays (time moves on), a step moves
+    exactly one frame, and the wipe shows the two chosen versions of the same frame."""
+    from selenium.webdriver.common.by import By
+
+    page = video_stage[5]["player"]
+    browser.get(page.as_uri())
+    player = browser.find_element(By.CSS_SELECTOR, ".ar-player")
+    wait = __import__("selenium.webdriver.support.ui", fromlist=["WebDriverWait"]).WebDriverWait
+    wait(browser, 20).until(lambda _: player.get_attribute("data-frame") is not None)
+    player.find_element(By.CSS_SELECTOR, ".ar-play").click()
+    wait(browser, 20).until(lambda _: float(player.get_attribute("data-time")) > 0.05)
+    player.find_element(By.CSS_SELECTOR, ".ar-play").click()  # pause
+    frame = int(player.get_attribute("data-frame"))
+    player.find_element(By.CSS_SELECTOR, ".ar-next").click()
+    expected = min(frame + 1, 5)
+    wait(browser, 10).until(lambda _: int(player.get_attribute("data-frame")) == expected)
+    # left: the original, right: its negative drawn from the same frame -> the halves differ
+    pixels = browser.execute_script("""
+        const c = arguments[0].querySelector('canvas'), x = c.getContext('2d');
+        const w = c.width, h = c.height;
+        const left = x.getImageData(0, 0, Math.floor(w / 2) - 2, h).data;
+        const right = x.getImageData(Math.floor(w / 2) + 2, 0, Math.floor(w / 2) - 2, h).data;
+        let sum = 0; for (let i = 0; i < left.length; i++) sum += left[i];
+        return [w, h, sum / left.length, right.length];""", player)  # fmt: skip
+    assert pixels[:2] == [96, 64] and pixels[2] > 10 and pixels[3] > 0

@@ -70,13 +70,53 @@ class DataParams:
         return [p.size for p in self.patches]
 
 
+Crf = Annotated[int, Field(ge=0, le=51)]  # H.264 constant rate factor (lower: better)
+
+
+@dataclass(config=STRICT)
+class H264Params:
+    """H.264 through PyAV's libx264 (degradations/h264.py): the ladder of CRFs that video
+    generators are trained for, and the encoder's settings."""
+
+    crfs: Annotated[tuple[Crf, ...], Field(min_length=1)]
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                    "slower", "veryslow"]  # fmt: skip
+    gop: Annotated[int, Field(ge=1)]
+    bframes: Annotated[int, Field(ge=0, le=16)]
+
+
 @dataclass(config=STRICT)
 class DegradationParams:
-    """The codec and its qualities; JPEG through Pillow/libjpeg."""
+    """The codecs and their qualities: JPEG through Pillow/libjpeg for images, H.264 for video."""
 
     codec: Literal["jpeg"]
     qualities: Annotated[tuple[Quality, ...], Field(min_length=1)]
     chroma_subsampling: Literal["4:2:0", "4:2:2", "4:4:4"]
+    h264: H264Params
+
+
+@dataclass(config=STRICT)
+class ClipParams:
+    """The default clean clips: a virtual camera over the corpus' photographs."""
+
+    size: tuple[Annotated[int, Field(ge=64)], Annotated[int, Field(ge=64)]]  # height, width
+    frames: Annotated[int, Field(ge=2, le=1000)]
+    motions: Annotated[tuple[Literal["pan", "zoom", "shake"], ...], Field(min_length=1)]
+    fps: Annotated[int, Field(ge=1, le=240)]
+
+
+@dataclass(config=STRICT)
+class VideoParams:
+    """The video stage: clips, the CRF it is scored at, the methods it scores, the report."""
+
+    prepared_dir: str
+    clips: ClipParams
+    extra_clips: dict[str, str]  # name: a lossless clip (file, or folder of PNG frames)
+    crf: Crf
+    methods: tuple[str, ...]
+    niqe_every: Annotated[int, Field(ge=1)]  # NIQE and BRISQUE on every N-th frame
+    player_crf: Crf  # the player's clips (H.264 of the frames shown, at high quality)
+    out_dir: str
 
 
 @dataclass(config=STRICT)
@@ -138,6 +178,7 @@ class Params:
     train_qf: TrainQFParams
     evaluate: EvaluateParams
     compare: CompareParams
+    video: VideoParams
     reports: ReportParams
 
     @property
@@ -163,7 +204,8 @@ class Section:
 
 
 _SECTIONS: dict[str, Section] = {}
-_FREE = {"data.extra_sets"}  # mappings whose keys are the user's names, replaced as a whole
+# mappings whose keys are the user's names, replaced as a whole
+_FREE = {"data.extra_sets", "video.extra_clips"}
 
 
 def add_section(section: Section) -> None:
@@ -303,6 +345,19 @@ def _check_shared(params: Params) -> list[str]:
         problems.append("data.val_fraction + data.test_fraction: must leave images for training")
     if len(set(params.degradation.qualities)) != len(params.degradation.qualities):
         problems.append("degradation.qualities: each quality must appear once")
+    crfs = params.degradation.h264.crfs
+    if len(set(crfs)) != len(crfs):
+        problems.append("degradation.h264.crfs: each CRF must appear once")
+    if params.video.crf not in crfs:
+        problems.append(f"video.crf: {params.video.crf} is not one of degradation.h264.crfs "
+                        f"{list(crfs)}")  # fmt: skip
+    for name, path in params.video.extra_clips.items():
+        if not name.replace("_", "").isalnum():
+            problems.append(f"video.extra_clips.{name}: use letters, digits and _")
+        if "~" in path or "$" in path:
+            problems.append(f"video.extra_clips.{name}: write the path out ({path!r}): DVC "
+                            "tracks it as a dependency and expands neither ~ nor "
+                            "$VARS")  # fmt: skip
     for name, folder in params.data.extra_sets.items():
         if not name.replace("_", "").isalnum() or name in (*SPLITS, "corpus"):
             problems.append(f"data.extra_sets.{name}: use letters, digits and _ (not a split name)")
@@ -335,9 +390,11 @@ def _check_evaluation(params: Params) -> list[str]:
                 f"{key}: {quality} is not one of degradation.qualities {list(qualities)}"
             )
     known = [section.method for section in _SECTIONS.values()]
-    for name in params.evaluate.methods:
-        if name not in known:
-            problems.append(f"evaluate.methods: unknown method {name!r}; known: {known}")
+    for key in ("evaluate.methods", "video.methods"):
+        section, field = key.split(".")
+        for name in getattr(getattr(params, section), field):
+            if name not in known:
+                problems.append(f"{key}: unknown method {name!r}; known: {known}")
     if params.compare.set not in params.test_sets:
         problems.append(
             f"compare.set: {params.compare.set!r} is not one of {list(params.test_sets)}"

@@ -52,6 +52,8 @@ class Method:
     check: Callable[[Params], list[str]] = lambda params: []  # cross-key rules
     qualities_key: str = "degradation.qualities"  # the parameter listing the QFs it is trained for
     stage: str | None = None  # the DVC stage that trains it (default: its section's name)
+    prepared_key: str = "data.prepared_dir"  # the prepared data its training reads
+    codec: str = "jpeg"  # what its inputs were compressed with (jpeg: QFs; h264: CRFs)
 
     @property
     def stage_name(self) -> str:
@@ -63,7 +65,7 @@ METHODS: dict[str, Method] = {}
 
 def register(method: Method) -> Method:
     """Add a method to the registry and its section to the parameters."""
-    if method.name in METHODS or method.name in ("original", "jpeg"):
+    if method.name in METHODS or method.name in ("original", "jpeg", "h264"):
         raise ValueError(f"method {method.name!r} is registered twice or shadows a baseline")
     if "models_dir" not in method.params.__dataclass_fields__:
         raise ValueError(f"{method.params.__name__} needs a models_dir (the release folder)")
@@ -104,12 +106,17 @@ class TrainSsimParams:
     models_dir: str
 
 
-def _check_ssim(params: Params) -> list[str]:
-    train = params.train_ssim
-    problems = patch_size_problem(params, "train_ssim.patch_size", train.patch_size)
-    if not train.loss:
-        problems.append("train_ssim.loss: name at least one loss, e.g. {ssim: 1.0}")
-    return problems
+def _check_supervised(key: str) -> Callable[[Params], list[str]]:
+    """The cross-key rules of a supervised generator's section `key`."""
+
+    def check(params: Params) -> list[str]:
+        train = params.section(key)
+        problems = patch_size_problem(params, f"{key}.patch_size", train.patch_size)
+        if not train.loss:
+            problems.append(f"{key}.loss: name at least one loss, e.g. {{ssim: 1.0}}")
+        return problems
+
+    return check
 
 
 register(
@@ -120,7 +127,7 @@ register(
         params=TrainSsimParams,
         trainer="supervised",
         combine="blend",
-        check=_check_ssim,
+        check=_check_supervised("train_ssim"),
     )
 )
 
@@ -167,23 +174,28 @@ class TrainGanParams:
     models_dir: str
 
 
-def _check_gan(params: Params) -> list[str]:
-    """The GAN's patches exist, split into whole sub-patches the discriminator can judge."""
-    gan = params.train_gan
-    problems = patch_size_problem(params, "train_gan.patch_size", gan.patch_size)
-    d = gan.discriminator
-    if gan.patch_size % d.sub_patch:
-        problems.append(f"train_gan.discriminator.sub_patch: {d.sub_patch} must divide "
-                        f"train_gan.patch_size {gan.patch_size}")  # fmt: skip
-    if d.layers >= d.sub_patch:
-        problems.append(
-            f"train_gan.discriminator.layers: {d.layers} must be less than sub_patch "
-            f"{d.sub_patch} (each unpadded layer trims a pixel on every side)"
-        )
-    if gan.perceptual_layer not in VGG19_LAYERS:
-        problems.append(f"train_gan.perceptual_layer: {gan.perceptual_layer!r} is not a VGG-19 "
-                        "layer (conv1_1 ... relu5_4, pool1 ... pool5)")  # fmt: skip
-    return problems
+def _check_gan(key: str) -> Callable[[Params], list[str]]:
+    """The GAN section `key`: its patches exist, split into whole sub-patches the
+    discriminator can judge."""
+
+    def check(params: Params) -> list[str]:
+        gan = params.section(key)
+        problems = patch_size_problem(params, f"{key}.patch_size", gan.patch_size)
+        d = gan.discriminator
+        if gan.patch_size % d.sub_patch:
+            problems.append(f"{key}.discriminator.sub_patch: {d.sub_patch} must divide "
+                            f"{key}.patch_size {gan.patch_size}")  # fmt: skip
+        if d.layers >= d.sub_patch:
+            problems.append(
+                f"{key}.discriminator.layers: {d.layers} must be less than sub_patch "
+                f"{d.sub_patch} (each unpadded layer trims a pixel on every side)"
+            )
+        if gan.perceptual_layer not in VGG19_LAYERS:
+            problems.append(f"{key}.perceptual_layer: {gan.perceptual_layer!r} is not a VGG-19 "
+                            "layer (conv1_1 ... relu5_4, pool1 ... pool5)")  # fmt: skip
+        return problems
+
+    return check
 
 
 register(
@@ -196,7 +208,46 @@ register(
         combine="nearest",
         starts_from="ssim",
         backbones=("vgg19",),
-        check=_check_gan,
+        check=_check_gan("train_gan"),
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# The same generators on H.264 video frames (Galteri et al., 2020): trained for each CRF of
+# degradation.h264.crfs on the frames of the video stage's clips, by the stage `video`.
+
+register(
+    Method(
+        name="video_ssim",
+        label="generator on H.264 frames (Galteri et al. 2020)",
+        section="train_video_ssim",
+        params=TrainSsimParams,
+        trainer="supervised",
+        combine="blend",
+        check=_check_supervised("train_video_ssim"),
+        qualities_key="degradation.h264.crfs",
+        stage="video",
+        prepared_key="video.prepared_dir",
+        codec="h264",
+    )
+)
+
+register(
+    Method(
+        name="video_gan",
+        label="GAN on H.264 frames (Galteri et al. 2020)",
+        section="train_video_gan",
+        params=TrainGanParams,
+        trainer="gan",
+        combine="nearest",
+        starts_from="video_ssim",
+        backbones=("vgg19",),
+        check=_check_gan("train_video_gan"),
+        qualities_key="degradation.h264.crfs",
+        stage="video",
+        prepared_key="video.prepared_dir",
+        codec="h264",
     )
 )
 
@@ -353,12 +404,22 @@ register(
 )
 
 
-def qualities_of(params: Params, name: str) -> tuple[int, ...]:
-    """The QFs a method is trained for (the parameter its `qualities_key` names)."""
+def _lookup(params: Params, key: str) -> Any:
+    """The value of a dotted parameter name (`degradation.h264.crfs`)."""
     value: Any = params
-    for part in get(name).qualities_key.split("."):
+    for part in key.split("."):
         value = getattr(value, part)
-    return tuple(value)
+    return value
+
+
+def qualities_of(params: Params, name: str) -> tuple[int, ...]:
+    """The QFs (or CRFs) a method is trained for (the parameter its `qualities_key` names)."""
+    return tuple(_lookup(params, get(name).qualities_key))
+
+
+def prepared_dir_of(params: Params, name: str) -> str:
+    """The prepared data a method trains on (the parameter its `prepared_key` names)."""
+    return _lookup(params, get(name).prepared_key)
 
 
 def combine_of(name: str) -> Combine:

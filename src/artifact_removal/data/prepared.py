@@ -6,6 +6,8 @@ prepared into folders of the same layout:
     <set>/gt/<key>.png        the image as used (8-bit RGB; gray kept in gray extra sets)
     <set>/q<QF>/<key>.jpg     the whole image compressed at each QF (patches come later)
 
+The video stage's frames use the same layout with decoded frames as PNG (`q<CRF>/<key>.png`).
+
 The corpus' splits are `data.prepared_dir/sets/{train,val,test}`, beside its patch index
 (`patches/<split>_<size>.csv`); an extra set NAME is `data.sets_dir/NAME`.
 """
@@ -67,9 +69,18 @@ def load_compressed(folder: Path, key: str, qualities: Sequence[int]):
     gt = read_png(folder / "gt" / f"{key}.png")
     jpegs = {}
     for quality in qualities:
-        data = (folder / quality_dir(quality) / f"{key}.jpg").read_bytes()
-        jpegs[quality] = Compressed(decode_jpeg(data), data)
+        path = compressed_file(folder, quality, key)
+        data = path.read_bytes()
+        pixels = read_png(path) if path.suffix == ".png" else decode_jpeg(data)
+        jpegs[quality] = Compressed(pixels, data)
     return gt, jpegs
+
+
+def compressed_file(folder: Path, quality: int, key: str) -> Path:
+    """The compressed copy of an image at a quality: its JPEG file, or, for a video frame,
+    the decoded frame as PNG (the video stage's layout, `data/video.py`)."""
+    jpeg = Path(folder) / quality_dir(quality) / f"{key}.jpg"
+    return jpeg if jpeg.exists() else jpeg.with_suffix(".png")
 
 
 def load_pairs(folder: Path, quality: int, limit: int = 8) -> list:

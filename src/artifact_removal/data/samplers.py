@@ -18,7 +18,7 @@ import torch
 from ..checkpoints import files_fingerprint
 from ..degradations.jpeg import decode_jpeg, jpeg_compress
 from .images import read_png
-from .prepared import DataError, files, quality_dir
+from .prepared import DataError, compressed_file, files
 
 UNCOMPRESSED_SHARE = 4  # one in this many samples of the class "above" is not compressed at all
 
@@ -54,9 +54,9 @@ class _Index:
             if quality is None:
                 pixels = read_png(self.folder / "gt" / f"{key}.png")
             else:
-                pixels = decode_jpeg(
-                    (self.folder / quality_dir(quality) / f"{key}.jpg").read_bytes()
-                )
+                path = compressed_file(self.folder, quality, key)
+                data = path.read_bytes()
+                pixels = read_png(path) if path.suffix == ".png" else decode_jpeg(data)
             out.append(torch.from_numpy(_as_rgb(pixels)))
         return out
 

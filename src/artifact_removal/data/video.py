@@ -174,3 +174,122 @@ def _read_png_folder(folder: Path, max_frames: int | None, fps: Fraction) -> Loa
         frames.append(loaded.pixels)
         notes += [n for n in loaded.notes if n not in notes]
     return LoadedClip(np.stack(frames), fps, tuple(notes))
+
+
+# The video stage's prepared data ---------------------------------------------------------------
+#
+#   <video.prepared_dir>/sets/<split>/gt/<clip>_<t>.png      clean frames
+#   <video.prepared_dir>/sets/<split>/q<CRF>/<clip>.mp4      the clip through H.264 at each CRF
+#   <video.prepared_dir>/sets/<split>/q<CRF>/<clip>_<t>.png  its decoded frames
+#   <video.prepared_dir>/patches/<split>_<size>.csv          patch index (train, val)
+#   <video.prepared_dir>/frames.csv, clips.csv               every frame and clip, with scores
+#
+# The layout is the image corpus' (data/prepared.py), with PNG frames where JPEG files were, so
+# the patch samplers and the run engine train on frames as they do on images.
+
+
+@dataclass(frozen=True)
+class SourceClip:
+    """A clean clip to prepare: its split, name, frames, frame rate and where it came from."""
+
+    split: str
+    name: str
+    frames: np.ndarray
+    fps: Fraction
+    source: str
+
+
+def default_clips(params, root: Path) -> tuple[list[SourceClip], list[str]]:
+    """Camera-motion clips over the prepared corpus' photographs (not their colour variants,
+    not the synthetic images), the motions taken in turn, and the user's extra clips (test);
+    notes for what was left out or converted."""
+    from ..config import SPLITS, resolve_path
+    from .images import read_png
+
+    spec = params.video.clips
+    sets = resolve_path(params.data.prepared_dir, root) / "sets"
+    clips, notes = [], []
+    turn = 0
+    for split_index, split in enumerate(SPLITS):
+        stills = sorted(p for p in (sets / split / "gt").glob("*.png")
+                        if "~" not in p.stem and not p.stem.startswith("dead_leaves"))  # fmt: skip
+        for k, still in enumerate(stills):
+            motion = spec.motions[turn % len(spec.motions)]
+            seed = params.seed * 1000 + split_index * 100 + k
+            try:
+                frames = camera_motion(read_png(still), tuple(spec.size), spec.frames, motion, seed)
+            except ClipError as err:
+                notes.append(f"{split}/{still.stem}: left out: {err}")
+                continue
+            turn += 1
+            clips.append(SourceClip(split, f"{still.stem}_{motion}", frames, Fraction(spec.fps),
+                                    f"camera {motion} over {still.name}, seed {seed}"))  # fmt: skip
+    for name, path in params.video.extra_clips.items():
+        try:
+            loaded = read_clip(resolve_path(path, root), max_frames=spec.frames)
+        except ClipError as err:
+            notes.append(f"{name} ({path}): left out: {err}")
+            continue
+        notes += [f"{name}: {note}" for note in loaded.notes]
+        clips.append(SourceClip("test", name, loaded.frames, loaded.fps, str(path)))
+    return clips, notes
+
+
+def prepare_video(params, root: str | Path, progress: bool = True):
+    """Prepare the video stage's data (layout above); returns (frames, clips, notes) tables."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from ..config import resolve_path
+    from ..degradations.h264 import H264, h264_compress
+    from ..fileio import write_atomic, write_csv
+    from ..metrics.full_reference import psnr, ssim
+    from .images import write_png
+    from .prepare import patch_index
+    from .prepared import quality_dir
+
+    root = Path(root)
+    out = resolve_path(params.video.prepared_dir, root)
+    for stale in ("sets", "patches"):
+        if (out / stale).exists():
+            import shutil
+
+            shutil.rmtree(out / stale)
+    clips, notes = default_clips(params, root)
+    if not any(c.split == "train" for c in clips) or not any(c.split == "test" for c in clips):
+        raise ClipError("no training or no test clips: the corpus' train and test splits need "
+                        f"photographs of at least {params.video.clips.size[1]}x"
+                        f"{params.video.clips.size[0]} pixels (times {MAGNIFICATION})")  # fmt: skip
+    h264 = params.degradation.h264
+    frame_rows, clip_rows = [], []
+    for clip in tqdm(clips, desc="clips", unit="clip", disable=not progress):
+        folder = out / "sets" / clip.split
+        for t, frame in enumerate(clip.frames):
+            write_png(frame, folder / "gt" / f"{clip.name}_{t:04d}.png")
+        for crf in h264.crfs:
+            settings = H264(crf, h264.preset, h264.gop, h264.bframes)
+            compressed = h264_compress(clip.frames, settings, clip.fps)
+            write_atomic(folder / quality_dir(crf) / f"{clip.name}.mp4", compressed.data)
+            decoded = zip(clip.frames, compressed.frames, compressed.picture_types, strict=True)
+            for t, (gt, lq, kind) in enumerate(decoded):
+                write_png(lq, folder / quality_dir(crf) / f"{clip.name}_{t:04d}.png")
+                frame_rows.append({"split": clip.split, "clip": clip.name, "t": t, "crf": crf,
+                                   "type": kind, "psnr_rgb": psnr(gt, lq),
+                                   "ssim_y": ssim(gt, lq, "y")})  # fmt: skip
+            clip_rows.append({"split": clip.split, "clip": clip.name, "crf": crf,
+                              "frames": len(clip.frames), "height": clip.frames.shape[1],
+                              "width": clip.frames.shape[2], "fps": float(clip.fps),
+                              "bpp": compressed.bits_per_pixel, "source": clip.source})  # fmt: skip
+    frames = pd.DataFrame(frame_rows)
+    table = pd.DataFrame(clip_rows)
+    sizes = pd.DataFrame([{"split": c.split, "key": f"{c.name}_{t:04d}",
+                           "height": c.frames.shape[1], "width": c.frames.shape[2]}
+                          for c in clips for t in range(len(c.frames))])  # fmt: skip
+    for split in ("train", "val"):
+        for spec in params.data.patches:
+            index = patch_index(sizes[sizes["split"] == split], spec.size, spec.stride)
+            write_csv(out / "patches" / f"{split}_{spec.size}.csv", index, index=False)
+    write_csv(out / "frames.csv", frames, index=False, float_format="%.6f")
+    write_csv(out / "clips.csv", table, index=False, float_format="%.6f")
+    write_atomic(out / "notes.txt", "\n".join(notes) + ("\n" if notes else ""))
+    return frames, table, notes

@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 from ..checkpoints import FORMAT, code_fingerprint, fingerprint, load_checkpoint, save_atomic
 from ..config import Params, resolve_path, section_to_dict
 from ..fileio import write_json
-from ..methods import METHODS
+from ..methods import METHODS, prepared_dir_of, qualities_of
 from ..runtime import Distributed, seed_everything
 
 LOG_EVERY = 10
@@ -81,9 +81,11 @@ class Run:
         """The run of method `name` (or `qf`) for one QF (None for the QF predictor)."""
         section = params.train_qf if name == PREDICTOR else params.section(_method(name).section)
         qualities = tuple(params.degradation.qualities)
-        if name != PREDICTOR and quality not in qualities:
-            raise TrainingError(f"quality {quality} is not one of degradation.qualities "
-                                f"{list(qualities)}")  # fmt: skip
+        if name != PREDICTOR and quality not in qualities_of(params, name):
+            key = _method(name).qualities_key
+            raise TrainingError(f"quality {quality} is not one of {key} "
+                                f"{list(qualities_of(params, name))}")  # fmt: skip
+        prepared = params.data.prepared_dir if name == PREDICTOR else prepared_dir_of(params, name)
         tag = "predictor" if name == PREDICTOR else f"q{quality}"
         live = "train_qf" if name == PREDICTOR else f"train_{name}/{tag}"
         base = None if name == PREDICTOR else _method(name).starts_from
@@ -92,8 +94,7 @@ class Run:
             start = resolve_path(params.section(_method(base).section).models_dir, root)
             start = start / f"{tag}.pt"
         return cls(
-            name, quality, section, params.seed, Path(root),
-            resolve_path(params.data.prepared_dir, root),
+            name, quality, section, params.seed, Path(root), resolve_path(prepared, root),
             resolve_path(section.models_dir, root) / f"{tag}.pt",
             resolve_path("build/checkpoints", root) / name / f"{tag}.pt",
             resolve_path(params.reports.dir, root) / live,

@@ -30,6 +30,7 @@ from ..inference.releases import generator_release, load_generator
 from ..inference.restore import restore_array
 from ..losses.adversarial import accuracy, adversarial_loss, discriminator_loss
 from ..losses.perceptual import PerceptualLoss
+from ..methods import METHODS
 from ..metrics.full_reference import psnr, ssim
 from ..metrics.no_reference import niqe_or_nan
 from ..pretrained import read_manifest, unrecorded, weights_for
@@ -184,7 +185,8 @@ class Recipe(BaseRecipe):
             raise TrainingError(
                 f"{self.run.label}: the held-out {select_by} is {value} at step {step}: no "
                 "validation image could be scored (NIQE needs 96x96 pixels); no step can be "
-                "chosen for release. Use train_gan.select_by psnr_y or larger validation images"
+                f"chosen for release. Use {METHODS[self.run.name].section}.select_by psnr_y or "
+                "larger validation images"
             )
         score = SELECT_BY[select_by] * value
         if step > 0 and (self.best_score is None or score > self.best_score):
