@@ -125,6 +125,9 @@ def test_every_method_has_its_training_stage_and_is_read_where_it_is_compared():
     stages = _stages()
     for method in METHODS.values():
         stage = stages[method.stage_name]
+        if method.codec == "h264":  # the video stage trains its methods at every CRF itself
+            _check_video_method(method, stage)
+            continue
         assert stage["foreach"] == f"${{{method.qualities_key}}}"
         body = stage["do"]
         assert f"src/artifact_removal/training/{method.trainer}.py" in body["deps"]
@@ -139,3 +142,18 @@ def test_every_method_has_its_training_stage_and_is_read_where_it_is_compared():
             assert backbone in recorded
         for reader in ("evaluate", "compare"):  # they restore with every method's generators
             assert f"${{{method.section}.models_dir}}" in stages[reader]["deps"], reader
+
+
+def _check_video_method(method, stage) -> None:
+    """A method trained on H.264 frames: the video stage names its trainer, section, release
+    folder, training reports, start and backbones, and scores it itself."""
+    assert f"src/artifact_removal/training/{method.trainer}.py" in stage["deps"]
+    assert f"${{{method.section}.models_dir}}" in stage["outs"]
+    assert f"${{reports.dir}}/{method.section}" in stage["outs"]
+    assert method.section in stage["params"]
+    assert method.qualities_key in stage["params"] or "degradation.h264" in stage["params"]
+    if method.starts_from:
+        assert f"${{{METHODS[method.starts_from].section}.models_dir}}" in stage["outs"]
+    recorded = [key for p in stage["params"] if isinstance(p, dict)
+                for key in p.get("models/pretrained.yaml", [])]  # fmt: skip
+    assert all(backbone in recorded for backbone in method.backbones)
