@@ -71,7 +71,7 @@ degradation:
   qualities: [10, 40]
   h264: {crfs: [40], preset: ultrafast, gop: 4, bframes: 1}
 video:
-  clips: {size: [64, 96], frames: 6, motions: [pan, shake], fps: 25}
+  clips: {size: [64, 96], frames: 6, motions: [pan, shake], fps: 25, colour_variants: false}
   crf: 40
   niqe_every: 3
 train_video_ssim: {patch_size: 64, batch_size: 4, steps: 4, checkpoint_every: 2, val_every: 2}

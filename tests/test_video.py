@@ -371,6 +371,8 @@ def test_video_methods_restore_a_users_video(video_stage, photo, tmp_path, capsy
     assert main(args) == 0
     assert "generator q40" in capsys.readouterr().out
     assert _timing(tmp_path / "out/mine.mp4") == _timing(clip)
+    assert main([*args[:-4], "--device", "cpu", "-o", str(tmp_path / "other")]) == 2
+    assert "give the CRF with --quality N" in capsys.readouterr().err
 
 
 def test_the_player_plays_steps_and_wipes(video_stage, browser):

@@ -103,6 +103,8 @@ class ClipParams:
     frames: Annotated[int, Field(ge=2, le=1000)]
     motions: Annotated[tuple[Literal["pan", "zoom", "shake"], ...], Field(min_length=1)]
     fps: Annotated[int, Field(ge=1, le=240)]
+    colour_variants: bool  # training clips also over the corpus' colour variants (R, G, B
+    # reordered; data.colour_variants), as the image generators train
 
 
 @dataclass(config=STRICT)

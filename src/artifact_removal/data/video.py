@@ -200,9 +200,10 @@ class SourceClip:
 
 
 def default_clips(params, root: Path) -> tuple[list[SourceClip], list[str]]:
-    """Camera-motion clips over the prepared corpus' photographs (not their colour variants,
-    not the synthetic images), the motions taken in turn, and the user's extra clips (test);
-    notes for what was left out or converted."""
+    """Camera-motion clips over the prepared corpus' photographs (in the train split also their
+    colour variants when `video.clips.colour_variants`; never the synthetic images), the
+    motions taken in turn, and the user's extra clips (test); notes for what was left out or
+    converted."""
     from ..config import SPLITS, resolve_path
     from .images import read_png
 
@@ -211,8 +212,10 @@ def default_clips(params, root: Path) -> tuple[list[SourceClip], list[str]]:
     clips, notes = [], []
     turn = 0
     for split_index, split in enumerate(SPLITS):
+        variants = split == "train" and spec.colour_variants
         stills = sorted(p for p in (sets / split / "gt").glob("*.png")
-                        if "~" not in p.stem and not p.stem.startswith("dead_leaves"))  # fmt: skip
+                        if ("~" not in p.stem or variants)
+                        and not p.stem.startswith("dead_leaves"))  # fmt: skip
         for k, still in enumerate(stills):
             motion = spec.motions[turn % len(spec.motions)]
             seed = params.seed * 1000 + split_index * 100 + k
@@ -222,7 +225,8 @@ def default_clips(params, root: Path) -> tuple[list[SourceClip], list[str]]:
                 notes.append(f"{split}/{still.stem}: left out: {err}")
                 continue
             turn += 1
-            clips.append(SourceClip(split, f"{still.stem}_{motion}", frames, Fraction(spec.fps),
+            name = f"{still.stem.replace('~', '_')}_{motion}"
+            clips.append(SourceClip(split, name, frames, Fraction(spec.fps),
                                     f"camera {motion} over {still.name}, seed {seed}"))  # fmt: skip
     for name, path in params.video.extra_clips.items():
         try:

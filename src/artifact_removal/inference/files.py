@@ -387,6 +387,10 @@ def restore_files(
     from ..runtime import select_device
 
     override = _parse_quality(quality)
+    if override is None and get_method(method).codec != "jpeg":
+        raise RestoreError(f"{method} is trained for {get_method(method).codec} qualities "
+                           "(CRFs), which the QF predictor does not give: give the CRF with "
+                           "--quality N")  # fmt: skip
     if bits not in (8, 16):
         raise RestoreError(f"bits must be 8 or 16, not {bits}")
     if tile % 8 or overlap % 8 or tile < 64:
