@@ -573,19 +573,27 @@ def _restore_one(ensemble: Ensemble, path: Path, target: Path, record: dict, rep
         restored = _restore(ensemble.restorer(choice.generators), pixels, tile, overlap, bits)
         write_png_record(target, restored, bits, icc, record, replace, loaded.exif)
         result.output = target
-    except RestoreError:
-        raise
-    except ImageReadError as err:
-        result.error = err.reason
-    except QualityUnknown as err:
-        result.error = str(err)
-    except FileExistsError:
-        result.error = f"{target} appeared while this run was writing it; left as it is"
-    except (OSError, MemoryError, RuntimeError, ValueError) as err:
-        result.error = f"{err.__class__.__name__}: {err}"
-    if result.error:
-        result.status = FAILED
+    except Exception as err:
+        _failed(result, err, target)
     return result
+
+
+def _failed(result: FileResult, err: Exception, target: Path) -> None:
+    """Record why one file failed in its result; an error that concerns the whole run (a
+    RestoreError) or one this module does not expect goes up."""
+    if isinstance(err, RestoreError):
+        raise err
+    if isinstance(err, ImageReadError):
+        result.error = err.reason
+    elif isinstance(err, QualityUnknown | VideoError):
+        result.error = str(err)
+    elif isinstance(err, FileExistsError):
+        result.error = f"{target} appeared while this run was writing it; left as it is"
+    elif isinstance(err, OSError | MemoryError | RuntimeError | ValueError):
+        result.error = f"{err.__class__.__name__}: {err}"
+    else:
+        raise err
+    result.status = FAILED
 
 
 def _read_record(target: Path) -> dict | None:
@@ -617,18 +625,8 @@ def _restore_video(ensemble: Ensemble, path: Path, target: Path, record: dict, r
         reused = (f", {done.reused} of {done.segments} segments kept from an interrupted run"
                   if done.reused else "")  # fmt: skip
         result.notes = (f"video, {done.frames} frames, {done.fps:.2f} frames/s{reused}",)
-    except RestoreError:
-        raise
-    except VideoError as err:
-        result.error = str(err)
-    except QualityUnknown as err:
-        result.error = str(err)
-    except FileExistsError:
-        result.error = f"{target} appeared while this run was writing it; left as it is"
-    except (OSError, MemoryError, RuntimeError, ValueError) as err:
-        result.error = f"{err.__class__.__name__}: {err}"
-    if result.error:
-        result.status = FAILED
+    except Exception as err:
+        _failed(result, err, target)
     return result
 
 

@@ -55,12 +55,16 @@ function arPlayerMount(el, state) {
   video.onpause = () => (play.textContent = "play");
   const step = (delta) => {
     video.pause();
+    el.dataset.seeked = "0";
     const target = Math.max(0, Math.min(frames - 1, frameOf() + delta));
     video.currentTime = (target + 0.5) / fps; // the middle of the frame: no rounding doubt
   };
   el.querySelector(".ar-back").onclick = () => step(-1);
   el.querySelector(".ar-next").onclick = () => step(1);
-  video.onseeked = draw;
+  video.onseeked = () => {
+    draw();
+    el.dataset.seeked = "1";
+  };
   video.onloadeddata = () => {
     draw();
     loop();
