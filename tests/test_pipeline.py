@@ -120,6 +120,10 @@ def test_make_repro_end_to_end(repro):
     assert qf_test["images"] == 4 * json.loads((fresh_copy / "metrics/prepare.json").read_text())[
         "images"]["test"]  # QF 20, 40, 90 and uncompressed, each test image  # fmt: skip
     assert {"psnr_y", "ssim_y", "psnrb_y", "niqe", "brisque"} <= set(evaluated["ssim"])
+    video = json.loads((fresh_copy / "metrics/video.json").read_text())
+    assert video["crf"] == 40 and set(video["versions"]) == {"original", "h264", "video_ssim",
+                                                              "video_gan"}  # fmt: skip
+    assert (fresh_copy / "reports/video/player.html").stat().st_size > 0
     assert (
         "random_vgg19_relu1_2" in (fresh_copy / "reports/evaluate/tables/test_q20.md").read_text()
     )
@@ -261,7 +265,8 @@ def test_a_misspelt_key_stops_dvc_repro_before_anything_is_deleted(repro):
 def test_new_pretrained_weights_make_only_their_users_stale(repro):
     """Scenario (d): `artifact-removal pretrained` records VGG-19 weights that arrived in
     torchvision's cache (simulated by writing the entry it would write): only the GAN stages are
-    stale, and after them, what reads their models; AlexNet's entry touches the evaluation and
+    stale (the GANs on JPEG and the video stage's), and after them, what reads their models;
+    AlexNet's entry touches the evaluation and
     NoGAN (its LPIPS loss and stopping score), and MobileNetV3's NoGAN alone."""
     fresh_copy, _ = repro
     manifest = fresh_copy / "models/pretrained.yaml"
@@ -270,7 +275,7 @@ def test_new_pretrained_weights_make_only_their_users_stale(repro):
         manifest.write_text(
             before.replace("vgg19: absent", f"vgg19: vgg19-dcbb9e9d.pth sha256:{'d' * 64}")
         )
-        assert _status(fresh_copy) == {"train_gan@20", "train_gan@40"}
+        assert _status(fresh_copy) == {"train_gan@20", "train_gan@40", "video"}  # video_gan too
         manifest.write_text(before.replace("alexnet: absent", f"alexnet: a sha256:{'7' * 64}"))
         assert _status(fresh_copy) == {"evaluate", "train_nogan@20"}
         mobilenet = f"mobilenet_v3_large: m sha256:{'5' * 64}"
