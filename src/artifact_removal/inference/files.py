@@ -387,10 +387,6 @@ def restore_files(
     from ..runtime import select_device
 
     override = _parse_quality(quality)
-    if override is None and get_method(method).codec != "jpeg":
-        raise RestoreError(f"{method} is trained for {get_method(method).codec} qualities "
-                           "(CRFs), which the QF predictor does not give: give the CRF with "
-                           "--quality N")  # fmt: skip
     if bits not in (8, 16):
         raise RestoreError(f"bits must be 8 or 16, not {bits}")
     if tile % 8 or overlap % 8 or tile < 64:
@@ -408,6 +404,10 @@ def restore_files(
         raise RestoreError(f"{out_dir} is a file; the output (-o) is a folder for the PNGs")
     project = find_project()
     paths = find_generators(method, Path(models_dir) if models_dir else None, project)
+    if override is None and get_method(method).codec != "jpeg":  # the method is known by now
+        raise RestoreError(f"{method} is trained for {get_method(method).codec} qualities "
+                           "(CRFs), which the QF predictor does not give: give the CRF with "
+                           "--quality N")  # fmt: skip
     if predictor is None and project is not None:
         from ..config import load_params, resolve_path
 
