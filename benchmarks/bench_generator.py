@@ -123,5 +123,13 @@ def main() -> None:
             f.write("\n".join(lines) + "\n")
 
 
+def append_results(heading: str, lines: list[str]) -> None:
+    """Append a run's lines to RESULTS.md under `heading` (added once, at the end)."""
+    text = RESULTS.read_text().rstrip("\n")
+    if heading not in text:
+        text += f"\n\n{heading}\n"
+    RESULTS.write_text(text + "\n\n" + "\n".join(lines))
+
+
 if __name__ == "__main__":
     main()

@@ -26,7 +26,7 @@ from artifact_removal.archs.unet import UNet, UNetConfig
 from artifact_removal.runtime import select_device
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_generator import RESULTS, _timed
+from bench_generator import _timed, append_results
 
 NETWORKS = {
     "U-Net, MobileNetV3-Large": lambda: UNet(UNetConfig("mobilenet_v3_large")),
@@ -82,11 +82,8 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if not args.no_append:
-        text = RESULTS.read_text().rstrip("\n")
-        heading = "## NoGAN's U-Net against the Galteri generator: time per 720p frame (issue 16)"
-        if heading not in text:
-            text += f"\n\n{heading}\n"
-        RESULTS.write_text(text + "\n\n" + "\n".join(lines))
+        append_results("## NoGAN's U-Net against the Galteri generator: time per 720p frame "
+                       "(issue 16)", lines)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from artifact_removal.inference.video import restore_video
 from artifact_removal.runtime import select_device
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_generator import RESULTS
+from bench_generator import append_results
 
 PAPER_FPS = {"very_fast": 42, "fast": 20, "paper": 4}  # Table 2; "paper" = the TMM 2019 generator
 
@@ -125,11 +125,8 @@ def main() -> None:
     ]  # fmt: skip
     print("\n".join(lines))
     if not args.no_append:
-        text = RESULTS.read_text().rstrip("\n")
-        heading = "## Video: frames per second at 720p, per generator preset (issue 17)"
-        if heading not in text:
-            text += f"\n\n{heading}\n"
-        RESULTS.write_text(text + "\n\n" + "\n".join(lines))
+        append_results("## Video: frames per second at 720p, per generator preset (issue 17)",
+                       lines)  # fmt: skip
 
 
 if __name__ == "__main__":

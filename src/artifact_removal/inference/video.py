@@ -64,6 +64,7 @@ class VideoInfo:
     pix_fmt: str
     codec: str
     audio_streams: int
+    colour: dict = field(default_factory=dict)  # range, matrix, primaries, transfer
 
     def describe(self) -> str:
         count = f"{self.frames} frames" if self.frames else "frame count unknown"
@@ -88,9 +89,11 @@ def probe(path: str | Path) -> VideoInfo:
             fps = stream.average_rate or stream.guessed_rate or stream.base_rate
             if not fps:
                 raise VideoError("its frame rate is unknown")
+            colour = {name: getattr(ctx, name) for name in
+                      ("color_range", "colorspace", "color_primaries", "color_trc")}  # fmt: skip
             return VideoInfo(ctx.width, ctx.height, stream.frames or None, Fraction(fps),
                              Fraction(stream.time_base), ctx.format.name if ctx.format else "?",
-                             ctx.name, len(container.streams.audio))  # fmt: skip
+                             ctx.name, len(container.streams.audio), colour)  # fmt: skip
     except VideoError:
         raise
     except (av.FFmpegError, StopIteration, UnicodeDecodeError) as err:
@@ -136,7 +139,6 @@ class VideoResult:
     segments: int = 0
     reused: int = 0
     seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -168,7 +170,7 @@ def _frames(path: Path, skip_before: int) -> Iterator[tuple[object, np.ndarray |
 
 
 def _encode_segment(file, frames: list, restore: FrameRestorer, info: VideoInfo,
-                    output: VideoOutput, batch: int, colour: dict, bar) -> int:  # fmt: skip
+                    output: VideoOutput, batch: int, bar) -> int:  # fmt: skip
     """Restore and encode one segment's (frame, pixels) pairs into an open binary file."""
     import av
 
@@ -184,7 +186,7 @@ def _encode_segment(file, frames: list, restore: FrameRestorer, info: VideoInfo,
             stream.pix_fmt = "bgr0"  # RGB, bit-exact (this FFmpeg's FFV1 takes no 8-bit gbrp)
         stream.width, stream.height = info.width, info.height
         stream.codec_context.time_base = info.time_base
-        for name, value in colour.items():
+        for name, value in info.colour.items():
             setattr(stream.codec_context, name, value)
         for start in range(0, len(frames), batch):
             chunk = frames[start : start + batch]
@@ -197,16 +199,6 @@ def _encode_segment(file, frames: list, restore: FrameRestorer, info: VideoInfo,
             bar.update(len(chunk))
         container.mux(stream.encode(None))
     return len(frames)
-
-
-def _colour(path: Path) -> dict:
-    """The input's colour metadata, to be written into the output's stream."""
-    import av
-
-    with av.open(str(path)) as container:
-        ctx = container.streams.video[0].codec_context
-        return {name: getattr(ctx, name) for name in
-                ("color_range", "colorspace", "color_primaries", "color_trc")}  # fmt: skip
 
 
 def _state(parts: Path, manifest: dict) -> list[Path]:
@@ -244,7 +236,6 @@ def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer
     done = _state(parts, manifest)
     result = VideoResult(reused=len(done))
     start = time.perf_counter()
-    colour = _colour(source)
     frames = _frames(source, len(done) * segment_frames)
     skipped = sum(1 for _ in islice(frames, len(done) * segment_frames))
     total = info.frames or None
@@ -254,7 +245,7 @@ def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer
         while chunk := list(islice(frames, segment_frames)):
             path = parts / f"segment_{index:06d}{suffix}"
             write_atomic(path, lambda f, chunk=chunk: _encode_segment(
-                f, chunk, restore, info, output, batch, colour, bar))  # fmt: skip
+                f, chunk, restore, info, output, batch, bar))  # fmt: skip
             result.restored += len(chunk)
             index += 1
     result.segments = index
