@@ -325,7 +325,12 @@ def video_stage(prepared_project, tmp_path_factory):
 
     from artifact_removal.config import load_params
     from artifact_removal.data.video import prepare_video
-    from artifact_removal.stages.video import evaluate_video, train_video_methods, write_reports
+    from artifact_removal.stages.video import (
+        crf_confusion,
+        evaluate_video,
+        train_video_methods,
+        write_reports,
+    )
 
     project = tmp_path_factory.mktemp("video") / "project"
     shutil.copytree(prepared_project, project)
@@ -333,7 +338,9 @@ def video_stage(prepared_project, tmp_path_factory):
     frames, clips, _ = prepare_video(params, project, progress=False)
     runs = train_video_methods(params, project, torch.device("cpu"), progress=False)
     evaluation = evaluate_video(params, project, torch.device("cpu"), progress=False)
-    paths = write_reports(evaluation, params, project)
+    confusion, scores = crf_confusion(params, project, torch.device("cpu"))
+    assert int(confusion.to_numpy().sum()) == 6 * len(clips[clips["split"] == "test"])
+    paths = write_reports(evaluation, params, project, scores)
     return project, frames, clips, runs, evaluation, paths
 
 
@@ -348,7 +355,8 @@ def test_the_stage_prepares_trains_restores_and_scores(video_stage):
     assert (sets / "train/q40" / f"{clip}.mp4").is_file()
     assert len(list((sets / "train/q40").glob(f"{clip}_*.png"))) == 6
     assert (project / "data/video/patches/train_64.csv").is_file()
-    assert list(runs["method"]) == ["video_ssim", "video_gan"]
+    assert list(runs["run"]) == ["video_ssim", "video_gan", "crf"]
+    assert (project / "models/crf/predictor.pt").is_file()
     assert (project / "models/video_ssim/q40.pt").is_file()
     assert (project / "models/video_gan/q40.pt").is_file()
     summary = evaluation.summary()
@@ -359,6 +367,7 @@ def test_the_stage_prepares_trains_restores_and_scores(video_stage):
     )
     metrics = json.loads(paths["metrics"].read_text())
     assert metrics["crf"] == 40 and "video_gan" in metrics["versions"]
+    assert metrics["crf_predictor"]["accuracy"] == 1.0  # one class: the ladder is [40]
     assert "Table 2" in paths["markdown"].read_text()
 
 
@@ -372,7 +381,10 @@ def test_video_methods_restore_a_users_video(video_stage, photo, tmp_path, capsy
     assert "generator q40" in capsys.readouterr().out
     assert _timing(tmp_path / "out/mine.mp4") == _timing(clip)
     assert main([*args[:-4], "--device", "cpu", "-o", str(tmp_path / "other")]) == 2
-    assert "give the CRF with --quality N" in capsys.readouterr().err
+    assert "give the CRF with --quality N, or train the CRF predictor" in capsys.readouterr().err
+    predictor = ["--predictor", str(project / "models/crf/predictor.pt")]
+    assert main([*args[:-4], "--device", "cpu", "-o", str(tmp_path / "auto"), *predictor]) == 0
+    assert "CNN 40 (100%) -> generator q40" in capsys.readouterr().out
 
 
 def test_the_player_plays_steps_and_wipes(video_stage, browser):

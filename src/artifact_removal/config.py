@@ -118,6 +118,7 @@ class VideoParams:
     methods: tuple[str, ...]
     niqe_every: Annotated[int, Field(ge=1)]  # NIQE and BRISQUE on every N-th frame
     player_crf: Crf  # the player's clips (H.264 of the frames shown, at high quality)
+    predictor_dir: str  # the CRF predictor (train_qf's settings on H.264 frames): predictor.pt
     out_dir: str
 
 

@@ -404,15 +404,18 @@ def restore_files(
         raise RestoreError(f"{out_dir} is a file; the output (-o) is a folder for the PNGs")
     project = find_project()
     paths = find_generators(method, Path(models_dir) if models_dir else None, project)
-    if override is None and get_method(method).codec != "jpeg":  # the method is known by now
-        raise RestoreError(f"{method} is trained for {get_method(method).codec} qualities "
-                           "(CRFs), which the QF predictor does not give: give the CRF with "
-                           "--quality N")  # fmt: skip
+    video_method = get_method(method).codec != "jpeg"  # known by now; trained per H.264 CRF
     if predictor is None and project is not None:
         from ..config import load_params, resolve_path
 
-        qf_dir = resolve_path(load_params(project / "params.yaml").train_qf.models_dir, project)
-        predictor = qf_dir / "predictor.pt"
+        project_params = load_params(project / "params.yaml")
+        folder = (project_params.video.predictor_dir if video_method
+                  else project_params.train_qf.models_dir)  # fmt: skip
+        predictor = resolve_path(folder, project) / "predictor.pt"
+    if video_method and override is None and not (predictor and Path(predictor).is_file()):
+        raise RestoreError(f"{method} is trained for H.264 CRFs: give the CRF with --quality N, "
+                           "or train the CRF predictor (`dvc repro video`; --predictor "
+                           "FILE)")  # fmt: skip
     try:
         torch_device = select_device(device)
     except (ValueError, RuntimeError) as err:
@@ -605,12 +608,13 @@ def _restore_video(ensemble: Ensemble, path: Path, target: Path, record: dict, r
                    override: int | None, tile: int, overlap: int, videos: Videos,
                    progress: bool) -> FileResult:  # fmt: skip
     """Restore one video (`inference.video.restore_video`); failures go into the result. Its
-    quality is the override, or the QF predictor's answer on its first frame."""
+    quality is the override, or the predictor's answer on a frame half a second in (the CRF
+    predictor for methods trained on H.264)."""
     result = FileResult(path)
     try:
         info = probe(path)
         result.size = (info.height, info.width)
-        result.choice = choice = ensemble.choose(path, _first_frame(path), override, tables=False)
+        result.choice = choice = ensemble.choose(path, _sample_frame(path), override, tables=False)
         restorer = ensemble.restorer(choice.generators)
 
         def restore_frames(frames: np.ndarray) -> np.ndarray:
@@ -630,14 +634,20 @@ def _restore_video(ensemble: Ensemble, path: Path, target: Path, record: dict, r
     return result
 
 
-def _first_frame(path: Path) -> np.ndarray:
-    """A video's first frame, RGB uint8 (what the QF predictor looks at)."""
+def _sample_frame(path: Path, seconds: float = 0.5) -> np.ndarray:
+    """The frame half a second into a video (or its last, if shorter), RGB uint8: what the
+    predictor looks at. Not the first: a keyframe is coded better than the frames after it."""
     import av
 
+    last = None
     with av.open(str(path)) as container:
         for frame in container.decode(container.streams.video[0]):
-            return frame.to_ndarray(format="rgb24")
-    raise VideoError("its video stream has no frames")
+            last = frame
+            if frame.time is not None and frame.time >= seconds:
+                break
+    if last is None:
+        raise VideoError("its video stream has no frames")
+    return last.to_ndarray(format="rgb24")
 
 
 def _restore(restorer: Restorer, pixels: np.ndarray, tile: int, overlap: int, bits: int):

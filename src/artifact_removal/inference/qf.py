@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..archs.qf_net import ABOVE, QFNet, dct_basis, label_name
 from ..data.images import read_png
-from ..data.prepared import keys, quality_dir
+from ..data.prepared import compressed_file, keys
 from ..degradations.jpeg import decode_jpeg, jpeg_compress
 
 ABOVE_TESTS = (90,)  # QFs the class "above" is tried with, beside uncompressed images
@@ -138,8 +138,9 @@ def predict_set(net: QFNet, folder: Path, count: int = 32, device: torch.device 
     predicted, target = [], []
     for quality, key in tqdm(jobs, desc=f"qf predictor on {Path(folder).name}",
                              disable=not progress, leave=False):  # fmt: skip
-        if quality in net.classes:
-            pixels = decode_jpeg((Path(folder) / quality_dir(quality) / f"{key}.jpg").read_bytes())
+        if quality in net.classes:  # a JPEG, or a video frame through H.264 (as PNG)
+            path = compressed_file(Path(folder), quality, key)
+            pixels = read_png(path) if path.suffix == ".png" else decode_jpeg(path.read_bytes())
         else:
             pixels = read_png(Path(folder) / "gt" / f"{key}.png")
             if quality is not None:

@@ -57,23 +57,37 @@ def check_methods(params: Params) -> list[str]:
 
 def train_video_methods(params: Params, root: Path, device: torch.device,
                         progress: bool = True) -> pd.DataFrame:  # fmt: skip
-    """Train every video method for every CRF (resuming or reusing finished runs, as the run
-    engine does); one row of validation scores per run."""
-    from ..training.engine import Run, train
+    """Train every video method for every CRF, and the CRF predictor (resuming or reusing
+    finished runs, as the run engine does); one row of validation scores per run."""
+    from ..training.engine import CRF_PREDICTOR, Run, train
 
     rows = []
-    for name in check_methods(params):
-        for crf in qualities_of(params, name):
-            run = Run.from_params(params, name, crf, Path(root))
-            train(run, device, progress=progress)
-            row = {"method": name, "crf": crf, "release": str(run.release.relative_to(root))}
-            metrics = json.loads((run.live_dir / "metrics.json").read_text())
-            for key, value in metrics.items():  # the last step's scores, one level flattened
-                for name_, number in value.items() if isinstance(value, dict) else [("", value)]:
-                    if isinstance(number, int | float):
-                        row[f"{key}_{name_}".strip("_")] = number
-            rows.append(row)
+    runs = [(name, crf) for name in check_methods(params) for crf in qualities_of(params, name)]
+    for name, crf in [*runs, (CRF_PREDICTOR, None)]:
+        run = Run.from_params(params, name, crf, Path(root))
+        train(run, device, progress=progress)
+        row = {"run": name, "crf": crf, "release": str(run.release.relative_to(root))}
+        metrics = json.loads((run.live_dir / "metrics.json").read_text())
+        for key, value in metrics.items():  # the last step's scores, one level flattened
+            for part, number in value.items() if isinstance(value, dict) else [("", value)]:
+                if isinstance(number, int | float):
+                    row[f"{key}_{part}".strip("_")] = number
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def crf_confusion(params: Params, root: Path, device: torch.device) -> tuple[pd.DataFrame, dict]:
+    """The CRF predictor on every test frame at every CRF: the confusion matrix (rows:
+    predicted, columns: true CRF) and its accuracies."""
+    from ..inference.qf import predict_set
+    from ..inference.releases import load_predictor
+    from ..metrics.classification import accuracies, confusion_matrix, named
+
+    net = load_predictor(resolve_path(params.video.predictor_dir, root) / "predictor.pt", device)
+    folder = resolve_path(params.video.prepared_dir, root) / "sets" / "test"
+    found = predict_set(net, folder, params.train_qf.predict_patches, device, progress=False)
+    table = confusion_matrix(*found, net.labels)
+    return named(table), accuracies(table)
 
 
 @dataclass
@@ -287,8 +301,10 @@ def player_page(players: list[Player], title: str) -> str:
             f"{body}</body></html>")  # fmt: skip
 
 
-def write_reports(evaluation: VideoEvaluation, params: Params, root: Path) -> dict[str, Path]:
-    """Tables (CSV, Markdown), metrics JSON, figures and the player page of the stage."""
+def write_reports(evaluation: VideoEvaluation, params: Params, root: Path,
+                  predictor: dict | None = None) -> dict[str, Path]:  # fmt: skip
+    """Tables (CSV, Markdown), metrics JSON (with the CRF predictor's accuracies,
+    `predictor`, when given) and the player page of the stage."""
     from ..fileio import write_csv, write_json, write_text
 
     out = resolve_path(params.video.out_dir, root)
@@ -306,7 +322,8 @@ def write_reports(evaluation: VideoEvaluation, params: Params, root: Path) -> di
     metrics = {v: {k: (None if pd.isna(x) else round(float(x), 4)) for k, x in row.items()}
                for v, row in summary.iterrows()}  # fmt: skip
     paths["metrics"] = write_json(resolve_path(params.reports.metrics_dir, root) / "video.json",
-                                  {"crf": evaluation.crf, "versions": metrics})  # fmt: skip
+                                  {"crf": evaluation.crf, "versions": metrics,
+                                   "crf_predictor": predictor or {}})  # fmt: skip
     players = [Player.of(v, evaluation.fps[c], params.video.player_crf, c)
                for c, v in evaluation.frames.items()]  # fmt: skip
     paths["player"] = write_text(

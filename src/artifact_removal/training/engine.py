@@ -52,6 +52,8 @@ from ..runtime import Distributed, seed_everything
 
 LOG_EVERY = 10
 PREDICTOR = "qf"  # the QF predictor's name as a trainer (section train_qf)
+CRF_PREDICTOR = "crf"  # the CRF predictor of H.264 frames (train_qf's settings; stage video)
+PREDICTORS = (PREDICTOR, CRF_PREDICTOR)
 BOOKKEEPING = ("checkpoint_every", "models_dir", "predict_patches")  # no effect on the weights
 
 
@@ -78,17 +80,19 @@ class Run:
 
     @classmethod
     def from_params(cls, params: Params, name: str, quality: int | None, root: Path) -> Run:
-        """The run of method `name` (or `qf`) for one QF (None for the QF predictor)."""
-        section = params.train_qf if name == PREDICTOR else params.section(_method(name).section)
-        qualities = tuple(params.degradation.qualities)
-        if name != PREDICTOR and quality not in qualities_of(params, name):
+        """The run of method `name` for one QF (or CRF), or of a predictor (`qf`, `crf`;
+        quality None)."""
+        if name in PREDICTORS:
+            return cls._predictor(params, name, root)
+        section = params.section(_method(name).section)
+        if quality not in qualities_of(params, name):
             key = _method(name).qualities_key
             raise TrainingError(f"quality {quality} is not one of {key} "
                                 f"{list(qualities_of(params, name))}")  # fmt: skip
-        prepared = params.data.prepared_dir if name == PREDICTOR else prepared_dir_of(params, name)
-        tag = "predictor" if name == PREDICTOR else f"q{quality}"
-        live = "train_qf" if name == PREDICTOR else f"train_{name}/{tag}"
-        base = None if name == PREDICTOR else _method(name).starts_from
+        prepared = prepared_dir_of(params, name)
+        tag = f"q{quality}"
+        live = f"train_{name}/{tag}"
+        base = _method(name).starts_from
         start = None
         if base:
             start = resolve_path(params.section(_method(base).section).models_dir, root)
@@ -97,14 +101,32 @@ class Run:
             name, quality, section, params.seed, Path(root), resolve_path(prepared, root),
             resolve_path(section.models_dir, root) / f"{tag}.pt",
             resolve_path("build/checkpoints", root) / name / f"{tag}.pt",
-            resolve_path(params.reports.dir, root) / live,
-            qualities if name == PREDICTOR else (), start, params.reports.figure_crop,
+            resolve_path(params.reports.dir, root) / live, (), start, params.reports.figure_crop,
+        )  # fmt: skip
+
+    @classmethod
+    def _predictor(cls, params: Params, name: str, root: Path) -> Run:
+        """The QF predictor (JPEG, over degradation.qualities) or the CRF predictor (H.264
+        frames of the video stage, over degradation.h264.crfs); both take train_qf's
+        settings."""
+        video = name == CRF_PREDICTOR
+        folder = params.video.predictor_dir if video else params.train_qf.models_dir
+        qualities = params.degradation.h264.crfs if video else params.degradation.qualities
+        return cls(
+            name, None, params.train_qf, params.seed, Path(root),
+            resolve_path(params.video.prepared_dir if video else params.data.prepared_dir, root),
+            resolve_path(folder, root) / "predictor.pt",
+            resolve_path("build/checkpoints", root) / name / "predictor.pt",
+            resolve_path(params.reports.dir, root) / f"train_{name}", tuple(qualities), None,
+            params.reports.figure_crop,
         )  # fmt: skip
 
     @property
     def label(self) -> str:
         """`gan q10`, `qf predictor`: for messages and progress bars."""
-        return f"{self.name} q{self.quality}" if self.quality is not None else "qf predictor"
+        if self.quality is None:
+            return f"{self.name} predictor"
+        return f"{self.name} q{self.quality}"
 
     @property
     def steps(self) -> int:
@@ -112,7 +134,7 @@ class Run:
 
     def trainer_module(self) -> str:
         """The module (below the package) whose `Recipe` trains this run."""
-        return f"training.{'qf' if self.name == PREDICTOR else _method(self.name).trainer}"
+        return f"training.{'qf' if self.name in PREDICTORS else _method(self.name).trainer}"
 
     def identity(self, inputs: dict[str, str]) -> dict[str, Any]:
         """What makes two runs the same: settings, seed, QF, inputs and code."""
@@ -352,7 +374,7 @@ def _release(run: Run, recipe: Recipe, state: dict) -> dict:
     the fingerprints of its inputs and code (`run`), and their hash (`identity`)."""
     release = recipe.release()
     release["model"] = {k: v.detach().cpu().contiguous() for k, v in release["model"].items()}
-    method = "qf_predictor" if run.name == PREDICTOR else run.name
+    method = f"{run.name}_predictor" if run.name in PREDICTORS else run.name
     return release | {"method": method, "quality": run.quality, "identity": state["identity"],
                       "run": state["run"]}  # fmt: skip
 

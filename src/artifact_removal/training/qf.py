@@ -33,9 +33,11 @@ class Recipe(BaseRecipe):
         super().__init__(run, device, ddp)
         s = run.settings
         classes = run.qualities
+        # the class "above" (JPEG at higher QFs, or never compressed) is the QF predictor's
+        above = s.above_range if run.name == "qf" else None
         self.sampler = QFSampler(run.prepared_dir, classes, s.patch_size, run.seed,
-                                 above_range=s.above_range)  # fmt: skip
-        self.net = QFNet(classes, s.channels, above=s.above_range is not None).to(device)
+                                 above_range=above)  # fmt: skip
+        self.net = QFNet(classes, s.channels, above=above is not None).to(device)
         if device.type == "cuda":
             self.net = self.net.to(memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=s.lr)
