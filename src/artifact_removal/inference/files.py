@@ -628,10 +628,21 @@ def _restore_video(ensemble: Ensemble, path: Path, target: Path, record: dict, r
         result.output = target
         reused = (f", {done.reused} of {done.segments} segments kept from an interrupted run"
                   if done.reused else "")  # fmt: skip
-        result.notes = (f"video, {done.frames} frames, {done.fps:.2f} frames/s{reused}",)
+        result.notes = (f"video, {done.frames} frames, {done.fps:.2f} frames/s{reused}",
+                        *_video_notes(info))  # fmt: skip
     except Exception as err:
         _failed(result, err, target)
     return result
+
+
+def _video_notes(info) -> tuple[str, ...]:
+    """What a restored video does not keep of its input, said once per video."""
+    import av
+
+    bits = (
+        max(c.bits for c in av.VideoFormat(info.pix_fmt).components) if info.pix_fmt != "?" else 8
+    )
+    return (f"{info.pix_fmt} ({bits}-bit) restored in 8 bits",) if bits > 8 else ()
 
 
 def _sample_frame(path: Path, seconds: float = 0.5) -> np.ndarray:
