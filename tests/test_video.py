@@ -416,3 +416,32 @@ def test_the_player_plays_steps_and_wipes(video_stage, browser):
         let sum = 0; for (let i = 0; i < left.length; i++) sum += left[i];
         return [w, h, sum / left.length, right.length];""", player)  # fmt: skip
     assert pixels[:2] == [96, 64] and pixels[2] > 10 and pixels[3] > 0
+
+
+def test_extra_clips_are_imported_then_used(small_project, photo):
+    from artifact_removal.config import apply_profile, load_params
+    from artifact_removal.data.video import default_clips
+    from artifact_removal.stages.clips import import_clip
+    from artifact_removal.stages.clips import main as clips_main
+
+    clip = _pan(photo, 8)[:, :70, :100]
+    _lossless(small_project / "mine.mkv", clip, "ffv1", "yuv420p10le")
+    _write_clip(small_project / "lossy.mp4", clip, audio=False)
+    (small_project / "extra.yaml").write_text(
+        "video:\n  extra_clips: {mine: mine.mkv, lossy: lossy.mp4}\n"
+    )
+    apply_profile(small_project / "extra.yaml", small_project / "params.yaml")
+    params = load_params(small_project / "params.yaml")
+    with pytest.raises(ClipError, match="video.extra_clips.mine: not imported yet"):
+        default_clips(params, small_project)
+    folder = import_clip(params, "mine", small_project)
+    assert read_clip(folder / "clip.mkv").frames.shape == (6, 70, 100, 3)  # clips.frames: 6
+    with pytest.raises(ClipError, match=r"video.extra_clips.lossy \(lossy.mp4\): is h264, a lossy"):
+        import_clip(params, "lossy", small_project)
+    (small_project / "extra.yaml").write_text("video:\n  extra_clips: {mine: mine.mkv}\n")
+    apply_profile(small_project / "extra.yaml", small_project / "params.yaml")
+    clips, notes = default_clips(load_params(small_project / "params.yaml"), small_project)
+    mine = next(c for c in clips if c.name == "mine")
+    assert mine.split == "test" and mine.frames.shape == (6, 70, 100, 3)
+    assert "mine: yuv420p10le (10-bit) converted to 8-bit RGB" in notes
+    assert clips_main(["nothing"]) == 2

@@ -114,6 +114,7 @@ class VideoParams:
     prepared_dir: str
     clips: ClipParams
     extra_clips: dict[str, str]  # name: a lossless clip (file, or folder of PNG frames)
+    clips_dir: str  # where stage import_clip@NAME puts each extra clip (FFV1)
     crf: Crf
     methods: tuple[str, ...]
     niqe_every: Annotated[int, Field(ge=1)]  # NIQE and BRISQUE on every N-th frame

@@ -16,6 +16,7 @@ use them (lossy, damaged, no video stream, no frames).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -229,14 +230,35 @@ def default_clips(params, root: Path) -> tuple[list[SourceClip], list[str]]:
             clips.append(SourceClip(split, name, frames, Fraction(spec.fps),
                                     f"camera {motion} over {still.name}, seed {seed}"))  # fmt: skip
     for name, path in params.video.extra_clips.items():
-        try:
-            loaded = read_clip(resolve_path(path, root), max_frames=spec.frames)
-        except ClipError as err:
-            notes.append(f"{name} ({path}): left out: {err}")
-            continue
-        notes += [f"{name}: {note}" for note in loaded.notes]
-        clips.append(SourceClip("test", name, loaded.frames, loaded.fps, str(path)))
+        imported = resolve_path(params.video.clips_dir, root) / name
+        if not (imported / "clip.mkv").is_file():
+            raise ClipError(f"video.extra_clips.{name}: not imported yet; run `dvc repro "
+                            f"import_clip@{name}` (or python -m artifact_removal.stages.clips "
+                            f"{name})")  # fmt: skip
+        record = json.loads((imported / "clip.json").read_text())
+        loaded = read_clip(imported / "clip.mkv")
+        notes += [f"{name}: {note}" for note in record["notes"]]
+        clips.append(SourceClip("test", name, loaded.frames, Fraction(record["fps"]), str(path)))
     return clips, notes
+
+
+def write_lossless(path: str | Path, frames: np.ndarray, fps: Fraction) -> Path:
+    """(T, H, W, 3) uint8 frames as FFV1 (RGB, bit-exact) in Matroska, atomically."""
+    import av
+
+    from ..fileio import write_atomic
+
+    def write(file) -> None:
+        with av.open(file, mode="w", format="matroska") as container:
+            stream = container.add_stream("ffv1", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "bgr0"
+            for t, rgb in enumerate(frames):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                frame.pts = t
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+
+    return write_atomic(path, write)
 
 
 def prepare_video(params, root: str | Path, progress: bool = True):
