@@ -432,7 +432,7 @@ def test_extra_clips_are_imported_then_used(small_project, photo):
     )
     apply_profile(small_project / "extra.yaml", small_project / "params.yaml")
     params = load_params(small_project / "params.yaml")
-    with pytest.raises(ClipError, match="video.extra_clips.mine: not imported yet"):
+    with pytest.raises(ClipError, match=r"video\.extra_clips\.mine: not imported yet"):
         default_clips(params, small_project)
     folder = import_clip(params, "mine", small_project)
     assert read_clip(folder / "clip.mkv").frames.shape == (6, 70, 100, 3)  # clips.frames: 6
