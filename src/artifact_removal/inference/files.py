@@ -404,7 +404,7 @@ def restore_files(
         raise RestoreError(f"{out_dir} is a file; the output (-o) is a folder for the PNGs")
     project = find_project()
     paths = find_generators(method, Path(models_dir) if models_dir else None, project)
-    video_method = get_method(method).codec != "jpeg"  # known by now; trained per H.264 CRF
+    video_method = get_method(method).codec != "jpeg"  # trained on H.264 frames, per CRF
     if predictor is None and project is not None:
         from ..config import load_params, resolve_path
 
