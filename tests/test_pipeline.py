@@ -124,6 +124,8 @@ def test_make_repro_end_to_end(repro):
     assert video["crf"] == 40 and set(video["versions"]) == {"original", "h264", "video_ssim",
                                                               "video_gan"}  # fmt: skip
     assert (fresh_copy / "reports/video/player.html").stat().st_size > 0
+    assert (fresh_copy / "models/crf/predictor.pt").is_file()  # the CRF predictor, for restore
+    assert 0 <= video["crf_predictor"]["accuracy"] <= 1 and "fps" not in video["versions"]["h264"]
     assert (
         "random_vgg19_relu1_2" in (fresh_copy / "reports/evaluate/tables/test_q20.md").read_text()
     )

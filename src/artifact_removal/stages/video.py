@@ -8,7 +8,7 @@ corpus' photographs, and any lossless clips the user adds. The methods of `video
 that CRF. Scores per clip and method: PSNR (RGB, Y) and SSIM (Y) per frame against the
 original, averaged; NIQE and BRISQUE on every `video.niqe_every`-th frame; the flicker error
 and tOF over time (`metrics/temporal.py`); frames per second of the restoration alone at the
-clip's size (the 720p rate is the benchmark's, `benchmarks/video_fps.py`). VIIDEO is omitted:
+clip's size (the 720p rate is the benchmark's, `benchmarks/bench_video.py`). VIIDEO is omitted:
 its one Python port is unvalidated (../DESIGN notes it breaks on numpy 2 and ranks synthetic
 clips non-monotonically), so no figure of it is reported.
 """
@@ -319,7 +319,8 @@ def write_reports(evaluation: VideoEvaluation, params: Params, root: Path,
             + summary.round(4).to_markdown() + "\n\nBeside the 2020 paper's Table 2 (720p):\n\n"
             + beside_paper(summary, evaluation.crf).round(3).to_markdown() + "\n")  # fmt: skip
     paths["markdown"] = write_text(out / "summary.md", text)
-    metrics = {v: {k: (None if pd.isna(x) else round(float(x), 4)) for k, x in row.items()}
+    metrics = {v: {k: (None if pd.isna(x) else round(float(x), 4)) for k, x in row.items()
+                   if k != "fps"}  # a timing: it would change the metrics file on every rerun
                for v, row in summary.iterrows()}  # fmt: skip
     paths["metrics"] = write_json(resolve_path(params.reports.metrics_dir, root) / "video.json",
                                   {"crf": evaluation.crf, "versions": metrics,
