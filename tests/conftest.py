@@ -74,6 +74,8 @@ video:
   clips: {size: [64, 96], frames: 6, motions: [pan, shake], fps: 25, colour_variants: false}
   crf: 40
   niqe_every: 3
+study: {qualities: [10], images: 2, crop: 64}
+detection: {qualities: [10]}
 train_video_ssim: {patch_size: 64, batch_size: 4, steps: 4, checkpoint_every: 2, val_every: 2}
 train_video_gan:
   select_by: psnr_y

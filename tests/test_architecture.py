@@ -102,9 +102,11 @@ def _modules_run_by(name: str, stage: dict) -> set[str]:
     return modules | ({trainers[name]} if name in trainers else set())
 
 
-RESOURCES = {
-    "stages/widgets.py": "stages/compare.js",
-    "stages/evaluate.py": "stages/published.yaml",
+RESOURCES = {  # files a module reads (importlib.resources), not imports
+    "stages/widgets.py": ("stages/compare.js",),
+    "stages/evaluate.py": ("stages/published.yaml",),
+    "stages/study.py": ("stages/study.js", "stages/published.yaml"),
+    "stages/detection.py": ("stages/published.yaml",),
 }
 
 
@@ -114,7 +116,7 @@ def test_stage_deps_cover_every_file_the_stage_runs(name):
     deps = [d for d in stage.get("do", stage).get("deps", []) if d.startswith("src/")]
     modules = _modules_run_by(name, stage)
     files = {p.relative_to(PACKAGE).as_posix() for m in modules for p in import_closure(m)}
-    files |= {RESOURCES[f] for f in files if f in RESOURCES}
+    files |= {r for f in files for r in RESOURCES.get(f, ())}
     listed = [d.removeprefix("src/artifact_removal/").rstrip("/") for d in deps]
     covered = {f for f in files for d in listed if f == d or f.startswith(d + "/")}
     missing = sorted(files - covered)
@@ -140,7 +142,8 @@ def test_every_method_has_its_training_stage_and_is_read_where_it_is_compared():
                     for key in p.get("models/pretrained.yaml", [])]  # fmt: skip
         for backbone in method.backbones:
             assert backbone in recorded
-        for reader in ("evaluate", "compare"):  # they restore with every method's generators
+        # they restore with every method's generators
+        for reader in ("evaluate", "compare", "human_study", "detection"):
             assert f"${{{method.section}.models_dir}}" in stages[reader]["deps"], reader
 
 

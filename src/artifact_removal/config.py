@@ -172,6 +172,36 @@ class CompareParams:
 
 
 @dataclass(config=STRICT)
+class StudyParams:
+    """The DSIS study (stage human_study): its trials, how they are shown, the analysis."""
+
+    methods: Annotated[tuple[str, ...], Field(min_length=1)]  # shown beside original and JPEG
+    qualities: Annotated[tuple[Quality, ...], Field(min_length=1)]
+    images: Annotated[int, Field(ge=1, le=50)]  # held-out images of the corpus
+    crop: Annotated[int, Field(ge=0)]  # px: the busiest square shown (0: the whole image)
+    zoom: Annotated[int, Field(ge=1, le=4)]  # shown magnified, pixels kept sharp
+    layout: Literal["side_by_side", "sequential"]  # sequential: reference, then test (DSIS I)
+    reference_seconds: Annotated[float, Field(gt=0, le=30)]  # sequential: the reference's time
+    repeats: Annotated[int, Field(ge=0)]  # trials shown twice, to measure consistency
+    max_repeat_gap: Annotated[float, Field(gt=0, le=100)]  # screening: mean |first - repeat|
+    ratings_dir: str  # one CSV per rater (the notebook writes there; the page's exports go there)
+    out_dir: str
+
+
+@dataclass(config=STRICT)
+class DetectionParams:
+    """Detection on restored images (stage detection): Faster R-CNN on a PASCAL VOC folder."""
+
+    voc_dir: str  # a VOC folder (Annotations/, JPEGImages/, ImageSets/Main/) or its parent
+    split: str  # the ImageSets/Main list (VOC 2007: test)
+    methods: tuple[str, ...]
+    qualities: Annotated[tuple[Quality, ...], Field(min_length=1)]
+    max_images: Annotated[int, Field(ge=0)]  # 0: every image of the split
+    min_size: Annotated[int, Field(ge=32, le=1333)]  # the detector's input short side
+    out_dir: str
+
+
+@dataclass(config=STRICT)
 class Params:
     """Everything in `params.yaml`: these shared sections, and one section per method."""
 
@@ -183,6 +213,8 @@ class Params:
     evaluate: EvaluateParams
     compare: CompareParams
     video: VideoParams
+    study: StudyParams
+    detection: DetectionParams
     reports: ReportParams
 
     @property
@@ -210,6 +242,15 @@ class Section:
 _SECTIONS: dict[str, Section] = {}
 # mappings whose keys are the user's names, replaced as a whole
 _FREE = {"data.extra_sets", "video.extra_clips"}
+
+
+_CHECKS: list[Callable[[Params], list[str]]] = []  # rules over several sections
+
+
+def add_check(check: Callable[[Params], list[str]]) -> None:
+    """Declare a rule that spans the shared sections and the registry (the registry declares
+    those that need to know its methods)."""
+    _CHECKS.append(check)
 
 
 def add_section(section: Section) -> None:
@@ -394,11 +435,13 @@ def _check_evaluation(params: Params) -> list[str]:
                 f"{key}: {quality} is not one of degradation.qualities {list(qualities)}"
             )
     known = [section.method for section in _SECTIONS.values()]
-    for key in ("evaluate.methods", "video.methods"):
+    for key in ("evaluate.methods", "video.methods", "study.methods", "detection.methods"):
         section, field = key.split(".")
         for name in getattr(getattr(params, section), field):
             if name not in known:
                 problems.append(f"{key}: unknown method {name!r}; known: {known}")
+    for check in _CHECKS:
+        problems += check(params)
     if params.compare.set not in params.test_sets:
         problems.append(
             f"compare.set: {params.compare.set!r} is not one of {list(params.test_sets)}"

@@ -30,6 +30,7 @@ from .config import (
     Positive,
     Rate,
     Section,
+    add_check,
     add_section,
     patch_size_problem,
 )
@@ -439,3 +440,26 @@ def describe() -> list[dict[str, Any]]:
          "ensemble": m.combine, "starts from": m.starts_from or "", "backbones": list(m.backbones)}
         for m in METHODS.values()
     ]  # fmt: skip
+
+
+def _check_shown_methods(params: Params) -> list[str]:
+    """The study's and the detection's methods restore JPEG at QFs they are trained for
+    (unknown names are said by the config's own check)."""
+    problems = []
+    for key in ("study", "detection"):
+        section = params.section(key)
+        for name in section.methods:
+            if name not in METHODS:
+                continue
+            if get(name).codec != "jpeg":
+                problems.append(f"{key}.methods: {name} restores {get(name).codec}, not JPEG")
+                continue
+            missing = [q for q in section.qualities if q not in qualities_of(params, name)]
+            if missing:
+                problems.append(f"{key}.qualities: {name} is not trained for QF "
+                                f"{', '.join(map(str, missing))} (it is for "
+                                f"{list(qualities_of(params, name))})")  # fmt: skip
+    return problems
+
+
+add_check(_check_shown_methods)

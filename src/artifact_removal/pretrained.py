@@ -33,6 +33,7 @@ BACKBONES = {
     "mobilenet_v3_large": "mobilenet_v3_large-5c1a4163.pth",  # NoGAN's encoder (IMAGENET1K_V2)
     "mobilenet_v3_small": "mobilenet_v3_small-047dcff4.pth",  # NoGAN "small"
     "resnet34": "resnet34-b627a593.pth",  # the U-Net of the paper's speed comparison
+    "fasterrcnn_resnet50_fpn": "fasterrcnn_resnet50_fpn_coco-258fb6c6.pth",  # detection (COCO)
 }
 # backbone -> torchvision's weights enum entry, which knows the file's address
 TORCHVISION_WEIGHTS = {
@@ -42,6 +43,7 @@ TORCHVISION_WEIGHTS = {
     "mobilenet_v3_large": "MobileNet_V3_Large_Weights.IMAGENET1K_V2",
     "mobilenet_v3_small": "MobileNet_V3_Small_Weights.IMAGENET1K_V1",
     "resnet34": "ResNet34_Weights.IMAGENET1K_V1",
+    "fasterrcnn_resnet50_fpn": "FasterRCNN_ResNet50_FPN_Weights.COCO_V1",
 }
 ABSENT = "absent"
 HEADER = """\

@@ -1,0 +1,208 @@
+"""Subjective scores: ratings of a DSIS study read back, raters screened, MOS with intervals.
+
+A rating is one row: which study, which rater, the trial's position in the rater's sequence,
+the trial (image and condition: the hidden reference `original`, `jpeg` or a method, at a
+QF), the score on the 0-100 scale, whether the trial was a repeat, and when. Every rater's
+ratings are one CSV file (`RATING_COLUMNS`), written by the notebook's widget or exported by
+the study's page, and read back here from a folder of such files.
+
+Screening follows ITU-R BT.500's observer rejection (Annex 1, section 2.3.1): per trial the
+scores' kurtosis says whether they are normal (2 <= beta2 <= 4: two standard deviations)
+or not (sqrt(20) standard deviations); a rater is rejected when more than 5% of their scores
+lie outside and they lie on both sides in about equal numbers (|P - Q| / (P + Q) < 0.3). A
+second, stated rule uses the repeated trials: a rater whose two scores of the same trial
+differ by more than `max_repeat_gap` on average is set aside as inconsistent.
+
+MOS per condition: the mean of the kept raters' first scores (repeats measure consistency,
+they do not count twice), the standard deviation (n - 1), and a 95% confidence interval from
+Student's t (BT.500 uses 1.96; t is wider for the few raters of a class).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+RATING_COLUMNS = ("study", "rater", "position", "trial", "image", "method", "quality", "score",
+                  "repeat", "time")  # fmt: skip
+
+
+class RatingsError(ValueError):
+    """A ratings file that cannot be read as ratings; names the file and the problem."""
+
+
+@dataclass
+class Ratings:
+    """Ratings of one study from a folder of CSV files, and notes on what was left out."""
+
+    table: pd.DataFrame  # RATING_COLUMNS, plus `file`
+    notes: list[str]
+
+    @property
+    def raters(self) -> list[str]:
+        return sorted(self.table["rater"].unique())
+
+
+def _read_one(path: Path) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, dtype={"rater": str, "study": str, "trial": str, "image": str,
+                                         "method": str})  # fmt: skip
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame(columns=RATING_COLUMNS)
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
+        raise RatingsError(f"{path}: not a ratings CSV ({err})") from None
+    missing = [c for c in RATING_COLUMNS if c not in table.columns]
+    if missing:
+        raise RatingsError(f"{path}: not a ratings CSV, it lacks the column(s) {missing} "
+                           f"(expected {list(RATING_COLUMNS)})")  # fmt: skip
+    for column in ("position", "quality", "score", "repeat"):
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = values.isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0]) + 2  # the header is line 1
+            raise RatingsError(f"{path}, line {row}: {column} {table[column].iloc[row - 2]!r} "
+                               "is not a number")  # fmt: skip
+        table[column] = values
+    outside = (table["score"] < 0) | (table["score"] > 100)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0]) + 2
+        raise RatingsError(f"{path}, line {row}: score {table['score'].iloc[row - 2]} is outside "
+                           "0..100")  # fmt: skip
+    table = table.astype({"position": int, "quality": int, "repeat": bool})
+    return table[list(RATING_COLUMNS)]
+
+
+def _empty() -> pd.DataFrame:
+    """No ratings, with the columns' types."""
+    types = {"position": int, "quality": int, "score": float, "repeat": bool}
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, object))
+                         for c in (*RATING_COLUMNS, "file")})  # fmt: skip
+
+
+def read_ratings(folder: str | Path, study: str | None = None) -> Ratings:
+    """Every `*.csv` of `folder` (a missing folder holds none). Rows of another study than
+    `study` are left out with a note; a rater name found in two files is kept apart
+    (`name (file)`); a trial rated twice at one position keeps its last score."""
+    folder, notes, parts = Path(folder), [], []
+    files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+    owners: dict[str, str] = {}
+    for path in files:
+        table = _read_one(path)
+        if study is not None:
+            other = table["study"] != study
+            if other.any():
+                studies = ", ".join(sorted(table["study"][other].unique()))
+                notes.append(f"{path.name}: {int(other.sum())} rating(s) of another study "
+                             f"({studies}) left out")  # fmt: skip
+                table = table[~other]
+        for rater in table["rater"].unique():
+            if owners.setdefault(rater, path.name) != path.name:
+                notes.append(f"{path.name}: rater {rater!r} also rated in {owners[rater]}; kept "
+                             f"apart as {rater!r} ({path.stem})")  # fmt: skip
+                table.loc[table["rater"] == rater, "rater"] = f"{rater} ({path.stem})"
+        before = len(table)
+        table = table.drop_duplicates(["rater", "position"], keep="last")
+        if len(table) < before:
+            notes.append(f"{path.name}: {before - len(table)} position(s) rated twice; the last "
+                         "score kept")  # fmt: skip
+        parts.append(table.assign(file=path.name))
+    parts = [p for p in parts if len(p)]
+    table = pd.concat(parts, ignore_index=True) if parts else _empty()
+    return Ratings(table.reset_index(drop=True), notes)
+
+
+def condition_of(method: str, quality: int) -> str:
+    """A condition's name: `original`, or the method and its QF (`gan, QF 20`)."""
+    return method if method == "original" else f"{method}, QF {int(quality)}"
+
+
+def repeat_gaps(table: pd.DataFrame) -> pd.Series:
+    """Per rater: the mean |first score - repeated score| over the trials they rated twice
+    (NaN when none)."""
+    raters = pd.Index(sorted(table["rater"].unique()), name="rater")
+    again = table["repeat"].astype(bool)
+    if not again.any():
+        return pd.Series(np.nan, index=raters, dtype=float)
+    firsts = table[~again].set_index(["rater", "trial"])["score"]
+    repeats = table[again].set_index(["rater", "trial"])["score"]
+    both = pd.concat({"first": firsts, "again": repeats}, axis=1).dropna()
+    gaps = (both["first"] - both["again"]).abs().groupby(level="rater").mean()
+    return gaps.reindex(raters)
+
+
+def bt500_screening(table: pd.DataFrame) -> pd.DataFrame:
+    """ITU-R BT.500's observer screening on the first scores: per rater P (scores above the
+    trial's mean + k sd), Q (below mean - k sd), the scores counted, and `rejected`."""
+    firsts = table[~table["repeat"]]
+    counts = {rater: [0, 0, 0] for rater in sorted(table["rater"].unique())}
+    for _, trial in firsts.groupby("trial"):
+        scores = trial["score"].to_numpy(float)
+        mean, sd = scores.mean(), scores.std(ddof=1) if len(scores) > 1 else 0.0
+        centred = scores - mean
+        m2, m4 = (centred**2).mean(), (centred**4).mean()
+        beta2 = m4 / m2**2 if m2 > 0 else 3.0
+        k = 2.0 if 2 <= beta2 <= 4 else np.sqrt(20)
+        for rater, score in zip(trial["rater"], scores, strict=True):
+            counts[rater][0] += bool(sd > 0 and score >= mean + k * sd)
+            counts[rater][1] += bool(sd > 0 and score <= mean - k * sd)
+            counts[rater][2] += 1
+    rows = []
+    for rater, (p, q, n) in counts.items():
+        outside = (p + q) / n if n else 0.0
+        balanced = p + q > 0 and abs(p - q) / (p + q) < 0.3
+        rows.append({"rater": rater, "P": p, "Q": q, "scores": n, "outside": outside,
+                     "rejected": bool(outside > 0.05 and balanced)})  # fmt: skip
+    return pd.DataFrame(rows, columns=["rater", "P", "Q", "scores", "outside", "rejected"]
+                        ).set_index("rater")  # fmt: skip
+
+
+def screen_raters(table: pd.DataFrame, max_repeat_gap: float) -> pd.DataFrame:
+    """Per rater: BT.500's counts, the mean repeat gap, `kept`, and why not."""
+    screening = bt500_screening(table)
+    screening["repeat_gap"] = repeat_gaps(table)
+    inconsistent = screening["repeat_gap"] > max_repeat_gap
+    screening["kept"] = ~(screening["rejected"] | inconsistent)
+    screening["reason"] = [
+        "; ".join(r for r, hit in ((f"BT.500 ({p + q} of {n} scores outside)", bt), (
+            f"repeats differ by {gap:.0f} on average (> {max_repeat_gap:g})", inc)) if hit)
+        for p, q, n, gap, bt, inc in zip(screening["P"], screening["Q"], screening["scores"],
+                                         screening["repeat_gap"], screening["rejected"],
+                                         inconsistent, strict=True)
+    ]  # fmt: skip
+    return screening
+
+
+def mos_table(table: pd.DataFrame, kept: list[str] | None = None,
+              order: list[str] | None = None) -> pd.DataFrame:  # fmt: skip
+    """MOS per condition over the kept raters' first scores: scores, raters, mean, standard
+    deviation, 95% confidence interval (half-width, Student's t) and its bounds. Conditions
+    come in `order` (names as `condition_of` gives them), else the original, JPEG, the rest."""
+    from scipy import stats
+
+    rows = table[~table["repeat"]]
+    if kept is not None:
+        rows = rows[rows["rater"].isin(kept)]
+    out = []
+    for (method, quality), group in rows.groupby(["method", "quality"], sort=False):
+        scores = group["score"].to_numpy(float)
+        n = len(scores)
+        sd = scores.std(ddof=1) if n > 1 else np.nan
+        half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
+        out.append({"condition": condition_of(method, quality), "method": method,
+                    "quality": int(quality), "scores": n, "raters": group["rater"].nunique(),
+                    "mos": scores.mean(), "std": sd, "ci95": half,
+                    "low": scores.mean() - half, "high": scores.mean() + half})  # fmt: skip
+    columns = ["condition", "method", "quality", "scores", "raters", "mos", "std", "ci95", "low",
+               "high"]  # fmt: skip
+    frame = pd.DataFrame(out, columns=columns)
+    first = {"original": 0, "jpeg": 1}
+    frame = frame.sort_values(["quality", "method"], key=lambda c: c.map(
+        lambda v: first.get(v, 2) if isinstance(v, str) else v), kind="stable")  # fmt: skip
+    frame = frame.set_index("condition")
+    if order is not None:
+        frame = frame.loc[[c for c in order if c in frame.index]
+                          + [c for c in frame.index if c not in order]]  # fmt: skip
+    return frame

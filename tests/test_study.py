@@ -1,0 +1,307 @@
+"""The DSIS study: trial order, ratings written and read back, screening, MOS, the page."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from artifact_removal.config import ConfigError, StudyParams, load_params
+from artifact_removal.inference.gallery import Gallery
+from artifact_removal.metrics.subjective import (
+    RATING_COLUMNS,
+    RatingsError,
+    bt500_screening,
+    mos_table,
+    read_ratings,
+    repeat_gaps,
+    screen_raters,
+)
+from artifact_removal.stages.study import (
+    RatingLog,
+    StudyWidget,
+    analyse,
+    beside_talk,
+    page_html,
+    rater_file,
+    study_of,
+    trial_sequence,
+    write_study,
+)
+
+from .test_evaluation import models, prepared  # noqa: F401 (fixtures)
+
+CPU = torch.device("cpu")
+
+
+def _settings(**changes) -> StudyParams:
+    values = dict(methods=("ssim",), qualities=(10,), images=2, crop=64, zoom=1,
+                  layout="side_by_side", reference_seconds=1.0, repeats=1, max_repeat_gap=30.0,
+                  ratings_dir="data/ratings", out_dir="reports/study")  # fmt: skip
+    return StudyParams(**(values | changes))
+
+
+@pytest.fixture
+def study(prepared, models):  # noqa: F811
+    gallery = Gallery(prepared, {"ssim": models}, CPU)
+    return study_of(gallery, "test", _settings(), seed=7)
+
+
+def _rows(scores: dict[str, list[float]], study="s1", repeats=()) -> pd.DataFrame:
+    """Ratings: rater -> a score per trial (trial i is image a, method m{i}, QF 10)."""
+    rows = []
+    for rater, values in scores.items():
+        for i, score in enumerate(values):
+            rows.append({"study": study, "rater": rater, "position": i, "trial": f"t{i}",
+                         "image": "a", "method": f"m{i}", "quality": 10, "score": score,
+                         "repeat": False, "time": "2026-11-26T10:00:00"})  # fmt: skip
+        for j, (trial, score) in enumerate(repeats):
+            rows.append({"study": study, "rater": rater, "position": len(values) + j,
+                         "trial": f"t{trial}", "image": "a", "method": f"m{trial}",
+                         "quality": 10, "score": score, "repeat": True, "time": ""})  # fmt: skip
+    return pd.DataFrame(rows, columns=RATING_COLUMNS)
+
+
+def test_each_rater_gets_every_trial_once_plus_repeats_in_the_second_half():
+    sequence = trial_sequence(0, "ada", 20, 3)
+    assert len(sequence) == 23
+    assert sorted(i for i, again in sequence if not again) == list(range(20))
+    firsts = {i: p for p, (i, again) in enumerate(sequence) if not again}
+    repeats = [(p, i) for p, (i, again) in enumerate(sequence) if again]
+    assert len(repeats) == 3
+    for position, trial in repeats:
+        assert position >= 10 and position > firsts[trial]
+    assert trial_sequence(0, "ada", 20, 3) == sequence  # seeded
+    assert trial_sequence(0, "bob", 20, 3) != sequence
+    assert trial_sequence(1, "ada", 20, 3) != sequence
+    assert len(trial_sequence(0, "ada", 3, 5)) == 4  # at most half the trials come twice
+
+
+def test_mos_std_and_confidence_interval_have_known_values():
+    table = _rows({"a": [10, 50], "b": [20, 60], "c": [30, 70], "d": [40, 80]})
+    mos = mos_table(table)
+    assert list(mos.index) == ["m0, QF 10", "m1, QF 10"]
+    first = mos.loc["m0, QF 10"]
+    assert first["mos"] == 25 and first["scores"] == 4 and first["raters"] == 4
+    assert first["std"] == pytest.approx(12.9099, abs=1e-4)  # sample sd of 10, 20, 30, 40
+    # t(0.975, 3) = 3.182446: 3.182446 * 12.9099 / 2
+    assert first["ci95"] == pytest.approx(20.5428, abs=1e-3)
+    assert first["low"] == pytest.approx(25 - 20.5428, abs=1e-3)
+    assert mos.loc["m1, QF 10", "mos"] == 65
+
+
+def test_the_hidden_reference_and_jpeg_come_first():
+    rows = [{"study": "s", "rater": "a", "position": i, "trial": f"t{i}", "image": "x",
+             "method": m, "quality": q, "score": 50, "repeat": False, "time": ""}
+            for i, (m, q) in enumerate([("gan", 20), ("jpeg", 20), ("original", 0)])]  # fmt: skip
+    mos = mos_table(pd.DataFrame(rows))
+    assert list(mos.index) == ["original", "jpeg, QF 20", "gan, QF 20"]
+
+
+def test_bt500_rejects_a_rater_who_scores_at_random_extremes():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(35, 65, size=20)  # 20 trials, 12 raters who agree within noise
+    raters = {f"r{k}": list(base + rng.normal(0, 10, 20)) for k in range(12)}
+    raters["wild"] = [b + (30 if i % 2 else -30) for i, b in enumerate(base)]  # +-3 sd in turn
+    screening = bt500_screening(_rows(raters))
+    assert screening.loc["wild", "rejected"]
+    assert screening.loc["wild", "P"] > 0 and screening.loc["wild", "Q"] > 0
+    assert not screening.drop("wild")["rejected"].any()
+    one_sided = dict(raters) | {"wild": list(base + 30)}  # always higher: a bias, not noise
+    assert not bt500_screening(_rows(one_sided)).loc["wild", "rejected"]
+
+
+def test_raters_whose_repeats_disagree_are_set_aside():
+    steady = _rows({"steady": [20, 40, 60, 80]}, repeats=[(0, 25), (1, 40)])
+    shaky = _rows({"shaky": [20, 40, 60, 80]}, repeats=[(0, 90), (1, 0)])
+    table = pd.concat([steady, shaky], ignore_index=True)
+    gaps = repeat_gaps(table)
+    assert gaps["steady"] == pytest.approx(2.5) and gaps["shaky"] == pytest.approx(55)
+    screening = screen_raters(table, max_repeat_gap=30)
+    assert screening.loc["steady", "kept"] and not screening.loc["shaky", "kept"]
+    assert "repeats differ by 55" in screening.loc["shaky", "reason"]
+    kept = list(screening.index[screening["kept"]])
+    assert mos_table(table, kept).loc["m0, QF 10", "scores"] == 1  # repeats do not count twice
+
+
+def test_bad_ratings_files_are_named_with_their_problem(tmp_path):
+    folder = tmp_path / "ratings"
+    folder.mkdir()
+    good = _rows({"ann": [10, 20]})
+    good.to_csv(folder / "ann.csv", index=False)
+    assert read_ratings(folder, "s1").raters == ["ann"]
+    (folder / "bad.csv").write_text("rater,score\nx,1\n")
+    with pytest.raises(RatingsError, match=r"bad.csv: not a ratings CSV, it lacks .*study"):
+        read_ratings(folder)
+    good.assign(score=["10", "lots"]).to_csv(folder / "bad.csv", index=False)
+    with pytest.raises(RatingsError, match=r"bad.csv, line 3: score 'lots' is not a number"):
+        read_ratings(folder)
+    good.assign(score=[10, 140]).to_csv(folder / "bad.csv", index=False)
+    with pytest.raises(RatingsError, match=r"bad.csv, line 3: score 140 is outside 0..100"):
+        read_ratings(folder)
+    (folder / "bad.csv").unlink()
+    nobody = read_ratings(tmp_path / "none")  # no folder: no ratings, no error
+    assert nobody.table.empty and screen_raters(nobody.table, 30).empty
+    assert mos_table(nobody.table).empty
+
+
+def test_other_studies_and_name_clashes_lose_nothing_silently(tmp_path):
+    folder = tmp_path / "ratings"
+    folder.mkdir()
+    _rows({"ann": [10, 20]}).to_csv(folder / "ann.csv", index=False)
+    _rows({"ann": [30, 40]}).to_csv(folder / "ann_laptop.csv", index=False)
+    _rows({"bob": [50]}, study="old").to_csv(folder / "bob.csv", index=False)
+    ratings = read_ratings(folder, "s1")
+    assert ratings.raters == ["ann", "ann (ann_laptop)"]
+    assert any("bob.csv: 1 rating(s) of another study (old) left out" in n for n in ratings.notes)
+    assert any("also rated in ann.csv" in n for n in ratings.notes)
+
+
+def test_ratings_are_written_as_given_and_a_session_resumes(study, tmp_path, monkeypatch):
+    folder = tmp_path / "ratings"
+    log = RatingLog(folder, study, "Ann Lee")
+    assert log.path == folder / "Ann_Lee.csv" and log.rows() == []
+    sequence = study.sequence("Ann Lee")
+    for position in range(3):
+        index, again = sequence[position]
+        trial = study.trials[index]
+        log.add({"study": study.id, "rater": "Ann Lee", "position": position, "trial": trial.id,
+                 "image": trial.image, "method": trial.method, "quality": trial.quality,
+                 "score": 10 * position, "repeat": again, "time": "t"})  # fmt: skip
+    before = log.path.read_bytes()
+    # a crash while writing the next rating leaves the file as it was
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("power cut")))
+    with pytest.raises(OSError, match="power cut"):
+        log.add({**log.rows()[0], "position": 3})
+    monkeypatch.undo()
+    assert log.path.read_bytes() == before
+    assert not [p for p in folder.iterdir() if p.name != "Ann_Lee.csv"]  # no leftover
+    again = RatingLog(folder, study, "Ann Lee")  # the kernel restarted
+    assert [r["position"] for r in again.rows()] == [0, 1, 2]
+    assert [r["score"] for r in again.rows()] == [0, 10, 20]
+    with pytest.raises(RatingsError, match="does not belong"):
+        again.add({**again.rows()[0], "rater": "Bob"})
+    with pytest.raises(RatingsError, match="needs a name"):
+        RatingLog(folder, study, "  ")
+
+
+def test_the_notebook_widget_writes_each_rating_to_the_raters_file(study, tmp_path):
+    widget = StudyWidget(study, tmp_path / "ratings")
+    assert widget.config["study"] == study.id and not widget.config["exportable"]
+    widget.rater = "cy"  # what the page's name field sends
+    assert widget.rows == []
+    index, again = study.sequence("cy")[0]
+    trial = study.trials[index]
+    widget.submitted = {"study": study.id, "rater": "cy", "position": 0, "trial": trial.id,
+                        "image": trial.image, "method": trial.method, "quality": trial.quality,
+                        "score": 64, "repeat": again, "time": "t"}  # fmt: skip
+    assert [r["score"] for r in widget.rows] == [64]
+    assert RatingLog(tmp_path / "ratings", study, "cy").rows()[0]["trial"] == trial.id
+    resumed = StudyWidget(study, tmp_path / "ratings", rater="cy")
+    assert [r["position"] for r in resumed.rows] == [0]
+
+
+def test_the_study_shows_every_condition_of_every_image(study):
+    conditions = [(t.image, t.method, t.quality) for t in study.trials]
+    assert conditions == [("astro", "original", 0), ("astro", "jpeg", 10), ("astro", "ssim", 10),
+                          ("camera", "original", 0), ("camera", "jpeg", 10),
+                          ("camera", "ssim", 10)]  # fmt: skip
+    assert set(study.pictures) == {"ref:astro", "ref:camera", "t01", "t02", "t04", "t05"}
+    assert study.trials[0].picture == "ref:astro"  # the hidden reference is the reference
+    assert len(study.id) == 12
+
+
+def test_a_misnamed_or_untrained_study_method_is_refused(project):
+    text = (project / "params.yaml").read_text()
+    bad = text.replace("  methods: [ssim, gan, nogan]       # test", "  methods: [ssim, gann]  #")
+    (project / "params.yaml").write_text(bad)
+    with pytest.raises(ConfigError, match=r"study\.methods: unknown method 'gann'"):
+        load_params(project / "params.yaml")
+    bad = text.replace("  qualities: [20]                   # QFs shown",
+                       "  qualities: [15]                   # QFs shown")  # fmt: skip
+    (project / "params.yaml").write_text(bad)
+    with pytest.raises(ConfigError, match=r"study\.qualities: nogan is not trained for QF 15"):
+        load_params(project / "params.yaml")
+
+
+def _rate(browser, score: int) -> dict:
+    """Set the slider to `score`, submit; the state before submitting."""
+    root = browser.find_element(By.CSS_SELECTOR, ".ar-study")
+    state = {"position": int(root.get_attribute("data-position")),
+             "trial": root.get_attribute("data-trial"),
+             "repeat": root.get_attribute("data-repeat") == "1"}  # fmt: skip
+    slider = browser.find_element(By.CSS_SELECTOR, ".ar-score")
+    script = "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input'));"
+    browser.execute_script(script, slider, score)
+    browser.find_element(By.CSS_SELECTOR, ".ar-submit").click()
+    return state
+
+
+def _start(browser, name: str) -> None:
+    browser.find_element(By.CSS_SELECTOR, ".ar-rater").send_keys(name)
+    browser.find_element(By.CSS_SELECTOR, ".ar-start").click()
+    WebDriverWait(browser, 10).until(
+        lambda b: b.find_element(By.CSS_SELECTOR, ".ar-study").get_attribute("data-state")
+        in ("vote", "done"))  # fmt: skip
+
+
+def test_the_page_takes_ratings_resumes_and_exports_them(study, browser, tmp_path):
+    page = write_study(study, tmp_path / "study")["page"]
+    assert "http" not in page.read_text().replace("http-equiv", "")  # nothing fetched
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Page.setDownloadBehavior",
+                            {"behavior": "allow", "downloadPath": str(downloads)})  # fmt: skip
+    browser.get(page.as_uri())
+    browser.execute_script("localStorage.clear()")
+    browser.refresh()
+    name = "Zoë, row 3"  # non-ASCII and a comma: the order's hash and the CSV both cope
+    assert browser.execute_script("return arStudy.sequence(7, arguments[0], 6, 1)", name) == [
+        list(s) for s in trial_sequence(7, name, 6, 1)
+    ]
+    _start(browser, name)
+    images = browser.find_elements(By.CSS_SELECTOR, ".ar-panels img")
+    assert [i.find_element(By.XPATH, "..").text for i in images] == ["Reference", "Test"]
+    given = [_rate(browser, 80), _rate(browser, 35)]
+    browser.refresh()  # the browser closed half-way: the session resumes
+    _start(browser, name)
+    assert "2 earlier rating(s) restored" in browser.find_element(By.CSS_SELECTOR, ".ar-saved").text
+    while browser.find_element(By.CSS_SELECTOR, ".ar-study").get_attribute("data-state") != "done":
+        given.append(_rate(browser, 10 * len(given)))
+    sequence = trial_sequence(7, name, 6, 1)
+    assert [g["position"] for g in given] == list(range(7))
+    assert [g["trial"] for g in given] == [study.trials[i].id for i, _ in sequence]
+    assert [g["repeat"] for g in given] == [again for _, again in sequence]
+    browser.find_element(By.CSS_SELECTOR, ".ar-export").click()
+    exported = downloads / rater_file(downloads, name).name
+    for _ in range(50):
+        if exported.is_file():
+            break
+        time.sleep(0.1)
+    ratings_dir = tmp_path / "ratings"
+    ratings_dir.mkdir()
+    (ratings_dir / exported.name).write_bytes(exported.read_bytes())
+    result = analyse(study, ratings_dir, max_repeat_gap=100)
+    table = result.ratings.sort_values("position")
+    assert list(table["rater"].unique()) == [name]
+    assert list(table["score"]) == [80, 35, 20, 30, 40, 50, 60]
+    assert list(table["trial"]) == [g["trial"] for g in given]
+    mos = result.mos
+    assert list(mos.index) == ["original", "jpeg, QF 10", "ssim, QF 10"]  # the study's order
+    assert mos["scores"].sum() == 6  # the repeat measures consistency, it does not count twice
+    shown = beside_talk(result)
+    assert np.isnan(shown.loc["jpeg, QF 10", "talk_mos"])
+    assert json.loads((tmp_path / "study" / "study.json").read_text())["id"] == study.id
+
+
+def test_the_page_is_one_file_with_everything_inlined(study):
+    page = page_html(study)
+    assert page.count("data:image/png;base64,") == len(study.pictures)
+    assert "arStudyMount" in page and "<script src" not in page
