@@ -125,6 +125,10 @@ def test_make_repro_end_to_end(repro):
                                                               "video_gan"}  # fmt: skip
     assert (fresh_copy / "reports/video/player.html").stat().st_size > 0
     assert (fresh_copy / "models/crf/predictor.pt").is_file()  # the CRF predictor, for restore
+    study = json.loads((fresh_copy / "metrics/study.json").read_text())
+    assert study["raters"] == 0 and (fresh_copy / "reports/study/study.html").is_file()
+    detection = json.loads((fresh_copy / "metrics/detection.json").read_text())
+    assert len(detection["skipped"]) == 2  # neither VOC nor the detector's weights here
     assert 0 <= video["crf_predictor"]["accuracy"] <= 1 and "fps" not in video["versions"]["h264"]
     assert (
         "random_vgg19_relu1_2" in (fresh_copy / "reports/evaluate/tables/test_q20.md").read_text()
@@ -283,8 +287,23 @@ def test_new_pretrained_weights_make_only_their_users_stale(repro):
         mobilenet = f"mobilenet_v3_large: m sha256:{'5' * 64}"
         manifest.write_text(before.replace("mobilenet_v3_large: absent", mobilenet))
         assert _status(fresh_copy) == {"train_nogan@20"}
+        detector = f"fasterrcnn_resnet50_fpn: f sha256:{'2' * 64}"
+        manifest.write_text(before.replace("fasterrcnn_resnet50_fpn: absent", detector))
+        assert _status(fresh_copy) == {"detection"}
     finally:
         manifest.write_text(before)
+    assert _status(fresh_copy) == set()
+
+
+def test_a_raters_file_makes_only_the_study_stale(repro):
+    """A class's ratings handed in: only the study's analysis reruns."""
+    fresh_copy, _ = repro
+    ratings = fresh_copy / "data/ratings/ann.csv"
+    ratings.write_text("study,rater,position,trial,image,method,quality,score,repeat,time\n")
+    try:
+        assert _status(fresh_copy) == {"human_study"}
+    finally:
+        ratings.unlink()
     assert _status(fresh_copy) == set()
 
 
