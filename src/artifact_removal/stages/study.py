@@ -91,8 +91,9 @@ class Study:
     id: str = field(init=False)
 
     def __post_init__(self):
-        digest = hashlib.sha256(json.dumps(
-            [[t.id, t.image, t.method, t.quality] for t in self.trials]).encode())  # fmt: skip
+        # what a rating refers to: the trials, their order's seed and repeats, the pictures
+        trials = [[t.id, t.image, t.method, t.quality] for t in self.trials]
+        digest = hashlib.sha256(json.dumps([trials, self.seed, self.repeats]).encode())
         for key in sorted(self.pictures):
             digest.update(key.encode() + self.pictures[key].encode())
         self.id = digest.hexdigest()[:12]
@@ -267,7 +268,8 @@ class RatingLog:
     def __init__(self, folder: str | Path, study: Study, rater: str):
         if not rater.strip():
             raise RatingsError("a rater needs a name")
-        self.path, self.study, self.rater = rater_file(Path(folder), rater), study, rater.strip()
+        self.study, self.rater = study, rater.strip()
+        self.path = rater_file(Path(folder), self.rater)
 
     def all_rows(self) -> pd.DataFrame:
         if not self.path.is_file() or not self.path.stat().st_size:
