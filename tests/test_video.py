@@ -4,6 +4,7 @@ interrupted runs resumed without redoing finished segments)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from artifact_removal.data.video import MOTIONS, ClipError, camera_motion, read_
 from artifact_removal.degradations.h264 import H264, decode_clip, h264_compress
 from artifact_removal.inference.video import (
     VideoError,
+    VideoInfo,
     VideoOutput,
     parts_folder,
     probe,
@@ -32,11 +34,15 @@ def _pan(photo: np.ndarray, frames: int, size=(96, 128), step=2) -> np.ndarray:
     return np.stack([photo[t % 40 : t % 40 + h, step * t : step * t + w] for t in range(frames)])
 
 
-def _write_clip(path: Path, frames: np.ndarray, fps=Fraction(25), audio=True, crf=35) -> Path:
-    """An H.264 MP4 of `frames`, with a stereo AAC tone as long as the picture."""
+def _write_clip(path: Path, frames: np.ndarray, fps=Fraction(25), audio=True, crf=35,
+                rotation=0) -> Path:  # fmt: skip
+    """An H.264 MP4 of `frames`, with a stereo AAC tone as long as the picture (and a phone's
+    display rotation, when given)."""
     with av.open(str(path), "w") as container:
         video = container.add_stream("libx264", rate=fps, options={"crf": str(crf)})
         video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        if rotation:
+            video.set_display_rotation(rotation)
         if audio:
             sound = container.add_stream("aac", rate=48000)
             sound.layout = "stereo"
@@ -152,6 +158,15 @@ def test_restored_video_keeps_frames_timing_and_audio(clip, tmp_path):
     source, restored = decode_clip(clip).frames, decode_clip(target).frames
     assert np.abs((255 - source.astype(int)) - restored).mean() < 3  # CRF 16 of the inverse
     assert probe(target).describe().startswith("h264 128x96 yuv420p, 25.000 fps, 30 frames")
+
+
+def test_a_phones_rotation_is_kept(photo, tmp_path):
+    portrait = _write_clip(tmp_path / "phone.mp4", _pan(photo, 6), audio=False, rotation=90)
+    assert probe(portrait).rotation == 90
+    target = tmp_path / "out" / "phone.mp4"
+    restore_video(portrait, target, _invert, {}, segment_frames=4, progress=False)
+    assert probe(target).rotation == 90  # restored as stored, shown turned as the input
+    assert probe(_write_clip(tmp_path / "flat.mp4", _pan(photo, 2), audio=False)).rotation == 0
 
 
 def test_ffv1_output_is_lossless(clip, tmp_path):
@@ -446,3 +461,13 @@ def test_extra_clips_are_imported_then_used(small_project, photo):
     assert mine.split == "test" and mine.frames.shape == (6, 70, 100, 3)
     assert "mine: yuv420p10le (10-bit) converted to 8-bit RGB" in notes
     assert clips_main(["nothing"]) == 2
+
+
+def test_what_a_restored_video_does_not_keep_is_said():
+    from artifact_removal.inference.files import _video_notes
+
+    info = VideoInfo(64, 48, 10, Fraction(25), Fraction(1, 12800), "yuv420p", "h264", 1)
+    assert _video_notes(info) == ()
+    deep = replace(info, pix_fmt="yuv420p10le", subtitle_streams=2)
+    assert _video_notes(deep) == ("yuv420p10le (10-bit) restored in 8 bits",
+                                  "2 subtitle stream(s) not copied")  # fmt: skip

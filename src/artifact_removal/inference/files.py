@@ -636,13 +636,17 @@ def _restore_video(ensemble: Ensemble, path: Path, target: Path, record: dict, r
 
 
 def _video_notes(info) -> tuple[str, ...]:
-    """What a restored video does not keep of its input, said once per video."""
+    """What a restored video does not keep of its input (bit depth beyond 8, subtitles), said
+    once per video."""
     import av
 
     bits = (
         max(c.bits for c in av.VideoFormat(info.pix_fmt).components) if info.pix_fmt != "?" else 8
     )
-    return (f"{info.pix_fmt} ({bits}-bit) restored in 8 bits",) if bits > 8 else ()
+    notes = [f"{info.pix_fmt} ({bits}-bit) restored in 8 bits"] if bits > 8 else []
+    if info.subtitle_streams:
+        notes.append(f"{info.subtitle_streams} subtitle stream(s) not copied")
+    return tuple(notes)
 
 
 def _sample_frame(path: Path, seconds: float = 0.5) -> np.ndarray:

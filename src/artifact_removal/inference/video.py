@@ -65,6 +65,8 @@ class VideoInfo:
     codec: str
     audio_streams: int
     colour: dict = field(default_factory=dict)  # range, matrix, primaries, transfer
+    rotation: int = 0  # display rotation, degrees counter-clockwise (phones' display matrix)
+    subtitle_streams: int = 0
 
     def describe(self) -> str:
         count = f"{self.frames} frames" if self.frames else "frame count unknown"
@@ -84,16 +86,19 @@ def probe(path: str | Path) -> VideoInfo:
                 raise VideoError("has no video stream")
             stream = container.streams.video[0]
             ctx = stream.codec_context
-            if next(container.decode(stream), None) is None:
+            first = next(container.decode(stream), None)
+            if first is None:
                 raise VideoError("its video stream has no frames")
             fps = stream.average_rate or stream.guessed_rate or stream.base_rate
             if not fps:
                 raise VideoError("its frame rate is unknown")
             colour = {name: getattr(ctx, name) for name in
                       ("color_range", "colorspace", "color_primaries", "color_trc")}  # fmt: skip
+            pix_fmt = ctx.format.name if ctx.format else "?"
             return VideoInfo(ctx.width, ctx.height, stream.frames or None, Fraction(fps),
-                             Fraction(stream.time_base), ctx.format.name if ctx.format else "?",
-                             ctx.name, len(container.streams.audio), colour)  # fmt: skip
+                             Fraction(stream.time_base), pix_fmt, ctx.name,
+                             len(container.streams.audio), colour, int(first.rotation or 0),
+                             len(container.streams.subtitles))  # fmt: skip
     except VideoError:
         raise
     except (av.FFmpegError, StopIteration, UnicodeDecodeError) as err:
@@ -249,7 +254,8 @@ def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer
             result.restored += len(chunk)
             index += 1
     result.segments = index
-    result.frames = _join(sorted(parts.glob(f"segment_*{suffix}")), source, target, record, replace)
+    segments = sorted(parts.glob(f"segment_*{suffix}"))
+    result.frames = _join(segments, source, target, record, replace, info.rotation)
     result.seconds = time.perf_counter() - start
     shutil.rmtree(parts)
     return result
@@ -268,9 +274,11 @@ def _packets(path: Path, stream_index: int | None, kind: str):
                 yield packet
 
 
-def _join(segments: list[Path], source: Path, target: Path, record: dict, replace: bool) -> int:
+def _join(segments: list[Path], source: Path, target: Path, record: dict, replace: bool,
+          rotation: int = 0) -> int:  # fmt: skip
     """Write `target` from the segments' video packets and the source's audio packets,
-    interleaved by time, with `record` in its metadata; returns the number of frames."""
+    interleaved by time, with `record` in its metadata and the source's display `rotation`;
+    returns the number of frames."""
     import av
 
     if not segments:
@@ -284,6 +292,8 @@ def _join(segments: list[Path], source: Path, target: Path, record: dict, replac
                 av.open(file, mode="w", format=fmt) as out:  # fmt: skip
             out.metadata[RECORD_KEY] = RECORD_PREFIX + json.dumps(record, sort_keys=True)
             video = out.add_stream_from_template(first.streams.video[0])
+            if rotation:  # frames are restored as stored; players turn them as the input's
+                video.set_display_rotation(rotation)
             audio = [out.add_stream_from_template(a) for a in src.streams.audio]
             sources = [(video, (p for s in segments for p in _packets(s, None, "video")))]
             sources += [(stream, _packets(source, k, "audio")) for k, stream in enumerate(audio)]
