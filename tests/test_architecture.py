@@ -143,7 +143,7 @@ def test_every_method_has_its_training_stage_and_is_read_where_it_is_compared():
         for backbone in method.backbones:
             assert backbone in recorded
         # they restore with every method's generators
-        for reader in ("evaluate", "compare", "human_study", "detection"):
+        for reader in ("evaluate", "compare", "study", "detection"):
             assert f"${{{method.section}.models_dir}}" in stages[reader]["deps"], reader
 
 

@@ -22,6 +22,7 @@ from artifact_removal.metrics.detection import (
     precision_recall,
 )
 from artifact_removal.stages.detection import (
+    detect,
     gains_table,
     missing,
     run_detection,
@@ -67,10 +68,29 @@ def test_duplicates_are_false_alarms_and_difficult_objects_count_neither_way():
     precision, recall, positives = precision_recall(found, truth, "dog")
     assert positives == 1  # the difficult dog is not a positive
     assert np.allclose(precision, [1, 0.5]) and np.allclose(recall, [1, 1])  # its hit ignored
-    # half a box's overlap is not a hit (more than 0.5 is needed)
-    assert precision_recall([_det("a", 0.9, (35, 10, 84, 59))], truth, "dog")[0][0] == 0
+    # an overlap of exactly one half is not a hit (more than 0.5 is needed)
+    half = (10, 10, 109, 59)  # twice the dog's width: IoU 2500 / 5000
+    assert iou(np.array(DOG), np.array([half]))[0] == 0.5
+    assert precision_recall([_det("a", 0.9, half)], truth, "dog")[0][0] == 0
     wrong_class = precision_recall([_det("a", 0.9, label="cat")], truth, "dog")
     assert len(wrong_class[0]) == 0
+
+
+class _FakeDetector(torch.nn.Module):
+    """Returns one box covering the whole image, as torchvision would (x2 = width)."""
+
+    def forward(self, images):
+        _, h, w = images[0].shape
+        box = torch.tensor([[0.0, 0.0, float(w), float(h)]])
+        return [{"boxes": box, "labels": torch.tensor([18]), "scores": torch.tensor([0.5])}]
+
+
+def test_detections_are_turned_into_vocs_inclusive_pixels():
+    image = np.zeros((30, 40, 3), np.uint8)
+    found = detect(_FakeDetector(), image, "x", voc_labels(), CPU)
+    assert found == [Detection("x", "dog", 0.5, (1.0, 1.0, 40.0, 30.0))]  # COCO 18 is dog
+    truth = {"x": [Box("dog", (1, 1, 40, 30))]}  # the whole image, as VOC writes it
+    assert iou(np.array(found[0].box), np.array([truth["x"][0].box]))[0] == 1
 
 
 ANNOTATION = """<annotation><filename>{id}.jpg</filename>

@@ -295,15 +295,27 @@ def test_new_pretrained_weights_make_only_their_users_stale(repro):
     assert _status(fresh_copy) == set()
 
 
-def test_a_raters_file_makes_only_the_study_stale(repro):
-    """A class's ratings handed in: only the study's analysis reruns."""
+def test_ratings_handed_in_rerun_the_analysis_not_the_study(repro):
+    """A class's ratings handed in: only the analysis reruns; the study the raters saw (its
+    page, pictures and id) stays as it was."""
     fresh_copy, _ = repro
-    ratings = fresh_copy / "data/ratings/ann.csv"
-    ratings.write_text("study,rater,position,trial,image,method,quality,score,repeat,time\n")
+    page = (fresh_copy / "reports/study/study.html").read_bytes()
+    study = json.loads((fresh_copy / "reports/study/study.json").read_text())
+    trial = study["trials"][0]
+    ratings = fresh_copy / "data/ratings/ann-00000000.csv"
+    ratings.write_text("study,rater,position,trial,image,method,quality,score,repeat,time\n"
+                       f"{study['id']},ann,0,{trial['id']},{trial['image']},{trial['method']},"
+                       f"{trial['quality']},81,0,2026-11-26T10:00:00Z\n")  # fmt: skip
     try:
         assert _status(fresh_copy) == {"human_study"}
+        _shell("dvc repro human_study", fresh_copy)
+        found = json.loads((fresh_copy / "metrics/study.json").read_text())
+        assert found["study"] == study["id"] and found["raters"] == 1
+        assert found["conditions"]["original"]["mos"] == 81
+        assert (fresh_copy / "reports/study/study.html").read_bytes() == page
     finally:
         ratings.unlink()
+        _shell("dvc repro human_study", fresh_copy)
     assert _status(fresh_copy) == set()
 
 

@@ -30,7 +30,9 @@ from artifact_removal.stages.study import (
     analyse,
     beside_talk,
     page_html,
+    picture_array,
     rater_file,
+    rater_hash,
     study_of,
     trial_sequence,
     write_study,
@@ -44,7 +46,8 @@ CPU = torch.device("cpu")
 def _settings(**changes) -> StudyParams:
     values = dict(methods=("ssim",), qualities=(10,), images=2, crop=64, zoom=1,
                   layout="side_by_side", reference_seconds=1.0, repeats=1, max_repeat_gap=30.0,
-                  ratings_dir="data/ratings", out_dir="reports/study")  # fmt: skip
+                  ratings_dir="data/ratings", out_dir="reports/study",
+                  results_dir="reports/study_results")  # fmt: skip
     return StudyParams(**(values | changes))
 
 
@@ -146,7 +149,12 @@ def test_bad_ratings_files_are_named_with_their_problem(tmp_path):
     good.assign(score=[10, 140]).to_csv(folder / "bad.csv", index=False)
     with pytest.raises(RatingsError, match=r"bad.csv, line 3: score 140 is outside 0..100"):
         read_ratings(folder)
+    good.assign(rater=["", ""]).to_csv(folder / "bad.csv", index=False)
+    with pytest.raises(RatingsError, match=r"bad.csv, line 2: a rating without a rater's name"):
+        read_ratings(folder)
     (folder / "bad.csv").unlink()
+    _rows({"NA": [30], "null": [40]}).to_csv(folder / "na.csv", index=False)  # names, not gaps
+    assert read_ratings(folder, "s1").raters == ["NA", "ann", "null"]
     nobody = read_ratings(tmp_path / "none")  # no folder: no ratings, no error
     assert nobody.table.empty and screen_raters(nobody.table, 30).empty
     assert mos_table(nobody.table).empty
@@ -167,7 +175,8 @@ def test_other_studies_and_name_clashes_lose_nothing_silently(tmp_path):
 def test_ratings_are_written_as_given_and_a_session_resumes(study, tmp_path, monkeypatch):
     folder = tmp_path / "ratings"
     log = RatingLog(folder, study, "Ann Lee")
-    assert log.path == folder / "Ann_Lee.csv" and log.rows() == []
+    assert log.path == folder / f"Ann_Lee-{rater_hash('Ann Lee'):08x}.csv" and log.rows() == []
+    assert rater_file(folder, "Zoë") != rater_file(folder, "Zoé")  # both "Zo_", kept apart
     sequence = study.sequence("Ann Lee")
     for position in range(3):
         index, again = sequence[position]
@@ -182,7 +191,7 @@ def test_ratings_are_written_as_given_and_a_session_resumes(study, tmp_path, mon
         log.add({**log.rows()[0], "position": 3})
     monkeypatch.undo()
     assert log.path.read_bytes() == before
-    assert not [p for p in folder.iterdir() if p.name != "Ann_Lee.csv"]  # no leftover
+    assert [p.name for p in folder.iterdir()] == [log.path.name]  # no leftover
     again = RatingLog(folder, study, "Ann Lee")  # the kernel restarted
     assert [r["position"] for r in again.rows()] == [0, 1, 2]
     assert [r["score"] for r in again.rows()] == [0, 10, 20]
@@ -192,20 +201,76 @@ def test_ratings_are_written_as_given_and_a_session_resumes(study, tmp_path, mon
         RatingLog(folder, study, "  ")
 
 
-def test_the_notebook_widget_writes_each_rating_to_the_raters_file(study, tmp_path):
+def _row(study, rater, position, score):
+    index, again = study.sequence(rater)[position]
+    trial = study.trials[index]
+    return {"study": study.id, "rater": rater, "position": position, "trial": trial.id,
+            "image": trial.image, "method": trial.method, "quality": trial.quality,
+            "score": score, "repeat": again, "time": "t"}  # fmt: skip
+
+
+def test_the_notebook_widget_writes_each_rating_and_confirms_it(study, tmp_path):
     widget = StudyWidget(study, tmp_path / "ratings")
     assert widget.config["study"] == study.id and not widget.config["exportable"]
-    widget.rater = "cy"  # what the page's name field sends
-    assert widget.rows == []
-    index, again = study.sequence("cy")[0]
-    trial = study.trials[index]
-    widget.submitted = {"study": study.id, "rater": "cy", "position": 0, "trial": trial.id,
-                        "image": trial.image, "method": trial.method, "quality": trial.quality,
-                        "score": 64, "repeat": again, "time": "t"}  # fmt: skip
-    assert [r["score"] for r in widget.rows] == [64]
-    assert RatingLog(tmp_path / "ratings", study, "cy").rows()[0]["trial"] == trial.id
-    resumed = StudyWidget(study, tmp_path / "ratings", rater="cy")
-    assert [r["position"] for r in resumed.rows] == [0]
+    assert widget.answer({"type": "load", "rater": "cy", "token": 1}) == {"token": 1, "rows": []}
+    saved = widget.answer({"type": "save", "rater": "cy", "row": _row(study, "cy", 0, 64),
+                           "token": 2})  # fmt: skip
+    assert saved["token"] == 2 and [r["score"] for r in saved["rows"]] == [64]
+    assert RatingLog(tmp_path / "ratings", study, "cy").rows()[0]["score"] == 64
+    resumed = StudyWidget(study, tmp_path / "ratings")  # the kernel restarted
+    assert [r["position"] for r in resumed.answer({"type": "load", "rater": "cy"})["rows"]] == [0]
+    refused = widget.answer({"type": "save", "rater": "dee", "row": _row(study, "cy", 1, 5)})
+    assert "does not belong" in refused["error"] and "rows" not in refused
+    assert "needs a name" in widget.answer({"type": "load", "rater": " "})["error"]
+
+
+_GLUE_PAGE = """<html><body><div id="el"></div><script type="module">
+import widget from "data:text/javascript;base64,{esm}";
+const config = {config};
+const listeners = {{}};
+window.sent = [];
+window.kernel = {{ fail: null }};
+const model = {{
+  get: (name) => (name === "config" ? config : undefined),
+  on: (event, f) => {{ listeners[event] = f; }},
+  off: (event) => {{ delete listeners[event]; }},
+  send: (content) => {{
+    window.sent.push(content);
+    const rows = content.type === "save" ? [content.row] : [];
+    const reply = window.kernel.fail ? {{ token: content.token, error: window.kernel.fail }}
+      : {{ token: content.token, rows }};
+    setTimeout(() => listeners["msg:custom"](reply), 10);
+  }},
+}};
+widget.render({{ model, el: document.getElementById("el") }});
+</script></body></html>"""
+
+
+def test_the_widgets_view_moves_on_only_when_the_kernel_confirms(study, browser, tmp_path):
+    """The anywidget module in Chromium, against a model that answers as the kernel does."""
+    import base64
+
+    page = tmp_path / "glue.html"
+    page.write_text(_GLUE_PAGE.format(
+        esm=base64.b64encode(StudyWidget._esm.encode()).decode(),
+        config=json.dumps(study.config("ed", exportable=False))))  # fmt: skip
+    browser.get(page.as_uri())
+    root = WebDriverWait(browser, 10).until(lambda b: b.find_element(By.CSS_SELECTOR, ".ar-study"))
+    WebDriverWait(browser, 10).until(lambda b: root.get_attribute("data-state") == "vote")
+    assert browser.execute_script("return window.sent")[0]["type"] == "load"
+    browser.execute_script("window.kernel.fail = 'OSError: disk full'")
+    _rate(browser, 40)
+    saved = browser.find_element(By.CSS_SELECTOR, ".ar-saved")
+    WebDriverWait(browser, 10).until(lambda b: "NOT saved" in saved.text)
+    assert "disk full" in saved.text and root.get_attribute("data-position") == "0"
+    browser.execute_script("window.kernel.fail = null")
+    _rate(browser, 40)
+    WebDriverWait(browser, 10).until(lambda b: root.get_attribute("data-position") == "1")
+    assert "1 rating(s) saved" in saved.text
+    assert not browser.find_elements(By.CSS_SELECTOR, ".ar-export:not([hidden])")
+    sent = browser.execute_script("return window.sent")
+    assert [m["type"] for m in sent] == ["load", "save", "save"]
+    assert sent[-1]["row"]["rater"] == "ed" and sent[-1]["row"]["score"] == 40
 
 
 def test_the_study_shows_every_condition_of_every_image(study):
@@ -216,6 +281,17 @@ def test_the_study_shows_every_condition_of_every_image(study):
     assert set(study.pictures) == {"ref:astro", "ref:camera", "t01", "t02", "t04", "t05"}
     assert study.trials[0].picture == "ref:astro"  # the hidden reference is the reference
     assert len(study.id) == 12
+
+
+def test_the_whole_image_when_crop_is_0_and_the_id_follows_what_is_shown(prepared, models):  # noqa: F811
+    gallery = Gallery(prepared, {"ssim": models}, CPU)
+    whole = study_of(gallery, "test", _settings(crop=0, images=1), seed=7)
+    assert picture_array(whole, "ref:astro").shape == (192, 256, 3)  # the fixture's photo
+    cropped = study_of(gallery, "test", _settings(images=1), seed=7)
+    assert picture_array(cropped, "ref:astro").shape == (64, 64, 3)
+    sequential = study_of(gallery, "test", _settings(images=1, layout="sequential"), seed=7)
+    assert len({whole.id, cropped.id, sequential.id}) == 3
+    assert study_of(gallery, "test", _settings(images=1), seed=7).id == cropped.id
 
 
 def test_a_misnamed_or_untrained_study_method_is_refused(project):
@@ -263,16 +339,21 @@ def test_the_page_takes_ratings_resumes_and_exports_them(study, browser, tmp_pat
     browser.execute_script("localStorage.clear()")
     browser.refresh()
     name = "Zoë, row 3"  # non-ASCII and a comma: the order's hash and the CSV both cope
-    assert browser.execute_script("return arStudy.sequence(7, arguments[0], 6, 1)", name) == [
-        list(s) for s in trial_sequence(7, name, 6, 1)
-    ]
+    cases = [(seed, rater, count, repeats) for seed in (0, 7, 2**31 + 5)
+             for rater in (name, "", "李明", "a" * 300, "🙂 x")
+             for count, repeats in ((6, 1), (1, 3), (41, 5))]  # fmt: skip
+    in_browser = browser.execute_script(
+        "return arguments[0].map(([s, r, n, k]) => arStudy.sequence(s, r, n, k))", cases
+    )
+    assert in_browser == [[list(p) for p in trial_sequence(*case)] for case in cases]
     _start(browser, name)
     images = browser.find_elements(By.CSS_SELECTOR, ".ar-panels img")
     assert [i.find_element(By.XPATH, "..").text for i in images] == ["Reference", "Test"]
     given = [_rate(browser, 80), _rate(browser, 35)]
     browser.refresh()  # the browser closed half-way: the session resumes
     _start(browser, name)
-    assert "2 earlier rating(s) restored" in browser.find_element(By.CSS_SELECTOR, ".ar-saved").text
+    restored = browser.find_element(By.CSS_SELECTOR, ".ar-saved").text
+    assert f'2 earlier rating(s) of "{name}" restored' in restored
     while browser.find_element(By.CSS_SELECTOR, ".ar-study").get_attribute("data-state") != "done":
         given.append(_rate(browser, 10 * len(given)))
     sequence = trial_sequence(7, name, 6, 1)

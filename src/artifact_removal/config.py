@@ -185,7 +185,8 @@ class StudyParams:
     repeats: Annotated[int, Field(ge=0)]  # trials shown twice, to measure consistency
     max_repeat_gap: Annotated[float, Field(gt=0, le=100)]  # screening: mean |first - repeat|
     ratings_dir: str  # one CSV per rater (the notebook writes there; the page's exports go there)
-    out_dir: str
+    out_dir: str  # the study as built (stage study): the page, study.json, the pictures
+    results_dir: str  # its analysis (stage human_study)
 
 
 @dataclass(config=STRICT)
@@ -194,7 +195,7 @@ class DetectionParams:
 
     voc_dir: str  # a VOC folder (Annotations/, JPEGImages/, ImageSets/Main/) or its parent
     split: str  # the ImageSets/Main list (VOC 2007: test)
-    methods: tuple[str, ...]
+    methods: Annotated[tuple[str, ...], Field(min_length=1)]
     qualities: Annotated[tuple[Quality, ...], Field(min_length=1)]
     max_images: Annotated[int, Field(ge=0)]  # 0: every image of the split
     min_size: Annotated[int, Field(ge=32, le=1333)]  # the detector's input short side

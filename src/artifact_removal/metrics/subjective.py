@@ -47,9 +47,8 @@ class Ratings:
 
 
 def _read_one(path: Path) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(path, dtype={"rater": str, "study": str, "trial": str, "image": str,
-                                         "method": str})  # fmt: skip
+    try:  # every cell as written: a rater called "NA" or "null" is a name, not a gap
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         return pd.DataFrame(columns=RATING_COLUMNS)
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
@@ -58,6 +57,8 @@ def _read_one(path: Path) -> pd.DataFrame:
     if missing:
         raise RatingsError(f"{path}: not a ratings CSV, it lacks the column(s) {missing} "
                            f"(expected {list(RATING_COLUMNS)})")  # fmt: skip
+    flags = {"true": "1", "false": "0"}  # pandas writes booleans as True/False, the page as 1/0
+    table["repeat"] = table["repeat"].map(lambda v: flags.get(v.strip().lower(), v))
     for column in ("position", "quality", "score", "repeat"):
         values = pd.to_numeric(table[column], errors="coerce")
         bad = values.isna()
@@ -71,6 +72,10 @@ def _read_one(path: Path) -> pd.DataFrame:
         row = int(np.flatnonzero(outside)[0]) + 2
         raise RatingsError(f"{path}, line {row}: score {table['score'].iloc[row - 2]} is outside "
                            "0..100")  # fmt: skip
+    blank = table["rater"].str.strip() == ""
+    if blank.any():
+        raise RatingsError(f"{path}, line {int(np.flatnonzero(blank)[0]) + 2}: a rating without "
+                           "a rater's name")  # fmt: skip
     table = table.astype({"position": int, "quality": int, "repeat": bool})
     return table[list(RATING_COLUMNS)]
 

@@ -95,14 +95,16 @@ def load_detector(weights: Path, min_size: int, device: torch.device) -> torch.n
 def detect(net: torch.nn.Module, image: np.ndarray, name: str, labels: dict[int, str],
            device: torch.device) -> list[Detection]:  # fmt: skip
     """The detector's VOC-class detections on one (H, W, 3) uint8 image; boxes in VOC's
-    1-based pixel coordinates."""
+    1-based inclusive pixel coordinates (torchvision's box (x1, y1, x2, y2) covers the pixels
+    x1 <= x < x2: VOC's (x1 + 1, y1 + 1, x2, y2))."""
     x = torch.tensor(image).permute(2, 0, 1).float().div(255).to(device)
     found = net([x])[0]
     out = []
     for box, label, score in zip(found["boxes"].cpu().numpy(), found["labels"].cpu().tolist(),
                                  found["scores"].cpu().tolist(), strict=True):  # fmt: skip
         if label in labels:
-            out.append(Detection(name, labels[label], float(score), tuple(box + 1.0)))
+            x1, y1, x2, y2 = (float(v) for v in box)
+            out.append(Detection(name, labels[label], float(score), (x1 + 1, y1 + 1, x2, y2)))
     return out
 
 

@@ -1,7 +1,8 @@
 // A DSIS rating session: the reference and a test image, a 0-100 impairment score, the next
 // trial. The same code runs in the standalone page (ratings kept in the browser's storage and
 // exported as CSV) and in the notebook's widget (ratings sent to the kernel, which writes the
-// rater's CSV). `store` is the difference: load(rater) -> rows, save(rater, row, rows).
+// rater's CSV). `store` is the difference: load(rater) and save(rater, row) return promises
+// (the rater's rows); a failed save is said on the page and the trial is not left.
 // The order of the trials is the same as Python's `trial_sequence` (stages/study.py): a
 // seeded shuffle per rater (FNV-1a of "seed:rater", mulberry32), and a few repeated trials
 // inserted in the second half.
@@ -63,8 +64,11 @@ function arStudyCsv(rows) {
     ...rows.map((r) => AR_STUDY_COLUMNS.map((c) => cell(r[c])).join(","))].join("\n") + "\n";
 }
 
+// `<name>-<hash>.csv`: the name's odd characters as "_", and a hash of the exact name, so that
+// "Zoë" and "Zoé" (or two names in another script) never share a file
 function arStudyFileName(rater) {
-  return `${rater.replace(/[^A-Za-z0-9_-]+/g, "_") || "rater"}.csv`;
+  const hash = arStudyHash(rater).toString(16).padStart(8, "0");
+  return `${rater.replace(/[^A-Za-z0-9_-]+/g, "_") || "rater"}-${hash}.csv`;
 }
 
 function arStudyMount(el, config, store) {
@@ -81,6 +85,7 @@ function arStudyMount(el, config, store) {
         font-size: 11px; color: #444; white-space: nowrap; }
       .ar-study input[type=range] { width: 640px; margin: 0; }
       .ar-study .ar-row { margin: 8px 0; }
+      .ar-study .ar-error { color: #b00020; font-weight: bold; }
     </style>
     <div class="ar-row"><b class="ar-title"></b></div>
     <div class="ar-row ar-intro"></div>
@@ -157,17 +162,30 @@ function arStudyMount(el, config, store) {
     }
     root.dataset.repeat = repeat ? "1" : "0";
   };
+  const say = (text, error = false) => {
+    $(".ar-saved").textContent = text;
+    $(".ar-saved").classList.toggle("ar-error", error);
+  };
   const begin = async (name) => {
-    rater = name.trim();
-    if (!rater) return;
-    rows = (await store.load(rater)) || [];
+    if (!name.trim()) return;
+    $(".ar-start").disabled = true;
+    say("loading...");
+    try {
+      rows = (await store.load(name)) || [];
+    } catch (err) {
+      say(`Could not start: ${err.message}`, true);
+      $(".ar-start").disabled = false;
+      return;
+    }
+    rater = name;
     sequence = arStudySequence(config.seed, rater, config.trials.length, config.repeats);
     const rated = new Set(rows.map((r) => Number(r.position)));
     position = 0;
     while (rated.has(position)) position += 1;  // resume at the first trial not rated
     $(".ar-who").hidden = true;
     $(".ar-export").hidden = !config.exportable;
-    $(".ar-saved").textContent = rows.length ? `${rows.length} earlier rating(s) restored` : "";
+    say(rows.length ? `${rows.length} earlier rating(s) of "${rater}" restored (if that is not ` +
+      "you, reload the page and use another name)" : "");
     root.dataset.rater = rater;
     showTrial();
   };
@@ -181,14 +199,21 @@ function arStudyMount(el, config, store) {
     const row = { study: config.study, rater, position, trial: trial.id, image: trial.image,
       method: trial.method, quality: trial.quality, score: Number($(".ar-score").value),
       repeat, time: new Date().toISOString() };
-    rows = rows.filter((r) => Number(r.position) !== position).concat([row]);
-    await store.save(rater, row, rows);
-    $(".ar-saved").textContent = `${rows.length} rating(s) saved`;
+    $(".ar-submit").disabled = true;
+    try {
+      rows = await store.save(rater, row);
+    } catch (err) {
+      say(`This rating was NOT saved: ${err.message}. Try again.`, true);
+      $(".ar-submit").disabled = false;
+      return;
+    }
+    say(`${rows.length} rating(s) saved`);
     position += 1;
     showTrial();
   });
-  $(".ar-start").addEventListener("click", () => begin($(".ar-rater").value));
-  $(".ar-rater").addEventListener("keydown", (e) => { if (e.key === "Enter") begin(e.target.value); });
+  const name = () => $(".ar-rater").value.trim();
+  $(".ar-start").addEventListener("click", () => begin(name()));
+  $(".ar-rater").addEventListener("keydown", (e) => { if (e.key === "Enter") begin(name()); });
   $(".ar-export").addEventListener("click", () => {
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([arStudyCsv(rows)], { type: "text/csv" }));
@@ -202,11 +227,28 @@ function arStudyMount(el, config, store) {
   return { begin };
 }
 
-// The page's store: each rater's rows in the browser's localStorage, per study.
+// The page's store: each rater's rows in the browser's localStorage, per study. A save reads
+// what is stored first, so two tabs of one rater add to each other instead of overwriting.
 function arStudyBrowserStore(study) {
   const key = (rater) => `ar-study:${study}:${rater}`;
+  const read = (rater) => {
+    try {
+      const found = JSON.parse(localStorage.getItem(key(rater)) || "[]");
+      return Array.isArray(found) ? found : [];
+    } catch (err) {
+      throw new Error(`this browser's storage cannot be read (${err.message})`);
+    }
+  };
   return {
-    load: (rater) => JSON.parse(localStorage.getItem(key(rater)) || "[]"),
-    save: (rater, row, rows) => localStorage.setItem(key(rater), JSON.stringify(rows)),
+    load: async (rater) => read(rater),
+    save: async (rater, row) => {
+      const rows = read(rater).filter((r) => Number(r.position) !== row.position).concat([row]);
+      try {
+        localStorage.setItem(key(rater), JSON.stringify(rows));
+      } catch (err) {
+        throw new Error(`this browser does not keep data (a private window?): ${err.message}`);
+      }
+      return rows;
+    },
   };
 }

@@ -1,4 +1,4 @@
-"""Stage human_study (notebook 09): a DSIS study that people run, and its analysis.
+"""Stages study and human_study (notebook 09): a DSIS study that people run, and its analysis.
 
 The papers' strongest evidence is people's: in a DSIS test (Double Stimulus Impairment Scale:
 the reference, then the test image, scored for how annoying its impairments are) the GAN
@@ -9,13 +9,15 @@ test image), as JPEG and as each method of `study.methods` restores it, at each 
 `study.qualities`. Each rater sees the trials in their own seeded order, with `study.repeats`
 trials shown twice to measure consistency.
 
-Raters score in the notebook's widget (`StudyWidget`, ratings written to
-`<ratings_dir>/<rater>.csv` as they are given, atomically) or on the standalone page
-`<out_dir>/study.html` (one file, images inlined, nothing fetched; ratings kept in the
-browser, exported as the same CSV). Either way a closed window resumes where it stopped. The
-analysis (`metrics/subjective.py`) reads every CSV of `study.ratings_dir`: raters screened,
-MOS with 95% intervals per condition, box plots as the 2020 paper's Fig. 4, and the talk's
-MOS beside ours.
+The stage `study` (`python -m artifact_removal.stages.study`) builds the study once into
+`study.out_dir`: the standalone page `study.html` (one file, images inlined, nothing fetched),
+`study.json` and the pictures. It does not read the ratings, so handing ratings in never
+rebuilds what the raters saw. Raters score on the page (ratings kept in the browser, exported
+as CSV) or in the notebook's widget (`StudyWidget`: the kernel writes each rating to the
+rater's CSV in `study.ratings_dir` as it is given, atomically, and confirms it). Either way a
+closed window resumes where it stopped. The stage `human_study` (notebook 09) reads every CSV
+of `study.ratings_dir` (`metrics/subjective.py`): raters screened, MOS with 95% intervals per
+condition, box plots as the 2020 paper's Fig. 4, and the talk's MOS beside ours.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import hashlib
 import html
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -33,10 +36,11 @@ import numpy as np
 import pandas as pd
 import torch
 import traitlets
+from tqdm.auto import tqdm
 
-from ..config import Params, StudyParams, parse_yaml, resolve_path
+from ..config import ConfigError, Params, StudyParams, load_params, parse_yaml, resolve_path
 from ..data.images import busiest_crop, read_png
-from ..data.prepared import evaluation_folders
+from ..data.prepared import DataError, evaluation_folders
 from ..fileio import write_csv, write_json, write_text
 from ..inference.gallery import JPEG, ORIGINAL, Gallery
 from ..methods import models_dir, qualities_of
@@ -91,11 +95,14 @@ class Study:
     id: str = field(init=False)
 
     def __post_init__(self):
-        # what a rating refers to: the trials, their order's seed and repeats, the pictures
+        # what a rating refers to: the trials, their order, how they are shown, and the
+        # pictures' pixels (not their PNG bytes, which another zlib could change)
         trials = [[t.id, t.image, t.method, t.quality] for t in self.trials]
-        digest = hashlib.sha256(json.dumps([trials, self.seed, self.repeats]).encode())
+        shown = [self.seed, self.repeats, self.layout, self.reference_seconds, self.zoom]
+        digest = hashlib.sha256(json.dumps([trials, shown]).encode())
         for key in sorted(self.pictures):
-            digest.update(key.encode() + self.pictures[key].encode())
+            pixels = picture_array(self, key)
+            digest.update(f"{key}{pixels.shape}".encode() + pixels.tobytes())
         self.id = digest.hexdigest()[:12]
 
     def config(self, rater: str = "", exportable: bool = True) -> dict:
@@ -179,18 +186,22 @@ def build_study(params: Params, root: str | Path, device: torch.device) -> Study
     gallery = Gallery(evaluation_folders(params, Path(root)), methods, device,
                       qualities={m: qualities_of(params, m) for m in settings.methods},
                       subsampling=params.degradation.chroma_subsampling)  # fmt: skip
-    return study_of(gallery, "test", settings, params.seed)
+    return study_of(gallery, "test", settings, params.seed, progress=True)
 
 
-def study_of(gallery: Gallery, set_name: str, settings: StudyParams, seed: int) -> Study:
+def study_of(gallery: Gallery, set_name: str, settings: StudyParams, seed: int,
+             progress: bool = False) -> Study:  # fmt: skip
     """A study over a gallery's set: for each chosen image, its busiest square as the original
     (the reference, and a hidden test image), JPEG and every method at every QF."""
     trials, pictures = [], {}
-    for image in study_images(gallery.keys(set_name), settings.images):
+    for image in tqdm(study_images(gallery.keys(set_name), settings.images), desc="study",
+                      unit="image", disable=not progress):  # fmt: skip
         original = gallery.image(set_name, image, 0, ORIGINAL)
-        size = min(settings.crop or max(original.shape[:2]), *original.shape[:2])
-        y, x = busiest_crop(original, size)
-        crop = (slice(y, y + size), slice(x, x + size))
+        crop = (slice(None), slice(None))  # crop 0: the whole image
+        if settings.crop:
+            size = min(settings.crop, *original.shape[:2])
+            y, x = busiest_crop(original, size)
+            crop = (slice(y, y + size), slice(x, x + size))
         pictures[f"ref:{image}"] = data_url(original[crop])
         versions = [(ORIGINAL, 0)] + [(m, q) for q in settings.qualities
                                       for m in (JPEG, *settings.methods)]  # fmt: skip
@@ -202,17 +213,6 @@ def study_of(gallery: Gallery, set_name: str, settings: StudyParams, seed: int) 
                 pictures[trial.id] = data_url(restored[crop])
     return Study(trials, pictures, seed, settings.repeats, settings.layout,
                  settings.reference_seconds, settings.zoom)  # fmt: skip
-
-
-def open_study(params: Params, root: str | Path, device: torch.device) -> Study:
-    """The pipeline's study: the stage's files when they are there (a notebook run by hand
-    then rates exactly what the page shows, whatever its device), else built and written."""
-    out = resolve_path(params.study.out_dir, root)
-    if (out / "study.json").is_file():
-        return load_study(out)
-    study = build_study(params, root, device)
-    write_study(study, out)
-    return study
 
 
 def session_html(study: Study) -> str:
@@ -256,8 +256,11 @@ def write_study(study: Study, out_dir: Path) -> dict[str, Path]:
 
 
 def rater_file(folder: Path, rater: str) -> Path:
-    """Where a rater's ratings go: `<folder>/<name>.csv`, the name's odd characters as `_`."""
-    return Path(folder) / f"{re.sub(r'[^A-Za-z0-9_-]+', '_', rater) or 'rater'}.csv"
+    """Where a rater's ratings go: `<folder>/<name>-<hash>.csv`, the name's odd characters as
+    `_` and a hash of the exact name (as the page names its export), so that names that differ
+    only in characters outside ASCII never share a file."""
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", rater) or "rater"
+    return Path(folder) / f"{safe}-{rater_hash(rater):08x}.csv"
 
 
 class RatingLog:
@@ -268,8 +271,8 @@ class RatingLog:
     def __init__(self, folder: str | Path, study: Study, rater: str):
         if not rater.strip():
             raise RatingsError("a rater needs a name")
-        self.study, self.rater = study, rater.strip()
-        self.path = rater_file(Path(folder), self.rater)
+        self.study, self.rater = study, rater  # as the session sends it (it trims names)
+        self.path = rater_file(Path(folder), rater)
 
     def all_rows(self) -> pd.DataFrame:
         if not self.path.is_file() or not self.path.stat().st_size:
@@ -300,50 +303,69 @@ class RatingLog:
 
 
 class StudyWidget(anywidget.AnyWidget):
-    """The rating session in a live notebook: the page's script, with the kernel writing each
-    rating to the rater's CSV in `ratings_dir` as it is given."""
+    """The rating session in a live notebook: the page's script, with the kernel as its store.
+    The view asks for a rater's rows and sends each rating as a message; the kernel writes the
+    rating to the rater's CSV in `ratings_dir` and answers with the rows, or with the error.
+    The view moves on only when the kernel has confirmed the rating."""
 
     _esm = (
         STUDY_JS
         + """
 export default {
   render({ model, el }) {
-    const store = {
-      load: (rater) => new Promise((resolve) => {
-        model.set("rater", rater);
-        model.save_changes();
-        const done = () => { model.off("change:rows", done); resolve(model.get("rows")); };
-        model.on("change:rows", done);
-        setTimeout(done, 3000);
-      }),
-      save: (rater, row) => { model.set("submitted", row); model.save_changes(); },
+    const waiting = new Map();
+    let next = 0;
+    const ask = (content, seconds) => new Promise((resolve, reject) => {
+      const token = ++next;
+      const timer = setTimeout(() => {
+        waiting.delete(token);
+        reject(new Error(`the kernel did not answer in ${seconds} s (is it busy or stopped?)`));
+      }, seconds * 1000);
+      waiting.set(token, (reply) => {
+        clearTimeout(timer);
+        if (reply.error) reject(new Error(reply.error)); else resolve(reply.rows);
+      });
+      model.send({ ...content, token });
+    });
+    const answer = (reply) => {
+      const settle = waiting.get(reply.token);
+      waiting.delete(reply.token);
+      if (settle) settle(reply);
     };
-    arStudyMount(el, model.get("config"), store);
+    model.on("msg:custom", answer);
+    arStudyMount(el, model.get("config"), {
+      load: (rater) => ask({ type: "load", rater }, 60),
+      save: (rater, row) => ask({ type: "save", rater, row }, 30),
+    });
+    return () => model.off("msg:custom", answer);
   },
 };
 """
     )
     config = traitlets.Dict().tag(sync=True)
-    rater = traitlets.Unicode("").tag(sync=True)
-    rows = traitlets.List().tag(sync=True)
-    submitted = traitlets.Dict().tag(sync=True)
 
     def __init__(self, study: Study, ratings_dir: str | Path, rater: str = ""):
         super().__init__(config=study.config(rater, exportable=False))
-        self.study, self.ratings_dir, self.rating_log = study, Path(ratings_dir), None
-        self.observe(self._on_rater, names="rater")
-        self.observe(self._on_submitted, names="submitted")
-        if rater:
-            self.rater = rater
+        self.study, self.ratings_dir = study, Path(ratings_dir)
+        self.on_msg(self._on_message)
 
-    def _on_rater(self, change) -> None:
-        self.rating_log = RatingLog(self.ratings_dir, self.study, change["new"])
-        self.rows = self.rating_log.rows()
+    def answer(self, content: dict) -> dict:
+        """The reply to one message of the view: `load` a rater's rows, or `save` a rating
+        and return the rows; `error` says why not."""
+        reply = {"token": content.get("token")}
+        try:
+            log = RatingLog(self.ratings_dir, self.study, str(content.get("rater", "")))
+            if content.get("type") == "save":
+                log.add(content["row"])
+            elif content.get("type") != "load":
+                raise RatingsError(f"unknown request {content.get('type')!r}")
+            reply["rows"] = log.rows()
+        except (RatingsError, OSError, KeyError, ValueError) as err:
+            reply["error"] = f"{err.__class__.__name__}: {err}"
+        return reply
 
-    def _on_submitted(self, change) -> None:
-        if change["new"]:
-            self.rating_log.add(change["new"])
-            self.rows = self.rating_log.rows()
+    def _on_message(self, widget, content, buffers) -> None:
+        self.send(self.answer(content))
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
@@ -430,7 +452,7 @@ def write_analysis(result: StudyResult, study: Study, params: Params, root: Path
     """Tables, the box plot, the summary and the metrics of the study's analysis."""
     from ..fileio import write_figure
 
-    out = resolve_path(params.study.out_dir, root)
+    out = resolve_path(params.study.results_dir, root)
     table = beside_talk(result)
     notes = "".join(f"- {n}\n" for n in result.notes)
     rejected = result.screening[~result.screening["kept"]]
@@ -463,6 +485,8 @@ def load_study(out_dir: str | Path) -> Study:
     import base64
 
     out_dir = Path(out_dir)
+    if not (out_dir / "study.json").is_file():
+        raise RatingsError(f"{out_dir}/study.json: no study built yet; run `dvc repro study`")
     found = json.loads((out_dir / "study.json").read_text())
     trials = [Trial(**t) for t in found["trials"]]
     pictures = {}
@@ -504,3 +528,27 @@ def conditions_figure(study: Study, image: str | None = None):
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stage `study`: build the study of PARAMS (default params.yaml) into `study.out_dir`."""
+    from ..config import find_project_root
+    from ..runtime import select_device
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        params_path = Path(args[0] if args else "params.yaml").resolve()
+        params = load_params(params_path)
+        root = find_project_root(params_path.parent)
+        study = build_study(params, root, select_device(params.device))
+    except (ConfigError, DataError, RatingsError, OSError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    paths = write_study(study, resolve_path(params.study.out_dir, root))
+    print(f"study {study.id}: {len(study.trials)} trials on {len(study.pictures)} pictures, "
+          f"{params.study.repeats} repeated; page {paths['page'].relative_to(root)}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
