@@ -136,7 +136,10 @@ def _params(project, voc_dir):
     """The project's params with the detection at QF 10 on `voc_dir`."""
     text = (project / "params.yaml").read_text()
     text = text.replace("voc_dir: data/voc", f"voc_dir: {voc_dir}")
-    text = text.replace("  qualities: [20]\n  max_images: 0", "  qualities: [10]\n  max_images: 0")
+    text = text.replace(
+        "  qualities: [20]                   # QFs detected on",
+        "  qualities: [10]                   # QFs detected on",
+    )
     (project / "params.yaml").write_text(text)
     return load_params(project / "params.yaml")
 

@@ -396,7 +396,8 @@ def test_video_methods_restore_a_users_video(video_stage, photo, tmp_path, capsy
     assert main(args) == 0
     assert "generator q40" in capsys.readouterr().out
     assert _timing(tmp_path / "out/mine.mp4") == _timing(clip)
-    assert main([*args[:-4], "--device", "cpu", "-o", str(tmp_path / "other")]) == 2
+    no_predictor = ["--predictor", str(tmp_path / "none.pt")]  # whatever the repository holds
+    assert main([*args[:-4], "--device", "cpu", "-o", str(tmp_path / "other"), *no_predictor]) == 2
     assert "give the CRF with --quality N, or train the CRF predictor" in capsys.readouterr().err
     predictor = ["--predictor", str(project / "models/crf/predictor.pt")]
     assert main([*args[:-4], "--device", "cpu", "-o", str(tmp_path / "auto"), *predictor]) == 0
