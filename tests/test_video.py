@@ -394,7 +394,8 @@ def test_video_methods_restore_a_users_video(video_stage, photo, tmp_path, capsy
             "--models", str(project / "models/video_ssim"), "--quality", "40",
             "--device", "cpu"]  # fmt: skip
     assert main(args) == 0
-    assert "generator q40" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "generator q40" in out and "; CRF predictor " in out  # what reads its quality
     assert _timing(tmp_path / "out/mine.mp4") == _timing(clip)
     no_predictor = ["--predictor", str(tmp_path / "none.pt")]  # whatever the repository holds
     assert main([*args[:-4], "--device", "cpu", "-o", str(tmp_path / "other"), *no_predictor]) == 2

@@ -134,6 +134,7 @@ class Ensemble:
         """What restores: the method, its generators and their loss, the QF predictor, the
         device; e.g. 'gan: GAN (Galteri et al.), generators q5 q10 q20 in models/gan, trained
         with perceptual loss random_vgg19_relu2_2; ...'. Loads every generator."""
+        from ..methods import get as get_method
         from ..methods import label_of
 
         nets = [self.net(q) for q in sorted(self.paths)]
@@ -141,10 +142,11 @@ class Ensemble:
         folders = sorted({_shown(p.parent) for p in self.paths.values()})
         kind = "perceptual loss" if any(n.release.get("method") == "gan" for n in nets) else "loss"
         predictor = _shown(self.predictor_path) if self.predictor() is not None else "none"
+        reads = "CRF" if get_method(method).codec == "h264" else "QF"  # what its inputs carry
         return (
             f"{method}: {label_of(method)}, generators "
             f"{' '.join(f'q{q}' for q in sorted(self.paths))} in {', '.join(folders)}, "
-            f"trained with {kind} {', '.join(losses)}; QF predictor {predictor}; "
+            f"trained with {kind} {', '.join(losses)}; {reads} predictor {predictor}; "
             f"device {self.device}"
         )
 
