@@ -376,7 +376,7 @@ def test_the_stage_prepares_trains_restores_and_scores(video_stage):
     assert (project / "models/video_gan/q40.pt").is_file()
     summary = evaluation.summary()
     assert list(summary.index) == ["original", "h264", "video_ssim", "video_gan"]
-    assert summary.loc["h264", "flicker"] > 0 and summary.loc["video_ssim", "fps"] > 0
+    assert summary.loc["h264", "flicker"] > 0 and "fps" not in summary  # timings: the benchmark
     assert np.isfinite(summary.loc[["h264", "video_ssim"], ["psnr_rgb", "ssim_y", "tof"]]).all(
         axis=None
     )

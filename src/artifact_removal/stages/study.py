@@ -367,6 +367,9 @@ export default {
     def _on_message(self, widget, content, buffers) -> None:
         self.send(self.answer(content))
 
+    def __repr__(self) -> str:  # no memory address: the executed notebook is the same every run
+        return f"StudyWidget(study {self.study.id})"
+
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
         note = ("<p><i>Without a kernel, this is the study's page (as reports/study/"

@@ -41,7 +41,7 @@ from ..metrics.no_reference import brisque, niqe_or_nan
 from ..metrics.temporal import flicker_error, tof
 
 PLAYER_JS = resources.files(__package__).joinpath("player.js").read_text()
-COLUMNS = ["psnr_rgb", "psnr_y", "ssim_y", "niqe", "brisque", "flicker", "tof", "fps"]
+COLUMNS = ["psnr_rgb", "psnr_y", "ssim_y", "niqe", "brisque", "flicker", "tof"]
 
 
 def check_methods(params: Params) -> list[str]:
@@ -181,10 +181,8 @@ def evaluate_video(params: Params, root: Path, device: torch.device,
     rows, frames, rates = [], {}, {}
     for clip in tqdm(test_clips(params, root), desc="clips", unit="clip", disable=not progress):
         versions = {"original": clip.original, "h264": clip.h264}
-        speed = {}
         for name, net in nets.items():
-            restored, seconds = restore_frames(net, clip.h264, device)
-            versions[name], speed[name] = restored, len(restored) / seconds
+            versions[name] = restore_frames(net, clip.h264, device)[0]
         frames[clip.name], rates[clip.name] = versions, clip.fps
         for version, pixels in versions.items():
             row = {"clip": clip.name, "version": version}
@@ -194,7 +192,6 @@ def evaluate_video(params: Params, root: Path, device: torch.device,
                         }  # fmt: skip
             else:
                 row |= _scores(clip.original, pixels, every)
-            row["fps"] = speed.get(version, np.nan)
             rows.append(row)
     table = pd.DataFrame(rows).reindex(columns=["clip", "version", *COLUMNS])
     return VideoEvaluation(table, frames, rates, crf)
@@ -212,7 +209,7 @@ def published_video() -> pd.DataFrame:
 def beside_paper(summary: pd.DataFrame, crf: int) -> pd.DataFrame:
     """Our NIQE, BRISQUE and FPS (at the clips' size) beside the 2020 paper's Table 2 (720p);
     VIIDEO is theirs only (see the module docstring)."""
-    ours = summary[["niqe", "brisque", "fps"]].rename(index=lambda v: f"{v} (here, CRF {crf})")
+    ours = summary[["niqe", "brisque"]].rename(index=lambda v: f"{v} (here, CRF {crf})")
     paper = published_video().rename(index=lambda v: f"{v} (paper, 720p)")
     return pd.concat([ours, paper])[["niqe", "brisque", "fps", "viideo"]]
 
@@ -315,7 +312,7 @@ def write_reports(evaluation: VideoEvaluation, params: Params, root: Path,
     text = (f"H.264 CRF {evaluation.crf}, mean over {evaluation.table['clip'].nunique()} test "
             "clips; PSNR/SSIM per frame vs the original; NIQE/BRISQUE on every "
             f"{params.video.niqe_every}th frame; flicker (8-bit levels) and tOF (pixels): lower "
-            "is better; fps: restoration alone at the clips' size\n\n"
+            "is better; frames per second: benchmarks/RESULTS.md (a timing is no stage output)\n\n"
             + summary.round(4).to_markdown() + "\n\nBeside the 2020 paper's Table 2 (720p):\n\n"
             + beside_paper(summary, evaluation.crf).round(3).to_markdown() + "\n")  # fmt: skip
     paths["markdown"] = write_text(out / "summary.md", text)
