@@ -52,7 +52,7 @@ from ..metrics.subjective import (
     read_ratings,
     screen_raters,
 )
-from .widgets import data_url
+from .widgets import _with_html, data_url
 
 STUDY_JS = resources.files(__package__).joinpath("study.js").read_text()
 INTRO = ("Each trial shows a Reference image and a Test image. Score how annoying the Test "
@@ -371,13 +371,9 @@ export default {
         return f"StudyWidget(study {self.study.id})"
 
     def _repr_mimebundle_(self, **kwargs):
-        bundle = super()._repr_mimebundle_(**kwargs)
-        note = ("<p><i>Without a kernel, this is the study's page (as reports/study/"
-                "study.html): ratings stay in this browser until exported as CSV.</i></p>"
-                + session_html(self.study))  # fmt: skip
-        if isinstance(bundle, tuple):
-            return {**bundle[0], "text/html": note}, bundle[1]
-        return {**bundle, "text/html": note}
+        note = ("<p><i>Without a kernel, this is the study's page (as reports/study/study.html"
+                "): ratings stay in this browser until exported as CSV.</i></p>")  # fmt: skip
+        return _with_html(super()._repr_mimebundle_(**kwargs), note + session_html(self.study))
 
 
 # --- the analysis ------------------------------------------------------------------------------
