@@ -230,12 +230,14 @@ def free_port() -> int:
 
 
 QUALITIES = (10, 20, 40)
+CRFS = (32, 40)
 
 
 @pytest.fixture(scope="session")
 def models(tmp_path_factory) -> Path:
     """Release files of tiny generators with seeded random weights (ssim/ and gan/, QF 10, 20
-    and 40), and a QF predictor (qf/predictor.pt) without the class 'above'."""
+    and 40; video_ssim/, CRF 32 and 40), and a QF predictor (qf/predictor.pt) without the
+    class 'above'."""
     from artifact_removal.archs.generator import build_generator
     from artifact_removal.archs.qf_net import QFNet
     from artifact_removal.checkpoints import save_atomic
@@ -250,6 +252,11 @@ def models(tmp_path_factory) -> Path:
             if method == "gan":  # what a GAN release records (the loss of the tiny profile)
                 release["loss"] = "random_vgg19_relu1_2"
             save_atomic(release, folder / method / f"q{quality}.pt")
+    for i, crf in enumerate(CRFS):  # generators of a video method, per H.264 CRF
+        torch.manual_seed(10 + i)
+        release = generator_release(build_generator("tiny")) | {"quality": crf,
+                                                                "method": "video_ssim"}  # fmt: skip
+        save_atomic(release, folder / "video_ssim" / f"q{crf}.pt")
     torch.manual_seed(0)
     predictor = predictor_release(QFNet(QUALITIES, 4).eval()) | {"method": "qf_predictor"}
     save_atomic(predictor, folder / "qf" / "predictor.pt")

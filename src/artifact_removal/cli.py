@@ -351,11 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
                    help="folder for the PNGs (created if missing)")  # fmt: skip
-    p.add_argument("--method", default="gan", choices=methods,
-                   help="gan: sharper, more natural textures; ssim: the closest to the original "
-                   "in PSNR/SSIM, smoother; nogan, nogan_pre: Mameli et al.'s U-Net after and "
-                   "before its GAN phase (trained for train_nogan.qualities; other QFs use the "
-                   "nearest)")  # fmt: skip
+    p.add_argument("--method", default="auto", choices=["auto", *methods],
+                   help="auto (default): gan for images, video_ssim for videos; gan: sharper, "
+                   "more natural textures; ssim: the closest to the original in PSNR/SSIM, "
+                   "smoother; nogan, nogan_pre: Mameli et al.'s U-Net after and before its GAN "
+                   "phase (trained for train_nogan.qualities; other QFs use the nearest); "
+                   "video_ssim, video_gan: trained on H.264 frames, per CRF")  # fmt: skip
     p.add_argument("--quality", default="auto", metavar="auto|QF",
                    help="auto: from the JPEG's quantization tables, else the QF predictor; or "
                    "the JPEG quality 1..100 for every input")  # fmt: skip
@@ -395,8 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
     existing.add_argument("--skip-existing", action="store_true",
                           help="keep existing output files and skip their inputs")  # fmt: skip
     p.add_argument("--restore-uncompressed", action="store_true",
-                   help="restore images with no sign of JPEG compression with the gentlest "
-                   "generator (default: copy them without restoring, with a note)")  # fmt: skip
+                   help="restore inputs of better quality than the generators are trained for "
+                   "(JPEG above QF 75 on the default ladder, no sign of JPEG compression, H.264 "
+                   "below CRF 26) with the gentlest generator (default: copy them without "
+                   "restoring, with a note)")  # fmt: skip
     p.add_argument(
         "--max-megapixels",
         type=float,

@@ -4,7 +4,17 @@ An image's quality comes from its JPEG tables, the QF predictor, or the user. Th
 trained for that QF restores it. Between two trained QFs the method's registry entry says how
 to combine the two nearest (`methods.Method.combine`): `blend` takes their outputs' weighted
 mean, linear in QF; `nearest` takes the generator of the nearest QF alone (the lower one on a
-tie), since a mean of two GAN outputs is blurred. Outside the trained range, the nearest end.
+tie), since a mean of two GAN outputs is blurred.
+
+A generator applied to an image of better quality than it was trained for makes it worse (the
+QF-60 generator took 3.5 to 5.8 dB off QF-95 photographs), so the ensemble has one more rung
+beyond its gentlest generator, `INPUT`: the input left as it is. It stands `PASS_THROUGH`
+steps beyond the gentlest trained level (JPEG QF 60 + 15 = 75 on the default ladder; H.264
+CRF 32 - 6 = 26), and is combined with its neighbour as any other rung: a `blend` ensemble
+fades from the gentlest generator to the input, a `nearest` one switches half-way. Beyond it,
+and for images the QF predictor calls "above" the ladder, nothing is restored: `restore`
+copies the input with a note. Below the strongest generator's level, that generator.
+The figures behind these numbers: benchmarks/sweep.py, benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -29,6 +39,11 @@ from .restore import Restorer, blend
 # (benchmarks/RESULTS.md); lower means an image unlike the training data (a resized or
 # re-encoded copy, a screenshot), where a wrong QF over- or under-smooths.
 UNSURE = 0.8
+# The input itself, as a rung of the ensemble (no QF or CRF is 0 in a key of the weights).
+INPUT = 0
+# How far beyond the gentlest trained level the input is left as it is, per codec: QF steps up
+# for JPEG, CRF steps down for H.264 (where a lower CRF is a better quality).
+PASS_THROUGH = {"jpeg": 15, "h264": -6}
 
 
 class RestoreError(RuntimeError):
@@ -39,23 +54,31 @@ class QualityUnknown(ValueError):
     """Neither tables, a predictor nor the user tell an image's quality."""
 
 
-def ensemble_weights(quality: float, available: Sequence[int],
-                     combine: Combine = "blend") -> dict[int, float]:  # fmt: skip
-    """Generators and weights for a QF: its own when trained; between two trained QFs, their
-    blend linear in QF, or the nearest (the lower on a tie); outside the range, the nearest end."""
-    levels = sorted(available)
+def pass_through_level(codec: str, available: Sequence[int]) -> int:
+    """The level (QF or CRF) from which the input is left as it is (`PASS_THROUGH`)."""
+    step = PASS_THROUGH[codec]
+    return max(available) + step if step > 0 else min(available) + step
+
+
+def ensemble_weights(quality: float, available: Sequence[int], combine: Combine = "blend",
+                     pass_through: int | None = None) -> dict[int, float]:  # fmt: skip
+    """Generators (`INPUT`: the input itself) and weights for a level: its own generator when
+    trained; between two rungs (trained levels, and `pass_through` for `INPUT`), their blend
+    linear in the level, or the nearest (the lower on a tie); outside them, the nearest end."""
+    rungs = {q: q for q in available} | ({pass_through: INPUT} if pass_through is not None else {})
+    levels = sorted(rungs)
     if quality <= levels[0]:
-        return {levels[0]: 1.0}
+        return {rungs[levels[0]]: 1.0}
     if quality >= levels[-1]:
-        return {levels[-1]: 1.0}
+        return {rungs[levels[-1]]: 1.0}
     if int(quality) == quality and int(quality) in levels:
-        return {int(quality): 1.0}
+        return {rungs[int(quality)]: 1.0}
     upper = next(q for q in levels if q > quality)
     lower = levels[levels.index(upper) - 1]
     t = (quality - lower) / (upper - lower)
     if combine == "nearest":
-        return {upper if t > 0.5 else lower: 1.0}
-    return {lower: round(1 - t, 6), upper: round(t, 6)}
+        return {rungs[upper if t > 0.5 else lower]: 1.0}
+    return {rungs[lower]: round(1 - t, 6), rungs[upper]: round(t, 6)}
 
 
 @dataclass(frozen=True)
@@ -92,8 +115,21 @@ class QualityChoice:
             parts.append(f"tables {self.tables}")
         if self.cnn is not None:
             parts.append(f"CNN {self.cnn.label} ({self.cnn.confidence:.0%})")
-        mix = " + ".join(f"{w:.2f} q{q}" if w < 1 else f"q{q}" for q, w in self.generators.items())
+        if self.passed_through:
+            return f"{', '.join(parts)} -> input left as it is"
+        mix = " + ".join(f"{w:.2f} {_rung(q)}" if w < 1 else _rung(q)
+                         for q, w in self.generators.items())  # fmt: skip
         return f"{', '.join(parts)} -> generator {mix}"
+
+    @property
+    def passed_through(self) -> bool:
+        """True when no generator is used: the input is better than any was trained for."""
+        return self.generators == {INPUT: 1.0}
+
+
+def _rung(quality: int) -> str:
+    """'q30' for a generator, 'input' for the input itself."""
+    return "input" if quality == INPUT else f"q{quality}"
 
 
 def _shown(path: Path) -> str:
@@ -107,8 +143,9 @@ class Ensemble:
     predictor."""
 
     def __init__(self, paths: dict[int, Path], combine: Combine, device: torch.device,
-                 predictor: Path | None = None):  # fmt: skip
+                 predictor: Path | None = None, codec: str = "jpeg"):  # fmt: skip
         self.paths, self.combine, self.device = paths, combine, device
+        self.pass_through = pass_through_level(codec, list(paths))
         self.predictor_path = predictor
         self._nets: dict[int, torch.nn.Module] = {}
         self._predictor: QFNet | None = None
@@ -123,12 +160,18 @@ class Ensemble:
         return self._nets[quality]
 
     def weights(self, quality: float) -> dict[int, float]:
-        """The generators and weights for a QF."""
-        return ensemble_weights(quality, list(self.paths), self.combine)
+        """The generators and weights for a QF (`INPUT` beyond the gentlest)."""
+        return ensemble_weights(quality, list(self.paths), self.combine, self.pass_through)
+
+    def gentlest(self) -> int:
+        """The trained level nearest the pass-through rung: the gentlest generator."""
+        return min(self.paths, key=lambda q: abs(q - self.pass_through))
 
     def restorer(self, weights: dict[int, float]) -> Restorer:
-        """The blend of the weighted generators (one generator when the weight is 1)."""
-        return blend([self.net(q) for q in weights], list(weights.values()), self.device)
+        """The blend of the weighted generators (one generator when the weight is 1; `INPUT`
+        is the input itself)."""
+        nets = [None if q == INPUT else self.net(q) for q in weights]
+        return blend(nets, list(weights.values()), self.device)
 
     def describe(self, method: str) -> str:
         """What restores: the method, its generators and their loss, the QF predictor, the
@@ -160,9 +203,11 @@ class Ensemble:
         return self._predictor
 
     def choose(self, path: Path, pixels: np.ndarray, override: int | None,
-               tables: bool = True) -> QualityChoice:  # fmt: skip
+               tables: bool = True, beyond: bool = False) -> QualityChoice:  # fmt: skip
         """Tables (JPEG files; not looked for when `tables` is False, as for a video's frame),
-        the CNN's prediction, or the override decide the generators."""
+        the CNN's prediction, or the override decide the generators. An input better than
+        any generator was trained for is left as it is, or, with `beyond`, given to the
+        gentlest generator."""
         tables = jpeg_quality(path) if tables else None
         predictor = self.predictor()
         cnn = predict(predictor, pixels, device=self.device) if predictor is not None else None
@@ -178,4 +223,7 @@ class Ensemble:
                 "train it with `dvc repro train_qf`, give it with --predictor, or give the "
                 "quality with --quality N"
             )
-        return QualityChoice(tables, cnn, override, used, self.weights(used))
+        weights = self.weights(used)
+        if beyond and weights == {INPUT: 1.0}:
+            weights = {self.gentlest(): 1.0}
+        return QualityChoice(tables, cnn, override, used, weights)

@@ -59,6 +59,7 @@ from .video import (
     VIDEO_SUFFIXES,
     VideoError,
     VideoOutput,
+    copy_video,
     probe,
     read_video_record,
     restore_video,
@@ -351,10 +352,17 @@ def _pixel_count(path: Path) -> int | None:
         Image.MAX_IMAGE_PIXELS = guard
 
 
+# What restores each kind of input when no method is given (`method="auto"`): images the GAN
+# of the papers, videos the generators trained on H.264 frames. (The image GAN, guided by the
+# JPEG QF predictor, made held-out H.264 clips worse: benchmarks/RESULTS.md, "Do no harm".)
+AUTO = "auto"
+DEFAULT_METHODS = {"image": "gan", "video": "video_ssim"}
+
+
 def restore_files(
     inputs: Sequence[str | Path],
     out_dir: str | Path,
-    method: str = "gan",
+    method: str = AUTO,
     quality: int | str = "auto",
     device: str = "auto",
     models_dir: str | Path | None = None,
@@ -375,14 +383,18 @@ def restore_files(
 ) -> RestoreReport:
     """Restore images and folders of images into `out_dir` as PNGs; see the module docstring.
 
-    `quality` is "auto" or a JPEG QF (1..100); `models_dir` holds `q<QF>.pt` generators of
-    `method` (default: the project's); `predictor` is the QF predictor's file (default: the
-    project's). An existing output that is not this run's result stops the run (RestoreError)
-    unless `overwrite` (replace it) or `skip_existing` (keep it). Images over `max_megapixels`
-    are not restored. Videos are encoded as `video` says, restored `batch` frames at a time, in
-    segments of `segment_frames` frames (a rerun finishes an interrupted one). `announce` is
-    called once, before the first file, with what restores them (`Ensemble.describe`); `log`
-    after each file. Returns a report; inputs not restored are in `report.failed`.
+    `method` is a registered method, or "auto": `DEFAULT_METHODS` for images and for videos.
+    `quality` is "auto" or a JPEG QF (H.264 CRF for the video methods), 1..100; `models_dir`
+    holds `q<QF>.pt` generators of the method (default: the project's); `predictor` is the QF
+    (or CRF) predictor's file (default: the project's). An input of better quality than any
+    generator was trained for is copied with a note, unless `restore_uncompressed` gives it
+    to the gentlest generator. An existing output that is not this run's result stops the run
+    (RestoreError) unless `overwrite` (replace it) or `skip_existing` (keep it). Images over
+    `max_megapixels` are not restored. Videos are encoded as `video` says, restored `batch`
+    frames at a time, in segments of `segment_frames` frames (a rerun finishes an interrupted
+    one). `announce` is called before the first file with what restores them
+    (`Ensemble.describe`); `log` after each file. Returns a report; inputs not restored are in
+    `report.failed`.
     """
     from ..runtime import select_device
 
@@ -402,9 +414,55 @@ def restore_files(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise RestoreError(f"{out_dir} is a file; the output (-o) is a folder for the PNGs")
+    files, skipped = collect_inputs(inputs, out_dir, video)
+    kinds = sorted({"video" if is_video(p) else "image" for p, _ in files}) or ["image"]
+    if method == AUTO and len(kinds) > 1 and (models_dir or predictor):
+        raise RestoreError("--models and --predictor name one method's files, and these inputs "
+                           "are images and videos, restored by two methods: give --method, or "
+                           "restore the images and the videos in two runs")  # fmt: skip
+    try:
+        torch_device = select_device(device)
+    except (ValueError, RuntimeError) as err:
+        raise RestoreError(str(err)) from None
     project = find_project()
+    common = {"quality": override, "bits": bits, "tile": tile, "overlap": overlap,
+              "uncompressed": restore_uncompressed}  # fmt: skip
+    setups = {kind: _setup(DEFAULT_METHODS[kind] if method == AUTO else method, project,
+                           models_dir, predictor, override, torch_device, common)
+              for kind in kinds}  # fmt: skip
+    if "video" in setups:  # a video's frames: the same settings, its encoding, its segments
+        setups["video"].settings_id = fingerprint({
+            **setups["video"].settings, "video": video.settings(),
+            "segment_frames": segment_frames})  # fmt: skip
+    videos = Videos(video, segment_frames, batch)
+    try:
+        with FolderLock(out_dir, "artifact-removal restore"):
+            return _restore_locked(
+                files, skipped, out_dir, setups, override, tile, overlap, bits, progress, log,
+                announce, overwrite, skip_existing, restore_uncompressed, max_megapixels,
+                videos,
+            )  # fmt: skip
+    except FolderBusy as err:
+        raise RestoreError(str(err)) from None
+
+
+@dataclass
+class Setup:
+    """What restores one kind of input (images, or videos): the method, its ensemble, the
+    settings an output depends on besides its input (recorded in it), and their hash."""
+
+    method: str
+    ensemble: Ensemble
+    settings: dict
+    settings_id: str
+
+
+def _setup(method: str, project: Path | None, models_dir, predictor, override: int | None,
+           device, common: dict) -> Setup:  # fmt: skip
+    """The method's generators and predictor (the project's unless given), checked."""
     paths = find_generators(method, Path(models_dir) if models_dir else None, project)
-    video_method = get_method(method).codec != "jpeg"  # trained on H.264 frames, per CRF
+    codec = get_method(method).codec
+    video_method = codec != "jpeg"  # trained on H.264 frames, per CRF
     if predictor is None and project is not None:
         from ..config import load_params, resolve_path
 
@@ -416,58 +474,37 @@ def restore_files(
         raise RestoreError(f"{method} is trained for H.264 CRFs: give the CRF with --quality N, "
                            "or train the CRF predictor (`dvc repro video`; --predictor "
                            "FILE)")  # fmt: skip
-    try:
-        torch_device = select_device(device)
-    except (ValueError, RuntimeError) as err:
-        raise RestoreError(str(err)) from None
     predictor = Path(predictor) if predictor else None
-    settings = {  # what an output depends on besides its input; recorded in every PNG
-        "method": method, "quality": override, "bits": bits, "tile": tile, "overlap": overlap,
-        "uncompressed": restore_uncompressed,
+    settings = {  # what an output depends on besides its input; recorded in every output
+        "method": method, **common,
         "generators": {str(q): _digest(p) for q, p in sorted(paths.items())},
         "predictor": _digest(predictor) if predictor and predictor.is_file() else None,
     }  # fmt: skip
-    settings_id = fingerprint(settings)
-    # a video's frames: the same settings, its encoding, and where its segments start
-    videos = Videos(video, segment_frames, batch, fingerprint(
-        {**settings, "video": video.settings(), "segment_frames": segment_frames}))  # fmt: skip
-    try:
-        with FolderLock(out_dir, "artifact-removal restore"):
-            return _restore_locked(
-                inputs, out_dir, settings_id, paths, method, torch_device, predictor, override,
-                tile, overlap, bits, progress, log, announce, overwrite, skip_existing,
-                restore_uncompressed, max_megapixels, videos,
-            )  # fmt: skip
-    except FolderBusy as err:
-        raise RestoreError(str(err)) from None
+    ensemble = Ensemble(paths, combine_of(method), device, predictor, codec)
+    return Setup(method, ensemble, settings, fingerprint(settings))
 
 
 @dataclass(frozen=True)
 class Videos:
-    """How `restore_files` treats videos: output encoding, segments, batch, settings id."""
+    """How `restore_files` treats videos: output encoding, segments, batch."""
 
     output: VideoOutput
     segment_frames: int
     batch: int
-    settings_id: str
 
 
-def _restore_locked(inputs, out_dir, settings_id, paths, method, torch_device, predictor,
-                    override, tile, overlap, bits, progress, log, announce, overwrite,
-                    skip_existing, restore_uncompressed, max_megapixels,
-                    videos) -> RestoreReport:  # fmt: skip
+def _restore_locked(files, skipped, out_dir, setups, override, tile, overlap, bits, progress,
+                    log, announce, overwrite, skip_existing, restore_uncompressed,
+                    max_megapixels, videos) -> RestoreReport:  # fmt: skip
     """The run itself, with the output folder locked."""
-    files, skipped = collect_inputs(inputs, out_dir, videos.output)
     report = RestoreReport(skipped, removed=remove_leftovers(out_dir))
     todo, conflicts = [], []
     sources = {p.resolve() for p, _ in files}
     for path, name in files:
         target = out_dir / name
+        setup = setups["video" if is_video(path) else "image"]
         try:
-            record = {
-                "source": _digest(path),
-                "settings": videos.settings_id if is_video(path) else settings_id,
-            }
+            record = {"source": _digest(path), "settings": setup.settings_id}
         except OSError as err:
             report.results.append(FileResult(path, error=f"cannot be read ({err.strerror})"))
             continue
@@ -498,11 +535,14 @@ def _restore_locked(inputs, out_dir, settings_id, paths, method, torch_device, p
             "\nNothing was written. Use --overwrite to replace them, --skip-existing to keep "
             "them, or choose another output folder (-o)"
         )
-    ensemble = Ensemble(paths, combine_of(method), torch_device, predictor)
-    if todo:  # every generator file is loaded (and so checked) before the first image
-        report.used = ensemble.describe(method)
-        if announce:
-            announce(f"restoring with {report.used}")
+    needed = {"video" if is_video(path) else "image" for path, *_ in todo}
+    # every generator file is loaded (and so checked) before the first file
+    used = [("" if kind == "image" or len(needed) == 1 else "videos with ")
+            + setups[kind].ensemble.describe(setups[kind].method)
+            for kind in sorted(needed)]  # fmt: skip
+    report.used = "; ".join(used)
+    if used and announce:
+        announce("restoring with " + "\n  and ".join(used))
     from PIL import Image
 
     # Pillow's decompression-bomb guard follows --max-megapixels (what is over it is refused
@@ -510,15 +550,16 @@ def _restore_locked(inputs, out_dir, settings_id, paths, method, torch_device, p
     guard = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = max(guard or 0, int(max_megapixels * 1e6))
     try:
-        with tqdm(total=len(todo), desc="restore", unit="image", disable=not progress) as bar:
+        with tqdm(total=len(todo), desc="restore", unit="file", disable=not progress) as bar:
             for path, target, record, replace in todo:
                 if is_video(path):
-                    result = _restore_video(ensemble, path, target, record, replace, override,
-                                            tile, overlap, videos, progress)  # fmt: skip
+                    result = _restore_video(setups["video"].ensemble, path, target, record,
+                                            replace, override, tile, overlap, videos, progress,
+                                            restore_uncompressed)  # fmt: skip
                 else:
                     result = _restore_one(
-                        ensemble, path, target, record, replace, override, tile, overlap, bits,
-                        restore_uncompressed, max_megapixels,
+                        setups["image"].ensemble, path, target, record, replace, override, tile,
+                        overlap, bits, restore_uncompressed, max_megapixels,
                     )  # fmt: skip
                 report.results.append(result)
                 if log:
@@ -560,15 +601,11 @@ def _restore_one(ensemble: Ensemble, path: Path, target: Path, record: dict, rep
         loaded = read_image(path, keep_gray=True)
         pixels = loaded.pixels
         result.size, result.notes = pixels.shape[:2], loaded.notes
-        result.choice = choice = ensemble.choose(path, pixels, override)
+        result.choice = choice = ensemble.choose(path, pixels, override,
+                                                 beyond=restore_uncompressed)  # fmt: skip
         icc = any("ICC" in n for n in loaded.notes)
-        if (choice.override is None and choice.tables is None and choice.cnn is not None
-                and choice.cnn.quality == ABOVE and not restore_uncompressed):  # fmt: skip
-            result.notes += (
-                "no sign of JPEG compression: no quantization tables, and the QF predictor says "
-                f"{choice.cnn.label} ({choice.cnn.confidence:.0%}); --restore-uncompressed "
-                "restores it with the gentlest generator",
-            )
+        if choice.passed_through:
+            result.notes += (_why_copied(choice, ensemble),)
             write_png_record(target, pixels if bits == 8 else pixels.astype(np.float32), bits,
                              icc, record, replace, loaded.exif)  # fmt: skip
             result.status, result.output = COPIED, target
@@ -579,6 +616,24 @@ def _restore_one(ensemble: Ensemble, path: Path, target: Path, record: dict, rep
     except Exception as err:
         _failed(result, err, target)
     return result
+
+
+def _why_copied(choice: QualityChoice, ensemble: Ensemble) -> str:
+    """Why an input is copied as it is, and how to restore it all the same."""
+    trained = sorted(ensemble.paths)
+    video = ensemble.pass_through < trained[0]  # CRFs: lower is better
+    unit = "CRF" if video else "QF"
+    force = (f"--restore-uncompressed restores it with the gentlest generator "
+             f"(q{ensemble.gentlest()})")  # fmt: skip
+    if choice.override is None and choice.tables is None and choice.cnn.quality == ABOVE:
+        return ("no sign of JPEG compression: no quantization tables, and the QF predictor says "
+                f"{choice.cnn.label} ({choice.cnn.confidence:.0%}); {force}")  # fmt: skip
+    source = ("given" if choice.override is not None else "tables" if choice.tables is not None
+              else f"the {unit} predictor")  # fmt: skip
+    side = "below" if video else "above"
+    return (f"{unit} {choice.used:g} ({source}) is {side} the {unit}s its generators are trained "
+            f"for ({trained[0]}..{trained[-1]}): restoring would take more than it gives; "
+            f"{force}")  # fmt: skip
 
 
 def _failed(result: FileResult, err: Exception, target: Path) -> None:
@@ -606,15 +661,22 @@ def _read_record(target: Path) -> dict | None:
 
 def _restore_video(ensemble: Ensemble, path: Path, target: Path, record: dict, replace: bool,
                    override: int | None, tile: int, overlap: int, videos: Videos,
-                   progress: bool) -> FileResult:  # fmt: skip
+                   progress: bool, beyond: bool = False) -> FileResult:  # fmt: skip
     """Restore one video (`inference.video.restore_video`); failures go into the result. Its
     quality is the override, or the predictor's answer on a frame half a second in (the CRF
-    predictor for methods trained on H.264)."""
+    predictor for methods trained on H.264). A video better than the generators were trained
+    for is copied, its packets unchanged (`inference.video.copy_video`)."""
     result = FileResult(path)
     try:
         info = probe(path)
         result.size = (info.height, info.width)
-        result.choice = choice = ensemble.choose(path, _sample_frame(path), override, tables=False)
+        result.choice = choice = ensemble.choose(path, _sample_frame(path), override,
+                                                 tables=False, beyond=beyond)  # fmt: skip
+        if choice.passed_through:
+            frames = copy_video(path, target, record, replace, info)
+            result.output, result.status = target, COPIED
+            result.notes = (f"video, {frames} frames", _why_copied(choice, ensemble))
+            return result
         restorer = ensemble.restorer(choice.generators)
 
         def restore_frames(frames: np.ndarray) -> np.ndarray:

@@ -37,15 +37,20 @@ def restore_float(net: Generator, rgb: np.ndarray, device: torch.device) -> np.n
     return y if rgb.ndim == 4 else y[0]
 
 
-def blend(nets: Sequence[Generator], weights: Sequence[float], device: torch.device) -> Restorer:
-    """A restorer giving the weighted mean of several generators' outputs (weights sum to 1)."""
+def blend(nets: Sequence[Generator | None], weights: Sequence[float],
+          device: torch.device) -> Restorer:  # fmt: skip
+    """A restorer giving the weighted mean of several generators' outputs (weights sum to 1);
+    a generator None stands for the input itself, unchanged."""
     if len(nets) != len(weights) or not nets or abs(sum(weights) - 1) > 1e-6:
         raise ValueError(f"need one weight per generator, summing to 1, not {list(weights)}")
 
+    def output(net: Generator | None, rgb: np.ndarray) -> np.ndarray:
+        return rgb.astype(np.float32) if net is None else restore_float(net, rgb, device)
+
     def restorer(rgb: np.ndarray) -> np.ndarray:
-        out = weights[0] * restore_float(nets[0], rgb, device)
+        out = weights[0] * output(nets[0], rgb)
         for net, weight in zip(nets[1:], weights[1:], strict=True):
-            out += weight * restore_float(net, rgb, device)
+            out += weight * output(net, rgb)
         return out
 
     return restorer

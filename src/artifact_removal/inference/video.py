@@ -261,6 +261,15 @@ def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer
     return result
 
 
+def copy_video(source: str | Path, target: str | Path, record: dict, replace: bool = True,
+               info: VideoInfo | None = None) -> int:  # fmt: skip
+    """Write `target` with the video and audio packets of `source` unchanged (a video that is
+    better left as it is), `record` in its metadata; returns the number of frames."""
+    source, target = Path(source), Path(target)
+    info = info or probe(source)
+    return _join([source], source, target, record, replace, info.rotation)
+
+
 def _packets(path: Path, stream_index: int | None, kind: str):
     """Demuxed packets of one stream (the first video stream, or audio stream `stream_index`),
     without the empty flush packets."""

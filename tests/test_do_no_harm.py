@@ -1,0 +1,143 @@
+"""Do no harm: inputs better than any generator was trained for are left as they are, with a
+note; videos go to the methods trained on video (issue 26)."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from artifact_removal.cli import main
+from artifact_removal.data.images import read_png
+from artifact_removal.degradations.jpeg import decode_jpeg
+from artifact_removal.inference.ensemble import (
+    INPUT,
+    QualityChoice,
+    RestoreError,
+    ensemble_weights,
+    pass_through_level,
+)
+from artifact_removal.inference.files import restore_files
+from artifact_removal.inference.restore import blend
+from artifact_removal.inference.video import read_video_record
+
+from .conftest import CRFS, QUALITIES
+from .test_video import _audio_packets, _pan, _write_clip
+
+LADDER = (5, 10, 20, 30, 40, 60)
+
+
+def test_the_input_is_the_rung_beyond_the_gentlest_generator():
+    top = pass_through_level("jpeg", LADDER)
+    assert top == 75
+    assert ensemble_weights(95, LADDER, "blend", top) == {INPUT: 1.0}
+    assert ensemble_weights(75, LADDER, "blend", top) == {INPUT: 1.0}
+    assert ensemble_weights(70, LADDER, "blend", top) == {60: pytest.approx(1 / 3), INPUT:
+                                                          pytest.approx(2 / 3)}  # fmt: skip
+    assert ensemble_weights(65, LADDER, "nearest", top) == {60: 1.0}
+    assert ensemble_weights(70, LADDER, "nearest", top) == {INPUT: 1.0}
+    assert ensemble_weights(60, LADDER, "blend", top) == {60: 1.0}
+    assert ensemble_weights(3, LADDER, "blend", top) == {5: 1.0}  # the strongest below
+    assert ensemble_weights(95, LADDER) == {60: 1.0}  # without the rung: the old nearest end
+
+
+def test_for_h264_the_input_is_below_the_lowest_crf():
+    low = pass_through_level("h264", (32, 40))
+    assert low == 26
+    assert ensemble_weights(23, (32, 40), "blend", low) == {INPUT: 1.0}
+    assert ensemble_weights(29, (32, 40), "blend", low) == {INPUT: 0.5, 32: 0.5}
+    assert ensemble_weights(45, (32, 40), "blend", low) == {40: 1.0}
+
+
+def test_the_input_in_a_blend_is_the_input_itself(photo):
+    restorer = blend([None], [1.0], "cpu")
+    assert np.array_equal(restorer(photo), photo.astype(np.float32))
+    choice = QualityChoice(None, None, 70, 70.0, {60: 0.33, INPUT: 0.67})
+    assert choice.describe() == "given 70 -> generator 0.33 q60 + 0.67 input"
+    assert QualityChoice(None, None, 95, 95.0, {INPUT: 1.0}).describe() == (
+        "given 95 -> input left as it is"
+    )
+
+
+def _common(models) -> dict:
+    return {"models_dir": models / "ssim", "method": "ssim", "device": "cpu", "progress": False,
+            "predictor": models / "qf" / "predictor.pt"}  # fmt: skip
+
+
+def test_a_high_quality_jpeg_is_copied_with_a_note(models, photo, tmp_path):
+    """A camera's QF-95 JPEG: the tables say 95, far above the ladder (10..40 here): the
+    decoded pixels are written unchanged, and the line says why and how to restore anyway."""
+    path = tmp_path / "in" / "camera.jpg"
+    path.parent.mkdir()
+    Image.fromarray(photo).save(path, quality=95)
+    report = restore_files([path], tmp_path / "out", **_common(models))
+    result = report.results[0]
+    assert result.status == "copied" and not report.failed
+    assert np.array_equal(read_png(tmp_path / "out" / "camera.png"),
+                          decode_jpeg(path.read_bytes()))  # fmt: skip
+    summary = report.summary()
+    assert "QF 95 (tables) is above the QFs its generators are trained for (10..40)" in summary
+    assert "--restore-uncompressed restores it with the gentlest generator (q40)" in summary
+    asked = restore_files([path], tmp_path / "asked", restore_uncompressed=True,
+                          **_common(models))  # fmt: skip
+    assert asked.results[0].status == "restored"
+    assert asked.results[0].choice.generators == {40: 1.0}
+    given = restore_files([path], tmp_path / "given", quality=40, **_common(models))
+    assert given.results[0].choice.generators == {40: 1.0}  # a quality in range is used
+
+
+def test_between_the_top_and_the_rung_the_generator_fades_out(models, photo, tmp_path):
+    path = tmp_path / "q50.jpg"
+    Image.fromarray(photo).save(path, quality=50)
+    report = restore_files([path], tmp_path / "out", **_common(models))
+    assert report.results[0].status == "restored"
+    assert report.results[0].choice.generators == {40: pytest.approx(1/3), INPUT:
+                                                   pytest.approx(2/3)}  # fmt: skip
+    assert "-> generator 0.33 q40 + 0.67 input" in report.summary()
+
+
+def test_a_video_without_method_goes_to_a_video_method(models, photo, tmp_path, capsys):
+    clip = _write_clip(tmp_path / "clip.mp4", _pan(photo, 12), crf=40)
+    args = ["restore", str(clip), "-o", str(tmp_path / "out"), "--models",
+            str(models / "video_ssim"), "--quality", "40", "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "restoring with video_ssim: " in out and "given 40 -> generator q40" in out
+    assert read_video_record(tmp_path / "out" / "clip.mp4")["source"]
+
+
+def test_a_video_better_than_the_ladder_is_copied_packet_for_packet(models, photo, tmp_path):
+    clip = _write_clip(tmp_path / "clip.mp4", _pan(photo, 12), crf=20)
+    common = _common(models) | {"models_dir": models / "video_ssim", "quality": 20,
+                                "method": "video_ssim"}  # fmt: skip
+    report = restore_files([clip], tmp_path / "out", **common)
+    result = report.results[0]
+    assert result.status == "copied", report.summary()
+    assert "CRF 20 (given) is below the CRFs its generators are trained for (32..40)" in (
+        report.summary()
+    )
+    out = tmp_path / "out" / "clip.mp4"
+
+    def video_packets(path):
+        with av.open(str(path)) as container:
+            return [bytes(p) for p in container.demux(container.streams.video[0]) if p.size]
+
+    assert video_packets(out) == video_packets(clip)
+    assert _audio_packets(out) == _audio_packets(clip)
+    again = restore_files([clip], tmp_path / "out", **common)
+    assert again.results[0].status == "done"  # the record is in the copy: a rerun skips it
+
+
+def test_images_and_videos_with_one_models_folder_need_a_method(models, photo, tmp_path):
+    clip = _write_clip(tmp_path / "clip.mp4", _pan(photo, 6), crf=40)
+    Image.fromarray(photo).save(tmp_path / "still.jpg", quality=20)
+    common = _common(models) | {"method": "auto"}
+    with pytest.raises(RestoreError, match="give --method"):
+        restore_files([clip, tmp_path / "still.jpg"], tmp_path / "out", **common)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_fixtures_ladders():
+    assert pass_through_level("jpeg", QUALITIES) == 55
+    assert pass_through_level("h264", CRFS) == 26
