@@ -7,15 +7,29 @@ import pytest
 import torch
 
 from artifact_removal.archs.generator import build_generator
-from artifact_removal.archs.qf_net import ABOVE, QFNet, dct_basis
+from artifact_removal.archs.qf_net import ABOVE, QFNet, class_cells, dct_basis, nearest_class
 from artifact_removal.checkpoints import CheckpointError, load_checkpoint, save_atomic
 from artifact_removal.cli import main
 from artifact_removal.data.samplers import QFSampler
 from artifact_removal.degradations.jpeg import jpeg_compress
 from artifact_removal.degradations.jpeg_quality import ijg_tables
-from artifact_removal.inference.qf import grid_offset, predict, predict_set
+from artifact_removal.inference.qf import (
+    QFPrediction,
+    gentle_answer,
+    grid_offset,
+    predict,
+    predict_set,
+)
 from artifact_removal.inference.releases import generator_release, load_predictor
-from artifact_removal.metrics.classification import accuracies, confusion_matrix, named
+from artifact_removal.metrics.classification import (
+    accuracies,
+    confusion_matrix,
+    expected_calibration_error,
+    fit_temperature,
+    named,
+    reliability,
+    tempered,
+)
 from artifact_removal.stages.qf_report import qf_tables, write_confusion
 from artifact_removal.training.engine import train
 
@@ -96,6 +110,58 @@ def test_the_class_above_is_sampled_from_higher_qfs_and_originals(prepared_proje
     assert torch.equal(patches, again)  # JPEG of a patch is deterministic too
 
 
+def test_between_classes_patches_are_compressed_at_the_qfs_of_their_class(prepared_project,
+                                                                        monkeypatch):  # fmt: skip
+    import artifact_removal.data.samplers as samplers
+
+    used = []
+    compress = samplers.jpeg_compress
+    monkeypatch.setattr(samplers, "jpeg_compress",
+                        lambda pixels, q: used.append(q) or compress(pixels, q))  # fmt: skip
+    sampler = QFSampler(prepared_project / "data/prepared", (10, 12, 40), 64, seed=3,
+                        above_range=(75, 100), between=True)  # fmt: skip
+    _, labels = sampler.batch(2, 64)
+    cells = class_cells((10, 12, 40), 75)
+    assert cells[10] == tuple(range(1, 11)) and cells[12] == tuple(range(11, 26))
+    assert cells[40] == tuple(range(26, 75))  # 26: a tie between 12 and 40, the gentler
+    classes = [(10, 12, 40)[label] for label in labels.tolist() if label < 3]
+    below = [q for q in used if q < 75]  # the class "above" is compressed at 75..100
+    assert len(below) == len(classes)
+    assert all(q in cells[c] for q, c in zip(below, classes, strict=True))
+    assert len(set(used)) > 10  # the QFs between the classes, not only theirs
+
+
+def test_nearest_class_and_the_gentle_answer():
+    assert nearest_class(9, (8, 10, 12)) == 10 and nearest_class(11, (8, 10, 12)) == 12
+    assert gentle_answer({10: 0.85, 12: 0.15}) == 10  # sure: its most probable label
+    assert gentle_answer({10: 0.5, 30: 0.5}) == 30  # unsure between two: the gentler one
+    assert gentle_answer({10: 0.7, 20: 0.15, 30: 0.05, ABOVE: 0.1}) == 20
+    answer = QFPrediction(10, {8: 0.2, 10: 0.5, 12: 0.2, 30: 0.1})
+    assert answer.confidence == pytest.approx(0.9)  # its class or a neighbouring one
+
+
+def test_temperature_scaling_softens_an_overconfident_classifier():
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 3, 400)
+    guess = np.where(rng.random(400) < 0.7, targets, (targets + 1) % 3)  # right 70% of the time
+    probabilities = np.full((400, 3), 0.005)
+    probabilities[np.arange(400), guess] = 0.99  # yet 99% sure
+    temperature = fit_temperature(probabilities, targets)
+    assert temperature > 2
+    calibrated = tempered(probabilities, temperature)
+    table = reliability(calibrated.max(axis=1), guess == targets)
+    assert expected_calibration_error(table) < 0.05
+    assert (
+        expected_calibration_error(reliability(probabilities.max(axis=1), guess == targets)) > 0.25
+    )
+
+
+def test_reliability_bins_known_answer():
+    table = reliability(np.array([0.95, 0.95, 0.55, 0.55]), np.array([True, False, True, True]))
+    assert table.loc[9, "count"] == 2 and table.loc[9, "accuracy"] == 0.5
+    assert expected_calibration_error(table) == pytest.approx((2 * 0.45 + 2 * 0.45) / 4)
+
+
 def test_training_is_deterministic_and_resumes(small_project, monkeypatch):
     whole = train(run_of(small_project, "qf", tag="whole"), CPU, progress=False)
     again = train(run_of(small_project, "qf", tag="again"), CPU, progress=False)
@@ -142,7 +208,8 @@ def trained(prepared_project, tmp_path_factory):
 
     project = tmp_path_factory.mktemp("qf") / "project"
     shutil.copytree(prepared_project, project)
-    run = run_of(project, "qf", steps=80, batch_size=16, channels=8, val_every=80)
+    run = run_of(project, "qf", steps=80, batch_size=16, channels=8, val_every=80,
+                 classes=(10, 40))  # fmt: skip
     return train(run, CPU, progress=False)
 
 
@@ -154,6 +221,14 @@ def test_a_trained_predictor_tells_pristine_images_from_compressed_ones(trained,
     assert trained.history[-1]["val_accuracy"] == 1.0  # every validation image, as below
 
 
+def test_the_confidence_is_calibrated_at_the_end_and_released(trained):
+    last = trained.history[-1]
+    net = load_predictor(trained.release)
+    assert net.temperature == last["val_temperature"] and 0.25 <= net.temperature <= 64
+    assert last["val_ece"] <= last["val_ece_before"]
+    assert load_checkpoint(trained.checkpoint)["recipe"]["temperature"] == net.temperature
+
+
 def test_confusion_tables_count_every_image_and_write_their_files(trained, tmp_path):
     net = load_predictor(trained.release)
     folder = trained.run.prepared_dir / "sets" / "val"
@@ -162,9 +237,10 @@ def test_confusion_tables_count_every_image_and_write_their_files(trained, tmp_p
     assert sorted(set(target)) == [10, 40, ABOVE] and len(target) == 4 * images
     assert predicted == target  # known answer: this predictor gets them all (see above)
     tables = qf_tables(net, {"val": folder}, 4, progress=False)
-    assert list(tables["val"].sum(axis=0)) == [images, images, 2 * images]  # QF 90, uncompressed
+    # QF 25 too (between the classes: a tie, the gentler 40); above: QF 90 and uncompressed
+    assert list(tables["val"].sum(axis=0)) == [images, 2 * images, 2 * images]
     metrics = write_confusion(tables, tmp_path / "qf", tmp_path / "f.png")
-    assert metrics["val"]["mean_class_accuracy"] == 1.0 and metrics["val"]["images"] == 4 * images
+    assert metrics["val"]["images"] == 5 * images
     assert (tmp_path / "qf/val.csv").read_text().startswith("predicted,10,40,above 40")
     assert (tmp_path / "f.png").stat().st_size > 0
 

@@ -249,7 +249,7 @@ def test_cli_restores_a_video_beside_images(models, clip, photo, tmp_path, capsy
     (folder / "broken.mkv").write_bytes(b"\x1a\x45\xdf\xa3 nothing else")
     args = ["restore", str(folder), "-o", str(tmp_path / "out"), "--models", str(models / "gan"),
             "--predictor", str(models / "qf" / "predictor.pt"), "--device", "cpu",
-            "--quality", "20", "--segment-frames", "10"]  # fmt: skip
+            "--quality", "20", "--segment-frames", "10", "--method", "gan"]  # fmt: skip
     assert main(args) == 1  # the broken file
     printed = capsys.readouterr().out
     assert "clip.mp4 -> " in printed and "video, 30 frames" in printed

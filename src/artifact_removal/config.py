@@ -144,6 +144,7 @@ class TrainQFParams:
     checkpoint_every: Positive
     val_every: Positive
     predict_patches: Positive
+    classes: tuple[Quality, ...] | None  # the QF predictor's classes (None: the ensemble's QFs)
     above_range: tuple[Quality, Quality] | None  # an extra class: QFs above the ensemble's
     models_dir: str
 
@@ -416,9 +417,15 @@ def _check_shared(params: Params) -> list[str]:
     problems += patch_size_problem(params, "train_qf.patch_size", qf.patch_size)
     if qf.patch_size % 8:
         problems.append("train_qf.patch_size: must be a multiple of 8 (the JPEG block)")
+    classes = qf.classes or params.degradation.qualities
+    if qf.classes is not None and list(qf.classes) != sorted(set(qf.classes)):
+        problems.append("train_qf.classes: QFs in increasing order, each once (or null)")
     if qf.above_range is not None:
         low, high = qf.above_range
         top = max(params.degradation.qualities)
+        if max(classes) >= low:
+            problems.append(f"train_qf.classes: every class must be below the class above "
+                            f"(train_qf.above_range starts at {low})")  # fmt: skip
         if not top < low <= high:
             problems.append(f"train_qf.above_range: must be [low, high] with {top} < low <= "
                             "high <= 100, or null")  # fmt: skip

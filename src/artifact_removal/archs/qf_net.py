@@ -36,6 +36,20 @@ def labels_of(classes: Sequence[int], above: bool) -> tuple[int, ...]:
     return tuple(classes) + ((ABOVE,) if above else ())
 
 
+def nearest_class(quality: int, classes: Sequence[int]) -> int:
+    """The class a QF counts as: the nearest of `classes`, the higher (gentler) on a tie."""
+    return min(classes, key=lambda c: (abs(c - quality), -c))
+
+
+def class_cells(classes: Sequence[int], limit: int = 101) -> dict[int, tuple[int, ...]]:
+    """For each class, the QFs from 1 to `limit` - 1 that count as it (`nearest_class`): what
+    its training and validation images are compressed at, between the classes too."""
+    cells: dict[int, list[int]] = {c: [] for c in classes}
+    for quality in range(1, limit):
+        cells[nearest_class(quality, classes)].append(quality)
+    return {c: tuple(qs) for c, qs in cells.items()}
+
+
 def label_name(label: int, labels: Sequence[int]) -> str:
     """'30' for a QF, 'above 60' for `ABOVE` (60 being the highest of the other labels)."""
     if label == ABOVE and len(labels) > 1:
@@ -46,7 +60,9 @@ def label_name(label: int, labels: Sequence[int]) -> str:
 class QFNet(nn.Module):
     """Patch (N, 3, P, P) in [0, 1], P a multiple of 8 -> logits (N, len(labels)).
 
-    `labels` are the QFs of `classes`, then `ABOVE` when `above` is set.
+    `labels` are the QFs of `classes`, then `ABOVE` when `above` is set. The classes may be
+    finer than the ensemble's QFs (`train_qf.classes`): an image between two classes counts as
+    the nearest (`class_cells`), and its QF picks the generators (`inference.ensemble`).
 
     A fixed layer takes the 8x8 DCT of each block of luma as the JPEG encoder did: JFIF's
     full-range Y (0.299 R + 0.587 G + 0.114 B, 0..255) shifted by -128. The network then
@@ -58,9 +74,13 @@ class QFNet(nn.Module):
     The front end runs in float32 even under autocast: the lattice needs the precision.
     """
 
-    def __init__(self, classes: tuple[int, ...], channels: int = 32, above: bool = False):
+    def __init__(self, classes: tuple[int, ...], channels: int = 32, above: bool = False,
+                 temperature: float = 1.0):  # fmt: skip
         super().__init__()
         self.classes, self.channels, self.above = tuple(classes), channels, above
+        # divides an image's mean log-probabilities before the softmax (`inference.qf.predict`):
+        # fitted on held-out images after training, so that its confidences are calibrated
+        self.temperature = float(temperature)
         self.labels = labels_of(self.classes, above)
         self.register_buffer("dct", dct_basis(), persistent=False)
         self.register_buffer("luma", 255 * torch.tensor(JFIF_LUMA).view(1, 3, 1, 1),
@@ -93,7 +113,8 @@ class QFNet(nn.Module):
 
     def arguments(self) -> dict:
         """The keyword arguments that rebuild this network (for release files)."""
-        return {"classes": list(self.classes), "channels": self.channels, "above": self.above}
+        return {"classes": list(self.classes), "channels": self.channels, "above": self.above,
+                "temperature": self.temperature}  # fmt: skip
 
 
 def _layer(cin: int, cout: int, kernel: int) -> list[nn.Module]:

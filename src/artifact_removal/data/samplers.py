@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..archs.qf_net import class_cells
 from ..checkpoints import files_fingerprint
 from ..degradations.jpeg import decode_jpeg, jpeg_compress
 from .images import read_png
@@ -126,21 +127,27 @@ class QFSampler:
     Each sample takes a random patch position (on the block grid), a random class and one of
     the 8 flips/rotations (which keep blocks whole). With `above_range` (low, high), samples
     of the class "above" are the original patch compressed at a QF drawn from low..high, or,
-    one time in `UNCOMPRESSED_SHARE`, not compressed.
+    one time in `UNCOMPRESSED_SHARE`, not compressed. With `between`, the classes' patches too
+    are compressed here, each at a QF drawn from the QFs that count as its class
+    (`archs.qf_net.class_cells`: QF 9 for the class 10 of classes 8, 10, 12), so the
+    predictor learns the QFs between its classes as well; otherwise they are the prepared
+    split's files at exactly the class's QF (JPEG, or H.264 frames for the CRF predictor).
     """
 
     def __init__(self, prepared_dir: Path, classes: tuple[int, ...], patch_size: int, seed: int,
-                 set_name: str = "train", above_range: tuple[int, int] | None = None):  # fmt: skip
+                 set_name: str = "train", above_range: tuple[int, int] | None = None,
+                 between: bool = False):  # fmt: skip
         self.index = _Index(Path(prepared_dir), patch_size, set_name)
-        self.images = [self.index.pixels(q) for q in classes]
-        self.originals = self.index.pixels(None) if above_range else []
+        self.images = [] if between else [self.index.pixels(q) for q in classes]
+        self.originals = self.index.pixels(None) if above_range or between else []
         self.classes, self.above_range = tuple(classes), above_range
+        self.cells = class_cells(classes, above_range[0] if above_range else 101) if between else {}
         self.count = len(classes) + (1 if above_range else 0)
         self.size, self.seed = patch_size, seed
 
     def fingerprint(self, root: Path) -> str:
         """A hash of every file this sampler reads."""
-        return self.index.fingerprint(list(self.classes), root)
+        return self.index.fingerprint([] if self.cells else list(self.classes), root)
 
     def batch(self, step: int, size: int, rank: int = 0,
               world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
@@ -152,6 +159,12 @@ class QFSampler:
         moves = torch.randint(8, (size,), generator=gen)
         low, high = self.above_range or (0, 0)
         qualities = torch.randint(low, high + 1, (size,), generator=gen)
+        if self.cells:  # a QF of each class's cell (the class "above" keeps low..high)
+            spots = torch.rand(size, generator=gen)
+            for k, label in enumerate(labels.tolist()):
+                if label < len(self.classes):
+                    cell = self.cells[self.classes[label]]
+                    qualities[k] = cell[min(int(spots[k] * len(cell)), len(cell) - 1)]
         plain = torch.randint(UNCOMPRESSED_SHARE, (size,), generator=gen) == 0
         share = _share(size, rank, world)
         drawn = zip(picks[share], labels[share], moves[share], qualities[share], plain[share],
@@ -164,10 +177,10 @@ class QFSampler:
         """One (3, P, P) uint8 patch of class `label`."""
         ix, p = self.index, self.size
         k, y, x = int(ix.image[i]), int(ix.y[i]), int(ix.x[i])
-        if label < len(self.classes):
+        if label < len(self.classes) and not self.cells:  # the prepared file of the class
             patch = self.images[label][k][y : y + p, x : x + p]
-        else:  # above the ensemble: compressed here (on the grid), or not at all
+        else:  # compressed here (on the grid) at `quality`; "above" sometimes not at all
             patch = self.originals[k][y : y + p, x : x + p]
-            if not raw:
+            if label < len(self.classes) or not raw:
                 patch = torch.from_numpy(jpeg_compress(patch.numpy(), quality).pixels)
         return _move(patch.permute(2, 0, 1), move)

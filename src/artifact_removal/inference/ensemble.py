@@ -34,10 +34,11 @@ from .qf import QFPrediction, predict
 from .releases import load_generator, load_predictor
 from .restore import Restorer, blend
 
-# Below this probability of its answer the QF predictor's choice is printed with a warning. On
-# the validation and benchmark sets the true QF's probability is at least 0.93
-# (benchmarks/RESULTS.md); lower means an image unlike the training data (a resized or
-# re-encoded copy, a screenshot), where a wrong QF over- or under-smooths.
+# Below this (calibrated) probability that the QF is its answer's class or a neighbouring one,
+# the QF predictor's choice is printed with a warning; its answer is then already the gentlest
+# of its likely ones (`inference.qf.gentle_answer`). Low confidence means an image unlike the
+# training data (a resized or re-encoded copy, a screenshot), where a wrong QF over- or
+# under-smooths.
 UNSURE = 0.8
 # The input itself, as a rung of the ensemble (no QF or CRF is 0 in a key of the weights).
 INPUT = 0
@@ -102,8 +103,8 @@ class QualityChoice:
         labels = tuple(self.cnn.probabilities)
         shown = ", ".join(f"{label_name(q, labels)} {p:.0%}" for q, p in ranked)
         return (
-            f"the QF predictor is unsure ({shown}); restored as QF {self.used:g}: if you "
-            "know the quality, give it with --quality N"
+            f"the QF predictor is unsure ({shown}); restored as QF {self.used:g}, the gentlest "
+            "of its likely answers: if you know the quality, give it with --quality N"
         )
 
     def describe(self) -> str:

@@ -9,7 +9,9 @@ compressed more than once; for a JPEG file the tables themselves give the qualit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..archs.qf_net import ABOVE, QFNet, dct_basis, label_name
+from ..archs.qf_net import ABOVE, QFNet, dct_basis, label_name, nearest_class
 from ..data.images import read_png
 from ..data.prepared import compressed_file, keys
 from ..degradations.jpeg import decode_jpeg, jpeg_compress
@@ -75,10 +77,16 @@ def grid_offset(image: np.ndarray, region: int = 512) -> tuple[int, int]:
     return int(dy), int(dx)
 
 
+# The answer is the gentlest label (highest QF) with at least this much probability at or
+# above it: a sure prediction is its most probable label, an unsure one leans to the gentler
+# generator (one too strong smooths what it cannot restore; one too gentle leaves artifacts).
+GENTLE_TAIL = 0.2
+
+
 @dataclass(frozen=True)
 class QFPrediction:
     """The predicted QF of an image (`ABOVE`: above the ensemble's QFs, or never compressed),
-    the probability of every label, and the block grid used."""
+    the (calibrated) probability of every label, and the block grid used."""
 
     quality: int
     probabilities: dict[int, float]
@@ -91,8 +99,21 @@ class QFPrediction:
 
     @property
     def confidence(self) -> float:
-        """The probability of the predicted class."""
-        return self.probabilities[self.quality]
+        """The probability that the QF is the answer's class or a neighbouring one (classes
+        finer than the ensemble's QFs share an image between neighbours)."""
+        labels = sorted(self.probabilities)
+        i = labels.index(self.quality)
+        return float(sum(self.probabilities[q] for q in labels[max(i - 1, 0) : i + 2]))
+
+
+def gentle_answer(probabilities: dict[int, float], tail: float = GENTLE_TAIL) -> int:
+    """The highest label with at least `tail` of the probability at or above it."""
+    above = 0.0
+    for label in sorted(probabilities, reverse=True):
+        above += probabilities[label]
+        if above >= tail:
+            return label
+    return min(probabilities)
 
 
 @torch.inference_mode()
@@ -114,37 +135,94 @@ def predict(net: QFNet, image: np.ndarray, count: int = 32, patch: int = 64,
     crops = [rgb[y : y + patch, x : x + patch] for y, x in patch_grid(rgb.shape, patch, count)]
     batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().to(device) / 255
     log_p = F.log_softmax(net(batch).float(), dim=1).mean(dim=0)
-    probabilities = torch.softmax(log_p, dim=0).cpu().numpy()
-    labels = net.labels
-    return QFPrediction(
-        labels[int(probabilities.argmax())],
-        {q: float(p) for q, p in zip(labels, probabilities, strict=True)},
-        (dy, dx),
-    )
+    probabilities = torch.softmax(log_p / net.temperature, dim=0).cpu().numpy()
+    named = {q: float(p) for q, p in zip(net.labels, probabilities, strict=True)}
+    return QFPrediction(gentle_answer(named), named, (dy, dx))
 
 
-def predict_set(net: QFNet, folder: Path, count: int = 32, device: torch.device | str = "cpu",
-                progress: bool = True) -> tuple[list[int], list[int]]:  # fmt: skip
-    """(predicted, target) labels of every image of a prepared set at every QF of the net.
+def test_qualities(net: QFNet, between: bool) -> list[int | None]:
+    """The QFs a set's images are tried at: every class's, with `between` a QF between each
+    two neighbouring classes too, and for the class `ABOVE` `ABOVE_TESTS` and None (never
+    compressed)."""
+    classes = list(net.classes)
+    if between:
+        classes += [(a + b) // 2 for a, b in pairwise(classes) if (a + b) // 2 not in (a, b)]
+    return sorted(classes) + ([*ABOVE_TESTS, None] if net.above else [])
 
-    The predictor sees decoded pixels only (the files' tables would give the answer away).
-    With the class `ABOVE`, its targets are each image compressed at `ABOVE_TESTS` QFs and
-    the image itself, never compressed.
-    """
+
+def target_label(net: QFNet, quality: int | None) -> int:
+    """The label an image compressed at `quality` (None: never) should get."""
+    if net.above and (quality is None or quality in ABOVE_TESTS):
+        return ABOVE
+    return nearest_class(quality, net.classes)
+
+
+def set_probabilities(net: QFNet, folder: Path, count: int = 32,
+                      device: torch.device | str = "cpu", progress: bool = True,
+                      qualities: Sequence[int | None] | None = None,
+                      crops: bool = False) -> tuple[np.ndarray, list, list]:  # fmt: skip
+    """(probabilities (n, labels), target labels, QFs) of every image of a prepared set at
+    every QF of `qualities` (default: `test_qualities` without the QFs between classes), and
+    with `crops` of each image's four quarters as well. The predictor sees decoded pixels only
+    (the files' tables would give the answer away); QFs the set has no files for are
+    compressed here (JPEG)."""
     names = keys(folder)
-    jobs = [(q, k) for q in net.classes for k in names]
-    if net.above:
-        jobs += [(q, k) for q in (*ABOVE_TESTS, None) for k in names]
-    predicted, target = [], []
+    qualities = test_qualities(net, False) if qualities is None else qualities
+    jobs = [(q, k) for q in qualities for k in names]
+    rows, targets, tried = [], [], []
     for quality, key in tqdm(jobs, desc=f"qf predictor on {Path(folder).name}",
                              disable=not progress, leave=False):  # fmt: skip
-        if quality in net.classes:  # a JPEG, or a video frame through H.264 (as PNG)
-            path = compressed_file(Path(folder), quality, key)
+        path = compressed_file(Path(folder), quality, key) if quality is not None else None
+        if path is not None and path.is_file():  # a JPEG, or a video frame through H.264 (PNG)
             pixels = read_png(path) if path.suffix == ".png" else decode_jpeg(path.read_bytes())
         else:
             pixels = read_png(Path(folder) / "gt" / f"{key}.png")
             if quality is not None:
                 pixels = jpeg_compress(pixels, quality).pixels
-        predicted.append(predict(net, pixels, count, device=device).quality)
-        target.append(quality if quality in net.classes else ABOVE)
-    return predicted, target
+        for part in _quarters(pixels) if crops else [pixels]:
+            answer = predict(net, part, count, device=device)
+            rows.append([answer.probabilities[q] for q in net.labels])
+            targets.append(target_label(net, quality))
+            tried.append(quality)
+    return np.array(rows), targets, tried
+
+
+def _quarters(pixels: np.ndarray) -> list[np.ndarray]:
+    """The image and its four quarters (cut at multiples of 8 plus 3: off the block grid)."""
+    h, w = pixels.shape[:2]
+    y, x = h // 16 * 8 + 3, w // 16 * 8 + 3
+    return [pixels, pixels[:y, :x], pixels[:y, x:], pixels[y:, :x], pixels[y:, x:]]
+
+
+def calibration_qualities(net: QFNet) -> list[int | None]:
+    """What the confidence is calibrated and checked on: every other QF from 1 to 4 past the
+    highest class, and, with the class `ABOVE`, QF 80, 90, 95 and never compressed."""
+    qualities: list[int | None] = list(range(1, max(net.classes) + 5, 2))
+    return qualities + ([80, 90, 95, None] if net.above else [])
+
+
+def judged(net: QFNet, probabilities: np.ndarray,
+           targets: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """For each row of probabilities: the answer's confidence (`QFPrediction.confidence`) and
+    whether the answer is the target's class or a neighbour of it (what the confidence
+    claims)."""
+    labels = list(net.labels)
+    confidence, right = [], []
+    for row, target in zip(probabilities, targets, strict=True):
+        named = dict(zip(labels, row, strict=True))
+        answer = QFPrediction(gentle_answer(named), named)
+        confidence.append(answer.confidence)
+        right.append(abs(labels.index(answer.quality) - labels.index(target)) <= 1)
+    return np.array(confidence), np.array(right)
+
+
+def predict_set(net: QFNet, folder: Path, count: int = 32, device: torch.device | str = "cpu",
+                progress: bool = True, between: bool = False) -> tuple[list, list]:  # fmt: skip
+    """(predicted, target) labels of every image of a prepared set at every QF of
+    `test_qualities` (see `set_probabilities`); an image between two classes should get the
+    nearer one."""
+    probabilities, targets, _ = set_probabilities(net, folder, count, device, progress,
+                                                  test_qualities(net, between))  # fmt: skip
+    labels = net.labels
+    predicted = [gentle_answer(dict(zip(labels, row, strict=True))) for row in probabilities]
+    return predicted, targets

@@ -114,7 +114,7 @@ def load_predictor(path: Path, device: torch.device | str = "cpu") -> QFNet:
     try:
         args = saved["model_args"]
         net = QFNet(tuple(int(q) for q in args["classes"]), int(args["channels"]),
-                    bool(args["above"]))  # fmt: skip
+                    bool(args["above"]), float(args.get("temperature", 1.0)))  # fmt: skip
         net = _rebuild(Path(path), net, saved["model"])
     except (TypeError, ValueError, KeyError, AttributeError) as err:
         raise CheckpointError(f"{path}: not a valid QF predictor file ({err.__class__.__name__}: "

@@ -18,8 +18,10 @@ CPU = torch.device("cpu")
 
 def qf_tables(net, folders: dict[str, Path], count: int, device=CPU,
               progress: bool = True) -> dict[str, pd.DataFrame]:  # fmt: skip
-    """The QF predictor's confusion matrix on every image of each prepared set, every QF."""
-    return {name: confusion_matrix(*predict_set(net, folder, count, device, progress), net.labels)
+    """The QF predictor's confusion matrix on every image of each prepared set, at every
+    class's QF and between them (an image between two classes should get the nearer)."""
+    return {name: confusion_matrix(*predict_set(net, folder, count, device, progress, True),
+                                   net.labels)
             for name, folder in folders.items()}  # fmt: skip
 
 

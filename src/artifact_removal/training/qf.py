@@ -14,14 +14,22 @@ predicted whole, as a user's image would be (`inference.qf.predict_set`).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..archs.qf_net import QFNet
 from ..data.samplers import QFSampler
-from ..inference.qf import predict_set
+from ..inference.qf import calibration_qualities, judged, predict_set, set_probabilities
 from ..inference.releases import predictor_release
-from ..metrics.classification import accuracies, confusion_matrix
+from ..metrics.classification import (
+    accuracies,
+    confusion_matrix,
+    expected_calibration_error,
+    fit_temperature,
+    reliability,
+    tempered,
+)
 from ..runtime import autocast
 from .engine import Recipe as BaseRecipe
 
@@ -32,11 +40,14 @@ class Recipe(BaseRecipe):
     def __init__(self, run, device, ddp):
         super().__init__(run, device, ddp)
         s = run.settings
-        classes = run.qualities
-        # the class "above" (JPEG at higher QFs, or never compressed) is the QF predictor's
-        above = s.above_range if run.name == "qf" else None
+        jpeg = run.name == "qf"  # the CRF predictor learns the prepared H.264 frames' CRFs
+        # the QF predictor's classes may be finer than the ensemble's QFs, and it learns the
+        # QFs between them too; the class "above" (JPEG at higher QFs, or never compressed)
+        classes = tuple(s.classes or run.qualities) if jpeg else run.qualities
+        above = s.above_range if jpeg else None
         self.sampler = QFSampler(run.prepared_dir, classes, s.patch_size, run.seed,
-                                 above_range=above)  # fmt: skip
+                                 above_range=above, between=jpeg)  # fmt: skip
+        self.between = jpeg
         self.net = QFNet(classes, s.channels, above=above is not None).to(device)
         if device.type == "cuda":
             self.net = self.net.to(memory_format=torch.channels_last)
@@ -64,14 +75,40 @@ class Recipe(BaseRecipe):
         return {"loss": loss.detach(), "patch_accuracy": hits.detach()}
 
     def validate(self, step: int) -> dict[str, float]:
-        """Accuracy per image on the validation split (mean over the ensemble's classes)."""
+        """Accuracy per image on the validation split (mean over the classes, and right or a
+        neighbouring class), at the classes' QFs and between them. At the last step the
+        confidence is calibrated there too (`calibrate`)."""
         self.net.eval()
         folder = self.run.prepared_dir / "sets" / "val"
         count = self.run.settings.predict_patches
-        found = predict_set(self.net, folder, count, self.device, progress=False)
-        self.net.train()
+        found = predict_set(self.net, folder, count, self.device, False, self.between)
         scores = accuracies(confusion_matrix(*found, self.net.labels))
-        return {k: scores[k] for k in ("accuracy", "mean_class_accuracy")}
+        scores = {k: scores[k] for k in ("accuracy", "near_accuracy", "mean_class_accuracy")}
+        if step == self.run.steps:
+            scores |= self.calibrate(folder, count)
+        self.net.train()
+        return scores
+
+    def calibrate(self, folder, count: int) -> dict[str, float]:
+        """Fit the temperature of the image-level answer on the validation split (every
+        other QF, whole images and their quarters: `inference.qf.calibration_qualities`) and
+        keep it in the network (and so in its release); its ECE before and after."""
+        self.net.temperature = 1.0
+        probabilities, targets, _ = set_probabilities(
+            self.net, folder, count, self.device, False, calibration_qualities(self.net), True
+        )
+        index = np.array([self.net.labels.index(t) for t in targets])
+        before = expected_calibration_error(reliability(*judged(self.net, probabilities, targets)))
+        self.net.temperature = fit_temperature(probabilities, index)
+        calibrated = tempered(probabilities, self.net.temperature)
+        after = expected_calibration_error(reliability(*judged(self.net, calibrated, targets)))
+        return {"temperature": self.net.temperature, "ece_before": before, "ece": after}
+
+    def state(self) -> dict:
+        return {"temperature": self.net.temperature}
+
+    def load_state(self, state: dict) -> None:
+        self.net.temperature = float(state.get("temperature", 1.0))
 
     def release(self) -> dict:
         return predictor_release(self.net)
