@@ -209,20 +209,46 @@ def confusion_figure(tables: Mapping[str, pd.DataFrame], means: Mapping[str, flo
     """One heat map per set: rows predicted QF, columns target QF (as the talk slides), each
     column normalised to the share of that target's images, with the counts written in.
     `means` is each set's mean class accuracy, for its title."""
-    fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 4.2), squeeze=False)
+    labels = max(len(table.columns) for table in tables.values())
+    side = max(4.2, 0.5 * labels)  # fine classes: a bigger map, smaller numbers
+    fig, axes = plt.subplots(1, len(tables), figsize=(side * len(tables), side), squeeze=False)
     for ax, (name, table) in zip(axes[0], tables.items(), strict=True):
         counts = table.to_numpy()
         share = counts / np.maximum(counts.sum(axis=0, keepdims=True), 1)
         ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
         for i, j in np.ndindex(counts.shape):
+            if labels > 8 and not counts[i, j]:
+                continue
             colour = "white" if share[i, j] > 0.5 else "black"
             ax.text(j, i, f"{share[i, j]:.0%}\n({counts[i, j]})", ha="center", va="center",
-                    fontsize=7, color=colour)  # fmt: skip
+                    fontsize=7 if labels <= 8 else 5, color=colour)  # fmt: skip
         names = [str(q).replace(" ", "\n") for q in table.columns]
         ax.set_xticks(range(len(table.columns)), names)
         ax.set_yticks(range(len(table.index)), names)
         ax.set(xlabel="target QF", ylabel="predicted QF",
                title=f"{name}: mean class accuracy {means[name]:.1%}")  # fmt: skip
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def reliability_figure(tables: Mapping[str, pd.DataFrame], title: str = "") -> Figure:
+    """A reliability diagram per table (`metrics.classification.reliability`): how often the
+    answer was right against the confidence it claimed, bin by bin, beside the diagonal of a
+    calibrated classifier; the bins' counts below."""
+    fig, axes = plt.subplots(2, len(tables), figsize=(4.2 * len(tables), 5.4), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1]})  # fmt: skip
+    for (top, bottom), (name, table) in zip(axes.T, tables.items(), strict=True):
+        centres, width = (table["low"] + table["high"]) / 2, table["high"] - table["low"]
+        top.bar(centres, table["accuracy"].fillna(0), width=width * 0.9, color="tab:blue",
+                label="right (its class or a neighbour)")  # fmt: skip
+        top.plot([0, 1], [0, 1], "k--", lw=1, label="calibrated")
+        top.plot(table["confidence"], table["accuracy"], "o", color="tab:orange", ms=4,
+                 label="mean confidence of the bin")  # fmt: skip
+        top.set(xlim=(0, 1), ylim=(0, 1), ylabel="how often right", title=name)
+        top.legend(fontsize=7, loc="upper left")
+        bottom.bar(centres, table["count"], width=width * 0.9, color="grey")
+        bottom.set(xlim=(0, 1), xlabel="confidence claimed", ylabel="answers")
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -9,9 +9,22 @@ import torch
 
 from ..archs.qf_net import ABOVE
 from ..fileio import write_csv
-from ..inference.qf import ABOVE_TESTS, predict_set
-from ..metrics.classification import accuracies, confusion_matrix, named
-from .plots import confusion_figure, save_figure
+from ..inference.ensemble import UNSURE
+from ..inference.qf import (
+    ABOVE_TESTS,
+    calibration_qualities,
+    judged,
+    predict_set,
+    set_probabilities,
+)
+from ..metrics.classification import (
+    accuracies,
+    confusion_matrix,
+    expected_calibration_error,
+    named,
+    reliability,
+)
+from .plots import confusion_figure, reliability_figure, save_figure
 
 CPU = torch.device("cpu")
 
@@ -46,3 +59,31 @@ def write_confusion(tables: dict[str, pd.DataFrame], out_dir: Path, figure: Path
     means = {name: metrics[name]["mean_class_accuracy"] for name in tables}
     save_figure(confusion_figure({n: named(t) for n, t in tables.items()}, means, title), figure)
     return metrics
+
+
+def write_reliability(net, folders: dict[str, Path], count: int, out_dir: Path, figure: Path,
+                      device=CPU) -> dict:  # fmt: skip
+    """The reliability of the predictor's confidence on each set (its images and their
+    quarters at every other QF, `inference.qf.calibration_qualities`): `reliability_<set>.csv`
+    in `out_dir`, one figure, and each set's expected calibration error."""
+    tables, scores = {}, {}
+    for name, folder in folders.items():
+        probabilities, targets, _ = set_probabilities(
+            net, folder, count, device, False, calibration_qualities(net), crops=True
+        )
+        confidence, right = judged(net, probabilities, targets)
+        tables[name] = table = reliability(confidence, right)
+        write_csv(out_dir / f"reliability_{name}.csv", table.round(4))
+        sure = confidence >= UNSURE
+        scores[name] = {"ece": round(expected_calibration_error(table), 4),
+                        "answers": len(right), "right": round(float(right.mean()), 4),
+                        "sure": round(float(sure.mean()), 4),
+                        "right_when_sure": round(float(right[sure].mean()), 4) if sure.any()
+                        else None}  # fmt: skip
+    title = (
+        f"QF predictor's confidence (temperature {net.temperature:g}), held-out images "
+        "and their quarters at every other QF"
+    )
+    save_figure(reliability_figure({f"{n}: ECE {scores[n]['ece']:.3f}": t
+                                    for n, t in tables.items()}, title), figure)  # fmt: skip
+    return scores

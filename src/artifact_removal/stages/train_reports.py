@@ -29,7 +29,7 @@ from .plots import (
     stopping_curve,
     training_curves,
 )
-from .qf_report import qf_tables, write_confusion
+from .qf_report import qf_tables, write_confusion, write_reliability
 
 CPU = torch.device("cpu")
 
@@ -125,14 +125,18 @@ def nogan_reports(result: TrainResult, figures_dir: Path) -> dict:
 
 
 def qf_reports(result: TrainResult, figures_dir: Path) -> dict:
-    """The predictor's confusion matrix on the validation split: CSV and figure."""
+    """The predictor's confusion matrix on the validation split, and the reliability of its
+    calibrated confidence on the held-out test split: CSVs and figures."""
     run = result.run
     net = load_predictor(run.release)
+    out = run.live_dir.parent / "train_qf_confusion"
     tables = qf_tables(net, {"val": run.prepared_dir / "sets" / "val"},
                        run.settings.predict_patches)  # fmt: skip
-    metrics = write_confusion(tables, run.live_dir.parent / "train_qf_confusion",
-                              figures_dir / "train_qf_confusion.png")  # fmt: skip
-    return {"tables": tables, "metrics": metrics}
+    metrics = write_confusion(tables, out, figures_dir / "train_qf_confusion.png")
+    test = run.prepared_dir / "sets" / "test"
+    reliability = write_reliability(net, {"test": test}, run.settings.predict_patches, out,
+                                    figures_dir / "train_qf_reliability.png")  # fmt: skip
+    return {"tables": tables, "metrics": metrics, "reliability": reliability}
 
 
 REPORTS: dict[str, Callable[[TrainResult, Path], dict]] = {
