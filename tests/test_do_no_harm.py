@@ -20,7 +20,7 @@ from artifact_removal.inference.ensemble import (
 )
 from artifact_removal.inference.files import restore_files
 from artifact_removal.inference.restore import blend
-from artifact_removal.inference.video import read_video_record
+from artifact_removal.inference.video import StreamQuality, read_video_record, x264_quality
 
 from .conftest import CRFS, QUALITIES
 from .test_video import _audio_packets, _pan, _write_clip
@@ -103,7 +103,8 @@ def test_a_video_without_method_goes_to_a_video_method(models, photo, tmp_path, 
             str(models / "video_ssim"), "--quality", "40", "--device", "cpu"]  # fmt: skip
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "restoring with video_ssim: " in out and "given 40 -> generator q40" in out
+    assert "restoring with video_ssim: " in out
+    assert "given 40, x264 settings CRF 40 -> generator q40" in out
     assert read_video_record(tmp_path / "out" / "clip.mp4")["source"]
 
 
@@ -141,3 +142,19 @@ def test_images_and_videos_with_one_models_folder_need_a_method(models, photo, t
 def test_the_fixtures_ladders():
     assert pass_through_level("jpeg", QUALITIES) == 55
     assert pass_through_level("h264", CRFS) == 26
+
+
+def test_an_x264_stream_says_its_crf(photo, tmp_path):
+    clip = _write_clip(tmp_path / "clip.mp4", _pan(photo, 4), crf=23, audio=False)
+    assert x264_quality(clip) == StreamQuality(23, "crf")
+    assert str(x264_quality(clip)) == "CRF 23"
+    assert x264_quality(tmp_path / "missing.mp4") is None
+
+
+def test_a_video_whose_stream_says_a_low_crf_is_copied_without_asking(models, photo, tmp_path):
+    clip = _write_clip(tmp_path / "clip.mp4", _pan(photo, 12), crf=20)
+    common = _common(models) | {"models_dir": models / "video_ssim", "method": "video_ssim",
+                                "predictor": tmp_path / "none.pt"}  # fmt: skip
+    report = restore_files([clip], tmp_path / "out", **common)
+    assert report.results[0].status == "copied", report.summary()
+    assert "CRF 20 (x264 settings) is below the CRFs" in report.summary()

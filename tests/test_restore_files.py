@@ -13,9 +13,14 @@ from PIL import Image, ImageCms
 from artifact_removal.archs.qf_net import ABOVE
 from artifact_removal.cli import main
 from artifact_removal.data.images import read_png
-from artifact_removal.inference.ensemble import QualityChoice, RestoreError, ensemble_weights
+from artifact_removal.inference.ensemble import (
+    INPUT,
+    QualityChoice,
+    RestoreError,
+    ensemble_weights,
+)
 from artifact_removal.inference.files import find_generators, restore_files
-from artifact_removal.inference.qf import QFPrediction
+from artifact_removal.inference.qf import QFPrediction, gentle_answer
 
 QUALITIES = (10, 20, 40)
 
@@ -94,12 +99,13 @@ def test_without_tables_the_predictor_decides_or_the_user(models, tmp_path, phot
 
 
 def test_an_unsure_predictor_is_named_with_its_alternatives():
-    probabilities = {10: 0.49, 20: 0.41, 40: 0.06, ABOVE: 0.04}
-    cnn = QFPrediction(10, probabilities)
-    unsure = QualityChoice(None, cnn, None, 10.0, {10: 1.0})
+    probabilities = {10: 0.45, 20: 0.05, 40: 0.4, ABOVE: 0.1}
+    cnn = QFPrediction(gentle_answer(probabilities), probabilities)
+    assert cnn.quality == 40 and cnn.confidence == pytest.approx(0.55)  # 40 or a neighbour
+    unsure = QualityChoice(None, cnn, None, 40.0, {40: 1.0})
     assert unsure.unsure == (
-        "the QF predictor is unsure (10 49%, 20 41%, 40 6%); restored "
-        "as QF 10: if you know the quality, give it with --quality N"
+        "the QF predictor is unsure (10 45%, 40 40%, above 40 10%); restored as QF 40, the "
+        "gentlest of its likely answers: if you know the quality, give it with --quality N"
     )
     sure = QFPrediction(10, {10: 0.9, 20: 0.1})
     assert QualityChoice(None, sure, None, 10, {10: 1}).unsure is None
@@ -194,8 +200,9 @@ def test_gan_ensembles_take_the_nearest_generator_never_a_blend():
     assert METHODS["gan"].combine == "nearest" and METHODS["ssim"].combine == "blend"
 
 
-def test_an_image_above_the_ensemble_goes_to_its_gentlest_generator():
+def test_an_image_above_the_ensemble_is_left_as_it_is():
     cnn = QFPrediction(ABOVE, {10: 0.1, 20: 0.1, 40: 0.1, ABOVE: 0.7})
-    weights = ensemble_weights(cnn.quality, QUALITIES)
+    weights = ensemble_weights(cnn.quality, QUALITIES, "blend", pass_through=55)
     choice = QualityChoice(None, cnn, None, float(cnn.quality), weights)
-    assert weights == {40: 1.0} and choice.describe() == "CNN above 40 (70%) -> generator q40"
+    assert weights == {INPUT: 1.0} and choice.passed_through
+    assert choice.describe() == "CNN above 40 (80%) -> input left as it is"

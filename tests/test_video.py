@@ -398,8 +398,20 @@ def test_video_methods_restore_a_users_video(video_stage, photo, tmp_path, capsy
     assert "generator q40" in out and "; CRF predictor " in out  # what reads its quality
     assert _timing(tmp_path / "out/mine.mp4") == _timing(clip)
     no_predictor = ["--predictor", str(tmp_path / "none.pt")]  # whatever the repository holds
-    assert main([*args[:-4], "--device", "cpu", "-o", str(tmp_path / "other"), *no_predictor]) == 2
-    assert "give the CRF with --quality N, or train the CRF predictor" in capsys.readouterr().err
+    assert main([*args[:-4], "--device", "cpu", "-o", str(tmp_path / "other"), *no_predictor]) == 0
+    assert "x264 settings CRF 40 -> generator q40" in capsys.readouterr().out  # the stream says
+    other = tmp_path / "mpeg4.mkv"  # another encoder: no settings in the stream
+    with av.open(str(other), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        for t, rgb in enumerate(_pan(photo, 5)):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts = t
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    unknown = [str(other), *args[1:-4], "--device", "cpu", "-o", str(tmp_path / "x"), *no_predictor]
+    assert main(unknown) == 1
+    assert "give the CRF with --quality N, or train the CRF predictor" in capsys.readouterr().out
     predictor = ["--predictor", str(project / "models/crf/predictor.pt")]
     assert main([*args[:-4], "--device", "cpu", "-o", str(tmp_path / "auto"), *predictor]) == 0
     assert "CNN 40 (100%) -> generator q40" in capsys.readouterr().out

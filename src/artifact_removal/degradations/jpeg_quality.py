@@ -65,6 +65,7 @@ class TableQuality:
     quality: int
     exact: bool
     error: float
+    kind = "tables"  # what told the quality, in messages
 
     def __str__(self) -> str:
         return f"{self.quality}" if self.exact else f"about {self.quality} (non-IJG tables)"

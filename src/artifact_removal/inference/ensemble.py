@@ -28,11 +28,12 @@ import torch
 
 from ..archs.qf_net import QFNet, label_name
 from ..checkpoints import CheckpointError
-from ..degradations.jpeg_quality import TableQuality, jpeg_quality
+from ..degradations.jpeg_quality import TableQuality
 from ..methods import Combine
 from .qf import QFPrediction, predict
 from .releases import load_generator, load_predictor
 from .restore import Restorer, blend
+from .video import StreamQuality
 
 # Below this (calibrated) probability that the QF is its answer's class or a neighbouring one,
 # the QF predictor's choice is printed with a warning; its answer is then already the gentlest
@@ -86,7 +87,7 @@ def ensemble_weights(quality: float, available: Sequence[int], combine: Combine 
 class QualityChoice:
     """What is known of an image's QF and which generators restore it, with what weights."""
 
-    tables: TableQuality | None
+    tables: TableQuality | StreamQuality | None  # a JPEG's tables, a video's x264 settings
     cnn: QFPrediction | None
     override: int | None
     used: float
@@ -113,7 +114,7 @@ class QualityChoice:
         if self.override is not None:
             parts.append(f"given {self.override}")
         if self.tables is not None:
-            parts.append(f"tables {self.tables}")
+            parts.append(f"{self.tables.kind} {self.tables}")
         if self.cnn is not None:
             parts.append(f"CNN {self.cnn.label} ({self.cnn.confidence:.0%})")
         if self.passed_through:
@@ -145,7 +146,7 @@ class Ensemble:
 
     def __init__(self, paths: dict[int, Path], combine: Combine, device: torch.device,
                  predictor: Path | None = None, codec: str = "jpeg"):  # fmt: skip
-        self.paths, self.combine, self.device = paths, combine, device
+        self.paths, self.combine, self.device, self.codec = paths, combine, device, codec
         self.pass_through = pass_through_level(codec, list(paths))
         self.predictor_path = predictor
         self._nets: dict[int, torch.nn.Module] = {}
@@ -203,13 +204,13 @@ class Ensemble:
                 raise RestoreError(str(err)) from None
         return self._predictor
 
-    def choose(self, path: Path, pixels: np.ndarray, override: int | None,
-               tables: bool = True, beyond: bool = False) -> QualityChoice:  # fmt: skip
-        """Tables (JPEG files; not looked for when `tables` is False, as for a video's frame),
-        the CNN's prediction, or the override decide the generators. An input better than
-        any generator was trained for is left as it is, or, with `beyond`, given to the
-        gentlest generator."""
-        tables = jpeg_quality(path) if tables else None
+    def choose(self, pixels: np.ndarray, override: int | None,
+               tables: TableQuality | StreamQuality | None = None,
+               beyond: bool = False) -> QualityChoice:  # fmt: skip
+        """The override, else the file's own word (a JPEG's `tables`, a video's x264
+        settings), else the CNN's prediction from the pixels decide the generators. An input
+        better than any generator was trained for is left as it is, or, with `beyond`, given
+        to the gentlest generator."""
         predictor = self.predictor()
         cnn = predict(predictor, pixels, device=self.device) if predictor is not None else None
         if override is not None:
@@ -218,6 +219,12 @@ class Ensemble:
             used = float(tables.quality)
         elif cnn is not None:
             used = float(cnn.quality)
+        elif self.codec == "h264":
+            raise QualityUnknown(
+                "no x264 settings in the stream (another encoder made it) and no CRF predictor "
+                f"({self.predictor_path} not found): give the CRF with --quality N, or train "
+                "the CRF predictor (`dvc repro video`; --predictor FILE)"
+            )
         else:
             raise QualityUnknown(
                 f"no quantization tables and no QF predictor ({self.predictor_path} not found): "

@@ -45,6 +45,7 @@ from ..archs.qf_net import ABOVE
 from ..checkpoints import fingerprint
 from ..config import ConfigError
 from ..data.images import ImageReadError, read_image
+from ..degradations.jpeg_quality import jpeg_quality
 from ..fileio import FolderBusy, FolderLock, remove_leftovers
 from ..methods import combine_of
 from ..methods import get as get_method
@@ -63,6 +64,7 @@ from .video import (
     probe,
     read_video_record,
     restore_video,
+    x264_quality,
 )
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp",
@@ -470,10 +472,6 @@ def _setup(method: str, project: Path | None, models_dir, predictor, override: i
         folder = (project_params.video.predictor_dir if video_method
                   else project_params.train_qf.models_dir)  # fmt: skip
         predictor = resolve_path(folder, project) / "predictor.pt"
-    if video_method and override is None and not (predictor and Path(predictor).is_file()):
-        raise RestoreError(f"{method} is trained for H.264 CRFs: give the CRF with --quality N, "
-                           "or train the CRF predictor (`dvc repro video`; --predictor "
-                           "FILE)")  # fmt: skip
     predictor = Path(predictor) if predictor else None
     settings = {  # what an output depends on besides its input; recorded in every output
         "method": method, **common,
@@ -601,7 +599,7 @@ def _restore_one(ensemble: Ensemble, path: Path, target: Path, record: dict, rep
         loaded = read_image(path, keep_gray=True)
         pixels = loaded.pixels
         result.size, result.notes = pixels.shape[:2], loaded.notes
-        result.choice = choice = ensemble.choose(path, pixels, override,
+        result.choice = choice = ensemble.choose(pixels, override, jpeg_quality(path),
                                                  beyond=restore_uncompressed)  # fmt: skip
         icc = any("ICC" in n for n in loaded.notes)
         if choice.passed_through:
@@ -621,15 +619,15 @@ def _restore_one(ensemble: Ensemble, path: Path, target: Path, record: dict, rep
 def _why_copied(choice: QualityChoice, ensemble: Ensemble) -> str:
     """Why an input is copied as it is, and how to restore it all the same."""
     trained = sorted(ensemble.paths)
-    video = ensemble.pass_through < trained[0]  # CRFs: lower is better
+    video = ensemble.codec == "h264"  # CRFs: lower is better
     unit = "CRF" if video else "QF"
     force = (f"--restore-uncompressed restores it with the gentlest generator "
              f"(q{ensemble.gentlest()})")  # fmt: skip
     if choice.override is None and choice.tables is None and choice.cnn.quality == ABOVE:
         return ("no sign of JPEG compression: no quantization tables, and the QF predictor says "
                 f"{choice.cnn.label} ({choice.cnn.confidence:.0%}); {force}")  # fmt: skip
-    source = ("given" if choice.override is not None else "tables" if choice.tables is not None
-              else f"the {unit} predictor")  # fmt: skip
+    source = ("given" if choice.override is not None else choice.tables.kind
+              if choice.tables is not None else f"the {unit} predictor")  # fmt: skip
     side = "below" if video else "above"
     return (f"{unit} {choice.used:g} ({source}) is {side} the {unit}s its generators are trained "
             f"for ({trained[0]}..{trained[-1]}): restoring would take more than it gives; "
@@ -670,8 +668,8 @@ def _restore_video(ensemble: Ensemble, path: Path, target: Path, record: dict, r
     try:
         info = probe(path)
         result.size = (info.height, info.width)
-        result.choice = choice = ensemble.choose(path, _sample_frame(path), override,
-                                                 tables=False, beyond=beyond)  # fmt: skip
+        result.choice = choice = ensemble.choose(_sample_frame(path), override,
+                                                 x264_quality(path), beyond)  # fmt: skip
         if choice.passed_through:
             frames = copy_video(path, target, record, replace, info)
             result.output, result.status = target, COPIED

@@ -84,7 +84,7 @@ class Recipe(BaseRecipe):
         found = predict_set(self.net, folder, count, self.device, False, self.between)
         scores = accuracies(confusion_matrix(*found, self.net.labels))
         scores = {k: scores[k] for k in ("accuracy", "near_accuracy", "mean_class_accuracy")}
-        if step == self.run.steps:
+        if step == self.run.steps and self.between:  # the CRF predictor: not yet
             scores |= self.calibrate(folder, count)
         self.net.train()
         return scores
