@@ -74,6 +74,9 @@ video:
   clips: {size: [64, 96], frames: 6, motions: [pan, shake], fps: 25, colour_variants: false}
   crf: 40
   niqe_every: 3
+  train_encoders: {presets: [ultrafast, veryfast], gops: [4, 50], bframes: [0, 1]}
+  predictor_crfs: [30, 40, 50]
+  predictor_frames: 2
 study: {qualities: [10], images: 2, crop: 64}
 detection: {qualities: [10]}
 train_video_ssim: {patch_size: 64, batch_size: 4, steps: 4, checkpoint_every: 2, val_every: 2}
@@ -134,6 +137,7 @@ train_qf:
   checkpoint_every: 2
   val_every: 3
   predict_patches: 4
+  classes: [10, 20, 40]
 """
 
 

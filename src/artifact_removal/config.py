@@ -108,11 +108,26 @@ class ClipParams:
 
 
 @dataclass(config=STRICT)
+class EncoderVarietyParams:
+    """x264 settings drawn per training clip and CRF, so that what is learnt holds for what
+    other tools write (`data.video.prepare_video`)."""
+
+    presets: Annotated[tuple[Literal["ultrafast", "superfast", "veryfast", "faster", "fast",
+                                     "medium", "slow", "slower", "veryslow"], ...],
+                       Field(min_length=1)]  # fmt: skip
+    gops: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(min_length=1)]
+    bframes: Annotated[tuple[Annotated[int, Field(ge=0, le=16)], ...], Field(min_length=1)]
+
+
+@dataclass(config=STRICT)
 class VideoParams:
     """The video stage: clips, the CRF it is scored at, the methods it scores, the report."""
 
     prepared_dir: str
     clips: ClipParams
+    train_encoders: EncoderVarietyParams  # the training and validation clips' x264 settings
+    predictor_crfs: Annotated[tuple[Crf, ...], Field(min_length=2)]  # the CRF predictor's classes
+    predictor_frames: Annotated[int, Field(ge=1)]  # frames of each clip it learns from
     extra_clips: dict[str, str]  # name: a lossless clip (file, or folder of PNG frames)
     clips_dir: str  # where stage import_clip@NAME puts each extra clip (FFV1)
     crf: Crf
@@ -398,6 +413,8 @@ def _check_shared(params: Params) -> list[str]:
     if params.video.crf not in crfs:
         problems.append(f"video.crf: {params.video.crf} is not one of degradation.h264.crfs "
                         f"{list(crfs)}")  # fmt: skip
+    if list(params.video.predictor_crfs) != sorted(set(params.video.predictor_crfs)):
+        problems.append("video.predictor_crfs: CRFs in increasing order, each once")
     for name, path in params.video.extra_clips.items():
         if not name.replace("_", "").isalnum():
             problems.append(f"video.extra_clips.{name}: use letters, digits and _")

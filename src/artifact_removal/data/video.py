@@ -276,7 +276,7 @@ def prepare_video(params, root: str | Path, progress: bool = True):
 
     root = Path(root)
     out = resolve_path(params.video.prepared_dir, root)
-    for stale in ("sets", "patches"):
+    for stale in ("sets", "patches", PREDICTOR_DATA):
         if (out / stale).exists():
             import shutil
 
@@ -288,12 +288,13 @@ def prepare_video(params, root: str | Path, progress: bool = True):
                         f"{params.video.clips.size[0]} pixels (times {MAGNIFICATION})")  # fmt: skip
     h264 = params.degradation.h264
     frame_rows, clip_rows = [], []
-    for clip in tqdm(clips, desc="clips", unit="clip", disable=not progress):
+    for number, clip in enumerate(tqdm(clips, desc="clips", unit="clip", disable=not progress)):
         folder = out / "sets" / clip.split
         for t, frame in enumerate(clip.frames):
             write_png(frame, folder / "gt" / f"{clip.name}_{t:04d}.png")
         for crf in h264.crfs:
-            settings = H264(crf, h264.preset, h264.gop, h264.bframes)
+            settings = (H264(crf, h264.preset, h264.gop, h264.bframes) if clip.split == "test"
+                        else encoder_settings(params, crf, number))  # fmt: skip
             compressed = h264_compress(clip.frames, settings, clip.fps)
             write_atomic(folder / quality_dir(crf) / f"{clip.name}.mp4", compressed.data)
             decoded = zip(clip.frames, compressed.frames, compressed.picture_types, strict=True)
@@ -305,7 +306,9 @@ def prepare_video(params, root: str | Path, progress: bool = True):
             clip_rows.append({"split": clip.split, "clip": clip.name, "crf": crf,
                               "frames": len(clip.frames), "height": clip.frames.shape[1],
                               "width": clip.frames.shape[2], "fps": float(clip.fps),
-                              "bpp": compressed.bits_per_pixel, "source": clip.source})  # fmt: skip
+                              "bpp": compressed.bits_per_pixel, "source": clip.source,
+                              "preset": settings.preset, "gop": settings.gop,
+                              "bframes": settings.bframes})  # fmt: skip
     frames = pd.DataFrame(frame_rows)
     table = pd.DataFrame(clip_rows)
     sizes = pd.DataFrame([{"split": c.split, "key": f"{c.name}_{t:04d}",
@@ -315,7 +318,67 @@ def prepare_video(params, root: str | Path, progress: bool = True):
         for spec in params.data.patches:
             index = patch_index(sizes[sizes["split"] == split], spec.size, spec.stride)
             write_csv(out / "patches" / f"{split}_{spec.size}.csv", index, index=False)
+    predictor_data(params, clips, out / PREDICTOR_DATA, progress)
     write_csv(out / "frames.csv", frames, index=False, float_format="%.6f")
     write_csv(out / "clips.csv", table, index=False, float_format="%.6f")
     write_atomic(out / "notes.txt", "\n".join(notes) + ("\n" if notes else ""))
     return frames, table, notes
+
+
+PREDICTOR_DATA = "crf"  # below video.prepared_dir: the CRF predictor's frames (same layout)
+
+
+def encoder_settings(params, crf: int, number: int):
+    """The x264 settings of a training or validation clip at `crf`: one combination of
+    `video.train_encoders`, drawn from the seed, the clip's number and the CRF."""
+    from ..degradations.h264 import H264
+
+    variety = params.video.train_encoders
+    rng = np.random.default_rng([params.seed, number, crf])
+    return H264(int(crf), str(rng.choice(variety.presets)), int(rng.choice(variety.gops)),
+                int(rng.choice(variety.bframes)))  # fmt: skip
+
+
+def predictor_data(params, clips: list[SourceClip], out: Path, progress: bool = True) -> None:
+    """The CRF predictor's frames, in the prepared layout (sets/<split>/gt, sets/<split>/q<CRF>,
+    patches/): `video.predictor_frames` frames of each clip (colour variants apart), and for
+    each class of `video.predictor_crfs` the same frames through H.264 at a CRF drawn from
+    those that count as that class (`archs.qf_net.class_cells`) with drawn x264 settings
+    (`encoder_settings`), in every split: the predictor learns the CRFs between its classes
+    and the settings of other tools, and is tested on them."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from ..archs.qf_net import class_cells
+    from ..degradations.h264 import h264_compress
+    from ..fileio import write_csv
+    from .images import write_png
+    from .prepare import patch_index
+    from .prepared import quality_dir
+
+    classes = params.video.predictor_crfs
+    cells = class_cells(classes, 52)
+    keys = []
+    plain = [c for c in clips if "~" not in c.source]  # colour variants teach no new CRF
+    for number, clip in enumerate(tqdm(plain, desc="crf predictor clips", unit="clip",
+                                       disable=not progress)):  # fmt: skip
+        picks = np.unique(np.linspace(1, len(clip.frames) - 1, params.video.predictor_frames)
+                          .round().astype(int))  # fmt: skip
+        folder = out / "sets" / clip.split
+        for t in picks:
+            write_png(clip.frames[t], folder / "gt" / f"{clip.name}_{t:04d}.png")
+            height, width = clip.frames.shape[1:3]
+            keys.append({"split": clip.split, "key": f"{clip.name}_{t:04d}", "height": height,
+                         "width": width})  # fmt: skip
+        for label in classes:
+            rng = np.random.default_rng([params.seed, number, label, 1])
+            crf = int(rng.choice(cells[label]))
+            settings = encoder_settings(params, crf, 1000 + number)
+            decoded = h264_compress(clip.frames, settings, clip.fps).frames
+            for t in picks:
+                write_png(decoded[t], folder / quality_dir(label) / f"{clip.name}_{t:04d}.png")
+    sizes = pd.DataFrame(keys)
+    for split in ("train", "val"):
+        for spec in params.data.patches:
+            index = patch_index(sizes[sizes["split"] == split], spec.size, spec.stride)
+            write_csv(out / "patches" / f"{split}_{spec.size}.csv", index, index=False)

@@ -77,14 +77,16 @@ def train_video_methods(params: Params, root: Path, device: torch.device,
 
 
 def crf_confusion(params: Params, root: Path, device: torch.device) -> tuple[pd.DataFrame, dict]:
-    """The CRF predictor on every test frame at every CRF: the confusion matrix (rows:
-    predicted, columns: true CRF) and its accuracies."""
+    """The CRF predictor on its test frames (each class's at a CRF that counts as it, with
+    drawn x264 settings: `data.video.predictor_data`): the confusion matrix (rows: predicted,
+    columns: the true CRF's class) and its accuracies."""
+    from ..data.video import PREDICTOR_DATA
     from ..inference.qf import predict_set
     from ..inference.releases import load_predictor
     from ..metrics.classification import accuracies, confusion_matrix, named
 
     net = load_predictor(resolve_path(params.video.predictor_dir, root) / "predictor.pt", device)
-    folder = resolve_path(params.video.prepared_dir, root) / "sets" / "test"
+    folder = resolve_path(params.video.prepared_dir, root) / PREDICTOR_DATA / "sets" / "test"
     found = predict_set(net, folder, params.train_qf.predict_patches, device, progress=False)
     table = confusion_matrix(*found, net.labels)
     return named(table), accuracies(table)

@@ -106,15 +106,18 @@ class Run:
 
     @classmethod
     def _predictor(cls, params: Params, name: str, root: Path) -> Run:
-        """The QF predictor (JPEG, over degradation.qualities) or the CRF predictor (H.264
-        frames of the video stage, over degradation.h264.crfs); both take train_qf's
+        """The QF predictor (JPEG, over train_qf.classes) or the CRF predictor (H.264 frames
+        that the video stage prepares for it, over video.predictor_crfs); both take train_qf's
         settings."""
+        from ..data.video import PREDICTOR_DATA
+
         video = name == CRF_PREDICTOR
         folder = params.video.predictor_dir if video else params.train_qf.models_dir
-        qualities = params.degradation.h264.crfs if video else params.degradation.qualities
+        qualities = params.video.predictor_crfs if video else params.degradation.qualities
+        prepared = (resolve_path(params.video.prepared_dir, root) / PREDICTOR_DATA if video
+                    else resolve_path(params.data.prepared_dir, root))  # fmt: skip
         return cls(
-            name, None, params.train_qf, params.seed, Path(root),
-            resolve_path(params.video.prepared_dir if video else params.data.prepared_dir, root),
+            name, None, params.train_qf, params.seed, Path(root), prepared,
             resolve_path(folder, root) / "predictor.pt",
             resolve_path("build/checkpoints", root) / name / "predictor.pt",
             resolve_path(params.reports.dir, root) / f"train_{name}", tuple(qualities), None,

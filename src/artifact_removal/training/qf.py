@@ -40,7 +40,8 @@ class Recipe(BaseRecipe):
     def __init__(self, run, device, ddp):
         super().__init__(run, device, ddp)
         s = run.settings
-        jpeg = run.name == "qf"  # the CRF predictor learns the prepared H.264 frames' CRFs
+        jpeg = run.name == "qf"  # the CRF predictor learns frames prepared for it (CRFs
+        # between its classes, varied x264 settings: `data.video.predictor_data`)
         # the QF predictor's classes may be finer than the ensemble's QFs, and it learns the
         # QFs between them too; the class "above" (JPEG at higher QFs, or never compressed)
         classes = tuple(s.classes or run.qualities) if jpeg else run.qualities
@@ -84,18 +85,20 @@ class Recipe(BaseRecipe):
         found = predict_set(self.net, folder, count, self.device, False, self.between)
         scores = accuracies(confusion_matrix(*found, self.net.labels))
         scores = {k: scores[k] for k in ("accuracy", "near_accuracy", "mean_class_accuracy")}
-        if step == self.run.steps and self.between:  # the CRF predictor: not yet
+        if step == self.run.steps:
             scores |= self.calibrate(folder, count)
         self.net.train()
         return scores
 
     def calibrate(self, folder, count: int) -> dict[str, float]:
-        """Fit the temperature of the image-level answer on the validation split (every
-        other QF, whole images and their quarters: `inference.qf.calibration_qualities`) and
-        keep it in the network (and so in its release); its ECE before and after."""
+        """Fit the temperature of the image-level answer on the validation split, whole
+        images and their quarters (JPEG: every other QF, `inference.qf.calibration_qualities`;
+        H.264: the prepared frames of each class) and keep it in the network (and so in its
+        release); its ECE before and after."""
         self.net.temperature = 1.0
+        qualities = calibration_qualities(self.net) if self.between else list(self.net.classes)
         probabilities, targets, _ = set_probabilities(
-            self.net, folder, count, self.device, False, calibration_qualities(self.net), True
+            self.net, folder, count, self.device, False, qualities, True
         )
         index = np.array([self.net.labels.index(t) for t in targets])
         before = expected_calibration_error(reliability(*judged(self.net, probabilities, targets)))
