@@ -74,12 +74,13 @@ def test_make_repro_end_to_end(repro):
     assert "Running stage 'train_gan@20'" in first and "Running stage 'train_gan@40'" in first
     assert "Running stage 'train_qf'" in first
     predictor = torch.load(fresh_copy / "models/qf/predictor.pt", weights_only=True)
-    assert predictor["model_args"]["classes"] == [20, 40]
+    assert predictor["model_args"]["classes"] == [15, 20, 30, 40]  # the tiny profile's classes
+    assert predictor["model_args"]["temperature"] > 0  # calibrated on the validation split
     assert predictor["method"] == "qf_predictor" and predictor["arch"] == "qf_net"
     qf_metrics = json.loads((fresh_copy / "reports/train_qf/metrics.json").read_text())
     val = pd.read_csv(fresh_copy / "reports/train_qf_confusion/val.csv", index_col=0)
     recall = np.diag(val.to_numpy()) / val.to_numpy().sum(axis=0)
-    assert qf_metrics["val"]["mean_class_accuracy"] == pytest.approx(recall[:2].mean())
+    assert qf_metrics["val"]["mean_class_accuracy"] == pytest.approx(recall[:4].mean())
     assert qf_metrics["step"] == 10
     for quality in (20, 40):
         release = torch.load(fresh_copy / f"models/ssim/q{quality}.pt", weights_only=True)
@@ -117,8 +118,8 @@ def test_make_repro_end_to_end(repro):
     prepared = json.loads((fresh_copy / "metrics/jpeg/q20.json").read_text())
     assert evaluated["jpeg"]["psnr_rgb"] == pytest.approx(prepared["test"]["psnr_rgb"], abs=1e-4)
     qf_test = json.loads((fresh_copy / "metrics/qf_predictor/test.json").read_text())
-    assert qf_test["images"] == 4 * json.loads((fresh_copy / "metrics/prepare.json").read_text())[
-        "images"]["test"]  # QF 20, 40, 90 and uncompressed, each test image  # fmt: skip
+    assert qf_test["images"] == 9 * json.loads((fresh_copy / "metrics/prepare.json").read_text())[
+        "images"]["test"]  # QF 15, 20, 30, 40, 17, 25, 35 (between), 90, uncompressed  # fmt: skip
     assert {"psnr_y", "ssim_y", "psnrb_y", "niqe", "brisque"} <= set(evaluated["ssim"])
     video = json.loads((fresh_copy / "metrics/video.json").read_text())
     assert video["crf"] == 40 and set(video["versions"]) == {"original", "h264", "video_ssim",
@@ -134,7 +135,8 @@ def test_make_repro_end_to_end(repro):
         "random_vgg19_relu1_2" in (fresh_copy / "reports/evaluate/tables/test_q20.md").read_text()
     )
     reports = ("03_train_gan_q20.html", "figures/train_gan_q40_samples.png",
-               "05_train_qf.html", "figures/train_qf_confusion.png", "evaluate/qf/test.csv",
+               "05_train_qf.html", "figures/train_qf_confusion.png",
+               "figures/train_qf_reliability.png", "evaluate/qf/test.csv",
                "evaluate/figures/qf_confusion.png",
                "06_evaluate.html", "07_compare.html", "evaluate/tables/test_q40.md",
                "evaluate/figures/test_crops.png", "evaluate/figures/test_curves.png")  # fmt: skip
