@@ -360,3 +360,20 @@ def evaluate_predictor(params: Params, root: str | Path, device: torch.device,
     for set_name, scores in metrics.items():  # a row per test set in `dvc metrics show`
         write_json(qf_dir / f"{set_name}.json", scores)
     return {"tables": tables, "metrics": metrics}
+
+
+SWEEP = "benchmarks/sweep"  # the do-no-harm sweep's results (benchmarks/sweep.py), in the repo
+
+
+def sweep_table(root: str | Path) -> pd.DataFrame | None:
+    """The do-no-harm sweep of `restore` on held-out images (benchmarks/sweep.py, kept in the
+    repository): the mean and worst PSNR-Y gain over the input (dB) per QF, for each method on
+    JPEG files and on PNG copies; None when it has not been run."""
+    path = Path(root) / SWEEP / "images_summary.csv"
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path)
+    table["quality"] = table["quality"].map(lambda q: "never" if q == 100 else str(q))
+    wide = table.pivot_table(index="quality", columns=["method", "form"],
+                             values=["gain_y", "worst_y"], sort=False)  # fmt: skip
+    return wide.round(2)
