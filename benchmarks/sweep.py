@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video-methods", nargs="*", default=["video_ssim"])
     parser.add_argument("--clips", type=int, default=4, help="clips (0: no videos)")
     parser.add_argument("--frames", type=int, default=36)
-    parser.add_argument("--size", type=int, nargs=2, default=(288, 512), metavar=("H", "W"))
+    parser.add_argument("--size", type=int, nargs=2, default=(240, 352), metavar=("H", "W"))
     parser.add_argument("--seed", type=int, default=26)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/sweep"))
     args = parser.parse_args(argv)

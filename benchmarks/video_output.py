@@ -3,7 +3,8 @@
 Held-out clips (photographs of a benchmark set panned by a virtual camera) are encoded by
 libx264 at its defaults at a few CRFs, restored by `restore_files` into lossless FFV1 (the
 restored frames exactly), and those frames written again as `restore` writes H.264
-(`inference.video.restore_video` with an identity restorer) at several output CRFs. The cost
+(`inference.video.restore_video` with an identity restorer) at several output CRFs, in 4:4:4
+and in 4:2:0 chroma. The cost
 of writing is PSNR(original, restored frames) - PSNR(original, written video), RGB, dB; the
 size is the written file's over the input's.
 
@@ -29,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from sweep import clips, held_out_images, x264_default
 
 INPUT_CRFS = (23, 35, 45)
-OUTPUT_CRFS = (16, 12, 10, 8, 4, 0)
+OUTPUT_CRFS = (16, 10, 8, 6, 4, 0)
+CHROMA = ("444", "420")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=Path, default=Path("../shared/data/LIVE1_color"))
     parser.add_argument("--clips", type=int, default=3)
     parser.add_argument("--frames", type=int, default=36)
-    parser.add_argument("--size", type=int, nargs=2, default=(288, 512), metavar=("H", "W"))
+    parser.add_argument("--size", type=int, nargs=2, default=(240, 352), metavar=("H", "W"))
     parser.add_argument("--method", default="video_ssim")
     parser.add_argument("--preset", default="medium")
     args = parser.parse_args(argv)
@@ -55,21 +57,22 @@ def main(argv: list[str] | None = None) -> int:
                 lossless = report.results[0].output
                 restored = decode_clip(lossless).frames
                 base = psnr(gt, restored, "rgb")
-                for out_crf in OUTPUT_CRFS:
-                    target = work / f"{name}_crf{crf}_out{out_crf}.mp4"
+                for chroma, out_crf in ((c, q) for c in CHROMA for q in OUTPUT_CRFS):
+                    target = work / f"{name}_crf{crf}_out{out_crf}_{chroma}.mp4"
                     restore_video(lossless, target, lambda f: f, {"benchmark": 1},
-                                  VideoOutput("h264", out_crf, args.preset),
+                                  VideoOutput("h264", out_crf, args.preset, chroma),
                                   progress=False)  # fmt: skip
                     written = decode_clip(target).frames
-                    rows.append({"clip": name, "input_crf": crf, "output_crf": out_crf,
+                    rows.append({"clip": name, "input_crf": crf, "chroma": chroma,
+                                 "output_crf": out_crf,
                                  "restored": base, "cost": base - psnr(gt, written, "rgb"),
                                  "size": target.stat().st_size
                                  / source.stat().st_size})  # fmt: skip
                 print(f"  {name} CRF {crf}: restored {base:.2f} dB", flush=True)
     table = pd.DataFrame(rows)
-    summary = table.pivot_table(index="output_crf", columns="input_crf",
+    summary = table.pivot_table(index=["chroma", "output_crf"], columns="input_crf",
                                 values=["cost", "size"], aggfunc="mean")  # fmt: skip
-    worst = table.groupby("output_crf").cost.max().rename("worst cost")
+    worst = table.groupby(["chroma", "output_crf"]).cost.max().rename("worst cost")
     print(pd.concat([summary, worst], axis=1).round(3).to_string())
     print(
         f"cost: dB of RGB PSNR lost by writing (mean over {len(truth)} clips); size: output "

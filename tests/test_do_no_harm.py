@@ -20,7 +20,13 @@ from artifact_removal.inference.ensemble import (
 )
 from artifact_removal.inference.files import restore_files
 from artifact_removal.inference.restore import blend
-from artifact_removal.inference.video import StreamQuality, read_video_record, x264_quality
+from artifact_removal.inference.video import (
+    StreamQuality,
+    VideoError,
+    VideoOutput,
+    read_video_record,
+    x264_quality,
+)
 
 from .conftest import CRFS, QUALITIES
 from .test_video import _audio_packets, _pan, _write_clip
@@ -158,3 +164,20 @@ def test_a_video_whose_stream_says_a_low_crf_is_copied_without_asking(models, ph
     report = restore_files([clip], tmp_path / "out", **common)
     assert report.results[0].status == "copied", report.summary()
     assert "CRF 20 (x264 settings) is below the CRFs" in report.summary()
+
+
+def test_restored_videos_keep_their_colour_unless_asked(models, photo, tmp_path):
+    clip = _write_clip(tmp_path / "clip.mp4", _pan(photo, 6), crf=40, audio=False)
+    common = _common(models) | {"models_dir": models / "video_ssim", "method": "video_ssim",
+                                "quality": 40}  # fmt: skip
+
+    def pix_fmt(path):
+        with av.open(str(path)) as container:
+            return container.streams.video[0].codec_context.pix_fmt
+
+    restore_files([clip], tmp_path / "default", **common)
+    assert pix_fmt(tmp_path / "default" / "clip.mp4") == "yuv444p"  # 4:2:0 costs 0.3-0.6 dB
+    restore_files([clip], tmp_path / "420", video=VideoOutput(chroma="420"), **common)
+    assert pix_fmt(tmp_path / "420" / "clip.mp4") == "yuv420p"
+    with pytest.raises(VideoError, match="chroma must be one of 444, 420"):
+        VideoOutput(chroma="422")

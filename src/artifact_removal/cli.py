@@ -175,7 +175,7 @@ def _restore(args: argparse.Namespace) -> int:
     from .inference.video import VideoError, VideoOutput
 
     try:
-        video = VideoOutput(args.video_codec, args.crf, args.preset)
+        video = VideoOutput(args.video_codec, args.crf, args.preset, args.chroma)
     except VideoError as err:
         raise ConfigError(str(err)) from None
     report = restore_files(
@@ -413,10 +413,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--crf",
         type=int,
-        default=16,
+        default=6,
         metavar="N",
-        help="H.264 quality of restored videos, 0 (lossless) .. 51; lower is better",
+        help="H.264 quality of restored videos, 0 (lossless) .. 51; lower is better (6: writing "
+        "costs about 0.1 dB at most)",
     )
+    p.add_argument("--chroma", default="444", choices=["444", "420"],
+                   help="H.264 colour of restored videos: 444 keeps the restored colour (4:2:0 "
+                   "costs 0.3 to 0.6 dB of PSNR), 420 plays on every device")  # fmt: skip
     p.add_argument(
         "--preset",
         default="medium",
