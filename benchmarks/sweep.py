@@ -275,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="a folder of never-compressed PNG/BMP images")  # fmt: skip
     parser.add_argument("--count", type=int, default=8, help="images taken from it")
     parser.add_argument("--methods", nargs="+", default=["ssim", "gan"])
+    parser.add_argument("--oracle", nargs="*", default=None, metavar="METHOD",
+                        help="methods whose every choice is tried on the PNG copies, to judge "
+                        "the QF predictor's picks (default: all of --methods)")  # fmt: skip
     parser.add_argument("--video-methods", nargs="*", default=["video_ssim"])
     parser.add_argument("--clips", type=int, default=4, help="clips (0: no videos)")
     parser.add_argument("--frames", type=int, default=36)
@@ -295,11 +298,14 @@ def main(argv: list[str] | None = None) -> int:
         restored, picked = [], {}
         for method in args.methods:
             result = restore_images(inputs, images, work, method)
-            ladder = sorted(find_generators(method, None, find_project()))
-            picked[method] = picks(result, oracle(inputs, images, work, method, ladder))
+            if args.oracle is None or method in args.oracle:
+                ladder = sorted(find_generators(method, None, find_project()))
+                picked[method] = picks(result, oracle(inputs, images, work, method, ladder))
             restored.append(result)
         restored = pd.concat(restored)
         restored.to_csv(args.out / "images.csv", index=False)
+        for method, table in picked.items():
+            table.to_csv(args.out / f"picks_{method}.csv", index=False)
         summary = image_summary(restored, picked)
         summary.to_csv(args.out / "images_summary.csv", index=False)
         videos = None

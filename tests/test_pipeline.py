@@ -330,10 +330,11 @@ def test_restore_finds_the_pipelines_generators(repro, photo):
         Image.fromarray(photo).save(folder / f"q{quality}.jpg", quality=quality)
     printed = _run([str(VENV / "bin" / "artifact-removal"), "restore", "my_photos", "-o", "out"],
                    fresh_copy)  # fmt: skip
-    assert "restored 3 of 3" in printed
+    assert "restored 2 of 3 inputs (1 copied)" in printed
     assert "tables 10" in printed and "-> generator q20\n" in printed  # below the range
     assert "tables 25" in printed and "-> generator q20\n" in printed  # GAN: the nearest
-    assert "tables 70" in printed
+    # above the ladder (20, 40) + 15: left as it is, and said why
+    assert "q70.png: copied without restoring (QF 70 (tables) is above the QFs" in printed
     assert sorted(p.name for p in (fresh_copy / "out").iterdir()) == [
         "q10.png",
         "q25.png",
