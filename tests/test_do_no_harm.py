@@ -106,7 +106,8 @@ def test_between_the_top_and_the_rung_the_generator_fades_out(models, photo, tmp
 def test_a_video_without_method_goes_to_a_video_method(models, photo, tmp_path, capsys):
     clip = _write_clip(tmp_path / "clip.mp4", _pan(photo, 12), crf=40)
     args = ["restore", str(clip), "-o", str(tmp_path / "out"), "--models",
-            str(models / "video_ssim"), "--quality", "40", "--device", "cpu"]  # fmt: skip
+            str(models / "video_ssim"), "--quality", "40", "--device", "cpu",
+            "--predictor", str(tmp_path / "none.pt")]  # not the repository's  # fmt: skip
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "restoring with video_ssim: " in out
@@ -181,3 +182,12 @@ def test_restored_videos_keep_their_colour_unless_asked(models, photo, tmp_path)
     assert pix_fmt(tmp_path / "420" / "clip.mp4") == "yuv420p"
     with pytest.raises(VideoError, match="chroma must be one of 444, 420"):
         VideoOutput(chroma="422")
+
+
+def test_for_crfs_the_gentle_answer_is_the_lower_crf():
+    from artifact_removal.inference.qf import gentle_answer
+
+    assert gentle_answer({32: 0.5, 40: 0.5}, higher_is_gentler=False) == 32
+    assert gentle_answer({32: 0.1, 40: 0.9}, higher_is_gentler=False) == 40  # sure of it
+    choice = QualityChoice(None, None, None, 40.0, {40: 1.0}, "CRF")
+    assert choice.unit == "CRF" and choice.unsure is None  # no predictor: nothing to doubt

@@ -92,6 +92,7 @@ class QualityChoice:
     override: int | None
     used: float
     generators: dict[int, float]
+    unit: str = "QF"  # what the quality is: QF (JPEG) or CRF (H.264)
 
     @property
     def unsure(self) -> str | None:
@@ -104,8 +105,9 @@ class QualityChoice:
         labels = tuple(self.cnn.probabilities)
         shown = ", ".join(f"{label_name(q, labels)} {p:.0%}" for q, p in ranked)
         return (
-            f"the QF predictor is unsure ({shown}); restored as QF {self.used:g}, the gentlest "
-            "of its likely answers: if you know the quality, give it with --quality N"
+            f"the {self.unit} predictor is unsure ({shown}); restored as {self.unit} "
+            f"{self.used:g}, the gentlest of its likely answers: if you know the quality, give "
+            "it with --quality N"
         )
 
     def describe(self) -> str:
@@ -212,7 +214,9 @@ class Ensemble:
         better than any generator was trained for is left as it is, or, with `beyond`, given
         to the gentlest generator."""
         predictor = self.predictor()
-        cnn = predict(predictor, pixels, device=self.device) if predictor is not None else None
+        cnn = (predict(predictor, pixels, device=self.device,
+                       higher_is_gentler=self.codec == "jpeg")  # a lower CRF is gentler
+               if predictor is not None else None)  # fmt: skip
         if override is not None:
             used = float(override)
         elif tables is not None:
@@ -234,4 +238,5 @@ class Ensemble:
         weights = self.weights(used)
         if beyond and weights == {INPUT: 1.0}:
             weights = {self.gentlest(): 1.0}
-        return QualityChoice(tables, cnn, override, used, weights)
+        unit = "CRF" if self.codec == "h264" else "QF"
+        return QualityChoice(tables, cnn, override, used, weights, unit)

@@ -190,9 +190,12 @@ class RestoreReport:
         lines.append(f"restored {len(self.of(RESTORED))} of {len(self.results)} inputs"
                      + (f" ({', '.join(counts)})" if counts else ""))  # fmt: skip
         unsure = [r for r in self.of(RESTORED) if r.choice.unsure]
-        if unsure:
-            lines.append(f"warning: the QF predictor was unsure of {len(unsure)} image(s) "
-                         "(above); check them, or give their quality with --quality N")  # fmt: skip
+        for unit, kind in (("QF", "image"), ("CRF", "video")):
+            count = sum(r.choice.unit == unit for r in unsure)
+            if count:
+                lines.append(f"warning: the {unit} predictor was unsure of {count} {kind}(s) "
+                             "(above); check them, or give their quality with "
+                             "--quality N")  # fmt: skip
         return "\n".join(lines)
 
 

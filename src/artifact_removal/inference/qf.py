@@ -106,19 +106,22 @@ class QFPrediction:
         return float(sum(self.probabilities[q] for q in labels[max(i - 1, 0) : i + 2]))
 
 
-def gentle_answer(probabilities: dict[int, float], tail: float = GENTLE_TAIL) -> int:
-    """The highest label with at least `tail` of the probability at or above it."""
-    above = 0.0
-    for label in sorted(probabilities, reverse=True):
-        above += probabilities[label]
-        if above >= tail:
+def gentle_answer(probabilities: dict[int, float], tail: float = GENTLE_TAIL,
+                  higher_is_gentler: bool = True) -> int:  # fmt: skip
+    """The gentlest label with at least `tail` of the probability on its gentle side: the
+    highest for JPEG QFs, the lowest for H.264 CRFs (`higher_is_gentler` False)."""
+    beyond = 0.0
+    for label in sorted(probabilities, reverse=higher_is_gentler):
+        beyond += probabilities[label]
+        if beyond >= tail:
             return label
-    return min(probabilities)
+    return sorted(probabilities, reverse=not higher_is_gentler)[0]
 
 
 @torch.inference_mode()
 def predict(net: QFNet, image: np.ndarray, count: int = 32, patch: int = 64,
-            device: torch.device | str = "cpu") -> QFPrediction:  # fmt: skip
+            device: torch.device | str = "cpu",
+            higher_is_gentler: bool = True) -> QFPrediction:  # fmt: skip
     """The QF of an (H, W, 3) or (H, W) uint8 image: mean log-probability over its patches.
 
     Patches are taken on the image's block grid (`grid_offset`), so crops work too.
@@ -137,7 +140,7 @@ def predict(net: QFNet, image: np.ndarray, count: int = 32, patch: int = 64,
     log_p = F.log_softmax(net(batch).float(), dim=1).mean(dim=0)
     probabilities = torch.softmax(log_p / net.temperature, dim=0).cpu().numpy()
     named = {q: float(p) for q, p in zip(net.labels, probabilities, strict=True)}
-    return QFPrediction(gentle_answer(named), named, (dy, dx))
+    return QFPrediction(gentle_answer(named, GENTLE_TAIL, higher_is_gentler), named, (dy, dx))
 
 
 def test_qualities(net: QFNet, between: bool) -> list[int | None]:
