@@ -156,8 +156,8 @@ def test_restored_video_keeps_frames_timing_and_audio(clip, tmp_path):
     assert read_video_record(target) == {"id": 1} and read_video_record(clip) is None
     assert not parts_folder(target).exists()
     source, restored = decode_clip(clip).frames, decode_clip(target).frames
-    assert np.abs((255 - source.astype(int)) - restored).mean() < 3  # CRF 16 of the inverse
-    assert probe(target).describe().startswith("h264 128x96 yuv420p, 25.000 fps, 30 frames")
+    assert np.abs((255 - source.astype(int)) - restored).mean() < 3  # CRF 6 of the inverse
+    assert probe(target).describe().startswith("h264 128x96 yuv444p, 25.000 fps, 30 frames")
 
 
 def test_a_phones_rotation_is_kept(photo, tmp_path):
