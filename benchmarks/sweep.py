@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -95,13 +96,14 @@ def decoded(path: Path) -> np.ndarray:
 
 
 def restore_images(inputs: pd.DataFrame, images: dict, work: Path, method: str,
-                   quality: int | str = "auto") -> pd.DataFrame:  # fmt: skip
-    """Every input through `restore_files` with `method`: the scores of input and output."""
+                   quality: int | str = "auto", **options) -> pd.DataFrame:  # fmt: skip
+    """Every input through `restore_files` with `method` (and `options`): the scores of input
+    and output."""
     out = work / f"out_{method}_{quality}"
     started = time.perf_counter()
     files = [work / f for f in inputs.file]
     report = restore_files(files, out, method=method, quality=quality, progress=False,
-                           overwrite=True)  # fmt: skip
+                           overwrite=True, **options)  # fmt: skip
     seconds = time.perf_counter() - started
     by_source = {Path(r.source).resolve(): r for r in report.results}
     rows = []
@@ -128,11 +130,17 @@ def restore_images(inputs: pd.DataFrame, images: dict, work: Path, method: str,
 
 
 def oracle(inputs: pd.DataFrame, images: dict, work: Path, method: str,
-           ladder: list[int]) -> pd.DataFrame:  # fmt: skip
-    """PSNR-Y of every choice the ensemble offers for the PNG copies: each trained QF given
-    with --quality, and the input itself (copied)."""
+           generators: dict[int, Path]) -> pd.DataFrame:  # fmt: skip
+    """PSNR-Y of every choice the ensemble offers for the PNG copies: each trained QF's
+    generator alone (given with --quality, from a folder that holds only it, so that no
+    measured ladder applies), and the input itself (copied)."""
     copies = inputs[(inputs.form == "png") & (inputs.quality < 100)]
-    frames = [restore_images(copies, images, work, method, q) for q in ladder]
+    frames = []
+    for q, path in sorted(generators.items()):
+        alone = work / "alone" / method / f"q{q}"
+        alone.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, alone)
+        frames.append(restore_images(copies, images, work, method, q, models_dir=alone))
     table = pd.concat(frames).pivot_table(index=["image", "quality"], columns="given",
                                           values="psnr_y")  # fmt: skip
     table["copy"] = frames[0].set_index(["image", "quality"]).psnr_y_in
@@ -299,8 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         for method in args.methods:
             result = restore_images(inputs, images, work, method)
             if args.oracle is None or method in args.oracle:
-                ladder = sorted(find_generators(method, None, find_project()))
-                picked[method] = picks(result, oracle(inputs, images, work, method, ladder))
+                generators = find_generators(method, None, find_project())
+                picked[method] = picks(result, oracle(inputs, images, work, method, generators))
             restored.append(result)
         restored = pd.concat(restored)
         restored.to_csv(args.out / "images.csv", index=False)

@@ -165,6 +165,15 @@ class TrainQFParams:
 
 
 @dataclass(config=STRICT)
+class LadderParams:
+    """The ensemble's ladder measured on the validation split (stage ladder)."""
+
+    methods: tuple[str, ...]  # methods whose generators are blended (combine "blend")
+    margin: Annotated[float, Field(ge=0, le=3)]  # dB another choice must gain to be taken
+    dir: str  # <method>.json per method
+
+
+@dataclass(config=STRICT)
 class EvaluateParams:
     """The evaluate stage: which trained methods, scored how."""
 
@@ -227,6 +236,7 @@ class Params:
     data: DataParams
     degradation: DegradationParams
     train_qf: TrainQFParams
+    ladder: LadderParams
     evaluate: EvaluateParams
     compare: CompareParams
     video: VideoParams

@@ -463,3 +463,18 @@ def _check_shown_methods(params: Params) -> list[str]:
 
 
 add_check(_check_shown_methods)
+
+
+def _check_ladder(params: Params) -> list[str]:
+    """The ladder is measured for methods whose generators are blended (stage ladder)."""
+    problems = []
+    for name in params.ladder.methods:
+        if name not in METHODS:
+            problems.append(f"ladder.methods: unknown method {name!r}; known: {list(METHODS)}")
+        elif get(name).combine != "blend":
+            problems.append(f"ladder.methods: {name} takes the nearest generator alone "
+                            "(combine nearest); a ladder is measured for blended ones")  # fmt: skip
+    return problems
+
+
+add_check(_check_ladder)

@@ -15,6 +15,9 @@ fades from the gentlest generator to the input, a `nearest` one switches half-wa
 and for images the QF predictor calls "above" the ladder, nothing is restored: `restore`
 copies the input with a note. Below the strongest generator's level, that generator.
 The figures behind these numbers: benchmarks/sweep.py, benchmarks/RESULTS.md.
+
+With a measured ladder (`inference.ladder`, stage `ladder`) the weights of each level are those
+that restored the validation split best, instead of the rule above.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ..archs.qf_net import QFNet, label_name
 from ..checkpoints import CheckpointError
 from ..degradations.jpeg_quality import TableQuality
 from ..methods import Combine
+from .ladder import Ladder
 from .qf import QFPrediction, predict
 from .releases import load_generator, load_predictor
 from .restore import Restorer, blend
@@ -143,12 +147,14 @@ def _shown(path: Path) -> str:
 
 
 class Ensemble:
-    """The generators of one method (loaded on first use), how it combines them, and the QF
-    predictor."""
+    """The generators of one method (loaded on first use), how it combines them (by rule, or
+    by a measured `ladder`), and the QF predictor."""
 
     def __init__(self, paths: dict[int, Path], combine: Combine, device: torch.device,
-                 predictor: Path | None = None, codec: str = "jpeg"):  # fmt: skip
+                 predictor: Path | None = None, codec: str = "jpeg",
+                 ladder: Ladder | None = None):  # fmt: skip
         self.paths, self.combine, self.device, self.codec = paths, combine, device, codec
+        self.ladder = ladder
         self.pass_through = pass_through_level(codec, list(paths))
         self.predictor_path = predictor
         self._nets: dict[int, torch.nn.Module] = {}
@@ -165,6 +171,8 @@ class Ensemble:
 
     def weights(self, quality: float) -> dict[int, float]:
         """The generators and weights for a QF (`INPUT` beyond the gentlest)."""
+        if self.ladder is not None:
+            return self.ladder.weights(quality, self.pass_through, INPUT)
         return ensemble_weights(quality, list(self.paths), self.combine, self.pass_through)
 
     def gentlest(self) -> int:
@@ -190,10 +198,12 @@ class Ensemble:
         kind = "perceptual loss" if any(n.release.get("method") == "gan" for n in nets) else "loss"
         predictor = _shown(self.predictor_path) if self.predictor() is not None else "none"
         reads = "CRF" if get_method(method).codec == "h264" else "QF"  # what its inputs carry
+        ladder = (f"; weights per {reads} measured on {len(self.ladder.images)} validation "
+                  "images (ladder)" if self.ladder is not None else "")  # fmt: skip
         return (
             f"{method}: {label_of(method)}, generators "
             f"{' '.join(f'q{q}' for q in sorted(self.paths))} in {', '.join(folders)}, "
-            f"trained with {kind} {', '.join(losses)}; {reads} predictor {predictor}; "
+            f"trained with {kind} {', '.join(losses)}{ladder}; {reads} predictor {predictor}; "
             f"device {self.device}"
         )
 

@@ -51,7 +51,15 @@ from ..methods import combine_of
 from ..methods import get as get_method
 from ..methods import models_dir as models_dir_of
 from ..pretrained import sha256
-from .ensemble import Ensemble, QualityChoice, QualityUnknown, RestoreError
+from .ensemble import (
+    INPUT,
+    Ensemble,
+    QualityChoice,
+    QualityUnknown,
+    RestoreError,
+    ensemble_weights,
+)
+from .ladder import Ladder, LadderError
 from .png import read_record, write_png_record
 from .releases import find_releases
 from .restore import Restorer, restore_tiled, tile_count
@@ -334,7 +342,7 @@ def unique_names(relatives: Sequence[Path], taken: Iterable[Path] = (),
     return names
 
 
-def _digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
     """A file's sha256 (`pretrained.sha256`), short."""
     return sha256(Path(path))[:16]
 
@@ -476,13 +484,35 @@ def _setup(method: str, project: Path | None, models_dir, predictor, override: i
                   else project_params.train_qf.models_dir)  # fmt: skip
         predictor = resolve_path(folder, project) / "predictor.pt"
     predictor = Path(predictor) if predictor else None
+    digests = {q: file_digest(p) for q, p in sorted(paths.items())}
+    ladder = _ladder(method, project, digests)
     settings = {  # what an output depends on besides its input; recorded in every output
         "method": method, **common,
-        "generators": {str(q): _digest(p) for q, p in sorted(paths.items())},
-        "predictor": _digest(predictor) if predictor and predictor.is_file() else None,
+        "generators": {str(q): d for q, d in digests.items()},
+        "predictor": file_digest(predictor) if predictor and predictor.is_file() else None,
     }  # fmt: skip
-    ensemble = Ensemble(paths, combine_of(method), device, predictor, codec)
+    if ladder is not None:
+        settings["ladder"] = fingerprint(ladder.levels)
+    ensemble = Ensemble(paths, combine_of(method), device, predictor, codec, ladder)
     return Setup(method, ensemble, settings, fingerprint(settings))
+
+
+def _ladder(method: str, project: Path | None, digests: dict[int, str]) -> Ladder | None:
+    """The project's measured ladder of `method` when it was measured for these very
+    generators (stage ladder), else None: the ensemble's rule decides."""
+    if project is None:
+        return None
+    from ..config import load_params, resolve_path
+
+    params = load_params(project / "params.yaml")
+    path = resolve_path(params.ladder.dir, project) / f"{method}.json"
+    if method not in params.ladder.methods or not path.is_file():
+        return None
+    try:
+        ladder = Ladder.load(path)
+    except LadderError as err:
+        raise RestoreError(str(err)) from None
+    return ladder if ladder.levels and ladder.matches(digests) else None  # none: the rule
 
 
 @dataclass(frozen=True)
@@ -505,7 +535,7 @@ def _restore_locked(files, skipped, out_dir, setups, override, tile, overlap, bi
         target = out_dir / name
         setup = setups["video" if is_video(path) else "image"]
         try:
-            record = {"source": _digest(path), "settings": setup.settings_id}
+            record = {"source": file_digest(path), "settings": setup.settings_id}
         except OSError as err:
             report.results.append(FileResult(path, error=f"cannot be read ({err.strerror})"))
             continue
@@ -631,6 +661,12 @@ def _why_copied(choice: QualityChoice, ensemble: Ensemble) -> str:
                 f"{choice.cnn.label} ({choice.cnn.confidence:.0%}); {force}")  # fmt: skip
     source = ("given" if choice.override is not None else choice.tables.kind
               if choice.tables is not None else f"the {unit} predictor")  # fmt: skip
+    if ensemble.ladder is not None and ensemble_weights(
+        choice.used, trained, ensemble.combine, ensemble.pass_through
+    ) != {INPUT: 1.0}:
+        return (f"at {unit} {choice.used:g} ({source}) the input itself restored the "
+                "validation split better than any generator (the measured ladder, stage "
+                f"ladder); {force}")  # fmt: skip
     side = "below" if video else "above"
     return (f"{unit} {choice.used:g} ({source}) is {side} the {unit}s its generators are trained "
             f"for ({trained[0]}..{trained[-1]}): restoring would take more than it gives; "

@@ -1,0 +1,121 @@
+"""Stage `ladder`: which generators restore each QF or CRF, measured on the validation split.
+
+For every method of `ladder.methods`, at each level the QF (or CRF) predictor can name, and
+each trained level, on the generators' side of the pass-through rung, validation images
+compressed at that level are restored by every choice of the ensemble (`inference.ladder`):
+the corpus' validation images through JPEG, or for a video method the CRF predictor's
+validation frames through H.264. The chosen weights go to `ladder.dir/<method>.json`, which
+`restore` uses for those very generators; the table of gains is printed.
+
+    python -m artifact_removal.stages.ladder params.yaml
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..config import find_project_root, load_params, resolve_path
+from ..data.images import read_png
+from ..data.prepared import keys, quality_dir, set_folder
+from ..data.video import PREDICTOR_DATA
+from ..inference.ensemble import INPUT, ensemble_weights, pass_through_level
+from ..inference.files import file_digest, find_generators
+from ..inference.ladder import Ladder, jpeg_pairs, label, measure
+from ..inference.releases import load_generator
+from ..methods import combine_of
+from ..methods import get as get_method
+from ..runtime import seed_everything, select_device
+
+
+def levels_of(classes: list[int], available: list[int], pass_through: int) -> list[int]:
+    """The levels measured: the predictor's classes and the trained levels on the generators'
+    side of the pass-through rung (QFs below it; for H.264, CRFs above it)."""
+    lower_is_gentler = pass_through < min(available)  # H.264: a lower CRF is a better quality
+    return sorted({q for q in [*classes, *available]
+                   if (q > pass_through if lower_is_gentler else q < pass_through)})  # fmt: skip
+
+
+def _rgb(pixels: np.ndarray) -> np.ndarray:
+    return pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
+
+
+def _originals(folder: Path) -> dict[str, np.ndarray]:
+    return {key: _rgb(read_png(folder / "gt" / f"{key}.png")) for key in keys(folder)}
+
+
+def validation_pairs(params, root: Path, codec: str, levels: list[int]) -> tuple[dict, list]:
+    """level -> (original, compressed) pairs of the validation split, and their names: the
+    corpus' images through JPEG at each QF, or the CRF predictor's validation frames, which
+    went through H.264 at each CRF with x264 settings drawn per clip (`data.video`)."""
+    if codec == "jpeg":
+        images = _originals(set_folder(params, root, "val"))
+        pairs = jpeg_pairs(images, levels, params.degradation.chroma_subsampling)
+        return pairs, list(images)
+    folder = resolve_path(params.video.prepared_dir, root) / PREDICTOR_DATA / "sets" / "val"
+    frames = _originals(folder)
+    pairs = {crf: [(gt, _rgb(read_png(folder / quality_dir(crf) / f"{key}.png")))
+                   for key, gt in frames.items()] for crf in levels}  # fmt: skip
+    return pairs, list(frames)
+
+
+def run(params_path: Path, progress: bool = True) -> dict[str, Ladder]:
+    """Measure and write the ladder of every method of `ladder.methods`."""
+    root = find_project_root(params_path.parent)
+    params = load_params(params_path)
+    seed_everything(params.seed)
+    device = select_device(params.device)
+    out_dir = resolve_path(params.ladder.dir, root)
+    ladders = {}
+    for method in params.ladder.methods:
+        codec = get_method(method).codec
+        unit = "QF" if codec == "jpeg" else "CRF"
+        classes = list(params.train_qf.classes or params.degradation.qualities
+                       if codec == "jpeg" else params.video.predictor_crfs)  # fmt: skip
+        paths = find_generators(method, None, root)
+        available = sorted(paths)
+        pass_through = pass_through_level(codec, available)
+        levels = levels_of(classes, available, pass_through)
+        if codec != "jpeg":  # the frames exist at the CRF predictor's classes only
+            levels = [crf for crf in levels if crf in classes]
+        pairs, names = validation_pairs(params, root, codec, levels)
+        nets = {q: load_generator(p, device) for q, p in paths.items()}
+        rungs = [*sorted(available, reverse=codec != "jpeg"), INPUT]  # strongest to gentlest
+        combine = combine_of(method)
+
+        def nominal(level: int, available=available, pass_through=pass_through,
+                    combine=combine) -> dict:  # fmt: skip
+            return ensemble_weights(level, available, combine, pass_through)
+
+        with tqdm(total=len(levels), desc=f"ladder {method}", unit=unit,
+                  disable=not progress) as bar:  # fmt: skip
+            ladder = measure(method, nets, {q: file_digest(p) for q, p in paths.items()},
+                             pairs, nominal, rungs, INPUT, params.ladder.margin, device,
+                             names, bar.update)  # fmt: skip
+        ladder.save(out_dir / f"{method}.json")
+        ladders[method] = ladder
+        print(f"\n{method}: measured on {len(names)} validation images; mean gain in dB "
+              "(PSNR-Y)")  # fmt: skip
+        for level in levels:
+            own = label(nominal(level), INPUT)
+            used = label(ladder.levels[level], INPUT)
+            scores = ladder.scores[level]
+            print(f"  {unit} {level:3d}: rule {own:<22} {scores[own]:+.3f}   ladder {used:<22} "
+                  f"{scores[used]:+.3f}")  # fmt: skip
+    return ladders
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m artifact_removal.stages.ladder PARAMS", file=sys.stderr)
+        return 2
+    run(Path(args[0]).resolve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
