@@ -115,6 +115,16 @@ def test_a_video_without_method_goes_to_a_video_method(models, photo, tmp_path, 
     assert read_video_record(tmp_path / "out" / "clip.mp4")["source"]
 
 
+def test_an_image_method_does_not_read_a_crf_as_a_qf(models, photo, tmp_path):
+    """x264's CRF 40 says nothing of the JPEG QF an image generator is trained for: with
+    --method ssim the QF predictor decides (the stream's settings are not used)."""
+    clip = _write_clip(tmp_path / "clip.mp4", _pan(photo, 12), crf=40)
+    report = restore_files([clip], tmp_path / "out", **_common(models))
+    choice = report.results[0].choice
+    assert choice.tables is None and choice.cnn is not None, report.summary()
+    assert "x264 settings" not in report.summary()
+
+
 def test_a_video_better_than_the_ladder_is_copied_packet_for_packet(models, photo, tmp_path):
     clip = _write_clip(tmp_path / "clip.mp4", _pan(photo, 12), crf=20)
     common = _common(models) | {"models_dir": models / "video_ssim", "quality": 20,

@@ -707,8 +707,9 @@ def _restore_video(ensemble: Ensemble, path: Path, target: Path, record: dict, r
     try:
         info = probe(path)
         result.size = (info.height, info.width)
-        result.choice = choice = ensemble.choose(_sample_frame(path), override,
-                                                 x264_quality(path), beyond)  # fmt: skip
+        # x264's CRF tells the generators of an H.264 method, not an image method's QF
+        stream = x264_quality(path) if ensemble.codec == "h264" else None
+        result.choice = choice = ensemble.choose(_sample_frame(path), override, stream, beyond)
         if choice.passed_through:
             frames = copy_video(path, target, record, replace, info)
             result.output, result.status = target, COPIED
