@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..degradations.yuv import frame_to_rgb
+
 MOTIONS = ("pan", "zoom", "shake")
 LOSSLESS_CODECS = {"rawvideo", "ffv1", "png", "utvideo", "huffyuv", "ffvhuff", "qtrle",
                    "v210", "r210", "yuv4"}  # fmt: skip
@@ -136,7 +138,7 @@ def read_clip(path: str | Path, max_frames: int | None = None, fps: Fraction = F
                     note += "-bit) converted to 8-bit RGB"
                     if note not in notes:
                         notes.append(note)
-                frames.append(frame.to_ndarray(format="rgb24"))
+                frames.append(frame_to_rgb(frame))
                 stamps.append(frame.time)
                 if max_frames and len(frames) >= max_frames:
                     break

@@ -2,9 +2,11 @@
 
 A clip goes in as RGB frames and comes back as the decoder sees it: (T, H, W, 3) uint8 frames
 and each frame's picture type (I, P or B). The encoder works in yuv420p (BT.601, limited
-range, as FFmpeg converts by default), so the colour conversion and the chroma subsampling are
-part of the degradation, as 4:2:0 is for JPEG. x264 runs on a fixed number of threads: its
-bytes then depend on the settings only, not on the machine's core count.
+range, tagged so; converted by `degradations.yuv`, not by FFmpeg), so the colour conversion and
+the chroma subsampling are part of the degradation, as 4:2:0 is for JPEG. x264 runs on a fixed
+number of threads and is given Y'CbCr converted in numpy: its bytes then depend on the settings
+only, not on the machine's core count or on the process (FFmpeg's RGB converter inside the
+encoder made the same clip come out differently from one run to the next).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from .yuv import YUVSpace, frame_to_rgb, rgb_to_frame
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
            "veryslow")  # fmt: skip
@@ -101,8 +105,10 @@ def encode_h264(frames: np.ndarray, settings: H264, fps: Fraction | int = 25) ->
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = 1 / fps
+        for name, value in YUVSpace().codes.items():  # BT.601, limited: said in the stream
+            setattr(stream.codec_context, name, value)
         for t, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame = rgb_to_frame(rgb, YUVSpace(), "420")
             frame.pts = t
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
@@ -119,7 +125,7 @@ def decode_clip(source: bytes | str | Path) -> Clip:
         stream = container.streams.video[0]
         fps = stream.average_rate or stream.guessed_rate or Fraction(25)
         for frame in container.decode(stream):
-            frames.append(frame.to_ndarray(format="rgb24"))
+            frames.append(frame_to_rgb(frame))
             types.append(PictureType(frame.pict_type).name)
     if not frames:
         raise ValueError("the video stream has no frames")

@@ -46,6 +46,7 @@ from ..checkpoints import fingerprint
 from ..config import ConfigError
 from ..data.images import ImageReadError, read_image
 from ..degradations.jpeg_quality import jpeg_quality
+from ..degradations.yuv import frame_to_rgb
 from ..fileio import FolderBusy, FolderLock, remove_leftovers
 from ..methods import combine_of
 from ..methods import get as get_method
@@ -255,6 +256,10 @@ def _walk(folder: Path, exclude: Path, skipped: list[FileResult]) -> list[Path]:
         problem = _link_problem(path)
         if problem:
             skipped.append(FileResult(path, error=problem, status=SKIPPED))
+        elif entry.is_dir(follow_symlinks=False) and _segments_folder(path):
+            reason = ("an interrupted video restore's segments, kept for its rerun (not an "
+                      "input)")  # fmt: skip
+            skipped.append(FileResult(path, error=reason, status=SKIPPED))
         elif entry.is_dir(follow_symlinks=False):
             if path.resolve() != exclude:
                 found += _walk(path, exclude, skipped)
@@ -268,6 +273,12 @@ def _walk(folder: Path, exclude: Path, skipped: list[FileResult]) -> list[Path]:
         else:
             found.append(path)
     return found
+
+
+def _segments_folder(path: Path) -> bool:
+    """A hidden `.NAME.segments` folder that `inference.video` made (its manifest inside)."""
+    return (path.name.startswith(".") and path.name.endswith(".segments")
+            and (path / "manifest.json").is_file())  # fmt: skip
 
 
 def is_video(path: Path) -> bool:
@@ -762,7 +773,7 @@ def _sample_frame(path: Path, seconds: float = 0.5) -> np.ndarray:
                 break
     if last is None:
         raise VideoError("its video stream has no frames")
-    return last.to_ndarray(format="rgb24")
+    return frame_to_rgb(last)
 
 
 def _restore(restorer: Restorer, pixels: np.ndarray, tile: int, overlap: int, bits: int):

@@ -34,6 +34,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..degradations.h264 import PRESETS
+from ..degradations.yuv import YUVSpace, frame_to_rgb, rgb_to_frame
 from ..fileio import write_atomic
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".y4m", ".mpg", ".mpeg",
@@ -47,6 +48,9 @@ FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
 # where the output says what made it: the container's comment tag (MP4's ©cmt, a Matroska tag)
 RECORD_KEY, RECORD_PREFIX = "comment", "artifact-removal "
 
+# x264's threads for restored videos: fixed, so that the bytes depend on the settings only (a
+# resumed run's segments are those of an uninterrupted one, on any machine)
+X264_THREADS = 4
 # frames (N, H, W, 3) uint8 -> their restorations, the same shape and dtype
 FrameRestorer = Callable[[np.ndarray], np.ndarray]
 
@@ -70,6 +74,13 @@ class VideoInfo:
     colour: dict = field(default_factory=dict)  # range, matrix, primaries, transfer
     rotation: int = 0  # display rotation, degrees counter-clockwise (phones' display matrix)
     subtitle_streams: int = 0
+    duration: float | None = None  # seconds, from the container; None when it does not say
+
+    def expected_frames(self) -> int | None:
+        """How many frames the container promises: its count, else duration x frame rate."""
+        if self.frames:
+            return self.frames
+        return round(self.duration * float(self.fps)) if self.duration else None
 
     def describe(self) -> str:
         count = f"{self.frames} frames" if self.frames else "frame count unknown"
@@ -98,10 +109,12 @@ def probe(path: str | Path) -> VideoInfo:
             colour = {name: getattr(ctx, name) for name in
                       ("color_range", "colorspace", "color_primaries", "color_trc")}  # fmt: skip
             pix_fmt = ctx.format.name if ctx.format else "?"
+            duration = (float(stream.duration * stream.time_base) if stream.duration
+                        else container.duration / 1e6 if container.duration else None)  # fmt: skip
             return VideoInfo(ctx.width, ctx.height, stream.frames or None, Fraction(fps),
                              Fraction(stream.time_base), pix_fmt, ctx.name,
                              len(container.streams.audio), colour, int(first.rotation or 0),
-                             len(container.streams.subtitles))  # fmt: skip
+                             len(container.streams.subtitles), duration)  # fmt: skip
     except VideoError:
         raise
     except (av.FFmpegError, StopIteration, UnicodeDecodeError) as err:
@@ -222,7 +235,7 @@ def _frames(path: Path, skip_before: int) -> Iterator[tuple[object, np.ndarray |
             if index < skip_before:
                 yield frame, None
             else:
-                yield frame, frame.to_ndarray(format="rgb24")
+                yield frame, frame_to_rgb(frame)
 
 
 def _encode_segment(file, frames: list, restore: FrameRestorer, info: VideoInfo,
@@ -231,12 +244,17 @@ def _encode_segment(file, frames: list, restore: FrameRestorer, info: VideoInfo,
     import av
 
     fmt = "matroska" if output.codec == "ffv1" else "mp4"
+    space = YUVSpace.of(info.colour.get("colorspace"), info.colour.get("color_range"),
+                        info.pix_fmt)  # the input's own: its tags stay true  # fmt: skip
+    chroma = "444"
     with av.open(file, mode="w", format=fmt) as container:
         if output.codec == "h264":
             even = info.width % 2 == 0 and info.height % 2 == 0
+            chroma = "420" if even and output.chroma == "420" else "444"
             stream = container.add_stream("libx264", rate=info.fps, options={
-                "crf": str(output.crf), "preset": output.preset, "bf": "0"})  # fmt: skip
-            stream.pix_fmt = "yuv420p" if even and output.chroma == "420" else "yuv444p"
+                "crf": str(output.crf), "preset": output.preset, "bf": "0",
+                "threads": str(X264_THREADS)})  # fmt: skip
+            stream.pix_fmt = f"yuv{chroma}p"
         else:
             stream = container.add_stream("ffv1", rate=info.fps, options={"level": "3"})
             stream.pix_fmt = "bgr0"  # RGB, bit-exact (this FFmpeg's FFV1 takes no 8-bit gbrp)
@@ -244,11 +262,15 @@ def _encode_segment(file, frames: list, restore: FrameRestorer, info: VideoInfo,
         stream.codec_context.time_base = info.time_base
         for name, value in info.colour.items():
             setattr(stream.codec_context, name, value)
+        if output.codec == "h264" and space.full_range:  # e.g. yuvj420p: say it in the tag
+            stream.codec_context.color_range = space.codes["color_range"]
         for start in range(0, len(frames), batch):
             chunk = frames[start : start + batch]
             restored = restore(np.stack([pixels for _, pixels in chunk]))
             for (source, _), rgb in zip(chunk, restored, strict=True):
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                rgb = np.ascontiguousarray(rgb)
+                frame = (rgb_to_frame(rgb, space, chroma) if output.codec == "h264"
+                         else av.VideoFrame.from_ndarray(rgb, format="rgb24"))  # fmt: skip
                 frame.pts, frame.time_base = source.pts, source.time_base
                 frame.duration = source.duration
                 container.mux(stream.encode(frame))
@@ -259,7 +281,12 @@ def _encode_segment(file, frames: list, restore: FrameRestorer, info: VideoInfo,
 
 def _state(parts: Path, manifest: dict) -> list[Path]:
     """The finished segments a rerun may keep: all of them when the manifest matches, none
-    (the folder emptied) otherwise."""
+    (the folder emptied) otherwise. A folder of that name that is a symbolic link, or not a
+    folder, is never written through."""
+    if parts.is_symlink() or (parts.exists() and not parts.is_dir()):
+        raise VideoError(f"{parts} is in the way of this video's segments (a symbolic link or "
+                         "a file, which is never written through): remove it and run "
+                         "again")  # fmt: skip
     state = parts / "manifest.json"
     try:
         if json.loads(state.read_text()) == manifest:
@@ -295,16 +322,33 @@ def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer
     frames = _frames(source, len(done) * segment_frames)
     skipped = sum(1 for _ in islice(frames, len(done) * segment_frames))
     total = info.frames or None
+    import av
+
     with tqdm(total=total, initial=skipped, desc=source.name[:30], unit="frame", leave=False,
               disable=not progress) as bar:  # fmt: skip
         index = len(done)
-        while chunk := list(islice(frames, segment_frames)):
-            path = parts / f"segment_{index:06d}{suffix}"
-            write_atomic(path, lambda f, chunk=chunk: _encode_segment(
-                f, chunk, restore, info, output, batch, bar))  # fmt: skip
-            result.restored += len(chunk)
-            index += 1
+        try:
+            while chunk := list(islice(frames, segment_frames)):
+                path = parts / f"segment_{index:06d}{suffix}"
+                write_atomic(path, lambda f, chunk=chunk: _encode_segment(
+                    f, chunk, restore, info, output, batch, bar))  # fmt: skip
+                result.restored += len(chunk)
+                index += 1
+        except av.FFmpegError as err:  # the input cannot be decoded on: a rerun cannot finish
+            shutil.rmtree(parts, ignore_errors=True)
+            raise VideoError(f"cannot be decoded after frame {skipped + result.restored} "
+                             f"({getattr(err, 'strerror', None) or err}); nothing was "
+                             "written") from None  # fmt: skip
     result.segments = index
+    decoded = skipped + result.restored
+    expected = info.expected_frames()
+    if expected and decoded < 0.95 * expected - 1:  # a cut-short file: say so, write nothing
+        shutil.rmtree(parts)
+        promise = (f"{info.frames} frames" if info.frames
+                   else f"{info.duration:.2f} s at {float(info.fps):.3g} frames/s")  # fmt: skip
+        raise VideoError(f"truncated: the container promises {promise}, but only {decoded} "
+                         "frames could be decoded; nothing was written (repair or re-export "
+                         "the file)")  # fmt: skip
     segments = sorted(parts.glob(f"segment_*{suffix}"))
     result.frames = _join(segments, source, target, record, replace, info.rotation)
     result.seconds = time.perf_counter() - start
