@@ -10,6 +10,7 @@ from PIL import Image
 
 from artifact_removal.cli import main
 from artifact_removal.data.images import read_png
+from artifact_removal.degradations.h264 import StreamQuality, x264_quality
 from artifact_removal.degradations.jpeg import decode_jpeg
 from artifact_removal.inference.ensemble import (
     INPUT,
@@ -21,11 +22,9 @@ from artifact_removal.inference.ensemble import (
 from artifact_removal.inference.files import restore_files
 from artifact_removal.inference.restore import blend
 from artifact_removal.inference.video import (
-    StreamQuality,
     VideoError,
     VideoOutput,
     read_video_record,
-    x264_quality,
 )
 
 from .conftest import CRFS, QUALITIES

@@ -9,10 +9,11 @@ import av
 import numpy as np
 import pytest
 
+from artifact_removal.data.video import ClipError, read_clip
 from artifact_removal.inference.files import restore_files
 from artifact_removal.inference.video import VideoError, parts_folder, restore_video
 
-from .test_video import _pan, _write_clip
+from .test_video import _lossless, _pan, _write_clip
 
 
 def _common(models) -> dict:
@@ -48,7 +49,7 @@ def test_a_truncated_video_is_not_restored_short(kind, models, photo, tmp_path):
     report = restore_files([cut], tmp_path / "out", **_common(models))
     (result,) = report.results
     assert result.status == "failed", report.summary()
-    assert "truncated: the container promises" in result.error
+    assert result.error.startswith("truncated: its container ")
     assert not (tmp_path / "out" / cut.name).exists()
     assert not parts_folder(tmp_path / "out" / cut.name).exists()  # no leftovers
     whole_report = restore_files([whole], tmp_path / "out2", **_common(models))
@@ -81,3 +82,23 @@ def test_a_planted_segments_link_is_not_written_through(photo, tmp_path):
     with pytest.raises(VideoError, match="never written through"):
         restore_video(clip, target, lambda f: f, {"id": 1}, progress=False)
     assert list(elsewhere.iterdir()) == []
+
+
+def test_import_clip_says_missing_truncated_and_takes_lossless_h264(photo, tmp_path):
+    """Case 8 and the clip importer's share of case 2: a missing clip is not "damaged", a
+    truncated FFV1 clip is refused, lossless H.264 (x264 at CRF 0) is taken as clean."""
+    with pytest.raises(ClipError, match="not found"):
+        read_clip(tmp_path / "missing.mkv")
+    frames = _pan(photo, 30)
+    whole = _lossless(tmp_path / "whole.mkv", frames, "ffv1", "bgr0")
+    with av.open(str(whole)) as container:
+        ends = sorted(p.pos + p.size for p in container.demux(video=0) if p.size)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[: ends[11]])
+    with pytest.raises(ClipError, match="truncated"):
+        read_clip(cut)
+    lossless = _write_clip(tmp_path / "lossless.mp4", frames[:4], audio=False, crf=0)
+    clip = read_clip(lossless)
+    assert clip.frames.shape == (4, *frames.shape[1:]) and "lossless" in clip.notes[0]
+    with pytest.raises(ClipError, match="lossy codec"):
+        read_clip(_write_clip(tmp_path / "lossy.mp4", frames[:4], audio=False, crf=30))

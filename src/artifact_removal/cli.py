@@ -489,6 +489,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C: what is finished is kept (written atomically)
+        print("\ninterrupted: finished files and video segments are kept; run the same "
+              "command again to go on from there", file=sys.stderr)  # fmt: skip
+        return 130
     except Exception as err:
         if not _known(err):
             raise

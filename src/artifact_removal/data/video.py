@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..degradations.h264 import x264_quality
 from ..degradations.yuv import frame_to_rgb
 
 MOTIONS = ("pan", "zoom", "shake")
@@ -117,16 +118,23 @@ def read_clip(path: str | Path, max_frames: int | None = None, fps: Fraction = F
     path = Path(path)
     if path.is_dir():
         return _read_png_folder(path, max_frames, fps)
+    if not path.exists():
+        raise ClipError("not found")
     import av
 
     notes = []
+    lossless_h264 = (quality := x264_quality(path)) is not None and quality.quality == 0
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise ClipError("has no video stream")
             stream = container.streams.video[0]
             codec = stream.codec_context.name
-            if codec not in LOSSLESS_CODECS:
+            seconds = (float(stream.duration * stream.time_base) if stream.duration
+                       else container.duration / 1e6 if container.duration else None)  # fmt: skip
+            if codec == "h264" and lossless_h264:
+                notes.append(f"H.264 at x264's {quality} (lossless): taken as a clean clip")
+            elif codec not in LOSSLESS_CODECS:
                 kinds = ", ".join(sorted(LOSSLESS_CODECS))
                 raise ClipError(f"is {codec}, a lossy codec: a clean clip must be lossless "
                                 f"({kinds}, or PNG frames)")  # fmt: skip
@@ -150,11 +158,33 @@ def read_clip(path: str | Path, max_frames: int | None = None, fps: Fraction = F
                         f"({reason})") from None  # fmt: skip
     if len(frames) < 2:
         raise ClipError(f"has {len(frames)} frame(s); a clip needs at least 2")
+    if problem := truncation(stream.frames, seconds, len(frames), stamps, float(rate),
+                             complete=not (max_frames and len(frames) >= max_frames)):  # fmt: skip
+        raise ClipError(f"truncated: {problem} (repair or re-export it)")
     gaps = np.diff([s for s in stamps if s is not None])
     if len(gaps) and gaps.max() - gaps.min() > 0.5 / float(rate):
         notes.append(f"variable frame rate ({1 / gaps.max():.2f} to {1 / gaps.min():.2f} fps): "
                      f"taken frame by frame at its average {float(rate):.3f} fps")  # fmt: skip
     return LoadedClip(np.stack(frames), Fraction(rate), tuple(notes))
+
+
+def truncation(promised: int | None, seconds: float | None, decoded: int, stamps: list,
+               fps: float, complete: bool = True) -> str | None:  # fmt: skip
+    """Why a decoded stream looks cut short, or None: fewer frames than the container's count
+    (less 5%), or, without a count, frames that stop well before its duration (a variable
+    frame rate is judged by the timestamps, not by duration x rate). `complete`: the whole
+    stream was read."""
+    if not complete:
+        return None
+    if promised:
+        if decoded < 0.95 * promised - 1:
+            return f"its container promises {promised} frames, only {decoded} could be decoded"
+        return None
+    last = max((s for s in stamps if s is not None), default=None)
+    if seconds and last is not None and last + 2 / fps < 0.9 * seconds:
+        return (f"its container says {seconds:.2f} s, its frames stop at {last:.2f} s "
+                f"({decoded} frames)")  # fmt: skip
+    return None
 
 
 def _read_png_folder(folder: Path, max_frames: int | None, fps: Fraction) -> LoadedClip:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +141,46 @@ def h264_compress(frames: np.ndarray, settings: H264, fps: Fraction | int = 25) 
     if len(clip.frames) != len(frames):
         raise RuntimeError(f"the encoder returned {len(clip.frames)} frames of {len(frames)}")
     return CompressedClip(clip.frames[:, :h, :w], clip.picture_types, clip.fps, data)
+
+
+@dataclass(frozen=True)
+class StreamQuality:
+    """The CRF (or constant QP) an x264 encoder wrote into the stream it made: a video's
+    counterpart of a JPEG's quantization tables."""
+
+    quality: int
+    mode: str  # crf | cqp
+    kind = "x264 settings"  # what told the quality, in messages
+
+    def __str__(self) -> str:
+        return f"{self.mode.upper()} {self.quality}"
+
+
+def x264_quality(path: str | Path) -> StreamQuality | None:
+    """The rate control of a video's first stream when x264 made it: libx264 writes its settings
+    as text in an SEI message of the first frame ("x264 - core ... options: ... rc=crf ...
+    crf=23.0 ..."). None for other encoders, and for rates that are not constant quality (a
+    target bitrate)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            data = bytes(stream.codec_context.extradata or b"")
+            for packet in islice(container.demux(stream), 2):
+                data += bytes(packet)
+    except (av.FFmpegError, IndexError, OSError):
+        return None
+    start = data.find(b"x264 - core")
+    if start < 0:
+        return None
+    text = data[start : data.find(b"\x00", start) if b"\x00" in data[start:] else None]
+    options = dict(o.split("=", 1) for o in text.decode("latin-1").split() if "=" in o)
+    try:
+        if options.get("rc") == "crf":
+            return StreamQuality(round(float(options["crf"])), "crf")
+        if options.get("rc") == "cqp":
+            return StreamQuality(int(options["qp"]), "cqp")
+    except (KeyError, ValueError):
+        pass
+    return None

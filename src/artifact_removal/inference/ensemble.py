@@ -31,13 +31,13 @@ import torch
 
 from ..archs.qf_net import QFNet, label_name
 from ..checkpoints import CheckpointError
+from ..degradations.h264 import StreamQuality
 from ..degradations.jpeg_quality import TableQuality
 from ..methods import Combine
 from .ladder import Ladder
 from .qf import QFPrediction, predict
 from .releases import load_generator, load_predictor
 from .restore import Restorer, blend
-from .video import StreamQuality
 
 # Below this (calibrated) probability that the QF is its answer's class or a neighbouring one,
 # the QF predictor's choice is printed with a warning; its answer is then already the gentlest

@@ -45,6 +45,7 @@ from ..archs.qf_net import ABOVE
 from ..checkpoints import fingerprint
 from ..config import ConfigError
 from ..data.images import ImageReadError, read_image
+from ..degradations.h264 import x264_quality
 from ..degradations.jpeg_quality import jpeg_quality
 from ..degradations.yuv import frame_to_rgb
 from ..fileio import FolderBusy, FolderLock, remove_leftovers
@@ -73,7 +74,6 @@ from .video import (
     probe,
     read_video_record,
     restore_video,
-    x264_quality,
 )
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp",
@@ -739,16 +739,18 @@ def _restore_video(ensemble: Ensemble, path: Path, target: Path, record: dict, r
         result.output = target
         reused = (f", {done.reused} of {done.segments} segments kept from an interrupted run"
                   if done.reused else "")  # fmt: skip
-        result.notes = (f"video, {done.frames} frames, {done.fps:.2f} frames/s{reused}",
-                        *_video_notes(info))  # fmt: skip
+        speed = f", {done.fps:.2f} frames/s" if done.restored else ""  # none: all were kept
+        result.notes = (f"video, {done.frames} frames{speed}{reused}",
+                        *_video_notes(info, videos.output))  # fmt: skip
     except Exception as err:
         _failed(result, err, target)
     return result
 
 
-def _video_notes(info) -> tuple[str, ...]:
-    """What a restored video does not keep of its input (bit depth beyond 8, subtitles), said
-    once per video."""
+def _video_notes(info, output: VideoOutput = H264_OUTPUT) -> tuple[str, ...]:
+    """What a restored video does not keep of its input (bit depth beyond 8, subtitles, more
+    video streams than the first) or how it is written otherwise than asked, said once per
+    video."""
     import av
 
     bits = (
@@ -757,6 +759,14 @@ def _video_notes(info) -> tuple[str, ...]:
     notes = [f"{info.pix_fmt} ({bits}-bit) restored in 8 bits"] if bits > 8 else []
     if info.subtitle_streams:
         notes.append(f"{info.subtitle_streams} subtitle stream(s) not copied")
+    if info.video_streams > 1:
+        notes.append(f"{info.video_streams - 1} more video stream(s) not restored nor copied "
+                     "(only the first is)")  # fmt: skip
+    if output.codec == "h264" and output.chroma == "420" and (info.width % 2 or info.height % 2):
+        notes.append(
+            f"written in 4:4:4, not 4:2:0: {info.width}x{info.height} is odd, and "
+            "4:2:0 needs an even width and height (some players cannot play 4:4:4)"
+        )
     return tuple(notes)
 
 

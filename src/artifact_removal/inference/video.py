@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..data.video import truncation
 from ..degradations.h264 import PRESETS
 from ..degradations.yuv import YUVSpace, frame_to_rgb, rgb_to_frame
 from ..fileio import write_atomic
@@ -75,12 +76,7 @@ class VideoInfo:
     rotation: int = 0  # display rotation, degrees counter-clockwise (phones' display matrix)
     subtitle_streams: int = 0
     duration: float | None = None  # seconds, from the container; None when it does not say
-
-    def expected_frames(self) -> int | None:
-        """How many frames the container promises: its count, else duration x frame rate."""
-        if self.frames:
-            return self.frames
-        return round(self.duration * float(self.fps)) if self.duration else None
+    video_streams: int = 1
 
     def describe(self) -> str:
         count = f"{self.frames} frames" if self.frames else "frame count unknown"
@@ -114,56 +110,14 @@ def probe(path: str | Path) -> VideoInfo:
             return VideoInfo(ctx.width, ctx.height, stream.frames or None, Fraction(fps),
                              Fraction(stream.time_base), pix_fmt, ctx.name,
                              len(container.streams.audio), colour, int(first.rotation or 0),
-                             len(container.streams.subtitles), duration)  # fmt: skip
+                             len(container.streams.subtitles), duration,
+                             len(container.streams.video))  # fmt: skip
     except VideoError:
         raise
     except (av.FFmpegError, StopIteration, UnicodeDecodeError) as err:
         reason = getattr(err, "strerror", None) or str(err)
         raise VideoError(f"cannot be read as a video: damaged, truncated, or not a video "
                          f"({reason})") from None  # fmt: skip
-
-
-@dataclass(frozen=True)
-class StreamQuality:
-    """The CRF (or constant QP) an x264 encoder wrote into the stream it made: a video's
-    counterpart of a JPEG's quantization tables."""
-
-    quality: int
-    mode: str  # crf | cqp
-    kind = "x264 settings"  # what told the quality, in messages
-
-    def __str__(self) -> str:
-        return f"{self.mode.upper()} {self.quality}"
-
-
-def x264_quality(path: str | Path) -> StreamQuality | None:
-    """The rate control of a video's first stream when x264 made it: libx264 writes its settings
-    as text in an SEI message of the first frame ("x264 - core ... options: ... rc=crf ...
-    crf=23.0 ..."). None for other encoders, and for rates that are not constant quality (a
-    target bitrate)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            data = bytes(stream.codec_context.extradata or b"")
-            for packet in islice(container.demux(stream), 2):
-                data += bytes(packet)
-    except (av.FFmpegError, IndexError, OSError):
-        return None
-    start = data.find(b"x264 - core")
-    if start < 0:
-        return None
-    text = data[start : data.find(b"\x00", start) if b"\x00" in data[start:] else None]
-    options = dict(o.split("=", 1) for o in text.decode("latin-1").split() if "=" in o)
-    try:
-        if options.get("rc") == "crf":
-            return StreamQuality(round(float(options["crf"])), "crf")
-        if options.get("rc") == "cqp":
-            return StreamQuality(int(options["qp"]), "cqp")
-    except (KeyError, ValueError):
-        pass
-    return None
 
 
 @dataclass(frozen=True)
@@ -319,7 +273,15 @@ def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer
     done = _state(parts, manifest)
     result = VideoResult(reused=len(done))
     start = time.perf_counter()
-    frames = _frames(source, len(done) * segment_frames)
+    last_time = None  # of the last frame decoded: how far the stream really goes
+
+    def timed(frames):
+        nonlocal last_time
+        for frame, pixels in frames:
+            last_time = frame.time if frame.time is not None else last_time
+            yield frame, pixels
+
+    frames = timed(_frames(source, len(done) * segment_frames))
     skipped = sum(1 for _ in islice(frames, len(done) * segment_frames))
     total = info.frames or None
     import av
@@ -341,13 +303,9 @@ def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer
                              "written") from None  # fmt: skip
     result.segments = index
     decoded = skipped + result.restored
-    expected = info.expected_frames()
-    if expected and decoded < 0.95 * expected - 1:  # a cut-short file: say so, write nothing
-        shutil.rmtree(parts)
-        promise = (f"{info.frames} frames" if info.frames
-                   else f"{info.duration:.2f} s at {float(info.fps):.3g} frames/s")  # fmt: skip
-        raise VideoError(f"truncated: the container promises {promise}, but only {decoded} "
-                         "frames could be decoded; nothing was written (repair or re-export "
+    if problem := truncation(info.frames, info.duration, decoded, [last_time], float(info.fps)):
+        shutil.rmtree(parts)  # a cut-short file: say so, write nothing
+        raise VideoError(f"truncated: {problem}; nothing was written (repair or re-export "
                          "the file)")  # fmt: skip
     segments = sorted(parts.glob(f"segment_*{suffix}"))
     result.frames = _join(segments, source, target, record, replace, info.rotation)

@@ -16,7 +16,9 @@ clips non-monotonically), so no figure of it is reported.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
+import itertools
 import json
 import time
 from dataclasses import dataclass
@@ -252,6 +254,9 @@ def stacked_clip(versions: dict[str, np.ndarray], fps: float, crf: int) -> bytes
     return encode_h264(frames, H264(crf, "medium", gop=12, bframes=0), round(fps))
 
 
+_BOXES = itertools.count(1)  # the players mounted in this process, in order
+
+
 @dataclass
 class Player:
     """A synced player of several versions of one clip (`player.js`), shown in Jupyter and
@@ -279,7 +284,8 @@ class Player:
 
     def to_html(self) -> str:
         """A self-contained block: a div, the player's script, the call that mounts it."""
-        box = f"ar-player-{id(self):x}"
+        # an id unique in the page and the same in every run (a memory address is not)
+        box = f"ar-player-{next(_BOXES)}-{hashlib.sha256(self.data).hexdigest()[:8]}"
         caption = f"<div style='font:13px sans-serif'>{html.escape(self.title)}</div>"
         return (f"{caption}<div id='{box}'></div><script>{PLAYER_JS}\n"
                 f"arPlayerMount(document.getElementById('{box}'), "
