@@ -166,3 +166,24 @@ def test_an_executed_report_works_offline_in_a_browser(browser, tmp_path):
     assert "λ" in math and width > 20 and height > 10, (math, width, height)
     assert "300/300" in text and "0/300" not in text.replace("300/300", "")
     assert browser.execute_script("return document.querySelector('progress').position") == 1
+
+
+def test_a_report_shows_its_parameters_once_and_the_kernel_says_nothing_of_tcp(tmp_path, capfd):
+    """Issue 27, case 9: papermill's injected cell folded into the defaults' cell in the HTML
+    (the passed value in place of the default, comments kept); the kernel runs over local IPC
+    sockets, so no stage prints "Kernel is running over TCP without encryption"."""
+    cells = [nbformat.v4.new_code_cell('quality = 10  # the QF\nmethod = "ssim"',
+                                       metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("print(quality, method)")]  # fmt: skip
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": KERNELSPEC}),
+                   tmp_path / "source.ipynb")  # fmt: skip
+    run_notebook(tmp_path / "source.ipynb", tmp_path / "report.ipynb", {"quality": 40},
+                 cwd=tmp_path)  # fmt: skip
+    assert "TCP" not in capfd.readouterr().err
+    executed = nbformat.read(tmp_path / "report.ipynb", as_version=4)
+    assert "40 ssim" in json.dumps(executed.cells[-1].outputs)
+    assert len(executed.cells) == 3  # the executed notebook keeps papermill's two cells
+    page = (tmp_path / "report.html").read_text()
+    assert "injected-parameters" not in page and page.count("celltag_parameters") == 1
+    text = re.sub(r"<[^>]+>", "", page)
+    assert "quality = 40  # the QF" in text and "quality = 10" not in text

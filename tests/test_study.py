@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from artifact_removal.config import ConfigError, StudyParams, load_params
@@ -29,12 +30,14 @@ from artifact_removal.stages.study import (
     StudyWidget,
     analyse,
     beside_talk,
+    check_ratings,
     page_html,
     picture_array,
     rater_file,
     rater_hash,
     study_of,
     trial_sequence,
+    write_analysis,
     write_study,
 )
 
@@ -188,7 +191,7 @@ def test_ratings_are_written_as_given_and_a_session_resumes(study, tmp_path, mon
     # a crash while writing the next rating leaves the file as it was
     monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("power cut")))
     with pytest.raises(OSError, match="power cut"):
-        log.add({**log.rows()[0], "position": 3})
+        log.add(_row(study, "Ann Lee", 3, 30))
     monkeypatch.undo()
     assert log.path.read_bytes() == before
     assert [p.name for p in folder.iterdir()] == [log.path.name]  # no leftover
@@ -386,3 +389,136 @@ def test_the_page_is_one_file_with_everything_inlined(study):
     page = page_html(study)
     assert page.count("data:image/png;base64,") == len(study.pictures)
     assert "arStudyMount" in page and "<script src" not in page
+
+
+# --- ratings checked against the study (issue 27, case 6) -------------------------------------
+
+
+def _write(folder, name: str, rows: list[dict]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=RATING_COLUMNS).to_csv(folder / name, index=False)
+
+
+def test_a_row_that_does_not_fit_its_study_is_refused_with_file_and_line(study, tmp_path):
+    folder = tmp_path / "ratings"
+    rows = [_row(study, "ann", p, 10 * p) for p in range(3)]
+    _write(folder, "ann.csv", rows)
+    assert check_ratings(study, folder).raters == ["ann"]
+    mismatched = [*rows[:2], {**rows[2], "method": "gan"}]  # the row's words, not the study's
+    _write(folder, "ann.csv", mismatched)
+    with pytest.raises(RatingsError, match=r"ann.csv, line 4: trial t0\d is .* but the row says"):
+        check_ratings(study, folder)
+    _write(folder, "ann.csv", [*rows[:2], {**rows[2], "trial": "t99"}])
+    with pytest.raises(RatingsError, match=r"ann.csv, line 4: trial 't99' is not a trial of"):
+        check_ratings(study, folder)
+    _write(folder, "ann.csv", [*rows[:2], {**rows[2], "position": 1}, rows[1]])
+    other = rows[0]["trial"] if rows[0]["trial"] != rows[2]["trial"] else rows[1]["trial"]
+    _write(folder, "ann.csv", [rows[0], {**rows[1], "position": 0, "trial": rows[1]["trial"]}])
+    with pytest.raises(RatingsError, match=r"ann.csv, line \d: 'ann' was shown trial"):
+        check_ratings(study, folder)
+    assert other  # positions are checked against the rater's own order
+    _write(folder, "ann.csv", [{**rows[0], "position": 99}])
+    with pytest.raises(RatingsError, match=r"position 99 is outside the rater's 7 trials"):
+        check_ratings(study, folder)
+    _write(folder, "ann.csv", [{**rows[0], "quality": "20.7"}])
+    with pytest.raises(RatingsError, match=r"ann.csv, line 2: quality 20.7 is not a whole number"):
+        check_ratings(study, folder)
+    _write(folder, "ann.csv", [{**rows[0], "repeat": "2"}])
+    with pytest.raises(RatingsError, match=r"line 2: repeat 2 is not 0 or 1"):
+        check_ratings(study, folder)
+
+
+def test_a_browsers_second_export_is_the_same_rater(study, tmp_path):
+    folder = tmp_path / "ratings"
+    name = rater_file(folder, "alice").stem
+    first = [{**_row(study, "alice", p, 20), "time": f"2026-12-01T10:0{p}"} for p in range(2)]
+    _write(folder, f"{name}.csv", first)
+    later = [*first, {**_row(study, "alice", 2, 70), "time": "2026-12-01T10:05"},
+             {**_row(study, "alice", 1, 55), "time": "2026-12-01T10:06"}]  # re-rated
+    _write(folder, f"{name} (1).csv", later)
+    ratings = check_ratings(study, folder)
+    assert ratings.raters == ["alice"]  # not "alice (alice-... (1))"
+    table = ratings.table.sort_values("position")
+    assert list(table["position"]) == [0, 1, 2] and list(table["score"]) == [20, 55, 70]
+    assert any("two exports of 'alice'" in n for n in ratings.notes)
+    assert any("latest score kept" in n for n in ratings.notes)
+
+
+def test_upper_case_empty_and_stray_files_are_said(study, tmp_path):
+    folder = tmp_path / "ratings"
+    _write(folder, "BOB.CSV", [_row(study, "bob", 0, 40)])
+    (folder / "empty.csv").write_text("")
+    (folder / "notes.txt").write_text("bob was tired")
+    (folder / ".gitkeep").write_text("")
+    ratings = check_ratings(study, folder)
+    assert ratings.raters == ["bob"]
+    assert "empty.csv: empty; no ratings in it" in ratings.notes
+    assert "notes.txt: not a .csv file; not read" in ratings.notes
+    assert not any(".gitkeep" in n for n in ratings.notes)
+
+
+def test_a_trial_at_two_positions_names_both_lines(tmp_path):
+    folder = tmp_path / "ratings"
+    rows = _rows({"ann": [10, 20, 30]})
+    rows.loc[2, ["trial", "method"]] = ["t0", "m0"]  # trial t0 again, as a first showing
+    rows.to_csv(_mkdir(folder) / "ann.csv", index=False)
+    with pytest.raises(RatingsError, match=r"'ann' rated trial t0 at two positions: ann.csv, "
+                                           r"line 2 \(position 0\) and ann.csv, line 4"):
+        read_ratings(folder)
+
+
+def _mkdir(folder):
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def test_a_long_name_rates_and_names_are_never_markup(study, tmp_path, project):
+    folder = tmp_path / "ratings"
+    long = "Dr. " + "x" * 300
+    log = RatingLog(folder, study, long)
+    for position in range(len(study.sequence(long))):
+        log.add(_row(study, long, position, 50))  # no "File name too long"
+    assert len(log.path.name) < 100 and log.rows()[0]["score"] == 50
+    evil = "<img src=x onerror=alert(1)>|"
+    for position, (_, again) in enumerate(study.sequence(evil)):  # repeats far apart: set aside
+        RatingLog(folder, study, evil).add(_row(study, evil, position, 100 if again else 0))
+    result = analyse(study, folder, max_repeat_gap=30)
+    params = load_params(project / "params.yaml")
+    paths = write_analysis(result, study, params, tmp_path)
+    summary = paths["summary"].read_text()
+    assert "Raters set aside" in summary and "<img" not in summary
+    assert "&lt;img src=x onerror=alert(1)&gt;\\|" in summary
+    metrics = tmp_path / "metrics" / "study"
+    assert json.loads((metrics / "study.json").read_text())["raters"] == 2
+    rows = sorted(p.name for p in (metrics / "conditions").glob("*.json"))
+    assert rows == ["jpeg-q10.json", "original.json", "ssim-q10.json"]  # a row each in DVC
+    assert set(json.loads((metrics / "conditions" / "original.json").read_text())) == {
+        "mos", "std", "ci95", "scores", "raters"}
+
+
+def test_the_check_stage_stops_before_the_analysis_is_deleted(study, tmp_path, project):
+    from artifact_removal.stages.study import main
+
+    write_study(study, project / "reports" / "study")
+    folder = project / "data" / "ratings"
+    _write(folder, "ann.csv", [_row(study, "ann", p, 30) for p in range(2)])
+    stamp = project / "build" / "ratings.checked"
+    args = ["check-ratings", str(project / "params.yaml"), str(stamp)]
+    assert main(args) == 0 and stamp.is_file()
+    _write(folder, "eve.csv", [{**_row(study, "eve", 0, 99), "method": "original"}])
+    stamp.unlink()
+    assert main(args) == 2 and not stamp.exists()
+
+
+def test_keys_on_the_slider_move_the_score_not_the_notebook(study, browser, tmp_path):
+    page = write_study(study, tmp_path / "study")["page"]
+    browser.get(page.as_uri())
+    browser.execute_script("localStorage.clear(); window.seen = [];"
+                           "document.addEventListener('keydown', (e) => seen.push(e.key));")
+    _start(browser, "kim")
+    slider = browser.find_element(By.CSS_SELECTOR, ".ar-score")
+    slider.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
+    assert slider.get_attribute("value") == "52"
+    assert browser.execute_script("return window.seen") == []  # JupyterLab never sees them
+    root = browser.find_element(By.CSS_SELECTOR, ".ar-study")
+    assert root.get_attribute("data-lm-suppress-shortcuts") == "true"

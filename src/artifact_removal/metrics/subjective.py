@@ -20,6 +20,7 @@ Student's t (BT.500 uses 1.96; t is wider for the few raters of a class).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def _read_one(path: Path) -> pd.DataFrame:
     try:  # every cell as written: a rater called "NA" or "null" is a name, not a gap
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
-        return pd.DataFrame(columns=RATING_COLUMNS)
+        return pd.DataFrame(columns=[*RATING_COLUMNS, "line"])
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
         raise RatingsError(f"{path}: not a ratings CSV ({err})") from None
     missing = [c for c in RATING_COLUMNS if c not in table.columns]
@@ -61,39 +62,69 @@ def _read_one(path: Path) -> pd.DataFrame:
     table["repeat"] = table["repeat"].map(lambda v: flags.get(v.strip().lower(), v))
     for column in ("position", "quality", "score", "repeat"):
         values = pd.to_numeric(table[column], errors="coerce")
-        bad = values.isna()
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0]) + 2  # the header is line 1
-            raise RatingsError(f"{path}, line {row}: {column} {table[column].iloc[row - 2]!r} "
-                               "is not a number")  # fmt: skip
+        problems = [(values.isna(), "is not a number")]
+        if column == "score":
+            problems.append(((values < 0) | (values > 100), "is outside 0..100"))
+        else:  # "20.7" is not QF 20, nor position 3.5 the third trial
+            problems.append((values != values.round(), "is not a whole number"))
+            problems.append(((values < 0) | (values > 1) if column == "repeat" else values < 0,
+                             "is not 0 or 1" if column == "repeat" else "is negative"))
+        for bad, what in problems:
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0]) + 2  # the header is line 1
+                text = table[column].iloc[row - 2]
+                shown = repr(text) if what == "is not a number" else text
+                raise RatingsError(f"{path}, line {row}: {column} {shown} {what}")
         table[column] = values
-    outside = (table["score"] < 0) | (table["score"] > 100)
-    if outside.any():
-        row = int(np.flatnonzero(outside)[0]) + 2
-        raise RatingsError(f"{path}, line {row}: score {table['score'].iloc[row - 2]} is outside "
-                           "0..100")  # fmt: skip
     blank = table["rater"].str.strip() == ""
     if blank.any():
         raise RatingsError(f"{path}, line {int(np.flatnonzero(blank)[0]) + 2}: a rating without "
                            "a rater's name")  # fmt: skip
     table = table.astype({"position": int, "quality": int, "repeat": bool})
-    return table[list(RATING_COLUMNS)]
+    return table[list(RATING_COLUMNS)].assign(line=np.arange(len(table)) + 2)
 
 
 def _empty() -> pd.DataFrame:
     """No ratings, with the columns' types."""
-    types = {"position": int, "quality": int, "score": float, "repeat": bool}
+    types = {"position": int, "quality": int, "score": float, "repeat": bool, "line": int}
     return pd.DataFrame({c: pd.Series(dtype=types.get(c, object))
-                         for c in (*RATING_COLUMNS, "file")})  # fmt: skip
+                         for c in (*RATING_COLUMNS, "file", "line")})  # fmt: skip
+
+
+COPY = re.compile(r"^(?P<stem>.+) \((?P<n>\d+)\)$")  # "name (1)": a browser's repeated download
+
+
+def rating_files(folder: Path) -> tuple[list[Path], list[str]]:
+    """The ratings files of `folder` (`*.csv`, any case), and notes on what else is there."""
+    files, notes = [], []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.name.startswith("."):
+            continue
+        if path.suffix.lower() != ".csv" or not path.is_file():
+            notes.append(f"{path.name}: not a .csv file; not read")
+        elif not path.stat().st_size:
+            notes.append(f"{path.name}: empty; no ratings in it")
+        else:
+            files.append(path)
+    return files, notes
 
 
 def read_ratings(folder: str | Path, study: str | None = None) -> Ratings:
-    """Every `*.csv` of `folder` (a missing folder holds none). Rows of another study than
-    `study` are left out with a note; a rater name found in two files is kept apart
-    (`name (file)`); a trial rated twice at one position keeps its last score."""
-    folder, notes, parts = Path(folder), [], []
-    files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
-    owners: dict[str, str] = {}
+    """Every `*.csv` of `folder` (a missing folder holds none; other files and empty ones are
+    named in the notes). Rows of another study than `study` are left out with a note. A file
+    named as a browser names a repeated download (`alice-1a2b3c4d (1).csv` beside
+    `alice-1a2b3c4d.csv`) is the same rater's later export: its ratings are merged with the
+    first file's. Otherwise a rater name found in two files is kept apart (`name (file)`). A
+    position rated twice keeps its latest score; a trial rated as a first showing at two
+    positions is an error that names both lines."""
+    folder = Path(folder)
+    files, notes = rating_files(folder)
+    def export_of(name: str) -> str:  # "alice-1a2b3c4d (2).csv" -> "alice-1a2b3c4d"
+        stem = Path(name).stem
+        copy = COPY.match(stem)
+        return (copy["stem"] if copy else stem).lower()
+
+    parts, owners = [], {}
     for path in files:
         table = _read_one(path)
         if study is not None:
@@ -104,19 +135,42 @@ def read_ratings(folder: str | Path, study: str | None = None) -> Ratings:
                              f"({studies}) left out")  # fmt: skip
                 table = table[~other]
         for rater in table["rater"].unique():
-            if owners.setdefault(rater, path.name) != path.name:
-                notes.append(f"{path.name}: rater {rater!r} also rated in {owners[rater]}; kept "
-                             f"apart as {rater!r} ({path.stem})")  # fmt: skip
-                table.loc[table["rater"] == rater, "rater"] = f"{rater} ({path.stem})"
-        before = len(table)
-        table = table.drop_duplicates(["rater", "position"], keep="last")
-        if len(table) < before:
-            notes.append(f"{path.name}: {before - len(table)} position(s) rated twice; the last "
-                         "score kept")  # fmt: skip
+            owner = owners.setdefault(rater, path.name)
+            if owner == path.name:
+                continue
+            if export_of(owner) == export_of(path.name):
+                notes.append(f"{path.name} and {owner}: two exports of {rater!r} (as a browser "
+                             "names a repeated download); read as one rater")  # fmt: skip
+                continue
+            notes.append(f"{path.name}: rater {rater!r} also rated in {owner}; kept apart as "
+                         f"{rater!r} ({path.stem})")  # fmt: skip
+            table.loc[table["rater"] == rater, "rater"] = f"{rater} ({path.stem})"
         parts.append(table.assign(file=path.name))
     parts = [p for p in parts if len(p)]
-    table = pd.concat(parts, ignore_index=True) if parts else _empty()
-    return Ratings(table.reset_index(drop=True), notes)
+    if not parts:
+        return Ratings(_empty(), notes)
+    table = pd.concat(parts, ignore_index=True)
+    # a position rated again (in one file, or in a later export) keeps its latest score
+    table = table.sort_values("time", kind="stable")
+    kept = table.drop_duplicates(["rater", "position"], keep="last")
+    again = table.groupby(["rater", "file"]).size().sub(
+        kept.groupby(["rater", "file"]).size(), fill_value=0)
+    for (rater, name), count in again.items():
+        if count > 0:
+            notes.append(f"{name}: {int(count)} rating(s) of {rater!r} given again at the same "
+                         "position; the latest score kept")  # fmt: skip
+    kept = kept.sort_index()
+    twice = kept[kept.duplicated(["rater", "trial", "repeat"], keep=False)]
+    if len(twice):
+        first = twice.iloc[0]
+        where = [f"{r.file}, line {r.line} (position {r.position})"
+                 for r in twice[(twice["rater"] == first["rater"])
+                                & (twice["trial"] == first["trial"])].itertuples()]  # fmt: skip
+        raise RatingsError(f"rater {first['rater']!r} rated trial {first['trial']} "
+                           f"{'as a repeat ' if first['repeat'] else ''}at two positions: "
+                           + " and ".join(where)
+                           + "; each trial is shown once, plus once as a repeat")  # fmt: skip
+    return Ratings(kept.reset_index(drop=True), notes)
 
 
 def condition_of(method: str, quality: int) -> str:

@@ -96,6 +96,30 @@ def check_kernel(name: str = KERNEL_NAME) -> None:
         )
 
 
+def local_kernel_manager() -> type:
+    """papermill's kernel manager talking to the kernel over local sockets (ZeroMQ IPC, files
+    in Jupyter's runtime folder) instead of TCP on localhost: nothing listens on a port, and
+    the kernel has no reason to warn on every stage that its TCP traffic is unencrypted."""
+    import uuid
+
+    from jupyter_client import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+    from traitlets import default
+
+    class LocalKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self) -> str:  # the sockets' path prefix: `<prefix>-1` .. `-5`
+            folder = Path(jupyter_runtime_dir())
+            folder.mkdir(parents=True, exist_ok=True)
+            return str(folder / f"ar-kernel-{uuid.uuid4().hex[:12]}")
+
+    return LocalKernelManager
+
+
 def run_notebook(
     notebook: str | Path,
     output: str | Path,
@@ -120,6 +144,7 @@ def run_notebook(
             kernel_name=kernel,
             cwd=str(cwd),
             progress_bar=True,
+            kernel_manager_class=local_kernel_manager(),
             coalesce_streams=True,  # keep the final state of text progress bars
         )
     finally:
@@ -269,14 +294,48 @@ def offline_copy(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return notebook
 
 
+ASSIGNMENT = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<value>.*?)(?P<comment>\s+#.*)?$")
+
+
+def one_parameters_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook with its parameters shown once: papermill keeps the notebook's `parameters`
+    cell (the defaults) and adds an `injected-parameters` cell after it (what the stage
+    passed), so a report would show two. Here the defaults' cell shows the values that ran
+    (each passed value in place of its default, its comment kept, new names added) and the
+    injected cell is left out. Only the rendering changes; the executed notebook keeps both."""
+    cells = notebook.cells
+    tags = [cell.metadata.get("tags", []) for cell in cells]
+    injected = next((i for i, t in enumerate(tags) if "injected-parameters" in t), None)
+    defaults = next((i for i, t in enumerate(tags) if "parameters" in t), None)
+    if injected is None or defaults is None:
+        return notebook
+    passed = {}
+    for line in cells[injected].source.splitlines():
+        found = ASSIGNMENT.match(line)
+        if found:
+            passed[found["name"]] = found["value"]
+    lines = []
+    for line in cells[defaults].source.splitlines():
+        found = ASSIGNMENT.match(line)
+        if found and found["name"] in passed:
+            line = f"{found['name']} = {passed.pop(found['name'])}{found['comment'] or ''}"
+        lines.append(line)
+    lines += [f"{name} = {value}  # passed by the stage" for name, value in passed.items()]
+    notebook = copy.deepcopy(notebook)
+    notebook.cells[defaults].source = "\n".join(lines)
+    del notebook.cells[injected]
+    return notebook
+
+
 def render_html(notebook: str | Path, node: nbformat.NotebookNode | None = None) -> Path:
     """A standalone HTML rendering of an executed notebook, next to it; it loads nothing from
-    outside (math as MathML, widgets in static form). `node`: the notebook already read and
-    made static (`reproducible`), so it is not read and copied again."""
+    outside (math as MathML, widgets in static form), and shows the parameters once
+    (`one_parameters_cell`). `node`: the notebook already read and made static
+    (`reproducible`), so it is not read and copied again."""
     notebook = Path(notebook)
     if node is None:
         node = offline_copy(nbformat.read(notebook, as_version=4))
-    body, _ = OfflineHTMLExporter().from_notebook_node(node)
+    body, _ = OfflineHTMLExporter().from_notebook_node(one_parameters_cell(node))
     target = notebook.with_suffix(".html")
     write_text(target, body)
     return target

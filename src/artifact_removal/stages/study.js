@@ -65,15 +65,20 @@ function arStudyCsv(rows) {
 }
 
 // `<name>-<hash>.csv`: the name's odd characters as "_", and a hash of the exact name, so that
-// "Zoë" and "Zoé" (or two names in another script) never share a file
+// "Zoë" and "Zoé" (or two names in another script) never share a file; the name part is cut at
+// 64 characters (Python's NAME_CHARS), as a file name has at most 255 bytes
 function arStudyFileName(rater) {
   const hash = arStudyHash(rater).toString(16).padStart(8, "0");
-  return `${rater.replace(/[^A-Za-z0-9_-]+/g, "_") || "rater"}-${hash}.csv`;
+  return `${rater.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 64) || "rater"}-${hash}.csv`;
 }
 
 function arStudyMount(el, config, store) {
   const root = document.createElement("div");
   root.className = "ar-study";
+  // Keys pressed in the study are the study's: in JupyterLab they would also reach the
+  // notebook (arrow keys moving between cells instead of the score, letters running commands)
+  root.dataset.lmSuppressShortcuts = "true";
+  root.addEventListener("keydown", (e) => e.stopPropagation());
   root.innerHTML = `
     <style>
       .ar-study { font-family: sans-serif; max-width: 100%; }

@@ -46,6 +46,7 @@ from ..inference.gallery import JPEG, ORIGINAL, Gallery
 from ..methods import models_dir, qualities_of
 from ..metrics.subjective import (
     RATING_COLUMNS,
+    Ratings,
     RatingsError,
     condition_of,
     mos_table,
@@ -60,6 +61,7 @@ INTRO = ("Each trial shows a Reference image and a Test image. Score how annoyin
          "they are very annoying. Some Test images may be the Reference itself; some trials "
          "come twice. Take your time; there are no right answers.")  # fmt: skip
 MASK = 0xFFFFFFFF
+NAME_CHARS = 64  # of a rater's name in their file's name (study.js: the same)
 
 
 @dataclass(frozen=True)
@@ -258,8 +260,9 @@ def write_study(study: Study, out_dir: Path) -> dict[str, Path]:
 def rater_file(folder: Path, rater: str) -> Path:
     """Where a rater's ratings go: `<folder>/<name>-<hash>.csv`, the name's odd characters as
     `_` and a hash of the exact name (as the page names its export), so that names that differ
-    only in characters outside ASCII never share a file."""
-    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", rater) or "rater"
+    only in characters outside ASCII never share a file. The name part is cut at `NAME_CHARS`
+    characters (a file name has at most 255 bytes); the hash still tells long names apart."""
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", rater)[:NAME_CHARS] or "rater"
     return Path(folder) / f"{safe}-{rater_hash(rater):08x}.csv"
 
 
@@ -295,6 +298,7 @@ class RatingLog:
             raise RatingsError(f"a rating of {row['rater']!r} for study {row['study']} does not "
                                f"belong in {self.path}")  # fmt: skip
         row["repeat"] = int(bool(row["repeat"]))
+        check_row(self.study, row, f"{self.path} (the rating being saved)")
         table = self.all_rows()
         same = ((table["study"] == self.study.id) & (table["rater"] == self.rater)
                 & (table["position"].astype(str) == str(row["position"])))  # fmt: skip
@@ -393,10 +397,49 @@ class StudyResult:
         return list(self.screening.index[self.screening["kept"]])
 
 
-def analyse(study: Study, ratings_dir: str | Path, max_repeat_gap: float) -> StudyResult:
-    """Read every rater's CSV of this study, screen the raters, and compute the MOS (the
-    conditions in the study's order)."""
+def check_row(study: Study, row: dict, where: str) -> None:
+    """A rating against the study it names: its trial is one of the study's, shown as the row
+    says (image, method, QF), at the position of the rater's sequence the row gives."""
+    trials = {t.id: (i, t) for i, t in enumerate(study.trials)}
+    if row["trial"] not in trials:
+        raise RatingsError(f"{where}: trial {row['trial']!r} is not a trial of study {study.id} "
+                           "(reports/study/study.json)")  # fmt: skip
+    index, trial = trials[row["trial"]]
+    said = (str(row["image"]), str(row["method"]), int(row["quality"]))
+    if said != (trial.image, trial.method, trial.quality):
+        raise RatingsError(f"{where}: trial {trial.id} is {trial.image}, {trial.condition} in "
+                           f"study {study.id}, but the row says {said[0]}, "
+                           f"{condition_of(said[1], said[2])}")  # fmt: skip
+    sequence = study.sequence(str(row["rater"]))
+    position, repeat = int(row["position"]), bool(int(row["repeat"]))
+    if not 0 <= position < len(sequence):
+        raise RatingsError(f"{where}: position {position} is outside the rater's "
+                           f"{len(sequence)} trials")  # fmt: skip
+    if sequence[position] != (index, repeat):
+        shown = study.trials[sequence[position][0]].id
+        raise RatingsError(f"{where}: {row['rater']!r} was shown trial {shown}"
+                           f"{' (a repeat)' if sequence[position][1] else ''} at position "
+                           f"{position}, not {trial.id}{' (a repeat)' if repeat else ''}")  # fmt: skip
+
+
+def check_ratings(study: Study, ratings_dir: str | Path) -> Ratings:
+    """Every rater's CSV of this study read back (`read_ratings`) and each row checked against
+    the study (`check_row`); RatingsError names the file, the line and the problem. A rater
+    kept apart as `name (file)` is checked under the name they rated with."""
     ratings = read_ratings(ratings_dir, study.id)
+    for row in ratings.table.to_dict("records"):
+        rater = row["rater"]
+        suffix = f" ({Path(row['file']).stem})"
+        if rater.endswith(suffix) and rater != rater[: -len(suffix)]:
+            rater = rater[: -len(suffix)]
+        check_row(study, {**row, "rater": rater}, f"{row['file']}, line {row['line']}")
+    return ratings
+
+
+def analyse(study: Study, ratings_dir: str | Path, max_repeat_gap: float) -> StudyResult:
+    """Read every rater's CSV of this study, check it against the study, screen the raters,
+    and compute the MOS (the conditions in the study's order)."""
+    ratings = check_ratings(study, ratings_dir)
     screening = screen_raters(ratings.table, max_repeat_gap)
     kept = list(screening.index[screening["kept"]])
     order = list(dict.fromkeys(t.condition for t in study.trials))
@@ -447,36 +490,53 @@ def _markdown(table: pd.DataFrame) -> str:
     return table.round(2).astype(object).where(table.notna(), "").to_markdown()
 
 
+def _text(value: object) -> str:
+    """A rater's name, a file name or a note as text in Markdown: HTML's special characters
+    escaped (a name is never markup) and table bars kept inside their cell."""
+    return html.escape(str(value)).replace("|", "\\|")
+
+
+def condition_slug(condition: str) -> str:
+    """A condition's metrics file name: `original`, `jpeg-q20`, `gan-q20`."""
+    return re.sub(r"[^A-Za-z0-9_]+", "-", condition.replace(", QF ", "-q")).strip("-")
+
+
 def write_analysis(result: StudyResult, study: Study, params: Params, root: Path) -> dict:
-    """Tables, the box plot, the summary and the metrics of the study's analysis."""
+    """Tables, the box plot, the summary and the metrics of the study's analysis: the metrics
+    as `<metrics_dir>/study/study.json` (raters, ratings) and a file per condition in
+    `conditions/` (MOS, std, ci95, scores), so `dvc metrics show` gives a row each."""
     from ..fileio import write_figure
 
     out = resolve_path(params.study.results_dir, root)
     table = beside_talk(result)
-    notes = "".join(f"- {n}\n" for n in result.notes)
-    rejected = result.screening[~result.screening["kept"]]
+    notes = "".join(f"- {_text(n)}\n" for n in result.notes)
+    rejected = result.screening[~result.screening["kept"]][["reason"]]
+    rejected.index = [_text(name) for name in rejected.index]
     text = (f"# DSIS study {study.id}\n\n{len(result.screening)} rater(s), {len(result.kept)} "
             f"kept; {len(result.ratings)} rating(s). MOS over the kept raters' first scores "
             "(0-100, higher is better), standard deviation, 95% confidence half-width "
             "(Student's t). The talk's MOS (its own images and QF) beside ours.\n\n"
             + (_markdown(table) if len(table) else "No ratings yet.") + "\n\n"
-            + ("Raters set aside:\n\n" + rejected[["reason"]].to_markdown() + "\n\n"
+            + ("Raters set aside:\n\n" + rejected.to_markdown() + "\n\n"
                if len(rejected) else "") + notes)  # fmt: skip
-    metrics = {"study": study.id, "raters": len(result.screening), "kept": len(result.kept),
-               "ratings": len(result.ratings),
-               "conditions": {c: {k: (None if pd.isna(v) else round(float(v), 3))
-                                  for k, v in row.items() if k in ("mos", "std", "ci95")}
-                              | {"scores": int(row["scores"])}
-                              for c, row in result.mos.iterrows()}}  # fmt: skip
-    return {
+    metrics_dir = resolve_path(params.reports.metrics_dir, root) / "study"
+    for stale in (metrics_dir / "conditions").glob("*.json"):
+        stale.unlink()  # a condition no longer rated leaves no row behind
+    paths = {
         "mos": write_csv(out / "mos.csv", table, float_format="%.3f"),
         "raters": write_csv(out / "raters.csv", result.screening, float_format="%.3f"),
         "summary": write_text(out / "summary.md", text),
         "boxplot": write_figure(out / "figures" / "mos_boxplot.png", mos_boxplot(result)),
-        "metrics": write_json(
-            resolve_path(params.reports.metrics_dir, root) / "study.json", metrics
-        ),
-    }
+        "metrics": write_json(metrics_dir / "study.json", {
+            "study": study.id, "raters": len(result.screening), "kept": len(result.kept),
+            "ratings": len(result.ratings), "conditions": len(result.mos)}),
+    }  # fmt: skip
+    for condition, row in result.mos.iterrows():
+        values = {k: (None if pd.isna(row[k]) else round(float(row[k]), 3))
+                  for k in ("mos", "std", "ci95")}  # fmt: skip
+        write_json(metrics_dir / "conditions" / f"{condition_slug(condition)}.json",
+                   values | {"scores": int(row["scores"]), "raters": int(row["raters"])})
+    return paths
 
 
 def load_study(out_dir: str | Path) -> Study:
@@ -529,12 +589,47 @@ def conditions_figure(study: Study, image: str | None = None):
     return fig
 
 
+RATINGS_STAMP = "the ratings passed validation against the study (dvc.yaml stage check_ratings)\n"
+
+
+def check_main(args: list[str]) -> int:
+    """Stage `check_ratings`: every rater's CSV checked against the built study before
+    human_study runs (DVC deletes a stage's outputs before its command: a bad file must stop
+    the run here, with the last analysis still in place). Writes STAMP; exit 2 with the file,
+    line and problem when a rating does not fit the study."""
+    from ..config import find_project_root
+
+    if len(args) != 2:
+        print("usage: python -m artifact_removal.stages.study check-ratings PARAMS STAMP",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    params_path, stamp = Path(args[0]).resolve(), Path(args[1])
+    try:
+        params = load_params(params_path)
+        root = find_project_root(params_path.parent)
+        study = load_study(resolve_path(params.study.out_dir, root))
+        ratings = check_ratings(study, resolve_path(params.study.ratings_dir, root))
+    except (ConfigError, RatingsError, OSError) as err:
+        print(f"error: {err}\nNothing was analysed and no earlier result was deleted: fix the "
+              "file (or move it out of study.ratings_dir) and run again.", file=sys.stderr)
+        return 2
+    for note in ratings.notes:
+        print(f"note: {note}")
+    write_text(stamp, RATINGS_STAMP)
+    print(f"study {study.id}: {len(ratings.table)} rating(s) of {len(ratings.raters)} rater(s) "
+          "fit the study")  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Stage `study`: build the study of PARAMS (default params.yaml) into `study.out_dir`."""
+    """Stage `study`: build the study of PARAMS (default params.yaml) into `study.out_dir`;
+    `check-ratings PARAMS STAMP`: stage `check_ratings` (`check_main`)."""
     from ..config import find_project_root
     from ..runtime import select_device
 
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["check-ratings"]:
+        return check_main(args[1:])
     try:
         params_path = Path(args[0] if args else "params.yaml").resolve()
         params = load_params(params_path)
