@@ -11,7 +11,7 @@ import torch
 
 from artifact_removal.config import load_params
 from artifact_removal.data.prepared import DataError
-from artifact_removal.data.voc import CLASSES, find_root, read_annotation, split_ids
+from artifact_removal.data.voc import CLASSES, check_split, find_root, read_annotation, split_ids
 from artifact_removal.metrics.detection import (
     Box,
     Detection,
@@ -183,3 +183,36 @@ def test_the_detector_runs_on_every_version_and_is_scored(project, voc, models):
     metrics = json.loads(paths["metrics"].read_text())
     assert metrics["images"] == 2 and set(metrics["versions"]) == set(result.tables)
     assert "11-point" in paths["summary"].read_text()
+
+
+def test_a_bad_voc_folder_is_refused_before_anything_is_detected(voc):
+    """Issue 27, case 7: every problem of the split found first, each file named."""
+    root = find_root(voc)
+    assert set(check_split(root, ["000001", "000002"])) == {"000001", "000002"}
+    good = (root / "Annotations" / "000001.xml").read_text()
+    (root / "Annotations" / "000001.xml").write_text(good.replace("<xmax>40</xmax>",
+                                                                  "<xmax>400</xmax>"))
+    (root / "Annotations" / "000002.xml").write_text(good.replace("<xmin>5</xmin>",
+                                                                  "<xmin>45</xmin>"))
+    (root / "Annotations" / "000003.xml").write_text("<annotation><object>")
+    (root / "Annotations" / "000004.xml").write_text(good)
+    (root / "JPEGImages" / "000005.jpg").write_bytes(b"not a jpeg")
+    (root / "Annotations" / "000005.xml").write_text(good)
+    with pytest.raises(DataError) as caught:
+        check_split(root, ["000001", "000002", "000003", "000004", "000005"])
+    message = str(caught.value)
+    assert "5 problem(s) in the VOC folder, found before detecting anything" in message
+    assert "000001.xml: the box of 'dog' (5, 6, 400, 50) lies outside the 128x96 image" in message
+    assert "000002.xml: the box of 'dog' is inverted (xmin, ymin, xmax, ymax = 45, 6, 40, 50)" \
+        in message
+    assert "000003.xml: not a VOC annotation" in message
+    assert "000004.jpg: no such image (listed in the split)" in message
+    assert "000005.jpg: not a readable image" in message
+
+
+def test_the_stage_checks_the_folder_before_loading_a_generator(project, voc):
+    params = _params(project, voc)
+    root = find_root(voc)
+    (root / "Annotations" / "000002.xml").unlink()
+    with pytest.raises(DataError, match=r"000002\.xml: not a VOC annotation"):
+        run_detection(params, project, CPU, net=object(), progress=False)  # no model needed

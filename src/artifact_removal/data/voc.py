@@ -55,7 +55,8 @@ def split_ids(root: Path, split: str) -> list[str]:
 
 
 def read_annotation(path: Path) -> list[Box]:
-    """The objects of one annotation file (VOC's 1-based, inclusive pixel boxes)."""
+    """The objects of one annotation file (VOC's 1-based, inclusive pixel boxes); a box whose
+    corners are swapped (xmin > xmax or ymin > ymax) is refused."""
     try:
         tree = ElementTree.parse(path)
     except (ElementTree.ParseError, OSError) as err:
@@ -69,5 +70,47 @@ def read_annotation(path: Path) -> list[Box]:
             coords = tuple(float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
         except (TypeError, ValueError):
             raise DataError(f"{path}: a box of {name!r} has a missing coordinate") from None
+        if coords[0] > coords[2] or coords[1] > coords[3]:
+            raise DataError(f"{path}: the box of {name!r} is inverted (xmin, ymin, xmax, ymax = "
+                            f"{', '.join(f'{c:g}' for c in coords)})")  # fmt: skip
         boxes.append(Box(name, coords, item.findtext("difficult", "0").strip() == "1"))
     return boxes
+
+
+def check_split(root: Path, ids: list[str], shown: int = 10) -> dict[str, list[Box]]:
+    """Every image of the split checked before anything is detected: its annotation parses
+    (`read_annotation`), its JPEG is there and readable (its header: size, not the pixels), and
+    each box lies inside the image (0 <= xmin <= xmax <= width, the same for y; VOC counts
+    pixels from 1). Returns the annotations; one DataError lists the problems (the first
+    `shown`, and how many in all), so a bad folder stops the stage before it has spent an
+    hour on the images before the first bad one."""
+    from PIL import Image, UnidentifiedImageError
+
+    truth, problems = {}, []
+    for image_id in ids:
+        image = root / "JPEGImages" / f"{image_id}.jpg"
+        try:
+            truth[image_id] = boxes = read_annotation(root / "Annotations" / f"{image_id}.xml")
+        except DataError as err:
+            problems.append(str(err))
+            continue
+        try:
+            with Image.open(image) as found:
+                width, height = found.size
+        except FileNotFoundError:
+            problems.append(f"{image}: no such image (listed in the split)")
+            continue
+        except (UnidentifiedImageError, OSError) as err:
+            problems.append(f"{image}: not a readable image ({err})")
+            continue
+        for box in boxes:
+            x1, y1, x2, y2 = box.box
+            if min(x1, y1) < 0 or x2 > width or y2 > height:
+                problems.append(f"{root / 'Annotations' / f'{image_id}.xml'}: the box of "
+                                f"{box.label!r} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) lies outside "
+                                f"the {width}x{height} image")  # fmt: skip
+    if problems:
+        more = f"\n... and {len(problems) - shown} more" if len(problems) > shown else ""
+        raise DataError(f"{root}: {len(problems)} problem(s) in the VOC folder, found before "
+                        "detecting anything:\n" + "\n".join(problems[:shown]) + more)  # fmt: skip
+    return truth

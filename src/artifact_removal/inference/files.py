@@ -684,6 +684,13 @@ def _why_copied(choice: QualityChoice, ensemble: Ensemble) -> str:
             f"{force}")  # fmt: skip
 
 
+def _is_ffmpeg_error(err: Exception) -> bool:
+    """An error of FFmpeg's, raised through PyAV (its text is FFmpeg's, not a sentence)."""
+    import av
+
+    return isinstance(err, av.FFmpegError)
+
+
 def _failed(result: FileResult, err: Exception, target: Path) -> None:
     """Record why one file failed in its result; an error that concerns the whole run (a
     RestoreError) or one this module does not expect goes up."""
@@ -695,6 +702,14 @@ def _failed(result: FileResult, err: Exception, target: Path) -> None:
         result.error = str(err)
     elif isinstance(err, FileExistsError):
         result.error = f"{target} appeared while this run was writing it; left as it is"
+    elif isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        result.error = (f"no space left to write {target.name} in {target.parent} "
+                        f"({os.strerror(err.errno)}); nothing half-written is left, and what "
+                        "was finished is kept: free some space and run again")  # fmt: skip
+    elif _is_ffmpeg_error(err):
+        reason = getattr(err, "strerror", None) or str(err)
+        result.error = (f"cannot be decoded ({reason}): the file is damaged, or not a video "
+                        "that this FFmpeg reads")  # fmt: skip
     elif isinstance(err, OSError | MemoryError | RuntimeError | ValueError):
         result.error = f"{err.__class__.__name__}: {err}"
     else:

@@ -1,7 +1,8 @@
 """Restoring a whole video: decode with PyAV, restore frame by frame, encode, keep the sound.
 
 `restore_video` reads a file's first video stream, restores its frames in batches, and writes a
-video of the same frame count, frame timing (every frame keeps its timestamp: frame rate and
+video of the same frame count (frames stream through: decoded, restored and encoded a batch at
+a time, so memory depends on the batch and the frame size, never on the segment's length), frame timing (every frame keeps its timestamp: frame rate and
 time base are the input's, variable frame rates included) and colour metadata, with every audio
 stream copied packet by packet (never re-encoded). The picture is encoded with H.264 (libx264,
 CRF 6 in 4:4:4 by default, no B-frames: writing then costs at most about 0.1 dB of PSNR against
@@ -27,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,20 @@ RECORD_KEY, RECORD_PREFIX = "comment", "artifact-removal "
 # x264's threads for restored videos: fixed, so that the bytes depend on the settings only (a
 # resumed run's segments are those of an uninterrupted one, on any machine)
 X264_THREADS = 4
+# x264 holds the frames it looks ahead (40 at preset medium): at 1080p in 4:4:4 that alone
+# is about 380 MB. The look-ahead is cut to what fits in this many bytes of picture (at least
+# 5 frames, at most x264's 40): 40 up to 540p, 10 at 1080p in 4:4:4 (1.4 GB in all, where 40
+# frames took 1.7 GB: benchmarks/video_memory.py). It depends on the frame size and chroma
+# only, so the bytes stay the settings'.
+X264_LOOKAHEAD_BYTES = 64 * 2**20
+
+
+def x264_lookahead(width: int, height: int, chroma: str) -> int:
+    """Frames x264 looks ahead for restored frames of this size and chroma (444 or 420)."""
+    frame = width * height * (3 if chroma == "444" else 1.5)
+    return int(min(40, max(5, X264_LOOKAHEAD_BYTES // frame)))
+
+
 # frames (N, H, W, 3) uint8 -> their restorations, the same shape and dtype
 FrameRestorer = Callable[[np.ndarray], np.ndarray]
 
@@ -192,9 +207,11 @@ def _frames(path: Path, skip_before: int) -> Iterator[tuple[object, np.ndarray |
                 yield frame, frame_to_rgb(frame)
 
 
-def _encode_segment(file, frames: list, restore: FrameRestorer, info: VideoInfo,
+def _encode_segment(file, frames: Iterator, restore: FrameRestorer, info: VideoInfo,
                     output: VideoOutput, batch: int, bar) -> int:  # fmt: skip
-    """Restore and encode one segment's (frame, pixels) pairs into an open binary file."""
+    """Restore and encode one segment's (frame, pixels) pairs into an open binary file; returns
+    the number of frames. The pairs are drawn from the decoder `batch` at a time, so memory
+    holds one batch (and the encoder's look-ahead), however long the segment."""
     import av
 
     fmt = "matroska" if output.codec == "ffv1" else "mp4"
@@ -207,7 +224,8 @@ def _encode_segment(file, frames: list, restore: FrameRestorer, info: VideoInfo,
             chroma = "420" if even and output.chroma == "420" else "444"
             stream = container.add_stream("libx264", rate=info.fps, options={
                 "crf": str(output.crf), "preset": output.preset, "bf": "0",
-                "threads": str(X264_THREADS)})  # fmt: skip
+                "threads": str(X264_THREADS),
+                "rc-lookahead": str(x264_lookahead(info.width, info.height, chroma))})  # fmt: skip
             stream.pix_fmt = f"yuv{chroma}p"
         else:
             stream = container.add_stream("ffv1", rate=info.fps, options={"level": "3"})
@@ -218,8 +236,9 @@ def _encode_segment(file, frames: list, restore: FrameRestorer, info: VideoInfo,
             setattr(stream.codec_context, name, value)
         if output.codec == "h264" and space.full_range:  # e.g. yuvj420p: say it in the tag
             stream.codec_context.color_range = space.codes["color_range"]
-        for start in range(0, len(frames), batch):
-            chunk = frames[start : start + batch]
+        count = 0
+        while chunk := list(islice(frames, batch)):
+            count += len(chunk)
             restored = restore(np.stack([pixels for _, pixels in chunk]))
             for (source, _), rgb in zip(chunk, restored, strict=True):
                 rgb = np.ascontiguousarray(rgb)
@@ -230,7 +249,7 @@ def _encode_segment(file, frames: list, restore: FrameRestorer, info: VideoInfo,
                 container.mux(stream.encode(frame))
             bar.update(len(chunk))
         container.mux(stream.encode(None))
-    return len(frames)
+    return count
 
 
 def _state(parts: Path, manifest: dict) -> list[Path]:
@@ -290,11 +309,13 @@ def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer
               disable=not progress) as bar:  # fmt: skip
         index = len(done)
         try:
-            while chunk := list(islice(frames, segment_frames)):
-                path = parts / f"segment_{index:06d}{suffix}"
-                write_atomic(path, lambda f, chunk=chunk: _encode_segment(
-                    f, chunk, restore, info, output, batch, bar))  # fmt: skip
-                result.restored += len(chunk)
+            while (first := next(frames, None)) is not None:  # a segment streams: decoded,
+                path = parts / f"segment_{index:06d}{suffix}"  # restored and encoded a batch
+                segment = chain([first], islice(frames, segment_frames - 1))  # at a time
+                written = []
+                write_atomic(path, lambda f, segment=segment: written.append(_encode_segment(
+                    f, segment, restore, info, output, batch, bar)))  # fmt: skip
+                result.restored += written[0]
                 index += 1
         except av.FFmpegError as err:  # the input cannot be decoded on: a rerun cannot finish
             shutil.rmtree(parts, ignore_errors=True)
@@ -308,7 +329,7 @@ def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer
         raise VideoError(f"truncated: {problem}; nothing was written (repair or re-export "
                          "the file)")  # fmt: skip
     segments = sorted(parts.glob(f"segment_*{suffix}"))
-    result.frames = _join(segments, source, target, record, replace, info.rotation)
+    result.frames = _join(segments, source, target, record, replace, info.rotation, info.fps)
     result.seconds = time.perf_counter() - start
     shutil.rmtree(parts)
     return result
@@ -320,7 +341,7 @@ def copy_video(source: str | Path, target: str | Path, record: dict, replace: bo
     better left as it is), `record` in its metadata; returns the number of frames."""
     source, target = Path(source), Path(target)
     info = info or probe(source)
-    return _join([source], source, target, record, replace, info.rotation)
+    return _join([source], source, target, record, replace, info.rotation, info.fps)
 
 
 def _packets(path: Path, stream_index: int | None, kind: str):
@@ -337,10 +358,12 @@ def _packets(path: Path, stream_index: int | None, kind: str):
 
 
 def _join(segments: list[Path], source: Path, target: Path, record: dict, replace: bool,
-          rotation: int = 0) -> int:  # fmt: skip
+          rotation: int = 0, fps: Fraction | None = None) -> int:  # fmt: skip
     """Write `target` from the segments' video packets and the source's audio packets,
-    interleaved by time, with `record` in its metadata and the source's display `rotation`;
-    returns the number of frames."""
+    interleaved by time, with `record` in its metadata, the source's display `rotation` and
+    its average frame rate `fps` (Matroska stores it as the track's default duration: without
+    it a reader guesses the rate from the segments' time base); returns the number of
+    frames."""
     import av
 
     if not segments:
@@ -354,6 +377,8 @@ def _join(segments: list[Path], source: Path, target: Path, record: dict, replac
                 av.open(file, mode="w", format=fmt) as out:  # fmt: skip
             out.metadata[RECORD_KEY] = RECORD_PREFIX + json.dumps(record, sort_keys=True)
             video = out.add_stream_from_template(first.streams.video[0])
+            if fps:
+                video.codec_context.framerate = fps
             if rotation:  # frames are restored as stored; players turn them as the input's
                 video.set_display_rotation(rotation)
             audio = [out.add_stream_from_template(a) for a in src.streams.audio]

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from ..config import Params, parse_yaml, resolve_path
 from ..data.images import read_image
-from ..data.voc import CLASSES, find_root, read_annotation, split_ids
+from ..data.voc import CLASSES, check_split, find_root, split_ids
 from ..degradations.jpeg import jpeg_compress
 from ..fileio import write_csv, write_json, write_text
 from ..inference.gallery import JPEG, ORIGINAL
@@ -151,6 +151,7 @@ def run_detection(
     voc = find_root(resolve_path(settings.voc_dir, root))
     ids = split_ids(voc, settings.split)
     ids = ids[: settings.max_images] if settings.max_images else ids
+    truth = check_split(voc, ids)  # every annotation and image, before any is detected
     generators = {}
     for method, quality in versions(params):
         if method in (ORIGINAL, JPEG):
@@ -162,9 +163,8 @@ def run_detection(
                                     f"repro {stage}@{quality}`)")  # fmt: skip
         generators[(method, quality)] = load_generator(path, device)
     labels = voc_labels()
-    truth, found = {}, {version_name(*v): [] for v in versions(params)}
+    found = {version_name(*v): [] for v in versions(params)}
     for image_id in tqdm(ids, desc="detect", unit="image", disable=not progress):
-        truth[image_id] = read_annotation(voc / "Annotations" / f"{image_id}.xml")
         original = read_image(voc / "JPEGImages" / f"{image_id}.jpg").pixels
         compressed = {}
         for method, quality in versions(params):
