@@ -150,7 +150,9 @@ def read_ratings(folder: str | Path, study: str | None = None) -> Ratings:
     if not parts:
         return Ratings(_empty(), notes)
     table = pd.concat(parts, ignore_index=True)
-    # a position rated again (in one file, or in a later export) keeps its latest score
+    # the same rating in two exports is one rating; a position rated again (in one file, or
+    # in a later export) keeps its latest score
+    table = table.drop_duplicates([*RATING_COLUMNS], keep="first")
     table = table.sort_values("time", kind="stable")
     kept = table.drop_duplicates(["rater", "position"], keep="last")
     again = table.groupby(["rater", "file"]).size().sub(

@@ -493,7 +493,7 @@ def _markdown(table: pd.DataFrame) -> str:
 def _text(value: object) -> str:
     """A rater's name, a file name or a note as text in Markdown: HTML's special characters
     escaped (a name is never markup) and table bars kept inside their cell."""
-    return html.escape(str(value)).replace("|", "\\|")
+    return html.escape(str(value), quote=False).replace("|", "\\|")
 
 
 def condition_slug(condition: str) -> str:
