@@ -190,10 +190,12 @@ def test_a_bad_voc_folder_is_refused_before_anything_is_detected(voc):
     root = find_root(voc)
     assert set(check_split(root, ["000001", "000002"])) == {"000001", "000002"}
     good = (root / "Annotations" / "000001.xml").read_text()
-    (root / "Annotations" / "000001.xml").write_text(good.replace("<xmax>40</xmax>",
-                                                                  "<xmax>400</xmax>"))
-    (root / "Annotations" / "000002.xml").write_text(good.replace("<xmin>5</xmin>",
-                                                                  "<xmin>45</xmin>"))
+    (root / "Annotations" / "000001.xml").write_text(
+        good.replace("<xmax>40</xmax>", "<xmax>400</xmax>")
+    )
+    (root / "Annotations" / "000002.xml").write_text(
+        good.replace("<xmin>5</xmin>", "<xmin>45</xmin>")
+    )
     (root / "Annotations" / "000003.xml").write_text("<annotation><object>")
     (root / "Annotations" / "000004.xml").write_text(good)
     (root / "JPEGImages" / "000005.jpg").write_bytes(b"not a jpeg")
@@ -203,8 +205,10 @@ def test_a_bad_voc_folder_is_refused_before_anything_is_detected(voc):
     message = str(caught.value)
     assert "5 problem(s) in the VOC folder, found before detecting anything" in message
     assert "000001.xml: the box of 'dog' (5, 6, 400, 50) lies outside the 128x96 image" in message
-    assert "000002.xml: the box of 'dog' is inverted (xmin, ymin, xmax, ymax = 45, 6, 40, 50)" \
+    assert (
+        "000002.xml: the box of 'dog' is inverted (xmin, ymin, xmax, ymax = 45, 6, 40, 50)"
         in message
+    )
     assert "000003.xml: not a VOC annotation" in message
     assert "000004.jpg: no such image (listed in the split)" in message
     assert "000005.jpg: not a readable image" in message

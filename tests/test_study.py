@@ -433,8 +433,11 @@ def test_a_browsers_second_export_is_the_same_rater(study, tmp_path):
     name = rater_file(folder, "alice").stem
     first = [{**_row(study, "alice", p, 20), "time": f"2026-12-01T10:0{p}"} for p in range(2)]
     _write(folder, f"{name}.csv", first)
-    later = [*first, {**_row(study, "alice", 2, 70), "time": "2026-12-01T10:05"},
-             {**_row(study, "alice", 1, 55), "time": "2026-12-01T10:06"}]  # re-rated
+    later = [
+        *first,
+        {**_row(study, "alice", 2, 70), "time": "2026-12-01T10:05"},
+        {**_row(study, "alice", 1, 55), "time": "2026-12-01T10:06"},
+    ]  # re-rated
     _write(folder, f"{name} (1).csv", later)
     ratings = check_ratings(study, folder)
     assert ratings.raters == ["alice"]  # not "alice (alice-... (1))"
@@ -443,7 +446,8 @@ def test_a_browsers_second_export_is_the_same_rater(study, tmp_path):
     assert any("two exports of 'alice'" in n for n in ratings.notes)
     assert [n for n in ratings.notes if "latest score kept" in n] == [
         f"{name} (1).csv: 1 rating(s) of 'alice' given again at the same position; the latest "
-        "score kept"]  # the two ratings both exports hold are one rating each, not a note
+        "score kept"
+    ]  # the two ratings both exports hold are one rating each, not a note
 
 
 def test_upper_case_empty_and_stray_files_are_said(study, tmp_path):
@@ -464,8 +468,11 @@ def test_a_trial_at_two_positions_names_both_lines(tmp_path):
     rows = _rows({"ann": [10, 20, 30]})
     rows.loc[2, ["trial", "method"]] = ["t0", "m0"]  # trial t0 again, as a first showing
     rows.to_csv(_mkdir(folder) / "ann.csv", index=False)
-    with pytest.raises(RatingsError, match=r"'ann' rated trial t0 at two positions: ann.csv, "
-                                           r"line 2 \(position 0\) and ann.csv, line 4"):
+    with pytest.raises(
+        RatingsError,
+        match=r"'ann' rated trial t0 at two positions: ann.csv, "
+        r"line 2 \(position 0\) and ann.csv, line 4",
+    ):
         read_ratings(folder)
 
 
@@ -495,7 +502,12 @@ def test_a_long_name_rates_and_names_are_never_markup(study, tmp_path, project):
     rows = sorted(p.name for p in (metrics / "conditions").glob("*.json"))
     assert rows == ["jpeg-q10.json", "original.json", "ssim-q10.json"]  # a row each in DVC
     assert set(json.loads((metrics / "conditions" / "original.json").read_text())) == {
-        "mos", "std", "ci95", "scores", "raters"}
+        "mos",
+        "std",
+        "ci95",
+        "scores",
+        "raters",
+    }
 
 
 def test_the_check_stage_stops_before_the_analysis_is_deleted(study, tmp_path, project):
@@ -515,8 +527,10 @@ def test_the_check_stage_stops_before_the_analysis_is_deleted(study, tmp_path, p
 def test_keys_on_the_slider_move_the_score_not_the_notebook(study, browser, tmp_path):
     page = write_study(study, tmp_path / "study")["page"]
     browser.get(page.as_uri())
-    browser.execute_script("localStorage.clear(); window.seen = [];"
-                           "document.addEventListener('keydown', (e) => seen.push(e.key));")
+    browser.execute_script(
+        "localStorage.clear(); window.seen = [];"
+        "document.addEventListener('keydown', (e) => seen.push(e.key));"
+    )
     _start(browser, "kim")
     slider = browser.find_element(By.CSS_SELECTOR, ".ar-score")
     slider.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)

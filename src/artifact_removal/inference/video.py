@@ -2,7 +2,8 @@
 
 `restore_video` reads a file's first video stream, restores its frames in batches, and writes a
 video of the same frame count (frames stream through: decoded, restored and encoded a batch at
-a time, so memory depends on the batch and the frame size, never on the segment's length), frame timing (every frame keeps its timestamp: frame rate and
+a time, so memory depends on the batch and the frame size, never on the segment's length),
+frame timing (every frame keeps its timestamp: frame rate and
 time base are the input's, variable frame rates included) and colour metadata, with every audio
 stream copied packet by packet (never re-encoded). The picture is encoded with H.264 (libx264,
 CRF 6 in 4:4:4 by default, no B-frames: writing then costs at most about 0.1 dB of PSNR against
@@ -313,8 +314,8 @@ def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer
                 path = parts / f"segment_{index:06d}{suffix}"  # restored and encoded a batch
                 segment = chain([first], islice(frames, segment_frames - 1))  # at a time
                 written = []
-                write_atomic(path, lambda f, segment=segment: written.append(_encode_segment(
-                    f, segment, restore, info, output, batch, bar)))  # fmt: skip
+                write_atomic(path, lambda f, segment=segment, written=written: written.append(
+                    _encode_segment(f, segment, restore, info, output, batch, bar)))  # fmt: skip
                 result.restored += written[0]
                 index += 1
         except av.FFmpegError as err:  # the input cannot be decoded on: a rerun cannot finish

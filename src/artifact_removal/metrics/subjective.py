@@ -67,8 +67,12 @@ def _read_one(path: Path) -> pd.DataFrame:
             problems.append(((values < 0) | (values > 100), "is outside 0..100"))
         else:  # "20.7" is not QF 20, nor position 3.5 the third trial
             problems.append((values != values.round(), "is not a whole number"))
-            problems.append(((values < 0) | (values > 1) if column == "repeat" else values < 0,
-                             "is not 0 or 1" if column == "repeat" else "is negative"))
+            problems.append(
+                (
+                    (values < 0) | (values > 1) if column == "repeat" else values < 0,
+                    "is not 0 or 1" if column == "repeat" else "is negative",
+                )
+            )
         for bad, what in problems:
             if bad.any():
                 row = int(np.flatnonzero(bad)[0]) + 2  # the header is line 1
@@ -119,6 +123,7 @@ def read_ratings(folder: str | Path, study: str | None = None) -> Ratings:
     positions is an error that names both lines."""
     folder = Path(folder)
     files, notes = rating_files(folder)
+
     def export_of(name: str) -> str:  # "alice-1a2b3c4d (2).csv" -> "alice-1a2b3c4d"
         stem = Path(name).stem
         copy = COPY.match(stem)
@@ -155,8 +160,11 @@ def read_ratings(folder: str | Path, study: str | None = None) -> Ratings:
     table = table.drop_duplicates([*RATING_COLUMNS], keep="first")
     table = table.sort_values("time", kind="stable")
     kept = table.drop_duplicates(["rater", "position"], keep="last")
-    again = table.groupby(["rater", "file"]).size().sub(
-        kept.groupby(["rater", "file"]).size(), fill_value=0)
+    again = (
+        table.groupby(["rater", "file"])
+        .size()
+        .sub(kept.groupby(["rater", "file"]).size(), fill_value=0)
+    )
     for (rater, name), count in again.items():
         if count > 0:
             notes.append(f"{name}: {int(count)} rating(s) of {rater!r} given again at the same "

@@ -417,9 +417,10 @@ def check_row(study: Study, row: dict, where: str) -> None:
                            f"{len(sequence)} trials")  # fmt: skip
     if sequence[position] != (index, repeat):
         shown = study.trials[sequence[position][0]].id
+        again = " (a repeat)"
         raise RatingsError(f"{where}: {row['rater']!r} was shown trial {shown}"
-                           f"{' (a repeat)' if sequence[position][1] else ''} at position "
-                           f"{position}, not {trial.id}{' (a repeat)' if repeat else ''}")  # fmt: skip
+                           f"{again if sequence[position][1] else ''} at position {position}, "
+                           f"not {trial.id}{again if repeat else ''}")  # fmt: skip
 
 
 def check_ratings(study: Study, ratings_dir: str | Path) -> Ratings:
@@ -534,8 +535,10 @@ def write_analysis(result: StudyResult, study: Study, params: Params, root: Path
     for condition, row in result.mos.iterrows():
         values = {k: (None if pd.isna(row[k]) else round(float(row[k]), 3))
                   for k in ("mos", "std", "ci95")}  # fmt: skip
-        write_json(metrics_dir / "conditions" / f"{condition_slug(condition)}.json",
-                   values | {"scores": int(row["scores"]), "raters": int(row["raters"])})
+        write_json(
+            metrics_dir / "conditions" / f"{condition_slug(condition)}.json",
+            values | {"scores": int(row["scores"]), "raters": int(row["raters"])},
+        )
     return paths
 
 
@@ -610,8 +613,11 @@ def check_main(args: list[str]) -> int:
         study = load_study(resolve_path(params.study.out_dir, root))
         ratings = check_ratings(study, resolve_path(params.study.ratings_dir, root))
     except (ConfigError, RatingsError, OSError) as err:
-        print(f"error: {err}\nNothing was analysed and no earlier result was deleted: fix the "
-              "file (or move it out of study.ratings_dir) and run again.", file=sys.stderr)
+        print(
+            f"error: {err}\nNothing was analysed and no earlier result was deleted: fix the "
+            "file (or move it out of study.ratings_dir) and run again.",
+            file=sys.stderr,
+        )
         return 2
     for note in ratings.notes:
         print(f"note: {note}")
