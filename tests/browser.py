@@ -32,6 +32,8 @@ def comparison(browser, index: int = 0):
     views = browser.find_elements(By.CSS_SELECTOR, ".ar-compare .ar-view")
     sliders = browser.find_elements(By.CSS_SELECTOR, ".ar-compare .ar-slider")
     assert len(views) > index, f"{len(views)} comparisons on the page"
+    # in the middle of the window: a screenshot of an element shows only what is on screen
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", views[index])
     return views[index], sliders[index]
 
 

@@ -20,6 +20,9 @@ import pytest
 import torch
 from PIL import Image
 
+from artifact_removal.metrics.subjective import condition_of
+from artifact_removal.stages.study import condition_slug, trial_sequence
+
 from .conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -126,7 +129,7 @@ def test_make_repro_end_to_end(repro):
                                                               "video_gan"}  # fmt: skip
     assert (fresh_copy / "reports/video/player.html").stat().st_size > 0
     assert (fresh_copy / "models/crf/predictor.pt").is_file()  # the CRF predictor, for restore
-    study = json.loads((fresh_copy / "metrics/study.json").read_text())
+    study = json.loads((fresh_copy / "metrics/study/study.json").read_text())
     assert study["raters"] == 0 and (fresh_copy / "reports/study/study.html").is_file()
     detection = json.loads((fresh_copy / "metrics/detection.json").read_text())
     assert len(detection["skipped"]) == 2  # neither VOC nor the detector's weights here
@@ -303,17 +306,20 @@ def test_ratings_handed_in_rerun_the_analysis_not_the_study(repro):
     fresh_copy, _ = repro
     page = (fresh_copy / "reports/study/study.html").read_bytes()
     study = json.loads((fresh_copy / "reports/study/study.json").read_text())
-    trial = study["trials"][0]
+    (first, _), *_ = trial_sequence(study["seed"], "ann", len(study["trials"]), study["repeats"])
+    trial = study["trials"][first]  # what ann was shown first (check_ratings checks it)
     ratings = fresh_copy / "data/ratings/ann-00000000.csv"
     ratings.write_text("study,rater,position,trial,image,method,quality,score,repeat,time\n"
                        f"{study['id']},ann,0,{trial['id']},{trial['image']},{trial['method']},"
                        f"{trial['quality']},81,0,2026-11-26T10:00:00Z\n")  # fmt: skip
     try:
-        assert _status(fresh_copy) == {"human_study"}
+        assert _status(fresh_copy) == {"check_ratings", "human_study"}
         _shell("dvc repro human_study", fresh_copy)
-        found = json.loads((fresh_copy / "metrics/study.json").read_text())
+        found = json.loads((fresh_copy / "metrics/study/study.json").read_text())
         assert found["study"] == study["id"] and found["raters"] == 1
-        assert found["conditions"]["original"]["mos"] == 81
+        condition = condition_slug(condition_of(trial["method"], trial["quality"]))
+        row = json.loads((fresh_copy / f"metrics/study/conditions/{condition}.json").read_text())
+        assert found["conditions"] == 1 and row["mos"] == 81
         assert (fresh_copy / "reports/study/study.html").read_bytes() == page
     finally:
         ratings.unlink()
