@@ -174,6 +174,13 @@ class LadderParams:
 
 
 @dataclass(config=STRICT)
+class CrfReadingParams:
+    """A video's CRF read from its H.264 QPs (stage crf_reading, inference/crf_reading.py)."""
+
+    out: str  # the fitted line from QP to CRF (JSON)
+
+
+@dataclass(config=STRICT)
 class EvaluateParams:
     """The evaluate stage: which trained methods, scored how."""
 
@@ -237,6 +244,7 @@ class Params:
     degradation: DegradationParams
     train_qf: TrainQFParams
     ladder: LadderParams
+    crf_reading: CrfReadingParams
     evaluate: EvaluateParams
     compare: CompareParams
     video: VideoParams

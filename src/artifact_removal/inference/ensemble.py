@@ -34,6 +34,7 @@ from ..checkpoints import CheckpointError
 from ..degradations.h264 import StreamQuality
 from ..degradations.jpeg_quality import TableQuality
 from ..methods import Combine
+from .crf_reading import QPFit, QPQuality
 from .ladder import Ladder
 from .qf import QFPrediction, predict
 from .releases import load_generator, load_predictor
@@ -91,7 +92,8 @@ def ensemble_weights(quality: float, available: Sequence[int], combine: Combine 
 class QualityChoice:
     """What is known of an image's QF and which generators restore it, with what weights."""
 
-    tables: TableQuality | StreamQuality | None  # a JPEG's tables, a video's x264 settings
+    tables: TableQuality | StreamQuality | QPQuality | None  # what the file says: a JPEG's
+    # tables, a video's x264 settings, or the CRF its H.264 QPs read as
     cnn: QFPrediction | None
     override: int | None
     used: float
@@ -148,13 +150,14 @@ def _shown(path: Path) -> str:
 
 class Ensemble:
     """The generators of one method (loaded on first use), how it combines them (by rule, or
-    by a measured `ladder`), and the QF predictor."""
+    by a measured `ladder`), the QF predictor, and for H.264 methods the line that reads a
+    stream's CRF from its QPs (`reading`)."""
 
     def __init__(self, paths: dict[int, Path], combine: Combine, device: torch.device,
                  predictor: Path | None = None, codec: str = "jpeg",
-                 ladder: Ladder | None = None):  # fmt: skip
+                 ladder: Ladder | None = None, reading: QPFit | None = None):  # fmt: skip
         self.paths, self.combine, self.device, self.codec = paths, combine, device, codec
-        self.ladder = ladder
+        self.ladder, self.reading = ladder, reading
         self.pass_through = pass_through_level(codec, list(paths))
         self.predictor_path = predictor
         self._nets: dict[int, torch.nn.Module] = {}
@@ -217,12 +220,12 @@ class Ensemble:
         return self._predictor
 
     def choose(self, pixels: np.ndarray, override: int | None,
-               tables: TableQuality | StreamQuality | None = None,
+               tables: TableQuality | StreamQuality | QPQuality | None = None,
                beyond: bool = False) -> QualityChoice:  # fmt: skip
         """The override, else the file's own word (a JPEG's `tables`, a video's x264
-        settings), else the CNN's prediction from the pixels decide the generators. An input
-        better than any generator was trained for is left as it is, or, with `beyond`, given
-        to the gentlest generator."""
+        settings or the CRF its H.264 QPs read as), else the CNN's prediction from the pixels
+        decide the generators. An input better than any generator was trained for is left as
+        it is, or, with `beyond`, given to the gentlest generator."""
         predictor = self.predictor()
         cnn = (predict(predictor, pixels, device=self.device,
                        higher_is_gentler=self.codec == "jpeg")  # a lower CRF is gentler

@@ -3,6 +3,9 @@
 Images become PNGs; videos (by suffix: .mp4, .mkv, .mov, ...) become videos, restored frame
 by frame with their sound kept, in resumable segments (`inference.video`).
 
+A video's quality is the CRF its x264 settings say, else the CRF its H.264 QPs read as
+(`inference.crf_reading`), else the CRF predictor's answer from a frame.
+
 For each image: read it safely (EXIF orientation applied, ICC profiles converted to sRGB, see
 `data.images.read_image`), decide its JPEG quality (the file's quantization tables when it has
 them, the QF predictor's answer from the pixels, or the user's number), pick the generator
@@ -53,6 +56,7 @@ from ..methods import combine_of
 from ..methods import get as get_method
 from ..methods import models_dir as models_dir_of
 from ..pretrained import sha256
+from .crf_reading import QPFit, ReadingError
 from .ensemble import (
     INPUT,
     Ensemble,
@@ -504,7 +508,10 @@ def _setup(method: str, project: Path | None, models_dir, predictor, override: i
     }  # fmt: skip
     if ladder is not None:
         settings["ladder"] = fingerprint(ladder.levels)
-    ensemble = Ensemble(paths, combine_of(method), device, predictor, codec, ladder)
+    reading, reading_path = _reading(project) if video_method else (None, None)
+    if reading is not None:
+        settings["crf_reading"] = file_digest(reading_path)
+    ensemble = Ensemble(paths, combine_of(method), device, predictor, codec, ladder, reading)
     return Setup(method, ensemble, settings, fingerprint(settings))
 
 
@@ -524,6 +531,22 @@ def _ladder(method: str, project: Path | None, digests: dict[int, str]) -> Ladde
     except LadderError as err:
         raise RestoreError(str(err)) from None
     return ladder if ladder.levels and ladder.matches(digests) else None  # none: the rule
+
+
+def _reading(project: Path | None) -> tuple[QPFit | None, Path | None]:
+    """The project's line from H.264 QPs to CRF (stage crf_reading) and its file, or None
+    when there is none: then the CRF predictor reads streams without x264's settings."""
+    if project is None:
+        return None, None
+    from ..config import load_params, resolve_path
+
+    path = resolve_path(load_params(project / "params.yaml").crf_reading.out, project)
+    if not path.is_file():
+        return None, None
+    try:
+        return QPFit.load(path), path
+    except ReadingError as err:
+        raise RestoreError(str(err)) from None
 
 
 @dataclass(frozen=True)
@@ -733,8 +756,11 @@ def _restore_video(ensemble: Ensemble, path: Path, target: Path, record: dict, r
     try:
         info = probe(path)
         result.size = (info.height, info.width)
-        # x264's CRF tells the generators of an H.264 method, not an image method's QF
+        # x264's CRF tells the generators of an H.264 method, not an image method's QF; from
+        # other encoders the stream's QPs read as a CRF
         stream = x264_quality(path) if ensemble.codec == "h264" else None
+        if stream is None and ensemble.reading is not None:
+            stream = ensemble.reading.read(path)
         result.choice = choice = ensemble.choose(_sample_frame(path), override, stream, beyond)
         if choice.passed_through:
             frames = copy_video(path, target, record, replace, info)
