@@ -508,7 +508,7 @@ def _setup(method: str, project: Path | None, models_dir, predictor, override: i
     }  # fmt: skip
     if ladder is not None:
         settings["ladder"] = fingerprint(ladder.levels)
-    reading, reading_path = _reading(project) if video_method else (None, None)
+    reading, reading_path = project_reading(project) if video_method else (None, None)
     if reading is not None:
         settings["crf_reading"] = file_digest(reading_path)
     ensemble = Ensemble(paths, combine_of(method), device, predictor, codec, ladder, reading)
@@ -533,7 +533,7 @@ def _ladder(method: str, project: Path | None, digests: dict[int, str]) -> Ladde
     return ladder if ladder.levels and ladder.matches(digests) else None  # none: the rule
 
 
-def _reading(project: Path | None) -> tuple[QPFit | None, Path | None]:
+def project_reading(project: Path | None) -> tuple[QPFit | None, Path | None]:
     """The project's line from H.264 QPs to CRF (stage crf_reading) and its file, or None
     when there is none: then the CRF predictor reads streams without x264's settings."""
     if project is None:
