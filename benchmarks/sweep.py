@@ -13,9 +13,9 @@ Held-out clips are the same photographs panned by a virtual camera (`data.video.
 camera_motion`), encoded by libx264 at its own defaults (preset medium, GOP 250, 3 B-frames)
 at CRFs from 23 to 45, and given to `restore` as a user would, with and without `--method`;
 the outputs are decoded and scored against the lossless frames (PSNR on RGB, flicker), and
-the CRF predictor's answer against the true CRF. Every video method is run twice, writing
-H.264 (the default) and lossless FFV1: the difference is what writing the restored frames
-costs.
+the CRF predictor's answer and the CRF read from the stream's QPs against the true CRF.
+Every video method is run twice, writing H.264 (the default) and lossless FFV1: the
+difference is what writing the restored frames costs.
 
 Run inside a project after `make repro`, e.g.
 
@@ -42,7 +42,7 @@ from PIL import Image
 from artifact_removal.data.images import read_image
 from artifact_removal.data.video import camera_motion
 from artifact_removal.degradations.h264 import decode_clip
-from artifact_removal.inference.files import restore_files
+from artifact_removal.inference.files import find_project, project_reading, restore_files
 from artifact_removal.inference.video import VideoOutput
 from artifact_removal.metrics.full_reference import psnr
 from artifact_removal.metrics.temporal import flicker_error
@@ -206,6 +206,7 @@ def restore_clips(truth: dict, work: Path, method: str | None, codec: str,
                   fps: int) -> pd.DataFrame:  # fmt: skip
     """Every clip at every CRF through `restore_files` (`method` None: the default one)."""
     files = sorted((work / "clips").glob("*.mp4"))
+    reading, _ = project_reading(find_project())  # the project's line from H.264 QPs to CRF
     out = work / f"clips_{method or 'default'}_{codec}"
     kwargs = {} if method is None else {"method": method}
     started = time.perf_counter()
@@ -218,11 +219,13 @@ def restore_clips(truth: dict, work: Path, method: str | None, codec: str,
         gt, lq = truth[name], decode_clip(result.source).frames
         pred = decode_clip(result.output).frames if result.output else lq
         cnn = result.choice.cnn if result.choice else None
+        read = reading.read(result.source) if reading else None
         rows.append({
             "clip": name, "crf": int(crf), "method": method or "default", "codec": codec,
             "status": result.status, "error": result.error,
             "used": report.used.split(":")[0] if report.used else "",
             "cnn": cnn.quality if cnn else None, "cnn_p": cnn.confidence if cnn else None,
+            "reading": read.quality if read else None,
             "frames": len(pred), "psnr_in": psnr(gt, lq, "rgb"),
             "psnr": psnr(gt, pred, "rgb") if len(pred) == len(gt) else np.nan,
             "flicker_in": flicker_error(lq, gt),
@@ -244,7 +247,9 @@ def clip_summary(restored: pd.DataFrame) -> pd.DataFrame:
                         flicker_in=("flicker_in", "mean"), flicker=("flicker", "mean"),
                         size_ratio=("bytes", "sum"))  # fmt: skip
     table["size_ratio"] /= grouped.bytes_in.sum()
-    table["cnn"] = grouped.cnn.agg(lambda s: " ".join(str(int(q)) if q == q else "-" for q in s))
+    for column in ("cnn", "reading"):
+        table[column] = grouped[column].agg(lambda s: " ".join(str(int(q)) if q == q else "-"
+                                                               for q in s))  # fmt: skip
     return table.reset_index()
 
 
