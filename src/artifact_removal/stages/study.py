@@ -397,10 +397,13 @@ class StudyResult:
         return list(self.screening.index[self.screening["kept"]])
 
 
-def check_row(study: Study, row: dict, where: str) -> None:
+def check_row(study: Study, row: dict, where: str, trials: dict | None = None,
+              sequences: dict | None = None) -> None:  # fmt: skip
     """A rating against the study it names: its trial is one of the study's, shown as the row
-    says (image, method, QF), at the position of the rater's sequence the row gives."""
-    trials = {t.id: (i, t) for i, t in enumerate(study.trials)}
+    says (image, method, QF), at the position of the rater's sequence the row gives. `trials`
+    (id -> (index, trial)) and `sequences` (rater -> sequence, filled as raters come) spare
+    rebuilding them for every row of a file."""
+    trials = trials if trials is not None else trial_index(study)
     if row["trial"] not in trials:
         raise RatingsError(f"{where}: trial {row['trial']!r} is not a trial of study {study.id} "
                            "(reports/study/study.json)")  # fmt: skip
@@ -410,7 +413,11 @@ def check_row(study: Study, row: dict, where: str) -> None:
         raise RatingsError(f"{where}: trial {trial.id} is {trial.image}, {trial.condition} in "
                            f"study {study.id}, but the row says {said[0]}, "
                            f"{condition_of(said[1], said[2])}")  # fmt: skip
-    sequence = study.sequence(str(row["rater"]))
+    sequences = {} if sequences is None else sequences
+    rater = str(row["rater"])
+    if rater not in sequences:
+        sequences[rater] = study.sequence(rater)
+    sequence = sequences[rater]
     position, repeat = int(row["position"]), bool(int(row["repeat"]))
     if not 0 <= position < len(sequence):
         raise RatingsError(f"{where}: position {position} is outside the rater's "
@@ -428,13 +435,20 @@ def check_ratings(study: Study, ratings_dir: str | Path) -> Ratings:
     the study (`check_row`); RatingsError names the file, the line and the problem. A rater
     kept apart as `name (file)` is checked under the name they rated with."""
     ratings = read_ratings(ratings_dir, study.id)
+    trials, sequences = trial_index(study), {}
     for row in ratings.table.to_dict("records"):
         rater = row["rater"]
         suffix = f" ({Path(row['file']).stem})"
         if rater.endswith(suffix) and rater != rater[: -len(suffix)]:
             rater = rater[: -len(suffix)]
-        check_row(study, {**row, "rater": rater}, f"{row['file']}, line {row['line']}")
+        check_row(study, {**row, "rater": rater}, f"{row['file']}, line {row['line']}", trials,
+                  sequences)  # fmt: skip
     return ratings
+
+
+def trial_index(study: Study) -> dict:
+    """Trial id -> (its index in the study, the trial)."""
+    return {t.id: (i, t) for i, t in enumerate(study.trials)}
 
 
 def analyse(study: Study, ratings_dir: str | Path, max_repeat_gap: float) -> StudyResult:
