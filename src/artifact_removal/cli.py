@@ -263,7 +263,7 @@ RESTORE_EXAMPLES = """examples:
   artifact-removal restore photos/ -o restored/          # GAN, each image's quality found
   artifact-removal restore scan.png -o out/ --quality 20 # you know the JPEG quality
   artifact-removal restore a.jpg -o out/ --method ssim --bits 16
-  artifact-removal restore clip.mp4 -o out/ --quality 20 # a video: out/clip.mp4, sound kept
+  artifact-removal restore clip.mp4 -o out/              # a video: out/clip.mp4, sound kept
 
 Run it inside the project (after `make repro`) or give --models and --predictor. Each image's
 line says how its quality was found and which generator restored it; the exit code is 0 when
@@ -358,8 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "phase (trained for train_nogan.qualities; other QFs use the nearest); "
                    "video_ssim, video_gan: trained on H.264 frames, per CRF")  # fmt: skip
     p.add_argument("--quality", default="auto", metavar="auto|QF",
-                   help="auto: from the JPEG's quantization tables, else the QF predictor; or "
-                   "the JPEG quality 1..100 for every input")  # fmt: skip
+                   help="auto: from the JPEG's quantization tables, else the QF predictor (for "
+                   "the video methods: x264's settings in the stream, else the CRF its H.264 "
+                   "QPs read as, else the CRF predictor); or the JPEG QF (video methods: the "
+                   "CRF) for every input")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
     p.add_argument("--models", default=None, metavar="DIR",
                    help="folder of q<QF>.pt generators (default: the project's "
