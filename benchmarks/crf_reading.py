@@ -19,7 +19,6 @@ Run inside a project after `dvc repro` (it reads the project's fit and CRF predi
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from artifact_removal.inference.qf import predict
 from artifact_removal.inference.releases import load_predictor
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sweep import CRFS, held_out_images
+from sweep import CRFS, held_out_images, x264_default
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
            "veryslow")  # fmt: skip
@@ -44,24 +43,6 @@ GOPS = (12, 25, 50, 120, 250)
 BFRAMES = (0, 1, 2, 3)
 TUNES = ("", "film", "grain")
 MOTIONS = ("pan", "zoom", "shake")
-
-
-def encode(frames: np.ndarray, crf: int, options: dict, fps: int = 25) -> bytes:
-    """MP4 of the frames through libx264 at `crf` with `options` (one thread: the same bytes
-    on every machine)."""
-    import av
-
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as container:
-        options = {"crf": str(crf), "threads": "1", **options}
-        stream = container.add_stream("libx264", rate=fps, options=options)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        for t, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = t
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return buffer.getvalue()
 
 
 def drawn_options(rng: np.random.Generator) -> dict:
@@ -111,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = [(crf, drawn_options(rng), "drawn") for crf in args.crfs]
             runs += [(crf, {}, "x264 defaults") for crf in CRFS]
             for crf, options, kind in runs:
-                clip_file.write_bytes(encode(frames, crf, options))
+                clip_file.write_bytes(x264_default(frames, crf, 25, options))
                 read = reading.read(clip_file)
                 cnn = predict(predictor, _sample_frame(clip_file), higher_is_gentler=False)
                 rows.append({"clip": f"{name}_{motion}", "kind": kind, "crf": crf,

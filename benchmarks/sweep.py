@@ -184,15 +184,16 @@ def clips(images: dict[str, np.ndarray], frames: int, size: tuple[int, int], fps
             for i, (name, pixels) in enumerate(images.items())}  # fmt: skip
 
 
-def x264_default(frames: np.ndarray, crf: int, fps: int) -> bytes:
-    """MP4 of the frames as a user's tool writes it: libx264 with only a CRF given (one thread,
-    so the bytes do not depend on the machine), yuv420p, BT.601 (FFmpeg's default)."""
+def x264_default(frames: np.ndarray, crf: int, fps: int, options: dict | None = None) -> bytes:
+    """MP4 of the frames as a user's tool writes it: libx264 with only a CRF given (and any
+    other x264 `options`; one thread, so the bytes do not depend on the machine), yuv420p,
+    BT.601 (FFmpeg's default)."""
     import av
 
     buffer = io.BytesIO()
+    options = {"crf": str(crf), "threads": "1", **(options or {})}
     with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps, options={"crf": str(crf),
-                                                                      "threads": "1"})  # fmt: skip
+        stream = container.add_stream("libx264", rate=fps, options=options)
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         for t, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
