@@ -1,0 +1,130 @@
+"""Does CPU training give the same weights on another machine? (issue 27: a fresh clone's
+`make repro` must reproduce dvc.lock exactly.)
+
+One short run of the SSIM generator (the run engine, the project's prepared corpus, the
+`train_ssim` settings of params.yaml with fewer steps) is trained in a fresh process under
+several CPU settings that differ between machines: the number of threads, the vector
+instructions ATen uses (`ATEN_CPU_CAPABILITY`), the instruction set oneDNN and MKL may use
+(`ONEDNN_MAX_CPU_ISA`, `MKL_CBWR`). Each run prints a hash of its weights alone (not of the
+release file, whose metadata is the same anyway) and its validation PSNR; the table says which
+settings change the weights. The default is run twice: the same machine must agree with itself.
+
+Run inside a project after `dvc repro prepare` (or `make repro`), e.g.
+
+    python benchmarks/determinism.py --steps 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+SETTINGS = {
+    "default": {},
+    "default, again": {},
+    "1 thread": {"OMP_NUM_THREADS": "1"},
+    "OMP_NUM_THREADS=3 (more than the cores)": {"OMP_NUM_THREADS": "3"},
+    "no vector kernels (ATEN_CPU_CAPABILITY=default)": {"ATEN_CPU_CAPABILITY": "default"},
+    "oneDNN and MKL capped at AVX2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"},
+}
+
+CHILD = """
+import hashlib, json, sys
+from pathlib import Path
+import torch
+from artifact_removal.config import load_params
+from artifact_removal.training.engine import Run, train
+from artifact_removal.checkpoints import load_checkpoint
+root = Path(sys.argv[1])
+run = Run.from_params(load_params(root / "params.yaml"), "ssim", int(sys.argv[2]), root)
+result = train(run, torch.device("cpu"), progress=False)
+model = load_checkpoint(run.release)["model"]
+digest = hashlib.sha256()
+for name in sorted(model):
+    digest.update(name.encode()); digest.update(model[name].numpy().tobytes())
+print(json.dumps({"weights": digest.hexdigest()[:16], "threads": torch.get_num_threads(),
+                  "capability": torch.backends.cpu.get_cpu_capability(),
+                  "val": result.history[-1]}))
+"""
+
+
+def scratch_project(project: Path, steps: int, folder: Path) -> Path:
+    """A project folder whose params train `steps` steps of train_ssim on `project`'s corpus."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    prepared = (project / params["data"]["prepared_dir"]).resolve()
+    (folder / "data").mkdir()
+    (folder / "data" / "prepared").symlink_to(prepared, target_is_directory=True)
+    params["data"]["prepared_dir"] = "data/prepared"
+    section = params["train_ssim"]
+    section.update(steps=steps, checkpoint_every=steps, val_every=steps, models_dir="models/ssim")
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return folder
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=60, help="training steps per run")
+    parser.add_argument("--quality", type=int, default=10, help="the JPEG QF of the run")
+    parser.add_argument("--project", type=Path, default=Path("."))
+    args = parser.parse_args()
+    if not (args.project / "data/prepared/images.csv").is_file():
+        raise SystemExit("error: no prepared corpus here; run `dvc repro prepare` first")
+    rows = []
+    for label, extra in SETTINGS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            root = scratch_project(args.project.resolve(), args.steps, Path(tmp))
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if k
+                not in {"OMP_NUM_THREADS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR"}
+            }
+            done = subprocess.run(
+                [sys.executable, "-c", CHILD, str(root), str(args.quality)],
+                env={**env, **extra},
+                capture_output=True,
+                text=True,
+            )
+        if done.returncode:
+            raise SystemExit(f"error: the run '{label}' failed:\n{done.stderr[-2000:]}")
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append((label, found))
+        print(
+            f"{label}: weights {found['weights']}, {found['threads']} threads, "
+            f"{found['capability']}",
+            flush=True,
+        )
+    base = rows[0][1]["weights"]
+    print(
+        f"\n{args.steps} steps of train_ssim at QF {args.quality}, torch "
+        f"{__import__('torch').__version__}\n"
+    )
+    print(
+        "| CPU setting | threads | ATen kernels | weights (sha256, 16 hex) | same as default |"
+        " validation PSNR-RGB |"
+    )
+    print("|---|---:|---|---|---|---:|")
+    for label, found in rows:
+        psnr = next(
+            (v for k, v in found["val"].items() if k.endswith("psnr_rgb") and "jpeg" not in k),
+            float("nan"),
+        )
+        print(
+            f"| {label} | {found['threads']} | {found['capability']} | {found['weights']} | "
+            f"{'yes' if found['weights'] == base else 'no'} | {psnr:.4f} |"
+        )
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:8]
+    print(f"\n(table digest {digest})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
