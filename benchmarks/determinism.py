@@ -5,9 +5,11 @@ One short run of the SSIM generator (the run engine, the project's prepared corp
 `train_ssim` settings of params.yaml with fewer steps) is trained in a fresh process under
 several CPU settings that differ between machines: the number of threads, the vector
 instructions ATen uses (`ATEN_CPU_CAPABILITY`), the instruction set oneDNN and MKL may use
-(`ONEDNN_MAX_CPU_ISA`, `MKL_CBWR`). Each run prints a hash of its weights alone (not of the
-release file, whose metadata is the same anyway) and its validation PSNR; the table says which
-settings change the weights. The default is run twice: the same machine must agree with itself.
+(`ONEDNN_MAX_CPU_ISA`, `MKL_CBWR`), and whether convolutions run on oneDNN at all. Each run
+prints a hash of its weights alone (not of the release file, whose metadata is the same anyway),
+its validation PSNR and its training time; the table says which settings change the weights and
+what each costs. The default is run twice: the same machine must agree with itself. Compare the
+hashes with the tables of other machines in benchmarks/RESULTS.md.
 
 Run inside a project after `dvc repro prepare` (or `make repro`), e.g.
 
@@ -26,6 +28,9 @@ from pathlib import Path
 
 import yaml
 
+AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
+SSE41 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "AVX2"}
+NO_ONEDNN = "DETERMINISM_NO_ONEDNN"  # read by CHILD: torch.backends.mkldnn.enabled = False
 SETTINGS = {
     "default": {},
     "default, again": {},
@@ -33,26 +38,35 @@ SETTINGS = {
     "OMP_NUM_THREADS=3 (more than the cores)": {"OMP_NUM_THREADS": "3"},
     "no vector kernels (ATEN_CPU_CAPABILITY=default)": {"ATEN_CPU_CAPABILITY": "default"},
     "oneDNN and MKL capped at AVX2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"},
+    "ATen, oneDNN and MKL at AVX2": AVX2,
+    "ATen, oneDNN and MKL at AVX2, 1 thread": {**AVX2, "OMP_NUM_THREADS": "1"},
+    "ATen at AVX2, oneDNN at SSE4.1": SSE41,
+    "ATen at AVX2, oneDNN at SSE4.1, 1 thread": {**SSE41, "OMP_NUM_THREADS": "1"},
+    "ATen at AVX2, no oneDNN": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", NO_ONEDNN: "1"},
 }
 VARIED = {name for extra in SETTINGS.values() for name in extra}  # cleared from the caller's env
 
 CHILD = """
 import hashlib, json, sys
 from pathlib import Path
+import os, time
 import torch
+torch.backends.mkldnn.enabled = not os.environ.get("DETERMINISM_NO_ONEDNN")
 from artifact_removal.config import load_params
 from artifact_removal.training.engine import Run, train
 from artifact_removal.checkpoints import load_checkpoint
 root = Path(sys.argv[1])
 run = Run.from_params(load_params(root / "params.yaml"), "ssim", int(sys.argv[2]), root)
+start = time.perf_counter()
 result = train(run, torch.device("cpu"), progress=False)
+seconds = time.perf_counter() - start
 model = load_checkpoint(run.release)["model"]
 digest = hashlib.sha256()
 for name in sorted(model):
     digest.update(name.encode()); digest.update(model[name].numpy().tobytes())
 print(json.dumps({"weights": digest.hexdigest()[:16], "threads": torch.get_num_threads(),
                   "capability": torch.backends.cpu.get_cpu_capability(),
-                  "torch": torch.__version__,
+                  "torch": torch.__version__, "seconds": seconds,
                   "val": result.history[-1]}))
 """
 
@@ -102,9 +116,9 @@ def main() -> int:
     print(f"\n{args.steps} steps of train_ssim at QF {args.quality}, torch {rows[0][1]['torch']}\n")
     print(
         "| CPU setting | threads | ATen kernels | weights (sha256, 16 hex) | same as default |"
-        " validation PSNR-RGB |"
+        " validation PSNR-RGB | training time / default's |"
     )
-    print("|---|---:|---|---|---|---:|")
+    print("|---|---:|---|---|---|---:|---:|")
     for label, found in rows:
         psnr = next(
             (v for k, v in found["val"].items() if k.endswith("psnr_rgb") and "jpeg" not in k),
@@ -112,7 +126,8 @@ def main() -> int:
         )
         print(
             f"| {label} | {found['threads']} | {found['capability']} | {found['weights']} | "
-            f"{'yes' if found['weights'] == base else 'no'} | {psnr:.4f} |"
+            f"{'yes' if found['weights'] == base else 'no'} | {psnr:.4f} | "
+            f"{found['seconds'] / rows[0][1]['seconds']:.2f} |"
         )
     return 0
 
