@@ -2,7 +2,9 @@
 #   make repro   set up .venv if needed, build the default corpus, record the pretrained weights
 #                torchvision's cache holds (models/pretrained.yaml), run the DVC pipeline
 #   make test    set up .venv if needed, lint, run the tests (installs Debian's chromium and
-#                chromium-driver for the browser test when they are missing)
+#                chromium-driver for the browser test when they are missing); the tests marked
+#                `slow` are left to
+#   make test-all   the same with every test
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
@@ -13,7 +15,12 @@ export DVC_NO_ANALYTICS := 1
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: repro test venv browser lint format clean-venv
+# pytest-xdist runs the test files on one worker per core, whole files at a time (a file's
+# fixtures are built once), each worker on one thread: two workers of two OpenMP threads each
+# on two cores ran 1.7 times slower than one process.
+PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadfile
+
+.PHONY: repro test test-all venv browser lint format clean-venv
 
 repro: venv
 	$(BIN)/python -m artifact_removal corpus
@@ -21,7 +28,10 @@ repro: venv
 	$(BIN)/dvc repro
 
 test: lint browser
-	$(BIN)/python -m pytest
+	$(PYTEST) -m "not slow"
+
+test-all: lint browser
+	$(PYTEST)
 
 # Headless Chromium for the browser tests (tests/test_widgets.py, test_reports_offline.py,
 # test_pipeline.py; set ARTIFACT_REMOVAL_SKIP_BROWSER=1 to skip them).

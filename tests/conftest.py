@@ -16,6 +16,15 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+# Files collected first: under pytest-xdist (`make test`) the longest file starts at once on one
+# worker while the others share the rest, instead of starting last and running on alone.
+LONGEST_FIRST = ("test_pipeline.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in LONGEST_FIRST)  # stable: order kept
+
+
 @pytest.fixture(scope="session")
 def photo() -> np.ndarray:
     """A 192x256 crop of a natural RGB photograph, uint8."""

@@ -143,6 +143,7 @@ def test_the_manifest_decides_which_vgg_is_used(project, tmp_path):
         train(run_of(project, "gan", 10, "m"), CPU, progress=False)
 
 
+@pytest.mark.slow  # the engine's own DDP test (test_training.py) runs in `make test`
 def test_the_gan_trains_under_torchrun_with_two_processes(project):
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
                f"--master_port={free_port()}", "-m", "artifact_removal", "train", "--method",

@@ -142,6 +142,7 @@ def test_reports_show_the_stopping_point(project, tmp_path):
         assert (tmp_path / "figures" / f"train_nogan_q10_{name}.png").stat().st_size > 0
 
 
+@pytest.mark.slow  # the engine's own DDP test (test_training.py) runs in `make test`
 def test_both_phases_train_under_torchrun_with_two_processes(small_project):
     """DDP over gloo: the encoder frozen, then unfrozen (DDP wraps anew), then the GAN phase."""
     import subprocess

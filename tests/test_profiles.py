@@ -32,6 +32,7 @@ def paper_project(small_project, tmp_path, monkeypatch):
     return small_project
 
 
+@pytest.mark.slow  # the same trainers run at tiny size in their own test files
 def test_every_trainer_runs_a_few_steps_at_paper_size(paper_project):
     ssim = train(run_of(paper_project, "ssim", 10, batch_size=2, **FEW_STEPS), CPU, progress=False)
     net = load_generator(ssim.release)

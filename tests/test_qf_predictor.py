@@ -225,7 +225,7 @@ def test_the_confidence_is_calibrated_at_the_end_and_released(trained):
     last = trained.history[-1]
     net = load_predictor(trained.release)
     assert net.temperature == last["val_temperature"] and 0.25 <= net.temperature <= 64
-    assert last["val_ece"] <= last["val_ece_before"]
+    assert last["val_ece"] <= last["val_ece_before"] + 1e-6  # never worse, to float noise
     assert load_checkpoint(trained.checkpoint)["recipe"]["temperature"] == net.temperature
 
 

@@ -233,13 +233,14 @@ def _cli(*args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
-def test_2_two_restores_into_one_folder_ten_times(models, photo, tmp_path):
+@pytest.mark.parametrize("rounds", [3, pytest.param(10, marks=pytest.mark.slow)])
+def test_2_two_restores_into_one_folder_again_and_again(rounds, models, photo, tmp_path):
     """Both succeed, or one is refused with a message; never mixed or missing bytes."""
     inputs = [_jpeg(photo, tmp_path / "in" / f"img{i:02d}.jpg", 10 + 10 * i, 30 * i)
               for i in range(4)]  # fmt: skip
     assert main(_restore(inputs, tmp_path / "reference", models)) == 0
     reference = _pngs(tmp_path / "reference")
-    for round_ in range(10):
+    for round_ in range(rounds):
         out = tmp_path / f"out{round_}"
         runs = [_cli(*_restore(inputs, out, models)) for _ in range(2)]
         done = [(run.wait(timeout=300), *run.communicate()) for run in runs]
