@@ -17,8 +17,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # pytest-xdist runs the test files on one worker per core, whole files at a time (a file's
 # fixtures are built once), each worker on one thread: two workers of two OpenMP threads each
-# on two cores ran 1.7 times slower than one process.
-PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadfile
+# on two cores ran 1.7 times slower than one process. Files go out in the order collected
+# (tests/conftest.py puts the end-to-end file first), not xdist's largest-first.
+PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 .PHONY: repro test test-all venv browser lint format clean-venv
 

@@ -7,6 +7,7 @@ import re
 from .conftest import REPO
 
 PACKAGE = REPO / "src" / "artifact_removal"
+NAME = r"(?<![\w/.-])([A-Za-z0-9_]+\.(?:py|js))(?!\w)"  # a file name, not part of a path
 
 
 def _layout() -> str:
@@ -16,29 +17,43 @@ def _layout() -> str:
     return section[section.index("```") + 3 : section.index("```", section.index("```") + 3)]
 
 
-def _modules() -> list[str]:
-    return sorted(
-        str(path.relative_to(PACKAGE))
-        for path in PACKAGE.rglob("*")
-        if path.suffix in (".py", ".js") and path.name != "__init__.py"
-    )
+def _parts() -> dict[str, str]:
+    """Each package's part of the Layout: "" for the top level (the two-space lines that begin
+    with a file name), else from a sub-package's `name/` line to the next two-space line."""
+    layout = _layout()
+    parts = dict(re.findall(r"(?m)^  ([a-z_]+)/ +(.*(?:\n {3,}.*)*)", layout))
+    parts[""] = "\n".join(re.findall(r"(?m)^  [A-Za-z0-9_]+\.py .*", layout))
+    return parts
+
+
+def _modules() -> dict[str, set[str]]:
+    """File names of src/artifact_removal by package ("" for the top level)."""
+    found: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*"):
+        if path.suffix in (".py", ".js") and path.name != "__init__.py":
+            package = str(path.parent.relative_to(PACKAGE)).replace(".", "")
+            found.setdefault(package, set()).add(path.name)
+    return found
 
 
 def test_the_layout_names_every_module_under_its_package():
-    layout = _layout()
-    # each sub-package's part: from its `name/` line to the next line at the same indent
-    parts = dict(re.findall(r"(?m)^  ([a-z_]+)/ +(.*(?:\n {3,}.*)*)", layout))
-    missing = []
-    for module in _modules():
-        folder, _, name = module.rpartition("/")
-        where = parts.get(folder, "") if folder else layout
-        if not re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", where):
-            missing.append(module)
-    assert not missing, f"docs/reference.md's Layout does not name {missing}"
-    assert set(parts) >= {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    parts = _parts()
+    missing = [
+        f"{package}/{name}".lstrip("/")
+        for package, names in _modules().items()
+        for name in names
+        if name not in re.findall(NAME, parts.get(package, ""))
+    ]
+    assert not missing, f"docs/reference.md's Layout does not name {sorted(missing)}"
 
 
 def test_the_layout_names_no_module_that_is_gone():
-    named = set(re.findall(r"(?<![\w/.-])([a-z_]+\.(?:py|js))(?!\w)", _layout()))
-    existing = {module.rpartition("/")[2] for module in _modules()} | {"__init__.py"}
-    assert named <= existing, f"named but not in src/: {sorted(named - existing)}"
+    modules = _modules()
+    assert set(_parts()) == set(modules), "the Layout's sub-packages are not src's"
+    gone = [
+        f"{package}/{name}".lstrip("/")
+        for package, text in _parts().items()
+        for name in re.findall(NAME, text)
+        if name not in modules[package]
+    ]
+    assert not gone, f"docs/reference.md's Layout names modules that are gone: {sorted(gone)}"
