@@ -30,7 +30,7 @@ import yaml
 
 AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
 SSE41 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "AVX2"}
-NO_ONEDNN = "DETERMINISM_NO_ONEDNN"  # read by CHILD: torch.backends.mkldnn.enabled = False
+NO_ONEDNN = "DETERMINISM_NO_ONEDNN"  # set: CHILD turns torch.backends.mkldnn off
 SETTINGS = {
     "default": {},
     "default, again": {},
@@ -47,11 +47,10 @@ SETTINGS = {
 VARIED = {name for extra in SETTINGS.values() for name in extra}  # cleared from the caller's env
 
 CHILD = """
-import hashlib, json, sys
+import hashlib, json, os, sys, time
 from pathlib import Path
-import os, time
 import torch
-torch.backends.mkldnn.enabled = not os.environ.get("DETERMINISM_NO_ONEDNN")
+torch.backends.mkldnn.enabled = not os.environ.get(sys.argv[3])
 from artifact_removal.config import load_params
 from artifact_removal.training.engine import Run, train
 from artifact_removal.checkpoints import load_checkpoint
@@ -98,7 +97,7 @@ def main() -> int:
             root = scratch_project(args.project.resolve(), args.steps, Path(tmp))
             env = {k: v for k, v in os.environ.items() if k not in VARIED}
             done = subprocess.run(
-                [sys.executable, "-c", CHILD, str(root), str(args.quality)],
+                [sys.executable, "-c", CHILD, str(root), str(args.quality), NO_ONEDNN],
                 env={**env, **extra},
                 capture_output=True,
                 text=True,

@@ -31,7 +31,7 @@ def _modules() -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for path in PACKAGE.rglob("*"):
         if path.suffix in (".py", ".js") and path.name != "__init__.py":
-            package = str(path.parent.relative_to(PACKAGE)).replace(".", "")
+            package = "" if path.parent == PACKAGE else path.parent.name
             found.setdefault(package, set()).add(path.name)
     return found
 
