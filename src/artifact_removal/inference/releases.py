@@ -9,9 +9,10 @@ needed to rebuild and use its network without the training code:
     method       the method (`ssim`, `gan`, `nogan_pre`, `nogan`) or `qf_predictor`
     quality      the JPEG QF it was trained for (generators)
     format       the file layout's version (`checkpoints.FORMAT`); newer files are refused
-    identity     a fingerprint of the run's parameters, data and code
+    identity     a fingerprint of the run's parameters and data
     run          what that fingerprint hashes: the params section, seed, QF, the fingerprints
-                 of the files it read and of its code
+                 of the files it read (not of the code: dvc.lock ties a file to its code, and
+                 a refactor that keeps the weights keeps the file)
     loss         what the GAN's perceptual loss was (e.g. `random_vgg19_relu2_2`), or NoGAN's
                  (e.g. `random_alex_lpips + l1`)
     encoder      NoGAN's encoder initialisation (`mobilenet_v3_large-5c1a4163.pth`, or

@@ -374,12 +374,18 @@ def _save(run: Run, recipe: Recipe, step: int, state: dict) -> None:
 
 def _release(run: Run, recipe: Recipe, state: dict) -> dict:
     """The weights-only release file (see `inference.releases`), with the run's settings and
-    the fingerprints of its inputs and code (`run`), and their hash (`identity`)."""
+    the fingerprints of its inputs (`run`), and their hash (`identity`).
+
+    The code's fingerprint stays in the checkpoint, where it decides whether a run resumes.
+    A release leaves it out: dvc.lock already ties each file to the code that made it, and a
+    change of the code that leaves the weights as they were (a refactor) then leaves the file
+    byte for byte as it was."""
     release = recipe.release()
     release["model"] = {k: v.detach().cpu().contiguous() for k, v in release["model"].items()}
     method = f"{run.name}_predictor" if run.name in PREDICTORS else run.name
-    return release | {"method": method, "quality": run.quality, "identity": state["identity"],
-                      "run": state["run"]}  # fmt: skip
+    made_from = {k: v for k, v in state["run"].items() if k != "code"}
+    return release | {"method": method, "quality": run.quality,
+                      "identity": fingerprint(made_from), "run": made_from}  # fmt: skip
 
 
 def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
