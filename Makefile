@@ -21,7 +21,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # (tests/conftest.py puts the end-to-end file first), not xdist's largest-first.
 PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
-.PHONY: repro test test-all venv browser lint format clean-venv
+.PHONY: repro test test-all venv browser lint format clean-venv pipeline
 
 repro: venv
 	$(BIN)/python -m artifact_removal corpus
@@ -56,6 +56,10 @@ $(VENV)/.ready: requirements-torch.txt requirements.txt pyproject.toml
 		--display-name "Python ($(KERNEL))"
 	$(BIN)/python -m artifact_removal fetch-models --only niqe
 	touch $@
+
+# dvc.yaml from dvc.template.yaml and the method registry (a test fails when it is out of date)
+pipeline: venv
+	$(BIN)/python -m artifact_removal.stages.pipeline write
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks

@@ -160,3 +160,34 @@ def _check_video_method(method, stage) -> None:
     recorded = [key for p in stage["params"] if isinstance(p, dict)
                 for key in p.get("models/pretrained.yaml", [])]  # fmt: skip
     assert all(backbone in recorded for backbone in method.backbones)
+
+
+def test_dvc_yaml_is_made_from_the_template_and_the_registry():
+    """dvc.yaml is what `make pipeline` writes now: an edit of the template or of a method's
+    module without `make pipeline` fails here."""
+    from artifact_removal.stages.pipeline import build
+
+    assert (REPO / "dvc.yaml").read_text() == build(REPO), "run `make pipeline`"
+
+
+def test_a_change_to_the_gan_leaves_the_ssim_stage_as_it_is():
+    """Deps at the granularity of the code fingerprint: the SSIM generators' stage names
+    neither the GAN's trainer, its losses nor its method module, nor NoGAN's; the GAN's
+    stage names its own and the SSIM release it starts from."""
+    stages = _stages()
+    ssim, gan = stages["train_ssim"]["do"]["deps"], stages["train_gan"]["do"]["deps"]
+    others = (
+        "training/gan.py",
+        "losses/adversarial.py",
+        "losses/perceptual.py",
+        "methods/gan.py",
+        "methods/nogan.py",
+        "training/nogan.py",
+        "archs/unet.py",
+    )
+    for other in others:
+        assert f"src/artifact_removal/{other}" not in ssim, other
+    assert "src/artifact_removal/training/gan.py" in gan
+    assert "src/artifact_removal/methods/gan.py" in gan
+    assert "${train_ssim.models_dir}/q${item}.pt" in gan
+    assert not any(d.startswith("src/artifact_removal/methods/video") for d in ssim + gan)

@@ -72,6 +72,6 @@ def test_loss_is_zero_for_equal_images_and_grows_with_difference(empty_torch_hom
 
 
 def test_config_knows_the_same_layer_names():
-    from artifact_removal.methods import VGG19_LAYERS
+    from artifact_removal.methods.gan import VGG19_LAYERS
 
     assert tuple(vgg19_layers()) == VGG19_LAYERS

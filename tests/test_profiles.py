@@ -48,7 +48,7 @@ def test_every_trainer_runs_a_few_steps_at_paper_size(paper_project):
     assert result.recipe.perceptual.name == "random_vgg19_relu5_4"
     assert result.recipe.d.config.channels == 64 and load_checkpoint(gan.release)["best_step"] == 2
 
-    from artifact_removal.methods import PhaseParams
+    from artifact_removal.methods.nogan import PhaseParams
 
     pre = run_of(paper_project, "nogan_pre", 10)
     assert pre.settings.fallback is None and pre.settings.generator.width == 1.0

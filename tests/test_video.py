@@ -494,7 +494,7 @@ def test_extra_clips_are_imported_then_used(small_project, photo):
 
 
 def test_what_a_restored_video_does_not_keep_is_said():
-    from artifact_removal.inference.files import _video_notes
+    from artifact_removal.inference.one_file import _video_notes
 
     info = VideoInfo(64, 48, 10, Fraction(25), Fraction(1, 12800), "yuv420p", "h264", 1)
     assert _video_notes(info) == ()

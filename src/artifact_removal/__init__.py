@@ -13,9 +13,10 @@ Sub-packages, each importing only from those below it (a test checks):
     data            images, the corpus, preparation, samplers
     archs, losses, metrics
     degradations    JPEG and its tables
-    methods, pretrained, config, checkpoints, runtime
+    methods         one module per method, and their registry
+    pretrained, config, checkpoints, runtime, fileio
 """
 
-from . import methods  # noqa: F401 - registers every method's params section
+from . import methods  # noqa: F401 - registers every method and its params section
 
 __version__ = "0.2.0"

@@ -51,8 +51,17 @@ def load_weights(path: Path) -> object:
         raise CheckpointError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a folder, not a checkpoint file") from None
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile,
-            ValueError, KeyError, IndexError, TypeError) as err:  # fmt: skip
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+    ) as err:
         problem = str(err).splitlines()[0][:160] if str(err) else err.__class__.__name__
         raise CheckpointError(
             f"{path}: truncated, damaged or not a PyTorch file ({problem}); delete it, or "
@@ -148,14 +157,20 @@ def import_closure(module: str) -> list[Path]:
     return sorted({module_path(name) for name in seen} | {PACKAGE / "__init__.py"})
 
 
-# Modules that read and validate parameters and name the methods: the values they produce are
-# in a run's identity already (its parsed settings), so their source is not.
-PARAMS_MODULES = ("__init__.py", "config.py", "methods.py")
+# Modules that read and validate parameters and name the methods (a file, or a package
+# ending in /): the values they produce are in a run's identity already (its parsed
+# settings), so their source is not.
+PARAMS_MODULES = ("__init__.py", "config.py", "config/", "methods/")
+
+
+def _is_params_module(path: Path) -> bool:
+    name = path.relative_to(PACKAGE).as_posix()
+    return any(name == m or (m.endswith("/") and name.startswith(m)) for m in PARAMS_MODULES)
 
 
 def code_fingerprint(module: str) -> str:
     """A hash of the source of `module` and of everything of this package it imports, but the
     parameter modules (adding a method to the registry does not restart other methods' runs)."""
-    files = [p for p in import_closure(module) if p.relative_to(PACKAGE).as_posix()
-             not in PARAMS_MODULES]  # fmt: skip
-    return files_fingerprint(files, PACKAGE)
+    return files_fingerprint(
+        [p for p in import_closure(module) if not _is_params_module(p)], PACKAGE
+    )

@@ -42,8 +42,7 @@ def write_atomic(path: str | Path, content: bytes | str | Writer, replace: bool 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # the name's start only: a long target name must not make the temporary one too long
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".part",
-                                   dir=path.parent)  # fmt: skip
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".part", dir=path.parent)
     try:
         os.fchmod(handle, 0o666 & ~_UMASK)  # what open() would give, not mkstemp's 0600
         with os.fdopen(handle, "wb") as f:
@@ -84,8 +83,15 @@ def _place_new(tmp: str, path: Path) -> None:
         os.unlink(tmp)
 
 
-_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK,
-             errno.ENOSYS, errno.EACCES}  # fmt: skip
+_NO_LINKS = {
+    errno.EPERM,
+    errno.ENOTSUP,
+    errno.EOPNOTSUPP,
+    errno.EXDEV,
+    errno.EMLINK,
+    errno.ENOSYS,
+    errno.EACCES,
+}
 
 
 def _umask() -> int:
@@ -202,8 +208,10 @@ class FolderLock:
         except OSError as err:
             os.close(fd)
             if required:
-                raise FolderBusy(f"cannot lock {folder} ({err.strerror}); choose an output "
-                                 "folder on a local disk") from None  # fmt: skip
+                raise FolderBusy(
+                    f"cannot lock {folder} ({err.strerror}); choose an output "
+                    "folder on a local disk"
+                ) from None
             return
         self._fds.append(fd)
 

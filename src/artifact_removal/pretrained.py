@@ -130,9 +130,11 @@ def unrecorded(name: str, root: Path) -> str | None:
     """A note when torchvision's cache holds the weights but the manifest says absent."""
     if read_manifest(root)[name] != ABSENT or inspect(name)[0] == ABSENT:
         return None
-    return (f"{cache_path(BACKBONES[name])} is in torchvision's cache, but {MANIFEST} records "
-            f"{name} as absent, so this run does not use it: run `artifact-removal pretrained` "
-            "(make repro does) and the stages that use it will rerun")  # fmt: skip
+    return (
+        f"{cache_path(BACKBONES[name])} is in torchvision's cache, but {MANIFEST} records "
+        f"{name} as absent, so this run does not use it: run `artifact-removal pretrained` "
+        "(make repro does) and the stages that use it will rerun"
+    )
 
 
 def url_of(name: str) -> str:
@@ -159,8 +161,7 @@ def fetch(name: str, timeout: float = 30.0) -> str:
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)
     try:  # torchvision's own downloader: a temporary file, renamed once the hash matches
-        torch.hub.download_url_to_file(url_of(name), str(path), hash_prefix=expected,
-                                       progress=True)  # fmt: skip
+        torch.hub.download_url_to_file(url_of(name), str(path), hash_prefix=expected, progress=True)
     except RuntimeError as err:  # the hash did not match; torch removed its temporary file
         raise MissingWeightsError(f"{name}: {url_of(name)} gave another file ({err})") from None
     finally:

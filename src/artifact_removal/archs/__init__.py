@@ -1,2 +1,3 @@
 """Networks: the Galteri et al. generator and its presets, the sub-patch discriminator, the
-QF predictor's classifier. (N, 3, H, W) tensors; each module states its value range."""
+QF predictor's classifier, NoGAN's U-Net and critic, and the registry of those that release
+files name (`registry`). (N, 3, H, W) tensors; each module states its value range."""

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .registry import architecture
+
 
 @dataclass(frozen=True)
 class GeneratorConfig:
@@ -56,6 +58,7 @@ class ResidualBlock(nn.Module):
         return x + self.conv2(self.act(self.conv1(x)))
 
 
+@architecture("generator", "generator", GeneratorConfig)
 class Generator(nn.Module):
     """Galteri et al.'s generator; see the module docstring."""
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..degradations.jpeg_quality import ijg_tables
+from .registry import architecture
 
 ABOVE = 100  # the label of the class above the ensemble's QFs (or never compressed)
 # JFIF's full-range luma (ITU-T T.871): what libjpeg transforms and quantises, 0..255.
@@ -57,6 +58,7 @@ def label_name(label: int, labels: Sequence[int]) -> str:
     return str(label)
 
 
+@architecture("qf_net", "predictor")
 class QFNet(nn.Module):
     """Patch (N, 3, P, P) in [0, 1], P a multiple of 8 -> logits (N, len(labels)).
 
@@ -74,8 +76,13 @@ class QFNet(nn.Module):
     The front end runs in float32 even under autocast: the lattice needs the precision.
     """
 
-    def __init__(self, classes: tuple[int, ...], channels: int = 32, above: bool = False,
-                 temperature: float = 1.0):  # fmt: skip
+    def __init__(
+        self,
+        classes: tuple[int, ...],
+        channels: int = 32,
+        above: bool = False,
+        temperature: float = 1.0,
+    ):
         super().__init__()
         self.classes, self.channels, self.above = tuple(classes), channels, above
         # divides an image's mean log-probabilities before the softmax (`inference.qf.predict`):
@@ -83,11 +90,13 @@ class QFNet(nn.Module):
         self.temperature = float(temperature)
         self.labels = labels_of(self.classes, above)
         self.register_buffer("dct", dct_basis(), persistent=False)
-        self.register_buffer("luma", 255 * torch.tensor(JFIF_LUMA).view(1, 3, 1, 1),
-                             persistent=False)  # fmt: skip
+        self.register_buffer(
+            "luma", 255 * torch.tensor(JFIF_LUMA).view(1, 3, 1, 1), persistent=False
+        )
         steps = np.stack([ijg_tables(q)[0].ravel() for q in self.classes])  # (K, 64)
-        self.register_buffer("steps", torch.tensor(steps, dtype=torch.float32).view(1, -1, 1, 1),
-                             persistent=False)  # fmt: skip
+        self.register_buffer(
+            "steps", torch.tensor(steps, dtype=torch.float32).view(1, -1, 1, 1), persistent=False
+        )
         c, inputs = channels, 64 * (1 + len(self.classes))
         self.features = nn.Sequential(
             nn.BatchNorm2d(inputs),
@@ -113,11 +122,28 @@ class QFNet(nn.Module):
 
     def arguments(self) -> dict:
         """The keyword arguments that rebuild this network (for release files)."""
-        return {"classes": list(self.classes), "channels": self.channels, "above": self.above,
-                "temperature": self.temperature}  # fmt: skip
+        return {
+            "classes": list(self.classes),
+            "channels": self.channels,
+            "above": self.above,
+            "temperature": self.temperature,
+        }
+
+    @classmethod
+    def from_arguments(cls, args: dict) -> QFNet:
+        """The network that `arguments()` describes (a release file's `model_args`)."""
+        return cls(
+            tuple(int(q) for q in args["classes"]),
+            int(args["channels"]),
+            bool(args["above"]),
+            float(args.get("temperature", 1.0)),
+        )
 
 
 def _layer(cin: int, cout: int, kernel: int) -> list[nn.Module]:
     """Convolution (no bias), batch norm, LeakyReLU."""
-    return [nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False),
-            nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)]  # fmt: skip
+    return [
+        nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.LeakyReLU(0.2, inplace=True),
+    ]

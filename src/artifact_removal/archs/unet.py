@@ -35,6 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .registry import architecture
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -86,8 +88,13 @@ class Encoder(nn.Module):
             self.stages = nn.ModuleList(nn.Sequential(*features[a:b]) for a, b in pairwise(bounds))
         else:  # ResNet: stem, then max-pool + layer1, layer2, layer3, layer4
             stem = nn.Sequential(net.conv1, net.bn1, net.relu)
-            stages = [stem, nn.Sequential(net.maxpool, net.layer1), net.layer2, net.layer3,
-                      net.layer4]  # fmt: skip
+            stages = [
+                stem,
+                nn.Sequential(net.maxpool, net.layer1),
+                net.layer2,
+                net.layer3,
+                net.layer4,
+            ]
             self.stages = nn.ModuleList(stages[: depth + 1])
         self.frozen = False
         self.eval()  # a probe for the channel counts must not move batch-norm statistics
@@ -184,6 +191,7 @@ class UpBlock(nn.Module):
         return self.attention(self.convs(torch.cat([x, self.skip_norm(skip)], dim=1)))
 
 
+@architecture("unet", "generator", UNetConfig)
 class UNet(nn.Module):
     """NoGAN's generator; see the module docstring. (N, 3, H, W) in [-1, 1] both ways."""
 
@@ -240,8 +248,10 @@ class Critic(nn.Module):
 
         def layer(cin: int, cout: int, kernel: int, stride: int) -> list[nn.Module]:
             padding = (kernel - 1) // 2 if stride == 1 else 1
-            return [spectral_norm(nn.Conv2d(cin, cout, kernel, stride, padding)),
-                    nn.LeakyReLU(0.2, inplace=True)]  # fmt: skip
+            return [
+                spectral_norm(nn.Conv2d(cin, cout, kernel, stride, padding)),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
 
         layers = [*layer(3, channels, 4, 2), nn.Dropout2d(dropout / 2)]
         c = channels

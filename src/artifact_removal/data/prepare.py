@@ -1,4 +1,5 @@
-"""Data preparation: scan a folder, split it, compress every image, index training patches.
+"""Data preparation: scan a folder, split it, compress every image, index training patches
+(the scan and the split are `inputs.py`'s).
 
 Two stages prepare data, so that an evaluation set never touches the training data:
 
@@ -35,7 +36,8 @@ from .. import fileio
 from ..config import SPLITS, resolve_path, section_to_dict
 from ..degradations.jpeg import jpeg_compress
 from ..metrics.full_reference import psnr, ssim
-from .images import ImageReadError, colour_kind, read_image, write_png
+from .images import ImageReadError, read_image, write_png
+from .inputs import Candidate, InputRecord, scan_folder, split_candidates
 from .prepared import DataError, quality_dir
 
 if TYPE_CHECKING:
@@ -60,83 +62,6 @@ def colour_variants(pixels: np.ndarray, count: int) -> list[tuple[str, np.ndarra
         (order, np.ascontiguousarray(pixels[..., [planes[c] for c in order]]))
         for order in CHANNEL_ORDERS[:count]
     ]
-
-
-@dataclass(frozen=True)
-class InputRecord:
-    """What happened to one input file."""
-
-    set: str
-    file: str
-    status: str  # used | converted | skipped
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """An input file, the key its outputs are named by, and its stratum for the split."""
-
-    path: Path
-    key: str
-    stratum: str = ""
-
-
-def scan_folder(folder: str | Path, set_name: str) -> tuple[list[Candidate], list[InputRecord]]:
-    """Every file below `folder`, sorted, as candidates; hidden files and name clashes skipped."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: folder not found (set '{set_name}')")
-    paths = sorted(p for p in folder.rglob("*") if p.is_file())
-    if not paths:
-        raise DataError(f"{folder}: folder is empty (set '{set_name}'); put images in it")
-    candidates, skipped, seen = [], [], {}
-    for path in paths:
-        relative = path.relative_to(folder).as_posix()
-        key = relative.rsplit(".", 1)[0].replace("/", "__") if "." in path.name else relative
-        if any(part.startswith(".") for part in Path(relative).parts):
-            skipped.append(InputRecord(set_name, str(path), "skipped", "hidden file"))
-        elif key in seen:
-            skipped.append(
-                InputRecord(
-                    set_name,
-                    str(path),
-                    "skipped",
-                    f"same name as {seen[key]} (outputs would clash)",
-                )
-            )
-        else:
-            seen[key] = relative
-            candidates.append(Candidate(path, key, colour_kind(path)))
-    return candidates, skipped
-
-
-def split_candidates(
-    candidates: Sequence[Candidate], val_fraction: float, test_fraction: float, seed: int
-) -> dict[str, list[Candidate]]:
-    """Deterministic train/val/test split, stratified (colour and gray photographs apart).
-
-    Within each stratum the sorted keys are permuted by the seed and cut by the fractions, so
-    the split is the same on every machine and both kinds of image reach every split. Each
-    non-zero fraction gets at least one image of a stratum that has three or more.
-    """
-    split: dict[str, list[Candidate]] = {"train": [], "val": [], "test": []}
-    rng = np.random.default_rng(seed)
-    for stratum in sorted({c.stratum for c in candidates}):
-        ordered = sorted((c for c in candidates if c.stratum == stratum), key=lambda c: c.key)
-        order = rng.permutation(len(ordered))
-        n_test = _split_count(len(ordered), test_fraction)
-        n_val = _split_count(len(ordered), val_fraction)
-        split["test"] += [ordered[i] for i in order[:n_test]]
-        split["val"] += [ordered[i] for i in order[n_test : n_test + n_val]]
-        split["train"] += [ordered[i] for i in order[n_test + n_val :]]
-    return {name: sorted(part, key=lambda c: c.key) for name, part in split.items()}
-
-
-def _split_count(n: int, fraction: float) -> int:
-    """round(n * fraction), at least one when the fraction is non-zero and n >= 3."""
-    if fraction <= 0:
-        return 0
-    return max(round(n * fraction), 1 if n >= 3 else 0)
 
 
 def prepare_set(
@@ -180,14 +105,22 @@ def prepare_set(
         status = "converted" if image.notes else "used"
         records.append(InputRecord(set_name, str(cand.path), status, "; ".join(image.notes)))
         rows += _write_image(
-            image.pixels, set_name, cand.key, set_dir, qualities, subsampling, measure,
-            variants, taken,
-        )  # fmt: skip
+            image.pixels,
+            set_name,
+            cand.key,
+            set_dir,
+            qualities,
+            subsampling,
+            measure,
+            variants,
+            taken,
+        )
     return records, rows
 
 
-def _write_image(pixels, set_name, key, set_dir, qualities, subsampling, measure, variants,
-                 taken) -> list[dict]:  # fmt: skip
+def _write_image(
+    pixels, set_name, key, set_dir, qualities, subsampling, measure, variants, taken
+) -> list[dict]:
     """The gt PNG and the JPEGs of one image and of its colour variants; statistics rows."""
     copies = [(key, pixels)] + [
         (f"{key}~{order}", variant)
@@ -222,11 +155,15 @@ def add_dead_leaves(
         key = f"dead_leaves_{i:03d}"
         if key in taken:
             continue  # a photograph of that name wins
-        records.append(InputRecord("train", f"{key} (synthetic)", "generated",
-                                   f"dead-leaves model, seed {seed}"))  # fmt: skip
+        records.append(
+            InputRecord(
+                "train", f"{key} (synthetic)", "generated", f"dead-leaves model, seed {seed}"
+            )
+        )
         pixels = dead_leaves(rng, palette, hues=int(rng.integers(2, 7)))  # 2 to 6 colours
-        rows += _write_image(pixels, "train", key, set_dir, qualities, subsampling, False,
-                             variants, taken)  # fmt: skip
+        rows += _write_image(
+            pixels, "train", key, set_dir, qualities, subsampling, False, variants, taken
+        )
     return records, rows
 
 
@@ -350,18 +287,28 @@ def prepare_corpus(params: Params, root: str | Path) -> PreparedData:
     rows: list[dict] = []
     for name, members in splits.items():
         recs, stats = prepare_set(
-            name, members, out_dir / "sets" / name, deg.qualities, deg.chroma_subsampling,
-            data.min_size, keep_gray=False, measure=name != "train",
+            name,
+            members,
+            out_dir / "sets" / name,
+            deg.qualities,
+            deg.chroma_subsampling,
+            data.min_size,
+            keep_gray=False,
+            measure=name != "train",
             variants=data.colour_variants if name == "train" else 0,
-        )  # fmt: skip
+        )
         records += recs
         rows += stats
     check_usable(records, "corpus", raw_dir)
     if data.dead_leaves:
         recs, stats = add_dead_leaves(
-            out_dir, data.dead_leaves, params.seed, deg.qualities, deg.chroma_subsampling,
+            out_dir,
+            data.dead_leaves,
+            params.seed,
+            deg.qualities,
+            deg.chroma_subsampling,
             data.colour_variants,
-        )  # fmt: skip
+        )
         records += recs
         rows += stats
     images = pd.DataFrame(rows)
@@ -375,8 +322,7 @@ def corpus_params(params: Params) -> dict:
     """The parameters the prepare stage reads (its DVC params), as plain data."""
     data = section_to_dict(params.data)
     shared = {k: v for k, v in data.items() if k not in ("extra_sets", "sets_dir")}
-    return {"seed": params.seed, "degradation": section_to_dict(params.degradation),
-            "data": shared}  # fmt: skip
+    return {"seed": params.seed, "degradation": section_to_dict(params.degradation), "data": shared}
 
 
 def prepare_extra_set(params: Params, name: str, root: str | Path) -> PreparedData:
@@ -390,14 +336,16 @@ def prepare_extra_set(params: Params, name: str, root: str | Path) -> PreparedDa
     out_dir = resolve_path(params.data.sets_dir, root) / name
     found, records = scan_folder(folder, name)
     _clear(out_dir, ("gt", *(quality_dir(q) for q in deg.qualities)))
-    recs, rows = prepare_set(name, found, out_dir, deg.qualities, deg.chroma_subsampling,
-                             keep_gray=True)  # fmt: skip
+    recs, rows = prepare_set(
+        name, found, out_dir, deg.qualities, deg.chroma_subsampling, keep_gray=True
+    )
     records += recs
     check_usable(records, name, folder)
     images = pd.DataFrame(rows)
     prepared = PreparedData(Path(root), out_dir, records, _used_keys(images), images, {})
-    _write_tables(prepared, {"folder": params.data.extra_sets[name],
-                             "degradation": section_to_dict(deg)})  # fmt: skip
+    _write_tables(
+        prepared, {"folder": params.data.extra_sets[name], "degradation": section_to_dict(deg)}
+    )
     return prepared
 
 

@@ -86,8 +86,9 @@ def _share(size: int, rank: int, world: int) -> slice:
 class PatchSampler:
     """Pairs (lq, gt) of patches of one QF from the prepared train split."""
 
-    def __init__(self, prepared_dir: Path, quality: int, patch_size: int, seed: int,
-                 set_name: str = "train"):  # fmt: skip
+    def __init__(
+        self, prepared_dir: Path, quality: int, patch_size: int, seed: int, set_name: str = "train"
+    ):
         self.index = _Index(Path(prepared_dir), patch_size, set_name)
         self.gt = self.index.pixels(None)
         self.lq = self.index.pixels(quality)
@@ -134,9 +135,16 @@ class QFSampler:
     split's files at exactly the class's QF (JPEG, or H.264 frames for the CRF predictor).
     """
 
-    def __init__(self, prepared_dir: Path, classes: tuple[int, ...], patch_size: int, seed: int,
-                 set_name: str = "train", above_range: tuple[int, int] | None = None,
-                 between: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        prepared_dir: Path,
+        classes: tuple[int, ...],
+        patch_size: int,
+        seed: int,
+        set_name: str = "train",
+        above_range: tuple[int, int] | None = None,
+        between: bool = False,
+    ):
         self.index = _Index(Path(prepared_dir), patch_size, set_name)
         self.images = [] if between else [self.index.pixels(q) for q in classes]
         self.originals = self.index.pixels(None) if above_range or between else []
@@ -149,8 +157,9 @@ class QFSampler:
         """A hash of every file this sampler reads."""
         return self.index.fingerprint([] if self.cells else list(self.classes), root)
 
-    def batch(self, step: int, size: int, rank: int = 0,
-              world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    def batch(
+        self, step: int, size: int, rank: int = 0, world: int = 1
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """This process's share of batch `step`: patches (n, 3, P, P) in [0, 1] and their
         class indices (n,)."""
         gen = _step_generator(self.seed, step)
@@ -167,10 +176,13 @@ class QFSampler:
                     qualities[k] = cell[min(int(spots[k] * len(cell)), len(cell) - 1)]
         plain = torch.randint(UNCOMPRESSED_SHARE, (size,), generator=gen) == 0
         share = _share(size, rank, world)
-        drawn = zip(picks[share], labels[share], moves[share], qualities[share], plain[share],
-                    strict=True)  # fmt: skip
-        patches = [self._patch(int(i), int(label), int(move), int(quality), bool(raw))
-                   for i, label, move, quality, raw in drawn]  # fmt: skip
+        drawn = zip(
+            picks[share], labels[share], moves[share], qualities[share], plain[share], strict=True
+        )
+        patches = [
+            self._patch(int(i), int(label), int(move), int(quality), bool(raw))
+            for i, label, move, quality, raw in drawn
+        ]
         return torch.stack(patches).float() / 255, labels[share]
 
     def _patch(self, i: int, label: int, move: int, quality: int, raw: bool) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""Clean video clips that work offline: camera motion over pristine stills, and lossless clips.
+"""Clean video clips that work offline (camera motion over pristine stills, and lossless clips)
+and the video stage's prepared data.
 
 No package registry ships an uncompressed natural video, so the default clips are made by
 moving a virtual camera over the corpus' photographs: a pan, a slow zoom, or a hand-held
@@ -8,10 +9,7 @@ so that the camera never magnifies by more than 1.25 or shrinks at all: no alias
 the motion is sub-pixel as a real camera's is. The same still, size, motion and seed give the
 same frames.
 
-A user's own clips go in as lossless video (Y4M, FFV1, raw, PNG/UT Video/HuffYUV in a
-container) or a folder of PNG frames; `read_clip` decodes them to 8-bit RGB and says what it
-had to convert (10-bit to 8-bit, a variable frame rate taken frame by frame) or why it cannot
-use them (lossy, damaged, no video stream, no frames).
+A user's own lossless clips are read (and written) by `lossless.py`.
 """
 
 from __future__ import annotations
@@ -23,17 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..degradations.h264 import x264_quality
-from ..degradations.yuv import frame_to_rgb
+# the `as` imports re-export what other modules and the tests import from here
+from .lossless import LOSSLESS_CODECS as LOSSLESS_CODECS
+from .lossless import ClipError, read_clip
+from .lossless import LoadedClip as LoadedClip
+from .lossless import truncation as truncation
+from .lossless import write_lossless as write_lossless
 
 MOTIONS = ("pan", "zoom", "shake")
-LOSSLESS_CODECS = {"rawvideo", "ffv1", "png", "utvideo", "huffyuv", "ffvhuff", "qtrle",
-                   "v210", "r210", "yuv4"}  # fmt: skip
 MAGNIFICATION = 1.25  # the most the camera enlarges the (shrunk) still
-
-
-class ClipError(ValueError):
-    """A clip that cannot be used, with the reason (the caller names the file)."""
 
 
 def _shrunk(still: np.ndarray, size: tuple[int, int], room: float) -> np.ndarray:
@@ -44,9 +40,11 @@ def _shrunk(still: np.ndarray, size: tuple[int, int], room: float) -> np.ndarray
     h, w = size
     scale = max(h * room / rgb.shape[0], w * room / rgb.shape[1])
     if scale > 1:
-        raise ClipError(f"a {rgb.shape[1]}x{rgb.shape[0]} still is too small for {w}x{h} "
-                        f"clips with camera motion (it needs {room:.2f} times the clip's "
-                        "size)")  # fmt: skip
+        raise ClipError(
+            f"a {rgb.shape[1]}x{rgb.shape[0]} still is too small for {w}x{h} "
+            f"clips with camera motion (it needs {room:.2f} times the clip's "
+            "size)"
+        )
     shape = (max(round(rgb.shape[1] * scale), w), max(round(rgb.shape[0] * scale), h))
     return cv2.resize(np.ascontiguousarray(rgb), shape, interpolation=cv2.INTER_AREA)
 
@@ -78,8 +76,9 @@ def _path(motion: str, frames: int, room: tuple[float, float], rng: np.random.Ge
     return x, y, scale
 
 
-def camera_motion(still: np.ndarray, size: tuple[int, int], frames: int, motion: str,
-                  seed: int) -> np.ndarray:  # fmt: skip
+def camera_motion(
+    still: np.ndarray, size: tuple[int, int], frames: int, motion: str, seed: int
+) -> np.ndarray:
     """(frames, h, w, 3) uint8: a virtual camera of `size` (h, w) moving over `still` (RGB or
     gray uint8) as `motion` says; see the module docstring."""
     import cv2
@@ -97,116 +96,14 @@ def camera_motion(still: np.ndarray, size: tuple[int, int], frames: int, motion:
         # clip pixel (u, v) -> still (cx + s (u - (w-1)/2), cy + s (v - (h-1)/2))
         cx, cy = (big_w - 1) / 2 + x[k], (big_h - 1) / 2 + y[k]
         matrix = np.array([[s, 0, cx - s * (w - 1) / 2], [0, s, cy - s * (h - 1) / 2]])
-        out[k] = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                                borderMode=cv2.BORDER_REFLECT_101)  # fmt: skip
+        out[k] = cv2.warpAffine(
+            image,
+            matrix,
+            (w, h),
+            flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REFLECT_101,
+        )
     return out
-
-
-@dataclass(frozen=True)
-class LoadedClip:
-    """A user's clip: (T, H, W, 3) uint8 RGB frames, the frame rate, what was converted."""
-
-    frames: np.ndarray
-    fps: Fraction
-    notes: tuple[str, ...] = ()
-
-
-def read_clip(path: str | Path, max_frames: int | None = None, fps: Fraction = Fraction(25)
-              ) -> LoadedClip:  # fmt: skip
-    """A lossless clip (a video file, or a folder of PNG frames at `fps`), as 8-bit RGB; at
-    most `max_frames` frames. ClipError says why a clip cannot be used."""
-    path = Path(path)
-    if path.is_dir():
-        return _read_png_folder(path, max_frames, fps)
-    if not path.exists():
-        raise ClipError("not found")
-    import av
-
-    notes = []
-    lossless_h264 = (quality := x264_quality(path)) is not None and quality.quality == 0
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise ClipError("has no video stream")
-            stream = container.streams.video[0]
-            codec = stream.codec_context.name
-            seconds = (float(stream.duration * stream.time_base) if stream.duration
-                       else container.duration / 1e6 if container.duration else None)  # fmt: skip
-            if codec == "h264" and lossless_h264:
-                notes.append(f"H.264 at x264's {quality} (lossless): taken as a clean clip")
-            elif codec not in LOSSLESS_CODECS:
-                kinds = ", ".join(sorted(LOSSLESS_CODECS))
-                raise ClipError(f"is {codec}, a lossy codec: a clean clip must be lossless "
-                                f"({kinds}, or PNG frames)")  # fmt: skip
-            rate = stream.average_rate or stream.guessed_rate or fps
-            frames, stamps = [], []
-            for frame in container.decode(stream):
-                if any(c.bits > 8 for c in frame.format.components):
-                    note = f"{frame.format.name} ({max(c.bits for c in frame.format.components)}"
-                    note += "-bit) converted to 8-bit RGB"
-                    if note not in notes:
-                        notes.append(note)
-                frames.append(frame_to_rgb(frame))
-                stamps.append(frame.time)
-                if max_frames and len(frames) >= max_frames:
-                    break
-    except ClipError:
-        raise
-    except (av.FFmpegError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise ClipError(f"cannot be read as a video: damaged, truncated, or not a video "
-                        f"({reason})") from None  # fmt: skip
-    if len(frames) < 2:
-        raise ClipError(f"has {len(frames)} frame(s); a clip needs at least 2")
-    if problem := truncation(stream.frames, seconds, len(frames), stamps, float(rate),
-                             complete=not (max_frames and len(frames) >= max_frames)):  # fmt: skip
-        raise ClipError(f"truncated: {problem} (repair or re-export it)")
-    gaps = np.diff([s for s in stamps if s is not None])
-    if len(gaps) and gaps.max() - gaps.min() > 0.5 / float(rate):
-        notes.append(f"variable frame rate ({1 / gaps.max():.2f} to {1 / gaps.min():.2f} fps): "
-                     f"taken frame by frame at its average {float(rate):.3f} fps")  # fmt: skip
-    return LoadedClip(np.stack(frames), Fraction(rate), tuple(notes))
-
-
-def truncation(promised: int | None, seconds: float | None, decoded: int, stamps: list,
-               fps: float, complete: bool = True) -> str | None:  # fmt: skip
-    """Why a decoded stream looks cut short, or None: fewer frames than the container's count
-    (less 5%), or, without a count, frames that stop well before its duration (a variable
-    frame rate is judged by the timestamps, not by duration x rate). `complete`: the whole
-    stream was read."""
-    if not complete:
-        return None
-    if promised:
-        if decoded < 0.95 * promised - 1:
-            return f"its container promises {promised} frames, only {decoded} could be decoded"
-        return None
-    last = max((s for s in stamps if s is not None), default=None)
-    if seconds and last is not None and last + 2 / fps < 0.9 * seconds:
-        return (f"its container says {seconds:.2f} s, its frames stop at {last:.2f} s "
-                f"({decoded} frames)")  # fmt: skip
-    return None
-
-
-def _read_png_folder(folder: Path, max_frames: int | None, fps: Fraction) -> LoadedClip:
-    """PNG frames in name order; all of one size."""
-    from .images import ImageReadError, read_image
-
-    names = sorted(folder.glob("*.png"))[:max_frames]
-    if len(names) < 2:
-        raise ClipError(f"holds {len(names)} PNG frame(s); a clip needs at least 2")
-    frames, notes = [], []
-    for name in names:
-        try:
-            loaded = read_image(name)
-        except ImageReadError as err:
-            raise ClipError(f"frame {name.name}: {err.reason}") from None
-        if frames and loaded.pixels.shape != frames[0].shape:
-            raise ClipError(f"frame {name.name} is {loaded.pixels.shape[1]}x"
-                            f"{loaded.pixels.shape[0]}, the first "
-                            f"{frames[0].shape[1]}x{frames[0].shape[0]}")  # fmt: skip
-        frames.append(loaded.pixels)
-        notes += [n for n in loaded.notes if n not in notes]
-    return LoadedClip(np.stack(frames), fps, tuple(notes))
 
 
 # The video stage's prepared data ---------------------------------------------------------------
@@ -246,9 +143,11 @@ def default_clips(params, root: Path) -> tuple[list[SourceClip], list[str]]:
     turn = 0
     for split_index, split in enumerate(SPLITS):
         variants = split == "train" and spec.colour_variants
-        stills = sorted(p for p in (sets / split / "gt").glob("*.png")
-                        if ("~" not in p.stem or variants)
-                        and not p.stem.startswith("dead_leaves"))  # fmt: skip
+        stills = sorted(
+            p
+            for p in (sets / split / "gt").glob("*.png")
+            if ("~" not in p.stem or variants) and not p.stem.startswith("dead_leaves")
+        )
         for k, still in enumerate(stills):
             motion = spec.motions[turn % len(spec.motions)]
             seed = params.seed * 1000 + split_index * 100 + k
@@ -259,38 +158,28 @@ def default_clips(params, root: Path) -> tuple[list[SourceClip], list[str]]:
                 continue
             turn += 1
             name = f"{still.stem.replace('~', '_')}_{motion}"
-            clips.append(SourceClip(split, name, frames, Fraction(spec.fps),
-                                    f"camera {motion} over {still.name}, seed {seed}"))  # fmt: skip
+            clips.append(
+                SourceClip(
+                    split,
+                    name,
+                    frames,
+                    Fraction(spec.fps),
+                    f"camera {motion} over {still.name}, seed {seed}",
+                )
+            )
     for name, path in params.video.extra_clips.items():
         imported = resolve_path(params.video.clips_dir, root) / name
         if not (imported / "clip.mkv").is_file():
-            raise ClipError(f"video.extra_clips.{name}: not imported yet; run `dvc repro "
-                            f"import_clip@{name}` (or python -m artifact_removal.stages.clips "
-                            f"{name})")  # fmt: skip
+            raise ClipError(
+                f"video.extra_clips.{name}: not imported yet; run `dvc repro "
+                f"import_clip@{name}` (or python -m artifact_removal.stages.clips "
+                f"{name})"
+            )
         record = json.loads((imported / "clip.json").read_text())
         loaded = read_clip(imported / "clip.mkv")
         notes += [f"{name}: {note}" for note in record["notes"]]
         clips.append(SourceClip("test", name, loaded.frames, Fraction(record["fps"]), str(path)))
     return clips, notes
-
-
-def write_lossless(path: str | Path, frames: np.ndarray, fps: Fraction) -> Path:
-    """(T, H, W, 3) uint8 frames as FFV1 (RGB, bit-exact) in Matroska, atomically."""
-    import av
-
-    from ..fileio import write_atomic
-
-    def write(file) -> None:
-        with av.open(file, mode="w", format="matroska") as container:
-            stream = container.add_stream("ffv1", rate=fps)
-            stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "bgr0"
-            for t, rgb in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-                frame.pts = t
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode(None))
-
-    return write_atomic(path, write)
 
 
 def prepare_video(params, root: str | Path, progress: bool = True):
@@ -315,9 +204,11 @@ def prepare_video(params, root: str | Path, progress: bool = True):
             shutil.rmtree(out / stale)
     clips, notes = default_clips(params, root)
     if not any(c.split == "train" for c in clips) or not any(c.split == "test" for c in clips):
-        raise ClipError("no training or no test clips: the corpus' train and test splits need "
-                        f"photographs of at least {params.video.clips.size[1]}x"
-                        f"{params.video.clips.size[0]} pixels (times {MAGNIFICATION})")  # fmt: skip
+        raise ClipError(
+            "no training or no test clips: the corpus' train and test splits need "
+            f"photographs of at least {params.video.clips.size[1]}x"
+            f"{params.video.clips.size[0]} pixels (times {MAGNIFICATION})"
+        )
     h264 = params.degradation.h264
     frame_rows, clip_rows = [], []
     for number, clip in enumerate(tqdm(clips, desc="clips", unit="clip", disable=not progress)):
@@ -325,27 +216,57 @@ def prepare_video(params, root: str | Path, progress: bool = True):
         for t, frame in enumerate(clip.frames):
             write_png(frame, folder / "gt" / f"{clip.name}_{t:04d}.png")
         for crf in h264.crfs:
-            settings = (H264(crf, h264.preset, h264.gop, h264.bframes) if clip.split == "test"
-                        else encoder_settings(params, crf, number))  # fmt: skip
+            settings = (
+                H264(crf, h264.preset, h264.gop, h264.bframes)
+                if clip.split == "test"
+                else encoder_settings(params, crf, number)
+            )
             compressed = h264_compress(clip.frames, settings, clip.fps)
             write_atomic(folder / quality_dir(crf) / f"{clip.name}.mp4", compressed.data)
             decoded = zip(clip.frames, compressed.frames, compressed.picture_types, strict=True)
             for t, (gt, lq, kind) in enumerate(decoded):
                 write_png(lq, folder / quality_dir(crf) / f"{clip.name}_{t:04d}.png")
-                frame_rows.append({"split": clip.split, "clip": clip.name, "t": t, "crf": crf,
-                                   "type": kind, "psnr_rgb": psnr(gt, lq),
-                                   "ssim_y": ssim(gt, lq, "y")})  # fmt: skip
-            clip_rows.append({"split": clip.split, "clip": clip.name, "crf": crf,
-                              "frames": len(clip.frames), "height": clip.frames.shape[1],
-                              "width": clip.frames.shape[2], "fps": float(clip.fps),
-                              "bpp": compressed.bits_per_pixel, "source": clip.source,
-                              "preset": settings.preset, "gop": settings.gop,
-                              "bframes": settings.bframes})  # fmt: skip
+                frame_rows.append(
+                    {
+                        "split": clip.split,
+                        "clip": clip.name,
+                        "t": t,
+                        "crf": crf,
+                        "type": kind,
+                        "psnr_rgb": psnr(gt, lq),
+                        "ssim_y": ssim(gt, lq, "y"),
+                    }
+                )
+            clip_rows.append(
+                {
+                    "split": clip.split,
+                    "clip": clip.name,
+                    "crf": crf,
+                    "frames": len(clip.frames),
+                    "height": clip.frames.shape[1],
+                    "width": clip.frames.shape[2],
+                    "fps": float(clip.fps),
+                    "bpp": compressed.bits_per_pixel,
+                    "source": clip.source,
+                    "preset": settings.preset,
+                    "gop": settings.gop,
+                    "bframes": settings.bframes,
+                }
+            )
     frames = pd.DataFrame(frame_rows)
     table = pd.DataFrame(clip_rows)
-    sizes = pd.DataFrame([{"split": c.split, "key": f"{c.name}_{t:04d}",
-                           "height": c.frames.shape[1], "width": c.frames.shape[2]}
-                          for c in clips for t in range(len(c.frames))])  # fmt: skip
+    sizes = pd.DataFrame(
+        [
+            {
+                "split": c.split,
+                "key": f"{c.name}_{t:04d}",
+                "height": c.frames.shape[1],
+                "width": c.frames.shape[2],
+            }
+            for c in clips
+            for t in range(len(c.frames))
+        ]
+    )
     for split in ("train", "val"):
         for spec in params.data.patches:
             index = patch_index(sizes[sizes["split"] == split], spec.size, spec.stride)
@@ -367,8 +288,12 @@ def encoder_settings(params, crf: int, number: int):
 
     variety = params.video.train_encoders
     rng = np.random.default_rng([params.seed, number, crf])
-    return H264(int(crf), str(rng.choice(variety.presets)), int(rng.choice(variety.gops)),
-                int(rng.choice(variety.bframes)))  # fmt: skip
+    return H264(
+        int(crf),
+        str(rng.choice(variety.presets)),
+        int(rng.choice(variety.gops)),
+        int(rng.choice(variety.bframes)),
+    )
 
 
 def predictor_data(params, clips: list[SourceClip], out: Path, progress: bool = True) -> None:
@@ -392,16 +317,24 @@ def predictor_data(params, clips: list[SourceClip], out: Path, progress: bool = 
     cells = class_cells(classes, 52)
     keys = []
     plain = [c for c in clips if "~" not in c.source]  # colour variants teach no new CRF
-    for number, clip in enumerate(tqdm(plain, desc="crf predictor clips", unit="clip",
-                                       disable=not progress)):  # fmt: skip
-        picks = np.unique(np.linspace(1, len(clip.frames) - 1, params.video.predictor_frames)
-                          .round().astype(int))  # fmt: skip
+    for number, clip in enumerate(
+        tqdm(plain, desc="crf predictor clips", unit="clip", disable=not progress)
+    ):
+        picks = np.unique(
+            np.linspace(1, len(clip.frames) - 1, params.video.predictor_frames).round().astype(int)
+        )
         folder = out / "sets" / clip.split
         for t in picks:
             write_png(clip.frames[t], folder / "gt" / f"{clip.name}_{t:04d}.png")
             height, width = clip.frames.shape[1:3]
-            keys.append({"split": clip.split, "key": f"{clip.name}_{t:04d}", "height": height,
-                         "width": width})  # fmt: skip
+            keys.append(
+                {
+                    "split": clip.split,
+                    "key": f"{clip.name}_{t:04d}",
+                    "height": height,
+                    "width": width,
+                }
+            )
         for label in classes:
             rng = np.random.default_rng([params.seed, number, label, 1])
             crf = int(rng.choice(cells[label]))

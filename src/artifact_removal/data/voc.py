@@ -14,9 +14,28 @@ from pathlib import Path
 from ..metrics.detection import Box
 from .prepared import DataError
 
-CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-           "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
-           "train", "tvmonitor")  # fmt: skip
+CLASSES = (
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
+)
 
 
 def _is_voc(folder: Path) -> bool:
@@ -34,8 +53,10 @@ def find_root(folder: str | Path) -> Path | None:
     for level in levels:
         found = [f for f in level if _is_voc(f)]
         if len(found) > 1:
-            raise DataError(f"{folder}: several VOC folders ({', '.join(map(str, found))}); "
-                            "point detection.voc_dir at one")  # fmt: skip
+            raise DataError(
+                f"{folder}: several VOC folders ({', '.join(map(str, found))}); "
+                "point detection.voc_dir at one"
+            )
         if found:
             return found[0]
     return None
@@ -45,8 +66,9 @@ def split_ids(root: Path, split: str) -> list[str]:
     """The image ids of `ImageSets/Main/<split>.txt`."""
     path = root / "ImageSets" / "Main" / f"{split}.txt"
     if not path.is_file():
-        known = sorted(p.stem for p in (root / "ImageSets" / "Main").glob("*.txt")
-                       if "_" not in p.stem)  # fmt: skip
+        known = sorted(
+            p.stem for p in (root / "ImageSets" / "Main").glob("*.txt") if "_" not in p.stem
+        )
         raise DataError(f"{path}: no such split list (lists there: {known})")
     ids = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
     if not ids:
@@ -71,8 +93,10 @@ def read_annotation(path: Path) -> list[Box]:
         except (TypeError, ValueError):
             raise DataError(f"{path}: a box of {name!r} has a missing coordinate") from None
         if coords[0] > coords[2] or coords[1] > coords[3]:
-            raise DataError(f"{path}: the box of {name!r} is inverted (xmin, ymin, xmax, ymax = "
-                            f"{', '.join(f'{c:g}' for c in coords)})")  # fmt: skip
+            raise DataError(
+                f"{path}: the box of {name!r} is inverted (xmin, ymin, xmax, ymax = "
+                f"{', '.join(f'{c:g}' for c in coords)})"
+            )
         boxes.append(Box(name, coords, item.findtext("difficult", "0").strip() == "1"))
     return boxes
 
@@ -106,11 +130,15 @@ def check_split(root: Path, ids: list[str], shown: int = 10) -> dict[str, list[B
         for box in boxes:
             x1, y1, x2, y2 = box.box
             if min(x1, y1) < 0 or x2 > width or y2 > height:
-                problems.append(f"{root / 'Annotations' / f'{image_id}.xml'}: the box of "
-                                f"{box.label!r} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) lies outside "
-                                f"the {width}x{height} image")  # fmt: skip
+                problems.append(
+                    f"{root / 'Annotations' / f'{image_id}.xml'}: the box of "
+                    f"{box.label!r} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) lies outside "
+                    f"the {width}x{height} image"
+                )
     if problems:
         more = f"\n... and {len(problems) - shown} more" if len(problems) > shown else ""
-        raise DataError(f"{root}: {len(problems)} problem(s) in the VOC folder, found before "
-                        "detecting anything:\n" + "\n".join(problems[:shown]) + more)  # fmt: skip
+        raise DataError(
+            f"{root}: {len(problems)} problem(s) in the VOC folder, found before "
+            "detecting anything:\n" + "\n".join(problems[:shown]) + more
+        )
     return truth

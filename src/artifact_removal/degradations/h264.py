@@ -21,8 +21,17 @@ import numpy as np
 
 from .yuv import YUVSpace, frame_to_rgb, rgb_to_frame
 
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
-           "veryslow")  # fmt: skip
+PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
 
 
 @dataclass(frozen=True)
@@ -52,9 +61,14 @@ class H264:
 
     def options(self) -> dict[str, str]:
         """The encoder's options, as FFmpeg's libx264 wrapper takes them."""
-        return {"crf": str(self.crf), "preset": self.preset, "g": str(self.gop),
-                "bf": str(self.bframes), "threads": str(self.threads),
-                "x264-params": f"keyint_min={self.gop}:scenecut=0"}  # fmt: skip
+        return {
+            "crf": str(self.crf),
+            "preset": self.preset,
+            "g": str(self.gop),
+            "bf": str(self.bframes),
+            "threads": str(self.threads),
+            "x264-params": f"keyint_min={self.gop}:scenecut=0",
+        }
 
 
 @dataclass(frozen=True)

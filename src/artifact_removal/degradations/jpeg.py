@@ -72,13 +72,15 @@ def chroma_subsampling_of(data: bytes) -> str:
         return {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}.get(JpegImagePlugin.get_sampling(im), "other")
 
 
-def downscaled_jpeg(image: np.ndarray, quality: int, factor: int,
-                    subsampling: str = "4:2:0") -> np.ndarray:  # fmt: skip
+def downscaled_jpeg(
+    image: np.ndarray, quality: int, factor: int, subsampling: str = "4:2:0"
+) -> np.ndarray:
     """Super-resolution + artifact removal's input (Mameli et al. 2020, Table II): the image
     downscaled `factor` times (bilinear), JPEG-compressed at `quality`, and resized back up
     (bilinear) to its own size, so that the network keeps the output size."""
     height, width = image.shape[:2]
-    small = Image.fromarray(image).resize((max(1, width // factor), max(1, height // factor)),
-                                          Image.Resampling.BILINEAR)  # fmt: skip
+    small = Image.fromarray(image).resize(
+        (max(1, width // factor), max(1, height // factor)), Image.Resampling.BILINEAR
+    )
     decoded = jpeg_compress(np.asarray(small), quality, subsampling).pixels
     return np.asarray(Image.fromarray(decoded).resize((width, height), Image.Resampling.BILINEAR))

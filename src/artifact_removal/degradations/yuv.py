@@ -20,8 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 # Kr and Kb of each matrix (ITU-R BT.601, BT.709, BT.2020 non-constant luminance; SMPTE 240M)
-MATRICES = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722), "bt2020": (0.2627, 0.0593),
-            "smpte240m": (0.212, 0.087)}  # fmt: skip
+MATRICES = {
+    "bt601": (0.299, 0.114),
+    "bt709": (0.2126, 0.0722),
+    "bt2020": (0.2627, 0.0593),
+    "smpte240m": (0.212, 0.087),
+}
 # FFmpeg's AVColorSpace codes -> matrix; AVColorRange: 1 limited ("MPEG"), 2 full ("JPEG")
 _CODES = {1: "bt709", 5: "bt601", 6: "bt601", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
 CODE_OF = {"bt601": 6, "bt709": 1, "bt2020": 9, "smpte240m": 7}
@@ -50,16 +54,19 @@ class YUVSpace:
     @property
     def codes(self) -> dict[str, int]:
         """The tags an encoder writes for this space (colorspace, color_range)."""
-        return {"colorspace": CODE_OF[self.matrix],
-                "color_range": FULL if self.full_range else LIMITED}  # fmt: skip
+        return {
+            "colorspace": CODE_OF[self.matrix],
+            "color_range": FULL if self.full_range else LIMITED,
+        }
 
     def _scales(self) -> tuple[float, float, float]:
         """(luma offset, luma scale, chroma scale) of the range, in 8-bit levels."""
         return (0.0, 255.0, 255.0) if self.full_range else (16.0, 219.0, 224.0)
 
 
-def rgb_to_planes(rgb: np.ndarray, space: YUVSpace = YUVSpace(),
-                  chroma: str = "420") -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def rgb_to_planes(
+    rgb: np.ndarray, space: YUVSpace = YUVSpace(), chroma: str = "420"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(Y, Cb, Cr) uint8 planes of an (H, W, 3) uint8 RGB image; with `chroma` "420" Cb and Cr
     are the means of 2x2 blocks, (ceil(H/2), ceil(W/2)), else full size."""
     kr, kb = MATRICES[space.matrix]
@@ -86,8 +93,9 @@ def _halved(plane: np.ndarray) -> np.ndarray:
     return plane.reshape(plane.shape[0] // 2, 2, plane.shape[1] // 2, 2).mean(axis=(1, 3))
 
 
-def planes_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray,
-                  space: YUVSpace = YUVSpace()) -> np.ndarray:  # fmt: skip
+def planes_to_rgb(
+    y: np.ndarray, cb: np.ndarray, cr: np.ndarray, space: YUVSpace = YUVSpace()
+) -> np.ndarray:
     """(H, W, 3) uint8 RGB of uint8 planes; subsampled chroma is repeated to Y's size."""
     h, w = y.shape
     ry, rx = -(-h // cb.shape[0]), -(-w // cb.shape[1])
@@ -140,6 +148,9 @@ def frame_to_rgb(frame) -> np.ndarray:
     if not name.startswith(("yuv", "nv", "p0", "p2", "y2", "uyvy", "yuyv")):  # RGB or gray
         return frame.to_ndarray(format="rgb24")
     space = YUVSpace.of(frame.colorspace, frame.color_range, name)
-    return frame.reformat(format="rgb24", src_colorspace=CODE_OF[space.matrix],
-                          src_color_range=space.codes["color_range"],
-                          dst_color_range=FULL).to_ndarray()  # fmt: skip
+    return frame.reformat(
+        format="rgb24",
+        src_colorspace=CODE_OF[space.matrix],
+        src_color_range=space.codes["color_range"],
+        dst_color_range=FULL,
+    ).to_ndarray()

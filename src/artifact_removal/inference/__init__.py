@@ -1,2 +1,19 @@
-"""Inference, which never imports training: release files, restoring images (whole or tiled),
-the QF predictor's answer, the ensemble of per-QF generators, and restoring a user's files."""
+"""Inference, which never imports training: one module per job.
+
+    releases     loading release files
+    restore      restoring one image, whole or in overlapping tiles
+    qf           the QF predictor's answer
+    ensemble     the per-QF generators, chosen or blended by the input's quality
+    ladder       the measured ladder: which generator (or none) each quality gets
+    crf_reading  a video's CRF from its H.264 QPs
+    png          PNGs that record their input and settings
+    video        restoring a whole video (`video_probe`: what a video file holds)
+    files        the `restore` command's run, with its parts:
+                 `inputs` (the files to restore, checked), `setups` (what restores them),
+                 `outputs` (names, and outputs that exist already), `one_file` (one image or
+                 video) and `report` (what became of each input)
+    gallery      prepared images and their restorations
+
+A module here imports from this package and the layers below it, never from training or the
+stages (tests/test_architecture.py checks it).
+"""

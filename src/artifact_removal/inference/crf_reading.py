@@ -81,12 +81,15 @@ def aq_offsets(planes: list[np.ndarray]) -> np.ndarray:
 
 def _planes(frame) -> list[np.ndarray]:
     """A decoded frame's planes as arrays (without the padding at the end of each line)."""
-    return [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width]
-            for p in frame.planes]  # fmt: skip
+    return [
+        np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width]
+        for p in frame.planes
+    ]
 
 
-def frame_qps(qp_map: np.ndarray, offsets: np.ndarray,
-              picture_type: str) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def frame_qps(
+    qp_map: np.ndarray, offsets: np.ndarray, picture_type: str
+) -> tuple[np.ndarray, np.ndarray]:
     """A frame's macroblock QPs with the frame type undone, and their AQ offsets; those that
     only repeat the QP before them (no QP sent) left out."""
     rows, cols = min(qp_map.shape[0], offsets.shape[0]), min(qp_map.shape[1], offsets.shape[1])
@@ -135,8 +138,9 @@ def stream_qp(source: str | Path | bytes, frames: int = FRAMES) -> float | None:
     if not read:
         return None
     qp = np.concatenate([q for q, _ in read])
-    return float((qp - np.concatenate([o for _, o in read])).mean() if aq_followed(read)
-                 else qp.mean())  # fmt: skip
+    return float(
+        (qp - np.concatenate([o for _, o in read])).mean() if aq_followed(read) else qp.mean()
+    )
 
 
 @dataclass(frozen=True)
@@ -167,12 +171,17 @@ class QPFit:
     def load(cls, path: str | Path) -> QPFit:
         try:
             data = json.loads(Path(path).read_text())
-            return cls(float(data["slope"]), float(data["intercept"]), int(data["fitted_on"]),
-                       dict(data["validation"]))  # fmt: skip
+            return cls(
+                float(data["slope"]),
+                float(data["intercept"]),
+                int(data["fitted_on"]),
+                dict(data["validation"]),
+            )
         except (OSError, ValueError, KeyError, TypeError) as err:
             why = f"no {err}" if isinstance(err, KeyError) else str(err)
-            raise ReadingError(f"{path}: not a CRF reading fit ({why}); rerun `dvc repro "
-                               "crf_reading`") from None  # fmt: skip
+            raise ReadingError(
+                f"{path}: not a CRF reading fit ({why}); rerun `dvc repro crf_reading`"
+            ) from None
 
 
 def fit(qps: Iterable[float], crfs: Iterable[int]) -> tuple[float, float]:
@@ -198,6 +207,9 @@ def errors(fitted: tuple[float, float], qps: Iterable[float], crfs: Iterable[int
     error = np.abs(predicted - crfs)
     if not error.size:
         return {"clips": 0}
-    return {"clips": int(error.size), "mae": round(float(error.mean()), 3),
-            "within_3": round(float((error <= 3).mean()), 4),
-            "max": round(float(error.max()), 1)}  # fmt: skip
+    return {
+        "clips": int(error.size),
+        "mae": round(float(error.mean()), 3),
+        "within_3": round(float((error <= 3).mean()), 4),
+        "max": round(float(error.max()), 1),
+    }

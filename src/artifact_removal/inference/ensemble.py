@@ -67,8 +67,12 @@ def pass_through_level(codec: str, available: Sequence[int]) -> int:
     return max(available) + step if step > 0 else min(available) + step
 
 
-def ensemble_weights(quality: float, available: Sequence[int], combine: Combine = "blend",
-                     pass_through: int | None = None) -> dict[int, float]:  # fmt: skip
+def ensemble_weights(
+    quality: float,
+    available: Sequence[int],
+    combine: Combine = "blend",
+    pass_through: int | None = None,
+) -> dict[int, float]:
     """Generators (`INPUT`: the input itself) and weights for a level: its own generator when
     trained; between two rungs (trained levels, and `pass_through` for `INPUT`), their blend
     linear in the level, or the nearest (the lower on a tie); outside them, the nearest end."""
@@ -127,8 +131,9 @@ class QualityChoice:
             parts.append(f"CNN {self.cnn.label} ({self.cnn.confidence:.0%})")
         if self.passed_through:
             return f"{', '.join(parts)} -> input left as it is"
-        mix = " + ".join(f"{w:.2f} {_rung(q)}" if w < 1 else _rung(q)
-                         for q, w in self.generators.items())  # fmt: skip
+        mix = " + ".join(
+            f"{w:.2f} {_rung(q)}" if w < 1 else _rung(q) for q, w in self.generators.items()
+        )
         return f"{', '.join(parts)} -> generator {mix}"
 
     @property
@@ -153,9 +158,16 @@ class Ensemble:
     by a measured `ladder`), the QF predictor, and for H.264 methods the line that reads a
     stream's CRF from its QPs (`reading`)."""
 
-    def __init__(self, paths: dict[int, Path], combine: Combine, device: torch.device,
-                 predictor: Path | None = None, codec: str = "jpeg",
-                 ladder: Ladder | None = None, reading: QPFit | None = None):  # fmt: skip
+    def __init__(
+        self,
+        paths: dict[int, Path],
+        combine: Combine,
+        device: torch.device,
+        predictor: Path | None = None,
+        codec: str = "jpeg",
+        ladder: Ladder | None = None,
+        reading: QPFit | None = None,
+    ):
         self.paths, self.combine, self.device, self.codec = paths, combine, device, codec
         self.ladder, self.reading = ladder, reading
         self.pass_through = pass_through_level(codec, list(paths))
@@ -198,11 +210,15 @@ class Ensemble:
         nets = [self.net(q) for q in sorted(self.paths)]
         losses = sorted({n.release.get("loss", "not recorded") for n in nets})
         folders = sorted({_shown(p.parent) for p in self.paths.values()})
-        kind = "perceptual loss" if any(n.release.get("method") == "gan" for n in nets) else "loss"
+        kind = "perceptual loss" if get_method(method).perceptual else "loss"
         predictor = _shown(self.predictor_path) if self.predictor() is not None else "none"
         reads = "CRF" if get_method(method).codec == "h264" else "QF"  # what its inputs carry
-        ladder = (f"; weights per {reads} measured on {len(self.ladder.images)} validation "
-                  "images (ladder)" if self.ladder is not None else "")  # fmt: skip
+        ladder = (
+            f"; weights per {reads} measured on {len(self.ladder.images)} validation "
+            "images (ladder)"
+            if self.ladder is not None
+            else ""
+        )
         return (
             f"{method}: {label_of(method)}, generators "
             f"{' '.join(f'q{q}' for q in sorted(self.paths))} in {', '.join(folders)}, "
@@ -219,17 +235,25 @@ class Ensemble:
                 raise RestoreError(str(err)) from None
         return self._predictor
 
-    def choose(self, pixels: np.ndarray, override: int | None,
-               tables: TableQuality | StreamQuality | QPQuality | None = None,
-               beyond: bool = False) -> QualityChoice:  # fmt: skip
+    def choose(
+        self,
+        pixels: np.ndarray,
+        override: int | None,
+        tables: TableQuality | StreamQuality | QPQuality | None = None,
+        beyond: bool = False,
+    ) -> QualityChoice:
         """The override, else the file's own word (a JPEG's `tables`, a video's x264
         settings or the CRF its H.264 QPs read as), else the CNN's prediction from the pixels
         decide the generators. An input better than any generator was trained for is left as
         it is, or, with `beyond`, given to the gentlest generator."""
         predictor = self.predictor()
-        cnn = (predict(predictor, pixels, device=self.device,
-                       higher_is_gentler=self.codec == "jpeg")  # a lower CRF is gentler
-               if predictor is not None else None)  # fmt: skip
+        cnn = (
+            predict(
+                predictor, pixels, device=self.device, higher_is_gentler=self.codec == "jpeg"
+            )  # a lower CRF is gentler
+            if predictor is not None
+            else None
+        )
         if override is not None:
             used = float(override)
         elif tables is not None:

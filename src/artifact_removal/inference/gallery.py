@@ -36,9 +36,16 @@ class Gallery:
     loaded once.
     """
 
-    def __init__(self, sets: dict[str, Path], methods: dict[str, Path], device: torch.device,
-                 keep: int = 64, qualities: dict[str, tuple[int, ...]] | None = None,
-                 super_resolution: int = 0, subsampling: str = "4:2:0"):  # fmt: skip
+    def __init__(
+        self,
+        sets: dict[str, Path],
+        methods: dict[str, Path],
+        device: torch.device,
+        keep: int = 64,
+        qualities: dict[str, tuple[int, ...]] | None = None,
+        super_resolution: int = 0,
+        subsampling: str = "4:2:0",
+    ):
         self.sets, self.methods, self.device = (
             {k: Path(v) for k, v in sets.items()},
             methods,
@@ -139,6 +146,11 @@ def method_dirs(params: Params, root: str | Path) -> dict[str, Path]:
 def gallery_of(params: Params, root: str | Path, device: torch.device) -> Gallery:
     """The test sets and every evaluated method's generators, as params name them."""
     qualities = {name: qualities_of(params, name) for name in params.evaluate.methods}
-    return Gallery(evaluation_folders(params, Path(root)), method_dirs(params, root), device,
-                   qualities=qualities, super_resolution=params.evaluate.super_resolution,
-                   subsampling=params.degradation.chroma_subsampling)  # fmt: skip
+    return Gallery(
+        evaluation_folders(params, Path(root)),
+        method_dirs(params, root),
+        device,
+        qualities=qualities,
+        super_resolution=params.evaluate.super_resolution,
+        subsampling=params.degradation.chroma_subsampling,
+    )

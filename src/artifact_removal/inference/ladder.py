@@ -89,14 +89,23 @@ class Ladder:
         return {int(q): d for q, d in generators.items()} == self.generators
 
     def to_json(self) -> str:
-        return json.dumps({
-            "format": FORMAT, "method": self.method,
-            "generators": {str(q): d for q, d in sorted(self.generators.items())},
-            "images": list(self.images),
-            "levels": {str(q): {str(r): w for r, w in ws.items()}
-                       for q, ws in sorted(self.levels.items())},
-            "scores": {str(q): s for q, s in sorted(self.scores.items())},
-        }, indent=1) + "\n"  # fmt: skip
+        return (
+            json.dumps(
+                {
+                    "format": FORMAT,
+                    "method": self.method,
+                    "generators": {str(q): d for q, d in sorted(self.generators.items())},
+                    "images": list(self.images),
+                    "levels": {
+                        str(q): {str(r): w for r, w in ws.items()}
+                        for q, ws in sorted(self.levels.items())
+                    },
+                    "scores": {str(q): s for q, s in sorted(self.scores.items())},
+                },
+                indent=1,
+            )
+            + "\n"
+        )
 
     def save(self, path: Path) -> None:
         write_text(Path(path), self.to_json())
@@ -178,8 +187,11 @@ def measure(
 Pairs = dict[int, list[tuple[np.ndarray, np.ndarray]]]  # level -> (original, compressed)
 
 
-def jpeg_pairs(images: Mapping[str, np.ndarray], levels: Sequence[int],
-               subsampling: str = "4:2:0") -> Pairs:  # fmt: skip
+def jpeg_pairs(
+    images: Mapping[str, np.ndarray], levels: Sequence[int], subsampling: str = "4:2:0"
+) -> Pairs:
     """(original, decoded JPEG) of every image at every QF of `levels`."""
-    return {q: [(gt, jpeg_compress(gt, q, subsampling).pixels) for gt in images.values()]
-            for q in levels}  # fmt: skip
+    return {
+        q: [(gt, jpeg_compress(gt, q, subsampling).pixels) for gt in images.values()]
+        for q in levels
+    }

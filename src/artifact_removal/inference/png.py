@@ -26,8 +26,15 @@ def _text(record: dict) -> str:
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
-def write_png_record(path: Path, pixels: np.ndarray, bits: int, icc: bool, record: dict,
-                     replace: bool = True, exif: bytes = b"") -> None:  # fmt: skip
+def write_png_record(
+    path: Path,
+    pixels: np.ndarray,
+    bits: int,
+    icc: bool,
+    record: dict,
+    replace: bool = True,
+    exif: bytes = b"",
+) -> None:
     """Write (H, W, 3) or (H, W) pixels as a PNG with `record` in its text chunk, atomically
     (`fileio.write_atomic`; with `replace=False` an existing file is never replaced), and the
     input's `exif` (as Pillow's `Exif.tobytes()` gives it) in an eXIf chunk.

@@ -106,8 +106,9 @@ class QFPrediction:
         return float(sum(self.probabilities[q] for q in labels[max(i - 1, 0) : i + 2]))
 
 
-def gentle_answer(probabilities: dict[int, float], tail: float = GENTLE_TAIL,
-                  higher_is_gentler: bool = True) -> int:  # fmt: skip
+def gentle_answer(
+    probabilities: dict[int, float], tail: float = GENTLE_TAIL, higher_is_gentler: bool = True
+) -> int:
     """The gentlest label with at least `tail` of the probability on its gentle side: the
     highest for JPEG QFs, the lowest for H.264 CRFs (`higher_is_gentler` False)."""
     beyond = 0.0
@@ -119,9 +120,14 @@ def gentle_answer(probabilities: dict[int, float], tail: float = GENTLE_TAIL,
 
 
 @torch.inference_mode()
-def predict(net: QFNet, image: np.ndarray, count: int = 32, patch: int = 64,
-            device: torch.device | str = "cpu",
-            higher_is_gentler: bool = True) -> QFPrediction:  # fmt: skip
+def predict(
+    net: QFNet,
+    image: np.ndarray,
+    count: int = 32,
+    patch: int = 64,
+    device: torch.device | str = "cpu",
+    higher_is_gentler: bool = True,
+) -> QFPrediction:
     """The QF of an (H, W, 3) or (H, W) uint8 image: mean log-probability over its patches.
 
     Patches are taken on the image's block grid (`grid_offset`), so crops work too.
@@ -160,10 +166,15 @@ def target_label(net: QFNet, quality: int | None) -> int:
     return nearest_class(quality, net.classes)
 
 
-def set_probabilities(net: QFNet, folder: Path, count: int = 32,
-                      device: torch.device | str = "cpu", progress: bool = True,
-                      qualities: Sequence[int | None] | None = None,
-                      crops: bool = False) -> tuple[np.ndarray, list, list]:  # fmt: skip
+def set_probabilities(
+    net: QFNet,
+    folder: Path,
+    count: int = 32,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    qualities: Sequence[int | None] | None = None,
+    crops: bool = False,
+) -> tuple[np.ndarray, list, list]:
     """(probabilities (n, labels), target labels, QFs) of every image of a prepared set at
     every QF of `qualities` (default: `test_qualities` without the QFs between classes), and
     with `crops` of each image's four quarters as well. The predictor sees decoded pixels only
@@ -173,8 +184,9 @@ def set_probabilities(net: QFNet, folder: Path, count: int = 32,
     qualities = test_qualities(net, False) if qualities is None else qualities
     jobs = [(q, k) for q in qualities for k in names]
     rows, targets, tried = [], [], []
-    for quality, key in tqdm(jobs, desc=f"qf predictor on {Path(folder).name}",
-                             disable=not progress, leave=False):  # fmt: skip
+    for quality, key in tqdm(
+        jobs, desc=f"qf predictor on {Path(folder).name}", disable=not progress, leave=False
+    ):
         path = compressed_file(Path(folder), quality, key) if quality is not None else None
         if path is not None and path.is_file():  # a JPEG, or a video frame through H.264 (PNG)
             pixels = read_png(path) if path.suffix == ".png" else decode_jpeg(path.read_bytes())
@@ -204,8 +216,9 @@ def calibration_qualities(net: QFNet) -> list[int | None]:
     return qualities + ([80, 90, 95, None] if net.above else [])
 
 
-def judged(net: QFNet, probabilities: np.ndarray,
-           targets: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def judged(
+    net: QFNet, probabilities: np.ndarray, targets: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
     """For each row of probabilities: the answer's confidence (`QFPrediction.confidence`) and
     whether the answer is the target's class or a neighbour of it (what the confidence
     claims)."""
@@ -219,13 +232,20 @@ def judged(net: QFNet, probabilities: np.ndarray,
     return np.array(confidence), np.array(right)
 
 
-def predict_set(net: QFNet, folder: Path, count: int = 32, device: torch.device | str = "cpu",
-                progress: bool = True, between: bool = False) -> tuple[list, list]:  # fmt: skip
+def predict_set(
+    net: QFNet,
+    folder: Path,
+    count: int = 32,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    between: bool = False,
+) -> tuple[list, list]:
     """(predicted, target) labels of every image of a prepared set at every QF of
     `test_qualities` (see `set_probabilities`); an image between two classes should get the
     nearer one."""
-    probabilities, targets, _ = set_probabilities(net, folder, count, device, progress,
-                                                  test_qualities(net, between))  # fmt: skip
+    probabilities, targets, _ = set_probabilities(
+        net, folder, count, device, progress, test_qualities(net, between)
+    )
     labels = net.labels
     predicted = [gentle_answer(dict(zip(labels, row, strict=True))) for row in probabilities]
     return predicted, targets

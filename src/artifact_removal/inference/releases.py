@@ -4,7 +4,8 @@ A release is one `torch.save`d dict, loaded with `weights_only=True`, that carri
 needed to rebuild and use its network without the training code:
 
     model        the weights (a state dict)
-    arch         `generator` (Galteri et al.'s), `unet` (NoGAN's) or `qf_net`
+    arch         the registered network (`archs.registry`): `generator` (Galteri et al.'s),
+                 `unet` (NoGAN's), `qf_net`
     model_args   the keyword arguments of that network
     method       the method (`ssim`, `gan`, `nogan_pre`, `nogan`) or `qf_predictor`
     quality      the JPEG QF it was trained for (generators)
@@ -22,36 +23,32 @@ needed to rebuild and use its network without the training code:
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from ..archs.generator import Generator, GeneratorConfig
 from ..archs.qf_net import QFNet
-from ..archs.unet import UNet, UNetConfig
+from ..archs.registry import architectures, of
 from ..checkpoints import FORMAT, CheckpointError, load_checkpoint
 
-# the generators' architectures: release `arch` -> (network class, its config class)
-GENERATORS = {"generator": (Generator, GeneratorConfig), "unet": (UNet, UNetConfig)}
 
-
-def generator_release(net: Generator | UNet) -> dict:
+def generator_release(net: torch.nn.Module) -> dict:
     """The network part of a generator's release file (weights on the CPU, architecture)."""
-    return {
-        "model": _weights(net),
-        "arch": "unet" if isinstance(net, UNet) else "generator",
-        "model_args": asdict(net.config),
-        "format": FORMAT,
-    }
+    return _network_release(net)
 
 
 def predictor_release(net: QFNet) -> dict:
     """The network part of the QF predictor's release file."""
+    return _network_release(net)
+
+
+def _network_release(net: torch.nn.Module) -> dict:
+    """Weights, the registered architecture's name and the arguments that rebuild it."""
+    arch = of(net)
     return {
         "model": _weights(net),
-        "arch": "qf_net",
-        "model_args": net.arguments(),
+        "arch": arch.name,
+        "model_args": arch.arguments(net),
         "format": FORMAT,
     }
 
@@ -69,30 +66,31 @@ def _rebuild(path: Path, net: torch.nn.Module, weights: dict) -> torch.nn.Module
         lines = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
         first = (lines[0] if lines else str(err))[:160]
         more = f", and {len(lines) - 1} more" if len(lines) > 1 else ""
-        raise CheckpointError(f"{path}: another architecture than the one it describes "
-                              f"({first}{more})") from None  # fmt: skip
+        raise CheckpointError(
+            f"{path}: another architecture than the one it describes ({first}{more})"
+        ) from None
     return net
 
 
-def load_generator(path: Path, device: torch.device | str = "cpu") -> Generator:
+def load_generator(path: Path, device: torch.device | str = "cpu") -> torch.nn.Module:
     """Rebuild a generator from a release file (or a training checkpoint), in eval mode.
 
     `net.release` keeps what the file says of itself: method, QF, and the GAN's perceptual
     loss (`loss`, e.g. `vgg19_relu5_4`, or a fallback's name such as `random_vgg19_relu2_2`).
     """
     saved = load_checkpoint(Path(path))
-    if saved.get("arch", "generator") not in GENERATORS or "model_args" not in saved:
+    arch = architectures().get(saved.get("arch", "generator"))
+    if arch is None or arch.role != "generator" or "model_args" not in saved:
         what = saved.get("method") or saved.get("arch") or "something else"
         raise CheckpointError(f"{path}: not a generator's release file (it holds {what})")
-    network, config_class = GENERATORS[saved.get("arch", "generator")]
     try:
-        config = config_class(**saved["model_args"])
         weights = saved["model"]
         weights = weights.get("g", weights) if _nested(weights) else weights
-        net = _rebuild(Path(path), network(config), weights)
+        net = _rebuild(Path(path), arch.build(saved["model_args"]), weights)
     except (TypeError, ValueError, KeyError, AttributeError) as err:
-        raise CheckpointError(f"{path}: not a valid generator file ({err.__class__.__name__}: "
-                              f"{str(err)[:160]})") from None  # fmt: skip
+        raise CheckpointError(
+            f"{path}: not a valid generator file ({err.__class__.__name__}: {str(err)[:160]})"
+        ) from None
     net.release = {k: saved[k] for k in ("method", "quality", "loss", "encoder") if k in saved}
     trained = saved.get("run", {}).get("settings", {}).get("loss")
     if isinstance(trained, dict) and "loss" not in saved:  # a supervised generator's loss
@@ -109,17 +107,16 @@ def _nested(model: dict) -> bool:
 def load_predictor(path: Path, device: torch.device | str = "cpu") -> QFNet:
     """The QF predictor from its release file (loaded with weights_only=True), in eval mode."""
     saved = load_checkpoint(Path(path))
-    if saved.get("arch") != "qf_net" or "model_args" not in saved:
+    arch = architectures().get(saved.get("arch"))
+    if arch is None or arch.role != "predictor" or "model_args" not in saved:
         what = saved.get("method") or saved.get("arch") or "something else"
         raise CheckpointError(f"{path}: not a QF predictor's release file (it holds {what})")
     try:
-        args = saved["model_args"]
-        net = QFNet(tuple(int(q) for q in args["classes"]), int(args["channels"]),
-                    bool(args["above"]), float(args.get("temperature", 1.0)))  # fmt: skip
-        net = _rebuild(Path(path), net, saved["model"])
+        net = _rebuild(Path(path), arch.build(saved["model_args"]), saved["model"])
     except (TypeError, ValueError, KeyError, AttributeError) as err:
-        raise CheckpointError(f"{path}: not a valid QF predictor file ({err.__class__.__name__}: "
-                              f"{str(err)[:160]})") from None  # fmt: skip
+        raise CheckpointError(
+            f"{path}: not a valid QF predictor file ({err.__class__.__name__}: {str(err)[:160]})"
+        ) from None
     return net.to(device).eval()
 
 

@@ -37,8 +37,9 @@ def restore_float(net: Generator, rgb: np.ndarray, device: torch.device) -> np.n
     return y if rgb.ndim == 4 else y[0]
 
 
-def blend(nets: Sequence[Generator | None], weights: Sequence[float],
-          device: torch.device) -> Restorer:  # fmt: skip
+def blend(
+    nets: Sequence[Generator | None], weights: Sequence[float], device: torch.device
+) -> Restorer:
     """A restorer giving the weighted mean of several generators' outputs (weights sum to 1);
     a generator None stands for the input itself, unchanged."""
     if len(nets) != len(weights) or not nets or abs(sum(weights) - 1) > 1e-6:

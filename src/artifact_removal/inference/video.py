@@ -9,6 +9,7 @@ stream copied packet by packet (never re-encoded). The picture is encoded with H
 CRF 6 in 4:4:4 by default, no B-frames: writing then costs at most about 0.1 dB of PSNR against
 the restored frames, where 4:2:0 costs 0.3 to 0.6 dB even at CRF 0, `benchmarks/
 video_output.py`) or, on request, lossless FFV1 in Matroska.
+What the input holds is read first (`inference.video_probe.probe`).
 
 Nothing finished is lost. The video is cut into segments of `segment_frames` frames; each is
 encoded into its own file, written atomically into a hidden folder beside the output
@@ -27,7 +28,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from itertools import chain, islice
 from pathlib import Path
@@ -39,9 +40,26 @@ from ..data.video import truncation
 from ..degradations.h264 import PRESETS
 from ..degradations.yuv import YUVSpace, frame_to_rgb, rgb_to_frame
 from ..fileio import write_atomic
+from .video_probe import VideoError, VideoInfo, probe
 
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".y4m", ".mpg", ".mpeg",
-                  ".ts", ".m2ts", ".mts", ".flv", ".wmv", ".3gp", ".ogv"}  # fmt: skip
+VIDEO_SUFFIXES = {
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".avi",
+    ".y4m",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".m2ts",
+    ".mts",
+    ".flv",
+    ".wmv",
+    ".3gp",
+    ".ogv",
+}
 CODECS = ("h264", "ffv1")
 CHROMA = ("444", "420")  # H.264 output: full-resolution colour, or half (4:2:0)
 # Containers that hold H.264 and the audio they held before: the output keeps the input's kind
@@ -62,6 +80,11 @@ X264_THREADS = 4
 X264_LOOKAHEAD_BYTES = 64 * 2**20
 
 
+def is_video(path: Path) -> bool:
+    """A file `restore` takes as a video (by its suffix)."""
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
 def x264_lookahead(width: int, height: int, chroma: str) -> int:
     """Frames x264 looks ahead for restored frames of this size and chroma (444 or 420)."""
     frame = width * height * (3 if chroma == "444" else 1.5)
@@ -70,70 +93,6 @@ def x264_lookahead(width: int, height: int, chroma: str) -> int:
 
 # frames (N, H, W, 3) uint8 -> their restorations, the same shape and dtype
 FrameRestorer = Callable[[np.ndarray], np.ndarray]
-
-
-class VideoError(ValueError):
-    """A video that cannot be restored, with the reason (the file is named by the caller)."""
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What `probe` finds in a file: its first video stream and the number of audio streams."""
-
-    width: int
-    height: int
-    frames: int | None  # from the container; None when it does not say
-    fps: Fraction
-    time_base: Fraction
-    pix_fmt: str
-    codec: str
-    audio_streams: int
-    colour: dict = field(default_factory=dict)  # range, matrix, primaries, transfer
-    rotation: int = 0  # display rotation, degrees counter-clockwise (phones' display matrix)
-    subtitle_streams: int = 0
-    duration: float | None = None  # seconds, from the container; None when it does not say
-    video_streams: int = 1
-
-    def describe(self) -> str:
-        count = f"{self.frames} frames" if self.frames else "frame count unknown"
-        audio = f", {self.audio_streams} audio stream(s)" if self.audio_streams else ", no audio"
-        return (f"{self.codec} {self.width}x{self.height} {self.pix_fmt}, {float(self.fps):.3f} "
-                f"fps, {count}{audio}")  # fmt: skip
-
-
-def probe(path: str | Path) -> VideoInfo:
-    """The first video stream of a file, checked by decoding its first frame; VideoError says
-    what is wrong (not a video, no video stream, damaged)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoError("has no video stream")
-            stream = container.streams.video[0]
-            ctx = stream.codec_context
-            first = next(container.decode(stream), None)
-            if first is None:
-                raise VideoError("its video stream has no frames")
-            fps = stream.average_rate or stream.guessed_rate or stream.base_rate
-            if not fps:
-                raise VideoError("its frame rate is unknown")
-            colour = {name: getattr(ctx, name) for name in
-                      ("color_range", "colorspace", "color_primaries", "color_trc")}  # fmt: skip
-            pix_fmt = ctx.format.name if ctx.format else "?"
-            duration = (float(stream.duration * stream.time_base) if stream.duration
-                        else container.duration / 1e6 if container.duration else None)  # fmt: skip
-            return VideoInfo(ctx.width, ctx.height, stream.frames or None, Fraction(fps),
-                             Fraction(stream.time_base), pix_fmt, ctx.name,
-                             len(container.streams.audio), colour, int(first.rotation or 0),
-                             len(container.streams.subtitles), duration,
-                             len(container.streams.video))  # fmt: skip
-    except VideoError:
-        raise
-    except (av.FFmpegError, StopIteration, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise VideoError(f"cannot be read as a video: damaged, truncated, or not a video "
-                         f"({reason})") from None  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -155,8 +114,9 @@ class VideoOutput:
         if self.chroma not in CHROMA:
             raise VideoError(f"chroma must be one of {', '.join(CHROMA)}, not {self.chroma!r}")
         if self.preset not in PRESETS:
-            raise VideoError(f"x264 preset must be one of {', '.join(PRESETS)}, not "
-                             f"{self.preset!r}")  # fmt: skip
+            raise VideoError(
+                f"x264 preset must be one of {', '.join(PRESETS)}, not {self.preset!r}"
+            )
 
     def suffix(self, source: Path) -> str:
         """The output's suffix for an input file."""
@@ -165,8 +125,7 @@ class VideoOutput:
         return KEEP_CONTAINER.get(source.suffix.lower(), ".mkv")
 
     def settings(self) -> dict:
-        return {"codec": self.codec, "crf": self.crf, "preset": self.preset,
-                "chroma": self.chroma}  # fmt: skip
+        return {"codec": self.codec, "crf": self.crf, "preset": self.preset, "chroma": self.chroma}
 
 
 @dataclass
@@ -208,25 +167,40 @@ def _frames(path: Path, skip_before: int) -> Iterator[tuple[object, np.ndarray |
                 yield frame, frame_to_rgb(frame)
 
 
-def _encode_segment(file, frames: Iterator, restore: FrameRestorer, info: VideoInfo,
-                    output: VideoOutput, batch: int, bar) -> int:  # fmt: skip
+def _encode_segment(
+    file,
+    frames: Iterator,
+    restore: FrameRestorer,
+    info: VideoInfo,
+    output: VideoOutput,
+    batch: int,
+    bar,
+) -> int:
     """Restore and encode one segment's (frame, pixels) pairs into an open binary file; returns
     the number of frames. The pairs are drawn from the decoder `batch` at a time, so memory
     holds one batch (and the encoder's look-ahead), however long the segment."""
     import av
 
     fmt = "matroska" if output.codec == "ffv1" else "mp4"
-    space = YUVSpace.of(info.colour.get("colorspace"), info.colour.get("color_range"),
-                        info.pix_fmt)  # the input's own: its tags stay true  # fmt: skip
+    space = YUVSpace.of(
+        info.colour.get("colorspace"), info.colour.get("color_range"), info.pix_fmt
+    )  # the input's own: its tags stay true
     chroma = "444"
     with av.open(file, mode="w", format=fmt) as container:
         if output.codec == "h264":
             even = info.width % 2 == 0 and info.height % 2 == 0
             chroma = "420" if even and output.chroma == "420" else "444"
-            stream = container.add_stream("libx264", rate=info.fps, options={
-                "crf": str(output.crf), "preset": output.preset, "bf": "0",
-                "threads": str(X264_THREADS),
-                "rc-lookahead": str(x264_lookahead(info.width, info.height, chroma))})  # fmt: skip
+            stream = container.add_stream(
+                "libx264",
+                rate=info.fps,
+                options={
+                    "crf": str(output.crf),
+                    "preset": output.preset,
+                    "bf": "0",
+                    "threads": str(X264_THREADS),
+                    "rc-lookahead": str(x264_lookahead(info.width, info.height, chroma)),
+                },
+            )
             stream.pix_fmt = f"yuv{chroma}p"
         else:
             stream = container.add_stream("ffv1", rate=info.fps, options={"level": "3"})
@@ -243,8 +217,11 @@ def _encode_segment(file, frames: Iterator, restore: FrameRestorer, info: VideoI
             restored = restore(np.stack([pixels for _, pixels in chunk]))
             for (source, _), rgb in zip(chunk, restored, strict=True):
                 rgb = np.ascontiguousarray(rgb)
-                frame = (rgb_to_frame(rgb, space, chroma) if output.codec == "h264"
-                         else av.VideoFrame.from_ndarray(rgb, format="rgb24"))  # fmt: skip
+                frame = (
+                    rgb_to_frame(rgb, space, chroma)
+                    if output.codec == "h264"
+                    else av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                )
                 frame.pts, frame.time_base = source.pts, source.time_base
                 frame.duration = source.duration
                 container.mux(stream.encode(frame))
@@ -258,9 +235,11 @@ def _state(parts: Path, manifest: dict) -> list[Path]:
     (the folder emptied) otherwise. A folder of that name that is a symbolic link, or not a
     folder, is never written through."""
     if parts.is_symlink() or (parts.exists() and not parts.is_dir()):
-        raise VideoError(f"{parts} is in the way of this video's segments (a symbolic link or "
-                         "a file, which is never written through): remove it and run "
-                         "again")  # fmt: skip
+        raise VideoError(
+            f"{parts} is in the way of this video's segments (a symbolic link or "
+            "a file, which is never written through): remove it and run "
+            "again"
+        )
     state = parts / "manifest.json"
     try:
         if json.loads(state.read_text()) == manifest:
@@ -274,10 +253,18 @@ def _state(parts: Path, manifest: dict) -> list[Path]:
     return []
 
 
-def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer,
-                  record: dict, output: VideoOutput = H264_OUTPUT, segment_frames: int = 240,
-                  batch: int = 4, progress: bool = True, replace: bool = True,
-                  info: VideoInfo | None = None) -> VideoResult:  # fmt: skip
+def restore_video(
+    source: str | Path,
+    target: str | Path,
+    restore: FrameRestorer,
+    record: dict,
+    output: VideoOutput = H264_OUTPUT,
+    segment_frames: int = 240,
+    batch: int = 4,
+    progress: bool = True,
+    replace: bool = True,
+    info: VideoInfo | None = None,
+) -> VideoResult:
     """Restore `source` into `target` (see the module docstring). `record` names the input and
     the settings: it goes into the output's metadata (`read_video_record`), and a rerun with
     another record starts over. `restore` maps a batch of frames to their restorations. With
@@ -287,8 +274,13 @@ def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer
         raise VideoError(f"segment frames ({segment_frames}) and batch ({batch}) must be >= 1")
     info = info or probe(source)
     suffix = ".mkv" if output.codec == "ffv1" else ".mp4"
-    manifest = {"record": record, "output": output.settings(), "segment_frames": segment_frames,
-                "segment_suffix": suffix, "size": [info.width, info.height]}  # fmt: skip
+    manifest = {
+        "record": record,
+        "output": output.settings(),
+        "segment_frames": segment_frames,
+        "segment_suffix": suffix,
+        "size": [info.width, info.height],
+    }
     parts = parts_folder(target)
     done = _state(parts, manifest)
     result = VideoResult(reused=len(done))
@@ -306,29 +298,42 @@ def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer
     total = info.frames or None
     import av
 
-    with tqdm(total=total, initial=skipped, desc=source.name[:30], unit="frame", leave=False,
-              disable=not progress) as bar:  # fmt: skip
+    with tqdm(
+        total=total,
+        initial=skipped,
+        desc=source.name[:30],
+        unit="frame",
+        leave=False,
+        disable=not progress,
+    ) as bar:
         index = len(done)
         try:
             while (first := next(frames, None)) is not None:  # a segment streams: decoded,
                 path = parts / f"segment_{index:06d}{suffix}"  # restored and encoded a batch
                 segment = chain([first], islice(frames, segment_frames - 1))  # at a time
                 written = []
-                write_atomic(path, lambda f, segment=segment, written=written: written.append(
-                    _encode_segment(f, segment, restore, info, output, batch, bar)))  # fmt: skip
+                write_atomic(
+                    path,
+                    lambda f, segment=segment, written=written: written.append(
+                        _encode_segment(f, segment, restore, info, output, batch, bar)
+                    ),
+                )
                 result.restored += written[0]
                 index += 1
         except av.FFmpegError as err:  # the input cannot be decoded on: a rerun cannot finish
             shutil.rmtree(parts, ignore_errors=True)
-            raise VideoError(f"cannot be decoded after frame {skipped + result.restored} "
-                             f"({getattr(err, 'strerror', None) or err}); nothing was "
-                             "written") from None  # fmt: skip
+            raise VideoError(
+                f"cannot be decoded after frame {skipped + result.restored} "
+                f"({getattr(err, 'strerror', None) or err}); nothing was "
+                "written"
+            ) from None
     result.segments = index
     decoded = skipped + result.restored
     if problem := truncation(info.frames, info.duration, decoded, [last_time], float(info.fps)):
         shutil.rmtree(parts)  # a cut-short file: say so, write nothing
-        raise VideoError(f"truncated: {problem}; nothing was written (repair or re-export "
-                         "the file)")  # fmt: skip
+        raise VideoError(
+            f"truncated: {problem}; nothing was written (repair or re-export the file)"
+        )
     segments = sorted(parts.glob(f"segment_*{suffix}"))
     result.frames = _join(segments, source, target, record, replace, info.rotation, info.fps)
     result.seconds = time.perf_counter() - start
@@ -336,8 +341,13 @@ def restore_video(source: str | Path, target: str | Path, restore: FrameRestorer
     return result
 
 
-def copy_video(source: str | Path, target: str | Path, record: dict, replace: bool = True,
-               info: VideoInfo | None = None) -> int:  # fmt: skip
+def copy_video(
+    source: str | Path,
+    target: str | Path,
+    record: dict,
+    replace: bool = True,
+    info: VideoInfo | None = None,
+) -> int:
     """Write `target` with the video and audio packets of `source` unchanged (a video that is
     better left as it is), `record` in its metadata; returns the number of frames."""
     source, target = Path(source), Path(target)
@@ -351,15 +361,23 @@ def _packets(path: Path, stream_index: int | None, kind: str):
     import av
 
     with av.open(str(path)) as container:
-        stream = (container.streams.video[0] if kind == "video"
-                  else container.streams.audio[stream_index])  # fmt: skip
+        stream = (
+            container.streams.video[0] if kind == "video" else container.streams.audio[stream_index]
+        )
         for packet in container.demux(stream):
             if packet.size:
                 yield packet
 
 
-def _join(segments: list[Path], source: Path, target: Path, record: dict, replace: bool,
-          rotation: int = 0, fps: Fraction | None = None) -> int:  # fmt: skip
+def _join(
+    segments: list[Path],
+    source: Path,
+    target: Path,
+    record: dict,
+    replace: bool,
+    rotation: int = 0,
+    fps: Fraction | None = None,
+) -> int:
     """Write `target` from the segments' video packets and the source's audio packets,
     interleaved by time, with `record` in its metadata, the source's display `rotation` and
     its average frame rate `fps` (Matroska stores it as the track's default duration: without
@@ -374,8 +392,11 @@ def _join(segments: list[Path], source: Path, target: Path, record: dict, replac
 
     def write(file) -> None:
         nonlocal written
-        with av.open(str(segments[0])) as first, av.open(str(source)) as src, \
-                av.open(file, mode="w", format=fmt) as out:  # fmt: skip
+        with (
+            av.open(str(segments[0])) as first,
+            av.open(str(source)) as src,
+            av.open(file, mode="w", format=fmt) as out,
+        ):
             out.metadata[RECORD_KEY] = RECORD_PREFIX + json.dumps(record, sort_keys=True)
             video = out.add_stream_from_template(first.streams.video[0])
             if fps:
@@ -393,8 +414,9 @@ def _join(segments: list[Path], source: Path, target: Path, record: dict, replac
                 packet = next(packets, None)
                 if packet is not None:
                     when = (packet.dts if packet.dts is not None else packet.pts) or 0
-                    heapq.heappush(queue, (when * packet.time_base, order, packet, out_stream,
-                                           packets))  # fmt: skip
+                    heapq.heappush(
+                        queue, (when * packet.time_base, order, packet, out_stream, packets)
+                    )
                     order += 1
 
             for out_stream, packets in sources:

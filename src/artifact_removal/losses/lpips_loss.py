@@ -24,8 +24,9 @@ from .pixel import WeightedLoss
 BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
 
 
-def lpips_network(backbone: str, weights: Path | None, fallback: str | None = None,
-                  seed: int = 0) -> tuple[nn.Module, str]:  # fmt: skip
+def lpips_network(
+    backbone: str, weights: Path | None, fallback: str | None = None, seed: int = 0
+) -> tuple[nn.Module, str]:
     """The lpips package's model (frozen, eval mode) with the ImageNet `weights` of its
     backbone, or the named fallback; and its name ("lpips_alex" or "random_alex_lpips")."""
     import lpips
@@ -48,11 +49,16 @@ def lpips_network(backbone: str, weights: Path | None, fallback: str | None = No
     else:
         imagenet = load_weights(weights)
         try:  # lpips slices torchvision's `features`: slice<k>.<index>.<param>
-            model.net.load_state_dict({key: imagenet[f"features.{key.split('.', 1)[1]}"]
-                                       for key in model.net.state_dict()})  # fmt: skip
+            model.net.load_state_dict(
+                {
+                    key: imagenet[f"features.{key.split('.', 1)[1]}"]
+                    for key in model.net.state_dict()
+                }
+            )
         except (KeyError, RuntimeError) as err:
-            raise MissingWeightsError(f"{weights}: not the ImageNet weights of LPIPS's "
-                                      f"{backbone} backbone ({err})") from None  # fmt: skip
+            raise MissingWeightsError(
+                f"{weights}: not the ImageNet weights of LPIPS's {backbone} backbone ({err})"
+            ) from None
         name = f"lpips_{backbone}"
     return model.eval().requires_grad_(False), name
 
@@ -62,15 +68,21 @@ class LpipsLoss(nn.Module):
     images in [-1, 1]: `{"lpips": 1, "l1": 1}` is NoGAN's; `{"mse": 1}` and `{"ssim": 1}` are
     Table I's other rows of the same generator, which need no LPIPS network at all."""
 
-    def __init__(self, backbone: str = "vgg", weights: Path | None = None,
-                 fallback: str | None = None, terms: Mapping[str, float] | None = None,
-                 seed: int = 0):  # fmt: skip
+    def __init__(
+        self,
+        backbone: str = "vgg",
+        weights: Path | None = None,
+        fallback: str | None = None,
+        terms: Mapping[str, float] | None = None,
+        seed: int = 0,
+    ):
         super().__init__()
         terms = dict(terms or {"lpips": 1.0, "l1": 1.0})
         self.lpips_weight = terms.pop("lpips", 0.0)
         self.pixel = WeightedLoss(terms) if terms else None
-        self.lpips, lpips_name = (lpips_network(backbone, weights, fallback, seed)
-                                  if self.lpips_weight else (None, ""))  # fmt: skip
+        self.lpips, lpips_name = (
+            lpips_network(backbone, weights, fallback, seed) if self.lpips_weight else (None, "")
+        )
         names = ([lpips_name] if self.lpips else []) + list(terms)
         self.name = " + ".join(names)  # e.g. "random_alex_lpips + l1": travels with results
 

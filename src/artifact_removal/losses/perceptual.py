@@ -42,8 +42,9 @@ def vgg19_layers() -> dict[str, int]:
     return names
 
 
-def vgg19_features(layer: str, weights: Path | None, fallback: str | None = None,
-                   seed: int = 0) -> tuple[nn.Module, str]:  # fmt: skip
+def vgg19_features(
+    layer: str, weights: Path | None, fallback: str | None = None, seed: int = 0
+) -> tuple[nn.Module, str]:
     """VGG-19's feature extractor up to `layer` (frozen, eval mode), and the name of what it is.
 
     `weights` is the ImageNet file (None: absent, so the fallback, if any).
@@ -59,8 +60,9 @@ def vgg19_features(layer: str, weights: Path | None, fallback: str | None = None
             net.load_state_dict(load_weights(weights))
         except (RuntimeError, TypeError, AttributeError) as err:
             first = str(err).strip().splitlines()[-1].strip()[:160]
-            raise MissingWeightsError(f"{weights}: not VGG-19's ImageNet weights ({first}); "
-                                      "delete it and fetch it again") from None  # fmt: skip
+            raise MissingWeightsError(
+                f"{weights}: not VGG-19's ImageNet weights ({first}); delete it and fetch it again"
+            ) from None
         name = f"vgg19_{layer}"
     elif fallback == "random_vgg19":
         with torch.random.fork_rng(devices=[]):
@@ -85,8 +87,13 @@ def _missing(path: Path) -> str:
 class PerceptualLoss(nn.Module):
     """Mean squared distance of VGG-19 features of (N, 3, H, W) images in [0, 1]."""
 
-    def __init__(self, layer: str = "relu5_4", weights: Path | None = None,
-                 fallback: str | None = None, seed: int = 0):  # fmt: skip
+    def __init__(
+        self,
+        layer: str = "relu5_4",
+        weights: Path | None = None,
+        fallback: str | None = None,
+        seed: int = 0,
+    ):
         super().__init__()
         self.features, self.name = vgg19_features(layer, weights, fallback, seed)
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1))

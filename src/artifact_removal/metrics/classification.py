@@ -14,8 +14,9 @@ def confusion_matrix(
 ) -> pd.DataFrame:
     """Counts laid out as the talk slides: rows predicted QF, columns target QF (`classes`
     are the labels, `ABOVE` included when the predictor has it)."""
-    table = pd.DataFrame(0, index=pd.Index(classes, name="predicted"),
-                         columns=pd.Index(classes, name="target"))  # fmt: skip
+    table = pd.DataFrame(
+        0, index=pd.Index(classes, name="predicted"), columns=pd.Index(classes, name="target")
+    )
     for p, t in zip(predicted, target, strict=True):
         table.loc[p, t] += 1
     return table
@@ -34,8 +35,9 @@ def accuracies(table: pd.DataFrame) -> dict[str, float]:
     per_class = np.diag(counts) / np.maximum(counts.sum(axis=0), 1)
     in_range = [a for q, a in zip(table.columns, per_class, strict=True) if q != ABOVE]
     names = ["above" if q == ABOVE else q for q in table.columns]
-    near = sum(counts[i, j] for i in range(len(counts)) for j in range(len(counts))
-               if abs(i - j) <= 1)  # fmt: skip
+    near = sum(
+        counts[i, j] for i in range(len(counts)) for j in range(len(counts)) if abs(i - j) <= 1
+    )
     return {
         "accuracy": float(np.trace(counts) / max(counts.sum(), 1)),
         "near_accuracy": float(near / max(counts.sum(), 1)),  # right or a neighbouring class
@@ -58,8 +60,9 @@ def fit_temperature(probabilities: np.ndarray, targets: np.ndarray) -> float:
     64: deterministic, and enough for one parameter."""
     grid = np.exp(np.linspace(np.log(0.25), np.log(64.0), 241))
     rows = np.arange(len(targets))
-    losses = [-np.log(np.clip(tempered(probabilities, t)[rows, targets], 1e-12, 1)).mean()
-              for t in grid]  # fmt: skip
+    losses = [
+        -np.log(np.clip(tempered(probabilities, t)[rows, targets], 1e-12, 1)).mean() for t in grid
+    ]
     return float(round(grid[int(np.argmin(losses))], 4))
 
 
@@ -68,10 +71,16 @@ def reliability(confidence: np.ndarray, right: np.ndarray, bins: int = 10) -> pd
     the expected calibration error is `expected_calibration_error` of this table."""
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
-    rows = [{"low": edges[b], "high": edges[b + 1], "count": int((which == b).sum()),
-             "confidence": float(confidence[which == b].mean()) if (which == b).any() else np.nan,
-             "accuracy": float(right[which == b].mean()) if (which == b).any() else np.nan}
-            for b in range(bins)]  # fmt: skip
+    rows = [
+        {
+            "low": edges[b],
+            "high": edges[b + 1],
+            "count": int((which == b).sum()),
+            "confidence": float(confidence[which == b].mean()) if (which == b).any() else np.nan,
+            "accuracy": float(right[which == b].mean()) if (which == b).any() else np.nan,
+        }
+        for b in range(bins)
+    ]
     return pd.DataFrame(rows)
 
 

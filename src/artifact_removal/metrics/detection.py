@@ -55,8 +55,9 @@ def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / (area + areas - inter)
 
 
-def precision_recall(detections: Iterable[Detection], truth: Mapping[str, list[Box]],
-                     label: str) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
+def precision_recall(
+    detections: Iterable[Detection], truth: Mapping[str, list[Box]], label: str
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Precision and recall after each of `label`'s detections (by descending score), and the
     number of positives (ground-truth boxes of the class that are not difficult)."""
     found = sorted((d for d in detections if d.label == label), key=lambda d: -d.score)
@@ -105,21 +106,30 @@ def ap_all_points(precision: np.ndarray, recall: np.ndarray) -> float:
     return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
 
 
-def average_precision(detections: Iterable[Detection], truth: Mapping[str, list[Box]],
-                      labels: Iterable[str]) -> pd.DataFrame:  # fmt: skip
+def average_precision(
+    detections: Iterable[Detection], truth: Mapping[str, list[Box]], labels: Iterable[str]
+) -> pd.DataFrame:
     """Per class: positives, detections, AP (11-point) and AP (all points); a last row `mAP`
     averages the classes that have positives."""
     detections = list(detections)
     rows = []
     for label in labels:
         precision, recall, positives = precision_recall(detections, truth, label)
-        rows.append({"class": label, "positives": positives,
-                     "detections": sum(d.label == label for d in detections),
-                     "ap11": ap_11_point(precision, recall) if positives else np.nan,
-                     "ap_all": ap_all_points(precision, recall) if positives else np.nan}
-                    )  # fmt: skip
+        rows.append(
+            {
+                "class": label,
+                "positives": positives,
+                "detections": sum(d.label == label for d in detections),
+                "ap11": ap_11_point(precision, recall) if positives else np.nan,
+                "ap_all": ap_all_points(precision, recall) if positives else np.nan,
+            }
+        )
     table = pd.DataFrame(rows, columns=["class", "positives", "detections", "ap11", "ap_all"])
     table = table.set_index("class")
-    table.loc["mAP"] = [table["positives"].sum(), table["detections"].sum(),
-                        table["ap11"].mean(), table["ap_all"].mean()]  # fmt: skip
+    table.loc["mAP"] = [
+        table["positives"].sum(),
+        table["detections"].sum(),
+        table["ap11"].mean(),
+        table["ap_all"].mean(),
+    ]
     return table

@@ -27,8 +27,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-RATING_COLUMNS = ("study", "rater", "position", "trial", "image", "method", "quality", "score",
-                  "repeat", "time")  # fmt: skip
+RATING_COLUMNS = (
+    "study",
+    "rater",
+    "position",
+    "trial",
+    "image",
+    "method",
+    "quality",
+    "score",
+    "repeat",
+    "time",
+)
 
 
 class RatingsError(ValueError):
@@ -56,8 +66,10 @@ def _read_one(path: Path) -> pd.DataFrame:
         raise RatingsError(f"{path}: not a ratings CSV ({err})") from None
     missing = [c for c in RATING_COLUMNS if c not in table.columns]
     if missing:
-        raise RatingsError(f"{path}: not a ratings CSV, it lacks the column(s) {missing} "
-                           f"(expected {list(RATING_COLUMNS)})")  # fmt: skip
+        raise RatingsError(
+            f"{path}: not a ratings CSV, it lacks the column(s) {missing} "
+            f"(expected {list(RATING_COLUMNS)})"
+        )
     flags = {"true": "1", "false": "0"}  # pandas writes booleans as True/False, the page as 1/0
     table["repeat"] = table["repeat"].map(lambda v: flags.get(v.strip().lower(), v))
     for column in ("position", "quality", "score", "repeat"):
@@ -82,8 +94,9 @@ def _read_one(path: Path) -> pd.DataFrame:
         table[column] = values
     blank = table["rater"].str.strip() == ""
     if blank.any():
-        raise RatingsError(f"{path}, line {int(np.flatnonzero(blank)[0]) + 2}: a rating without "
-                           "a rater's name")  # fmt: skip
+        raise RatingsError(
+            f"{path}, line {int(np.flatnonzero(blank)[0]) + 2}: a rating without a rater's name"
+        )
     table = table.astype({"position": int, "quality": int, "repeat": bool})
     return table[list(RATING_COLUMNS)].assign(line=np.arange(len(table)) + 2)
 
@@ -91,8 +104,9 @@ def _read_one(path: Path) -> pd.DataFrame:
 def _empty() -> pd.DataFrame:
     """No ratings, with the columns' types."""
     types = {"position": int, "quality": int, "score": float, "repeat": bool, "line": int}
-    return pd.DataFrame({c: pd.Series(dtype=types.get(c, object))
-                         for c in (*RATING_COLUMNS, "file", "line")})  # fmt: skip
+    return pd.DataFrame(
+        {c: pd.Series(dtype=types.get(c, object)) for c in (*RATING_COLUMNS, "file", "line")}
+    )
 
 
 COPY = re.compile(r"^(?P<stem>.+) \((?P<n>\d+)\)$")  # "name (1)": a browser's repeated download
@@ -136,19 +150,25 @@ def read_ratings(folder: str | Path, study: str | None = None) -> Ratings:
             other = table["study"] != study
             if other.any():
                 studies = ", ".join(sorted(table["study"][other].unique()))
-                notes.append(f"{path.name}: {int(other.sum())} rating(s) of another study "
-                             f"({studies}) left out")  # fmt: skip
+                notes.append(
+                    f"{path.name}: {int(other.sum())} rating(s) of another study "
+                    f"({studies}) left out"
+                )
                 table = table[~other]
         for rater in table["rater"].unique():
             owner = owners.setdefault(rater, path.name)
             if owner == path.name:
                 continue
             if export_of(owner) == export_of(path.name):
-                notes.append(f"{path.name} and {owner}: two exports of {rater!r} (as a browser "
-                             "names a repeated download); read as one rater")  # fmt: skip
+                notes.append(
+                    f"{path.name} and {owner}: two exports of {rater!r} (as a browser "
+                    "names a repeated download); read as one rater"
+                )
                 continue
-            notes.append(f"{path.name}: rater {rater!r} also rated in {owner}; kept apart as "
-                         f"{rater!r} ({path.stem})")  # fmt: skip
+            notes.append(
+                f"{path.name}: rater {rater!r} also rated in {owner}; kept apart as "
+                f"{rater!r} ({path.stem})"
+            )
             table.loc[table["rater"] == rater, "rater"] = f"{rater} ({path.stem})"
         parts.append(table.assign(file=path.name))
     parts = [p for p in parts if len(p)]
@@ -167,19 +187,26 @@ def read_ratings(folder: str | Path, study: str | None = None) -> Ratings:
     )
     for (rater, name), count in again.items():
         if count > 0:
-            notes.append(f"{name}: {int(count)} rating(s) of {rater!r} given again at the same "
-                         "position; the latest score kept")  # fmt: skip
+            notes.append(
+                f"{name}: {int(count)} rating(s) of {rater!r} given again at the same "
+                "position; the latest score kept"
+            )
     kept = kept.sort_index()
     twice = kept[kept.duplicated(["rater", "trial", "repeat"], keep=False)]
     if len(twice):
         first = twice.iloc[0]
-        where = [f"{r.file}, line {r.line} (position {r.position})"
-                 for r in twice[(twice["rater"] == first["rater"])
-                                & (twice["trial"] == first["trial"])].itertuples()]  # fmt: skip
-        raise RatingsError(f"rater {first['rater']!r} rated trial {first['trial']} "
-                           f"{'as a repeat ' if first['repeat'] else ''}at two positions: "
-                           + " and ".join(where)
-                           + "; each trial is shown once, plus once as a repeat")  # fmt: skip
+        where = [
+            f"{r.file}, line {r.line} (position {r.position})"
+            for r in twice[
+                (twice["rater"] == first["rater"]) & (twice["trial"] == first["trial"])
+            ].itertuples()
+        ]
+        raise RatingsError(
+            f"rater {first['rater']!r} rated trial {first['trial']} "
+            f"{'as a repeat ' if first['repeat'] else ''}at two positions: "
+            + " and ".join(where)
+            + "; each trial is shown once, plus once as a repeat"
+        )
     return Ratings(kept.reset_index(drop=True), notes)
 
 
@@ -222,10 +249,19 @@ def bt500_screening(table: pd.DataFrame) -> pd.DataFrame:
     for rater, (p, q, n) in counts.items():
         outside = (p + q) / n if n else 0.0
         balanced = p + q > 0 and abs(p - q) / (p + q) < 0.3
-        rows.append({"rater": rater, "P": p, "Q": q, "scores": n, "outside": outside,
-                     "rejected": bool(outside > 0.05 and balanced)})  # fmt: skip
-    return pd.DataFrame(rows, columns=["rater", "P", "Q", "scores", "outside", "rejected"]
-                        ).set_index("rater")  # fmt: skip
+        rows.append(
+            {
+                "rater": rater,
+                "P": p,
+                "Q": q,
+                "scores": n,
+                "outside": outside,
+                "rejected": bool(outside > 0.05 and balanced),
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["rater", "P", "Q", "scores", "outside", "rejected"]
+    ).set_index("rater")
 
 
 def screen_raters(table: pd.DataFrame, max_repeat_gap: float) -> pd.DataFrame:
@@ -235,17 +271,30 @@ def screen_raters(table: pd.DataFrame, max_repeat_gap: float) -> pd.DataFrame:
     inconsistent = screening["repeat_gap"] > max_repeat_gap
     screening["kept"] = ~(screening["rejected"] | inconsistent)
     screening["reason"] = [
-        "; ".join(r for r, hit in ((f"BT.500 ({p + q} of {n} scores outside)", bt), (
-            f"repeats differ by {gap:.0f} on average (> {max_repeat_gap:g})", inc)) if hit)
-        for p, q, n, gap, bt, inc in zip(screening["P"], screening["Q"], screening["scores"],
-                                         screening["repeat_gap"], screening["rejected"],
-                                         inconsistent, strict=True)
-    ]  # fmt: skip
+        "; ".join(
+            r
+            for r, hit in (
+                (f"BT.500 ({p + q} of {n} scores outside)", bt),
+                (f"repeats differ by {gap:.0f} on average (> {max_repeat_gap:g})", inc),
+            )
+            if hit
+        )
+        for p, q, n, gap, bt, inc in zip(
+            screening["P"],
+            screening["Q"],
+            screening["scores"],
+            screening["repeat_gap"],
+            screening["rejected"],
+            inconsistent,
+            strict=True,
+        )
+    ]
     return screening
 
 
-def mos_table(table: pd.DataFrame, kept: list[str] | None = None,
-              order: list[str] | None = None) -> pd.DataFrame:  # fmt: skip
+def mos_table(
+    table: pd.DataFrame, kept: list[str] | None = None, order: list[str] | None = None
+) -> pd.DataFrame:
     """MOS per condition over the kept raters' first scores: scores, raters, mean, standard
     deviation, 95% confidence interval (half-width, Student's t) and its bounds. Conditions
     come in `order` (names as `condition_of` gives them), else the original, JPEG, the rest."""
@@ -260,18 +309,42 @@ def mos_table(table: pd.DataFrame, kept: list[str] | None = None,
         n = len(scores)
         sd = scores.std(ddof=1) if n > 1 else np.nan
         half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
-        out.append({"condition": condition_of(method, quality), "method": method,
-                    "quality": int(quality), "scores": n, "raters": group["rater"].nunique(),
-                    "mos": scores.mean(), "std": sd, "ci95": half,
-                    "low": scores.mean() - half, "high": scores.mean() + half})  # fmt: skip
-    columns = ["condition", "method", "quality", "scores", "raters", "mos", "std", "ci95", "low",
-               "high"]  # fmt: skip
+        out.append(
+            {
+                "condition": condition_of(method, quality),
+                "method": method,
+                "quality": int(quality),
+                "scores": n,
+                "raters": group["rater"].nunique(),
+                "mos": scores.mean(),
+                "std": sd,
+                "ci95": half,
+                "low": scores.mean() - half,
+                "high": scores.mean() + half,
+            }
+        )
+    columns = [
+        "condition",
+        "method",
+        "quality",
+        "scores",
+        "raters",
+        "mos",
+        "std",
+        "ci95",
+        "low",
+        "high",
+    ]
     frame = pd.DataFrame(out, columns=columns)
     first = {"original": 0, "jpeg": 1}
-    frame = frame.sort_values(["quality", "method"], key=lambda c: c.map(
-        lambda v: first.get(v, 2) if isinstance(v, str) else v), kind="stable")  # fmt: skip
+    frame = frame.sort_values(
+        ["quality", "method"],
+        key=lambda c: c.map(lambda v: first.get(v, 2) if isinstance(v, str) else v),
+        kind="stable",
+    )
     frame = frame.set_index("condition")
     if order is not None:
-        frame = frame.loc[[c for c in order if c in frame.index]
-                          + [c for c in frame.index if c not in order]]  # fmt: skip
+        frame = frame.loc[
+            [c for c in order if c in frame.index] + [c for c in frame.index if c not in order]
+        ]
     return frame

@@ -21,8 +21,9 @@ FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
 
 def _check(pred: np.ndarray, gt: np.ndarray) -> None:
     if pred.shape != gt.shape or pred.ndim != 4 or pred.shape[3] != 3 or len(pred) < 2:
-        raise ValueError(f"need two (T >= 2, H, W, 3) clips of one shape, got {pred.shape} and "
-                         f"{gt.shape}")  # fmt: skip
+        raise ValueError(
+            f"need two (T >= 2, H, W, 3) clips of one shape, got {pred.shape} and {gt.shape}"
+        )
 
 
 def flicker_error(pred: np.ndarray, gt: np.ndarray) -> float:

@@ -32,8 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         load_params(params_path.resolve())
     except ConfigError as err:
-        print(f"error: {err}\nNothing was run and no output was deleted: fix {params_path} "
-              "and run again.", file=sys.stderr)  # fmt: skip
+        print(
+            f"error: {err}\nNothing was run and no output was deleted: fix {params_path} "
+            "and run again.",
+            file=sys.stderr,
+        )
         return 2
     write_text(stamp, STAMP)
     print(f"{params_path}: valid")

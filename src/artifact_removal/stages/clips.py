@@ -24,8 +24,9 @@ from ..fileio import write_text
 def import_clip(params, name: str, root: Path) -> Path:
     """Read extra clip NAME and write it under `video.clips_dir/NAME`; returns that folder."""
     if name not in params.video.extra_clips:
-        raise ConfigError(f"video.extra_clips has no clip {name!r}: "
-                          f"{sorted(params.video.extra_clips)}")  # fmt: skip
+        raise ConfigError(
+            f"video.extra_clips has no clip {name!r}: {sorted(params.video.extra_clips)}"
+        )
     source = params.video.extra_clips[name]
     try:
         loaded = read_clip(resolve_path(source, root), max_frames=params.video.clips.frames)
@@ -33,8 +34,12 @@ def import_clip(params, name: str, root: Path) -> Path:
         raise ClipError(f"video.extra_clips.{name} ({source}): {err}") from None
     folder = resolve_path(params.video.clips_dir, root) / name
     write_lossless(folder / "clip.mkv", loaded.frames, loaded.fps)
-    write_text(folder / "clip.json", json.dumps({"source": source, "notes": list(loaded.notes),
-                                                 "fps": str(loaded.fps)}, indent=1))  # fmt: skip
+    write_text(
+        folder / "clip.json",
+        json.dumps(
+            {"source": source, "notes": list(loaded.notes), "fps": str(loaded.fps)}, indent=1
+        ),
+    )
     return folder
 
 

@@ -39,22 +39,28 @@ def still_photographs(params, root: Path) -> list[tuple[str, Path]]:
     from ..config import SPLITS
 
     sets = resolve_path(params.data.prepared_dir, root) / "sets"
-    return [(split, still) for split in SPLITS
-            for still in sorted((sets / split / "gt").glob("*.png"))
-            if "~" not in still.stem and not still.stem.startswith("dead_leaves")]  # fmt: skip
+    return [
+        (split, still)
+        for split in SPLITS
+        for still in sorted((sets / split / "gt").glob("*.png"))
+        if "~" not in still.stem and not still.stem.startswith("dead_leaves")
+    ]
 
 
 def read_clips(params, root: Path, progress: bool = True) -> pd.DataFrame:
     """Every photograph's clip at a CRF of each class: split, clip, CRF, x264 settings, QP."""
     classes = params.video.predictor_crfs
     low, high = min(classes), max(classes)  # the cells at the ends reach to 1 and 51
-    cells = {label: [c for c in crfs if low <= c <= high]
-             for label, crfs in class_cells(classes, 52).items()}  # fmt: skip
+    cells = {
+        label: [c for c in crfs if low <= c <= high]
+        for label, crfs in class_cells(classes, 52).items()
+    }
     spec = params.video.clips
     stills = still_photographs(params, root)
     rows = []
-    with tqdm(total=len(stills) * len(cells), desc="crf reading", unit="stream",
-              disable=not progress) as bar:  # fmt: skip
+    with tqdm(
+        total=len(stills) * len(cells), desc="crf reading", unit="stream", disable=not progress
+    ) as bar:
         for number, (split, still) in enumerate(stills):
             motion = spec.motions[number % len(spec.motions)]
             seed = params.seed * 1000 + 500 + number
@@ -68,9 +74,17 @@ def read_clips(params, root: Path, progress: bool = True) -> pd.DataFrame:
                 rng = np.random.default_rng([params.seed, number, label, SEED_STREAM])
                 settings = encoder_settings(params, int(rng.choice(crfs)), 3000 + number)
                 qp = stream_qp(encode_h264(frames, settings, spec.fps))
-                rows.append({"split": split, "clip": f"{still.stem}_{motion}", "crf": settings.crf,
-                             "preset": settings.preset, "gop": settings.gop,
-                             "bframes": settings.bframes, "qp": qp})  # fmt: skip
+                rows.append(
+                    {
+                        "split": split,
+                        "clip": f"{still.stem}_{motion}",
+                        "crf": settings.crf,
+                        "preset": settings.preset,
+                        "gop": settings.gop,
+                        "bframes": settings.bframes,
+                        "qp": qp,
+                    }
+                )
                 bar.update()
     return pd.DataFrame(rows)
 
@@ -86,11 +100,14 @@ def run(params_path: Path, progress: bool = True) -> QPFit:
     train = table[table["split"] == "train"]
     line = fit(train["qp"], train["crf"])
     held = table[table["split"] != "train"]
-    result = QPFit(round(line[0], 6), round(line[1], 6), len(train),
-                   errors(line, held["qp"], held["crf"]))  # fmt: skip
+    result = QPFit(
+        round(line[0], 6), round(line[1], 6), len(train), errors(line, held["qp"], held["crf"])
+    )
     result.save(resolve_path(params.crf_reading.out, root))
-    print(f"CRF = {result.slope:.4f} * QP + {result.intercept:.4f}, fitted on {len(train)} "
-          "streams of the training clips")  # fmt: skip
+    print(
+        f"CRF = {result.slope:.4f} * QP + {result.intercept:.4f}, fitted on {len(train)} "
+        "streams of the training clips"
+    )
     for split, rows in table.groupby("split", sort=False):
         print(f"  {split}: {errors(line, rows['qp'], rows['crf'])}")
     return result

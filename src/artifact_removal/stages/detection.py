@@ -41,11 +41,28 @@ from ..pretrained import BACKBONES, MANIFEST, weights_for
 
 DETECTOR = "fasterrcnn_resnet50_fpn"
 # COCO's names (torchvision's categories) of the 20 VOC classes
-VOC_OF_COCO = {"airplane": "aeroplane", "bicycle": "bicycle", "bird": "bird", "boat": "boat",
-               "bottle": "bottle", "bus": "bus", "car": "car", "cat": "cat", "chair": "chair",
-               "cow": "cow", "dining table": "diningtable", "dog": "dog", "horse": "horse",
-               "motorcycle": "motorbike", "person": "person", "potted plant": "pottedplant",
-               "sheep": "sheep", "couch": "sofa", "train": "train", "tv": "tvmonitor"}  # fmt: skip
+VOC_OF_COCO = {
+    "airplane": "aeroplane",
+    "bicycle": "bicycle",
+    "bird": "bird",
+    "boat": "boat",
+    "bottle": "bottle",
+    "bus": "bus",
+    "car": "car",
+    "cat": "cat",
+    "chair": "chair",
+    "cow": "cow",
+    "dining table": "diningtable",
+    "dog": "dog",
+    "horse": "horse",
+    "motorcycle": "motorbike",
+    "person": "person",
+    "potted plant": "pottedplant",
+    "sheep": "sheep",
+    "couch": "sofa",
+    "train": "train",
+    "tv": "tvmonitor",
+}
 
 
 def voc_labels() -> dict[int, str]:
@@ -69,8 +86,10 @@ def missing(params: Params, root: Path) -> list[str]:
             "JPEGImages/ and ImageSets/Main/test.txt), or point detection.voc_dir at one"
         )
     elif not (found / "ImageSets" / "Main" / f"{params.detection.split}.txt").is_file():
-        reasons.append(f"{found}/ImageSets/Main/{params.detection.split}.txt: no such split "
-                       "list (detection.split)")  # fmt: skip
+        reasons.append(
+            f"{found}/ImageSets/Main/{params.detection.split}.txt: no such split "
+            "list (detection.split)"
+        )
     if weights_for(DETECTOR, root) is None:
         reasons.append(
             f"Faster R-CNN's COCO weights are not recorded in {MANIFEST}: put "
@@ -92,16 +111,21 @@ def load_detector(weights: Path, min_size: int, device: torch.device) -> torch.n
 
 
 @torch.inference_mode()
-def detect(net: torch.nn.Module, image: np.ndarray, name: str, labels: dict[int, str],
-           device: torch.device) -> list[Detection]:  # fmt: skip
+def detect(
+    net: torch.nn.Module, image: np.ndarray, name: str, labels: dict[int, str], device: torch.device
+) -> list[Detection]:
     """The detector's VOC-class detections on one (H, W, 3) uint8 image; boxes in VOC's
     1-based inclusive pixel coordinates (torchvision's box (x1, y1, x2, y2) covers the pixels
     x1 <= x < x2: VOC's (x1 + 1, y1 + 1, x2, y2))."""
     x = torch.tensor(image).permute(2, 0, 1).float().div(255).to(device)
     found = net([x])[0]
     out = []
-    for box, label, score in zip(found["boxes"].cpu().numpy(), found["labels"].cpu().tolist(),
-                                 found["scores"].cpu().tolist(), strict=True):  # fmt: skip
+    for box, label, score in zip(
+        found["boxes"].cpu().numpy(),
+        found["labels"].cpu().tolist(),
+        found["scores"].cpu().tolist(),
+        strict=True,
+    ):
         if label in labels:
             x1, y1, x2, y2 = (float(v) for v in box)
             out.append(Detection(name, labels[label], float(score), (x1 + 1, y1 + 1, x2, y2)))
@@ -111,8 +135,7 @@ def detect(net: torch.nn.Module, image: np.ndarray, name: str, labels: dict[int,
 def versions(params: Params) -> list[tuple[str, int]]:
     """(method, QF) of everything detected on: the originals, then JPEG and each method."""
     settings = params.detection
-    return [(ORIGINAL, 0)] + [(m, q) for q in settings.qualities
-                              for m in (JPEG, *settings.methods)]  # fmt: skip
+    return [(ORIGINAL, 0)] + [(m, q) for q in settings.qualities for m in (JPEG, *settings.methods)]
 
 
 def version_name(method: str, quality: int) -> str:
@@ -159,8 +182,10 @@ def run_detection(
         path = resolve_path(models_dir(params, method), root) / f"q{quality}.pt"
         if not path.is_file():
             stage = get_method(method).stage_name
-            raise FileNotFoundError(f"{path}: no {method} generator for QF {quality} (run `dvc "
-                                    f"repro {stage}@{quality}`)")  # fmt: skip
+            raise FileNotFoundError(
+                f"{path}: no {method} generator for QF {quality} (run `dvc "
+                f"repro {stage}@{quality}`)"
+            )
         generators[(method, quality)] = load_generator(path, device)
     labels = voc_labels()
     found = {version_name(*v): [] for v in versions(params)}
@@ -175,7 +200,7 @@ def run_detection(
                     compressed[quality] = jpeg_compress(
                         original, quality, params.degradation.chroma_subsampling
                     ).pixels
-                image = compressed[quality]  # fmt: skip
+                image = compressed[quality]
                 if method != JPEG:
                     image = restore_array(generators[(method, quality)], image, device)
             found[version_name(method, quality)] += detect(net, image, image_id, labels, device)
@@ -213,21 +238,29 @@ def write_detection(result: DetectionResult, params: Params, root: str | Path) -
     metrics_path = resolve_path(params.reports.metrics_dir, root) / "detection.json"
     if result.skipped:
         text = "# Detection: skipped\n\n" + "".join(f"- {r}\n" for r in result.skipped)
-        return {"summary": write_text(out / "summary.md", text),
-                "metrics": write_json(metrics_path, {"skipped": result.skipped})}  # fmt: skip
+        return {
+            "summary": write_text(out / "summary.md", text),
+            "metrics": write_json(metrics_path, {"skipped": result.skipped}),
+        }
     paths, parts = {}, []
     for column, name in (("ap11", "VOC 2007 11-point AP"), ("ap_all", "all-points AP")):
         table = gains_table(result, params, column)
         paths[column] = write_csv(out / f"{column}.csv", table, float_format="%.2f")
         parts.append(f"## {name} (x100)\n\n{table.round(1).to_markdown()}\n")
-    text = (f"# Detection on {result.images} images ({params.detection.split})\n\nFaster R-CNN "
-            "ResNet-50 FPN (COCO weights, torchvision), VOC classes; JPEG by Pillow at each QF. "
-            "The talk's column: its GAN's gain at QF 20 (a VOC-trained detector).\n\n"
-            + "\n".join(parts))  # fmt: skip
+    text = (
+        f"# Detection on {result.images} images ({params.detection.split})\n\nFaster R-CNN "
+        "ResNet-50 FPN (COCO weights, torchvision), VOC classes; JPEG by Pillow at each QF. "
+        "The talk's column: its GAN's gain at QF 20 (a VOC-trained detector).\n\n"
+        + "\n".join(parts)
+    )
     paths["summary"] = write_text(out / "summary.md", text)
-    metrics = {v: {"map11": round(float(t.loc["mAP", "ap11"]), 4),
-                   "map_all": round(float(t.loc["mAP", "ap_all"]), 4)}
-               for v, t in result.tables.items()}  # fmt: skip
+    metrics = {
+        v: {
+            "map11": round(float(t.loc["mAP", "ap11"]), 4),
+            "map_all": round(float(t.loc["mAP", "ap_all"]), 4),
+        }
+        for v, t in result.tables.items()
+    }
     paths["metrics"] = write_json(metrics_path, {"images": result.images, "versions": metrics})
     return paths
 
@@ -243,8 +276,12 @@ def gains_figure(table: pd.DataFrame, params: Params):
     x = np.arange(len(classes))
     for i, method in enumerate(params.detection.methods):
         gains = table.loc[classes, f"{method}_q{quality}_gain"]
-        ax.bar(x + (i - (len(params.detection.methods) - 1) / 2) * width, gains, width,
-               label=f"{method}, QF {quality}")  # fmt: skip
+        ax.bar(
+            x + (i - (len(params.detection.methods) - 1) / 2) * width,
+            gains,
+            width,
+            label=f"{method}, QF {quality}",
+        )
     talk = table.loc[classes, "talk_gan_q20_gain"]
     ax.plot(x, talk, "k*", markersize=9, label="talk: GAN, QF 20")
     ax.axhline(0, color="0.5", lw=0.8)

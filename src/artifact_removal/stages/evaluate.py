@@ -26,6 +26,7 @@ from ..data.prepared import evaluation_folders, quality_dir
 from ..fileio import write_csv, write_json, write_text
 from ..inference.gallery import JPEG, ORIGINAL, Gallery, gallery_of
 from ..inference.releases import load_predictor
+from ..methods import METHODS
 from ..metrics.full_reference import psnr, psnr_b, ssim
 from ..metrics.lpips import Lpips
 from ..metrics.no_reference import brisque, niqe
@@ -91,8 +92,9 @@ def loss_note(losses: dict[str, str]) -> str:
     """One sentence naming each method's perceptual loss; fallbacks are said to be such."""
     parts = []
     for method, loss in losses.items():
-        fallback = " (a fallback with random weights, not the papers' loss)" if (
-            "random" in loss) else ""  # fmt: skip
+        fallback = (
+            " (a fallback with random weights, not the papers' loss)" if ("random" in loss) else ""
+        )
         parts.append(f"{method}: {loss}{fallback}")
     return f"Perceptual loss of {'; '.join(parts)}." if parts else ""
 
@@ -170,6 +172,7 @@ def published_rows(set_name: str, quality: int) -> pd.DataFrame | None:
     return frame.rename_axis("method").reset_index().assign(source=entry["source"])
 
 
+NOGAN_TABLE = "nogan_div2k_qf20"  # the published tables of the methods that name it
 NOGAN_QUALITY = 20  # the QF of NoGAN's published tables
 NOGAN_COLUMNS = {"ssim": "ssim_rgb", "lpips": "lpips", "brisque": "brisque", "niqe": "niqe"}
 
@@ -180,28 +183,40 @@ def _markdown(frame: pd.DataFrame, missing: str = "") -> str:
     return shown.to_markdown(index=False, floatfmt=".4f", missingval=missing)
 
 
-PAPER_TABLES = {"artifact_removal": "Table I, artifact removal",
-                "super_resolution": "Table II, super-resolution + artifact removal"}  # fmt: skip
+PAPER_TABLES = {
+    "artifact_removal": "Table I, artifact removal",
+    "super_resolution": "Table II, super-resolution + artifact removal",
+}
 
 
 def nogan_tables(summary: pd.DataFrame, set_name: str, quality: int) -> str:
     """At QF 20, when NoGAN is evaluated: Mameli et al.'s Tables I and II (DIV2K) beside this
     set's rows of the same columns (SSIM on RGB, LPIPS, BRISQUE, NIQE); else nothing."""
     rows = summary[(summary["set"] == set_name) & (summary["quality"] == quality)]
-    if quality != NOGAN_QUALITY or not rows["method"].str.startswith("nogan").any():
+    compared = {m.name for m in METHODS.values() if m.published == NOGAN_TABLE}
+    shown = {re.sub(r"_sr\d+$", "", name) for name in rows["method"]}  # and its `_srN` rows
+    if quality != NOGAN_QUALITY or not compared & shown:
         return ""
-    entry = _published()["nogan_div2k_qf20"]
+    entry = _published()[NOGAN_TABLE]
     ours = rows.set_index("method").reindex(columns=list(NOGAN_COLUMNS.values()))
     ours.columns = list(NOGAN_COLUMNS)
-    lines = [f"### NoGAN beside Mameli et al. 2020 ({entry['source']}; DIV2K, QF 20)", "",
-             f"Here ({set_name}):", "", _markdown(ours.reset_index(), "n/a")]  # fmt: skip
+    lines = [
+        f"### NoGAN beside Mameli et al. 2020 ({entry['source']}; DIV2K, QF 20)",
+        "",
+        f"Here ({set_name}):",
+        "",
+        _markdown(ours.reset_index(), "n/a"),
+    ]
     for part, title in PAPER_TABLES.items():
         frame = pd.DataFrame.from_dict(entry[part], orient="index", columns=entry["columns"])
         lines += ["", f"Published, {title}:", "", _markdown(frame.rename_axis("row").reset_index())]
-    lines += ["", "nogan_pre is the paper's pre-GAN row, nogan its post-GAN row; the post-GAN "
-              "small, MSE and SSIM rows are the same recipe with train_nogan.generator.encoder "
-              "mobilenet_v3_small, or train_nogan.loss {mse: 1.0} / {ssim: 1.0}; "
-              "`<method>_srN` rows need evaluate.super_resolution N."]  # fmt: skip
+    lines += [
+        "",
+        "nogan_pre is the paper's pre-GAN row, nogan its post-GAN row; the post-GAN "
+        "small, MSE and SSIM rows are the same recipe with train_nogan.generator.encoder "
+        "mobilenet_v3_small, or train_nogan.loss {mse: 1.0} / {ssim: 1.0}; "
+        "`<method>_srN` rows need evaluate.super_resolution N.",
+    ]
     if ours["lpips"].isna().all():
         lines[-1] += " LPIPS n/a: no ImageNet AlexNet recorded."
     return "\n".join(lines)
@@ -235,8 +250,12 @@ def table_markdown(
         lines.append(f"LPIPS unavailable: {evaluation.lpips_note}.")
     published = published_rows(set_name, quality)
     if published is not None:
-        lines += ["", "Published (gray images, their IJG JPEG):", "",
-                  published.to_markdown(index=False, floatfmt=".4f")]  # fmt: skip
+        lines += [
+            "",
+            "Published (gray images, their IJG JPEG):",
+            "",
+            published.to_markdown(index=False, floatfmt=".4f"),
+        ]
     if nogan := nogan_tables(summary, set_name, quality):
         lines += ["", nogan]
     return "\n".join(lines) + "\n"
@@ -318,9 +337,12 @@ def _crop_notes(evaluation: Evaluation, set_name: str, key: str, quality: int) -
 
 
 def evaluation_figures(
-    gallery: Gallery, evaluation: Evaluation, summary: pd.DataFrame, params: Params,
+    gallery: Gallery,
+    evaluation: Evaluation,
+    summary: pd.DataFrame,
+    params: Params,
     root: str | Path,
-) -> dict[str, object]:  # fmt: skip
+) -> dict[str, object]:
     """Per set: metrics against the QF, and one crop across methods; written and returned."""
     from .plots import crops_across_methods, metric_curves, save_figure
 
@@ -330,8 +352,11 @@ def evaluation_figures(
         rows = summary[summary["set"] == set_name]
         figures[f"{set_name}_curves"] = metric_curves(rows, f"{set_name}: mean over images")
         key = gallery.most_colourful(set_name)
-        versions = {m: gallery.image(set_name, key, quality, m) for m in gallery.choices
-                    if gallery.trained(m, quality)}  # fmt: skip
+        versions = {
+            m: gallery.image(set_name, key, quality, m)
+            for m in gallery.choices
+            if gallery.trained(m, quality)
+        }
         title = f"{set_name}/{key}, JPEG QF {quality}"
         notes = _crop_notes(evaluation, set_name, key, quality)
         figures[f"{set_name}_crops"] = crops_across_methods(
@@ -342,8 +367,9 @@ def evaluation_figures(
     return figures
 
 
-def evaluate_predictor(params: Params, root: str | Path, device: torch.device,
-                       progress: bool = True) -> dict:  # fmt: skip
+def evaluate_predictor(
+    params: Params, root: str | Path, device: torch.device, progress: bool = True
+) -> dict:
     """The QF predictor on every test set: confusion matrices (CSV, figure) and DVC metrics."""
     from .qf_report import qf_tables, write_confusion
 
@@ -374,6 +400,7 @@ def sweep_table(root: str | Path) -> pd.DataFrame | None:
         return None
     table = pd.read_csv(path)
     table["quality"] = table["quality"].map(lambda q: "never" if q == 100 else str(q))
-    wide = table.pivot_table(index="quality", columns=["method", "form"],
-                             values=["gain_y", "worst_y"], sort=False)  # fmt: skip
+    wide = table.pivot_table(
+        index="quality", columns=["method", "form"], values=["gain_y", "worst_y"], sort=False
+    )
     return wide.round(2)

@@ -35,8 +35,13 @@ def levels_of(classes: list[int], available: list[int], pass_through: int) -> li
     """The levels measured: the predictor's classes and the trained levels on the generators'
     side of the pass-through rung (QFs below it; for H.264, CRFs above it)."""
     lower_is_gentler = pass_through < min(available)  # H.264: a lower CRF is a better quality
-    return sorted({q for q in [*classes, *available]
-                   if (q > pass_through if lower_is_gentler else q < pass_through)})  # fmt: skip
+    return sorted(
+        {
+            q
+            for q in [*classes, *available]
+            if (q > pass_through if lower_is_gentler else q < pass_through)
+        }
+    )
 
 
 def _rgb(pixels: np.ndarray) -> np.ndarray:
@@ -57,8 +62,13 @@ def validation_pairs(params, root: Path, codec: str, levels: list[int]) -> tuple
         return pairs, list(images)
     folder = resolve_path(params.video.prepared_dir, root) / PREDICTOR_DATA / "sets" / "val"
     frames = _originals(folder)
-    pairs = {crf: [(gt, _rgb(read_png(folder / quality_dir(crf) / f"{key}.png")))
-                   for key, gt in frames.items()] for crf in levels}  # fmt: skip
+    pairs = {
+        crf: [
+            (gt, _rgb(read_png(folder / quality_dir(crf) / f"{key}.png")))
+            for key, gt in frames.items()
+        ]
+        for crf in levels
+    }
     return pairs, list(frames)
 
 
@@ -73,8 +83,11 @@ def run(params_path: Path, progress: bool = True) -> dict[str, Ladder]:
     for method in params.ladder.methods:
         codec = get_method(method).codec
         unit = "QF" if codec == "jpeg" else "CRF"
-        classes = list(params.train_qf.classes or params.degradation.qualities
-                       if codec == "jpeg" else params.video.predictor_crfs)  # fmt: skip
+        classes = list(
+            params.train_qf.classes or params.degradation.qualities
+            if codec == "jpeg"
+            else params.video.predictor_crfs
+        )
         paths = find_generators(method, None, root)
         available = sorted(paths)
         pass_through = pass_through_level(codec, available)
@@ -86,25 +99,38 @@ def run(params_path: Path, progress: bool = True) -> dict[str, Ladder]:
         rungs = [*sorted(available, reverse=codec != "jpeg"), INPUT]  # strongest to gentlest
         combine = combine_of(method)
 
-        def nominal(level: int, available=available, pass_through=pass_through,
-                    combine=combine) -> dict:  # fmt: skip
+        def nominal(
+            level: int, available=available, pass_through=pass_through, combine=combine
+        ) -> dict:
             return ensemble_weights(level, available, combine, pass_through)
 
-        with tqdm(total=len(levels), desc=f"ladder {method}", unit=unit,
-                  disable=not progress) as bar:  # fmt: skip
-            ladder = measure(method, nets, {q: file_digest(p) for q, p in paths.items()},
-                             pairs, nominal, rungs, INPUT, params.ladder.margin, device,
-                             names, bar.update)  # fmt: skip
+        with tqdm(
+            total=len(levels), desc=f"ladder {method}", unit=unit, disable=not progress
+        ) as bar:
+            ladder = measure(
+                method,
+                nets,
+                {q: file_digest(p) for q, p in paths.items()},
+                pairs,
+                nominal,
+                rungs,
+                INPUT,
+                params.ladder.margin,
+                device,
+                names,
+                bar.update,
+            )
         ladder.save(out_dir / f"{method}.json")
         ladders[method] = ladder
-        print(f"\n{method}: measured on {len(names)} validation images; mean gain in dB "
-              "(PSNR-Y)")  # fmt: skip
+        print(f"\n{method}: measured on {len(names)} validation images; mean gain in dB (PSNR-Y)")
         for level in levels:
             own = label(nominal(level), INPUT)
             used = label(ladder.levels[level], INPUT)
             scores = ladder.scores[level]
-            print(f"  {unit} {level:3d}: rule {own:<22} {scores[own]:+.3f}   ladder {used:<22} "
-                  f"{scores[used]:+.3f}")  # fmt: skip
+            print(
+                f"  {unit} {level:3d}: rule {own:<22} {scores[own]:+.3f}   ladder {used:<22} "
+                f"{scores[used]:+.3f}"
+            )
     return ladders
 
 

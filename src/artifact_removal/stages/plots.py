@@ -37,20 +37,29 @@ def image_row(images: Sequence[np.ndarray], titles: Sequence[str], side: int = 1
 
 
 def panel_row(
-    images: Sequence[np.ndarray], titles: Sequence[str], window: tuple[slice, slice],
-    width: float = 2.4, columns: int | None = None,
-) -> Figure:  # fmt: skip
+    images: Sequence[np.ndarray],
+    titles: Sequence[str],
+    window: tuple[slice, slice],
+    width: float = 2.4,
+    columns: int | None = None,
+) -> Figure:
     """The same window of several images side by side (in rows of `columns`), pixels
     unsmoothed, titled; each panel `width` inches wide."""
     columns = columns or len(images)
     rows = -(-len(images) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, (width + 0.3) * rows),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(width * columns, (width + 0.3) * rows), squeeze=False
+    )
     for ax in axes.flat[len(images) :]:
         ax.set_axis_off()
     for ax, image, title in zip(axes.flat[: len(images)], images, titles, strict=True):
-        ax.imshow(image[window], cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255,
-                  interpolation="nearest")  # fmt: skip
+        ax.imshow(
+            image[window],
+            cmap="gray" if image.ndim == 2 else None,
+            vmin=0,
+            vmax=255,
+            interpolation="nearest",
+        )
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
     fig.tight_layout()
@@ -94,15 +103,19 @@ def restoration_example(
     """The busiest crop of the compressed, restored and original image side by side, with PSNR."""
     y, x = busiest_crop(gt, crop)
     window = (slice(y, y + crop), slice(x, x + crop))
-    titles = [label + ("" if image is gt else f"\n{psnr(gt, image):.2f} dB (whole image)")
-              for label, image in zip(labels, (lq, pred, gt), strict=True)]  # fmt: skip
+    titles = [
+        label + ("" if image is gt else f"\n{psnr(gt, image):.2f} dB (whole image)")
+        for label, image in zip(labels, (lq, pred, gt), strict=True)
+    ]
     return panel_row((lq, pred, gt), titles, window, width=2.7)
 
 
 def crops_across_methods(
-    versions: Mapping[str, np.ndarray], crop: int = 160, title: str = "",
+    versions: Mapping[str, np.ndarray],
+    crop: int = 160,
+    title: str = "",
     notes: Mapping[str, str] | None = None,
-) -> Figure:  # fmt: skip
+) -> Figure:
     """The busiest crop of the first version (the original) and of every other, side by side.
 
     `versions` maps a label to an image; `notes` adds a line under a label (scores, say).
@@ -111,16 +124,26 @@ def crops_across_methods(
     y, x = busiest_crop(images[0], crop)
     titles = [f"{label}\n{(notes or {}).get(label, '')}".strip() for label in versions]
     # two screen pixels per image pixel, two panels a row: blocks and ringing stay visible
-    fig = panel_row(images, titles, (slice(y, y + crop), slice(x, x + crop)),
-                    width=2 * crop / DPI, columns=2 if len(images) > 3 else None)  # fmt: skip
+    fig = panel_row(
+        images,
+        titles,
+        (slice(y, y + crop), slice(x, x + crop)),
+        width=2 * crop / DPI,
+        columns=2 if len(images) > 3 else None,
+    )
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
 
-_CURVES = (("psnr_y", "PSNR Y (dB)"), ("ssim_y", "SSIM Y"), ("psnrb_y", "PSNR-B Y (dB)"),
-           ("lpips", "LPIPS (lower is better)"), ("niqe", "NIQE (lower is better)"),
-           ("brisque", "BRISQUE (lower is better)"))  # fmt: skip
+_CURVES = (
+    ("psnr_y", "PSNR Y (dB)"),
+    ("ssim_y", "SSIM Y"),
+    ("psnrb_y", "PSNR-B Y (dB)"),
+    ("lpips", "LPIPS (lower is better)"),
+    ("niqe", "NIQE (lower is better)"),
+    ("brisque", "BRISQUE (lower is better)"),
+)
 
 
 def metric_curves(summary: pd.DataFrame, title: str = "") -> Figure:
@@ -164,8 +187,14 @@ def gan_curves(history: pd.DataFrame, best_step: int | None = None, title: str =
         axes[3].plot(val["step"], val["val_pred_niqe"], "o-", label="restored NIQE")
         axes[3].plot(val["step"], val["val_jpeg_niqe"], "--", color="gray", label="JPEG NIQE")
         psnr_axis = axes[3].twinx()
-        psnr_axis.plot(val["step"], val["val_pred_psnr_y"], "s-", color="tab:green", ms=3,
-                       label="restored PSNR-Y")  # fmt: skip
+        psnr_axis.plot(
+            val["step"],
+            val["val_pred_psnr_y"],
+            "s-",
+            color="tab:green",
+            ms=3,
+            label="restored PSNR-Y",
+        )
         psnr_axis.set_ylabel("PSNR-Y (dB)", color="tab:green")
         axes[3].legend(fontsize=8, loc="upper right")
     axes[3].set(xlabel="step", ylabel="NIQE (lower is better)", title="held-out images")
@@ -177,9 +206,15 @@ def gan_curves(history: pd.DataFrame, best_step: int | None = None, title: str =
     return fig
 
 
-def gan_samples(samples: Mapping[int, np.ndarray], jpeg: np.ndarray | None,
-                original: np.ndarray | None, best_step: int | None = None, most: int = 6,
-                title: str = "", start: str = "start (SSIM)") -> Figure:  # fmt: skip
+def gan_samples(
+    samples: Mapping[int, np.ndarray],
+    jpeg: np.ndarray | None,
+    original: np.ndarray | None,
+    best_step: int | None = None,
+    most: int = 6,
+    title: str = "",
+    start: str = "start (SSIM)",
+) -> Figure:
     """The same held-out window as training goes: JPEG, the starting SSIM generator (step 0),
     up to `most` validation steps (always the released one), and the original."""
     if jpeg is None or original is None or not samples:
@@ -193,10 +228,14 @@ def gan_samples(samples: Mapping[int, np.ndarray], jpeg: np.ndarray | None,
         steps = sorted(keep | ({best_step} if best_step in samples else set()))
     shown = ([0] if 0 in samples else []) + steps
     images = [jpeg, *(samples[s] for s in shown), original]
-    labels = ["JPEG"] + [
-        start if s == 0 else f"step {s}" + (" (released)" if s == best_step else "")
-        for s in shown
-    ] + ["original"]  # fmt: skip
+    labels = (
+        ["JPEG"]
+        + [
+            start if s == 0 else f"step {s}" + (" (released)" if s == best_step else "")
+            for s in shown
+        ]
+        + ["original"]
+    )
     window = (slice(0, jpeg.shape[0]), slice(0, jpeg.shape[1]))
     fig = panel_row(images, labels, window, width=2.2)
     fig.suptitle(title, fontsize=10)
@@ -204,8 +243,9 @@ def gan_samples(samples: Mapping[int, np.ndarray], jpeg: np.ndarray | None,
     return fig
 
 
-def confusion_figure(tables: Mapping[str, pd.DataFrame], means: Mapping[str, float],
-                     title: str = "") -> Figure:  # fmt: skip
+def confusion_figure(
+    tables: Mapping[str, pd.DataFrame], means: Mapping[str, float], title: str = ""
+) -> Figure:
     """One heat map per set: rows predicted QF, columns target QF (as the talk slides), each
     column normalised to the share of that target's images, with the counts written in.
     `means` is each set's mean class accuracy, for its title."""
@@ -220,13 +260,23 @@ def confusion_figure(tables: Mapping[str, pd.DataFrame], means: Mapping[str, flo
             if labels > 8 and not counts[i, j]:
                 continue
             colour = "white" if share[i, j] > 0.5 else "black"
-            ax.text(j, i, f"{share[i, j]:.0%}\n({counts[i, j]})", ha="center", va="center",
-                    fontsize=7 if labels <= 8 else 5, color=colour)  # fmt: skip
+            ax.text(
+                j,
+                i,
+                f"{share[i, j]:.0%}\n({counts[i, j]})",
+                ha="center",
+                va="center",
+                fontsize=7 if labels <= 8 else 5,
+                color=colour,
+            )
         names = [str(q).replace(" ", "\n") for q in table.columns]
         ax.set_xticks(range(len(table.columns)), names)
         ax.set_yticks(range(len(table.index)), names)
-        ax.set(xlabel="target QF", ylabel="predicted QF",
-               title=f"{name}: mean class accuracy {means[name]:.1%}")  # fmt: skip
+        ax.set(
+            xlabel="target QF",
+            ylabel="predicted QF",
+            title=f"{name}: mean class accuracy {means[name]:.1%}",
+        )
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -236,15 +286,31 @@ def reliability_figure(tables: Mapping[str, pd.DataFrame], title: str = "") -> F
     """A reliability diagram per table (`metrics.classification.reliability`): how often the
     answer was right against the confidence it claimed, bin by bin, beside the diagonal of a
     calibrated classifier; the bins' counts below."""
-    fig, axes = plt.subplots(2, len(tables), figsize=(4.2 * len(tables), 5.4), squeeze=False,
-                             gridspec_kw={"height_ratios": [3, 1]})  # fmt: skip
+    fig, axes = plt.subplots(
+        2,
+        len(tables),
+        figsize=(4.2 * len(tables), 5.4),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [3, 1]},
+    )
     for (top, bottom), (name, table) in zip(axes.T, tables.items(), strict=True):
         centres, width = (table["low"] + table["high"]) / 2, table["high"] - table["low"]
-        top.bar(centres, table["accuracy"].fillna(0), width=width * 0.9, color="tab:blue",
-                label="right (its class or a neighbour)")  # fmt: skip
+        top.bar(
+            centres,
+            table["accuracy"].fillna(0),
+            width=width * 0.9,
+            color="tab:blue",
+            label="right (its class or a neighbour)",
+        )
         top.plot([0, 1], [0, 1], "k--", lw=1, label="calibrated")
-        top.plot(table["confidence"], table["accuracy"], "o", color="tab:orange", ms=4,
-                 label="mean confidence of the bin")  # fmt: skip
+        top.plot(
+            table["confidence"],
+            table["accuracy"],
+            "o",
+            color="tab:orange",
+            ms=4,
+            label="mean confidence of the bin",
+        )
         top.set(xlim=(0, 1), ylim=(0, 1), ylabel="how often right", title=name)
         top.legend(fontsize=7, loc="upper left")
         bottom.bar(centres, table["count"], width=width * 0.9, color="grey")
@@ -269,8 +335,14 @@ def stopping_curve(
     steps = [c["step"] for c in checks]
     ax.plot(steps, [c["score"] for c in checks], "o-", label="held-out score")
     failed = [c for c in checks if not np.isfinite(c["effective"])]
-    ax.plot([c["step"] for c in failed], [c["score"] for c in failed], "x", color="tab:red",
-            ms=9, label="glitch: not eligible")  # fmt: skip
+    ax.plot(
+        [c["step"] for c in failed],
+        [c["score"] for c in failed],
+        "x",
+        color="tab:red",
+        ms=9,
+        label="glitch: not eligible",
+    )
     if reference is not None:
         ax.axhline(reference, color="gray", ls="--", lw=1, label="pre-GAN")
     ax.set(xlabel="step", ylabel=f"{score_name} (lower is better)", title="stopping rule")
@@ -280,8 +352,9 @@ def stopping_curve(
     other.plot(steps, [c["high_frequency"] for c in checks], "s-", color="tab:orange", ms=3)
     other.axhline(limits[1], color="tab:orange", ls=":", lw=1)
     other.set_ylabel("Laplacian energy / pre-GAN's", color="tab:orange")
-    glitch.set(xlabel="step", ylabel="colour shift (8-bit levels)", title="glitch checks "
-               "(dotted: limits)")  # fmt: skip
+    glitch.set(
+        xlabel="step", ylabel="colour shift (8-bit levels)", title="glitch checks (dotted: limits)"
+    )
     for axis in (ax, glitch):
         if best_step is not None:
             axis.axvline(best_step, color="black", ls=":", lw=1)

@@ -29,13 +29,15 @@ from .plots import confusion_figure, reliability_figure, save_figure
 CPU = torch.device("cpu")
 
 
-def qf_tables(net, folders: dict[str, Path], count: int, device=CPU,
-              progress: bool = True) -> dict[str, pd.DataFrame]:  # fmt: skip
+def qf_tables(
+    net, folders: dict[str, Path], count: int, device=CPU, progress: bool = True
+) -> dict[str, pd.DataFrame]:
     """The QF predictor's confusion matrix on every image of each prepared set, at every
     class's QF and between them (an image between two classes should get the nearer)."""
-    return {name: confusion_matrix(*predict_set(net, folder, count, device, progress, True),
-                                   net.labels)
-            for name, folder in folders.items()}  # fmt: skip
+    return {
+        name: confusion_matrix(*predict_set(net, folder, count, device, progress, True), net.labels)
+        for name, folder in folders.items()
+    }
 
 
 def qf_metrics(tables: dict[str, pd.DataFrame]) -> dict:
@@ -61,8 +63,9 @@ def write_confusion(tables: dict[str, pd.DataFrame], out_dir: Path, figure: Path
     return metrics
 
 
-def write_reliability(net, folders: dict[str, Path], count: int, out_dir: Path, figure: Path,
-                      device=CPU) -> dict:  # fmt: skip
+def write_reliability(
+    net, folders: dict[str, Path], count: int, out_dir: Path, figure: Path, device=CPU
+) -> dict:
     """The reliability of the predictor's confidence on each set (its images and their
     quarters at every other QF, `inference.qf.calibration_qualities`): `reliability_<set>.csv`
     in `out_dir`, one figure, and each set's expected calibration error."""
@@ -75,15 +78,21 @@ def write_reliability(net, folders: dict[str, Path], count: int, out_dir: Path, 
         tables[name] = table = reliability(confidence, right)
         write_csv(out_dir / f"reliability_{name}.csv", table.round(4))
         sure = confidence >= UNSURE
-        scores[name] = {"ece": round(expected_calibration_error(table), 4),
-                        "answers": len(right), "right": round(float(right.mean()), 4),
-                        "sure": round(float(sure.mean()), 4),
-                        "right_when_sure": round(float(right[sure].mean()), 4) if sure.any()
-                        else None}  # fmt: skip
+        scores[name] = {
+            "ece": round(expected_calibration_error(table), 4),
+            "answers": len(right),
+            "right": round(float(right.mean()), 4),
+            "sure": round(float(sure.mean()), 4),
+            "right_when_sure": round(float(right[sure].mean()), 4) if sure.any() else None,
+        }
     title = (
         f"QF predictor's confidence (temperature {net.temperature:g}), held-out images "
         "and their quarters at every other QF"
     )
-    save_figure(reliability_figure({f"{n}: ECE {scores[n]['ece']:.3f}": t
-                                    for n, t in tables.items()}, title), figure)  # fmt: skip
+    save_figure(
+        reliability_figure(
+            {f"{n}: ECE {scores[n]['ece']:.3f}": t for n, t in tables.items()}, title
+        ),
+        figure,
+    )
     return scores

@@ -51,14 +51,17 @@ def check_methods(params: Params) -> list[str]:
     methods = list(params.video.methods)
     wrong = [m for m in methods if get_method(m).codec != "h264"]
     if wrong:
-        raise ValueError(f"video.methods: {wrong} are not trained on H.264 frames; video "
-                         "methods are registry entries with codec h264 (`artifact-removal "
-                         "methods`)")  # fmt: skip
+        raise ValueError(
+            f"video.methods: {wrong} are not trained on H.264 frames; video "
+            "methods are registry entries with codec h264 (`artifact-removal "
+            "methods`)"
+        )
     return methods
 
 
-def train_video_methods(params: Params, root: Path, device: torch.device,
-                        progress: bool = True) -> pd.DataFrame:  # fmt: skip
+def train_video_methods(
+    params: Params, root: Path, device: torch.device, progress: bool = True
+) -> pd.DataFrame:
     """Train every video method for every CRF, and the CRF predictor (resuming or reusing
     finished runs, as the run engine does); one row of validation scores per run."""
     from ..training.engine import CRF_PREDICTOR, Run, train
@@ -123,8 +126,9 @@ def _rgb(frame: np.ndarray) -> np.ndarray:
     return np.repeat(frame[:, :, None], 3, axis=2) if frame.ndim == 2 else frame
 
 
-def restore_frames(net: torch.nn.Module, frames: np.ndarray, device: torch.device,
-                   batch: int = 4) -> tuple[np.ndarray, float]:  # fmt: skip
+def restore_frames(
+    net: torch.nn.Module, frames: np.ndarray, device: torch.device, batch: int = 4
+) -> tuple[np.ndarray, float]:
     """A clip's frames restored in batches, and the seconds the network took."""
     out = np.empty_like(frames)
     start = time.perf_counter()
@@ -172,8 +176,9 @@ class VideoEvaluation:
         return means.loc[order]
 
 
-def evaluate_video(params: Params, root: Path, device: torch.device,
-                   progress: bool = True) -> VideoEvaluation:  # fmt: skip
+def evaluate_video(
+    params: Params, root: Path, device: torch.device, progress: bool = True
+) -> VideoEvaluation:
     """Restore every test clip with every video method at `video.crf`, and score it."""
     from tqdm.auto import tqdm
 
@@ -191,9 +196,10 @@ def evaluate_video(params: Params, root: Path, device: torch.device,
         for version, pixels in versions.items():
             row = {"clip": clip.name, "version": version}
             if version == "original":
-                row |= {"niqe": _niqe(pixels[::every]),
-                        "brisque": float(np.mean([brisque(f) for f in pixels[::every]]))
-                        }  # fmt: skip
+                row |= {
+                    "niqe": _niqe(pixels[::every]),
+                    "brisque": float(np.mean([brisque(f) for f in pixels[::every]])),
+                }
             else:
                 row |= _scores(clip.original, pixels, every)
             rows.append(row)
@@ -233,15 +239,19 @@ def video_figures(evaluation: VideoEvaluation, out_dir: Path, clip: str | None =
     names = list(versions)
     middle = len(versions["original"]) // 2
     height, width = versions["original"].shape[1:3]
-    frame_fig = panel_row([versions[v][middle] for v in names], names,
-                          (slice(0, height), slice(0, width)), width=3.0)  # fmt: skip
+    frame_fig = panel_row(
+        [versions[v][middle] for v in names], names, (slice(0, height), slice(0, width)), width=3.0
+    )
     row = height // 2
     slices = [np.repeat(xt_slice(versions[v], row), 4, axis=0) for v in names]  # 4 px per frame
-    xt_fig = panel_row(slices, [f"{v}: row {row} over time" for v in names],
-                       (slice(None), slice(None)), width=3.0)  # fmt: skip
-    return {"frames": save_figure(frame_fig, out_dir / f"{clip}_frames.png"),
-            "xt": save_figure(xt_fig, out_dir / f"{clip}_xt.png"),
-            "figures": (frame_fig, xt_fig)}  # fmt: skip
+    xt_fig = panel_row(
+        slices, [f"{v}: row {row} over time" for v in names], (slice(None), slice(None)), width=3.0
+    )
+    return {
+        "frames": save_figure(frame_fig, out_dir / f"{clip}_frames.png"),
+        "xt": save_figure(xt_fig, out_dir / f"{clip}_xt.png"),
+        "figures": (frame_fig, xt_fig),
+    }
 
 
 # The synced player --------------------------------------------------------------------------
@@ -273,23 +283,39 @@ class Player:
     @classmethod
     def of(cls, versions: dict[str, np.ndarray], fps: float, crf: int, title: str = "") -> Player:
         first = next(iter(versions.values()))
-        return cls(stacked_clip(versions, fps, crf), list(versions), first.shape[2],
-                   first.shape[1], fps, len(first), title)  # fmt: skip
+        return cls(
+            stacked_clip(versions, fps, crf),
+            list(versions),
+            first.shape[2],
+            first.shape[1],
+            fps,
+            len(first),
+            title,
+        )
 
     def state(self) -> dict:
         src = "data:video/mp4;base64," + base64.b64encode(self.data).decode("ascii")
-        return {"src": src, "versions": self.versions, "width": self.width,
-                "height": self.height, "fps": self.fps, "frames": self.frames,
-                "left": 1, "right": len(self.versions) - 1}  # fmt: skip
+        return {
+            "src": src,
+            "versions": self.versions,
+            "width": self.width,
+            "height": self.height,
+            "fps": self.fps,
+            "frames": self.frames,
+            "left": 1,
+            "right": len(self.versions) - 1,
+        }
 
     def to_html(self) -> str:
         """A self-contained block: a div, the player's script, the call that mounts it."""
         # an id unique in the page and the same in every run (a memory address is not)
         box = f"ar-player-{next(_BOXES)}-{hashlib.sha256(self.data).hexdigest()[:8]}"
         caption = f"<div style='font:13px sans-serif'>{html.escape(self.title)}</div>"
-        return (f"{caption}<div id='{box}'></div><script>{PLAYER_JS}\n"
-                f"arPlayerMount(document.getElementById('{box}'), "
-                f"{json.dumps(self.state())});</script>")  # fmt: skip
+        return (
+            f"{caption}<div id='{box}'></div><script>{PLAYER_JS}\n"
+            f"arPlayerMount(document.getElementById('{box}'), "
+            f"{json.dumps(self.state())});</script>"
+        )
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -298,40 +324,54 @@ class Player:
 def player_page(players: list[Player], title: str) -> str:
     """A standalone offline HTML page of players."""
     body = "\n<hr>\n".join(p.to_html() for p in players)
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-            f"</title></head><body style='font-family:sans-serif'><h1>{html.escape(title)}</h1>"
-            "<p>Each player shows one clip: the left version left of the line, the right one "
-            "right of it (drag on the picture or the slider), played in lock step (all "
-            "versions are one video), with frame stepping.</p>"
-            f"{body}</body></html>")  # fmt: skip
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"</title></head><body style='font-family:sans-serif'><h1>{html.escape(title)}</h1>"
+        "<p>Each player shows one clip: the left version left of the line, the right one "
+        "right of it (drag on the picture or the slider), played in lock step (all "
+        "versions are one video), with frame stepping.</p>"
+        f"{body}</body></html>"
+    )
 
 
-def write_reports(evaluation: VideoEvaluation, params: Params, root: Path,
-                  predictor: dict | None = None) -> dict[str, Path]:  # fmt: skip
+def write_reports(
+    evaluation: VideoEvaluation, params: Params, root: Path, predictor: dict | None = None
+) -> dict[str, Path]:
     """Tables (CSV, Markdown), metrics JSON (with the CRF predictor's accuracies,
     `predictor`, when given) and the player page of the stage."""
     from ..fileio import write_csv, write_json, write_text
 
     out = resolve_path(params.video.out_dir, root)
     summary = evaluation.summary()
-    paths = {"table": write_csv(out / "clips.csv", evaluation.table, index=False,
-                                float_format="%.4f"),
-             "summary": write_csv(out / "summary.csv", summary, float_format="%.4f")}  # fmt: skip
-    text = (f"H.264 CRF {evaluation.crf}, mean over {evaluation.table['clip'].nunique()} test "
-            "clips; PSNR/SSIM per frame vs the original; NIQE/BRISQUE on every "
-            f"{params.video.niqe_every}th frame; flicker (8-bit levels) and tOF (pixels): lower "
-            "is better; frames per second: benchmarks/RESULTS.md (a timing is no stage output)\n\n"
-            + summary.round(4).to_markdown() + "\n\nBeside the 2020 paper's Table 2 (720p):\n\n"
-            + beside_paper(summary, evaluation.crf).round(3).to_markdown() + "\n")  # fmt: skip
+    paths = {
+        "table": write_csv(out / "clips.csv", evaluation.table, index=False, float_format="%.4f"),
+        "summary": write_csv(out / "summary.csv", summary, float_format="%.4f"),
+    }
+    text = (
+        f"H.264 CRF {evaluation.crf}, mean over {evaluation.table['clip'].nunique()} test "
+        "clips; PSNR/SSIM per frame vs the original; NIQE/BRISQUE on every "
+        f"{params.video.niqe_every}th frame; flicker (8-bit levels) and tOF (pixels): lower "
+        "is better; frames per second: benchmarks/RESULTS.md (a timing is no stage output)\n\n"
+        + summary.round(4).to_markdown()
+        + "\n\nBeside the 2020 paper's Table 2 (720p):\n\n"
+        + beside_paper(summary, evaluation.crf).round(3).to_markdown()
+        + "\n"
+    )
     paths["markdown"] = write_text(out / "summary.md", text)
-    metrics = {v: {k: (None if pd.isna(x) else round(float(x), 4)) for k, x in row.items()
-                   if k != "fps"}  # a timing: it would change the metrics file on every rerun
-               for v, row in summary.iterrows()}  # fmt: skip
-    paths["metrics"] = write_json(resolve_path(params.reports.metrics_dir, root) / "video.json",
-                                  {"crf": evaluation.crf, "versions": metrics,
-                                   "crf_predictor": predictor or {}})  # fmt: skip
-    players = [Player.of(v, evaluation.fps[c], params.video.player_crf, c)
-               for c, v in evaluation.frames.items()]  # fmt: skip
+    metrics = {
+        v: {
+            k: (None if pd.isna(x) else round(float(x), 4)) for k, x in row.items() if k != "fps"
+        }  # a timing: it would change the metrics file on every rerun
+        for v, row in summary.iterrows()
+    }
+    paths["metrics"] = write_json(
+        resolve_path(params.reports.metrics_dir, root) / "video.json",
+        {"crf": evaluation.crf, "versions": metrics, "crf_predictor": predictor or {}},
+    )
+    players = [
+        Player.of(v, evaluation.fps[c], params.video.player_crf, c)
+        for c, v in evaluation.frames.items()
+    ]
     paths["player"] = write_text(
         out / "player.html", player_page(players, f"Restored clips, H.264 CRF {evaluation.crf}")
     )
@@ -348,12 +388,23 @@ def picture_type_figure(frames: pd.DataFrame, clip: str):
     markers = {"I": ("s", "tab:red"), "P": ("o", "tab:blue"), "B": ("^", "tab:green")}
     for crf, group in rows.groupby("crf"):
         ax.plot(group["t"], group["psnr_rgb"], color="0.6", lw=1)
-        ax.annotate(f"CRF {crf}", (group["t"].iloc[-1], group["psnr_rgb"].iloc[-1]),
-                    fontsize=8, xytext=(4, 0), textcoords="offset points")  # fmt: skip
+        ax.annotate(
+            f"CRF {crf}",
+            (group["t"].iloc[-1], group["psnr_rgb"].iloc[-1]),
+            fontsize=8,
+            xytext=(4, 0),
+            textcoords="offset points",
+        )
         for kind, (marker, colour) in markers.items():
             part = group[group["type"] == kind]
-            ax.scatter(part["t"], part["psnr_rgb"], marker=marker, color=colour, s=18,
-                       label=kind if crf == rows["crf"].min() else None)  # fmt: skip
+            ax.scatter(
+                part["t"],
+                part["psnr_rgb"],
+                marker=marker,
+                color=colour,
+                s=18,
+                label=kind if crf == rows["crf"].min() else None,
+            )
     ax.set_xlabel("frame")
     ax.set_ylabel("PSNR RGB (dB)")
     ax.set_title(f"{clip}: each frame through H.264, by picture type", fontsize=10)

@@ -85,9 +85,13 @@ def state_html(state: dict, caption: str = "") -> str:
 
 
 def compare_html(
-    left: np.ndarray, right: np.ndarray, left_label: str = "left", right_label: str = "right",
-    position: float = 50, caption: str = "",
-) -> str:  # fmt: skip
+    left: np.ndarray,
+    right: np.ndarray,
+    left_label: str = "left",
+    right_label: str = "right",
+    position: float = 50,
+    caption: str = "",
+) -> str:
     """Standalone HTML of a line that wipes between `left` and `right` (same size), with zoom."""
     return state_html(compare_state(left, right, left_label, right_label, position), caption)
 
@@ -117,11 +121,16 @@ class CompareSlider(anywidget.AnyWidget):
         """Standalone HTML of the current state."""
         return state_html(
             {
-                "left": self.left, "right": self.right, "leftLabel": self.left_label,
-                "rightLabel": self.right_label, "width": self.width, "height": self.height,
-                "position": self.position, "zoom": self.zoom,
+                "left": self.left,
+                "right": self.right,
+                "leftLabel": self.left_label,
+                "rightLabel": self.right_label,
+                "width": self.width,
+                "height": self.height,
+                "position": self.position,
+                "zoom": self.zoom,
             }
-        )  # fmt: skip
+        )
 
     def _repr_mimebundle_(self, **kwargs):
         return _with_html(super()._repr_mimebundle_(**kwargs), self.to_html())
@@ -152,13 +161,20 @@ class CompareApp(ipywidgets.VBox):
         }
         values = {"set": set_name, "image": key, "quality": quality, "left": left, "right": right}
         self.picks = {
-            name: ipywidgets.Dropdown(options=choices, value=values[name], description=name,
-                                      layout=ipywidgets.Layout(width="230px"))
+            name: ipywidgets.Dropdown(
+                options=choices,
+                value=values[name],
+                description=name,
+                layout=ipywidgets.Layout(width="230px"),
+            )
             for name, choices in options.items()
-        }  # fmt: skip
+        }
         self.slider = CompareSlider()
-        rows = [ipywidgets.HBox(list(self.picks.values())[:3]),
-                ipywidgets.HBox(list(self.picks.values())[3:]), self.slider]  # fmt: skip
+        rows = [
+            ipywidgets.HBox(list(self.picks.values())[:3]),
+            ipywidgets.HBox(list(self.picks.values())[3:]),
+            self.slider,
+        ]
         super().__init__(rows)
         self.picks["set"].observe(self._set_changed, names="value")
         for name in ("image", "quality", "left", "right"):
@@ -179,14 +195,14 @@ class CompareApp(ipywidgets.VBox):
         self.slider.show(*images, _label(v["left"], v["quality"]), _label(v["right"], v["quality"]))
 
     def _repr_mimebundle_(self, **kwargs):
-        note = ("<p><i>The menus above need a running kernel. This is the comparison they "
-                "were showing; its slider and zoom work here too.</i></p>")  # fmt: skip
+        note = (
+            "<p><i>The menus above need a running kernel. This is the comparison they "
+            "were showing; its slider and zoom work here too.</i></p>"
+        )
         return _with_html(super()._repr_mimebundle_(**kwargs), note + self.slider.to_html())
 
 
-def gallery_html(
-    gallery: Gallery, set_name: str, keys, quality: int, left: str, right: str
-) -> str:  # fmt: skip
+def gallery_html(gallery: Gallery, set_name: str, keys, quality: int, left: str, right: str) -> str:
     """Standalone HTML of one comparison per image of `keys`, for reports."""
     parts = []
     for key in keys:

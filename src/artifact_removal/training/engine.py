@@ -20,7 +20,7 @@ the engine does the rest, the same way for all:
   fingerprints (`run`), never an absolute path.
 - **Logging.** Loss terms are averaged over each window of `LOG_EVERY` steps; validation every
   `val_every` steps; both go to the history, the progress bar and dvclive (curves and
-  `metrics.json`), rebuilt from the history on resume.
+  `metrics.json`, `live.py`), rebuilt from the history on resume.
 - **Stops with a reason.** A non-finite loss on any process stops every process, keeping the
   last good checkpoint; a recipe can stop the run too (the GAN's collapse), or end it early
   with a release (`done`: NoGAN's stopping point).
@@ -32,9 +32,7 @@ the engine does the rest, the same way for all:
 from __future__ import annotations
 
 import importlib
-import json
 import math
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,9 +44,9 @@ from tqdm.auto import tqdm
 
 from ..checkpoints import FORMAT, code_fingerprint, fingerprint, load_checkpoint, save_atomic
 from ..config import Params, resolve_path, section_to_dict
-from ..fileio import write_json
 from ..methods import METHODS, prepared_dir_of, qualities_of
 from ..runtime import Distributed, seed_everything
+from .live import LiveLog, held_out
 
 LOG_EVERY = 10
 PREDICTOR = "qf"  # the QF predictor's name as a trainer (section train_qf)
@@ -87,8 +85,9 @@ class Run:
         section = params.section(_method(name).section)
         if quality not in qualities_of(params, name):
             key = _method(name).qualities_key
-            raise TrainingError(f"quality {quality} is not one of {key} "
-                                f"{list(qualities_of(params, name))}")  # fmt: skip
+            raise TrainingError(
+                f"quality {quality} is not one of {key} {list(qualities_of(params, name))}"
+            )
         prepared = prepared_dir_of(params, name)
         tag = f"q{quality}"
         live = f"train_{name}/{tag}"
@@ -98,11 +97,19 @@ class Run:
             start = resolve_path(params.section(_method(base).section).models_dir, root)
             start = start / f"{tag}.pt"
         return cls(
-            name, quality, section, params.seed, Path(root), resolve_path(prepared, root),
+            name,
+            quality,
+            section,
+            params.seed,
+            Path(root),
+            resolve_path(prepared, root),
             resolve_path(section.models_dir, root) / f"{tag}.pt",
             resolve_path("build/checkpoints", root) / name / f"{tag}.pt",
-            resolve_path(params.reports.dir, root) / live, (), start, params.reports.figure_crop,
-        )  # fmt: skip
+            resolve_path(params.reports.dir, root) / live,
+            (),
+            start,
+            params.reports.figure_crop,
+        )
 
     @classmethod
     def _predictor(cls, params: Params, name: str, root: Path) -> Run:
@@ -114,15 +121,25 @@ class Run:
         video = name == CRF_PREDICTOR
         folder = params.video.predictor_dir if video else params.train_qf.models_dir
         qualities = params.video.predictor_crfs if video else params.degradation.qualities
-        prepared = (resolve_path(params.video.prepared_dir, root) / PREDICTOR_DATA if video
-                    else resolve_path(params.data.prepared_dir, root))  # fmt: skip
+        prepared = (
+            resolve_path(params.video.prepared_dir, root) / PREDICTOR_DATA
+            if video
+            else resolve_path(params.data.prepared_dir, root)
+        )
         return cls(
-            name, None, params.train_qf, params.seed, Path(root), prepared,
+            name,
+            None,
+            params.train_qf,
+            params.seed,
+            Path(root),
+            prepared,
             resolve_path(folder, root) / "predictor.pt",
             resolve_path("build/checkpoints", root) / name / "predictor.pt",
-            resolve_path(params.reports.dir, root) / f"train_{name}", tuple(qualities), None,
+            resolve_path(params.reports.dir, root) / f"train_{name}",
+            tuple(qualities),
+            None,
             params.reports.figure_crop,
-        )  # fmt: skip
+        )
 
     @property
     def label(self) -> str:
@@ -142,9 +159,15 @@ class Run:
     def identity(self, inputs: dict[str, str]) -> dict[str, Any]:
         """What makes two runs the same: settings, seed, QF, inputs and code."""
         settings = {k: v for k, v in section_to_dict(self.settings).items() if k not in BOOKKEEPING}
-        return {"run": self.name, "quality": self.quality, "seed": self.seed,
-                "settings": settings, "classes": list(self.qualities), "inputs": inputs,
-                "code": code_fingerprint(self.trainer_module())}  # fmt: skip
+        return {
+            "run": self.name,
+            "quality": self.quality,
+            "seed": self.seed,
+            "settings": settings,
+            "classes": list(self.qualities),
+            "inputs": inputs,
+            "code": code_fingerprint(self.trainer_module()),
+        }
 
 
 def _method(name: str):
@@ -251,8 +274,13 @@ def train(run: Run, device: torch.device, progress: bool = True) -> TrainResult:
         state["history"].append({"step": 0} | _prefixed(recipe.validate(0)))
     live = LiveLog(run.live_dir, state["history"]) if ddp.main and run.live_dir else None
     last = state["step"] if recipe.done() else run.steps  # a run that stopped early is done
-    bar = tqdm(desc=f"train {run.label}", disable=not (progress and ddp.main),
-               initial=state["step"], total=last, unit="step")  # fmt: skip
+    bar = tqdm(
+        desc=f"train {run.label}",
+        disable=not (progress and ddp.main),
+        initial=state["step"],
+        total=last,
+        unit="step",
+    )
     with bar:  # closed on every way out: full when the run ends, red when it is interrupted
         _loop(run, recipe, ddp, state, live, bar, last)
     if ddp.main:
@@ -309,24 +337,6 @@ def _loop(run: Run, recipe: Recipe, ddp: Distributed, state: dict, live, bar, la
             break
 
 
-def held_out(entry: dict) -> dict[str, float]:
-    """The held-out scores of a history entry, short names for metrics.json: `val_pred_psnr_y`
-    (the restored images) -> `psnr_y`, `val_jpeg_psnr_y` -> `jpeg_psnr_y`."""
-    return {k.removeprefix("val_").removeprefix("pred_"): v for k, v in entry.items()
-            if k.startswith("val_")}  # fmt: skip
-
-
-def rounded(value):
-    """Floats to 6 significant digits, recursively: what a table shows, and free of the
-    last-digit noise of threaded sums (NIQE varies at 1e-13 from run to run), which would
-    fill `dvc metrics diff` with changes of 0.0."""
-    if isinstance(value, dict):
-        return {k: rounded(v) for k, v in value.items()}
-    if isinstance(value, float) and math.isfinite(value):
-        return float(f"{value:.6g}")
-    return value
-
-
 def _prefixed(scores: dict[str, float]) -> dict[str, float]:
     return {f"val_{k}": v for k, v in scores.items()}
 
@@ -348,8 +358,11 @@ def _resume(run: Run, recipe: Recipe, identity: str) -> dict:
     saved = load_checkpoint(run.checkpoint)
     if saved.get("identity") != identity:
         return fresh  # another run's: start over (the file is replaced at the first save)
-    for kind, objects in (("model", recipe.modules), ("optimizer", recipe.optimizers),
-                          ("scheduler", recipe.schedulers)):  # fmt: skip
+    for kind, objects in (
+        ("model", recipe.modules),
+        ("optimizer", recipe.optimizers),
+        ("scheduler", recipe.schedulers),
+    ):
         for name, obj in objects.items():
             obj.load_state_dict(saved[kind][name])
     recipe.load_state(saved["recipe"])
@@ -361,15 +374,21 @@ def _save(run: Run, recipe: Recipe, step: int, state: dict) -> None:
     """One atomic checkpoint of everything a resume needs."""
     release = recipe.release()
     save_atomic(
-        {"model": {k: m.state_dict() for k, m in recipe.modules.items()},
-         "optimizer": {k: o.state_dict() for k, o in recipe.optimizers.items()},
-         "scheduler": {k: s.state_dict() for k, s in recipe.schedulers.items()},
-         "step": step, "identity": state["identity"], "run": state["run"],
-         "history": state["history"],
-         "recipe": recipe.state(), "arch": release["arch"],
-         "model_args": release["model_args"], "format": FORMAT},
+        {
+            "model": {k: m.state_dict() for k, m in recipe.modules.items()},
+            "optimizer": {k: o.state_dict() for k, o in recipe.optimizers.items()},
+            "scheduler": {k: s.state_dict() for k, s in recipe.schedulers.items()},
+            "step": step,
+            "identity": state["identity"],
+            "run": state["run"],
+            "history": state["history"],
+            "recipe": recipe.state(),
+            "arch": release["arch"],
+            "model_args": release["model_args"],
+            "format": FORMAT,
+        },
         run.checkpoint,
-    )  # fmt: skip
+    )
 
 
 def _release(run: Run, recipe: Recipe, state: dict) -> dict:
@@ -384,39 +403,14 @@ def _release(run: Run, recipe: Recipe, state: dict) -> dict:
     release["model"] = {k: v.detach().cpu().contiguous() for k, v in release["model"].items()}
     method = f"{run.name}_predictor" if run.name in PREDICTORS else run.name
     made_from = {k: v for k, v in state["run"].items() if k != "code"}
-    return release | {"method": method, "quality": run.quality,
-                      "identity": fingerprint(made_from), "run": made_from}  # fmt: skip
+    return release | {
+        "method": method,
+        "quality": run.quality,
+        "identity": fingerprint(made_from),
+        "run": made_from,
+    }
 
 
 def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A network's state dict, detached copies on the CPU."""
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
-
-
-class LiveLog:
-    """dvclive logging rebuilt from the run's history, so a resumed run's plots are whole."""
-
-    def __init__(self, folder: Path, history: list[dict]):
-        from dvclive import Live
-
-        shutil.rmtree(folder, ignore_errors=True)
-        self.live = Live(dir=str(folder), save_dvc_exp=False, dvcyaml=None, report=None)
-        for entry in history:
-            self.log(entry)
-
-    def log(self, entry: dict) -> None:
-        self.live.step = entry["step"]
-        for key, value in entry.items():
-            if key != "step" and math.isfinite(value):
-                name = f"val/{key[4:]}" if key.startswith("val_") else f"train/{key}"
-                self.live.log_metric(name, value, plot=True)
-
-    def finish(self, summary: dict) -> None:
-        """Write metrics.json: the last step and the recipe's `summary`, a few short columns,
-        so that `dvc metrics show` of a stage's runs is a table a terminal can show."""
-        from dvclive.plots.utils import NumpyEncoder
-
-        self.live.end()
-        # dvclive writes its file in place; the final version goes through the atomic writer
-        summary = json.loads(json.dumps({"step": self.live.step} | summary, cls=NumpyEncoder))
-        write_json(self.live.metrics_file, rounded(summary))

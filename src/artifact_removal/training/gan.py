@@ -125,14 +125,19 @@ class Recipe(BaseRecipe):
 
     def inputs(self) -> dict[str, str]:
         start = files_fingerprint([self.run.start_from], self.run.start_from.parent)
-        return {"data": self.sampler.fingerprint(self.run.root), "start": start,
-                "vgg19": self.backbone if self.perceptual.name.startswith("vgg19") else
-                self.perceptual.name}  # fmt: skip
+        return {
+            "data": self.sampler.fingerprint(self.run.root),
+            "start": start,
+            "vgg19": self.backbone
+            if self.perceptual.name.startswith("vgg19")
+            else self.perceptual.name,
+        }
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         """One discriminator step, then one generator step; the losses and D's accuracy."""
-        batch = self.sampler.batch(step, self.run.settings.batch_size, self.ddp.rank,
-                                   self.ddp.world)  # fmt: skip
+        batch = self.sampler.batch(
+            step, self.run.settings.batch_size, self.ddp.rank, self.ddp.world
+        )
         lq, gt = (_layout(batch[k].to(self.device)) for k in ("lq", "gt"))
         lq_s, gt_s = lq * 2 - 1, gt * 2 - 1  # the networks see [-1, 1]
         with autocast(self.device):
@@ -165,9 +170,11 @@ class Recipe(BaseRecipe):
         self.logged = entry["step"]
         stuck = entry["step"] - self.stuck_since if self.stuck_since is not None else 0
         if self.stuck_since is not None and stuck >= self.run.settings.collapse_steps:
-            return (f"the discriminator's accuracy has been {entry['d_accuracy']:.2f} for "
-                    f"{stuck} steps (to step {entry['step']}): training has collapsed. Try other "
-                    "learning rates or adversarial weight")  # fmt: skip
+            return (
+                f"the discriminator's accuracy has been {entry['d_accuracy']:.2f} for "
+                f"{stuck} steps (to step {entry['step']}): training has collapsed. Try other "
+                "learning rates or adversarial weight"
+            )
         return None
 
     def validate(self, step: int) -> dict[str, float]:
@@ -194,15 +201,26 @@ class Recipe(BaseRecipe):
         return found
 
     def state(self) -> dict:
-        return {"samples": self.samples, "best": self.best, "best_score": self.best_score,
-                "best_step": self.best_step, "stuck_since": self.stuck_since,
-                "logged": self.logged}  # fmt: skip
+        return {
+            "samples": self.samples,
+            "best": self.best,
+            "best_score": self.best_score,
+            "best_step": self.best_step,
+            "stuck_since": self.stuck_since,
+            "logged": self.logged,
+        }
 
     def load_state(self, state: dict) -> None:
-        self.samples, self.best, self.best_score = state["samples"], state["best"], state[
-            "best_score"]  # fmt: skip
+        self.samples, self.best, self.best_score = (
+            state["samples"],
+            state["best"],
+            state["best_score"],
+        )
         self.best_step, self.stuck_since, self.logged = (
-            state["best_step"], state["stuck_since"], state["logged"])  # fmt: skip
+            state["best_step"],
+            state["stuck_since"],
+            state["logged"],
+        )
 
     def release(self) -> dict:
         release = generator_release(self.g) | {"loss": self.perceptual.name}
@@ -211,5 +229,8 @@ class Recipe(BaseRecipe):
     def summary(self, history: list[dict]) -> dict:
         best = next((e for e in history if e["step"] == self.best_step), {})
         scores = {k: v for k, v in held_out(best).items() if k in SUMMARY}
-        return {"perceptual_loss": self.perceptual.name, "best_step": self.best_step,
-                "best": scores}  # fmt: skip
+        return {
+            "perceptual_loss": self.perceptual.name,
+            "best_step": self.best_step,
+            "best": scores,
+        }

@@ -28,7 +28,7 @@ from ..data.prepared import load_pairs
 from ..data.samplers import PatchSampler
 from ..inference.releases import generator_release
 from ..losses.lpips_loss import LpipsLoss
-from ..methods import LPIPS_BACKBONES
+from ..methods.nogan import LPIPS_BACKBONES
 from ..pretrained import (
     BACKBONES,
     MissingWeightsError,
@@ -61,8 +61,9 @@ def build_unet(settings, root, seed: int) -> tuple[UNet, str]:
     """The U-Net of `train_nogan.generator` with its encoder's ImageNet weights, or seeded
     random ones (the fallback); and the encoder's name for the release file."""
     config = UNetConfig(**asdict(settings.generator))
-    path, entry = backbone_weights(config.encoder, root, settings.fallback,
-                                   f"the NoGAN encoder {config.encoder}")  # fmt: skip
+    path, entry = backbone_weights(
+        config.encoder, root, settings.fallback, f"the NoGAN encoder {config.encoder}"
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = UNet(config, load_weights(path) if path else None)
@@ -90,8 +91,10 @@ class Recipe(BaseRecipe):
         self.net = self.net.to(device)
         self.criterion, self.lpips_entry = build_loss(s, run.root, run.seed)
         self.criterion = self.criterion.to(device)
-        self.samplers = {size: PatchSampler(run.prepared_dir, run.quality, size, run.seed)
-                         for size in sorted({p.patch_size for p in s.phases})}  # fmt: skip
+        self.samplers = {
+            size: PatchSampler(run.prepared_dir, run.quality, size, run.seed)
+            for size in sorted({p.patch_size for p in s.phases})
+        }
         optimizer = torch.optim.Adam(self.net.parameters(), lr=s.lr, betas=(0.9, 0.99))
         self.modules, self.optimizers = {"g": self.net}, {"g": optimizer}
         self.model = ddp.wrap(self.net)
@@ -108,8 +111,10 @@ class Recipe(BaseRecipe):
         return index, phase
 
     def inputs(self) -> dict[str, str]:
-        data = {f"data_{size}": sampler.fingerprint(self.run.root)
-                for size, sampler in self.samplers.items()}  # fmt: skip
+        data = {
+            f"data_{size}": sampler.fingerprint(self.run.root)
+            for size, sampler in self.samplers.items()
+        }
         return data | {"encoder": self.encoder_name, "lpips": self.lpips_entry}
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
@@ -119,8 +124,9 @@ class Recipe(BaseRecipe):
             self.net.encoder.freeze(phase.frozen)
             # DDP registers the parameters that need gradients when it wraps: wrap anew
             self.model = self.ddp.wrap(self.net)
-        batch = self.samplers[phase.patch_size].batch(step, s.batch_size, self.ddp.rank,
-                                                      self.ddp.world)  # fmt: skip
+        batch = self.samplers[phase.patch_size].batch(
+            step, s.batch_size, self.ddp.rank, self.ddp.world
+        )
         lq, gt = (batch[k].to(self.device) * 2 - 1 for k in ("lq", "gt"))  # [-1, 1]
         with autocast(self.device):
             pred = self.model(lq)
@@ -136,5 +142,7 @@ class Recipe(BaseRecipe):
     validate = supervised.Recipe.validate  # restored validation images against JPEG's
 
     def release(self) -> dict:
-        return generator_release(self.net) | {"loss": self.criterion.name,
-                                              "encoder": self.encoder_name}  # fmt: skip
+        return generator_release(self.net) | {
+            "loss": self.criterion.name,
+            "encoder": self.encoder_name,
+        }

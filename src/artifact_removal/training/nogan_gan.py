@@ -65,8 +65,9 @@ class Recipe(BaseRecipe):
         super().__init__(run, device, ddp)
         s = run.settings
         pre = load_checkpoint(run.start_from)["run"]["settings"]  # the loss it was trained on
-        self.loss_settings = SimpleNamespace(loss=pre["loss"], fallback=pre["fallback"],
-                                             lpips_backbone=pre["lpips_backbone"])  # fmt: skip
+        self.loss_settings = SimpleNamespace(
+            loss=pre["loss"], fallback=pre["fallback"], lpips_backbone=pre["lpips_backbone"]
+        )
         self.sampler = PatchSampler(run.prepared_dir, run.quality, s.patch_size, run.seed)
         self.g = load_generator(run.start_from, device).train()
         self.encoder_name = self.g.release.get("encoder", "")
@@ -98,8 +99,12 @@ class Recipe(BaseRecipe):
     def inputs(self) -> dict[str, str]:
         start = files_fingerprint([self.run.start_from], self.run.start_from.parent)
         score = read_manifest(self.run.root)["alexnet"]  # LPIPS of the stopping rule
-        return {"data": self.sampler.fingerprint(self.run.root), "start": start,
-                "lpips": self.lpips_entry, "score": score}  # fmt: skip
+        return {
+            "data": self.sampler.fingerprint(self.run.root),
+            "start": start,
+            "lpips": self.lpips_entry,
+            "score": score,
+        }
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         s = self.run.settings
@@ -174,27 +179,45 @@ class Recipe(BaseRecipe):
         return self.rule.best["step"] if self.rule.best else None
 
     def state(self) -> dict:
-        return {"rule": self.rule.state(), "best": self.best, "samples": self.samples,
-                "reference": self.reference}  # fmt: skip
+        return {
+            "rule": self.rule.state(),
+            "best": self.best,
+            "samples": self.samples,
+            "reference": self.reference,
+        }
 
     def load_state(self, state: dict) -> None:
         self.rule.load_state(state["rule"])
-        self.best, self.samples, self.reference = (state["best"], state["samples"],
-                                                   state["reference"])  # fmt: skip
+        self.best, self.samples, self.reference = (
+            state["best"],
+            state["samples"],
+            state["reference"],
+        )
 
     def release(self) -> dict:
         """The best check's generator; while no check is eligible (or none was), the pre-GAN
         generator itself (`best_step` 0): never weights that the rule rejected."""
-        release = generator_release(self.g) | {"loss": self.criterion.name,
-                                               "encoder": self.encoder_name}  # fmt: skip
+        release = generator_release(self.g) | {
+            "loss": self.criterion.name,
+            "encoder": self.encoder_name,
+        }
         best = self.best or load_checkpoint(self.run.start_from)["model"]
-        return release | {"model": best, "best_step": self.best_step or 0,
-                          "stopping_score": self.score_name}  # fmt: skip
+        return release | {
+            "model": best,
+            "best_step": self.best_step or 0,
+            "stopping_score": self.score_name,
+        }
 
     def summary(self, history: list[dict]) -> dict:
         best = next((e for e in history if e["step"] == (self.best_step or 0)), {})
-        found = {k.removeprefix("val_pred_").removeprefix("val_"): v for k, v in best.items()
-                 if k.startswith("val_")}  # fmt: skip
+        found = {
+            k.removeprefix("val_pred_").removeprefix("val_"): v
+            for k, v in best.items()
+            if k.startswith("val_")
+        }
         kept = {k: v for k, v in found.items() if k in (*SUMMARY, "lpips")}
-        return {"best_step": self.best_step or 0, "stopped": int(self.rule.stop),
-                "best": {k: v for k, v in kept.items() if not math.isnan(v)}}  # fmt: skip
+        return {
+            "best_step": self.best_step or 0,
+            "stopped": int(self.rule.stop),
+            "best": {k: v for k, v in kept.items() if not math.isnan(v)},
+        }

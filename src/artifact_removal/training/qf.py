@@ -46,8 +46,9 @@ class Recipe(BaseRecipe):
         # QFs between them too; the class "above" (JPEG at higher QFs, or never compressed)
         classes = tuple(s.classes or run.qualities) if jpeg else run.qualities
         above = s.above_range if jpeg else None
-        self.sampler = QFSampler(run.prepared_dir, classes, s.patch_size, run.seed,
-                                 above_range=above, between=jpeg)  # fmt: skip
+        self.sampler = QFSampler(
+            run.prepared_dir, classes, s.patch_size, run.seed, above_range=above, between=jpeg
+        )
         self.between = jpeg
         self.net = QFNet(classes, s.channels, above=above is not None).to(device)
         if device.type == "cuda":
@@ -61,8 +62,9 @@ class Recipe(BaseRecipe):
         return {"data": self.sampler.fingerprint(self.run.root)}
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
-        patches, labels = self.sampler.batch(step, self.run.settings.batch_size, self.ddp.rank,
-                                             self.ddp.world)  # fmt: skip
+        patches, labels = self.sampler.batch(
+            step, self.run.settings.batch_size, self.ddp.rank, self.ddp.world
+        )
         labels = labels.to(self.device)
         with autocast(self.device):
             logits = self.model(patches.to(self.device)).float()

@@ -51,8 +51,9 @@ def glitch_statistics(image: torch.Tensor) -> tuple[list[float], float]:
     return (image.mean(dim=(0, 2, 3)) * 127.5).tolist(), float(energy)
 
 
-def glitches(found: list[tuple[list[float], float]],
-             reference: list[tuple[list[float], float]]) -> tuple[float, float]:  # fmt: skip
+def glitches(
+    found: list[tuple[list[float], float]], reference: list[tuple[list[float], float]]
+) -> tuple[float, float]:
     """(colour shift, high-frequency ratio) of images against the pre-GAN output's, from their
     `glitch_statistics`: the mean over images of `colour_shift` and `high_frequency_ratio`."""
     pairs = list(zip(found, reference, strict=True))
@@ -74,8 +75,15 @@ class StopRule:
         """The check's effective score: `score`, or infinity when a glitch is over its limit."""
         glitch = shift > self.max_colour_shift or high > self.max_high_frequency
         effective = math.inf if glitch or not math.isfinite(score) else score
-        self.history.append({"step": step, "score": score, "colour_shift": shift,
-                             "high_frequency": high, "effective": effective})  # fmt: skip
+        self.history.append(
+            {
+                "step": step,
+                "score": score,
+                "colour_shift": shift,
+                "high_frequency": high,
+                "effective": effective,
+            }
+        )
         return effective
 
     @property

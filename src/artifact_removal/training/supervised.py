@@ -74,8 +74,9 @@ class Recipe(BaseRecipe):
         return {"data": self.sampler.fingerprint(self.run.root)}
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
-        batch = self.sampler.batch(step, self.run.settings.batch_size, self.ddp.rank,
-                                   self.ddp.world)  # fmt: skip
+        batch = self.sampler.batch(
+            step, self.run.settings.batch_size, self.ddp.rank, self.ddp.world
+        )
         lq, gt = (channels_last(batch[k].to(self.device)) for k in ("lq", "gt"))
         with autocast(self.device):
             pred = (self.model(lq * 2 - 1) + 1) / 2  # (n, 3, P, P) in [0, 1]

@@ -1,0 +1,59 @@
+"""Command line: `artifact-removal COMMAND ...` (also `python -m artifact_removal`).
+
+Everything a stage notebook does can be done from here, without Jupyter.
+
+    commands    what each command does
+    parser      every command's options and help
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..config import ConfigError
+from .commands import MAX_MEGAPIXELS
+from .parser import build_parser
+
+__all__ = ["MAX_MEGAPIXELS", "build_parser", "main"]
+
+# The errors that mean "this cannot be done, and here is why": printed as one line, exit 2.
+# Named by module, so that `--help` imports neither torch nor the notebook tools: a command
+# that raised one of them has imported its module already.
+KNOWN_ERRORS = {
+    "artifact_removal.checkpoints": "CheckpointError",
+    "artifact_removal.data.corpus": "CorpusError",
+    "artifact_removal.data.prepared": "DataError",
+    "artifact_removal.inference.ensemble": "RestoreError",
+    "artifact_removal.inference.gallery": "MissingRelease",
+    "artifact_removal.metrics.no_reference": "MissingModelError",
+    "artifact_removal.pretrained": "MissingWeightsError",
+    "artifact_removal.stages.notebooks": "NotebookError",
+    "artifact_removal.training.engine": "TrainingError",
+}
+
+
+def _known(err: BaseException) -> bool:
+    """True for a ConfigError or one of `KNOWN_ERRORS` (from modules already imported)."""
+    classes = [ConfigError] + [
+        getattr(sys.modules[m], name) for m, name in KNOWN_ERRORS.items() if m in sys.modules
+    ]
+    return isinstance(err, tuple(classes))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; known errors print one clear message and exit non-zero."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C: what is finished is kept (written atomically)
+        print(
+            "\ninterrupted: finished files and video segments are kept; run the same "
+            "command again to go on from there",
+            file=sys.stderr,
+        )
+        return 130
+    except Exception as err:
+        if not _known(err):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,115 @@
+"""What became of the inputs of a `restore` run: one `FileResult` per input, with its status
+(restored, done by an earlier run, copied, kept, not restored, failed), and the run's
+`RestoreReport`, whose summary the command prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .ensemble import QualityChoice
+
+RESTORED, DONE, COPIED, KEPT, SKIPPED, FAILED = (
+    "restored",
+    "done",
+    "copied",
+    "kept",
+    "not restored",
+    "failed",
+)
+
+
+@dataclass
+class FileResult:
+    """One input: what became of it (`status`), where its output is, and why when it is not
+    restored (`error`)."""
+
+    source: Path
+    output: Path | None = None
+    choice: QualityChoice | None = None
+    notes: tuple[str, ...] = ()
+    error: str | None = None
+    size: tuple[int, int] | None = None
+    status: str = RESTORED
+
+    def __post_init__(self):
+        if self.error and self.status == RESTORED:
+            self.status = FAILED
+
+
+@dataclass
+class RestoreReport:
+    """All inputs of a run, in order. `failed` lists those that were not restored (a failure,
+    or a file skipped for a reason); outputs finished by an earlier run, copies of uncompressed
+    images and outputs kept with `skip_existing` are not failures."""
+
+    results: list[FileResult] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)  # leftovers of a killed run
+    used: str = ""  # the method, generators, loss, QF predictor and device (`Ensemble.describe`)
+
+    @property
+    def failed(self) -> list[FileResult]:
+        """The inputs that were not restored, failures and skipped files alike."""
+        return [r for r in self.results if r.status in (FAILED, SKIPPED)]
+
+    def of(self, status: str) -> list[FileResult]:
+        """The results with one status."""
+        return [r for r in self.results if r.status == status]
+
+    def summary(self) -> str:
+        """One line per file written, then the groups of the others, then the totals."""
+        lines = (
+            [f"removed {len(self.removed)} unfinished file(s) of an interrupted run"]
+            if self.removed
+            else []
+        )
+        for r in self.results:
+            if r.status == RESTORED:
+                notes = f" ({'; '.join(r.notes)})" if r.notes else ""
+                lines.append(
+                    f"{r.source} -> {r.output} [{r.size[1]}x{r.size[0]}] "
+                    f"{r.choice.describe()}{notes}"
+                )
+                if r.choice.unsure:
+                    lines.append(f"  warning: {r.choice.unsure}")
+            elif r.status == COPIED:
+                lines.append(
+                    f"{r.source} -> {r.output}: copied without restoring ({'; '.join(r.notes)})"
+                )
+        for status, title in (
+            (DONE, "already done by an earlier run with the same input and settings, skipped"),
+            (KEPT, "existing outputs kept (--skip-existing)"),
+        ):
+            group = self.of(status)
+            if group:
+                lines.append(f"{len(group)} {title}:")
+                lines += [f"  {r.source} -> {r.output}" for r in group[:20]]
+                lines += [f"  ... and {len(group) - 20} more"] if len(group) > 20 else []
+        if self.failed:
+            lines.append(f"{len(self.failed)} not restored:")
+            lines += [f"  {r.source}: {r.error}" for r in self.failed]
+        counts = [
+            f"{len(self.of(s))} {word}"
+            for s, word in (
+                (DONE, "already done"),
+                (COPIED, "copied"),
+                (KEPT, "kept"),
+                (FAILED, "failed"),
+                (SKIPPED, "skipped"),
+            )
+            if self.of(s)
+        ]
+        lines.append(
+            f"restored {len(self.of(RESTORED))} of {len(self.results)} inputs"
+            + (f" ({', '.join(counts)})" if counts else "")
+        )
+        unsure = [r for r in self.of(RESTORED) if r.choice.unsure]
+        for unit, kind in (("QF", "image"), ("CRF", "video")):
+            count = sum(r.choice.unit == unit for r in unsure)
+            if count:
+                lines.append(
+                    f"warning: the {unit} predictor was unsure of {count} {kind}(s) "
+                    "(above); check them, or give their quality with "
+                    "--quality N"
+                )
+        return "\n".join(lines)

@@ -1,0 +1,157 @@
+"""What restores each kind of input of a `restore` run (images, videos): the method's
+generators, its QF or CRF predictor, its measured ladder and the project's CRF reading, taken
+from the project unless given, checked, with the settings every output records (`Setup`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..checkpoints import fingerprint
+from ..config import ConfigError
+from ..methods import METHODS, combine_of
+from ..methods import get as get_method
+from ..methods import models_dir as models_dir_of
+from ..pretrained import sha256
+from .crf_reading import QPFit, ReadingError
+from .ensemble import Ensemble, RestoreError
+from .ladder import Ladder, LadderError
+from .releases import find_releases
+
+# What restores each kind of input when no method is given (`method="auto"`): the method whose
+# `default_for` names the kind (images: the GAN of the papers; videos: the generators trained
+# on H.264 frames. The image GAN, guided by the JPEG QF predictor, made held-out H.264 clips
+# worse: benchmarks/RESULTS.md, "Do no harm").
+AUTO = "auto"
+DEFAULT_METHODS = {m.default_for: m.name for m in METHODS.values() if m.default_for}
+
+
+def find_project(start: Path | None = None) -> Path | None:
+    """The project whose trained models to use: the folder at or above `start` (default: the
+    current folder) with params.yaml and dvc.yaml; None outside a project."""
+    from ..config import ConfigError, find_project_root
+
+    try:
+        return find_project_root(start)
+    except ConfigError:
+        return None
+
+
+def find_generators(method: str, models_dir: Path | None, project: Path | None) -> dict[int, Path]:
+    """{QF: release file} of `method`: from `models_dir`, or from the project's release folder."""
+    from ..config import load_params, resolve_path
+
+    try:
+        get_method(method)
+    except ConfigError as err:
+        raise RestoreError(str(err)) from None
+    if models_dir is None and project is None:
+        raise RestoreError(
+            f"no generators: {Path.cwd()} is not inside a project (no params.yaml with a "
+            "dvc.yaml beside it here or above) and no --models DIR was given. Run the command "
+            "inside the project that trained them, or give the folder of q<QF>.pt files"
+        )
+    folder = models_dir
+    if folder is None:
+        params = load_params(project / "params.yaml")
+        folder = resolve_path(models_dir_of(params, method), project)
+    found = find_releases(folder)
+    if not found:
+        section = get_method(method).stage_name
+        raise RestoreError(
+            f"no {method} generators (q<QF>.pt files) in {folder}. Train them in the project "
+            f"with `make repro` (or `dvc repro {section}`), or give the folder that holds them "
+            "with --models DIR"
+        )
+    return found
+
+
+def file_digest(path: Path) -> str:
+    """A file's sha256 (`pretrained.sha256`), short."""
+    return sha256(Path(path))[:16]
+
+
+@dataclass
+class Setup:
+    """What restores one kind of input (images, or videos): the method, its ensemble, the
+    settings an output depends on besides its input (recorded in it), and their hash."""
+
+    method: str
+    ensemble: Ensemble
+    settings: dict
+    settings_id: str
+
+
+def load_setup(
+    method: str,
+    project: Path | None,
+    models_dir,
+    predictor,
+    override: int | None,
+    device,
+    common: dict,
+) -> Setup:
+    """The method's generators and predictor (the project's unless given), checked."""
+    paths = find_generators(method, Path(models_dir) if models_dir else None, project)
+    codec = get_method(method).codec
+    video_method = codec != "jpeg"  # trained on H.264 frames, per CRF
+    if predictor is None and project is not None:
+        from ..config import load_params, resolve_path
+
+        project_params = load_params(project / "params.yaml")
+        folder = (
+            project_params.video.predictor_dir
+            if video_method
+            else project_params.train_qf.models_dir
+        )
+        predictor = resolve_path(folder, project) / "predictor.pt"
+    predictor = Path(predictor) if predictor else None
+    digests = {q: file_digest(p) for q, p in sorted(paths.items())}
+    ladder = _ladder(method, project, digests)
+    settings = {  # what an output depends on besides its input; recorded in every output
+        "method": method,
+        **common,
+        "generators": {str(q): d for q, d in digests.items()},
+        "predictor": file_digest(predictor) if predictor and predictor.is_file() else None,
+    }
+    if ladder is not None:
+        settings["ladder"] = fingerprint(ladder.levels)
+    reading, reading_path = project_reading(project) if video_method else (None, None)
+    if reading is not None:
+        settings["crf_reading"] = file_digest(reading_path)
+    ensemble = Ensemble(paths, combine_of(method), device, predictor, codec, ladder, reading)
+    return Setup(method, ensemble, settings, fingerprint(settings))
+
+
+def _ladder(method: str, project: Path | None, digests: dict[int, str]) -> Ladder | None:
+    """The project's measured ladder of `method` when it was measured for these very
+    generators (stage ladder), else None: the ensemble's rule decides."""
+    if project is None:
+        return None
+    from ..config import load_params, resolve_path
+
+    params = load_params(project / "params.yaml")
+    path = resolve_path(params.ladder.dir, project) / f"{method}.json"
+    if method not in params.ladder.methods or not path.is_file():
+        return None
+    try:
+        ladder = Ladder.load(path)
+    except LadderError as err:
+        raise RestoreError(str(err)) from None
+    return ladder if ladder.levels and ladder.matches(digests) else None  # none: the rule
+
+
+def project_reading(project: Path | None) -> tuple[QPFit | None, Path | None]:
+    """The project's line from H.264 QPs to CRF (stage crf_reading) and its file, or None
+    when there is none: then the CRF predictor reads streams without x264's settings."""
+    if project is None:
+        return None, None
+    from ..config import load_params, resolve_path
+
+    path = resolve_path(load_params(project / "params.yaml").crf_reading.out, project)
+    if not path.is_file():
+        return None, None
+    try:
+        return QPFit.load(path), path
+    except ReadingError as err:
+        raise RestoreError(str(err)) from None
