@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from artifact_removal.cli import main
 
 from .conftest import REPO
@@ -144,3 +146,67 @@ def test_fetch_models_lists_every_imagenet_file_offline(tmp_path):
         assert any(name in line and file in line and f"sha256 {prefix}" in line
                    and line.endswith("absent") for line in done.stdout.splitlines())  # fmt: skip
     assert {"mobilenet_v3_large", "mobilenet_v3_small", "resnet34", "vgg16"} <= set(BACKBONES)
+
+
+def test_restore_options_are_the_parser_and_the_function_defaults_alike():
+    """`restore`'s arguments are made from RestoreOptions: no flag means its default, each
+    flag lands in its field (the video encoding's in `video`), and restore_files takes the
+    same object."""
+    import dataclasses
+    import inspect
+
+    from artifact_removal.cli.parser import build_parser, options_from
+    from artifact_removal.inference.files import restore_files
+    from artifact_removal.inference.options import RestoreOptions, VideoOutput
+
+    def parsed(*flags):
+        return options_from(
+            build_parser().parse_args(["restore", "a.jpg", "-o", "out", *flags]), RestoreOptions
+        )
+
+    assert parsed() == RestoreOptions()
+    given = parsed(
+        "--method",
+        "ssim",
+        "--quality",
+        "20",
+        "--models",
+        "m",
+        "--tile",
+        "256",
+        "--bits",
+        "16",
+        "--skip-existing",
+        "--restore-uncompressed",
+        "--max-megapixels",
+        "2.5",
+        "--video-codec",
+        "ffv1",
+        "--crf",
+        "0",
+        "--chroma",
+        "420",
+        "--preset",
+        "fast",
+        "--segment-frames",
+        "9",
+        "--batch",
+        "2",
+    )
+    assert given == dataclasses.replace(
+        RestoreOptions(),
+        method="ssim",
+        quality="20",
+        models_dir="m",
+        tile=256,
+        bits=16,
+        skip_existing=True,
+        restore_uncompressed=True,
+        max_megapixels=2.5,
+        segment_frames=9,
+        batch=2,
+        video=VideoOutput("ffv1", 0, "fast", "420"),
+    )
+    assert list(inspect.signature(restore_files).parameters)[:3] == ["inputs", "out_dir", "options"]
+    with pytest.raises(SystemExit):  # the two ways with existing outputs exclude each other
+        parsed("--overwrite", "--skip-existing")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from ..config import ConfigError
-from .commands import MAX_MEGAPIXELS
+from ..inference.options import MAX_MEGAPIXELS
 from .parser import build_parser
 
 __all__ = ["MAX_MEGAPIXELS", "build_parser", "main"]

@@ -10,8 +10,6 @@ from pathlib import Path
 
 from ..config import ConfigError, apply_profile, find_project_root, load_params, resolve_path
 
-MAX_MEGAPIXELS = 100.0  # restore's default pixel budget (here so that --help needs no torch)
-
 
 def _corpus(args: argparse.Namespace) -> int:
     """Make sure the raw corpus is present (the embedded default is built when tracked)."""
@@ -174,32 +172,15 @@ def _train_qf(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     """Restore the user's images; exit code 1 when any file failed."""
     from ..inference.files import restore_files
-    from ..inference.video import VideoError, VideoOutput
+    from ..inference.options import RestoreOptions
+    from ..inference.video import VideoError
+    from .parser import options_from
 
     try:
-        video = VideoOutput(args.video_codec, args.crf, args.preset, args.chroma)
+        options = options_from(args, RestoreOptions)
     except VideoError as err:
         raise ConfigError(str(err)) from None
-    report = restore_files(
-        args.inputs,
-        args.output,
-        method=args.method,
-        quality=args.quality,
-        device=args.device,
-        models_dir=args.models,
-        predictor=args.predictor,
-        tile=args.tile,
-        overlap=args.overlap,
-        bits=args.bits,
-        overwrite=args.overwrite,
-        skip_existing=args.skip_existing,
-        restore_uncompressed=args.restore_uncompressed,
-        max_megapixels=args.max_megapixels,
-        video=video,
-        segment_frames=args.segment_frames,
-        batch=args.batch,
-        announce=print,
-    )
+    report = restore_files(args.inputs, args.output, options, announce=print)
     print(report.summary())
     return 1 if report.failed else 0
 

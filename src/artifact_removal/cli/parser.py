@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from typing import Any
 
-from ..methods import METHODS, method_help
+from ..inference.options import RestoreOptions
+from ..methods import METHODS
 from .commands import (
-    MAX_MEGAPIXELS,
     _corpus,
     _evaluate,
     _fetch_models,
@@ -52,6 +54,45 @@ RESTORE_EXAMPLES = """examples:
 Run it inside the project (after `make repro`) or give --models and --predictor. Each image's
 line says how its quality was found and which generator restored it; the exit code is 0 when
 every input was restored, 1 when some were not (listed with their reason), 2 on an error."""
+
+
+def add_options(parser: argparse.ArgumentParser, options: type) -> None:
+    """An argument for each field of an options dataclass (`inference.options`), with the
+    default, help, flag and choices its metadata gives; a field that is itself such a class
+    (the video encoding) adds its own fields."""
+    groups: dict[str, Any] = {}
+    for f in dataclasses.fields(options):
+        if dataclasses.is_dataclass(f.default):
+            add_options(parser, type(f.default))
+            continue
+        meta = f.metadata
+        help, choices = meta["help"], meta.get("choices")
+        kwargs: dict[str, Any] = {"dest": f.name, "help": help() if callable(help) else help}
+        if isinstance(f.default, bool):
+            kwargs["action"] = "store_true"
+        else:
+            kwargs["default"] = f.default
+            if type(f.default) in (int, float):
+                kwargs["type"] = type(f.default)
+            if choices is not None:
+                kwargs["choices"] = choices() if callable(choices) else choices
+            if "metavar" in meta:
+                kwargs["metavar"] = meta["metavar"]
+        target = parser
+        if "group" in meta:
+            if meta["group"] not in groups:
+                groups[meta["group"]] = parser.add_mutually_exclusive_group()
+            target = groups[meta["group"]]
+        target.add_argument(meta.get("flag", "--" + f.name.replace("_", "-")), **kwargs)
+
+
+def options_from(args: argparse.Namespace, options: type) -> Any:
+    """The options dataclass that `add_options` arguments were parsed into."""
+    values = {}
+    for f in dataclasses.fields(options):
+        nested = dataclasses.is_dataclass(f.default)
+        values[f.name] = options_from(args, type(f.default)) if nested else getattr(args, f.name)
+    return options(**values)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,119 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUTDIR",
         help="folder for the PNGs (created if missing)",
     )
-    p.add_argument("--method", default="auto", choices=["auto", *methods], help=method_help())
-    p.add_argument(
-        "--quality",
-        default="auto",
-        metavar="auto|QF",
-        help="auto: from the JPEG's quantization tables, else the QF predictor (for "
-        "the video methods: x264's settings in the stream, else the CRF its H.264 "
-        "QPs read as, else the CRF predictor); or the JPEG QF (video methods: the "
-        "CRF) for every input",
-    )
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
-    p.add_argument(
-        "--models",
-        default=None,
-        metavar="DIR",
-        help="folder of q<QF>.pt generators (default: the project's models/<method>)",
-    )
-    p.add_argument(
-        "--predictor",
-        default=None,
-        metavar="FILE",
-        help="QF predictor file (default: the project's models/qf/predictor.pt)",
-    )
-    p.add_argument(
-        "--tile",
-        type=int,
-        default=512,
-        metavar="PX",
-        help="restore in tiles of this side (multiple of 8, at least 64): memory "
-        "stays flat whatever the image's size",
-    )
-    p.add_argument(
-        "--overlap",
-        type=int,
-        default=64,
-        metavar="PX",
-        help="overlap of neighbouring tiles, cross-faded (multiple of 8)",
-    )
-    p.add_argument(
-        "--bits",
-        type=int,
-        default=8,
-        choices=[8, 16],
-        help="PNG bit depth; 16 keeps the generator's output before rounding",
-    )
-    existing = p.add_mutually_exclusive_group()
-    existing.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="restore every input again and replace existing output "
-        "files (default: skip the outputs an earlier run finished with the "
-        "same input and settings; stop, writing nothing, at any other file "
-        "in the way, and list them)",
-    )
-    existing.add_argument(
-        "--skip-existing",
-        action="store_true",
-        help="keep existing output files and skip their inputs",
-    )
-    p.add_argument(
-        "--restore-uncompressed",
-        action="store_true",
-        help="restore inputs of better quality than the generators are trained for "
-        "(JPEG above QF 75 on the default ladder, no sign of JPEG compression, H.264 "
-        "below CRF 26) with the gentlest generator (default: copy them without "
-        "restoring, with a note)",
-    )
-    p.add_argument(
-        "--max-megapixels",
-        type=float,
-        default=MAX_MEGAPIXELS,  # inference.files' own default, kept equal by a test
-        metavar="MP",
-        help="skip larger images, with a note",
-    )
-    p.add_argument(
-        "--video-codec",
-        default="h264",
-        choices=["h264", "ffv1"],
-        help="restored videos: h264 (libx264, in the input's MP4/MOV/MKV, else MKV) "
-        "or ffv1 (lossless RGB, MKV)",
-    )
-    p.add_argument(
-        "--crf",
-        type=int,
-        default=6,
-        metavar="N",
-        help="H.264 quality of restored videos, 0 (lossless) .. 51; lower is better (6: writing "
-        "costs about 0.1 dB at most)",
-    )
-    p.add_argument(
-        "--chroma",
-        default="444",
-        choices=["444", "420"],
-        help="H.264 colour of restored videos: 444 keeps the restored colour (4:2:0 "
-        "costs 0.3 to 0.6 dB of PSNR), 420 plays on every device",
-    )
-    p.add_argument(
-        "--preset",
-        default="medium",
-        metavar="NAME",
-        help="x264 speed preset of restored videos (ultrafast .. veryslow)",
-    )
-    p.add_argument(
-        "--segment-frames",
-        type=int,
-        default=240,
-        metavar="N",
-        help="a video is written in segments of N frames; a rerun after an "
-        "interruption keeps the finished ones",
-    )
-    p.add_argument(
-        "--batch", type=int, default=4, metavar="N", help="video frames through the network at once"
-    )
+    add_options(p, RestoreOptions)
 
     p = command(
         "evaluate",

@@ -8,6 +8,7 @@
     crf_reading  a video's CRF from its H.264 QPs
     png          PNGs that record their input and settings
     video        restoring a whole video (`video_probe`: what a video file holds)
+    options      restore's options (`RestoreOptions`, `VideoOutput`): defaults and help
     files        the `restore` command's run, with its parts:
                  `inputs` (the files to restore, checked), `setups` (what restores them),
                  `outputs` (names, and outputs that exist already), `one_file` (one image or

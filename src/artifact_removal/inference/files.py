@@ -41,8 +41,10 @@ here keep working (`find_generators`, `file_digest`, `project_reading`, `unique_
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -52,39 +54,27 @@ from .ensemble import RestoreError
 from .inputs import collect_inputs
 from .one_file import Videos, restore_image_file, restore_video_file
 from .one_file import _sample_frame as _sample_frame
+from .options import AUTO, RestoreOptions
+from .options import MAX_MEGAPIXELS as MAX_MEGAPIXELS
 from .outputs import plan_outputs
 from .outputs import unique_names as unique_names
 from .report import RestoreReport
-from .setups import AUTO, DEFAULT_METHODS, find_project, load_setup
+from .setups import DEFAULT_METHODS, find_project, load_setup
 from .setups import file_digest as file_digest
 from .setups import find_generators as find_generators
 from .setups import project_reading as project_reading
-from .video import H264_OUTPUT, VideoOutput, is_video
-
-MAX_MEGAPIXELS = 100.0
+from .video import is_video
 
 
 def restore_files(
     inputs: Sequence[str | Path],
     out_dir: str | Path,
-    method: str = AUTO,
-    quality: int | str = "auto",
-    device: str = "auto",
-    models_dir: str | Path | None = None,
-    predictor: str | Path | None = None,
-    tile: int = 512,
-    overlap: int = 64,
-    bits: int = 8,
+    options: RestoreOptions | None = None,
+    *,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     announce: Callable[[str], None] | None = None,
-    overwrite: bool = False,
-    skip_existing: bool = False,
-    restore_uncompressed: bool = False,
-    max_megapixels: float = MAX_MEGAPIXELS,
-    video: VideoOutput = H264_OUTPUT,
-    segment_frames: int = 240,
-    batch: int = 4,
+    **settings: Any,
 ) -> RestoreReport:
     """Restore images and folders of images into `out_dir` as PNGs; see the module docstring.
 
@@ -100,20 +90,27 @@ def restore_files(
     one). `announce` is called before the first file with what restores them
     (`Ensemble.describe`); `log` after each file. Returns a report; inputs not restored are in
     `report.failed`.
+
+    `options` (`inference.options.RestoreOptions`, default: its defaults) may be given, or
+    changed, field by field as keywords: `restore_files(inputs, out, method="ssim")`.
     """
     from ..runtime import select_device
 
-    override = _parse_quality(quality)
+    o = dataclasses.replace(options or RestoreOptions(), **settings)
+    method, tile, overlap, bits, video = o.method, o.tile, o.overlap, o.bits, o.video
+    models_dir, predictor = o.models_dir, o.predictor
+    segment_frames, batch = o.segment_frames, o.batch
+    override = _parse_quality(o.quality)
     if bits not in (8, 16):
         raise RestoreError(f"bits must be 8 or 16, not {bits}")
     if tile % 8 or overlap % 8 or tile < 64:
         raise RestoreError(
             f"tile ({tile}, at least 64) and overlap ({overlap}) must be multiples of 8"
         )
-    if overwrite and skip_existing:
+    if o.overwrite and o.skip_existing:
         raise RestoreError("choose one of overwrite and skip-existing")
-    if not max_megapixels > 0:
-        raise RestoreError(f"max megapixels must be positive, not {max_megapixels}")
+    if not o.max_megapixels > 0:
+        raise RestoreError(f"max megapixels must be positive, not {o.max_megapixels}")
     if segment_frames < 1 or batch < 1:
         raise RestoreError(
             f"segment frames ({segment_frames}) and batch ({batch}) must be at least 1"
@@ -130,7 +127,7 @@ def restore_files(
             "restore the images and the videos in two runs"
         )
     try:
-        torch_device = select_device(device)
+        torch_device = select_device(o.device)
     except (ValueError, RuntimeError) as err:
         raise RestoreError(str(err)) from None
     project = find_project()
@@ -139,7 +136,7 @@ def restore_files(
         "bits": bits,
         "tile": tile,
         "overlap": overlap,
-        "uncompressed": restore_uncompressed,
+        "uncompressed": o.restore_uncompressed,
     }
     setups = {
         kind: load_setup(
@@ -165,48 +162,27 @@ def restore_files(
     try:
         with FolderLock(out_dir, "artifact-removal restore"):
             return _restore_locked(
-                files,
-                skipped,
-                out_dir,
-                setups,
-                override,
-                tile,
-                overlap,
-                bits,
-                progress,
-                log,
-                announce,
-                overwrite,
-                skip_existing,
-                restore_uncompressed,
-                max_megapixels,
-                videos,
+                files, skipped, out_dir, setups, o, override, progress, log, announce, videos
             )
     except FolderBusy as err:
         raise RestoreError(str(err)) from None
 
 
 def _restore_locked(
-    files,
-    skipped,
-    out_dir,
-    setups,
-    override,
-    tile,
-    overlap,
-    bits,
-    progress,
-    log,
-    announce,
-    overwrite,
-    skip_existing,
-    restore_uncompressed,
-    max_megapixels,
-    videos,
+    files: list,
+    skipped: list,
+    out_dir: Path,
+    setups: dict,
+    o: RestoreOptions,
+    override: int | None,
+    progress: bool,
+    log: Callable[[str], None] | None,
+    announce: Callable[[str], None] | None,
+    videos: Videos,
 ) -> RestoreReport:
     """The run itself, with the output folder locked."""
     report = RestoreReport(skipped, removed=remove_leftovers(out_dir))
-    todo, settled = plan_outputs(files, out_dir, setups, overwrite, skip_existing)
+    todo, settled = plan_outputs(files, out_dir, setups, o.overwrite, o.skip_existing)
     report.results += settled
     needed = {"video" if is_video(path) else "image" for path, *_ in todo}
     # every generator file is loaded (and so checked) before the first file
@@ -223,7 +199,7 @@ def _restore_locked(
     # Pillow's decompression-bomb guard follows --max-megapixels (what is over it is refused
     # before decoding, in `restore_image_file`)
     guard = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max(guard or 0, int(max_megapixels * 1e6))
+    Image.MAX_IMAGE_PIXELS = max(guard or 0, int(o.max_megapixels * 1e6))
     try:
         with tqdm(total=len(todo), desc="restore", unit="file", disable=not progress) as bar:
             for path, target, record, replace in todo:
@@ -235,11 +211,11 @@ def _restore_locked(
                         record,
                         replace,
                         override,
-                        tile,
-                        overlap,
+                        o.tile,
+                        o.overlap,
                         videos,
                         progress,
-                        restore_uncompressed,
+                        o.restore_uncompressed,
                     )
                 else:
                     result = restore_image_file(
@@ -249,11 +225,11 @@ def _restore_locked(
                         record,
                         replace,
                         override,
-                        tile,
-                        overlap,
-                        bits,
-                        restore_uncompressed,
-                        max_megapixels,
+                        o.tile,
+                        o.overlap,
+                        o.bits,
+                        o.restore_uncompressed,
+                        o.max_megapixels,
                     )
                 report.results.append(result)
                 if log:

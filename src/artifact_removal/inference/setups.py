@@ -22,7 +22,6 @@ from .releases import find_releases
 # `default_for` names the kind (images: the GAN of the papers; videos: the generators trained
 # on H.264 frames. The image GAN, guided by the JPEG QF predictor, made held-out H.264 clips
 # worse: benchmarks/RESULTS.md, "Do no harm").
-AUTO = "auto"
 DEFAULT_METHODS = {m.default_for: m.name for m in METHODS.values() if m.default_for}
 
 

@@ -37,9 +37,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.video import truncation
-from ..degradations.h264 import PRESETS
 from ..degradations.yuv import YUVSpace, frame_to_rgb, rgb_to_frame
 from ..fileio import write_atomic
+from .options import CHROMA as CHROMA
+from .options import CODECS as CODECS
+from .options import H264_OUTPUT as H264_OUTPUT
+from .options import VideoOutput
 from .video_probe import VideoError, VideoInfo, probe
 
 VIDEO_SUFFIXES = {
@@ -60,11 +63,6 @@ VIDEO_SUFFIXES = {
     ".3gp",
     ".ogv",
 }
-CODECS = ("h264", "ffv1")
-CHROMA = ("444", "420")  # H.264 output: full-resolution colour, or half (4:2:0)
-# Containers that hold H.264 and the audio they held before: the output keeps the input's kind
-# where it can, Matroska otherwise (it holds any audio codec).
-KEEP_CONTAINER = {".mp4": ".mp4", ".m4v": ".mp4", ".mov": ".mov", ".mkv": ".mkv"}
 FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
 # where the output says what made it: the container's comment tag (MP4's ©cmt, a Matroska tag)
 RECORD_KEY, RECORD_PREFIX = "comment", "artifact-removal "
@@ -95,39 +93,6 @@ def x264_lookahead(width: int, height: int, chroma: str) -> int:
 FrameRestorer = Callable[[np.ndarray], np.ndarray]
 
 
-@dataclass(frozen=True)
-class VideoOutput:
-    """How the restored picture is encoded: `h264` (libx264 at `crf`, `preset`, with `chroma`
-    444, full-resolution colour, or 420, what every player decodes) or `ffv1` (lossless RGB,
-    in Matroska)."""
-
-    codec: str = "h264"
-    crf: int = 6
-    preset: str = "medium"
-    chroma: str = "444"
-
-    def __post_init__(self):
-        if self.codec not in CODECS:
-            raise VideoError(f"video codec must be one of {', '.join(CODECS)}, not {self.codec!r}")
-        if not 0 <= self.crf <= 51:
-            raise VideoError(f"CRF must be in 0..51, not {self.crf}")
-        if self.chroma not in CHROMA:
-            raise VideoError(f"chroma must be one of {', '.join(CHROMA)}, not {self.chroma!r}")
-        if self.preset not in PRESETS:
-            raise VideoError(
-                f"x264 preset must be one of {', '.join(PRESETS)}, not {self.preset!r}"
-            )
-
-    def suffix(self, source: Path) -> str:
-        """The output's suffix for an input file."""
-        if self.codec == "ffv1":
-            return ".mkv"
-        return KEEP_CONTAINER.get(source.suffix.lower(), ".mkv")
-
-    def settings(self) -> dict:
-        return {"codec": self.codec, "crf": self.crf, "preset": self.preset, "chroma": self.chroma}
-
-
 @dataclass
 class VideoResult:
     """How a restore went: frames written, segments reused and restored, speed."""
@@ -142,9 +107,6 @@ class VideoResult:
     def fps(self) -> float:
         """Frames restored per second by this run (decoding, restoring, encoding)."""
         return self.restored / self.seconds if self.seconds else 0.0
-
-
-H264_OUTPUT = VideoOutput()  # the default: libx264 at CRF 6, 4:4:4, preset medium
 
 
 def parts_folder(target: Path) -> Path:

@@ -1,0 +1,192 @@
+"""What `restore` can be told, in one place: each option's default, its help and its flag.
+
+`RestoreOptions` are the options of `inference.files.restore_files` and of
+`artifact-removal restore`; `VideoOutput` says how a restored video is encoded. The command
+line's parser is made from these fields (`cli.parser`), so a default or a help text is written
+once, here. This module imports neither torch nor the video libraries: `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..degradations.h264 import PRESETS
+from .video_probe import VideoError
+
+AUTO = "auto"
+MAX_MEGAPIXELS = 100.0  # restore's default pixel budget
+CODECS = ("h264", "ffv1")
+CHROMA = ("444", "420")  # H.264 output: full-resolution colour, or half (4:2:0)
+# Containers that hold H.264 and the audio they held before: the output keeps the input's kind
+# where it can, Matroska otherwise (it holds any audio codec).
+KEEP_CONTAINER = {".mp4": ".mp4", ".m4v": ".mp4", ".mov": ".mov", ".mkv": ".mkv"}
+
+
+def cli(help: str | Callable[[], str], **argparse: Any) -> dict[str, Any]:
+    """A field's metadata: what the command line shows of it. `help` (a text, or a function
+    that makes it), and `flag`, `metavar`, `choices` (a list, or a function), `group`
+    (options that exclude each other), as argparse takes them."""
+    return {"help": help, **argparse}
+
+
+@dataclass(frozen=True)
+class VideoOutput:
+    """How the restored picture is encoded: `h264` (libx264 at `crf`, `preset`, with `chroma`
+    444, full-resolution colour, or 420, what every player decodes) or `ffv1` (lossless RGB,
+    in Matroska)."""
+
+    codec: str = field(
+        default="h264",
+        metadata=cli(
+            "restored videos: h264 (libx264, in the input's MP4/MOV/MKV, else MKV) or ffv1 "
+            "(lossless RGB, MKV)",
+            flag="--video-codec",
+            choices=list(CODECS),
+        ),
+    )
+    crf: int = field(
+        default=6,
+        metadata=cli(
+            "H.264 quality of restored videos, 0 (lossless) .. 51; lower is better (6: writing "
+            "costs about 0.1 dB at most)",
+            metavar="N",
+        ),
+    )
+    preset: str = field(
+        default="medium",
+        metadata=cli(
+            "x264 speed preset of restored videos (ultrafast .. veryslow)", metavar="NAME"
+        ),
+    )
+    chroma: str = field(
+        default="444",
+        metadata=cli(
+            "H.264 colour of restored videos: 444 keeps the restored colour (4:2:0 costs 0.3 to "
+            "0.6 dB of PSNR), 420 plays on every device",
+            choices=list(CHROMA),
+        ),
+    )
+
+    def __post_init__(self):
+        if self.codec not in CODECS:
+            raise VideoError(f"video codec must be one of {', '.join(CODECS)}, not {self.codec!r}")
+        if not 0 <= self.crf <= 51:
+            raise VideoError(f"CRF must be in 0..51, not {self.crf}")
+        if self.chroma not in CHROMA:
+            raise VideoError(f"chroma must be one of {', '.join(CHROMA)}, not {self.chroma!r}")
+        if self.preset not in PRESETS:
+            raise VideoError(
+                f"x264 preset must be one of {', '.join(PRESETS)}, not {self.preset!r}"
+            )
+
+    def suffix(self, source: Path) -> str:
+        """The output's suffix for an input file."""
+        if self.codec == "ffv1":
+            return ".mkv"
+        return KEEP_CONTAINER.get(source.suffix.lower(), ".mkv")
+
+    def settings(self) -> dict:
+        return {"codec": self.codec, "crf": self.crf, "preset": self.preset, "chroma": self.chroma}
+
+
+H264_OUTPUT = VideoOutput()  # the default: libx264 at CRF 6, 4:4:4, preset medium
+
+
+def _method_choices() -> list[str]:
+    from ..methods import METHODS
+
+    return [AUTO, *METHODS]
+
+
+def _method_help() -> str:
+    from ..methods import method_help
+
+    return method_help()
+
+
+@dataclass(frozen=True)
+class RestoreOptions:
+    """How `restore_files` restores (see its docstring for what each option does)."""
+
+    method: str = field(default=AUTO, metadata=cli(_method_help, choices=_method_choices))
+    quality: int | str = field(
+        default=AUTO,
+        metadata=cli(
+            "auto: from the JPEG's quantization tables, else the QF predictor (for the video "
+            "methods: x264's settings in the stream, else the CRF its H.264 QPs read as, else the "
+            "CRF predictor); or the JPEG QF (video methods: the CRF) for every input",
+            metavar="auto|QF",
+        ),
+    )
+    device: str = field(default=AUTO, metadata=cli("auto (CUDA when present), cpu, cuda[:N]"))
+    models_dir: str | Path | None = field(
+        default=None,
+        metadata=cli(
+            "folder of q<QF>.pt generators (default: the project's models/<method>)",
+            flag="--models",
+            metavar="DIR",
+        ),
+    )
+    predictor: str | Path | None = field(
+        default=None,
+        metadata=cli(
+            "QF predictor file (default: the project's models/qf/predictor.pt)", metavar="FILE"
+        ),
+    )
+    tile: int = field(
+        default=512,
+        metadata=cli(
+            "restore in tiles of this side (multiple of 8, at least 64): memory stays flat "
+            "whatever the image's size",
+            metavar="PX",
+        ),
+    )
+    overlap: int = field(
+        default=64,
+        metadata=cli("overlap of neighbouring tiles, cross-faded (multiple of 8)", metavar="PX"),
+    )
+    bits: int = field(
+        default=8,
+        metadata=cli(
+            "PNG bit depth; 16 keeps the generator's output before rounding", choices=[8, 16]
+        ),
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata=cli(
+            "restore every input again and replace existing output files (default: skip the "
+            "outputs an earlier run finished with the same input and settings; stop, writing "
+            "nothing, at any other file in the way, and list them)",
+            group="existing",
+        ),
+    )
+    skip_existing: bool = field(
+        default=False,
+        metadata=cli("keep existing output files and skip their inputs", group="existing"),
+    )
+    restore_uncompressed: bool = field(
+        default=False,
+        metadata=cli(
+            "restore inputs of better quality than the generators are trained for (JPEG above QF "
+            "75 on the default ladder, no sign of JPEG compression, H.264 below CRF 26) with the "
+            "gentlest generator (default: copy them without restoring, with a note)",
+        ),
+    )
+    max_megapixels: float = field(
+        default=MAX_MEGAPIXELS, metadata=cli("skip larger images, with a note", metavar="MP")
+    )
+    video: VideoOutput = field(default=H264_OUTPUT, metadata=cli("how restored videos are encoded"))
+    segment_frames: int = field(
+        default=240,
+        metadata=cli(
+            "a video is written in segments of N frames; a rerun after an interruption keeps the "
+            "finished ones",
+            metavar="N",
+        ),
+    )
+    batch: int = field(
+        default=4, metadata=cli("video frames through the network at once", metavar="N")
+    )
