@@ -191,3 +191,72 @@ def test_a_change_to_the_gan_leaves_the_ssim_stage_as_it_is():
     assert "src/artifact_removal/methods/gan.py" in gan
     assert "${train_ssim.models_dir}/q${item}.pt" in gan
     assert not any(d.startswith("src/artifact_removal/methods/video") for d in ssim + gan)
+
+
+THROWAWAY = """
+import sys
+from pathlib import Path
+
+import yaml
+
+from artifact_removal.config import load_params
+from artifact_removal.methods import Method, register
+from artifact_removal.methods.ssim import TrainSsimParams, check_supervised
+from artifact_removal.stages import pipeline
+
+register(Method(
+    name="l1", label="L1 generator", section="train_l1", params=TrainSsimParams,
+    trainer="supervised", combine="blend", order=15, check=check_supervised("train_l1"),
+    notebook="02_train_ssim.ipynb", summary="trained on L1 alone",
+    defaults={"generator": "tiny", "loss": {"l1": 1.0}, "patch_size": 128, "batch_size": 16,
+              "steps": 700, "lr": 0.005, "schedule": "cosine", "checkpoint_every": 100,
+              "val_every": 200, "models_dir": "models/l1"},
+    profiles={"tiny": {"steps": 10}},
+))
+root = Path(sys.argv[1])
+assert pipeline.main(["check"]) == 1  # params.yaml has no section for it yet
+assert pipeline.main(["write"]) == 0 and pipeline.main(["check"]) == 0
+params = load_params(root / "params.yaml")
+assert params.train_l1.loss == {"l1": 1.0} and "l1" in params.evaluate.methods
+assert "l1" in params.study.methods and "l1" in params.detection.methods
+assert yaml.safe_load((root / "profiles/tiny.yaml").read_text())["train_l1"] == {"steps": 10}
+stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+print("---")
+print(yaml.safe_dump({k: stages[k] for k in ("train_l1", "evaluate", "train_ssim")}))
+"""
+
+
+def test_a_new_method_is_one_module(tmp_path):
+    """A method registered with its defaults, and `make pipeline`: its section in params.yaml
+    and the tiny profile, its name where methods are shown, its training stage in dvc.yaml,
+    its releases read by evaluation; nothing else edited. (Run apart: the registry is global.)"""
+    import shutil
+    import subprocess
+    import sys
+
+    for name in ("params.yaml", "dvc.template.yaml", "dvc.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    for folder in ("profiles", "notebooks"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    done = subprocess.run([sys.executable, "-c", THROWAWAY, str(tmp_path)], cwd=tmp_path,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    said, dumped = done.stdout.split("---\n")
+    assert "added params.yaml: train_l1" in said and "added profiles/tiny.yaml: train_l1" in said
+    stages = yaml.safe_load(dumped)
+    l1 = stages["train_l1"]
+    assert l1["foreach"] == "${degradation.qualities}"
+    body = l1["do"]
+    assert body["cmd"].endswith("-p quality ${item} -p method l1")
+    assert "${reports.dir}/02_train_l1_q${item}.ipynb" in body["cmd"]
+    assert "${train_l1.models_dir}/q${item}.pt" in body["outs"]
+    assert (
+        "train_l1" in body["params"]
+        and "src/artifact_removal/training/supervised.py" in body["deps"]
+    )
+    assert "${train_l1.models_dir}" in stages["evaluate"]["deps"]
+    assert "train_l1.models_dir" in stages["evaluate"]["params"]
+    assert stages["train_ssim"]["do"]["cmd"].endswith("-p quality ${item}")  # ssim's as before
+    assert (
+        (tmp_path / "params.yaml").read_text().startswith((REPO / "params.yaml").read_text()[:200])
+    )

@@ -24,6 +24,7 @@ from .registry import (
     BASELINES,
     METHODS,
     REPORT_FIGURES,
+    SHOWN_IN,
     Combine,
     Method,
     combine_of,
@@ -33,30 +34,22 @@ from .registry import (
     method,
     method_help,
     models_dir,
+    module_of,
     prepared_dir_of,
     put_in_order,
     qualities_of,
     register,
 )
 
-_MODULES: dict[str, str] = {}  # method -> the module that registers it (dotted, below the package)
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-    _before = set(METHODS)
     importlib.import_module(f"{__name__}.{_module}")
-    _MODULES |= {name: f"methods.{_module}" for name in set(METHODS) - _before}
 put_in_order()
-
-
-def module_of(name: str) -> str:
-    """The module of this package that registers the method `name` (`methods.gan`)."""
-    get(name)
-    return _MODULES[name]
-
 
 __all__ = [
     "BASELINES",
     "METHODS",
     "REPORT_FIGURES",
+    "SHOWN_IN",
     "Combine",
     "Method",
     "combine_of",

@@ -18,8 +18,9 @@ evaluation, restoration and the comparison read this table.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..config import ConfigError, Params, Section, add_section
@@ -36,6 +37,11 @@ REPORT_FIGURES: dict[str, tuple[str, ...]] = {
 }
 
 BASELINES = ("original", "jpeg", "h264")  # rows of the tables that are not methods
+# the params lists that show a method (scored, compared, rated, detected), and for which codec
+SHOWN_IN = {
+    "jpeg": ("evaluate.methods", "study.methods", "detection.methods"),
+    "h264": ("video.methods",),
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,11 @@ class Method:
     stage_note: str = ""  # what its training stage does, a comment in dvc.yaml
     summary: str = ""  # what it gives, for `restore --method`'s help
     default_for: Literal["image", "video"] | None = None  # what `restore --method auto` uses it for
+    # A new method's params section and its profiles' overrides (`make pipeline` writes them
+    # into params.yaml and profiles/<name>.yaml when the section is missing, and names the
+    # method in the lists of `SHOWN_IN`); the project's own methods have theirs in those files.
+    defaults: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def stage_name(self) -> str:
@@ -75,6 +86,7 @@ class Method:
 
 
 METHODS: dict[str, Method] = {}
+_MODULES: dict[str, str] = {}  # method -> the module that registered it
 _loading = [True]  # while the package imports its method modules: sections wait for the order
 
 
@@ -86,9 +98,27 @@ def register(method: Method) -> Method:
     if "models_dir" not in method.params.__dataclass_fields__:
         raise ValueError(f"{method.params.__name__} needs a models_dir (the release folder)")
     METHODS[method.name] = method
+    _MODULES[method.name] = _caller()
     if not _loading[0]:
         _add_section(method)
     return method
+
+
+def _caller() -> str:
+    """The module that registers a method: the first caller outside this one."""
+    frame = sys._getframe(1)
+    while frame.f_globals["__name__"] == __name__:
+        frame = frame.f_back
+    return frame.f_globals["__name__"]
+
+
+def module_of(name: str) -> str | None:
+    """The module of this package that registers the method `name` (`methods.gan`, dotted
+    below the package), or None for a method registered from elsewhere."""
+    get(name)
+    module = _MODULES[name]
+    package = __name__.split(".")[0]
+    return module.removeprefix(f"{package}.") if module.startswith(f"{package}.") else None
 
 
 def _add_section(method: Method) -> None:

@@ -13,19 +13,23 @@ are what its commands import (see the template's header). A new method is a new 
 from __future__ import annotations
 
 import ast
+import copy
 import io
 import json
 import re
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import FoldedScalarString
 
 from ..checkpoints import PACKAGE, import_closure
-from ..methods import METHODS, Method
+from ..config import ConfigError, parse_params
+from ..fileio import write_atomic
+from ..methods import METHODS, SHOWN_IN, Method
 from ..methods import module_of as method_module
 
 TEMPLATE = "dvc.template.yaml"
@@ -89,7 +93,7 @@ def modules_run_by(stage: dict, methods: list[Method], root: Path) -> set[str]:
             modules |= {method_module(m) for m in METHODS}
         else:
             modules.add(name)
-    return modules
+    return modules - {None}  # a method registered from outside the package has no module here
 
 
 def source_files(modules: set[str]) -> list[str]:
@@ -312,18 +316,82 @@ def _about(root: Path) -> str:
     return "".join(lines[first_blank + 1 :])
 
 
+# ---------------------------------------------------------------------------------------------
+# A new method's params
+
+
+def _round_trip() -> YAML:
+    """YAML that keeps params.yaml's comments and layout (as `config.apply_profile` does)."""
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def missing_sections(root: Path) -> list[Method]:
+    """The registry's methods whose params section params.yaml lacks."""
+    document = _round_trip().load((root / "params.yaml").read_text())
+    return [m for m in METHODS.values() if m.section not in document]
+
+
+def add_new_methods(root: Path) -> list[str]:
+    """Write each new method's section (its `defaults`) into params.yaml, name the method in
+    the lists that show it (`SHOWN_IN`), and add its overrides to the profiles it names. The
+    result is validated before anything is written. Returns what was added."""
+    new = missing_sections(root)
+    if not new:
+        return []
+    yaml, path = _round_trip(), root / "params.yaml"
+    document, added = yaml.load(path.read_text()), []
+    profiles: dict[str, Any] = {}
+    for m in new:
+        if m.defaults is None:
+            raise ConfigError(
+                f"{method_module(m.name) or 'the registry'}: method {m.name} has no section "
+                f"{m.section} in params.yaml and no `defaults` to put there"
+            )
+        document[m.section] = copy.deepcopy(m.defaults)
+        added.append(f"params.yaml: {m.section}")
+        for key in SHOWN_IN[m.codec]:
+            section, name = key.split(".")
+            if m.name not in document[section][name]:
+                document[section][name].append(m.name)
+                added.append(f"params.yaml: {key} + {m.name}")
+        for profile, overrides in m.profiles.items():
+            file = root / "profiles" / f"{profile}.yaml"
+            profiles.setdefault(file, yaml.load(file.read_text()))[m.section] = copy.deepcopy(
+                overrides
+            )
+            added.append(f"profiles/{profile}.yaml: {m.section}")
+    parse_params(json.loads(json.dumps(document)), f"{path} with {[m.name for m in new]}")
+    write_atomic(path, lambda f: yaml.dump(document, f))
+    for file, profile in profiles.items():
+        write_atomic(file, lambda f, profile=profile: yaml.dump(profile, f))
+    return added
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1 or argv[0] not in ("write", "check"):
         print("usage: python -m artifact_removal.stages.pipeline write|check", file=sys.stderr)
         return 2
     root = Path.cwd()
-    text = build(root)
+    text = build(root) if argv[0] == "check" else ""
     target = root / OUTPUT
     if argv[0] == "write":
+        for line in add_new_methods(root):
+            print(f"added {line}")
+        text = build(root)
         target.write_text(text)
         print(f"wrote {OUTPUT}: {text.count(chr(10))} lines, {len(METHODS)} methods")
         return 0
+    new = missing_sections(root)
+    if new:
+        print(
+            f"params.yaml has no section for {', '.join(m.name for m in new)}: run `make pipeline`",
+            file=sys.stderr,
+        )
+        return 1
     if not target.is_file() or target.read_text() != text:
         print(
             f"{OUTPUT} is out of date with {TEMPLATE} and the method registry: run `make pipeline`",
