@@ -149,10 +149,10 @@ def test_params_of_the_evaluation_are_checked(project):
 
 
 def test_lpips_is_a_column_when_the_metric_is_available(prepared, models):
-    from artifact_removal.metrics.lpips import _lpips_net
+    from artifact_removal.metrics.lpips import lpips_network
 
     gallery = Gallery(prepared, {"ssim": models}, CPU)
-    plumbing = Lpips(_lpips_net(random_backbone=True))  # stands in for the real weights
+    plumbing = Lpips(lpips_network("alex", None, "random_alex")[0])  # the real weights stand-in
     result = evaluate(gallery, ("test",), (10,), lpips=plumbing, progress=False)
     assert result.lpips_note == ""
     summary = summarize(result.per_image)

@@ -18,7 +18,7 @@ from artifact_removal.metrics.full_reference import (
     rgb_to_y,
     ssim,
 )
-from artifact_removal.metrics.lpips import ALEXNET_FILE, Lpips, _lpips_net
+from artifact_removal.metrics.lpips import ALEXNET_FILE, Lpips, lpips_network
 from artifact_removal.pretrained import MANIFEST, MissingWeightsError, weights_for
 
 from .conftest import SHARED_DATA
@@ -161,7 +161,8 @@ def test_lpips_takes_the_file_the_manifest_names_or_stops(tmp_path, monkeypatch)
 
 
 def test_lpips_plumbing_with_a_random_backbone(photo, gray_photo):
-    metric = Lpips(_lpips_net(random_backbone=True))  # plumbing only: never a reported score
+    # plumbing only: never a reported score
+    metric = Lpips(lpips_network("alex", None, "random_alex")[0])
     pred = jpeg_compress(photo, 10).pixels
     assert metric(photo, photo) == pytest.approx(0, abs=1e-6)
     assert metric(photo, pred) == pytest.approx(metric(pred, photo), rel=1e-4)
@@ -169,8 +170,9 @@ def test_lpips_plumbing_with_a_random_backbone(photo, gray_photo):
     assert metric(gray_photo, jpeg_compress(gray_photo, 10).pixels) > 0
 
 
-def test_lpips_builds_offline_from_torchvisions_cache(tmp_path, monkeypatch):
-    """With the AlexNet file in $TORCH_HOME, the real LPIPS model loads it and downloads nothing.
+def test_lpips_reads_the_alexnet_file_it_is_given(tmp_path, monkeypatch):
+    """The metric's AlexNet is the file `pretrained.weights_for` names (as for NoGAN's loss),
+    read offline: nothing is downloaded, and torchvision does not look for weights itself.
 
     (A random stand-in file here; `pretrained.weights_for` refuses it by its hash.)
     """
@@ -180,8 +182,9 @@ def test_lpips_builds_offline_from_torchvisions_cache(tmp_path, monkeypatch):
     checkpoints = tmp_path / "hub" / "checkpoints"
     checkpoints.mkdir(parents=True)
     torch.save(stand_in, checkpoints / ALEXNET_FILE)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "elsewhere"))
     monkeypatch.setattr("urllib.request.urlopen", lambda *a, **k: pytest.fail("downloading"))
-    net = _lpips_net(random_backbone=False)
+    net = Lpips.load(checkpoints / ALEXNET_FILE).net
     assert torch.equal(net.net.slice1[0].weight, stand_in["features.0.weight"])
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     assert weights_for("alexnet", None) is None  # not torchvision's file: refused

@@ -35,6 +35,8 @@ BACKBONES = {
     "resnet34": "resnet34-b627a593.pth",  # the U-Net of the paper's speed comparison
     "fasterrcnn_resnet50_fpn": "fasterrcnn_resnet50_fpn_coco-258fb6c6.pth",  # detection (COCO)
 }
+# the lpips package's backbone names -> BACKBONES (the metric's AlexNet; NoGAN's loss, either)
+LPIPS_BACKBONES = {"alex": "alexnet", "vgg": "vgg16"}
 # backbone -> torchvision's weights enum entry, which knows the file's address
 TORCHVISION_WEIGHTS = {
     "vgg19": "VGG19_Weights.IMAGENET1K_V1",

@@ -10,57 +10,14 @@ weights, whose name (`LpipsLoss.name`) must travel with every result, as for the
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..checkpoints import load_weights
-from ..pretrained import MissingWeightsError, cache_path
+from ..metrics.lpips import lpips_network as lpips_network
 from .pixel import WeightedLoss
-
-BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
-
-
-def lpips_network(
-    backbone: str, weights: Path | None, fallback: str | None = None, seed: int = 0
-) -> tuple[nn.Module, str]:
-    """The lpips package's model (frozen, eval mode) with the ImageNet `weights` of its
-    backbone, or the named fallback; and its name ("lpips_alex" or "random_alex_lpips")."""
-    import lpips
-
-    if backbone not in BACKBONE_FILES:
-        raise ValueError(f"unknown LPIPS backbone {backbone!r}; one of {', '.join(BACKBONE_FILES)}")
-    if weights is None and fallback != f"random_{backbone}":
-        raise MissingWeightsError(
-            f"the LPIPS loss needs {BACKBONE_FILES[backbone]} in "
-            f"{cache_path(BACKBONE_FILES[backbone]).parent} (torchvision's ImageNet backbone), "
-            f"recorded by `artifact-removal pretrained`; or the fallback random_{backbone}, "
-            "which is not the paper's loss"
-        )
-    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-        torch.manual_seed(seed)
-        warnings.simplefilter("ignore", UserWarning)  # lpips passes a deprecated argument
-        model = lpips.LPIPS(net=backbone, version="0.1", pnet_rand=True, verbose=False)
-    if weights is None:
-        name = f"random_{backbone}_lpips"
-    else:
-        imagenet = load_weights(weights)
-        try:  # lpips slices torchvision's `features`: slice<k>.<index>.<param>
-            model.net.load_state_dict(
-                {
-                    key: imagenet[f"features.{key.split('.', 1)[1]}"]
-                    for key in model.net.state_dict()
-                }
-            )
-        except (KeyError, RuntimeError) as err:
-            raise MissingWeightsError(
-                f"{weights}: not the ImageNet weights of LPIPS's {backbone} backbone ({err})"
-            ) from None
-        name = f"lpips_{backbone}"
-    return model.eval().requires_grad_(False), name
 
 
 class LpipsLoss(nn.Module):

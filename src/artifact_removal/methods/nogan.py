@@ -133,8 +133,6 @@ def _check_nogan_gan(params: Params) -> list[str]:
     return problems
 
 
-LPIPS_BACKBONES = {"alex": "alexnet", "vgg": "vgg16"}  # lpips' name -> models/pretrained.yaml
-
 register(
     Method(
         name="nogan_pre",

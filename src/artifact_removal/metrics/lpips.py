@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
-from ..pretrained import BACKBONES, cache_path
+from ..checkpoints import load_weights
+from ..pretrained import BACKBONES, LPIPS_BACKBONES, MissingWeightsError, cache_path
 
 ALEXNET_FILE = BACKBONES["alexnet"]  # torchvision's ImageNet AlexNet; sha256 starts 7be5be79
 
@@ -22,7 +24,8 @@ class Lpips:
     `Lpips.load(weights)` never downloads: without torchvision's ImageNet AlexNet (the file
     `pretrained.weights_for("alexnet", root)` gives) the metric is unavailable (`available`
     False, `reason` names the file and folder), so no number from a random backbone can pass
-    for LPIPS. The lpips package loads the AlexNet itself, from torchvision's cache.
+    for LPIPS. The AlexNet is read from that file (`lpips_network`), as NoGAN's loss reads its
+    backbone.
     """
 
     def __init__(self, net=None, reason: str = "", device: torch.device | str = "cpu"):
@@ -42,7 +45,7 @@ class Lpips:
                 "AlexNet, downloaded there by torchvision when online), recorded by "
                 "`artifact-removal pretrained`"
             )
-        return cls(_lpips_net(random_backbone=False), device=device)
+        return cls(lpips_network("alex", weights)[0], device=device)
 
     def __call__(self, gt: np.ndarray, pred: np.ndarray) -> float:
         """LPIPS distance of two (H, W, 3) or (H, W) uint8 images."""
@@ -53,15 +56,45 @@ class Lpips:
             return float(self.net.to(self.device)(a, b).mean())
 
 
-def _lpips_net(random_backbone: bool):
-    """The lpips package's AlexNet model in eval mode; `random_backbone` only for tests."""
+def lpips_network(
+    backbone: str, weights: Path | None, fallback: str | None = None, seed: int = 0
+) -> tuple[nn.Module, str]:
+    """The lpips package's model (frozen, eval mode) with the ImageNet `weights` of its
+    backbone, or the named fallback; and its name ("lpips_alex" or "random_alex_lpips")."""
     import lpips
 
-    with warnings.catch_warnings():  # lpips still passes torchvision's deprecated `pretrained`
-        warnings.simplefilter("ignore", UserWarning)
-        return lpips.LPIPS(
-            net="alex", version="0.1", pnet_rand=random_backbone, verbose=False
-        ).eval()
+    if backbone not in LPIPS_BACKBONES:
+        known = ", ".join(LPIPS_BACKBONES)
+        raise ValueError(f"unknown LPIPS backbone {backbone!r}; one of {known}")
+    file = BACKBONES[LPIPS_BACKBONES[backbone]]
+    if weights is None and fallback != f"random_{backbone}":
+        raise MissingWeightsError(
+            f"the LPIPS loss needs {file} in {cache_path(file).parent} (torchvision's ImageNet "
+            "backbone), "
+            f"recorded by `artifact-removal pretrained`; or the fallback random_{backbone}, "
+            "which is not the paper's loss"
+        )
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        torch.manual_seed(seed)
+        warnings.simplefilter("ignore", UserWarning)  # lpips passes a deprecated argument
+        model = lpips.LPIPS(net=backbone, version="0.1", pnet_rand=True, verbose=False)
+    if weights is None:
+        name = f"random_{backbone}_lpips"
+    else:
+        imagenet = load_weights(weights)
+        try:  # lpips slices torchvision's `features`: slice<k>.<index>.<param>
+            model.net.load_state_dict(
+                {
+                    key: imagenet[f"features.{key.split('.', 1)[1]}"]
+                    for key in model.net.state_dict()
+                }
+            )
+        except (KeyError, RuntimeError) as err:
+            raise MissingWeightsError(
+                f"{weights}: not the ImageNet weights of LPIPS's {backbone} backbone ({err})"
+            ) from None
+        name = f"lpips_{backbone}"
+    return model.eval().requires_grad_(False), name
 
 
 def _to_lpips_input(image: np.ndarray) -> torch.Tensor:

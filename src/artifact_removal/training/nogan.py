@@ -28,9 +28,9 @@ from ..data.prepared import load_pairs
 from ..data.samplers import PatchSampler
 from ..inference.releases import generator_release
 from ..losses.lpips_loss import LpipsLoss
-from ..methods.nogan import LPIPS_BACKBONES
 from ..pretrained import (
     BACKBONES,
+    LPIPS_BACKBONES,
     MissingWeightsError,
     cache_path,
     read_manifest,
