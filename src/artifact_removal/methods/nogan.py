@@ -148,6 +148,7 @@ register(
         "train_nogan.qualities; other QFs use the nearest)",
         qualities_key="train_nogan.qualities",
         stage="train_nogan",
+        networks=("archs.unet",),
         notebook="04_train_nogan.ipynb",
         stage_note=(
             "NoGAN (Mameli et al., ICPR 2020) for each QF of train_nogan.qualities: the U-Net's "
@@ -174,6 +175,7 @@ register(
         "other QFs use the nearest)",
         qualities_key="train_nogan.qualities",
         stage="train_nogan",
+        networks=("archs.unet",),
         notebook="04_train_nogan.ipynb",
         reports="nogan",
         published="nogan_div2k_qf20",

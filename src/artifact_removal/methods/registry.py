@@ -66,6 +66,7 @@ class Method:
     reports: Reports = "generator"  # the figures of its training report (REPORT_FIGURES)
     perceptual: bool = False  # trained with a perceptual loss (said when restoring)
     published: str | None = None  # the published table its rows are shown beside (evaluate)
+    networks: tuple[str, ...] = ("archs.generator",)  # modules of the networks it releases
     stage_note: str = ""  # what its training stage does, a comment in dvc.yaml
     summary: str = ""  # what it gives, for `restore --method`'s help
     default_for: Literal["image", "video"] | None = None  # what `restore --method auto` uses it for
@@ -100,6 +101,7 @@ def register(method: Method) -> Method:
     METHODS[method.name] = method
     _MODULES[method.name] = _caller()
     if not _loading[0]:
+        _sort()
         _add_section(method)
     return method
 
@@ -107,9 +109,9 @@ def register(method: Method) -> Method:
 def _caller() -> str:
     """The module that registers a method: the first caller outside this one."""
     frame = sys._getframe(1)
-    while frame.f_globals["__name__"] == __name__:
+    while frame.f_back and frame.f_globals.get("__name__") == __name__:
         frame = frame.f_back
-    return frame.f_globals["__name__"]
+    return frame.f_globals.get("__name__", "")
 
 
 def module_of(name: str) -> str | None:
@@ -139,12 +141,18 @@ def method(name: str, **fields: Any) -> Callable[[type], type]:
 def put_in_order() -> None:
     """Sort the registry by `Method.order` (the package imports its modules in name order)
     and add the methods' params sections in that order."""
+    if not _loading[0]:
+        return
+    _sort()
+    for m in METHODS.values():
+        _add_section(m)
+    _loading[0] = False
+
+
+def _sort() -> None:
     ranked = sorted(METHODS.values(), key=lambda m: m.order)
     METHODS.clear()
     METHODS.update((m.name, m) for m in ranked)
-    for m in ranked:
-        _add_section(m)
-    _loading[0] = False
 
 
 def get(name: str) -> Method:

@@ -28,7 +28,7 @@ from ruamel.yaml.scalarstring import FoldedScalarString
 
 from ..checkpoints import PACKAGE, import_closure
 from ..config import ConfigError, parse_params
-from ..fileio import write_atomic
+from ..fileio import write_atomic, write_text
 from ..methods import METHODS, SHOWN_IN, Method
 from ..methods import module_of as method_module
 
@@ -40,13 +40,15 @@ HEADER = (
 )
 SRC = "src/artifact_removal"
 
-RESOURCES = {  # files a module reads (importlib.resources), not imports
-    "stages/widgets.py": ("stages/compare.js",),
-    "stages/evaluate.py": ("stages/published.yaml",),
-    "stages/study.py": ("stages/study.js", "stages/published.yaml"),
-    "stages/video.py": ("stages/player.js", "stages/published.yaml"),
-    "stages/detection.py": ("stages/published.yaml",),
-}
+# a module's resource files, read with `resources.files(__package__).joinpath("NAME")`
+RESOURCE = re.compile(r"resources\.files\(__package__\)\.joinpath\(\"([^\"]+)\"\)")
+
+
+def resources_read_by(module: str) -> set[str]:
+    """The files (below the package) that a module of the package reads as resources."""
+    path = PACKAGE / module
+    folder = Path(module).parent.as_posix()
+    return {f"{folder}/{name}" for name in RESOURCE.findall(path.read_text())}
 
 
 def _yaml() -> YAML:
@@ -85,9 +87,9 @@ def modules_run_by(stage: dict, methods: list[Method], root: Path) -> set[str]:
         modules |= notebook_modules(root / "notebooks" / notebook.group(1))
     modules |= {f"training.{m.trainer}" for m in methods}
     sections = [p if isinstance(p, str) else "" for p in stage.get("params", [])]
-    for m in METHODS.values():
+    for m in METHODS.values():  # the method's module, and its network (a release names it)
         if any(p == m.section or p.startswith(f"{m.section}.") for p in sections):
-            modules.add(method_module(m.name))
+            modules |= {method_module(m.name), *m.networks}
     for name in stage.get("x-modules", []):
         if name == "methods.*":
             modules |= {method_module(m) for m in METHODS}
@@ -106,7 +108,7 @@ def source_files(modules: set[str]) -> list[str]:
         ".".join(m.split(".")[:i]) for m in modules for i in range(1, m.count(".") + 1)
     }
     files = {p.relative_to(PACKAGE).as_posix() for m in modules for p in import_closure(m)}
-    files |= {r for f in files for r in RESOURCES.get(f, ())}
+    files |= {r for f in list(files) if f.endswith(".py") for r in resources_read_by(f)}
     return [f"{SRC}/{name}" for name in _compact(files)]
 
 
@@ -334,6 +336,13 @@ def missing_sections(root: Path) -> list[Method]:
     return [m for m in METHODS.values() if m.section not in document]
 
 
+def _dotted(document: Any, key: str) -> Any:
+    """A value of a parsed params file by its dotted name (`degradation.qualities`)."""
+    for part in key.split("."):
+        document = document[part]
+    return document
+
+
 def add_new_methods(root: Path) -> list[str]:
     """Write each new method's section (its `defaults`) into params.yaml, name the method in
     the lists that show it (`SHOWN_IN`), and add its overrides to the profiles it names. The
@@ -352,11 +361,17 @@ def add_new_methods(root: Path) -> list[str]:
             )
         document[m.section] = copy.deepcopy(m.defaults)
         added.append(f"params.yaml: {m.section}")
+        trained = _dotted(document, m.qualities_key)
         for key in SHOWN_IN[m.codec]:
             section, name = key.split(".")
-            if m.name not in document[section][name]:
-                document[section][name].append(m.name)
-                added.append(f"params.yaml: {key} + {m.name}")
+            asked = document[section].get("qualities", trained)  # the study's and detection's
+            if m.name in document[section][name]:
+                continue
+            if not set(asked) <= set(trained):
+                added.append(f"params.yaml: not in {key} (not trained for {section}.qualities)")
+                continue
+            document[section][name].append(m.name)
+            added.append(f"params.yaml: {key} + {m.name}")
         for profile, overrides in m.profiles.items():
             file = root / "profiles" / f"{profile}.yaml"
             profiles.setdefault(file, yaml.load(file.read_text()))[m.section] = copy.deepcopy(
@@ -382,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in add_new_methods(root):
             print(f"added {line}")
         text = build(root)
-        target.write_text(text)
+        write_text(target, text)
         print(f"wrote {OUTPUT}: {text.count(chr(10))} lines, {len(METHODS)} methods")
         return 0
     new = missing_sections(root)
