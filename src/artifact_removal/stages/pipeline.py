@@ -327,6 +327,7 @@ def _round_trip() -> YAML:
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096  # the files' own lines stay as they are
     return yaml
 
 
@@ -360,6 +361,10 @@ def add_new_methods(root: Path) -> list[str]:
                 f"{m.section} in params.yaml and no `defaults` to put there"
             )
         document[m.section] = copy.deepcopy(m.defaults)
+        where = method_module(m.name) or "the registry"
+        document.yaml_set_comment_before_after_key(
+            m.section, before=f"\n{m.label}: its defaults, from {where} (make pipeline)"
+        )
         added.append(f"params.yaml: {m.section}")
         trained = _dotted(document, m.qualities_key)
         for key in SHOWN_IN[m.codec]:
