@@ -12,7 +12,7 @@ import yaml
 
 from artifact_removal.checkpoints import PACKAGE, import_closure, imported_modules
 from artifact_removal.methods import METHODS
-from artifact_removal.stages.pipeline import resources_read_by
+from artifact_removal.stages.stage_sources import resources_read_by
 
 from .conftest import REPO
 

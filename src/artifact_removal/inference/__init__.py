@@ -7,7 +7,8 @@
     ladder       the measured ladder: which generator (or none) each quality gets
     crf_reading  a video's CRF from its H.264 QPs
     png          PNGs that record their input and settings
-    video        restoring a whole video (`video_probe`: what a video file holds)
+    video        restoring a whole video (`video_probe`: what a video file holds;
+                 `video_mux`: writing one from packets)
     options      restore's options (`RestoreOptions`, `VideoOutput`): defaults and help
     files        the `restore` command's run, with its parts:
                  `inputs` (the files to restore, checked), `setups` (what restores them),

@@ -42,11 +42,13 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..checkpoints import FORMAT, code_fingerprint, fingerprint, load_checkpoint, save_atomic
+from ..checkpoints import code_fingerprint, fingerprint, save_atomic
 from ..config import Params, resolve_path, section_to_dict
 from ..methods import METHODS, prepared_dir_of, qualities_of
 from ..runtime import Distributed, seed_everything
 from .live import LiveLog, held_out
+from .saving import _release, _resume, _save
+from .saving import weights as weights
 
 LOG_EVERY = 10
 PREDICTOR = "qf"  # the QF predictor's name as a trainer (section train_qf)
@@ -348,69 +350,3 @@ def _short(values: dict[str, float]) -> str:
 def _lr(recipe: Recipe) -> float:
     """The learning rate of the first scheduler."""
     return next(iter(recipe.schedulers.values())).get_last_lr()[0]
-
-
-def _resume(run: Run, recipe: Recipe, identity: str) -> dict:
-    """The state of the last checkpoint of the same run, loaded into the recipe; or fresh."""
-    fresh = {"step": 0, "saved": 0, "resumed": 0, "history": [], "identity": identity}
-    if not run.checkpoint.is_file():
-        return fresh
-    saved = load_checkpoint(run.checkpoint)
-    if saved.get("identity") != identity:
-        return fresh  # another run's: start over (the file is replaced at the first save)
-    for kind, objects in (
-        ("model", recipe.modules),
-        ("optimizer", recipe.optimizers),
-        ("scheduler", recipe.schedulers),
-    ):
-        for name, obj in objects.items():
-            obj.load_state_dict(saved[kind][name])
-    recipe.load_state(saved["recipe"])
-    step = int(saved["step"])
-    return fresh | {"step": step, "saved": step, "resumed": step, "history": saved["history"]}
-
-
-def _save(run: Run, recipe: Recipe, step: int, state: dict) -> None:
-    """One atomic checkpoint of everything a resume needs."""
-    release = recipe.release()
-    save_atomic(
-        {
-            "model": {k: m.state_dict() for k, m in recipe.modules.items()},
-            "optimizer": {k: o.state_dict() for k, o in recipe.optimizers.items()},
-            "scheduler": {k: s.state_dict() for k, s in recipe.schedulers.items()},
-            "step": step,
-            "identity": state["identity"],
-            "run": state["run"],
-            "history": state["history"],
-            "recipe": recipe.state(),
-            "arch": release["arch"],
-            "model_args": release["model_args"],
-            "format": FORMAT,
-        },
-        run.checkpoint,
-    )
-
-
-def _release(run: Run, recipe: Recipe, state: dict) -> dict:
-    """The weights-only release file (see `inference.releases`), with the run's settings and
-    the fingerprints of its inputs (`run`), and their hash (`identity`).
-
-    The code's fingerprint stays in the checkpoint, where it decides whether a run resumes.
-    A release leaves it out: dvc.lock already ties each file to the code that made it, and a
-    change of the code that leaves the weights as they were (a refactor) then leaves the file
-    byte for byte as it was."""
-    release = recipe.release()
-    release["model"] = {k: v.detach().cpu().contiguous() for k, v in release["model"].items()}
-    method = f"{run.name}_predictor" if run.name in PREDICTORS else run.name
-    made_from = {k: v for k, v in state["run"].items() if k != "code"}
-    return release | {
-        "method": method,
-        "quality": run.quality,
-        "identity": fingerprint(made_from),
-        "run": made_from,
-    }
-
-
-def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A network's state dict, detached copies on the CPU."""
-    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
