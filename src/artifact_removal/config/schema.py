@@ -15,6 +15,10 @@ Device = Literal["auto", "cpu", "cuda"]
 Quality = Annotated[int, Field(ge=1, le=100)]  # IJG JPEG quality
 Positive = Annotated[int, Field(ge=1)]
 Rate = Annotated[float, Field(gt=0)]
+# x264's speed presets, fastest first (degradations.h264.PRESETS)
+X264Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
 SPLITS = ("train", "val", "test")  # the corpus' splits; extra evaluation sets have other names
 
 
@@ -64,17 +68,7 @@ class H264Params:
     generators are trained for, and the encoder's settings."""
 
     crfs: Annotated[tuple[Crf, ...], Field(min_length=1)]
-    preset: Literal[
-        "ultrafast",
-        "superfast",
-        "veryfast",
-        "faster",
-        "fast",
-        "medium",
-        "slow",
-        "slower",
-        "veryslow",
-    ]
+    preset: X264Preset
     gop: Annotated[int, Field(ge=1)]
     bframes: Annotated[int, Field(ge=0, le=16)]
 
@@ -108,17 +102,7 @@ class EncoderVarietyParams:
 
     presets: Annotated[
         tuple[
-            Literal[
-                "ultrafast",
-                "superfast",
-                "veryfast",
-                "faster",
-                "fast",
-                "medium",
-                "slow",
-                "slower",
-                "veryslow",
-            ],
+            X264Preset,
             ...,
         ],
         Field(min_length=1),
