@@ -10,6 +10,7 @@ Exit code 1 when any output differs or is in one lock only.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -24,13 +25,15 @@ def outputs(lock: dict) -> dict[str, tuple[str, str]]:
 
 
 def main(before: str, after: str) -> int:
-    a = outputs(yaml.safe_load(open(before)))
-    b = outputs(yaml.safe_load(open(after)))
+    a = outputs(yaml.safe_load(Path(before).read_text()))
+    b = outputs(yaml.safe_load(Path(after).read_text()))
     shared = [p for p in a if p in b]
     differ = [p for p in shared if a[p][0] != b[p][0]]
     alone = sorted(set(a) ^ set(b))
-    print(f"outputs compared: {len(shared)}; identical md5: {len(shared) - len(differ)}; "
-          f"different: {len(differ)}; in one lock only: {len(alone)}")  # fmt: skip
+    print(
+        f"outputs compared: {len(shared)}; identical md5: {len(shared) - len(differ)}; "
+        f"different: {len(differ)}; in one lock only: {len(alone)}"
+    )
     for p in differ:
         print(f"  different  {a[p][1]}  {p}")
     for p in alone:
