@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import json
 import re
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import yaml
 
 from artifact_removal.checkpoints import PACKAGE, import_closure, imported_modules
 from artifact_removal.methods import METHODS
-from artifact_removal.stages.stage_sources import resources_read_by
+from artifact_removal.stages.stage_sources import notebook_modules, resources_read_by
 
 from .conftest import REPO
 
@@ -73,19 +71,6 @@ def test_no_cycle_between_rooms():
     assert not cycles, f"rooms in an import cycle: {cycles}"
 
 
-def _notebook_modules(notebook: Path) -> set[str]:
-    """Modules of the package a notebook imports."""
-    found = set()
-    for cell in json.loads(notebook.read_text())["cells"]:
-        if cell["cell_type"] == "code":
-            for node in ast.walk(ast.parse("".join(cell["source"]))):
-                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
-                    "artifact_removal."
-                ):
-                    found.add(node.module.removeprefix("artifact_removal."))
-    return found
-
-
 def _stages() -> dict[str, dict]:
     return yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
@@ -97,7 +82,7 @@ def _modules_run_by(name: str, stage: dict) -> set[str]:
     modules = {re.search(r"python -m artifact_removal\.(\S+)", cmd).group(1)}
     match = re.search(r"build/notebooks/(\S+\.ipynb)", cmd)
     if match:
-        modules |= _notebook_modules(REPO / "notebooks" / match.group(1))
+        modules |= notebook_modules(REPO / "notebooks" / match.group(1))
     trainers = {m.section: f"training.{m.trainer}" for m in METHODS.values()}
     trainers["train_qf"] = "training.qf"
     return modules | ({trainers[name]} if name in trainers else set())

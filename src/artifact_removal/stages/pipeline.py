@@ -205,8 +205,8 @@ def _keep_comments(old: CommentedSeq, items: list) -> CommentedSeq:
 
 def build(root: Path) -> str:
     """dvc.yaml's text, from the template in `root` and the registry."""
-    yaml = _yaml()
-    template = yaml.load((root / TEMPLATE).read_text())
+    yaml, source = _yaml(), (root / TEMPLATE).read_text()
+    template = yaml.load(source)
     stages = CommentedMap()
     for name, stage in template["stages"].items():
         if name == "x-methods":
@@ -223,12 +223,12 @@ def build(root: Path) -> str:
     body = text.getvalue()
     body = body[body.index("stages:") :]  # the template's own header is about the template
     body = re.sub(r"([^\n])\n(  [a-z_]+:\n)", r"\1\n\n\2", body)  # a blank line between stages
-    return HEADER + "#\n" + _about(root) + body
+    return HEADER + "#\n" + _about(source) + body
 
 
-def _about(root: Path) -> str:
+def _about(template: str) -> str:
     """The template's header, less its first paragraph (which is about the template)."""
-    lines = (root / TEMPLATE).read_text().split("stages:")[0].splitlines(keepends=True)
+    lines = template.split("stages:")[0].splitlines(keepends=True)
     first_blank = next(i for i, line in enumerate(lines) if line.strip() == "#")
     return "".join(lines[first_blank + 1 :])
 
@@ -263,11 +263,11 @@ def add_new_methods(root: Path) -> list[str]:
     """Write each new method's section (its `defaults`) into params.yaml, name the method in
     the lists that show it (`SHOWN_IN`), and add its overrides to the profiles it names. The
     result is validated before anything is written. Returns what was added."""
-    new = missing_sections(root)
-    if not new:
-        return []
     yaml, path = _round_trip(), root / "params.yaml"
     document, added = yaml.load(path.read_text()), []
+    new = [m for m in METHODS.values() if m.section not in document]
+    if not new:
+        return []
     profiles: dict[str, Any] = {}
     for m in new:
         if m.defaults is None:
@@ -294,9 +294,9 @@ def add_new_methods(root: Path) -> list[str]:
             added.append(f"params.yaml: {key} + {m.name}")
         for profile, overrides in m.profiles.items():
             file = root / "profiles" / f"{profile}.yaml"
-            profiles.setdefault(file, yaml.load(file.read_text()))[m.section] = copy.deepcopy(
-                overrides
-            )
+            if file not in profiles:
+                profiles[file] = yaml.load(file.read_text())
+            profiles[file][m.section] = copy.deepcopy(overrides)
             added.append(f"profiles/{profile}.yaml: {m.section}")
     parse_params(json.loads(json.dumps(document)), f"{path} with {[m.name for m in new]}")
     write_atomic(path, lambda f: yaml.dump(document, f))
