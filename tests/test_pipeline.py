@@ -345,6 +345,17 @@ def test_restore_finds_the_pipelines_generators(repro, photo):
     ]
 
 
+def test_the_readmes_python_example_runs_in_the_project(repro, tmp_path):
+    """The README's "From Python" block, as written, inside the project after `make repro`."""
+    fresh_copy, _ = repro
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"\*\*From Python\*\*.*?```python\n(.*?)```", readme, re.S).group(1)
+    (tmp_path / "example.py").write_text(block)
+    printed = _shell(f"python {tmp_path / 'example.py'}", fresh_copy)
+    assert printed.splitlines()[0].startswith("tables 20, CNN")
+    assert "(512, 512, 3) uint8" in printed and "restored 1 of 1 inputs" in printed
+
+
 def test_outputs_hold_no_absolute_path(repro):
     """Location-independent outputs: the same files (and dvc.lock) wherever the project is."""
     fresh_copy, _ = repro

@@ -170,8 +170,8 @@ def _train_qf(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    """Restore the user's images; exit code 1 when any file failed."""
-    from ..inference.files import restore_files
+    """Restore the user's images (`api.restore_files`); exit code 1 when any file failed."""
+    from ..api import restore_files
     from ..inference.options import RestoreOptions
     from ..inference.video import VideoError
     from .parser import options_from

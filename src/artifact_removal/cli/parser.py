@@ -72,7 +72,9 @@ def add_options(parser: argparse.ArgumentParser, options: type) -> None:
             kwargs["action"] = "store_true"
         else:
             kwargs["default"] = f.default
-            if type(f.default) in (int, float):
+            if "type" in meta:
+                kwargs["type"] = meta["type"]
+            elif type(f.default) in (int, float):
                 kwargs["type"] = type(f.default)
             if choices is not None:
                 kwargs["choices"] = choices() if callable(choices) else choices

@@ -63,6 +63,7 @@ from .setups import DEFAULT_METHODS, find_project, load_setup
 from .setups import file_digest as file_digest
 from .setups import find_generators as find_generators
 from .setups import project_reading as project_reading
+from .strength import check_strength
 from .video import is_video
 
 
@@ -79,17 +80,18 @@ def restore_files(
     """Restore images and folders of images into `out_dir` as PNGs; see the module docstring.
 
     `method` is a registered method, or "auto": `DEFAULT_METHODS` for images and for videos.
-    `quality` is "auto" or a JPEG QF (H.264 CRF for the video methods), 1..100; `models_dir`
-    holds `q<QF>.pt` generators of the method (default: the project's); `predictor` is the QF
-    (or CRF) predictor's file (default: the project's). An input of better quality than any
-    generator was trained for is copied with a note, unless `restore_uncompressed` gives it
-    to the gentlest generator. An existing output that is not this run's result stops the run
-    (RestoreError) unless `overwrite` (replace it) or `skip_existing` (keep it). Images over
-    `max_megapixels` are not restored. Videos are encoded as `video` says, restored `batch`
-    frames at a time, in segments of `segment_frames` frames (a rerun finishes an interrupted
-    one). `announce` is called before the first file with what restores them
-    (`Ensemble.describe`); `log` after each file. Returns a report; inputs not restored are in
-    `report.failed`.
+    `strength` (0..1, None: the method's own) dials a method fine-tuned from another between
+    the two (`inference.strength`). `quality` is "auto" or a JPEG QF (H.264 CRF for the video
+    methods), 1..100; `models_dir` holds `q<QF>.pt` generators of the method (default: the
+    project's); `predictor` is the QF (or CRF) predictor's file (default: the project's). An
+    input of better quality than any generator was trained for is copied with a note, unless
+    `restore_uncompressed` gives it to the gentlest generator. An existing output that is not
+    this run's result stops the run (RestoreError) unless `overwrite` (replace it) or
+    `skip_existing` (keep it). Images over `max_megapixels` are not restored. Videos are
+    encoded as `video` says, restored `batch` frames at a time, in segments of
+    `segment_frames` frames (a rerun finishes an interrupted one). `announce` is called
+    before the first file with what restores them (`Ensemble.describe`); `log` after each
+    file. Returns a report; inputs not restored are in `report.failed`.
 
     `options` (`inference.options.RestoreOptions`, default: its defaults) may be given, or
     changed, field by field as keywords: `restore_files(inputs, out, method="ssim")`.
@@ -101,6 +103,7 @@ def restore_files(
     models_dir, predictor = o.models_dir, o.predictor
     segment_frames, batch = o.segment_frames, o.batch
     override = _parse_quality(o.quality)
+    strength = check_strength(o.strength)
     if bits not in (8, 16):
         raise RestoreError(f"bits must be 8 or 16, not {bits}")
     if tile % 8 or overlap % 8 or tile < 64:
@@ -147,6 +150,7 @@ def restore_files(
             override,
             torch_device,
             common,
+            strength,
         )
         for kind in kinds
     }

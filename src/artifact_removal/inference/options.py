@@ -112,6 +112,17 @@ class RestoreOptions:
     """How `restore_files` restores (see its docstring for what each option does)."""
 
     method: str = field(default=AUTO, metadata=cli(_method_help, choices=_method_choices))
+    strength: float | None = field(
+        default=None,
+        metadata=cli(
+            "the perception-distortion dial, 0..1, for a method fine-tuned from another (gan, "
+            "nogan, video_gan): 0 restores with the generator it starts from (the SSIM one: "
+            "closest to the original), 1 with its own (the GAN: most natural), a value between "
+            "with their weights interpolated (default: the method's own)",
+            metavar="S",
+            type=float,
+        ),
+    )
     quality: int | str = field(
         default=AUTO,
         metadata=cli(

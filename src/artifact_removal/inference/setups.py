@@ -17,6 +17,7 @@ from .crf_reading import QPFit, ReadingError
 from .ensemble import Ensemble, RestoreError
 from .ladder import Ladder, LadderError
 from .releases import find_releases
+from .strength import DialledEnsemble, start_of
 
 # What restores each kind of input when no method is given (`method="auto"`): the method whose
 # `default_for` names the kind (images: the GAN of the papers; videos: the generators trained
@@ -89,8 +90,20 @@ def load_setup(
     override: int | None,
     device,
     common: dict,
+    strength: float | None = None,
 ) -> Setup:
-    """The method's generators and predictor (the project's unless given), checked."""
+    """The method's generators and predictor (the project's unless given), checked. With a
+    `strength` below 1, each generator is interpolated with the one it starts from
+    (`inference.strength`); at 0 that one alone restores, as its own method does."""
+    if strength is not None and strength < 1:
+        start = start_of(method)
+        if models_dir:
+            raise RestoreError(
+                f"strength mixes the generators of {start} and {method} of the project, and "
+                "--models names one folder: run inside the project that trained both"
+            )
+        if strength == 0:  # exactly the start method's restoration
+            return load_setup(start, project, None, predictor, override, device, common)
     paths = find_generators(method, Path(models_dir) if models_dir else None, project)
     codec = get_method(method).codec
     video_method = codec != "jpeg"  # trained on H.264 frames, per CRF
@@ -106,7 +119,8 @@ def load_setup(
         predictor = resolve_path(folder, project) / "predictor.pt"
     predictor = Path(predictor) if predictor else None
     digests = {q: file_digest(p) for q, p in sorted(paths.items())}
-    ladder = _ladder(method, project, digests)
+    dialled = strength is not None and strength < 1
+    ladder = None if dialled else _ladder(method, project, digests)
     settings = {  # what an output depends on besides its input; recorded in every output
         "method": method,
         **common,
@@ -118,7 +132,24 @@ def load_setup(
     reading, reading_path = project_reading(project) if video_method else (None, None)
     if reading is not None:
         settings["crf_reading"] = file_digest(reading_path)
-    ensemble = Ensemble(paths, combine_of(method), device, predictor, codec, ladder, reading)
+    parts = dict(
+        paths=paths,
+        combine=combine_of(method),
+        device=device,
+        predictor=predictor,
+        codec=codec,
+        ladder=ladder,
+        reading=reading,
+    )
+    if dialled:
+        start_paths = find_generators(start, None, project)
+        settings["strength"] = strength
+        settings["start_generators"] = {
+            str(q): file_digest(start_paths[q]) for q in sorted(paths) if q in start_paths
+        }
+        ensemble = DialledEnsemble(start_paths, strength, **parts)
+    else:
+        ensemble = Ensemble(**parts)
     return Setup(method, ensemble, settings, fingerprint(settings))
 
 

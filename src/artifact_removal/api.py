@@ -1,0 +1,218 @@
+"""The Python API: restore images, arrays and files from your own code.
+
+    from artifact_removal.api import load
+
+    models = load("gan")                       # the project's GAN generators and QF predictor
+    restored = models.restore(pixels)          # an (H, W, 3) or (H, W) uint8 array, or a PIL image
+    restored, choice = models.restore_with_choice(image, quality=20)
+    print(choice.describe())                   # 'given 20, CNN 20 (97%) -> generator q20'
+
+    soft = load("gan", strength=0.5)           # half way between the SSIM and the GAN generator
+
+    from artifact_removal.api import restore_files
+    report = restore_files(["photos/"], "restored/", method="ssim", bits=16)
+
+`load` finds the generators in the project around the current folder (the one `make repro`
+trained), in the folder given as `project`, or in a folder of release files (`models`). A QF
+comes from the user (`quality`), else from a JPEG's quantization tables (a PIL image opened
+from a JPEG file keeps them), else from the QF predictor. An image better than every
+generator was trained for is returned unchanged (`choice.passed_through`), as `restore` copies
+it, unless `restore_uncompressed` asks for the gentlest generator.
+
+Errors are exceptions whose message is the line the command line prints: `RestoreError` (no
+generators, a bad option), `QualityUnknown` (no tables, no predictor and no `quality`),
+`ImageReadError` (a file that cannot be read), `ConfigError` (a project's params), and
+`ValueError` for an array that is not an image. The command `artifact-removal restore` is
+`restore_files` with its options from the command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+
+from .config import ConfigError
+from .data.images import ImageReadError
+from .inference.ensemble import QualityChoice, QualityUnknown, RestoreError
+from .inference.files import restore_files
+from .inference.options import AUTO, RestoreOptions
+from .inference.report import FileResult, RestoreReport
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+    from .inference.setups import Setup
+
+__all__ = [
+    "ConfigError",
+    "FileResult",
+    "ImageReadError",
+    "Models",
+    "QualityChoice",
+    "QualityUnknown",
+    "RestoreError",
+    "RestoreOptions",
+    "RestoreReport",
+    "load",
+    "restore_files",
+]
+
+Picture = TypeVar("Picture", np.ndarray, "Image.Image")
+
+
+@dataclass
+class Models:
+    """One method's generators (loaded on first use) and its QF predictor, on one device."""
+
+    setup: Setup
+
+    @property
+    def method(self) -> str:
+        """The method whose generators restore (at strength 0: the one it starts from)."""
+        return self.setup.method
+
+    @property
+    def device(self) -> torch.device:
+        return self.setup.ensemble.device
+
+    @property
+    def qualities(self) -> tuple[int, ...]:
+        """The QFs (video methods: CRFs) its generators are trained for."""
+        return tuple(sorted(self.setup.ensemble.paths))
+
+    def describe(self) -> str:
+        """What restores: method, generators, their loss, the predictor and the device."""
+        return self.setup.ensemble.describe(self.setup.method)
+
+    def choose(
+        self, image: Picture, quality: int | None = None, restore_uncompressed: bool = False
+    ) -> QualityChoice:
+        """What would restore `image`: its QF (given, from a JPEG's tables, or predicted) and
+        the generators with their weights."""
+        pixels, tables = _pixels(image)
+        return self._choose(pixels, tables, quality, restore_uncompressed)
+
+    def restore(
+        self,
+        image: Picture,
+        quality: int | None = None,
+        *,
+        tile: int = 512,
+        overlap: int = 64,
+        restore_uncompressed: bool = False,
+    ) -> Picture:
+        """`image` restored, as the same kind (array of the same shape, or PIL image);
+        unchanged when it is better than every generator was trained for."""
+        return self.restore_with_choice(
+            image,
+            quality,
+            tile=tile,
+            overlap=overlap,
+            restore_uncompressed=restore_uncompressed,
+        )[0]
+
+    def restore_with_choice(
+        self,
+        image: Picture,
+        quality: int | None = None,
+        *,
+        tile: int = 512,
+        overlap: int = 64,
+        restore_uncompressed: bool = False,
+    ) -> tuple[Picture, QualityChoice]:
+        """`restore`, and the `QualityChoice` that says how it was restored."""
+        from .inference.restore import restore_tiled
+
+        if tile % 8 or overlap % 8 or tile < 64:
+            raise RestoreError(
+                f"tile ({tile}, at least 64) and overlap ({overlap}) must be multiples of 8"
+            )
+        pixels, tables = _pixels(image)
+        choice = self._choose(pixels, tables, quality, restore_uncompressed)
+        if choice.passed_through:
+            out = pixels.copy()
+        else:
+            out = restore_tiled(
+                self.setup.ensemble.restorer(choice.generators), pixels, tile, overlap
+            )
+        return _like(image, out), choice
+
+    def _choose(self, pixels, tables, quality, restore_uncompressed) -> QualityChoice:
+        if quality is not None and not (isinstance(quality, int) and 1 <= quality <= 100):
+            raise RestoreError(f"quality must be a number from 1 to 100, not {quality!r}")
+        return self.setup.ensemble.choose(pixels, quality, tables, beyond=restore_uncompressed)
+
+
+def load(
+    method: str = AUTO,
+    *,
+    project: str | Path | None = None,
+    models: str | Path | None = None,
+    predictor: str | Path | None = None,
+    device: str = AUTO,
+    strength: float | None = None,
+) -> Models:
+    """A method's models, ready to restore images.
+
+    `method`: a registered method (`artifact-removal methods` lists them), or "auto": the GAN
+    of the papers. `project`: the project whose trained models to use (default: the one at or
+    above the current folder). `models`: a folder of `q<QF>.pt` release files instead;
+    `predictor`: the QF predictor's file (default: the project's). `device`: auto, cpu,
+    cuda[:N]. `strength`: 0..1 for a method fine-tuned from another (`inference.strength`).
+    """
+    from .inference.setups import DEFAULT_METHODS, find_project, load_setup
+    from .inference.strength import check_strength
+    from .runtime import select_device
+
+    try:
+        torch_device = select_device(device)
+    except (ValueError, RuntimeError) as err:
+        raise RestoreError(str(err)) from None
+    root = find_project(Path(project)) if project is not None else find_project()
+    if project is not None and root is None:
+        raise RestoreError(f"{project} is not inside a project (no params.yaml with a dvc.yaml)")
+    name = DEFAULT_METHODS["image"] if method == AUTO else method
+    setup = load_setup(
+        name, root, models, predictor, None, torch_device, {}, check_strength(strength)
+    )
+    return Models(setup)
+
+
+def _pixels(image) -> tuple[np.ndarray, object]:
+    """uint8 (H, W, 3) or (H, W) pixels of an array or PIL image, and a JPEG's tables."""
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        # the conversions `data.images.read_image` makes of a decoded file
+        from .data.images import _flatten_alpha, _to_8bit, _to_srgb
+        from .degradations.jpeg_quality import quality_from_tables
+
+        tables = getattr(image, "quantization", None) if image.format == "JPEG" else None
+        notes: list[str] = []
+        converted = _to_srgb(_flatten_alpha(_to_8bit(image, notes, Path("image")), notes), notes)
+        pixels = np.asarray(converted)
+        if pixels.ndim == 3 and pixels.shape[2] != 3:
+            pixels = np.asarray(converted.convert("RGB"))
+        return _pixels(np.ascontiguousarray(pixels))[0], quality_from_tables(
+            tables
+        ) if tables else None
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"expected a numpy array or a PIL image, not {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels (0..255), not {image.dtype}")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(f"expected an (H, W, 3) RGB or (H, W) gray image, not shape {image.shape}")
+    if min(image.shape[:2]) < 8:
+        raise ValueError(f"image of {image.shape[1]}x{image.shape[0]} pixels: at least 8x8 needed")
+    return np.ascontiguousarray(image), None
+
+
+def _like(image, pixels: np.ndarray):
+    """`pixels` as the kind of `image`: an array, or a PIL image (RGB, or L for gray)."""
+    from PIL import Image
+
+    return Image.fromarray(pixels) if isinstance(image, Image.Image) else pixels
