@@ -131,3 +131,20 @@ def test_the_api_raises_what_the_command_line_says(trained, photo, tmp_path):
         progress=False,
     )
     assert "not an image" in report.failed[0].error
+
+
+def test_interpolated_weights_lie_on_the_line_between_the_two_networks():
+    from artifact_removal.archs.generator import build_generator
+    from artifact_removal.inference.strength import interpolate
+
+    torch.manual_seed(0)
+    start, end = build_generator("tiny").eval(), build_generator("tiny").eval()
+    end.release = {"method": "gan"}
+    mixed = interpolate(start, end, 0.25)
+    for key, value in mixed.state_dict().items():
+        a, b = start.state_dict()[key], end.state_dict()[key]
+        expected = 0.75 * a + 0.25 * b if b.is_floating_point() else b
+        assert torch.allclose(value, expected, atol=1e-6), key
+    assert mixed.release == {"method": "gan", "strength": 0.25}
+    with pytest.raises(ValueError, match="differs between the two networks"):
+        interpolate(build_generator("very_fast").eval(), end, 0.5)

@@ -231,3 +231,37 @@ def test_the_super_resolution_input_keeps_the_size():
     for shape in ((37, 50, 3), (37, 50)):
         image = rng.integers(0, 256, shape, dtype=np.uint8)
         assert downscaled_jpeg(image, 20, 2).shape == shape
+
+
+def test_the_strength_curve_runs_between_the_two_methods(prepared, models, tmp_path):
+    from artifact_removal.inference.gallery import JPEG
+    from artifact_removal.metrics.full_reference import psnr
+    from artifact_removal.stages.strength_curve import STRENGTHS, strength_curve, strength_figure
+
+    torch.manual_seed(1)
+    for quality in (10, 40):  # a GAN fine-tuned from the SSIM generator: its weights moved
+        release = torch.load(models / f"q{quality}.pt", weights_only=True)
+        release["model"] = {k: v + 0.05 * torch.randn_like(v) for k, v in release["model"].items()}
+        save_atomic(release | {"method": "gan"}, tmp_path / "gan" / f"q{quality}.pt")
+    gallery = Gallery(prepared, {"ssim": models, "gan": tmp_path / "gan"}, CPU)
+    curve = strength_curve(gallery, "test", 10, progress=False).set_index(["method", "strength"])
+    dialled = curve.loc["gan"]
+    assert list(dialled.index) == list(STRENGTHS) and set(dialled["start"]) == {"ssim"}
+    assert set(curve["images"]) == {2}
+    for strength, method in ((0.0, "ssim"), (1.0, "gan")):  # the ends are the two methods
+        expected = np.mean([psnr(gallery.image("test", k, 0, "original"),
+                                 gallery.image("test", k, 10, method), "y")
+                            for k in gallery.keys("test")])  # fmt: skip
+        assert dialled.loc[strength, "psnr_y"] == pytest.approx(expected, abs=1e-9)
+    middle = dialled.loc[0.5, "psnr_y"]
+    assert middle not in (dialled.loc[0.0, "psnr_y"], dialled.loc[1.0, "psnr_y"])
+    assert np.isfinite(curve.loc[(JPEG, np.nan), "psnr_y"]).all()
+    figure = strength_figure(curve.reset_index(), "test")
+    assert figure.axes[0].get_xlabel().startswith("NIQE")
+    assert (
+        strength_curve(Gallery(prepared, {"ssim": models}, CPU), "test", 10, progress=False)[
+            "strength"
+        ]
+        .isna()
+        .all()
+    )  # nothing to dial: no curve
