@@ -234,3 +234,56 @@ def test_the_live_widget_syncs_with_its_model(browser, tmp_path, photo):
     g = geometry(browser)
     assert g["position"] == 70 and g["zoom"] == 1
     assert abs(_line_at(browser) - 0.7) < 0.005
+
+
+@pytest.fixture
+def dialled_gallery(prepared, models, tmp_path):  # noqa: F811
+    """SSIM generators and a GAN fine-tuned from them (their weights moved), QF 10 and 40."""
+    from artifact_removal.checkpoints import save_atomic
+
+    torch.manual_seed(1)
+    for quality in (10, 40):
+        release = torch.load(models / f"q{quality}.pt", weights_only=True)
+        release["model"] = {k: v + 0.05 * torch.randn_like(v) for k, v in release["model"].items()}
+        save_atomic(release | {"method": "gan"}, tmp_path / "gan" / f"q{quality}.pt")
+    return Gallery(prepared, {"ssim": models, "gan": tmp_path / "gan"}, torch.device("cpu"))
+
+
+def test_the_app_re_renders_the_right_version_at_the_chosen_strength(dialled_gallery):
+    g = dialled_gallery
+    app = CompareApp(g, ("test",), (10, 40), "test", "astro", 10, "jpeg", "gan")
+    assert app.strength.layout.display is None
+    assert app.slider.right_label == "gan, QF 10, strength 1"
+    assert app.slider.right == data_url(g.image("test", "astro", 10, "gan"))
+    app.strength.value = 0.0  # the method it starts from
+    assert app.slider.right_label == "gan, QF 10, strength 0"
+    assert app.slider.right == data_url(g.image("test", "astro", 10, "ssim"))
+    app.strength.value = 0.5
+    middle = app.slider.right
+    assert middle not in (data_url(g.image("test", "astro", 10, m)) for m in ("ssim", "gan"))
+    app.picks["right"].value = "original"  # nothing to dial
+    assert app.strength.layout.display == "none" and app.slider.right_label == "original"
+
+
+def test_the_reports_strength_slider_steps_through_the_versions(browser, tmp_path, dialled_gallery):
+    from artifact_removal.stages.dial import STRENGTHS
+    from artifact_removal.stages.widgets import dial_html
+
+    with pytest.raises(ValueError, match="no strength dial"):
+        dial_html(dialled_gallery, "test", "astro", 10, "ssim")
+    _open(browser, tmp_path, dial_html(dialled_gallery, "test", "astro", 10, "gan", crop=64))
+    strength = browser.find_element(By.CSS_SELECTOR, ".ar-strength")
+    assert strength.is_displayed() and strength.get_attribute("max") == str(len(STRENGTHS) - 1)
+    right = browser.find_element(By.CSS_SELECTOR, ".ar-right img")
+    labels = browser.find_elements(By.CSS_SELECTOR, ".ar-label")
+    seen = {}
+    strength.send_keys(Keys.END)  # focus it; it starts at the last strength, 1
+    for _ in STRENGTHS:
+        seen[labels[1].text] = right.get_attribute("src")
+        strength.send_keys(Keys.ARROW_LEFT)
+    assert list(seen) == [f"gan, QF 10, strength {s:g}" for s in reversed(STRENGTHS)]
+    assert len(set(seen.values())) == len(STRENGTHS)  # a picture per strength
+    assert browser.find_element(By.CSS_SELECTOR, ".ar-strength-value").text == "0"
+    _open(browser, tmp_path, compare_html(np.zeros((64, 64, 3), np.uint8), np.ones((64, 64, 3),
+                                          np.uint8)))  # fmt: skip
+    assert not browser.find_element(By.CSS_SELECTOR, ".ar-dial").is_displayed()

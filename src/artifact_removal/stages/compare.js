@@ -4,7 +4,8 @@
 // buttons magnify both images alike around the point under the line, and shift-drag (or the pan
 // button, for touch) moves a zoomed view. The same code runs inside the Jupyter widget
 // (widgets.CompareSlider) and in standalone HTML, where it needs no kernel, no network and no
-// other script.
+// other script. With `state.dial` ({values, images, labels}: the right-hand version at several
+// strengths of the perception-distortion dial), a second slider picks which one is shown.
 function arCompareMount(el, state, onChange) {
   const root = document.createElement("div");
   root.className = "ar-compare";
@@ -46,6 +47,9 @@ function arCompareMount(el, state, onChange) {
       .ar-compare button[aria-pressed="true"] { background: #333; color: #fff; }
       .ar-compare button:disabled { opacity: 0.4; cursor: default; }
       .ar-compare .ar-hint { color: #666; font-size: 12px; margin-top: 2px; }
+      .ar-compare .ar-dial { display: flex; gap: 8px; align-items: center; margin-top: 4px; }
+      .ar-compare .ar-dial[hidden] { display: none; }
+      .ar-compare .ar-dial input { flex: 0 1 240px; }
     </style>
     <div class="ar-frame">
       <div class="ar-view">
@@ -65,12 +69,20 @@ function arCompareMount(el, state, onChange) {
       <button type="button" class="ar-zoom" value="8">8x</button>
       <button type="button" class="ar-pan" aria-pressed="false">&#x2725; pan</button>
     </div>
+    <div class="ar-dial" hidden>strength
+      <input class="ar-strength" type="range" min="0" max="0" step="1"
+             aria-label="strength of the right-hand version, 0 to 1">
+      <span class="ar-strength-value"></span>
+    </div>
     <div class="ar-hint">Drag across the image (or press &larr; &rarr;) to move the line.
       Zoom magnifies around the line; shift-drag or &ldquo;pan&rdquo; moves a zoomed view.</div>`;
   el.appendChild(root);
   const find = (selector) => root.querySelector(selector);
   const [frame, view, leftLayer, line, slider, pan] = [
     ".ar-frame", ".ar-view", ".ar-left", ".ar-line", ".ar-slider", ".ar-pan"].map(find);
+  const [dialRow, strength, strengthValue] = [".ar-dial", ".ar-strength",
+    ".ar-strength-value"].map(find);
+  let dial = null; // {values, images, labels} of the right-hand version, when given
   const zooms = [...root.querySelectorAll(".ar-zoom")];
   const [rightImg, leftImg] = root.querySelectorAll("img");
   const [leftLabel, rightLabel] = root.querySelectorAll(".ar-label");
@@ -115,12 +127,28 @@ function arCompareMount(el, state, onChange) {
     if (next.right !== undefined) rightImg.src = next.right;
     if (next.leftLabel !== undefined) leftLabel.textContent = next.leftLabel;
     if (next.rightLabel !== undefined) rightLabel.textContent = next.rightLabel;
+    if (next.dial !== undefined) {
+      dial = next.dial && next.dial.values.length ? next.dial : null;
+      dialRow.hidden = !dial;
+      if (dial) {
+        strength.max = String(dial.values.length - 1);
+        strength.value = String(dial.values.length - 1);
+        showStrength(dial.values.length - 1);
+      }
+    }
     if (next.width && next.height) {
       s.width = next.width;
       frame.style.width = `${next.width}px`; // at most the page's width: max-width 100%
       view.style.aspectRatio = `${next.width} / ${next.height}`;
     }
     layout();
+  }
+
+  // The right-hand version at the dial's i-th strength.
+  function showStrength(i) {
+    rightImg.src = dial.images[i];
+    rightLabel.textContent = dial.labels[i];
+    strengthValue.textContent = String(dial.values[i]);
   }
 
   function set(name, value) {
@@ -131,6 +159,11 @@ function arCompareMount(el, state, onChange) {
   }
 
   slider.addEventListener("input", () => set("position", Number(slider.value)));
+  strength.addEventListener("input", () => {
+    if (!dial) return;
+    showStrength(Number(strength.value));
+    if (onChange) onChange("strength", dial.values[Number(strength.value)]);
+  });
   for (const button of zooms) {
     button.addEventListener("click", () => set("zoom", Number(button.value)));
   }

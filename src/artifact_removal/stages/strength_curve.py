@@ -20,26 +20,9 @@ from tqdm.auto import tqdm
 from ..config import Params, resolve_path
 from ..fileio import write_text
 from ..inference.gallery import JPEG, ORIGINAL, Gallery
-from ..inference.restore import restore_array
-from ..inference.strength import interpolate
-from ..methods import get as get_method
 from ..metrics.full_reference import psnr
+from .dial import STRENGTHS, Dial, dialled
 from .evaluate import no_reference_scores
-
-STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the points of the curve, 0 = the start method
-
-
-def dialled(gallery: Gallery, quality: int) -> list[tuple[str, str]]:
-    """(method, the method it starts from) for each method of the gallery fine-tuned from
-    another that the gallery also holds, both trained for `quality`."""
-    starts = {m: get_method(m).starts_from for m in gallery.methods}
-    return [
-        (method, start)
-        for method, start in starts.items()
-        if start in gallery.methods
-        and gallery.trained(method, quality)
-        and gallery.trained(start, quality)
-    ]
 
 
 def strength_curve(
@@ -57,7 +40,7 @@ def strength_curve(
     keys = gallery.keys(set_name)
     pairs = dialled(gallery, quality)
     jobs = [(m, s, s0, k) for m, s0 in pairs for s in strengths for k in keys]
-    nets = {}
+    dial = Dial(gallery)
     for key in keys:
         gt = gallery.image(set_name, key, 0, ORIGINAL)
         for name, image in ((ORIGINAL, gt), (JPEG, gallery.image(set_name, key, quality, JPEG))):
@@ -65,13 +48,8 @@ def strength_curve(
     for method, strength, start, key in tqdm(
         jobs, desc="strength", unit="image", disable=not progress
     ):
-        if (method, strength) not in nets:
-            nets[(method, strength)] = interpolate(
-                gallery.generator(start, quality), gallery.generator(method, quality), strength
-            )
         gt = gallery.image(set_name, key, 0, ORIGINAL)
-        jpeg = gallery.image(set_name, key, quality, JPEG)
-        restored = restore_array(nets[(method, strength)], jpeg, gallery.device)
+        restored = dial.image(set_name, key, quality, method, strength)
         scores = _scores(gt, restored, crop_border)
         rows.append(scores | {"method": method, "start": start, "strength": strength, "key": key})
     frame = pd.DataFrame(rows)

@@ -23,7 +23,9 @@ import numpy as np
 import traitlets
 from PIL import Image
 
-from ..inference.gallery import Gallery
+from ..data.images import busiest_crop
+from ..inference.gallery import JPEG, ORIGINAL, Gallery
+from .dial import STRENGTHS, Dial, dialled
 
 COMPARE_JS = resources.files(__package__).joinpath("compare.js").read_text()
 _ESM = (
@@ -143,8 +145,10 @@ def _with_html(bundle, page: str):
     return {**bundle, "text/html": page}
 
 
-def _label(method: str, quality: int) -> str:
-    return method if method == "original" else f"{method}, QF {quality}"
+def _label(method: str, quality: int, strength: float | None = None) -> str:
+    if method == "original":
+        return method
+    return f"{method}, QF {quality}" + (f", strength {strength:g}" if strength is not None else "")
 
 
 class CompareApp(ipywidgets.VBox):
@@ -169,16 +173,29 @@ class CompareApp(ipywidgets.VBox):
             )
             for name, choices in options.items()
         }
+        self.dial = Dial(gallery)
+        self.strength = ipywidgets.FloatSlider(
+            value=1.0,
+            min=0.0,
+            max=1.0,
+            step=0.05,
+            description="strength",
+            tooltip="the right-hand method's weights mixed with those of the method it "
+            "starts from (0) - the perception-distortion dial",
+            layout=ipywidgets.Layout(width="460px"),
+        )
         self.slider = CompareSlider()
         rows = [
             ipywidgets.HBox(list(self.picks.values())[:3]),
             ipywidgets.HBox(list(self.picks.values())[3:]),
+            self.strength,
             self.slider,
         ]
         super().__init__(rows)
         self.picks["set"].observe(self._set_changed, names="value")
         for name in ("image", "quality", "left", "right"):
             self.picks[name].observe(self._refresh, names="value")
+        self.strength.observe(self._refresh, names="value")
         self._refresh()
 
     def _set_changed(self, change) -> None:
@@ -189,10 +206,17 @@ class CompareApp(ipywidgets.VBox):
         v = {name: pick.value for name, pick in self.picks.items()}
         if v["image"] is None:
             return
-        images = [
-            self.gallery.image(v["set"], v["image"], v["quality"], v[s]) for s in ("left", "right")
-        ]
-        self.slider.show(*images, _label(v["left"], v["quality"]), _label(v["right"], v["quality"]))
+        left = self.gallery.image(v["set"], v["image"], v["quality"], v["left"])
+        # the strength dial: shown for a method fine-tuned from another, re-rendered on change
+        dialled_here = v["right"] in dict(dialled(self.gallery, v["quality"]))
+        self.strength.layout.display = None if dialled_here else "none"
+        strength = self.strength.value if dialled_here else None
+        if strength is None or strength == 1:
+            right = self.gallery.image(v["set"], v["image"], v["quality"], v["right"])
+        else:
+            right = self.dial.image(v["set"], v["image"], v["quality"], v["right"], strength)
+        labels = _label(v["left"], v["quality"]), _label(v["right"], v["quality"], strength)
+        self.slider.show(left, right, *labels)
 
     def _repr_mimebundle_(self, **kwargs):
         note = (
@@ -212,3 +236,45 @@ def gallery_html(gallery: Gallery, set_name: str, keys, quality: int, left: str,
             compare_html(a, b, _label(left, quality), _label(right, quality), caption=caption)
         )
     return "\n".join(parts)
+
+
+def dial_html(
+    gallery: Gallery,
+    set_name: str,
+    key: str,
+    quality: int,
+    method: str,
+    left: str = JPEG,
+    strengths: tuple[float, ...] = STRENGTHS,
+    crop: int | None = 256,
+) -> str:
+    """Standalone HTML of `left` against `method`'s restoration, with a second slider that
+    shows it at each of `strengths` (the perception-distortion dial, `inference.strength`);
+    on the busiest `crop`-pixel square of the image (None: the whole image), which keeps the
+    page small."""
+    if method not in dict(dialled(gallery, quality)):
+        raise ValueError(
+            f"{method} at QF {quality} has no strength dial: it needs a method fine-tuned from "
+            "another, both trained for the QF"
+        )
+    dial = Dial(gallery)
+    versions = [dial.image(set_name, key, quality, method, s) for s in strengths]
+    base = gallery.image(set_name, key, quality, left)
+    if crop is not None:
+        y, x = busiest_crop(gallery.image(set_name, key, 0, ORIGINAL), crop)
+        base, *versions = (v[y : y + crop, x : x + crop] for v in (base, *versions))
+    state = compare_state(
+        base,
+        versions[-1],
+        _label(left, quality),
+        _label(method, quality, strengths[-1]),
+    )
+    state["dial"] = {
+        "values": [float(s) for s in strengths],
+        "images": [data_url(v) for v in versions],
+        "labels": [_label(method, quality, s) for s in strengths],
+    }
+    caption = f"{set_name}/{key}: {_label(left, quality)} | {method} at strengths " + ", ".join(
+        f"{s:g}" for s in strengths
+    )
+    return state_html(state, caption)
