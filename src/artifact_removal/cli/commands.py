@@ -197,6 +197,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     params, root, device = _project(args)
     gallery, evaluation, summary = run_evaluation(params, root, device)
     evaluation_figures(gallery, evaluation, summary, params, root)
+    from ..stages.strength_curve import write_strength_curves
+
+    for set_name, (curve, _) in write_strength_curves(gallery, params, root).items():
+        dialled = curve.dropna(subset=["strength"])
+        if len(dialled):
+            print(f"{set_name}, QF {params.evaluate.figure_quality}, the strength dial:")
+            shown = dialled[["method", "strength", "psnr_y", "niqe"]]
+            print(shown.round(3).to_string(index=False))
     qf = evaluate_predictor(params, root, device)
     for set_name in params.test_sets:
         table = quality_table(summary, set_name, params.evaluate.figure_quality)
