@@ -206,3 +206,47 @@ def test_an_image_above_the_ensemble_is_left_as_it_is():
     choice = QualityChoice(None, cnn, None, float(cnn.quality), weights)
     assert weights == {INPUT: 1.0} and choice.passed_through
     assert choice.describe() == "CNN above 40 (80%) -> input left as it is"
+
+
+@pytest.mark.parametrize("kind", ["jpeg", "webp"])
+def test_jpeg_and_webp_outputs_keep_exif_and_are_recognised_on_rerun(models, tmp_path, photo, kind):
+    from artifact_removal.inference.options import ImageOutput
+
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    Image.fromarray(photo).save(tmp_path / "a.jpg", quality=10, exif=exif)
+    common = {"models_dir": models / "gan", "device": "cpu", "progress": False}
+    out = tmp_path / "out"
+    report = restore_files([tmp_path / "a.jpg"], out, image=ImageOutput(kind, 90), **common)
+    target = out / ("a.jpg" if kind == "jpeg" else "a.webp")
+    assert report.results[0].output == target and not report.failed
+    with Image.open(target) as written:
+        assert written.format == kind.upper() and written.size == photo.shape[1::-1]
+        assert dict(written.getexif()) == {0x010F: "TestCam"}
+        if kind == "jpeg":  # 4:4:4: no channel sampled at half resolution
+            assert {h for _, h, _, _ in written.layer} == {1}
+        pixels = np.asarray(written.convert("RGB")).astype(float)
+    png = restore_files([tmp_path / "a.jpg"], tmp_path / "png", **common).results[0].output
+    assert np.abs(pixels - read_png(png)).mean() < 3  # the same restoration, lossy-coded
+    again = restore_files([tmp_path / "a.jpg"], out, image=ImageOutput(kind, 90), **common)
+    assert again.results[0].status == "done"
+    with pytest.raises(RestoreError, match="not what this run would write"):
+        restore_files([tmp_path / "a.jpg"], out, image=ImageOutput(kind, 80), **common)
+    with pytest.raises(RestoreError, match="needs --format png"):
+        restore_files([tmp_path / "a.jpg"], tmp_path / "o16", image=ImageOutput(kind), bits=16,
+                      **common)  # fmt: skip
+
+
+def test_a_jpeg_left_as_it_is_is_copied_byte_for_byte(models, tmp_path, photo, capsys):
+    """...into a JPEG output: no second encoding, the record in a comment segment."""
+    Image.fromarray(photo).save(tmp_path / "cam.jpg", quality=92)  # above the ladder
+    code = main(["restore", str(tmp_path / "cam.jpg"), "-o", str(tmp_path / "out"), "--models",
+                 str(models / "gan"), "--device", "cpu", "--format", "jpeg"])  # fmt: skip
+    assert code == 0 and "copied without restoring" in capsys.readouterr().out
+    written = (tmp_path / "out" / "cam.jpg").read_bytes()
+    original = (tmp_path / "cam.jpg").read_bytes()
+    length = int.from_bytes(written[4:6], "big")  # SOI, then our comment segment (FF FE)
+    assert written[2:4] == b"\xff\xfe" and written[:2] + written[4 + length :] == original
+    with pytest.raises(SystemExit):
+        main(["restore", str(tmp_path / "cam.jpg"), "-o", str(tmp_path / "o2"), "--format", "gif"])
+    assert "invalid choice: 'gif'" in capsys.readouterr().err

@@ -11,6 +11,7 @@
 
     from artifact_removal.api import restore_files
     report = restore_files(["photos/"], "restored/", method="ssim", bits=16)
+    report = restore_files(["photos/"], "small/", image=ImageOutput("jpeg", 90))
 
 `load` finds the generators in the project around the current folder (the one `make repro`
 trained), in the folder given as `project`, or in a folder of release files (`models`). A QF
@@ -38,7 +39,7 @@ from .config import ConfigError
 from .data.images import ImageReadError
 from .inference.ensemble import QualityChoice, QualityUnknown, RestoreError
 from .inference.files import restore_files
-from .inference.options import AUTO, RestoreOptions
+from .inference.options import AUTO, ImageOutput, RestoreOptions, VideoOutput
 from .inference.report import FileResult, RestoreReport
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigError",
     "FileResult",
+    "ImageOutput",
     "ImageReadError",
     "Models",
     "QualityChoice",
@@ -57,6 +59,7 @@ __all__ = [
     "RestoreError",
     "RestoreOptions",
     "RestoreReport",
+    "VideoOutput",
     "load",
     "restore_files",
 ]

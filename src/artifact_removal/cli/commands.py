@@ -178,7 +178,7 @@ def _restore(args: argparse.Namespace) -> int:
 
     try:
         options = options_from(args, RestoreOptions)
-    except VideoError as err:
+    except (VideoError, ValueError) as err:
         raise ConfigError(str(err)) from None
     report = restore_files(args.inputs, args.output, options, announce=print)
     print(report.summary())

@@ -106,6 +106,8 @@ def restore_files(
     strength = check_strength(o.strength)
     if bits not in (8, 16):
         raise RestoreError(f"bits must be 8 or 16, not {bits}")
+    if bits == 16 and o.image.format != "png":
+        raise RestoreError(f"{o.image.format} outputs are 8-bit; --bits 16 needs --format png")
     if tile % 8 or overlap % 8 or tile < 64:
         raise RestoreError(
             f"tile ({tile}, at least 64) and overlap ({overlap}) must be multiples of 8"
@@ -121,7 +123,7 @@ def restore_files(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise RestoreError(f"{out_dir} is a file; the output (-o) is a folder for the PNGs")
-    files, skipped = collect_inputs(inputs, out_dir, video)
+    files, skipped = collect_inputs(inputs, out_dir, video, o.image.suffix)
     kinds = sorted({"video" if is_video(p) else "image" for p, _ in files}) or ["image"]
     if method == AUTO and len(kinds) > 1 and (models_dir or predictor):
         raise RestoreError(
@@ -140,6 +142,7 @@ def restore_files(
         "tile": tile,
         "overlap": overlap,
         "uncompressed": o.restore_uncompressed,
+        **o.image.settings(),
     }
     setups = {
         kind: load_setup(
@@ -234,6 +237,7 @@ def _restore_locked(
                         o.bits,
                         o.restore_uncompressed,
                         o.max_megapixels,
+                        o.image,
                     )
                 report.results.append(result)
                 if log:

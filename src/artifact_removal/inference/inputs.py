@@ -127,12 +127,15 @@ def _segments_folder(path: Path) -> bool:
 
 
 def collect_inputs(
-    inputs: Iterable[str | Path], out_dir: str | Path, video: VideoOutput = H264_OUTPUT
+    inputs: Iterable[str | Path],
+    out_dir: str | Path,
+    video: VideoOutput = H264_OUTPUT,
+    image_suffix: str = ".png",
 ) -> tuple[list[tuple[Path, Path]], list[FileResult]]:
     """(file, output name relative to OUTDIR) for every image and video among the inputs, and a
     result with the reason for every input that is not one. Folders are searched recursively;
-    their files keep their place below them. Names are unique (`unique_names`): .png for
-    images, `video`'s suffix for videos."""
+    their files keep their place below them. Names are unique (`unique_names`): `image_suffix`
+    for images, `video`'s suffix for videos."""
     out_dir = Path(out_dir).resolve()
     files, skipped = [], []
     for item in map(Path, inputs):
@@ -170,6 +173,6 @@ def collect_inputs(
             skipped.append(FileResult(item, error="no such file or folder", status=SKIPPED))
     sources = {p.resolve() for p, _ in files}
     taken = {p.relative_to(out_dir) for p in sources if p.is_relative_to(out_dir)}
-    suffixes = [video.suffix(p) if is_video(p) else ".png" for p, _ in files]
+    suffixes = [video.suffix(p) if is_video(p) else image_suffix for p, _ in files]
     names = unique_names([rel for _, rel in files], taken, suffixes)
     return [(path, name) for (path, _), name in zip(files, names, strict=True)], skipped

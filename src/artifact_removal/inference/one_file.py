@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from ..archs.qf_net import ABOVE
 from ..data.images import ImageReadError, read_image
 from ..degradations.h264 import x264_quality
-from ..degradations.jpeg_quality import jpeg_quality
+from ..degradations.jpeg_quality import TableQuality, jpeg_quality
 from ..degradations.yuv import frame_to_rgb
 from .ensemble import (
     INPUT,
@@ -26,7 +26,8 @@ from .ensemble import (
     RestoreError,
     ensemble_weights,
 )
-from .png import write_png_record
+from .image_files import copy_jpeg_record, write_image_record
+from .options import PNG_OUTPUT, ImageOutput
 from .report import COPIED, FAILED, SKIPPED, FileResult
 from .restore import Restorer, restore_tiled, tile_count
 from .video import H264_OUTPUT, VideoOutput, copy_video, restore_video
@@ -72,8 +73,10 @@ def restore_image_file(
     bits: int,
     restore_uncompressed: bool,
     max_megapixels: float,
+    output: ImageOutput = PNG_OUTPUT,
 ) -> FileResult:
-    """Read, choose, restore (or copy) and write one image; failures go into the result."""
+    """Read, choose, restore (or copy) and write one image in `output`'s format; failures go
+    into the result. A JPEG input left as it is becomes a JPEG output byte for byte."""
     result = FileResult(path)
     try:
         pixels_in_file = _pixel_count(path)
@@ -93,19 +96,15 @@ def restore_image_file(
         icc = any("ICC" in n for n in loaded.notes)
         if choice.passed_through:
             result.notes += (_why_copied(choice, ensemble),)
-            write_png_record(
-                target,
-                pixels if bits == 8 else pixels.astype(np.float32),
-                bits,
-                icc,
-                record,
-                replace,
-                loaded.exif,
-            )
+            if output.format == "jpeg" and isinstance(choice.tables, TableQuality):
+                copy_jpeg_record(path, target, record, replace)  # no second encoding
+            else:
+                deep = pixels if bits == 8 else pixels.astype(np.float32)
+                write_image_record(target, deep, output, bits, icc, record, replace, loaded.exif)
             result.status, result.output = COPIED, target
             return result
         restored = _restore(ensemble.restorer(choice.generators), pixels, tile, overlap, bits)
-        write_png_record(target, restored, bits, icc, record, replace, loaded.exif)
+        write_image_record(target, restored, output, bits, icc, record, replace, loaded.exif)
         result.output = target
     except Exception as err:
         _failed(result, err, target)

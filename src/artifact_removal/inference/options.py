@@ -94,6 +94,49 @@ class VideoOutput:
 
 H264_OUTPUT = VideoOutput()  # the default: libx264 at CRF 6, 4:4:4, preset medium
 
+IMAGE_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+
+
+@dataclass(frozen=True)
+class ImageOutput:
+    """How a restored image is written: `png` (lossless, 8 or 16 bits), `jpeg` (4:4:4, at
+    `image_quality`) or `webp` (lossy at `image_quality`, 4:2:0 as lossy WebP always is;
+    lossless at 100). Each keeps the input's EXIF and an sRGB ICC profile."""
+
+    format: str = field(
+        default="png",
+        metadata=cli(
+            "restored images: png (lossless), jpeg (4:4:4) or webp, the last two at "
+            "--image-quality; a restored PNG is often 5 to 10 times its JPEG input",
+            choices=list(IMAGE_FORMATS),
+        ),
+    )
+    image_quality: int = field(
+        default=95,
+        metadata=cli(
+            "quality of JPEG and WebP outputs, 1..100 (WebP: 100 is lossless)", metavar="N"
+        ),
+    )
+
+    def __post_init__(self):
+        if self.format not in IMAGE_FORMATS:
+            raise ValueError(
+                f"image format must be one of {', '.join(IMAGE_FORMATS)}, not {self.format!r}"
+            )
+        if not 1 <= self.image_quality <= 100:
+            raise ValueError(f"image quality must be in 1..100, not {self.image_quality}")
+
+    @property
+    def suffix(self) -> str:
+        return IMAGE_FORMATS[self.format]
+
+    def settings(self) -> dict:
+        """What an output depends on; empty for PNG (the default, recorded as before)."""
+        return {} if self.format == "png" else {"format": self.format, "q": self.image_quality}
+
+
+PNG_OUTPUT = ImageOutput()
+
 
 def _method_choices() -> list[str]:
     from ..methods import METHODS
@@ -165,6 +208,7 @@ class RestoreOptions:
             "PNG bit depth; 16 keeps the generator's output before rounding", choices=[8, 16]
         ),
     )
+    image: ImageOutput = field(default=PNG_OUTPUT, metadata=cli("how restored images are written"))
     overwrite: bool = field(
         default=False,
         metadata=cli(

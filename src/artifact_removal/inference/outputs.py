@@ -11,7 +11,7 @@ from itertools import chain, count
 from pathlib import Path
 
 from .ensemble import RestoreError
-from .png import read_record
+from .image_files import read_output_record
 from .report import DONE, KEPT, SKIPPED, FileResult
 from .setups import Setup, file_digest
 from .video import is_video, read_video_record
@@ -127,5 +127,5 @@ def _path_problem(out_dir: Path, name: Path, sources: set[Path]) -> str | None:
 
 
 def _read_record(target: Path) -> dict | None:
-    """What made an existing output: a PNG's text chunk, a video's metadata."""
-    return read_video_record(target) if is_video(target) else read_record(target)
+    """What made an existing output: an image's record (`image_files`), a video's metadata."""
+    return read_video_record(target) if is_video(target) else read_output_record(target)

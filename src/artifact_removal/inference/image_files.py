@@ -1,0 +1,98 @@
+"""Restored images as PNG, JPEG or WebP files that say where they came from.
+
+Every output carries the record of what made it (`inference.png`): in a PNG's text chunk, a
+JPEG's comment (COM) segment, a WebP's XMP chunk, as `artifact-removal {json}`. A rerun reads
+it to skip finished outputs and to leave other files alone. JPEG is written in 4:4:4 (the
+restored colour, not halved again), WebP lossy (4:2:0: the format has no other) or lossless
+at quality 100; both keep the input's EXIF and an sRGB ICC profile.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from ..fileio import write_atomic
+from .options import ImageOutput
+from .png import KEYWORD, SIGNATURE, _text, read_record, write_png_record
+
+PREFIX = KEYWORD + b" "  # before the JSON, in a JPEG comment or WebP XMP chunk
+JPEG_START = b"\xff\xd8"
+
+
+def write_image_record(
+    path: Path,
+    pixels: np.ndarray,
+    output: ImageOutput,
+    bits: int,
+    icc: bool,
+    record: dict,
+    replace: bool = True,
+    exif: bytes = b"",
+) -> None:
+    """Write (H, W, 3) or (H, W) pixels (uint8, or floats in [0, 255]) in `output`'s format
+    with `record`, atomically; `replace=False` never replaces an existing file."""
+    if output.format == "png":
+        write_png_record(path, pixels, bits, icc, record, replace, exif)
+        return
+    if bits != 8:
+        raise ValueError(f"{output.format} outputs are 8-bit; 16 bits needs --format png")
+    from PIL import Image, ImageCms
+
+    if pixels.dtype != np.uint8:
+        pixels = np.rint(pixels).clip(0, 255).astype(np.uint8)
+    image = Image.fromarray(pixels)
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes() if icc else None
+    tagged = PREFIX + _text(record).encode()
+    options: dict = {"quality": output.image_quality, "icc_profile": profile}
+    options |= {"exif": exif} if exif else {}
+    if output.format == "jpeg":
+        options |= {"subsampling": 0, "comment": tagged, "format": "JPEG"}
+    else:
+        lossless = output.image_quality == 100
+        options |= {"lossless": lossless, "xmp": tagged, "format": "WEBP", "method": 4}
+    write_atomic(path, lambda f: image.save(f, **options), replace=replace)
+
+
+def copy_jpeg_record(source: Path, path: Path, record: dict, replace: bool = True) -> None:
+    """A JPEG input as it is, byte for byte, with `record` in a comment segment inserted after
+    its start marker: what a JPEG output of an input left as it is holds (re-encoding would
+    lose quality)."""
+    data = Path(source).read_bytes()
+    if not data.startswith(JPEG_START):
+        raise ValueError(f"{source} is not a JPEG file")
+    body = PREFIX + _text(record).encode()
+    segment = b"\xff\xfe" + struct.pack(">H", len(body) + 2) + body
+    write_atomic(path, data[:2] + segment + data[2:], replace=replace)
+
+
+def read_output_record(path: str | Path) -> dict | None:
+    """The record of an image `restore` wrote (PNG, JPEG or WebP); None for any other file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return None
+    if head.startswith(SIGNATURE):
+        return read_record(path)
+    if not (head.startswith(JPEG_START) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:  # the header only: nothing is decoded
+            tagged = image.info.get("comment" if image.format == "JPEG" else "xmp")
+    except Exception:  # damaged or foreign: not ours
+        return None
+    if isinstance(tagged, str):
+        tagged = tagged.encode()
+    if not tagged or not tagged.startswith(PREFIX):
+        return None
+    try:
+        found = json.loads(tagged[len(PREFIX) :])
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
