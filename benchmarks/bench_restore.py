@@ -35,7 +35,8 @@ import numpy as np
 import torch
 
 from artifact_removal.archs.generator import build_generator, count_parameters
-from artifact_removal.inference.restore import restore_float, restore_tiled, tile_count
+from artifact_removal.inference.restore import restore_float
+from artifact_removal.inference.tiles import restore_tiled, tile_count
 from artifact_removal.runtime import seed_everything, select_device
 
 RESULTS = Path(__file__).with_name("RESULTS.md")

@@ -12,7 +12,7 @@ from artifact_removal.cli import main
 from artifact_removal.data.images import read_png
 from artifact_removal.degradations.h264 import StreamQuality, x264_quality
 from artifact_removal.degradations.jpeg import decode_jpeg
-from artifact_removal.inference.ensemble import (
+from artifact_removal.inference.choice import (
     INPUT,
     QualityChoice,
     RestoreError,

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from artifact_removal.config import apply_profile
-from artifact_removal.inference.ensemble import INPUT, ensemble_weights
+from artifact_removal.inference.choice import INPUT, ensemble_weights
 from artifact_removal.inference.files import restore_files
 from artifact_removal.inference.ladder import (
     Ladder,

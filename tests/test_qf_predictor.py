@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from artifact_removal.archs.generator import build_generator
-from artifact_removal.archs.qf_net import ABOVE, QFNet, class_cells, dct_basis, nearest_class
+from artifact_removal.archs.qf_labels import ABOVE, class_cells, nearest_class
+from artifact_removal.archs.qf_net import QFNet, dct_basis
 from artifact_removal.checkpoints import CheckpointError, load_checkpoint, save_atomic
 from artifact_removal.cli import main
 from artifact_removal.data.samplers import QFSampler

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from artifact_removal.archs.qf_net import ABOVE
+from artifact_removal.archs.qf_labels import ABOVE
 from artifact_removal.cli import main
 from artifact_removal.data.images import read_png
-from artifact_removal.inference.ensemble import (
+from artifact_removal.inference.choice import (
     INPUT,
     QualityChoice,
     RestoreError,

@@ -6,7 +6,7 @@ file-level code uses uint8 (H, W, 3) arrays.
 
 Sub-packages, each importing only from those below it (a test checks):
 
-    cli             the command line
+    cli             the command line; api, the Python API
     stages          what the stage notebooks call: reports, plots, widgets, notebook runs
     training        the run engine and one recipe per method or model
     inference       release files, restoring images and files, the QF ensemble

@@ -37,7 +37,7 @@ import numpy as np
 
 from .config import ConfigError
 from .data.images import ImageReadError
-from .inference.ensemble import QualityChoice, QualityUnknown, RestoreError
+from .inference.choice import QualityChoice, QualityUnknown, RestoreError
 from .inference.files import restore_files
 from .inference.options import AUTO, ImageOutput, RestoreOptions, VideoOutput
 from .inference.report import FileResult, RestoreReport
@@ -128,7 +128,7 @@ class Models:
         restore_uncompressed: bool = False,
     ) -> tuple[Picture, QualityChoice]:
         """`restore`, and the `QualityChoice` that says how it was restored."""
-        from .inference.restore import restore_tiled
+        from .inference.tiles import restore_tiled
 
         if tile % 8 or overlap % 8 or tile < 64:
             raise RestoreError(

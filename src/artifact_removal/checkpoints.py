@@ -19,8 +19,6 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-import torch
-
 from .fileio import write_atomic
 
 PACKAGE = Path(__file__).resolve().parent
@@ -37,6 +35,8 @@ class CheckpointError(RuntimeError):
 
 def save_atomic(obj: object, path: Path) -> None:
     """torch.save through `fileio.write_atomic` (a unique temporary file, fsync, rename)."""
+    import torch  # here: fingerprints and errors are read where torch is not installed
+
     write_atomic(path, lambda f: torch.save(obj, f))
 
 
@@ -44,6 +44,8 @@ def load_weights(path: Path) -> object:
     """Any PyTorch file (this project's, or a pretrained state dict) loaded with
     weights_only=True (no pickled code runs); every way a file can be damaged is one
     `CheckpointError`, one line, naming the file."""
+    import torch
+
     path = Path(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)

@@ -186,7 +186,9 @@ class UpBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = self.up(x)
-        if x.shape[-2:] != skip.shape[-2:]:
+        if x.shape[-2:] != skip.shape[-2:] or torch.compiler.is_exporting():
+            # odd sizes: back to the skip's. An export (ONNX) keeps the step for every size;
+            # at equal sizes it is the identity
             x = F.interpolate(x, size=skip.shape[-2:], mode="nearest")
         return self.attention(self.convs(torch.cat([x, self.skip_norm(skip)], dim=1)))
 
@@ -227,7 +229,7 @@ class UNet(nn.Module):
         for block, skip in zip(self.decoder, reversed(features[:-1]), strict=True):
             x = block(x, skip)
         x = self.last_up(x)
-        if x.shape[-2:] != lq.shape[-2:]:
+        if x.shape[-2:] != lq.shape[-2:] or torch.compiler.is_exporting():
             x = F.interpolate(x, size=lq.shape[-2:], mode="nearest")
         x = torch.cat([x, lq], dim=1)
         x = F.relu(x + self.refine(x))

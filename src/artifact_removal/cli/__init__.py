@@ -23,7 +23,7 @@ KNOWN_ERRORS = {
     "artifact_removal.checkpoints": "CheckpointError",
     "artifact_removal.data.corpus": "CorpusError",
     "artifact_removal.data.prepared": "DataError",
-    "artifact_removal.inference.ensemble": "RestoreError",
+    "artifact_removal.inference.choice": "RestoreError",
     "artifact_removal.inference.gallery": "MissingRelease",
     "artifact_removal.metrics.no_reference": "MissingModelError",
     "artifact_removal.pretrained": "MissingWeightsError",

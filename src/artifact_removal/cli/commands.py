@@ -185,6 +185,30 @@ def _restore(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    """Export a method to ONNX (`inference.export`)."""
+    from ..inference.export import export_onnx
+    from ..inference.setups import find_project
+
+    manifest = export_onnx(args.method, args.output, find_project(), args.models, args.predictor)
+    for quality, entry in manifest["generators"].items():
+        print(
+            f"{args.output}/{entry['file']}: {args.method} q{quality} from {entry['source']}, "
+            f"at most {entry['max_difference']:.2g} of 255 from PyTorch"
+        )
+    predictor = manifest["predictor"]
+    if predictor:
+        print(
+            f"{args.output}/{predictor['file']} (+ {predictor['grid']}): the predictor, logits at "
+            f"most {predictor['max_difference']:.2g} from PyTorch"
+        )
+    else:
+        print("no predictor exported (none found): restore will need --quality N")
+    ladder = "copied" if manifest["ladder"] else "none"
+    print(f"{args.output}/manifest.json; measured ladder: {ladder}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     """The evaluate stage without a notebook: tables, metrics and figures."""
     from ..stages.evaluate import (

@@ -11,6 +11,7 @@ from ..methods import METHODS
 from .commands import (
     _corpus,
     _evaluate,
+    _export,
     _fetch_models,
     _methods,
     _notebook,
@@ -221,6 +222,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for the PNGs (created if missing)",
     )
     add_options(p, RestoreOptions)
+
+    p = command(
+        "export",
+        _export,
+        "export a method's generators and predictor to ONNX",
+        description="Write each per-QF generator of a method (any height and width) and its QF "
+        "(or CRF)\npredictor to ONNX, with the project's measured ladder and a manifest.json; "
+        "`restore\n--backend onnxruntime --models DIR` restores from the folder without torch.",
+        epilog="example:\n  artifact-removal export --method gan --format onnx -o export/gan\n"
+        "  artifact-removal restore photos/ -o out/ --backend onnxruntime --models export/gan",
+    )
+    p.add_argument("--method", required=True, choices=list(METHODS), help="the method to export")
+    p.add_argument("--format", default="onnx", choices=["onnx"], help="the export's format")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write")
+    p.add_argument(
+        "--models",
+        default=None,
+        metavar="DIR",
+        help="folder of q<QF>.pt generators (default: the project's models/<method>)",
+    )
+    p.add_argument(
+        "--predictor",
+        default=None,
+        metavar="FILE",
+        help="the predictor's release file (default: the project's)",
+    )
 
     p = command(
         "evaluate",

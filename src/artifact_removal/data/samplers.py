@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..archs.qf_net import class_cells
+from ..archs.qf_labels import class_cells
 from ..checkpoints import files_fingerprint
 from ..degradations.jpeg import decode_jpeg, jpeg_compress
 from .images import read_png

@@ -306,7 +306,7 @@ def predictor_data(params, clips: list[SourceClip], out: Path, progress: bool = 
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from ..archs.qf_net import class_cells
+    from ..archs.qf_labels import class_cells
     from ..degradations.h264 import h264_compress
     from ..fileio import write_csv
     from .images import write_png

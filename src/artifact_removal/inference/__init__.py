@@ -1,12 +1,16 @@
 """Inference, which never imports training: one module per job.
 
     releases     loading release files
-    restore      restoring one image, whole or in overlapping tiles
-    qf           the QF predictor's answer
+    restore      restoring one image or a batch of frames with PyTorch generators
+    tiles        any restorer over overlapping tiles (numpy only)
+    qf           the QF predictor at work (`qf_answer`: its patches and answer, no torch)
+    choice       what restores an image: its quality, the generators and their weights
     ensemble     the per-QF generators, chosen or blended by the input's quality
+    strength     the perception-distortion dial: a generator between two methods
+    export       ONNX export of a method; `onnx_backend` restores from it without torch
     ladder       the measured ladder: which generator (or none) each quality gets
     crf_reading  a video's CRF from its H.264 QPs
-    png          PNGs that record their input and settings
+    png          PNGs that record their input and settings (`image_files`: PNG, JPEG, WebP)
     video        restoring a whole video (`video_probe`: what a video file holds;
                  `video_mux`: writing one from packets)
     options      restore's options (`RestoreOptions`, `VideoOutput`): defaults and help

@@ -22,129 +22,32 @@ that restored the validation split best, instead of the rule above.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from ..archs.qf_net import QFNet, label_name
 from ..checkpoints import CheckpointError
 from ..degradations.h264 import StreamQuality
 from ..degradations.jpeg_quality import TableQuality
 from ..methods import Combine
+from .choice import (
+    INPUT,
+    QualityChoice,
+    QualityUnknown,
+    RestoreError,
+    ensemble_weights,
+    pass_through_level,
+)
 from .crf_reading import QPFit, QPQuality
-from .ladder import Ladder
-from .qf import QFPrediction, predict
-from .releases import load_generator, load_predictor
-from .restore import Restorer, blend
+from .tiles import Restorer
 
-# Below this (calibrated) probability that the QF is its answer's class or a neighbouring one,
-# the QF predictor's choice is printed with a warning; its answer is then already the gentlest
-# of its likely ones (`inference.qf.gentle_answer`). Low confidence means an image unlike the
-# training data (a resized or re-encoded copy, a screenshot), where a wrong QF over- or
-# under-smooths.
-UNSURE = 0.8
-# The input itself, as a rung of the ensemble (no QF or CRF is 0 in a key of the weights).
-INPUT = 0
-# How far beyond the gentlest trained level the input is left as it is, per codec: QF steps up
-# for JPEG, CRF steps down for H.264 (where a lower CRF is a better quality).
-PASS_THROUGH = {"jpeg": 15, "h264": -6}
+if TYPE_CHECKING:
+    import torch
 
-
-class RestoreError(RuntimeError):
-    """A problem that stops the whole run (no generators, bad options); says what to do."""
-
-
-class QualityUnknown(ValueError):
-    """Neither tables, a predictor nor the user tell an image's quality."""
-
-
-def pass_through_level(codec: str, available: Sequence[int]) -> int:
-    """The level (QF or CRF) from which the input is left as it is (`PASS_THROUGH`)."""
-    step = PASS_THROUGH[codec]
-    return max(available) + step if step > 0 else min(available) + step
-
-
-def ensemble_weights(
-    quality: float,
-    available: Sequence[int],
-    combine: Combine = "blend",
-    pass_through: int | None = None,
-) -> dict[int, float]:
-    """Generators (`INPUT`: the input itself) and weights for a level: its own generator when
-    trained; between two rungs (trained levels, and `pass_through` for `INPUT`), their blend
-    linear in the level, or the nearest (the lower on a tie); outside them, the nearest end."""
-    rungs = {q: q for q in available} | ({pass_through: INPUT} if pass_through is not None else {})
-    levels = sorted(rungs)
-    if quality <= levels[0]:
-        return {rungs[levels[0]]: 1.0}
-    if quality >= levels[-1]:
-        return {rungs[levels[-1]]: 1.0}
-    if int(quality) == quality and int(quality) in levels:
-        return {rungs[int(quality)]: 1.0}
-    upper = next(q for q in levels if q > quality)
-    lower = levels[levels.index(upper) - 1]
-    t = (quality - lower) / (upper - lower)
-    if combine == "nearest":
-        return {rungs[upper if t > 0.5 else lower]: 1.0}
-    return {rungs[lower]: round(1 - t, 6), rungs[upper]: round(t, 6)}
-
-
-@dataclass(frozen=True)
-class QualityChoice:
-    """What is known of an image's QF and which generators restore it, with what weights."""
-
-    tables: TableQuality | StreamQuality | QPQuality | None  # what the file says: a JPEG's
-    # tables, a video's x264 settings, or the CRF its H.264 QPs read as
-    cnn: QFPrediction | None
-    override: int | None
-    used: float
-    generators: dict[int, float]
-    unit: str = "QF"  # what the quality is: QF (JPEG) or CRF (H.264)
-
-    @property
-    def unsure(self) -> str | None:
-        """A warning when the QF predictor alone decided and was not sure, else None."""
-        if self.override is not None or self.tables is not None or self.cnn is None:
-            return None
-        if self.cnn.confidence >= UNSURE:
-            return None
-        ranked = sorted(self.cnn.probabilities.items(), key=lambda kv: -kv[1])[:3]
-        labels = tuple(self.cnn.probabilities)
-        shown = ", ".join(f"{label_name(q, labels)} {p:.0%}" for q, p in ranked)
-        return (
-            f"the {self.unit} predictor is unsure ({shown}); restored as {self.unit} "
-            f"{self.used:g}, the gentlest of its likely answers: if you know the quality, give "
-            "it with --quality N"
-        )
-
-    def describe(self) -> str:
-        """e.g. 'tables 30, CNN 30 (97%) -> generator q30'."""
-        parts = []
-        if self.override is not None:
-            parts.append(f"given {self.override}")
-        if self.tables is not None:
-            parts.append(f"{self.tables.kind} {self.tables}")
-        if self.cnn is not None:
-            parts.append(f"CNN {self.cnn.label} ({self.cnn.confidence:.0%})")
-        if self.passed_through:
-            return f"{', '.join(parts)} -> input left as it is"
-        mix = " + ".join(
-            f"{w:.2f} {_rung(q)}" if w < 1 else _rung(q) for q, w in self.generators.items()
-        )
-        return f"{', '.join(parts)} -> generator {mix}"
-
-    @property
-    def passed_through(self) -> bool:
-        """True when no generator is used: the input is better than any was trained for."""
-        return self.generators == {INPUT: 1.0}
-
-
-def _rung(quality: int) -> str:
-    """'q30' for a generator, 'input' for the input itself."""
-    return "input" if quality == INPUT else f"q{quality}"
+    from ..archs.qf_net import QFNet
+    from .ladder import Ladder
+    from .qf_answer import QFPrediction
 
 
 def _shown(path: Path) -> str:
@@ -156,7 +59,12 @@ def _shown(path: Path) -> str:
 class Ensemble:
     """The generators of one method (loaded on first use), how it combines them (by rule, or
     by a measured `ladder`), the QF predictor, and for H.264 methods the line that reads a
-    stream's CRF from its QPs (`reading`)."""
+    stream's CRF from its QPs (`reading`).
+
+    The networks are PyTorch's, on `device`; a subclass runs them elsewhere by overriding the
+    four methods that touch them (`load_net`, `load_predictor`, `predict`, `blend`), as
+    `inference.onnx_backend.OnnxEnsemble` does with ONNX Runtime. This module imports torch
+    only in those methods."""
 
     def __init__(
         self,
@@ -175,11 +83,39 @@ class Ensemble:
         self._nets: dict[int, torch.nn.Module] = {}
         self._predictor: QFNet | None = None
 
-    def net(self, quality: int) -> torch.nn.Module:
+    def load_net(self, path: Path):
+        """A generator from its release file (`inference.releases.load_generator`); it carries
+        `release`, what the file says of itself."""
+        from .releases import load_generator
+
+        return load_generator(path, self.device)
+
+    def load_predictor(self, path: Path):
+        """The QF (or CRF) predictor from its release file."""
+        from .releases import load_predictor
+
+        return load_predictor(path, self.device)
+
+    def predict(self, predictor, pixels: np.ndarray) -> QFPrediction:
+        """The predictor's answer for an image (`inference.qf.predict`); a lower CRF is
+        gentler."""
+        from .qf import predict
+
+        return predict(
+            predictor, pixels, device=self.device, higher_is_gentler=self.codec == "jpeg"
+        )
+
+    def blend(self, nets: list, weights: list[float]) -> Restorer:
+        """A restorer of the weighted mean of `nets`' outputs (None: the input itself)."""
+        from .restore import blend
+
+        return blend(nets, weights, self.device)
+
+    def net(self, quality: int):
         """The generator of one QF."""
         if quality not in self._nets:
             try:
-                self._nets[quality] = load_generator(self.paths[quality], self.device)
+                self._nets[quality] = self.load_net(self.paths[quality])
             except CheckpointError as err:
                 raise RestoreError(str(err)) from None
         return self._nets[quality]
@@ -198,7 +134,7 @@ class Ensemble:
         """The blend of the weighted generators (one generator when the weight is 1; `INPUT`
         is the input itself)."""
         nets = [None if q == INPUT else self.net(q) for q in weights]
-        return blend(nets, list(weights.values()), self.device)
+        return self.blend(nets, list(weights.values()))
 
     def describe(self, method: str) -> str:
         """What restores: the method, its generators and their loss, the QF predictor, the
@@ -226,11 +162,11 @@ class Ensemble:
             f"device {self.device}"
         )
 
-    def predictor(self) -> QFNet | None:
+    def predictor(self):
         """The QF predictor, or None when there is no file for it."""
         if self._predictor is None and self.predictor_path and self.predictor_path.is_file():
             try:
-                self._predictor = load_predictor(self.predictor_path, self.device)
+                self._predictor = self.load_predictor(self.predictor_path)
             except CheckpointError as err:
                 raise RestoreError(str(err)) from None
         return self._predictor
@@ -247,13 +183,7 @@ class Ensemble:
         decide the generators. An input better than any generator was trained for is left as
         it is, or, with `beyond`, given to the gentlest generator."""
         predictor = self.predictor()
-        cnn = (
-            predict(
-                predictor, pixels, device=self.device, higher_is_gentler=self.codec == "jpeg"
-            )  # a lower CRF is gentler
-            if predictor is not None
-            else None
-        )
+        cnn = self.predict(predictor, pixels) if predictor is not None else None
         if override is not None:
             used = float(override)
         elif tables is not None:

@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 
 from ..checkpoints import fingerprint
 from ..fileio import FolderBusy, FolderLock, remove_leftovers
-from .ensemble import RestoreError
+from .choice import RestoreError
 from .inputs import collect_inputs
 from .one_file import Videos, restore_image_file, restore_video_file
 from .one_file import _sample_frame as _sample_frame
@@ -59,7 +59,7 @@ from .options import MAX_MEGAPIXELS as MAX_MEGAPIXELS
 from .outputs import plan_outputs
 from .outputs import unique_names as unique_names
 from .report import RestoreReport
-from .setups import DEFAULT_METHODS, find_project, load_setup
+from .setups import DEFAULT_METHODS, find_project, load_onnx_setup, load_setup
 from .setups import file_digest as file_digest
 from .setups import find_generators as find_generators
 from .setups import project_reading as project_reading
@@ -96,8 +96,6 @@ def restore_files(
     `options` (`inference.options.RestoreOptions`, default: its defaults) may be given, or
     changed, field by field as keywords: `restore_files(inputs, out, method="ssim")`.
     """
-    from ..runtime import select_device
-
     o = dataclasses.replace(options or RestoreOptions(), **settings)
     method, tile, overlap, bits, video = o.method, o.tile, o.overlap, o.bits, o.video
     models_dir, predictor = o.models_dir, o.predictor
@@ -131,10 +129,19 @@ def restore_files(
             "are images and videos, restored by two methods: give --method, or "
             "restore the images and the videos in two runs"
         )
-    try:
-        torch_device = select_device(o.device)
-    except (ValueError, RuntimeError) as err:
-        raise RestoreError(str(err)) from None
+    onnx = o.backend == "onnxruntime"
+    if onnx and (strength is not None or predictor):
+        raise RestoreError(
+            "with the onnxruntime backend the export folder (--models) holds the generators "
+            "and the predictor; --strength and --predictor need the torch backend"
+        )
+    if not onnx:
+        from ..runtime import select_device
+
+        try:
+            torch_device = select_device(o.device)
+        except (ValueError, RuntimeError) as err:
+            raise RestoreError(str(err)) from None
     project = find_project()
     common = {
         "quality": override,
@@ -145,7 +152,9 @@ def restore_files(
         **o.image.settings(),
     }
     setups = {
-        kind: load_setup(
+        kind: load_onnx_setup(method, models_dir, o.device, common)
+        if onnx
+        else load_setup(
             DEFAULT_METHODS[kind] if method == AUTO else method,
             project,
             models_dir,

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .ensemble import RestoreError
+from .choice import RestoreError
 from .outputs import unique_names
 from .report import SKIPPED, FileResult
 from .video import H264_OUTPUT, VIDEO_SUFFIXES, VideoOutput, is_video

@@ -1,6 +1,6 @@
 """The ensemble's ladder, measured: which generators restore each quality best.
 
-The ensemble's rule (`ensemble.ensemble_weights`) assumes that the generator trained for a QF
+The ensemble's rule (`choice.ensemble_weights`) assumes that the generator trained for a QF
 restores that QF best. Small generators trained for minutes break the assumption: on the
 default ladder the QF-30 and QF-40 generators over-smooth, and at QF 30 to 50 the QF-60
 generator restores both the validation split and held-out photographs (LIVE1) better than the
@@ -23,14 +23,15 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..degradations.jpeg import jpeg_compress
 from ..fileio import write_text
-from ..metrics.full_reference import psnr
-from .restore import restore_float
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT = 1  # version of the JSON file
 
@@ -65,7 +66,7 @@ class Ladder:
 
     method: str
     generators: dict[int, str]  # trained level -> sha256 (short) of its release file
-    levels: dict[int, Weights]  # level -> weights; 0 (`ensemble.INPUT`) is the input itself
+    levels: dict[int, Weights]  # level -> weights; 0 (`choice.INPUT`) is the input itself
     scores: dict[int, dict[str, float]] = field(default_factory=dict)  # level -> choice -> dB
     images: tuple[str, ...] = ()  # what it was measured on
 
@@ -159,6 +160,9 @@ def measure(
     uint8 pairs), every compressed image restored with every choice of `candidates(rungs)`;
     the mean PSNR-Y gain of each choice decides. `nominal(level)` is the ensemble's own
     choice, kept unless beaten by more than `margin` dB."""
+    from ..metrics.full_reference import psnr  # here: reading a ladder needs no torch
+    from .restore import restore_float
+
     chosen: dict[int, Weights] = {}
     scores: dict[int, dict[str, float]] = {}
     for level, level_pairs in sorted(pairs.items()):

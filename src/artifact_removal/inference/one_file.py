@@ -13,23 +13,17 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..archs.qf_net import ABOVE
+from ..archs.qf_labels import ABOVE
 from ..data.images import ImageReadError, read_image
 from ..degradations.h264 import x264_quality
 from ..degradations.jpeg_quality import TableQuality, jpeg_quality
 from ..degradations.yuv import frame_to_rgb
-from .ensemble import (
-    INPUT,
-    Ensemble,
-    QualityChoice,
-    QualityUnknown,
-    RestoreError,
-    ensemble_weights,
-)
+from .choice import INPUT, QualityChoice, QualityUnknown, RestoreError, ensemble_weights
+from .ensemble import Ensemble
 from .image_files import copy_jpeg_record, write_image_record
 from .options import PNG_OUTPUT, ImageOutput
 from .report import COPIED, FAILED, SKIPPED, FileResult
-from .restore import Restorer, restore_tiled, tile_count
+from .tiles import Restorer, restore_tiled, tile_count
 from .video import H264_OUTPUT, VideoOutput, copy_video, restore_video
 from .video_probe import VideoError, probe
 

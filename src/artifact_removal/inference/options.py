@@ -17,6 +17,7 @@ from ..degradations.h264 import PRESETS
 from .video_probe import VideoError
 
 AUTO = "auto"
+BACKENDS = ("torch", "onnxruntime")
 MAX_MEGAPIXELS = 100.0  # restore's default pixel budget
 CODECS = ("h264", "ffv1")
 CHROMA = ("444", "420")  # H.264 output: full-resolution colour, or half (4:2:0)
@@ -176,6 +177,14 @@ class RestoreOptions:
         ),
     )
     device: str = field(default=AUTO, metadata=cli("auto (CUDA when present), cpu, cuda[:N]"))
+    backend: str = field(
+        default="torch",
+        metadata=cli(
+            "what runs the networks: torch, or onnxruntime on a folder that `artifact-removal "
+            "export --format onnx` wrote (given with --models DIR; no torch needed)",
+            choices=list(BACKENDS),
+        ),
+    )
     models_dir: str | Path | None = field(
         default=None,
         metadata=cli(

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from itertools import chain, count
 from pathlib import Path
 
-from .ensemble import RestoreError
+from .choice import RestoreError
 from .image_files import read_output_record
 from .report import DONE, KEPT, SKIPPED, FileResult
 from .setups import Setup, file_digest

@@ -10,7 +10,6 @@ compressed more than once; for a JPEG file the tables themselves give the qualit
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
@@ -19,32 +18,37 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..archs.qf_net import ABOVE, QFNet, dct_basis, label_name, nearest_class
+from ..archs.qf_labels import ABOVE, nearest_class
+from ..archs.qf_net import QFNet, dct_basis
 from ..data.images import read_png
 from ..data.prepared import compressed_file, keys
 from ..degradations.jpeg import decode_jpeg, jpeg_compress
+from .qf_answer import (
+    GENTLE_TAIL,
+    QFPrediction,
+    as_rgb,
+    gentle_answer,
+    grid_crop,
+    grid_phase,
+    predictor_patches,
+)
 
 ABOVE_TESTS = (90,)  # QFs the class "above" is tried with, beside uncompressed images
 
 
-def _as_rgb(pixels: np.ndarray) -> np.ndarray:
-    """(H, W, 3) pixels; gray images as three equal channels."""
-    return np.repeat(pixels[:, :, None], 3, axis=2) if pixels.ndim == 2 else pixels
+class GridSparsity(torch.nn.Module):
+    """(1, 1, H, W) luma -> (H - 7, W - 7): the mean log(1 + |AC|) of the 8x8 DCT of the block
+    at every pixel (`grid_offset`); a module, so that the ONNX export carries it too."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("basis", dct_basis()[1:])  # the 63 AC basis images
+
+    def forward(self, luma: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(F.conv2d(luma, self.basis).abs()).mean(dim=1)[0]
 
 
-def patch_grid(shape: tuple[int, ...], patch: int, count: int) -> list[tuple[int, int]]:
-    """Up to `count` top-left corners of patches on the 8x8 grid, spread evenly over an image.
-
-    Images smaller than a patch give one corner (the image is then padded, see `predict`).
-    """
-    height, width = shape[:2]
-    ys = list(range(0, max(height - patch, 0) + 1, patch)) or [0]
-    xs = list(range(0, max(width - patch, 0) + 1, patch)) or [0]
-    corners = [(y, x) for y in ys for x in xs]
-    if len(corners) <= count:
-        return corners
-    pick = np.linspace(0, len(corners) - 1, count).round().astype(int)
-    return [corners[i] for i in pick]
+_SPARSITY = GridSparsity()
 
 
 @torch.inference_mode()
@@ -54,69 +58,16 @@ def grid_offset(image: np.ndarray, region: int = 512) -> tuple[int, int]:
     On its own grid a JPEG's blocks have sparse DCTs: quantization set most AC coefficients
     to zero, and decoding keeps them near it. Blocks straddling the grid mix two blocks and
     are not sparse. The offset is the phase with the smallest mean log(1 + |AC|), over a
-    central region of at most `region` pixels square. (Blockiness, the jump in pixels across
-    block borders, fades as the QF rises, and some photographs have structure of their own
-    at the period of 8 rows: it was wrong for 19 of 756 LIVE1 and Classic5 images, this for
-    none.) A crop of a JPEG has its grid shifted; an uncropped one gives (0, 0).
+    central region of at most `region` pixels square (`qf_answer.grid_crop`). (Blockiness,
+    the jump in pixels across block borders, fades as the QF rises, and some photographs have
+    structure of their own at the period of 8 rows: it was wrong for 19 of 756 LIVE1 and
+    Classic5 images, this for none.) A crop of a JPEG has its grid shifted; an uncropped one
+    gives (0, 0).
     """
-    luma = (
-        image.astype(np.float32)
-        if image.ndim == 2
-        else image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    )
-    height, width = luma.shape
-    if height < 16 or width < 16:
+    crop = grid_crop(image, region)
+    if crop is None:
         return 0, 0
-    h, w = min(height, region + 7), min(width, region + 7)
-    y0, x0 = (height - h) // 16 * 8, (width - w) // 16 * 8  # on the image's own phase
-    crop = torch.from_numpy(np.ascontiguousarray(luma[y0 : y0 + h, x0 : x0 + w]))[None, None]
-    ac = F.conv2d(crop, dct_basis()[1:])  # the 63 AC coefficients of the block at every pixel
-    sparsity = torch.log1p(ac.abs()).mean(dim=1)[0].numpy()
-    scores = np.array([[sparsity[dy::8, dx::8].mean() for dx in range(8)] for dy in range(8)])
-    dy, dx = np.unravel_index(int(scores.argmin()), scores.shape)
-    return int(dy), int(dx)
-
-
-# The answer is the gentlest label (highest QF) with at least this much probability at or
-# above it: a sure prediction is its most probable label, an unsure one leans to the gentler
-# generator (one too strong smooths what it cannot restore; one too gentle leaves artifacts).
-GENTLE_TAIL = 0.2
-
-
-@dataclass(frozen=True)
-class QFPrediction:
-    """The predicted QF of an image (`ABOVE`: above the ensemble's QFs, or never compressed),
-    the (calibrated) probability of every label, and the block grid used."""
-
-    quality: int
-    probabilities: dict[int, float]
-    offset: tuple[int, int] = (0, 0)
-
-    @property
-    def label(self) -> str:
-        """The answer in words: '30', or 'above 60' for `ABOVE`."""
-        return label_name(self.quality, tuple(self.probabilities))
-
-    @property
-    def confidence(self) -> float:
-        """The probability that the QF is the answer's class or a neighbouring one (classes
-        finer than the ensemble's QFs share an image between neighbours)."""
-        labels = sorted(self.probabilities)
-        i = labels.index(self.quality)
-        return float(sum(self.probabilities[q] for q in labels[max(i - 1, 0) : i + 2]))
-
-
-def gentle_answer(
-    probabilities: dict[int, float], tail: float = GENTLE_TAIL, higher_is_gentler: bool = True
-) -> int:
-    """The gentlest label with at least `tail` of the probability on its gentle side: the
-    highest for JPEG QFs, the lowest for H.264 CRFs (`higher_is_gentler` False)."""
-    beyond = 0.0
-    for label in sorted(probabilities, reverse=higher_is_gentler):
-        beyond += probabilities[label]
-        if beyond >= tail:
-            return label
-    return sorted(probabilities, reverse=not higher_is_gentler)[0]
+    return grid_phase(_SPARSITY(torch.from_numpy(crop)[None, None]).numpy())
 
 
 @torch.inference_mode()
@@ -128,25 +79,14 @@ def predict(
     device: torch.device | str = "cpu",
     higher_is_gentler: bool = True,
 ) -> QFPrediction:
-    """The QF of an (H, W, 3) or (H, W) uint8 image: mean log-probability over its patches.
-
-    Patches are taken on the image's block grid (`grid_offset`), so crops work too.
-    """
-    rgb = _as_rgb(image)
-    dy, dx = grid_offset(rgb)
-    if rgb.shape[0] - dy >= patch and rgb.shape[1] - dx >= patch:
-        rgb = rgb[dy:, dx:]
-    else:
-        dy = dx = 0
-    if rgb.shape[0] < patch or rgb.shape[1] < patch:  # too small: pad by reflection
-        pad_y, pad_x = max(patch - rgb.shape[0], 0), max(patch - rgb.shape[1], 0)
-        rgb = np.pad(rgb, ((0, pad_y), (0, pad_x), (0, 0)), mode="symmetric")
-    crops = [rgb[y : y + patch, x : x + patch] for y, x in patch_grid(rgb.shape, patch, count)]
-    batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().to(device) / 255
+    """The QF of an (H, W, 3) or (H, W) uint8 image: mean log-probability over its patches
+    (`qf_answer.predictor_patches`, on the image's block grid, so crops work too)."""
+    patches, offset = predictor_patches(image, grid_offset(as_rgb(image)), patch, count)
+    batch = torch.from_numpy(patches).permute(0, 3, 1, 2).float().to(device) / 255
     log_p = F.log_softmax(net(batch).float(), dim=1).mean(dim=0)
     probabilities = torch.softmax(log_p / net.temperature, dim=0).cpu().numpy()
     named = {q: float(p) for q, p in zip(net.labels, probabilities, strict=True)}
-    return QFPrediction(gentle_answer(named, GENTLE_TAIL, higher_is_gentler), named, (dy, dx))
+    return QFPrediction(gentle_answer(named, GENTLE_TAIL, higher_is_gentler), named, offset)
 
 
 def test_qualities(net: QFNet, between: bool) -> list[int | None]:

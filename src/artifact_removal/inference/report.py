@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .ensemble import QualityChoice
+from .choice import QualityChoice
 
 RESTORED, DONE, COPIED, KEPT, SKIPPED, FAILED = (
     "restored",

@@ -13,11 +13,10 @@ from ..methods import METHODS, combine_of
 from ..methods import get as get_method
 from ..methods import models_dir as models_dir_of
 from ..pretrained import sha256
+from .choice import RestoreError
 from .crf_reading import QPFit, ReadingError
-from .ensemble import Ensemble, RestoreError
+from .ensemble import Ensemble
 from .ladder import Ladder, LadderError
-from .releases import find_releases
-from .strength import DialledEnsemble, start_of
 
 # What restores each kind of input when no method is given (`method="auto"`): the method whose
 # `default_for` names the kind (images: the GAN of the papers; videos: the generators trained
@@ -40,6 +39,7 @@ def find_project(start: Path | None = None) -> Path | None:
 def find_generators(method: str, models_dir: Path | None, project: Path | None) -> dict[int, Path]:
     """{QF: release file} of `method`: from `models_dir`, or from the project's release folder."""
     from ..config import load_params, resolve_path
+    from .releases import find_releases
 
     try:
         get_method(method)
@@ -96,6 +96,8 @@ def load_setup(
     `strength` below 1, each generator is interpolated with the one it starts from
     (`inference.strength`); at 0 that one alone restores, as its own method does."""
     if strength is not None and strength < 1:
+        from .strength import start_of
+
         start = start_of(method)
         if models_dir:
             raise RestoreError(
@@ -142,6 +144,8 @@ def load_setup(
         reading=reading,
     )
     if dialled:
+        from .strength import DialledEnsemble
+
         start_paths = find_generators(start, None, project)
         settings["strength"] = strength
         settings["start_generators"] = {
@@ -185,3 +189,32 @@ def project_reading(project: Path | None) -> tuple[QPFit | None, Path | None]:
         return QPFit.load(path), path
     except ReadingError as err:
         raise RestoreError(str(err)) from None
+
+
+def load_onnx_setup(method: str, folder, device: str, common: dict) -> Setup:
+    """What restores from an ONNX export folder (`inference.onnx_backend`): its method's
+    generators and predictor on ONNX Runtime, the ladder and CRF reading it carries."""
+    from .onnx_backend import onnx_ensemble, providers_for
+
+    if not folder:
+        raise RestoreError(
+            "the onnxruntime backend restores from an export folder: give it with --models DIR "
+            "(written by `artifact-removal export --method M --format onnx -o DIR`)"
+        )
+    ensemble, manifest = onnx_ensemble(Path(folder), providers_for(device))
+    if method not in ("auto", manifest["method"]):
+        raise RestoreError(
+            f"{folder} holds the export of {manifest['method']}, not of {method}: give "
+            f"--method {manifest['method']} (or leave --method out)"
+        )
+    method = manifest["method"]
+    settings = {
+        "method": method,
+        **common,
+        "backend": "onnxruntime",
+        "generators": {str(q): file_digest(p) for q, p in sorted(ensemble.paths.items())},
+        "predictor": file_digest(ensemble.predictor_path) if ensemble.predictor_path else None,
+    }
+    if ensemble.ladder is not None:
+        settings["ladder"] = fingerprint(ensemble.ladder.levels)
+    return Setup(method, ensemble, settings, fingerprint(settings))

@@ -16,13 +16,15 @@ training anything (network interpolation, Wang et al., ESRGAN, ECCV 2018 worksho
 from __future__ import annotations
 
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..checkpoints import CheckpointError
 from ..methods import get as get_method
-from .ensemble import Ensemble, RestoreError
-from .releases import load_generator
+from .choice import RestoreError
+from .ensemble import Ensemble
+
+if TYPE_CHECKING:
+    import torch
 
 
 def check_strength(strength: float | None) -> float | None:
@@ -59,6 +61,8 @@ def start_of(method: str) -> str:
 def interpolate(start: torch.nn.Module, end: torch.nn.Module, strength: float) -> torch.nn.Module:
     """A copy of `end` whose weights are (1 - strength) start + strength end; buffers that are
     not floating point (batch-norm counters) are `end`'s."""
+    import torch
+
     theirs = start.state_dict()
     mixed = {}
     for key, value in end.state_dict().items():
@@ -105,8 +109,8 @@ class DialledEnsemble(Ensemble):
     def net(self, quality: int) -> torch.nn.Module:
         if quality not in self._nets:
             try:
-                start = load_generator(self.start_paths[quality], self.device)
-                end = load_generator(self.paths[quality], self.device)
+                start = self.load_net(self.start_paths[quality])
+                end = self.load_net(self.paths[quality])
             except CheckpointError as err:
                 raise RestoreError(str(err)) from None
             try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..archs.qf_net import ABOVE, label_name
+from ..archs.qf_labels import ABOVE, label_name
 
 
 def confusion_matrix(

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..archs.qf_net import class_cells
+from ..archs.qf_labels import class_cells
 from ..config import find_project_root, load_params, resolve_path
 from ..data.images import read_png
 from ..data.video import ClipError, camera_motion, encoder_settings

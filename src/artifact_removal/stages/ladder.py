@@ -22,7 +22,7 @@ from ..config import find_project_root, load_params, resolve_path
 from ..data.images import read_png
 from ..data.prepared import keys, quality_dir, set_folder
 from ..data.video import PREDICTOR_DATA
-from ..inference.ensemble import INPUT, ensemble_weights, pass_through_level
+from ..inference.choice import INPUT, ensemble_weights, pass_through_level
 from ..inference.files import file_digest, find_generators
 from ..inference.ladder import Ladder, jpeg_pairs, label, measure
 from ..inference.releases import load_generator

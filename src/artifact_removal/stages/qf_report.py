@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..archs.qf_net import ABOVE
+from ..archs.qf_labels import ABOVE
 from ..fileio import write_csv
-from ..inference.ensemble import UNSURE
+from ..inference.choice import UNSURE
 from ..inference.qf import (
     ABOVE_TESTS,
     calibration_qualities,

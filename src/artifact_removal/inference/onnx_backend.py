@@ -1,0 +1,215 @@
+"""Restoring with an ONNX export (`inference.export`) through ONNX Runtime: no torch at run time.
+
+An export folder holds one method's per-QF generators (`q<QF>.onnx`, any height and width,
+frames in batches), its QF (or CRF) predictor (`predictor.onnx`) with the 8x8 DCT layer that
+finds an image's block grid (`grid.onnx`), the project's measured ladder and CRF reading
+when there are some, and `manifest.json`, which says what each file is. `OnnxEnsemble` is the
+ensemble of `inference.ensemble` with its four network methods run by ONNX Runtime, so the
+choice of generators, the tiles, the outputs and their records are the very code of the
+PyTorch backend: `restore --backend onnxruntime --models DIR`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..fileio import write_json
+from .choice import RestoreError
+from .crf_reading import QPFit, ReadingError
+from .ensemble import Ensemble
+from .ladder import Ladder, LadderError
+from .qf_answer import (
+    GENTLE_TAIL,
+    QFPrediction,
+    as_rgb,
+    gentle_answer,
+    grid_crop,
+    grid_phase,
+    predictor_patches,
+)
+from .tiles import Restorer, weighted
+
+MANIFEST = "manifest.json"
+FORMAT = 1  # the manifest's layout; newer ones are refused
+PROVIDERS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider"]}
+
+
+def _session(path: Path, providers: list[str]):
+    """An ONNX Runtime session of one file; a missing runtime or a damaged file is a
+    RestoreError naming it."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise RestoreError(
+            "the onnxruntime backend needs the onnxruntime package: pip install onnxruntime"
+        ) from None
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=providers)
+    except Exception as err:  # onnxruntime raises its own kinds for every way a file is bad
+        raise RestoreError(f"{path}: not a readable ONNX model ({str(err)[:160]})") from None
+
+
+def providers_for(device: str) -> list[str]:
+    """ONNX Runtime's execution providers for `device` (auto: CUDA when the runtime has it)."""
+    try:
+        import onnxruntime
+
+        available = onnxruntime.get_available_providers()
+    except ImportError:
+        available = ["CPUExecutionProvider"]
+    if device == "auto":
+        return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    kind = device.split(":")[0]
+    if kind not in PROVIDERS or PROVIDERS[kind][0] not in available:
+        raise RestoreError(
+            f"device {device!r}: ONNX Runtime here has {', '.join(available)} (cpu, or cuda "
+            "with onnxruntime-gpu)"
+        )
+    return PROVIDERS[kind]
+
+
+class OnnxNet:
+    """A generator's ONNX session: (H, W, 3) or (N, H, W, 3) uint8 -> float32 in [0, 255], as
+    `inference.restore.restore_float` gives it. `release` is what the manifest says of it."""
+
+    def __init__(self, path: Path, release: dict, providers: list[str]):
+        self.session = _session(path, providers)
+        self.input = self.session.get_inputs()[0].name
+        self.release = release
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        batch = rgb if rgb.ndim == 4 else rgb[None]
+        x = batch.transpose(0, 3, 1, 2).astype(np.float32) / 255 * 2 - 1
+        (y,) = self.session.run(None, {self.input: np.ascontiguousarray(x)})
+        y = np.clip((y + 1) * 127.5, 0, 255).transpose(0, 2, 3, 1)
+        return y if rgb.ndim == 4 else y[0]
+
+
+class OnnxPredictor:
+    """The QF (or CRF) predictor's session, its labels and calibration temperature, and the
+    session of its block-grid layer."""
+
+    def __init__(self, folder: Path, entry: dict, providers: list[str]):
+        self.session = _session(folder / entry["file"], providers)
+        self.grid = _session(folder / entry["grid"], providers)
+        self.labels = tuple(entry["labels"])
+        self.temperature = float(entry["temperature"])
+        self.patch, self.count = int(entry.get("patch", 64)), int(entry.get("count", 32))
+
+    def offset(self, image: np.ndarray) -> tuple[int, int]:
+        """Where the image's 8x8 block grid starts (`inference.qf.grid_offset`)."""
+        crop = grid_crop(image)
+        if crop is None:
+            return 0, 0
+        (sparsity,) = self.grid.run(None, {self.grid.get_inputs()[0].name: crop[None, None]})
+        return grid_phase(sparsity)
+
+    def predict(self, image: np.ndarray, higher_is_gentler: bool = True) -> QFPrediction:
+        """`inference.qf.predict`, on ONNX Runtime."""
+        patches, offset = predictor_patches(
+            image, self.offset(as_rgb(image)), self.patch, self.count
+        )
+        x = patches.transpose(0, 3, 1, 2).astype(np.float32) / 255
+        (logits,) = self.session.run(None, {self.session.get_inputs()[0].name: x})
+        log_p = _log_softmax(logits.astype(np.float64), axis=1).mean(axis=0)
+        scaled = log_p / self.temperature
+        probabilities = np.exp(scaled - scaled.max())
+        probabilities /= probabilities.sum()
+        named = {q: float(p) for q, p in zip(self.labels, probabilities, strict=True)}
+        return QFPrediction(gentle_answer(named, GENTLE_TAIL, higher_is_gentler), named, offset)
+
+
+def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+class OnnxEnsemble(Ensemble):
+    """The ensemble of an export folder, run by ONNX Runtime (`providers`)."""
+
+    def __init__(self, manifest: dict, folder: Path, providers: list[str], **ensemble):
+        super().__init__(device="onnxruntime " + ",".join(providers), **ensemble)
+        self.manifest, self.folder, self.providers = manifest, folder, providers
+        self._by_file = {g["file"]: g for g in manifest["generators"].values()}
+
+    def load_net(self, path: Path) -> OnnxNet:
+        entry = self._by_file[Path(path).name]
+        return OnnxNet(path, entry.get("release", {}), self.providers)
+
+    def load_predictor(self, path: Path) -> OnnxPredictor:
+        return OnnxPredictor(self.folder, self.manifest["predictor"], self.providers)
+
+    def predict(self, predictor: OnnxPredictor, pixels: np.ndarray) -> QFPrediction:
+        return predictor.predict(pixels, higher_is_gentler=self.codec == "jpeg")
+
+    def blend(self, nets: list, weights: list[float]) -> Restorer:
+        return weighted(lambda net, rgb: net(rgb), nets, weights)
+
+
+def read_manifest(folder: Path) -> dict:
+    """An export folder's manifest, checked: its format, and every file it names present."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise RestoreError(
+            f"{folder}: no {MANIFEST}; the onnxruntime backend restores from a folder that "
+            "`artifact-removal export --format onnx -o DIR` wrote (give it with --models DIR)"
+        )
+    try:
+        manifest = json.loads(path.read_text())
+        files = [g["file"] for g in manifest["generators"].values()]
+        if manifest.get("predictor"):
+            files += [manifest["predictor"]["file"], manifest["predictor"]["grid"]]
+        method = manifest["method"]
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise RestoreError(f"{path}: not an export manifest ({err!r})") from None
+    if manifest.get("format", 0) > FORMAT:
+        raise RestoreError(f"{path}: written by a newer version (format {manifest['format']})")
+    missing = [f for f in files if not (Path(folder) / f).is_file()]
+    if missing:
+        raise RestoreError(f"{folder}: the manifest names files that are not there: {missing}")
+    if not manifest["generators"]:
+        raise RestoreError(f"{path}: no generators in the export of {method}")
+    return manifest
+
+
+def onnx_ensemble(folder: Path, providers: list[str]) -> tuple[OnnxEnsemble, dict]:
+    """The ensemble of an export folder and its manifest."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    paths = {int(q): folder / g["file"] for q, g in manifest["generators"].items()}
+    ladder = reading = None
+    if manifest.get("ladder"):
+        try:
+            ladder = Ladder.load(folder / manifest["ladder"])
+        except LadderError as err:
+            raise RestoreError(str(err)) from None
+        sources = {int(q): g["source_digest"] for q, g in manifest["generators"].items()}
+        ladder = ladder if ladder.levels and ladder.matches(sources) else None
+    if manifest.get("crf_reading"):
+        try:
+            reading = QPFit.load(folder / manifest["crf_reading"])
+        except ReadingError as err:
+            raise RestoreError(str(err)) from None
+    predictor = folder / manifest["predictor"]["file"] if manifest.get("predictor") else None
+    ensemble = OnnxEnsemble(
+        manifest,
+        folder,
+        providers,
+        paths=paths,
+        combine=manifest["combine"],
+        predictor=predictor,
+        codec=manifest["codec"],
+        ladder=ladder,
+        reading=reading,
+    )
+    return ensemble, manifest
+
+
+def write_manifest(folder: Path, manifest: dict) -> Path:
+    """`manifest.json`, atomically, sorted keys (an export of the same files is the same)."""
+    return write_json(Path(folder) / MANIFEST, {"format": FORMAT, **manifest})
