@@ -44,3 +44,9 @@ def test_pyproject_dependencies_are_pinned():
     }
     pinned = set(_pins("requirements.in")) | set(_pins("requirements-torch.txt"))
     assert names <= pinned, names - pinned
+
+
+def test_the_onnxruntime_requirements_are_the_locks_pins_without_torch():
+    runtime, lock = _pins("requirements-onnxruntime.txt"), _pins("requirements.txt")
+    assert {name: lock.get(name) for name in runtime} == runtime
+    assert "onnxruntime" in runtime and not {"torch", "torchvision"} & set(runtime)
