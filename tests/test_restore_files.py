@@ -250,3 +250,25 @@ def test_a_jpeg_left_as_it_is_is_copied_byte_for_byte(models, tmp_path, photo, c
     with pytest.raises(SystemExit):
         main(["restore", str(tmp_path / "cam.jpg"), "-o", str(tmp_path / "o2"), "--format", "gif"])
     assert "invalid choice: 'gif'" in capsys.readouterr().err
+
+
+def test_reading_and_writing_beside_the_network_changes_nothing(models, inputs, tmp_path):
+    """...but the time: the same bytes (the sRGB profile's date fixed), results and log."""
+    common = {"models_dir": models / "gan", "predictor": models / "qf" / "predictor.pt",
+              "device": "cpu", "progress": False, "tile": 64, "overlap": 16}  # fmt: skip
+    runs = {}
+    for workers in (0, 1, 3):
+        logged = []
+        report = restore_files([inputs], tmp_path / f"w{workers}", io_workers=workers,
+                               log=logged.append, **common)  # fmt: skip
+        files = {
+            p.relative_to(tmp_path / f"w{workers}"): p.read_bytes()
+            for p in sorted((tmp_path / f"w{workers}").rglob("*"))
+            if p.is_file()
+        }
+        order = [(r.source.name, r.status, r.error) for r in report.results]
+        runs[workers] = (files, order, [line.replace(f"w{workers}", "w") for line in logged])
+    assert runs[0][0] and runs[0] == runs[1] == runs[3]  # bytes, results and log, in order
+    assert [name for name, *_ in runs[0][1]][:3] == ["adobe.jpg", "cmyk.jpg", "deep.png"]
+    with pytest.raises(RestoreError, match="io workers"):
+        restore_files([inputs], tmp_path / "bad", io_workers=-1, **common)

@@ -52,13 +52,14 @@ from ..checkpoints import fingerprint
 from ..fileio import FolderBusy, FolderLock, remove_leftovers
 from .choice import RestoreError
 from .inputs import collect_inputs
-from .one_file import Videos, restore_image_file, restore_video_file
+from .one_file import Videos
 from .one_file import _sample_frame as _sample_frame
 from .options import AUTO, RestoreOptions
 from .options import MAX_MEGAPIXELS as MAX_MEGAPIXELS
 from .outputs import plan_outputs
 from .outputs import unique_names as unique_names
-from .report import RestoreReport
+from .overlap import restore_in_order
+from .report import FileResult, RestoreReport
 from .setups import DEFAULT_METHODS, find_project, load_onnx_setup, load_setup
 from .setups import file_digest as file_digest
 from .setups import find_generators as find_generators
@@ -114,6 +115,8 @@ def restore_files(
         raise RestoreError("choose one of overwrite and skip-existing")
     if not o.max_megapixels > 0:
         raise RestoreError(f"max megapixels must be positive, not {o.max_megapixels}")
+    if o.io_workers < 0:
+        raise RestoreError(f"io workers must be 0 or more, not {o.io_workers}")
     if segment_frames < 1 or batch < 1:
         raise RestoreError(
             f"segment frames ({segment_frames}) and batch ({batch}) must be at least 1"
@@ -213,45 +216,19 @@ def _restore_locked(
     from PIL import Image
 
     # Pillow's decompression-bomb guard follows --max-megapixels (what is over it is refused
-    # before decoding, in `restore_image_file`)
+    # before decoding, in `one_file.prepare_image`)
     guard = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = max(guard or 0, int(o.max_megapixels * 1e6))
     try:
         with tqdm(total=len(todo), desc="restore", unit="file", disable=not progress) as bar:
-            for path, target, record, replace in todo:
-                if is_video(path):
-                    result = restore_video_file(
-                        setups["video"].ensemble,
-                        path,
-                        target,
-                        record,
-                        replace,
-                        override,
-                        o.tile,
-                        o.overlap,
-                        videos,
-                        progress,
-                        o.restore_uncompressed,
-                    )
-                else:
-                    result = restore_image_file(
-                        setups["image"].ensemble,
-                        path,
-                        target,
-                        record,
-                        replace,
-                        override,
-                        o.tile,
-                        o.overlap,
-                        o.bits,
-                        o.restore_uncompressed,
-                        o.max_megapixels,
-                        o.image,
-                    )
+
+            def finish(result: FileResult) -> None:
                 report.results.append(result)
                 if log:
-                    log(f"{path}: {result.error or result.status}")
+                    log(f"{result.source}: {result.error or result.status}")
                 bar.update(1)
+
+            restore_in_order(todo, setups, o, override, videos, progress, finish)
     finally:
         Image.MAX_IMAGE_PIXELS = guard
     return report

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..fileio import write_atomic
 from .options import ImageOutput
-from .png import KEYWORD, SIGNATURE, _text, read_record, write_png_record
+from .png import KEYWORD, SIGNATURE, read_record, record_json, srgb_profile, write_png_record
 
 PREFIX = KEYWORD + b" "  # before the JSON, in a JPEG comment or WebP XMP chunk
 JPEG_START = b"\xff\xd8"
@@ -40,13 +40,13 @@ def write_image_record(
         return
     if bits != 8:
         raise ValueError(f"{output.format} outputs are 8-bit; 16 bits needs --format png")
-    from PIL import Image, ImageCms
+    from PIL import Image
 
     if pixels.dtype != np.uint8:
         pixels = np.rint(pixels).clip(0, 255).astype(np.uint8)
     image = Image.fromarray(pixels)
-    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes() if icc else None
-    tagged = PREFIX + _text(record).encode()
+    profile = srgb_profile() if icc else None
+    tagged = PREFIX + record_json(record).encode()
     options: dict = {"quality": output.image_quality, "icc_profile": profile}
     options |= {"exif": exif} if exif else {}
     if output.format == "jpeg":
@@ -64,7 +64,7 @@ def copy_jpeg_record(source: Path, path: Path, record: dict, replace: bool = Tru
     data = Path(source).read_bytes()
     if not data.startswith(JPEG_START):
         raise ValueError(f"{source} is not a JPEG file")
-    body = PREFIX + _text(record).encode()
+    body = PREFIX + record_json(record).encode()
     segment = b"\xff\xfe" + struct.pack(">H", len(body) + 2) + body
     write_atomic(path, data[:2] + segment + data[2:], replace=replace)
 

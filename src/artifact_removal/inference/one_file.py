@@ -1,7 +1,8 @@
-"""Restoring one input of a `restore` run: an image (`restore_image_file`: read it, choose its
-generators, restore it in tiles, write a PNG) or a video (`restore_video_file`). An input of
-better quality than the generators were trained for is copied as it is; why a file failed is
-said in words in its result."""
+"""Restoring one input of a `restore` run: an image (`restore_image_file`: read it and choose
+its generators, restore it in tiles, write the output; three steps that `inference.overlap`
+runs in threads beside each other) or a video (`restore_video_file`). An input of better
+quality than the generators were trained for is copied as it is; why a file failed is said
+in words in its result."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..archs.qf_labels import ABOVE
-from ..data.images import ImageReadError, read_image
+from ..data.images import ImageReadError, LoadedImage, read_image
 from ..degradations.h264 import x264_quality
 from ..degradations.jpeg_quality import TableQuality, jpeg_quality
 from ..degradations.yuv import frame_to_rgb
 from .choice import INPUT, QualityChoice, QualityUnknown, RestoreError, ensemble_weights
 from .ensemble import Ensemble
 from .image_files import copy_jpeg_record, write_image_record
-from .options import PNG_OUTPUT, ImageOutput
+from .options import RestoreOptions
 from .report import COPIED, FAILED, SKIPPED, FileResult
 from .tiles import Restorer, restore_tiled, tile_count
 from .video import H264_OUTPUT, VideoOutput, copy_video, restore_video
@@ -55,6 +56,104 @@ def _pixel_count(path: Path) -> int | None:
         Image.MAX_IMAGE_PIXELS = guard
 
 
+@dataclass
+class ImageJob:
+    """One image of a run, through its three steps: `prepare_image` (read it, find its QF,
+    choose its generators), `restore_prepared` (the network) and `write_prepared` (encode and
+    write the output). `result` is settled by whichever step fails; `pixels` is the decoded
+    input, `restored` the network's output (None: left as it is)."""
+
+    path: Path
+    target: Path
+    record: dict
+    replace: bool
+    result: FileResult
+    loaded: LoadedImage | None = None
+    restored: np.ndarray | None = None
+
+    @property
+    def settled(self) -> bool:
+        """True when a step failed or skipped the file: nothing more is done with it."""
+        return self.result.error is not None
+
+
+def prepare_image(
+    ensemble: Ensemble,
+    path: Path,
+    target: Path,
+    record: dict,
+    replace: bool,
+    override: int | None,
+    options: RestoreOptions,
+) -> ImageJob:
+    """Read an image and choose its generators (the QF step: tables, else the predictor)."""
+    job = ImageJob(path, target, record, replace, FileResult(path))
+    result = job.result
+    try:
+        pixels_in_file = _pixel_count(path)
+        limit = options.max_megapixels
+        if pixels_in_file is not None and pixels_in_file > limit * 1e6:
+            result.status = SKIPPED
+            result.error = (
+                f"too large: {pixels_in_file / 1e6:.1f} megapixels, over the limit "
+                f"of {limit:g} (--max-megapixels)"
+            )
+            return job
+        job.loaded = read_image(path, keep_gray=True)
+        pixels = job.loaded.pixels
+        result.size, result.notes = pixels.shape[:2], job.loaded.notes
+        result.choice = ensemble.choose(
+            pixels, override, jpeg_quality(path), beyond=options.restore_uncompressed
+        )
+    except Exception as err:
+        _failed(result, err, target)
+    return job
+
+
+def restore_prepared(ensemble: Ensemble, job: ImageJob, options: RestoreOptions) -> ImageJob:
+    """The network's step: the image restored in tiles (float for 16-bit output), unless it
+    is left as it is or an earlier step settled it."""
+    if job.settled or job.result.choice.passed_through:
+        return job
+    try:
+        restorer = ensemble.restorer(job.result.choice.generators)
+        job.restored = _restore(
+            restorer, job.loaded.pixels, options.tile, options.overlap, options.bits
+        )
+    except Exception as err:
+        _failed(job.result, err, job.target)
+    return job
+
+
+def write_prepared(ensemble: Ensemble, job: ImageJob, options: RestoreOptions) -> FileResult:
+    """Write the output in `options.image`'s format: the restoration, or the input itself
+    with a note (a JPEG input into a JPEG output byte for byte)."""
+    result, bits, output = job.result, options.bits, options.image
+    if job.settled:
+        return result
+    try:
+        loaded, choice = job.loaded, result.choice
+        icc = any("ICC" in n for n in loaded.notes)
+        if choice.passed_through:
+            result.notes += (_why_copied(choice, ensemble),)
+            if output.format == "jpeg" and isinstance(choice.tables, TableQuality):
+                copy_jpeg_record(job.path, job.target, job.record, job.replace)  # no re-encoding
+            else:
+                deep = loaded.pixels if bits == 8 else loaded.pixels.astype(np.float32)
+                write_image_record(
+                    job.target, deep, output, bits, icc, job.record, job.replace, loaded.exif
+                )
+            result.status, result.output = COPIED, job.target
+            return result
+        write_image_record(
+            job.target, job.restored, output, bits, icc, job.record, job.replace, loaded.exif
+        )
+        result.output = job.target
+    except Exception as err:
+        _failed(result, err, job.target)
+    return result
+
+
 def restore_image_file(
     ensemble: Ensemble,
     path: Path,
@@ -62,47 +161,12 @@ def restore_image_file(
     record: dict,
     replace: bool,
     override: int | None,
-    tile: int,
-    overlap: int,
-    bits: int,
-    restore_uncompressed: bool,
-    max_megapixels: float,
-    output: ImageOutput = PNG_OUTPUT,
+    options: RestoreOptions,
 ) -> FileResult:
-    """Read, choose, restore (or copy) and write one image in `output`'s format; failures go
-    into the result. A JPEG input left as it is becomes a JPEG output byte for byte."""
-    result = FileResult(path)
-    try:
-        pixels_in_file = _pixel_count(path)
-        if pixels_in_file is not None and pixels_in_file > max_megapixels * 1e6:
-            result.status = SKIPPED
-            result.error = (
-                f"too large: {pixels_in_file / 1e6:.1f} megapixels, over the limit "
-                f"of {max_megapixels:g} (--max-megapixels)"
-            )
-            return result
-        loaded = read_image(path, keep_gray=True)
-        pixels = loaded.pixels
-        result.size, result.notes = pixels.shape[:2], loaded.notes
-        result.choice = choice = ensemble.choose(
-            pixels, override, jpeg_quality(path), beyond=restore_uncompressed
-        )
-        icc = any("ICC" in n for n in loaded.notes)
-        if choice.passed_through:
-            result.notes += (_why_copied(choice, ensemble),)
-            if output.format == "jpeg" and isinstance(choice.tables, TableQuality):
-                copy_jpeg_record(path, target, record, replace)  # no second encoding
-            else:
-                deep = pixels if bits == 8 else pixels.astype(np.float32)
-                write_image_record(target, deep, output, bits, icc, record, replace, loaded.exif)
-            result.status, result.output = COPIED, target
-            return result
-        restored = _restore(ensemble.restorer(choice.generators), pixels, tile, overlap, bits)
-        write_image_record(target, restored, output, bits, icc, record, replace, loaded.exif)
-        result.output = target
-    except Exception as err:
-        _failed(result, err, target)
-    return result
+    """Read, choose, restore (or copy) and write one image, the three steps one after the
+    other; failures go into the result."""
+    job = prepare_image(ensemble, path, target, record, replace, override, options)
+    return write_prepared(ensemble, restore_prepared(ensemble, job, options), options)
 
 
 def _why_copied(choice: QualityChoice, ensemble: Ensemble) -> str:

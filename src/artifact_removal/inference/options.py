@@ -254,3 +254,12 @@ class RestoreOptions:
     batch: int = field(
         default=4, metadata=cli("video frames through the network at once", metavar="N")
     )
+    io_workers: int = field(
+        default=1,
+        metadata=cli(
+            "threads that encode and write outputs while the network restores the next image "
+            "(a thread reads and judges the images ahead, too); 0: one step after the other. "
+            "The outputs are the same either way",
+            metavar="N",
+        ),
+    )

@@ -22,7 +22,18 @@ KEYWORD = b"artifact-removal"
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _text(record: dict) -> str:
+def srgb_profile() -> bytes:
+    """LittleCMS's sRGB ICC profile, with its creation date set to 2000-01-01 00:00: the
+    profile stamps the time it was made, which would make two runs' outputs differ in bytes.
+    (The profile ID, an MD5 that would cover the date, is left unset, as LittleCMS leaves it.)"""
+    from PIL import ImageCms
+
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile[24:36] = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)
+    return bytes(profile)
+
+
+def record_json(record: dict) -> str:
     return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
@@ -43,15 +54,13 @@ def write_png_record(
     profile when `icc`. 16-bit: OpenCV, from [0, 255] floats.
     """
     if bits == 8:
-        from PIL import Image, ImageCms, PngImagePlugin
+        from PIL import Image, PngImagePlugin
 
         if pixels.dtype != np.uint8:
             pixels = np.rint(pixels).clip(0, 255).astype(np.uint8)
         info = PngImagePlugin.PngInfo()
-        info.add_text(KEYWORD.decode(), _text(record))
-        profile = (
-            ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes() if icc else None
-        )
+        info.add_text(KEYWORD.decode(), record_json(record))
+        profile = srgb_profile() if icc else None
         image = Image.fromarray(pixels)
         options = {"pnginfo": info, "icc_profile": profile} | ({"exif": exif} if exif else {})
         write_atomic(path, lambda f: image.save(f, format="PNG", **options), replace=replace)
@@ -77,7 +86,7 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 def with_record(png: bytes, record: dict) -> bytes:
     """`png` with a tEXt chunk holding `record` as JSON, inserted after the header chunk."""
-    text = _text(record).encode("latin-1")
+    text = record_json(record).encode("latin-1")
     return _after_header(png, _chunk(b"tEXt", KEYWORD + b"\0" + text))
 
 
