@@ -48,7 +48,6 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..checkpoints import fingerprint
 from ..fileio import FolderBusy, FolderLock, remove_leftovers
 from .choice import RestoreError
 from .inputs import collect_inputs
@@ -60,9 +59,9 @@ from .outputs import plan_outputs
 from .outputs import unique_names as unique_names
 from .overlap import restore_in_order
 from .report import FileResult, RestoreReport
-from .setups import DEFAULT_METHODS, find_project, load_onnx_setup, load_setup
 from .setups import file_digest as file_digest
 from .setups import find_generators as find_generators
+from .setups import find_project, setups_for
 from .setups import project_reading as project_reading
 from .strength import check_strength
 from .video import is_video
@@ -132,51 +131,13 @@ def restore_files(
             "are images and videos, restored by two methods: give --method, or "
             "restore the images and the videos in two runs"
         )
-    onnx = o.backend == "onnxruntime"
-    if onnx and (strength is not None or predictor):
+    if o.backend == "onnxruntime" and (strength is not None or predictor):
         raise RestoreError(
             "with the onnxruntime backend the export folder (--models) holds the generators "
             "and the predictor; --strength and --predictor need the torch backend"
         )
-    if not onnx:
-        from ..runtime import select_device
-
-        try:
-            torch_device = select_device(o.device)
-        except (ValueError, RuntimeError) as err:
-            raise RestoreError(str(err)) from None
     project = find_project()
-    common = {
-        "quality": override,
-        "bits": bits,
-        "tile": tile,
-        "overlap": overlap,
-        "uncompressed": o.restore_uncompressed,
-        **o.image.settings(),
-    }
-    setups = {
-        kind: load_onnx_setup(method, models_dir, o.device, common)
-        if onnx
-        else load_setup(
-            DEFAULT_METHODS[kind] if method == AUTO else method,
-            project,
-            models_dir,
-            predictor,
-            override,
-            torch_device,
-            common,
-            strength,
-        )
-        for kind in kinds
-    }
-    if "video" in setups:  # a video's frames: the same settings, its encoding, its segments
-        setups["video"].settings_id = fingerprint(
-            {
-                **setups["video"].settings,
-                "video": video.settings(),
-                "segment_frames": segment_frames,
-            }
-        )
+    setups = setups_for(o, kinds, project)
     videos = Videos(video, segment_frames, batch)
     try:
         with FolderLock(out_dir, "artifact-removal restore"):

@@ -218,3 +218,56 @@ def load_onnx_setup(method: str, folder, device: str, common: dict) -> Setup:
     if ensemble.ladder is not None:
         settings["ladder"] = fingerprint(ensemble.ladder.levels)
     return Setup(method, ensemble, settings, fingerprint(settings))
+
+
+def setups_for(options, kinds: list[str], project: Path | None) -> dict[str, Setup]:
+    """What restores each kind of input ("image", "video") of a run with `options`
+    (`inference.options.RestoreOptions`, checked by `restore_files`): the same on the machine
+    that plans a run and on every worker that restores part of it (`inference.on_ray`)."""
+    from .strength import check_strength
+
+    override = None if options.quality == "auto" else int(options.quality)
+    common = {
+        "quality": override,
+        "bits": options.bits,
+        "tile": options.tile,
+        "overlap": options.overlap,
+        "uncompressed": options.restore_uncompressed,
+        **options.image.settings(),
+    }
+    method = options.method
+    if options.backend == "onnxruntime":
+        setups = {
+            kind: load_onnx_setup(method, options.models_dir, options.device, common)
+            for kind in kinds
+        }
+    else:
+        from ..runtime import select_device
+
+        try:
+            device = select_device(options.device)
+        except (ValueError, RuntimeError) as err:
+            raise RestoreError(str(err)) from None
+        setups = {
+            kind: load_setup(
+                DEFAULT_METHODS[kind] if method == "auto" else method,
+                project,
+                options.models_dir,
+                options.predictor,
+                override,
+                device,
+                common,
+                check_strength(options.strength),
+            )
+            for kind in kinds
+        }
+    if "video" in setups:  # a video's frames: the same settings, its encoding, its segments
+        video = setups["video"]
+        video.settings_id = fingerprint(
+            {
+                **video.settings,
+                "video": options.video.settings(),
+                "segment_frames": options.segment_frames,
+            }
+        )
+    return setups
