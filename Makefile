@@ -45,11 +45,13 @@ browser:
 venv: $(VENV)/.ready
 
 # torch first (a CUDA build, served from a local disk on this project's machines), then the
-# pinned rest, the package itself (editable) and a Jupyter kernel that papermill uses.
-$(VENV)/.ready: requirements-torch.txt requirements.txt pyproject.toml
+# pinned rest (and Ray, the optional extra of `restore --ray`, for its test), the package
+# itself (editable) and a Jupyter kernel that papermill uses.
+$(VENV)/.ready: requirements-torch.txt requirements.txt requirements-ray.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-torch.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-ray.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
 		--no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \

@@ -50,3 +50,8 @@ def test_the_onnxruntime_requirements_are_the_locks_pins_without_torch():
     runtime, lock = _pins("requirements-onnxruntime.txt"), _pins("requirements.txt")
     assert {name: lock.get(name) for name in runtime} == runtime
     assert "onnxruntime" in runtime and not {"torch", "torchvision"} & set(runtime)
+
+
+def test_the_ray_extra_agrees_with_the_lock():
+    ray, lock = _pins("requirements-ray.txt"), _pins("requirements.txt")
+    assert "ray" in ray and not {name for name in ray if name in lock and lock[name] != ray[name]}

@@ -79,8 +79,9 @@ def add_options(parser: argparse.ArgumentParser, options: type) -> None:
                 kwargs["type"] = type(f.default)
             if choices is not None:
                 kwargs["choices"] = choices() if callable(choices) else choices
-            if "metavar" in meta:
-                kwargs["metavar"] = meta["metavar"]
+            for key in ("metavar", "nargs", "const"):
+                if key in meta:
+                    kwargs[key] = meta[key]
         target = parser
         if "group" in meta:
             if meta["group"] not in groups:
@@ -204,13 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "restore",
         _restore,
-        "restore your own images (into PNGs) and videos",
+        "restore your own images and videos",
         description="Restore JPEG-compressed images (files or folders, searched "
-        "recursively) with the\ngenerator trained for each image's quality; each "
-        "becomes a PNG in OUTDIR, keeping\nthe folders' layout, EXIF and colour "
-        "profile. A video (.mp4, .mkv, .mov, ...) becomes a\nvideo of the same frames, "
-        "timing and colour metadata, its audio copied unchanged;\nan interrupted one "
-        "resumes from its last finished segment.",
+        "recursively) with the\ngenerator trained for each image's quality; each becomes a "
+        "PNG (or JPEG, WebP:\n--format) in OUTDIR, keeping the folders' layout, EXIF and colour "
+        "profile. A video\n(.mp4, .mkv, .mov, ...) becomes a video of the same frames, timing "
+        "and colour\nmetadata, its audio copied unchanged; an interrupted one resumes from its "
+        "last\nfinished segment. --ray spreads the inputs over a Ray cluster.",
         epilog=RESTORE_EXAMPLES,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders")

@@ -17,8 +17,8 @@
     files        the `restore` command's run, with its parts:
                  `inputs` (the files to restore, checked), `setups` (what restores them),
                  `outputs` (names, and outputs that exist already), `one_file` (one image or
-                 video), `overlap` (its steps in threads beside the network) and `report`
-                 (what became of each input)
+                 video), `overlap` (its steps in threads beside the network), `on_ray` (its
+                 inputs as tasks on a Ray cluster) and `report` (what became of each input)
     gallery      prepared images and their restorations
 
 A module here imports from this package and the layers below it, never from training or the

@@ -142,7 +142,17 @@ def restore_files(
     try:
         with FolderLock(out_dir, "artifact-removal restore"):
             return _restore_locked(
-                files, skipped, out_dir, setups, o, override, progress, log, announce, videos
+                files,
+                skipped,
+                out_dir,
+                setups,
+                o,
+                override,
+                progress,
+                log,
+                announce,
+                videos,
+                project,
             )
     except FolderBusy as err:
         raise RestoreError(str(err)) from None
@@ -159,6 +169,7 @@ def _restore_locked(
     log: Callable[[str], None] | None,
     announce: Callable[[str], None] | None,
     videos: Videos,
+    project: Path | None,
 ) -> RestoreReport:
     """The run itself, with the output folder locked."""
     report = RestoreReport(skipped, removed=remove_leftovers(out_dir))
@@ -189,7 +200,13 @@ def _restore_locked(
                     log(f"{result.source}: {result.error or result.status}")
                 bar.update(1)
 
-            restore_in_order(todo, setups, o, override, videos, progress, finish)
+            if o.ray is None:
+                restore_in_order(todo, setups, o, override, videos, progress, finish)
+            else:
+                from .on_ray import restore_on_ray
+
+                restore_on_ray(todo, o, sorted(setups), project, override, finish)
+                report.removed += remove_leftovers(out_dir)  # of workers that died
     finally:
         Image.MAX_IMAGE_PIXELS = guard
     return report

@@ -254,6 +254,18 @@ class RestoreOptions:
     batch: int = field(
         default=4, metadata=cli("video frames through the network at once", metavar="N")
     )
+    ray: str | None = field(
+        default=None,
+        metadata=cli(
+            "restore on a Ray cluster, a task per image or video: --ray alone starts Ray on "
+            "this machine (or joins RAY_ADDRESS's), --ray auto joins a local cluster, --ray "
+            "ray://HOST:10001 a remote one (paths must be the same on every node); needs "
+            "requirements-ray.txt",
+            metavar="ADDRESS",
+            nargs="?",
+            const="",
+        ),
+    )
     io_workers: int = field(
         default=1,
         metadata=cli(
