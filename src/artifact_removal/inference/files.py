@@ -205,7 +205,7 @@ def _restore_locked(
             else:
                 from .on_ray import restore_on_ray
 
-                restore_on_ray(todo, o, sorted(setups), project, override, finish)
+                restore_on_ray(todo, setups, o, project, override, finish)
                 report.removed += remove_leftovers(out_dir)  # of workers that died
     finally:
         Image.MAX_IMAGE_PIXELS = guard

@@ -2,9 +2,12 @@
 
 The machine that runs the command plans the run exactly as a single process does (the inputs,
 the output names, what an earlier run finished, the conflicts; `restore_files`), holds the
-output folder's lock, and then hands each input to a Ray task: an image, or a whole video
-(its segments are resumable, so a task that starts again keeps the finished ones). Every task
-restores with the code of a single process (`one_file`), from the same options, so the
+output folder's lock, and then hands the inputs to Ray tasks: a task per image, and a task
+per segment of each video to restore (`--segment-frames` frames; the last task takes the rest
+of the stream), whose finished segments the driver then joins with the sound, as a single
+process does (`video.write_segments`, `video.join_segments`). A video left as it is (better
+than the generators were trained for), or that cannot be read, goes whole to one task. Every
+task restores with the code of a single process (`one_file`), from the same options, so the
 outputs are the same bytes; the results come back in the inputs' order, and the summary is a
 single process's.
 
@@ -25,12 +28,15 @@ one GPU); PyTorch in a task uses the CPUs Ray gave it.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .choice import RestoreError
 from .options import RestoreOptions
 from .report import FAILED, FileResult
+from .video import is_video
 
 RETRIES = 3  # how many times Ray runs a task again after its worker died
 
@@ -41,16 +47,9 @@ def _task(shared: tuple, item: tuple[Path, Path, dict, bool]) -> FileResult:
     """One input, on a worker: restored as a single process restores it. `shared`: the run's
     (options, kinds of input, project, quality override)."""
     from .one_file import Videos, restore_image_file, restore_video_file
-    from .setups import setups_for
-    from .video import is_video
 
     options, kinds, project, override = shared
-    key = (options, kinds, project)
-    if key not in _SETUPS:
-        _share_cpus()
-        _SETUPS.clear()  # another run's models: let them go
-        _SETUPS[key] = setups_for(options, list(kinds), project)
-    setups = _SETUPS[key]
+    setups = _setups(options, kinds, project)
     path, target, record, replace = item
     if is_video(path):
         videos = Videos(options.video, options.segment_frames, options.batch)
@@ -59,6 +58,18 @@ def _task(shared: tuple, item: tuple[Path, Path, dict, bool]) -> FileResult:
                                   options.restore_uncompressed)  # fmt: skip
     return restore_image_file(setups["image"].ensemble, path, target, record, replace,
                               override, options)  # fmt: skip
+
+
+def _setups(options: RestoreOptions, kinds: tuple[str, ...], project: Path | None) -> dict:
+    """The run's setups in this worker process, made once (`setups.setups_for`)."""
+    from .setups import setups_for
+
+    key = (options, kinds, project)
+    if key not in _SETUPS:
+        _share_cpus()
+        _SETUPS.clear()  # another run's models: let them go
+        _SETUPS[key] = setups_for(options, list(kinds), project)
+    return _SETUPS[key]
 
 
 def _share_cpus() -> None:
@@ -98,26 +109,140 @@ def connect(address: str) -> None:
 
 def restore_on_ray(
     todo: Sequence[tuple[Path, Path, dict, bool]],
+    setups: dict,
     options: RestoreOptions,
-    kinds: Sequence[str],
     project: Path | None,
     override: int | None,
     finish: Callable[[FileResult], None],
 ) -> None:
     """Restore every (input, output, record, replace) of `todo` in Ray tasks; `finish(result)`
-    for each, in order."""
+    for each, in order. `setups` are the driver's (`setups.setups_for`): it reads each video's
+    quality to cut it into segment tasks."""
     import ray
 
     connect(options.ray)
     gpus = ray.cluster_resources().get("GPU", 0)
     use_gpu = gpus > 0 and options.device != "cpu" and options.backend == "torch"
-    remote = ray.remote(_task).options(
-        num_cpus=1, num_gpus=1 if use_gpu else 0, max_retries=RETRIES, retry_exceptions=False
+    resources = {"num_cpus": 1, "num_gpus": 1 if use_gpu else 0, "max_retries": RETRIES,
+                 "retry_exceptions": False}  # fmt: skip
+    whole = ray.remote(_task).options(**resources)
+    part = ray.remote(_segment_task).options(**resources)
+    shared = ray.put((options, tuple(sorted(setups)), project, override))  # passed by reference
+    pending = []
+    for item in todo:
+        job = _video_job(setups, options, override, item) if is_video(item[0]) else None
+        if job is None:
+            pending.append(whole.remote(shared, item))
+        else:
+            spec = ray.put((item[0], job.parts, job.manifest, job.result.choice.generators,
+                            job.info))  # fmt: skip
+            job.refs = [part.remote(shared, spec, first, count) for first, count in job.ranges]
+            pending.append(job)
+    for item, waiting in zip(todo, pending, strict=True):  # in order; `finish` moves the bar
+        if isinstance(waiting, VideoJob):
+            finish(_join_video(ray, waiting, options))
+        else:
+            finish(_result(ray, waiting, item))
+
+
+@dataclass
+class VideoJob:
+    """A video cut into segment tasks: its result so far, what it holds, its segments'
+    folder and manifest, the (first segment, count) of each task, their references."""
+
+    item: tuple[Path, Path, dict, bool]
+    result: FileResult
+    info: object
+    parts: Path
+    manifest: dict
+    reused: int
+    ranges: list[tuple[int, int | None]]
+    refs: list = field(default_factory=list)
+    start: float = field(default_factory=time.perf_counter)
+
+
+def _video_job(setups: dict, options: RestoreOptions, override, item) -> VideoJob | None:
+    """The segment tasks of a video to restore; None for one to copy as it is, or that cannot
+    be read (one task does it whole, and says why as a single process would)."""
+    from .one_file import choose_video
+    from .video import _state, finished_prefix, parts_folder, video_manifest
+
+    path, target, record, _ = item
+    result = FileResult(path)
+    try:
+        info = choose_video(setups["video"].ensemble, path, override,
+                            options.restore_uncompressed, result)  # fmt: skip
+    except Exception:  # the task that restores it whole reports it
+        return None
+    if result.choice.passed_through:
+        return None
+    size = options.segment_frames
+    manifest = video_manifest(record, options.video, size, info)
+    parts = parts_folder(target)
+    reused = finished_prefix(_state(parts, manifest))
+    count = max(-(-info.frames // size), reused + 1) if info.frames else reused + 1
+    ranges = [(k, 1) for k in range(reused, count - 1)] + [(count - 1, None)]
+    return VideoJob(item, result, info, parts, manifest, reused, ranges)
+
+
+def _segment_task(shared: tuple, spec: tuple, first: int, count: int | None):
+    """Segments `first`.. of a video, on a worker (`video.write_segments`)."""
+    from .one_file import frame_restorer
+    from .video import write_segments
+
+    options, kinds, project, _ = shared
+    source, parts, manifest, generators, info = spec
+    ensemble = _setups(options, kinds, project)["video"].ensemble
+    restore_frames = frame_restorer(ensemble, generators, options.tile, options.overlap)
+    return write_segments(source, parts, manifest, restore_frames, options.video, options.batch,
+                          info, first, count)  # fmt: skip
+
+
+def _join_video(ray, job: VideoJob, options: RestoreOptions) -> FileResult:
+    """Wait for a video's segment tasks, then join the segments and the sound into its
+    output, with the notes a single process writes."""
+    from .one_file import _failed, _video_notes
+    from .video import join_segments
+
+    path, target, record, replace = job.item
+    result = job.result
+    try:
+        done = [_value(ray, ref) for ref in job.refs]
+        last = done[-1]  # it decoded the stream from its start to its end
+        frames = join_segments(path, target, job.parts, job.manifest, record, replace,
+                               job.info, last.decoded, last.last_time)  # fmt: skip
+    except Exception as err:
+        _failed(result, err, target)
+        return result
+    restored = sum(d.restored for d in done)
+    seconds = time.perf_counter() - job.start
+    segments = -(-frames // options.segment_frames)
+    reused = (
+        f", {job.reused} of {segments} segments kept from an interrupted run" if job.reused else ""
     )
-    shared = ray.put((options, tuple(kinds), project, override))
-    refs = [remote.remote(shared, item) for item in todo]  # Ray passes `shared` by reference
-    for item, ref in zip(todo, refs, strict=True):  # in order; `finish` moves the progress bar
-        finish(_result(ray, ref, item))
+    speed = f", {restored / seconds:.2f} frames/s" if restored else ""
+    result.output = target
+    result.notes = (
+        f"video, {frames} frames{speed}{reused}",
+        *_video_notes(job.info, options.video),
+    )
+    return result
+
+
+def _value(ray, ref):
+    """A task's value; the error that stopped it, as it was raised (a worker that died more
+    than `RETRIES` times: a VideoError that says so)."""
+    from .video_probe import VideoError
+
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as err:
+        raise err.cause from None
+    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as err:
+        raise VideoError(
+            f"its Ray worker died {RETRIES + 1} times ({err.__class__.__name__}); run the "
+            "command again to restore it"
+        ) from None
 
 
 def _result(ray, ref, item) -> FileResult:

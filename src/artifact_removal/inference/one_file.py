@@ -261,26 +261,13 @@ def restore_video_file(
     for is copied, its packets unchanged (`inference.video.copy_video`)."""
     result = FileResult(path)
     try:
-        info = probe(path)
-        result.size = (info.height, info.width)
-        # x264's CRF tells the generators of an H.264 method, not an image method's QF; from
-        # other encoders the stream's QPs read as a CRF
-        stream = x264_quality(path) if ensemble.codec == "h264" else None
-        if stream is None and ensemble.reading is not None:
-            stream = ensemble.reading.read(path)
-        result.choice = choice = ensemble.choose(_sample_frame(path), override, stream, beyond)
-        if choice.passed_through:
+        info = choose_video(ensemble, path, override, beyond, result)
+        if result.choice.passed_through:
             frames = copy_video(path, target, record, replace, info)
             result.output, result.status = target, COPIED
-            result.notes = (f"video, {frames} frames", _why_copied(choice, ensemble))
+            result.notes = (f"video, {frames} frames", _why_copied(result.choice, ensemble))
             return result
-        restorer = ensemble.restorer(choice.generators)
-
-        def restore_frames(frames: np.ndarray) -> np.ndarray:
-            if frames.shape[1] <= tile and frames.shape[2] <= tile:  # the batch at once
-                return np.rint(restorer(frames)).clip(0, 255).astype(np.uint8)
-            return np.stack([restore_tiled(restorer, f, tile, overlap) for f in frames])
-
+        restore_frames = frame_restorer(ensemble, result.choice.generators, tile, overlap)
         done = restore_video(
             path,
             target,
@@ -307,6 +294,36 @@ def restore_video_file(
     except Exception as err:
         _failed(result, err, target)
     return result
+
+
+def choose_video(
+    ensemble: Ensemble, path: Path, override: int | None, beyond: bool, result: FileResult
+):
+    """What a video holds (`probe`), and its quality and generators, into `result`: the
+    override, else x264's CRF in the stream, else the CRF its H.264 QPs read as, else the
+    predictor on a frame half a second in."""
+    info = probe(path)
+    result.size = (info.height, info.width)
+    # x264's CRF tells the generators of an H.264 method, not an image method's QF; from
+    # other encoders the stream's QPs read as a CRF
+    stream = x264_quality(path) if ensemble.codec == "h264" else None
+    if stream is None and ensemble.reading is not None:
+        stream = ensemble.reading.read(path)
+    result.choice = ensemble.choose(_sample_frame(path), override, stream, beyond)
+    return info
+
+
+def frame_restorer(ensemble: Ensemble, generators: dict, tile: int, overlap: int):
+    """Batches of frames (N, H, W, 3) uint8 -> their restorations: the batch at once when a
+    frame fits a tile, else frame by frame in tiles."""
+    restorer = ensemble.restorer(generators)
+
+    def restore_frames(frames: np.ndarray) -> np.ndarray:
+        if frames.shape[1] <= tile and frames.shape[2] <= tile:  # the batch at once
+            return np.rint(restorer(frames)).clip(0, 255).astype(np.uint8)
+        return np.stack([restore_tiled(restorer, f, tile, overlap) for f in frames])
+
+    return restore_frames
 
 
 def _video_notes(info, output: VideoOutput = H264_OUTPUT) -> tuple[str, ...]:

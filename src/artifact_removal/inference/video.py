@@ -190,6 +190,13 @@ def _encode_segment(
     return count
 
 
+def finished_prefix(segments: list[Path]) -> int:
+    """How many segments from the first on are finished without a gap (a Ray run that was
+    stopped may leave later ones finished and earlier ones not: they are written again)."""
+    indices = sorted(int(p.name.split("_")[1].split(".")[0]) for p in segments)
+    return next((i for i, index in enumerate(indices) if index != i), len(indices))
+
+
 def _state(parts: Path, manifest: dict) -> list[Path]:
     """The finished segments a rerun may keep: all of them when the manifest matches, none
     (the folder emptied) otherwise. A folder of that name that is a symbolic link, or not a
@@ -213,6 +220,129 @@ def _state(parts: Path, manifest: dict) -> list[Path]:
     return []
 
 
+@dataclass
+class Segments:
+    """What `write_segments` did: frames decoded through its range (its own and the skipped
+    ones before it), frames it restored, the time of the last frame decoded, and whether the
+    stream ended within its range."""
+
+    decoded: int = 0
+    restored: int = 0
+    last_time: float | None = None
+    ended: bool = False
+
+
+def video_manifest(record: dict, output: VideoOutput, segment_frames: int, info) -> dict:
+    """What a video's finished segments were made with: a rerun keeps them only if it is the
+    same (`_state`)."""
+    return {
+        "record": record,
+        "output": output.settings(),
+        "segment_frames": segment_frames,
+        "segment_suffix": ".mkv" if output.codec == "ffv1" else ".mp4",
+        "size": [info.width, info.height],
+    }
+
+
+def write_segments(
+    source: Path,
+    parts: Path,
+    manifest: dict,
+    restore: FrameRestorer,
+    output: VideoOutput,
+    batch: int,
+    info: VideoInfo,
+    first: int,
+    count: int | None,
+    bar=None,
+) -> Segments:
+    """Write segments `first`, `first + 1`, ... (`count` of them, or to the end of the
+    stream) of `source` into `parts`, each atomically and only when it is not there yet;
+    frames before them are decoded and skipped. The sequential run writes them all in one
+    call; a Ray run (`inference.on_ray`) one range per task."""
+    import av
+
+    size = manifest["segment_frames"]
+    suffix = manifest["segment_suffix"]
+    done = Segments()
+    frames = _frames(source, first * size)
+
+    def timed(frames):
+        for frame, pixels in frames:
+            done.decoded += 1
+            done.last_time = frame.time if frame.time is not None else done.last_time
+            yield frame, pixels
+
+    frames = timed(frames)
+    for _ in islice(frames, first * size):
+        pass
+    index = first
+    try:
+        while count is None or index < first + count:
+            head = next(frames, None)
+            if head is None:
+                done.ended = True
+                break
+            segment = chain([head], islice(frames, size - 1))
+            path = parts / f"segment_{index:06d}{suffix}"
+            if path.is_file():  # finished by an earlier run, or another task
+                for _ in segment:
+                    pass
+            else:
+                written = []
+                write_atomic(
+                    path,
+                    lambda f, segment=segment, written=written: written.append(
+                        _encode_segment(
+                            f,
+                            segment,
+                            restore,
+                            info,
+                            output,
+                            batch,
+                            bar if bar is not None else _NoBar(),
+                        )
+                    ),
+                )
+                done.restored += written[0]
+            index += 1
+    except av.FFmpegError as err:  # the input cannot be decoded on: a rerun cannot finish
+        raise VideoError(
+            f"cannot be decoded after frame {done.decoded} "
+            f"({getattr(err, 'strerror', None) or err}); nothing was written"
+        ) from None
+    return done
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+
+def join_segments(
+    source: Path,
+    target: Path,
+    parts: Path,
+    manifest: dict,
+    record: dict,
+    replace: bool,
+    info: VideoInfo,
+    decoded: int,
+    last_time: float | None,
+) -> int:
+    """Check the stream was decoded to its end, then join the segments and the audio into
+    `target` and remove the segments; returns the frames written."""
+    if problem := truncation(info.frames, info.duration, decoded, [last_time], float(info.fps)):
+        shutil.rmtree(parts)  # a cut-short file: say so, write nothing
+        raise VideoError(
+            f"truncated: {problem}; nothing was written (repair or re-export the file)"
+        )
+    segments = sorted(parts.glob(f"segment_*{manifest['segment_suffix']}"))
+    frames = _join(segments, source, target, record, replace, info.rotation, info.fps)
+    shutil.rmtree(parts)
+    return frames
+
+
 def restore_video(
     source: str | Path,
     target: str | Path,
@@ -233,69 +363,32 @@ def restore_video(
     if segment_frames < 1 or batch < 1:
         raise VideoError(f"segment frames ({segment_frames}) and batch ({batch}) must be >= 1")
     info = info or probe(source)
-    suffix = ".mkv" if output.codec == "ffv1" else ".mp4"
-    manifest = {
-        "record": record,
-        "output": output.settings(),
-        "segment_frames": segment_frames,
-        "segment_suffix": suffix,
-        "size": [info.width, info.height],
-    }
+    manifest = video_manifest(record, output, segment_frames, info)
     parts = parts_folder(target)
-    done = _state(parts, manifest)
-    result = VideoResult(reused=len(done))
+    first = finished_prefix(_state(parts, manifest))
+    result = VideoResult(reused=first)
     start = time.perf_counter()
-    last_time = None  # of the last frame decoded: how far the stream really goes
-
-    def timed(frames):
-        nonlocal last_time
-        for frame, pixels in frames:
-            last_time = frame.time if frame.time is not None else last_time
-            yield frame, pixels
-
-    frames = timed(_frames(source, len(done) * segment_frames))
-    skipped = sum(1 for _ in islice(frames, len(done) * segment_frames))
-    total = info.frames or None
-    import av
-
+    skipped = first * segment_frames
     with tqdm(
-        total=total,
+        total=info.frames or None,
         initial=skipped,
         desc=source.name[:30],
         unit="frame",
         leave=False,
         disable=not progress,
     ) as bar:
-        index = len(done)
         try:
-            while (first := next(frames, None)) is not None:  # a segment streams: decoded,
-                path = parts / f"segment_{index:06d}{suffix}"  # restored and encoded a batch
-                segment = chain([first], islice(frames, segment_frames - 1))  # at a time
-                written = []
-                write_atomic(
-                    path,
-                    lambda f, segment=segment, written=written: written.append(
-                        _encode_segment(f, segment, restore, info, output, batch, bar)
-                    ),
-                )
-                result.restored += written[0]
-                index += 1
-        except av.FFmpegError as err:  # the input cannot be decoded on: a rerun cannot finish
+            written = write_segments(
+                source, parts, manifest, restore, output, batch, info, first, None, bar
+            )
+        except VideoError:
             shutil.rmtree(parts, ignore_errors=True)
-            raise VideoError(
-                f"cannot be decoded after frame {skipped + result.restored} "
-                f"({getattr(err, 'strerror', None) or err}); nothing was "
-                "written"
-            ) from None
-    result.segments = index
-    decoded = skipped + result.restored
-    if problem := truncation(info.frames, info.duration, decoded, [last_time], float(info.fps)):
-        shutil.rmtree(parts)  # a cut-short file: say so, write nothing
-        raise VideoError(
-            f"truncated: {problem}; nothing was written (repair or re-export the file)"
-        )
-    segments = sorted(parts.glob(f"segment_*{suffix}"))
-    result.frames = _join(segments, source, target, record, replace, info.rotation, info.fps)
+            raise
+    result.restored = written.restored
+    result.segments = len(list(parts.glob(f"segment_*{manifest['segment_suffix']}")))
+    result.frames = join_segments(
+        source, target, parts, manifest, record, replace, info, written.decoded,
+        written.last_time,
+    )  # fmt: skip
     result.seconds = time.perf_counter() - start
-    shutil.rmtree(parts)
     return result
