@@ -114,6 +114,9 @@ def test_the_api_raises_what_the_command_line_says(trained, photo, tmp_path):
         models.restore(np.zeros((32, 32, 4), np.uint8))
     with pytest.raises(RestoreError, match="quality must be"):
         models.restore(photo, quality=0)
+    with pytest.raises(RestoreError, match="whole number"):
+        models.restore(photo, quality=True)
+    assert models.restore(photo, quality=np.int64(20)).shape == photo.shape
     with pytest.raises(RestoreError, match="strength must be"):
         load("gan", project=trained, strength=2)
     bare = load("gan", models=trained / "models/gan", predictor=tmp_path / "none.pt")

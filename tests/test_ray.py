@@ -129,3 +129,13 @@ def test_a_killed_driver_resumes_where_it_stopped(models, archive, tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"restored {9 - finished} of 9 inputs ({finished} already done)" in again.stdout
     assert _files(tmp_path / "out") == _files(single)
+
+
+def test_an_input_taken_for_the_address_is_said(models, archive, tmp_path, capsys):
+    from artifact_removal.cli import main
+
+    photo = str(archive / "roll0" / "p0.jpg")
+    code = main(["restore", "--ray", photo, str(archive / "roll1"), "-o", str(tmp_path / "o"),
+                 "--models", str(models / "gan"), "--device", "cpu"])  # fmt: skip
+    assert code == 2 and "put --ray after the inputs" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # said before anything is written

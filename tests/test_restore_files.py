@@ -239,14 +239,29 @@ def test_jpeg_and_webp_outputs_keep_exif_and_are_recognised_on_rerun(models, tmp
 
 def test_a_jpeg_left_as_it_is_is_copied_byte_for_byte(models, tmp_path, photo, capsys):
     """...into a JPEG output: no second encoding, the record in a comment segment."""
+    from artifact_removal.inference.options import ImageOutput
+
     Image.fromarray(photo).save(tmp_path / "cam.jpg", quality=92)  # above the ladder
     code = main(["restore", str(tmp_path / "cam.jpg"), "-o", str(tmp_path / "out"), "--models",
                  str(models / "gan"), "--device", "cpu", "--format", "jpeg"])  # fmt: skip
     assert code == 0 and "copied without restoring" in capsys.readouterr().out
     written = (tmp_path / "out" / "cam.jpg").read_bytes()
     original = (tmp_path / "cam.jpg").read_bytes()
-    length = int.from_bytes(written[4:6], "big")  # SOI, then our comment segment (FF FE)
-    assert written[2:4] == b"\xff\xfe" and written[:2] + written[4 + length :] == original
+    at = written.index(b"\xff\xfe\x00")  # our comment segment (FF FE), after SOI and APP0
+    length = int.from_bytes(written[at + 2 : at + 4], "big")
+    assert written[at + 4 : at + 21] == b"artifact-removal "
+    assert written[:at] + written[at + 2 + length :] == original
+    Image.fromarray(photo).save(tmp_path / "gimp.jpg", quality=92, comment=b"Created with GIMP")
+    common = {"models_dir": models / "gan", "device": "cpu", "progress": False}
+    first = restore_files(
+        [tmp_path / "gimp.jpg"], tmp_path / "o3", image=ImageOutput("jpeg"), **common
+    )
+    again = restore_files(
+        [tmp_path / "gimp.jpg"], tmp_path / "o3", image=ImageOutput("jpeg"), **common
+    )
+    assert first.results[0].status == "copied" and again.results[0].status == "done"
+    with Image.open(tmp_path / "o3" / "gimp.jpg") as copy:  # its own comment kept too
+        assert copy.info["comment"] == b"Created with GIMP" and copy.applist[0][0] == "APP0"
     with pytest.raises(SystemExit):
         main(["restore", str(tmp_path / "cam.jpg"), "-o", str(tmp_path / "o2"), "--format", "gif"])
     assert "invalid choice: 'gif'" in capsys.readouterr().err

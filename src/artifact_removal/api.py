@@ -16,9 +16,13 @@
 `load` finds the generators in the project around the current folder (the one `make repro`
 trained), in the folder given as `project`, or in a folder of release files (`models`). A QF
 comes from the user (`quality`), else from a JPEG's quantization tables (a PIL image opened
-from a JPEG file keeps them), else from the QF predictor. An image better than every
-generator was trained for is returned unchanged (`choice.passed_through`), as `restore` copies
-it, unless `restore_uncompressed` asks for the gentlest generator.
+from a JPEG file keeps them, and keeps them after an in-place edit such as `thumbnail`: give
+`quality`, or pass an array, for an edited image), else from the QF predictor. An image better
+than every generator was trained for is returned unchanged (`choice.passed_through`), as
+`restore` copies it, unless `restore_uncompressed` asks for the gentlest generator. A PIL
+image comes back as 8-bit RGB or L: other modes are converted first as `restore` converts
+files (alpha flattened onto white, 16 bits to 8, CMYK and ICC profiles to sRGB), and the
+returned image carries no EXIF or ICC profile (`restore_files` keeps them in files).
 
 Errors are exceptions whose message is the line the command line prints: `RestoreError` (no
 generators, a bad option), `QualityUnknown` (no tables, no predictor and no `quality`),
@@ -29,6 +33,7 @@ generators, a bad option), `QualityUnknown` (no tables, no predictor and no `qua
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -130,7 +135,7 @@ class Models:
         """`restore`, and the `QualityChoice` that says how it was restored."""
         from .inference.tiles import restore_tiled
 
-        if tile % 8 or overlap % 8 or tile < 64:
+        if tile % 8 or overlap % 8 or tile < 64 or overlap < 0:
             raise RestoreError(
                 f"tile ({tile}, at least 64) and overlap ({overlap}) must be multiples of 8"
             )
@@ -145,8 +150,15 @@ class Models:
         return _like(image, out), choice
 
     def _choose(self, pixels, tables, quality, restore_uncompressed) -> QualityChoice:
-        if quality is not None and not (isinstance(quality, int) and 1 <= quality <= 100):
-            raise RestoreError(f"quality must be a number from 1 to 100, not {quality!r}")
+        if quality is not None:
+            try:
+                if isinstance(quality, bool):
+                    raise TypeError
+                quality = operator.index(quality)  # int, numpy integers; not 20.5 or True
+            except TypeError:
+                raise RestoreError(f"quality must be a whole number, not {quality!r}") from None
+            if not 1 <= quality <= 100:
+                raise RestoreError(f"quality must be a number from 1 to 100, not {quality}")
         return self.setup.ensemble.choose(pixels, quality, tables, beyond=restore_uncompressed)
 
 
@@ -192,6 +204,9 @@ def _pixels(image) -> tuple[np.ndarray, object]:
     if isinstance(image, Image.Image):
         # the conversions `data.images.read_image` makes of a decoded file
         from .data.images import _flatten_alpha, _to_8bit, _to_srgb
+
+        if image.mode == "F":
+            raise ValueError("floating-point pixels (mode F): convert the image to 8 bits first")
         from .degradations.jpeg_quality import quality_from_tables
 
         tables = getattr(image, "quantization", None) if image.format == "JPEG" else None

@@ -1,7 +1,8 @@
 """Restoring a user's own files: `artifact-removal restore INPUT... -o OUTDIR`.
 
-Images become PNGs; videos (by suffix: .mp4, .mkv, .mov, ...) become videos, restored frame
-by frame with their sound kept, in resumable segments (`inference.video`).
+Images become PNGs (or JPEG, WebP: `image`); videos (by suffix: .mp4, .mkv, .mov, ...)
+become videos, restored frame by frame with their sound kept, in resumable segments
+(`inference.video`).
 
 A video's quality is the CRF its x264 settings say, else the CRF its H.264 QPs read as
 (`inference.crf_reading`), else the CRF predictor's answer from a frame.
@@ -11,7 +12,7 @@ For each image: read it safely (EXIF orientation applied, ICC profiles converted
 them, the QF predictor's answer from the pixels, or the user's number), pick the generator
 trained for that QF or combine the two nearest as the method's registry entry says
 (`inference.ensemble`), restore it in overlapping tiles, and write a PNG (8-bit, or 16-bit on
-request).
+request), a JPEG or a WebP (`inference.image_files`).
 
 Nothing is lost and nothing is silent:
 
@@ -53,7 +54,7 @@ from .choice import RestoreError
 from .inputs import collect_inputs
 from .one_file import Videos
 from .one_file import _sample_frame as _sample_frame
-from .options import AUTO, RestoreOptions
+from .options import AUTO, RestoreOptions, pixel_limit
 from .options import MAX_MEGAPIXELS as MAX_MEGAPIXELS
 from .outputs import plan_outputs
 from .outputs import unique_names as unique_names
@@ -77,7 +78,7 @@ def restore_files(
     announce: Callable[[str], None] | None = None,
     **settings: Any,
 ) -> RestoreReport:
-    """Restore images and folders of images into `out_dir` as PNGs; see the module docstring.
+    """Restore images and videos, files and folders, into `out_dir`; see the module docstring.
 
     `method` is a registered method, or "auto": `DEFAULT_METHODS` for images and for videos.
     `strength` (0..1, None: the method's own) dials a method fine-tuned from another between
@@ -106,7 +107,7 @@ def restore_files(
         raise RestoreError(f"bits must be 8 or 16, not {bits}")
     if bits == 16 and o.image.format != "png":
         raise RestoreError(f"{o.image.format} outputs are 8-bit; --bits 16 needs --format png")
-    if tile % 8 or overlap % 8 or tile < 64:
+    if tile % 8 or overlap % 8 or tile < 64 or overlap < 0:
         raise RestoreError(
             f"tile ({tile}, at least 64) and overlap ({overlap}) must be multiples of 8"
         )
@@ -114,6 +115,11 @@ def restore_files(
         raise RestoreError("choose one of overwrite and skip-existing")
     if not o.max_megapixels > 0:
         raise RestoreError(f"max megapixels must be positive, not {o.max_megapixels}")
+    if o.ray and Path(o.ray).exists():
+        raise RestoreError(
+            f"--ray took {o.ray!r}, an input, for the Ray cluster's address: put --ray after "
+            "the inputs (... -o OUT --ray), or write --ray=ADDRESS"
+        )
     if o.io_workers < 0:
         raise RestoreError(f"io workers must be 0 or more, not {o.io_workers}")
     if segment_frames < 1 or batch < 1:
@@ -122,7 +128,7 @@ def restore_files(
         )
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise RestoreError(f"{out_dir} is a file; the output (-o) is a folder for the PNGs")
+        raise RestoreError(f"{out_dir} is a file; the output (-o) is a folder for the outputs")
     files, skipped = collect_inputs(inputs, out_dir, video, o.image.suffix)
     kinds = sorted({"video" if is_video(p) else "image" for p, _ in files}) or ["image"]
     if method == AUTO and len(kinds) > 1 and (models_dir or predictor):
@@ -190,7 +196,7 @@ def _restore_locked(
     # Pillow's decompression-bomb guard follows --max-megapixels (what is over it is refused
     # before decoding, in `one_file.prepare_image`)
     guard = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max(guard or 0, int(o.max_megapixels * 1e6))
+    Image.MAX_IMAGE_PIXELS = pixel_limit(o.max_megapixels)
     try:
         with tqdm(total=len(todo), desc="restore", unit="file", disable=not progress) as bar:
 

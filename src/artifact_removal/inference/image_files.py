@@ -66,7 +66,16 @@ def copy_jpeg_record(source: Path, path: Path, record: dict, replace: bool = Tru
         raise ValueError(f"{source} is not a JPEG file")
     body = PREFIX + record_json(record).encode()
     segment = b"\xff\xfe" + struct.pack(">H", len(body) + 2) + body
-    write_atomic(path, data[:2] + segment + data[2:], replace=replace)
+    at = _after_app_segments(data)  # JFIF's APP0 and Exif's APP1 stay first, as they must
+    write_atomic(path, data[:at] + segment + data[at:], replace=replace)
+
+
+def _after_app_segments(data: bytes) -> int:
+    """The offset just past the start marker and the APPn segments that follow it."""
+    at = 2
+    while at + 4 <= len(data) and data[at] == 0xFF and 0xE0 <= data[at + 1] <= 0xEF:
+        at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
+    return min(at, len(data))
 
 
 def read_output_record(path: str | Path) -> dict | None:
@@ -84,15 +93,19 @@ def read_output_record(path: str | Path) -> dict | None:
 
     try:
         with Image.open(path) as image:  # the header only: nothing is decoded
-            tagged = image.info.get("comment" if image.format == "JPEG" else "xmp")
+            if image.format == "JPEG":  # every comment: the file may carry others besides ours
+                tags = [body for name, body in image.applist if name == "COM"]
+            else:
+                tags = [image.info.get("xmp")]
     except Exception:  # damaged or foreign: not ours
         return None
-    if isinstance(tagged, str):
-        tagged = tagged.encode()
-    if not tagged or not tagged.startswith(PREFIX):
-        return None
-    try:
-        found = json.loads(tagged[len(PREFIX) :])
-    except ValueError:
-        return None
-    return found if isinstance(found, dict) else None
+    for tagged in tags:
+        if isinstance(tagged, str):
+            tagged = tagged.encode()
+        if tagged and tagged.startswith(PREFIX):
+            try:
+                found = json.loads(tagged[len(PREFIX) :])
+            except ValueError:
+                return None
+            return found if isinstance(found, dict) else None
+    return None

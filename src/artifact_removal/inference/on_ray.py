@@ -27,15 +27,17 @@ one GPU); PyTorch in a task uses the CPUs Ray gave it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .choice import RestoreError
-from .options import RestoreOptions
-from .report import FAILED, FileResult
+from .options import RestoreOptions, pixel_limit
+from .report import DONE, FAILED, FileResult
 from .video import is_video
 
 RETRIES = 3  # how many times Ray runs a task again after its worker died
@@ -51,6 +53,8 @@ def _task(shared: tuple, item: tuple[Path, Path, dict, bool]) -> FileResult:
     options, kinds, project, override = shared
     setups = _setups(options, kinds, project)
     path, target, record, replace = item
+    if not replace and _finished(target, record):  # a retry after the write, before the return
+        return FileResult(path, target, status=DONE)
     if is_video(path):
         videos = Videos(options.video, options.segment_frames, options.batch)
         return restore_video_file(setups["video"].ensemble, path, target, record, replace,
@@ -60,13 +64,24 @@ def _task(shared: tuple, item: tuple[Path, Path, dict, bool]) -> FileResult:
                               override, options)  # fmt: skip
 
 
+def _finished(target: Path, record: dict) -> bool:
+    """Whether `target` is already this input's output with these settings."""
+    from .outputs import _read_record
+
+    return target.is_file() and _read_record(target) == record
+
+
 def _setups(options: RestoreOptions, kinds: tuple[str, ...], project: Path | None) -> dict:
-    """The run's setups in this worker process, made once (`setups.setups_for`)."""
+    """The run's setups in this worker process, made once (`setups.setups_for`), with
+    Pillow's pixel limit and the threads set as the driver's."""
+    from PIL import Image
+
     from .setups import setups_for
 
     key = (options, kinds, project)
     if key not in _SETUPS:
         _share_cpus()
+        Image.MAX_IMAGE_PIXELS = pixel_limit(options.max_megapixels)
         _SETUPS.clear()  # another run's models: let them go
         _SETUPS[key] = setups_for(options, list(kinds), project)
     return _SETUPS[key]
@@ -127,22 +142,42 @@ def restore_on_ray(
                  "retry_exceptions": False}  # fmt: skip
     whole = ray.remote(_task).options(**resources)
     part = ray.remote(_segment_task).options(**resources)
-    shared = ray.put((options, tuple(sorted(setups)), project, override))  # passed by reference
-    pending = []
+    # workers start in folders of their own: every path they read or write is absolute
+    options = dataclasses.replace(
+        options,
+        models_dir=_absolute(options.models_dir),
+        predictor=_absolute(options.predictor),
+    )
+    shared = ray.put((options, tuple(sorted(setups)), _absolute(project), override))
+    pending, refs = [], []
     for item in todo:
         job = _video_job(setups, options, override, item) if is_video(item[0]) else None
+        path, target, record, replace = item
         if job is None:
-            pending.append(whole.remote(shared, item))
+            pending.append(whole.remote(shared, (path.absolute(), target.absolute(), record,
+                                                 replace)))  # fmt: skip
+            refs.append(pending[-1])
         else:
-            spec = ray.put((item[0], job.parts, job.manifest, job.result.choice.generators,
-                            job.info))  # fmt: skip
+            spec = ray.put((path.absolute(), job.parts.absolute(), job.manifest,
+                            job.result.choice.generators, job.info))  # fmt: skip
             job.refs = [part.remote(shared, spec, first, count) for first, count in job.ranges]
             pending.append(job)
-    for item, waiting in zip(todo, pending, strict=True):  # in order; `finish` moves the bar
-        if isinstance(waiting, VideoJob):
-            finish(_join_video(ray, waiting, options))
-        else:
-            finish(_result(ray, waiting, item))
+            refs += job.refs
+    try:
+        for item, waiting in zip(todo, pending, strict=True):  # in order; `finish` moves the bar
+            if isinstance(waiting, VideoJob):
+                finish(_join_video(ray, waiting, options))
+            else:
+                finish(_result(ray, waiting, item))
+    except BaseException:  # an error that stops the run, or Ctrl-C: no task goes on writing
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise
+
+
+def _absolute(path):
+    """`path` made absolute (None stays None)."""
+    return None if path is None else Path(path).absolute()
 
 
 @dataclass
@@ -203,6 +238,7 @@ def _join_video(ray, job: VideoJob, options: RestoreOptions) -> FileResult:
     output, with the notes a single process writes."""
     from .one_file import _failed, _video_notes
     from .video import join_segments
+    from .video_probe import VideoError
 
     path, target, record, replace = job.item
     result = job.result
@@ -211,7 +247,12 @@ def _join_video(ray, job: VideoJob, options: RestoreOptions) -> FileResult:
         last = done[-1]  # it decoded the stream from its start to its end
         frames = join_segments(path, target, job.parts, job.manifest, record, replace,
                                job.info, last.decoded, last.last_time)  # fmt: skip
+    except _RayFailure as err:  # the finished segments stay for a rerun
+        result.error, result.status = str(err), FAILED
+        return result
     except Exception as err:
+        if isinstance(err, VideoError):  # the input cannot be decoded on: start over
+            shutil.rmtree(job.parts, ignore_errors=True)
         _failed(result, err, target)
         return result
     restored = sum(d.restored for d in done)
@@ -229,36 +270,36 @@ def _join_video(ray, job: VideoJob, options: RestoreOptions) -> FileResult:
     return result
 
 
-def _value(ray, ref):
-    """A task's value; the error that stopped it, as it was raised (a worker that died more
-    than `RETRIES` times: a VideoError that says so)."""
-    from .video_probe import VideoError
+def _result(ray, ref, item) -> FileResult:
+    """A task's result, said of the input as the command named it; an error that stops the
+    run goes up as it was raised in the task (as it would in one process); a worker that
+    died more than `RETRIES` times, or another failure of Ray itself, fails the file, with
+    why."""
+    try:
+        result = _value(ray, ref)
+    except _RayFailure as err:
+        return FileResult(item[0], status=FAILED, error=str(err))
+    result.source = item[0]  # the task had absolute paths
+    if result.output is not None:
+        result.output = item[1]
+    return result
 
+
+class _RayFailure(RuntimeError):
+    """Ray could not run a task to its end (its worker died too often, its node was lost, it
+    ran out of memory)."""
+
+
+def _value(ray, ref):
+    """A task's value, or the error that stopped it as it was raised, or `_RayFailure`."""
     try:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as err:
         raise err.cause from None
-    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as err:
-        raise VideoError(
-            f"its Ray worker died {RETRIES + 1} times ({err.__class__.__name__}); run the "
-            "command again to restore it"
+    except ray.exceptions.RayError as err:  # worker or node lost, out of memory, ...
+        died = isinstance(err, ray.exceptions.WorkerCrashedError | ray.exceptions.NodeDiedError)
+        raise _RayFailure(
+            f"its Ray worker died {RETRIES + 1} times ({err.__class__.__name__})"
+            if died
+            else f"Ray could not run its task ({err.__class__.__name__}: {str(err)[:160]})"
         ) from None
-
-
-def _result(ray, ref, item) -> FileResult:
-    """A task's result; an error of the whole run (RestoreError) goes up as it is, a worker
-    that died more than `RETRIES` times fails its file, with why."""
-    try:
-        return ray.get(ref)
-    except ray.exceptions.RayTaskError as err:
-        cause = err.as_instanceof_cause()
-        if isinstance(cause, RestoreError):
-            raise RestoreError(str(err.cause)) from None
-        raise
-    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as err:
-        return FileResult(
-            item[0],
-            status=FAILED,
-            error=f"its Ray worker died {RETRIES + 1} times ({err.__class__.__name__}); "
-            "run the command again to restore it",
-        )

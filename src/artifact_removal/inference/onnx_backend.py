@@ -12,6 +12,7 @@ PyTorch backend: `restore --backend onnxruntime --models DIR`.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,8 @@ def _session(path: Path, providers: list[str]):
         ) from None
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only
+    # as many threads as the process may use (a Ray task: its CPUs), else every core
+    options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
     try:
         return onnxruntime.InferenceSession(str(path), options, providers=providers)
     except Exception as err:  # onnxruntime raises its own kinds for every way a file is bad
@@ -64,13 +67,24 @@ def providers_for(device: str) -> list[str]:
         available = ["CPUExecutionProvider"]
     if device == "auto":
         return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-    kind = device.split(":")[0]
+    kind, _, index = device.partition(":")
     if kind not in PROVIDERS or PROVIDERS[kind][0] not in available:
         raise RestoreError(
             f"device {device!r}: ONNX Runtime here has {', '.join(available)} (cpu, or cuda "
             "with onnxruntime-gpu)"
         )
+    if kind == "cuda" and index:
+        return [("CUDAExecutionProvider", {"device_id": int(index)})]
     return PROVIDERS[kind]
+
+
+def _run(session, feed: dict) -> list:
+    """`session.run`; ONNX Runtime's own errors (out of memory, a shape it cannot take) as a
+    RuntimeError, which fails the one file, as PyTorch's do."""
+    try:
+        return session.run(None, feed)
+    except Exception as err:
+        raise RuntimeError(f"ONNX Runtime: {str(err)[:200]}") from None
 
 
 class OnnxNet:
@@ -85,7 +99,7 @@ class OnnxNet:
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         batch = rgb if rgb.ndim == 4 else rgb[None]
         x = batch.transpose(0, 3, 1, 2).astype(np.float32) / 255 * 2 - 1
-        (y,) = self.session.run(None, {self.input: np.ascontiguousarray(x)})
+        (y,) = _run(self.session, {self.input: np.ascontiguousarray(x)})
         y = np.clip((y + 1) * 127.5, 0, 255).transpose(0, 2, 3, 1)
         return y if rgb.ndim == 4 else y[0]
 
@@ -106,7 +120,7 @@ class OnnxPredictor:
         crop = grid_crop(image)
         if crop is None:
             return 0, 0
-        (sparsity,) = self.grid.run(None, {self.grid.get_inputs()[0].name: crop[None, None]})
+        (sparsity,) = _run(self.grid, {self.grid.get_inputs()[0].name: crop[None, None]})
         return grid_phase(sparsity)
 
     def predict(self, image: np.ndarray, higher_is_gentler: bool = True) -> QFPrediction:
@@ -115,7 +129,7 @@ class OnnxPredictor:
             image, self.offset(as_rgb(image)), self.patch, self.count
         )
         x = patches.transpose(0, 3, 1, 2).astype(np.float32) / 255
-        (logits,) = self.session.run(None, {self.session.get_inputs()[0].name: x})
+        (logits,) = _run(self.session, {self.session.get_inputs()[0].name: x})
         log_p = _log_softmax(logits.astype(np.float64), axis=1).mean(axis=0)
         scaled = log_p / self.temperature
         probabilities = np.exp(scaled - scaled.max())
@@ -133,7 +147,8 @@ class OnnxEnsemble(Ensemble):
     """The ensemble of an export folder, run by ONNX Runtime (`providers`)."""
 
     def __init__(self, manifest: dict, folder: Path, providers: list[str], **ensemble):
-        super().__init__(device="onnxruntime " + ",".join(providers), **ensemble)
+        names = [p if isinstance(p, str) else p[0] for p in providers]
+        super().__init__(device="onnxruntime " + ",".join(names), **ensemble)
         self.manifest, self.folder, self.providers = manifest, folder, providers
         self._by_file = {g["file"]: g for g in manifest["generators"].values()}
 

@@ -26,6 +26,14 @@ CHROMA = ("444", "420")  # H.264 output: full-resolution colour, or half (4:2:0)
 KEEP_CONTAINER = {".mp4": ".mp4", ".m4v": ".mp4", ".mov": ".mov", ".mkv": ".mkv"}
 
 
+def pixel_limit(max_megapixels: float) -> int:
+    """Pillow's decompression-bomb limit for a run: at least its own, and --max-megapixels
+    (what is over that is refused, with a note, before decoding)."""
+    from PIL import Image
+
+    return max(Image.MAX_IMAGE_PIXELS or 0, int(max_megapixels * 1e6))
+
+
 def cli(help: str | Callable[[], str], **argparse: Any) -> dict[str, Any]:
     """A field's metadata: what the command line shows of it. `help` (a text, or a function
     that makes it), and `flag`, `metavar`, `choices` (a list, or a function), `group`

@@ -10,7 +10,10 @@ log, the report and the outputs are those of a run one file after the other, byt
 (`tests/test_restore_files.py`); only the time differs. Decoding (Pillow), PNG's zlib and
 the networks release the GIL, so threads overlap on a multi-core CPU and keep a GPU fed.
 Memory: at most `AHEAD` decoded inputs and `io_workers + 1` restored images beyond the one
-in the network. Videos are restored in the calling thread (`inference.video` streams their
+in the network. Two things keep the threads apart: only the reader thread opens images (it
+alone changes Pillow's pixel limit, `one_file._pixel_count`), and every network is loaded
+before the first file (`Ensemble.describe`), so no two threads load one lazily. Videos are
+restored in the calling thread (`inference.video` streams their
 own decoding and encoding); the images before a video are finished first.
 """
 

@@ -95,10 +95,11 @@ def load_setup(
     """The method's generators and predictor (the project's unless given), checked. With a
     `strength` below 1, each generator is interpolated with the one it starts from
     (`inference.strength`); at 0 that one alone restores, as its own method does."""
-    if strength is not None and strength < 1:
+    if strength is not None:
         from .strength import start_of
 
-        start = start_of(method)
+        start = start_of(method)  # a method without a dial is refused, whatever the strength
+    if strength is not None and strength < 1:
         if models_dir:
             raise RestoreError(
                 f"strength mixes the generators of {start} and {method} of the project, and "
@@ -191,7 +192,7 @@ def project_reading(project: Path | None) -> tuple[QPFit | None, Path | None]:
         raise RestoreError(str(err)) from None
 
 
-def load_onnx_setup(method: str, folder, device: str, common: dict) -> Setup:
+def load_onnx_setup(method: str, folder, device: str, common: dict, kind: str = "image") -> Setup:
     """What restores from an ONNX export folder (`inference.onnx_backend`): its method's
     generators and predictor on ONNX Runtime, the ladder and CRF reading it carries."""
     from .onnx_backend import onnx_ensemble, providers_for
@@ -207,16 +208,24 @@ def load_onnx_setup(method: str, folder, device: str, common: dict) -> Setup:
             f"{folder} holds the export of {manifest['method']}, not of {method}: give "
             f"--method {manifest['method']} (or leave --method out)"
         )
+    if method == "auto" and manifest["method"] != DEFAULT_METHODS[kind]:
+        raise RestoreError(
+            f"{folder} holds the export of {manifest['method']}; {kind}s are restored by "
+            f"{DEFAULT_METHODS[kind]} unless told otherwise: give --method "
+            f"{manifest['method']} to restore them with this export"
+        )
     method = manifest["method"]
+    folder = Path(folder)
+    extra = [manifest["predictor"]["grid"]] if manifest.get("predictor") else []
+    extra += [manifest[key] for key in ("ladder", "crf_reading") if manifest.get(key)]
     settings = {
         "method": method,
         **common,
         "backend": "onnxruntime",
         "generators": {str(q): file_digest(p) for q, p in sorted(ensemble.paths.items())},
         "predictor": file_digest(ensemble.predictor_path) if ensemble.predictor_path else None,
+        "files": {name: file_digest(folder / name) for name in extra},  # grid, ladder, reading
     }
-    if ensemble.ladder is not None:
-        settings["ladder"] = fingerprint(ensemble.ladder.levels)
     return Setup(method, ensemble, settings, fingerprint(settings))
 
 
@@ -238,7 +247,7 @@ def setups_for(options, kinds: list[str], project: Path | None) -> dict[str, Set
     method = options.method
     if options.backend == "onnxruntime":
         setups = {
-            kind: load_onnx_setup(method, options.models_dir, options.device, common)
+            kind: load_onnx_setup(method, options.models_dir, options.device, common, kind)
             for kind in kinds
         }
     else:
@@ -248,19 +257,16 @@ def setups_for(options, kinds: list[str], project: Path | None) -> dict[str, Set
             device = select_device(options.device)
         except (ValueError, RuntimeError) as err:
             raise RestoreError(str(err)) from None
-        setups = {
-            kind: load_setup(
-                DEFAULT_METHODS[kind] if method == "auto" else method,
-                project,
-                options.models_dir,
-                options.predictor,
-                override,
-                device,
-                common,
-                check_strength(options.strength),
-            )
-            for kind in kinds
-        }
+        strength = check_strength(options.strength)
+        setups = {}
+        for kind in kinds:
+            name = DEFAULT_METHODS[kind] if method == "auto" else method
+            dialled = strength is not None and (method != "auto" or get_method(name).starts_from)
+            # (auto: the dial is for the kinds whose default method has one: the images' GAN;
+            # videos go to video_ssim, trained from scratch, as without --strength)
+            dial = strength if dialled else None
+            setups[kind] = load_setup(name, project, options.models_dir, options.predictor,
+                                      override, device, common, dial)  # fmt: skip
     if "video" in setups:  # a video's frames: the same settings, its encoding, its segments
         video = setups["video"]
         video.settings_id = fingerprint(
