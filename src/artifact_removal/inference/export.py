@@ -22,11 +22,16 @@ from tqdm.auto import tqdm
 
 from ..methods import combine_of
 from ..methods import get as get_method
-from .choice import RestoreError
 from .onnx_backend import OnnxNet, _session, write_manifest
 from .qf import GridSparsity
 from .releases import load_generator, load_predictor
-from .setups import file_digest, find_generators, project_reading
+from .setups import (
+    file_digest,
+    find_generators,
+    project_ladder,
+    project_predictor,
+    project_reading,
+)
 
 OPSET = 18
 CHECK_SIZE = (2, 72, 88)  # a check batch: frames, height, width (not multiples of 16)
@@ -77,11 +82,7 @@ def export_onnx(
     spec = get_method(method)
     paths = find_generators(method, Path(models_dir) if models_dir else None, project)
     if predictor is None and project is not None:
-        from ..config import load_params, resolve_path
-
-        params = load_params(project / "params.yaml")
-        folder = params.video.predictor_dir if spec.codec != "jpeg" else params.train_qf.models_dir
-        predictor = resolve_path(folder, project) / "predictor.pt"
+        predictor = project_predictor(project, spec.codec)
     out_dir.mkdir(parents=True, exist_ok=True)
     generators = {}
     cpu = torch.device("cpu")
@@ -146,21 +147,9 @@ def _export_predictor(path: Path, out_dir: Path) -> dict:
 def _copy_ladder(method: str, project: Path | None, generators: dict, out_dir: Path) -> str | None:
     """The project's measured ladder of `method`, copied when it was measured for these very
     generators; else None (the method's rule decides)."""
-    if project is None:
-        return None
-    from ..config import load_params, resolve_path
-    from .ladder import Ladder, LadderError
-
-    params = load_params(project / "params.yaml")
-    path = resolve_path(params.ladder.dir, project) / f"{method}.json"
-    if method not in params.ladder.methods or not path.is_file():
-        return None
-    try:
-        ladder = Ladder.load(path)
-    except LadderError as err:
-        raise RestoreError(str(err)) from None
     digests = {int(q): g["source_digest"] for q, g in generators.items()}
-    if not (ladder.levels and ladder.matches(digests)):
+    _, path = project_ladder(method, project, digests)
+    if path is None:
         return None
     shutil.copyfile(path, out_dir / "ladder.json")
     return "ladder.json"

@@ -111,19 +111,11 @@ def load_setup(
     codec = get_method(method).codec
     video_method = codec != "jpeg"  # trained on H.264 frames, per CRF
     if predictor is None and project is not None:
-        from ..config import load_params, resolve_path
-
-        project_params = load_params(project / "params.yaml")
-        folder = (
-            project_params.video.predictor_dir
-            if video_method
-            else project_params.train_qf.models_dir
-        )
-        predictor = resolve_path(folder, project) / "predictor.pt"
+        predictor = project_predictor(project, codec)
     predictor = Path(predictor) if predictor else None
     digests = {q: file_digest(p) for q, p in sorted(paths.items())}
     dialled = strength is not None and strength < 1
-    ladder = None if dialled else _ladder(method, project, digests)
+    ladder = None if dialled else project_ladder(method, project, digests)[0]
     settings = {  # what an output depends on besides its input; recorded in every output
         "method": method,
         **common,
@@ -158,22 +150,35 @@ def load_setup(
     return Setup(method, ensemble, settings, fingerprint(settings))
 
 
-def _ladder(method: str, project: Path | None, digests: dict[int, str]) -> Ladder | None:
-    """The project's measured ladder of `method` when it was measured for these very
-    generators (stage ladder), else None: the ensemble's rule decides."""
+def project_predictor(project: Path, codec: str) -> Path:
+    """The project's QF predictor file (JPEG methods), or its CRF predictor's (H.264)."""
+    from ..config import load_params, resolve_path
+
+    params = load_params(project / "params.yaml")
+    folder = params.video.predictor_dir if codec != "jpeg" else params.train_qf.models_dir
+    return resolve_path(folder, project) / "predictor.pt"
+
+
+def project_ladder(
+    method: str, project: Path | None, digests: dict[int, str]
+) -> tuple[Ladder | None, Path | None]:
+    """The project's measured ladder of `method` and its file, when it was measured for these
+    very generators (stage ladder), else (None, None): the ensemble's rule decides."""
     if project is None:
-        return None
+        return None, None
     from ..config import load_params, resolve_path
 
     params = load_params(project / "params.yaml")
     path = resolve_path(params.ladder.dir, project) / f"{method}.json"
     if method not in params.ladder.methods or not path.is_file():
-        return None
+        return None, None
     try:
         ladder = Ladder.load(path)
     except LadderError as err:
         raise RestoreError(str(err)) from None
-    return ladder if ladder.levels and ladder.matches(digests) else None  # none: the rule
+    if ladder.levels and ladder.matches(digests):
+        return ladder, path
+    return None, None  # the rule
 
 
 def project_reading(project: Path | None) -> tuple[QPFit | None, Path | None]:
