@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         required=True,
         metavar="OUTDIR",
-        help="folder for the PNGs (created if missing)",
+        help="folder for the outputs (created if missing)",
     )
     add_options(p, RestoreOptions)
 
