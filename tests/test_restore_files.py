@@ -171,7 +171,8 @@ def test_an_output_that_is_a_file_is_a_clear_error(models, tmp_path, photo, caps
     code = main(["restore", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out.png"),
                  "--models", str(models / "gan"), "--device", "cpu"])  # fmt: skip
     assert code == 2 and (tmp_path / "out.png").read_bytes() == b"mine"
-    assert "out.png is a file; the output (-o) is a folder for the outputs" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "out.png is a file; the output (-o) is a folder for the outputs" in said
 
 
 def test_outside_a_project_restore_asks_for_the_models(tmp_path, monkeypatch, capsys):
