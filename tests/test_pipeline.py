@@ -353,7 +353,12 @@ def test_the_readmes_python_example_runs_in_the_project(repro, tmp_path):
     (tmp_path / "example.py").write_text(block)
     printed = _shell(f"python {tmp_path / 'example.py'}", fresh_copy)
     assert printed.splitlines()[0].startswith("tables 20, CNN")
-    assert "(512, 512, 3) uint8" in printed and "restored 1 of 1 inputs" in printed
+    assert "(512, 512, 3) uint8" in printed
+    # The default project restores it; the tiny profile's 10-step SSIM generators lose to the
+    # input at QF 20, so its measured ladder copies it, and says so.
+    assert "restored 1 of 1 inputs" in printed or (
+        "restored 0 of 1 inputs (1 copied)" in printed and "(the measured ladder" in printed
+    )
 
 
 def test_outputs_hold_no_absolute_path(repro):
