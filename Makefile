@@ -5,6 +5,8 @@
 #                chromium-driver for the browser test when they are missing); the tests marked
 #                `slow` are left to
 #   make test-all   the same with every test
+#   make book    after `make repro`: the study as one offline static site (build/book/html,
+#                build/book.zip), from the executed notebooks of reports/
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
@@ -21,12 +23,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # (tests/conftest.py puts the end-to-end file first), not xdist's largest-first.
 PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
-.PHONY: repro test test-all venv browser lint format clean-venv pipeline
+.PHONY: repro test test-all venv browser lint format clean-venv pipeline book
 
 repro: venv
 	$(BIN)/python -m artifact_removal corpus
 	$(BIN)/python -m artifact_removal pretrained
 	$(BIN)/dvc repro
+
+book: venv
+	$(BIN)/python -m artifact_removal book
 
 test: lint browser
 	$(PYTEST) -m "not slow"
@@ -45,13 +50,15 @@ browser:
 venv: $(VENV)/.ready
 
 # torch first (a CUDA build, served from a local disk on this project's machines), then the
-# pinned rest (and Ray, the optional extra of `restore --ray`, for its test), the package
-# itself (editable) and a Jupyter kernel that papermill uses.
-$(VENV)/.ready: requirements-torch.txt requirements.txt requirements-ray.txt pyproject.toml
+# pinned rest (and Ray, the optional extra of `restore --ray`, for its test; Sphinx and MyST-NB
+# for `make book`), the package itself (editable) and a Jupyter kernel that papermill uses.
+$(VENV)/.ready: requirements-torch.txt requirements.txt requirements-ray.txt \
+		requirements-book.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-torch.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-ray.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-book.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
 		--no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \

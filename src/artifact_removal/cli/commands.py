@@ -269,6 +269,25 @@ def _strip(args: argparse.Namespace) -> int:
     return 0
 
 
+def _book(args: argparse.Namespace) -> int:
+    """Build the course book from the executed notebooks of reports/."""
+    try:
+        from ..book.build import BOOK_ZIP, BookError, build_book
+    except ImportError as err:
+        raise ConfigError(
+            f"the book needs Sphinx and MyST-NB ({err.name} is missing): "
+            "pip install -r requirements-book.txt (make venv installs it)"
+        ) from None
+    root = find_project_root()
+    try:
+        out = Path(args.output).resolve() if args.output else None
+        index = build_book(root, out, quiet=not args.verbose)
+    except BookError as err:
+        raise ConfigError(str(err)) from None
+    print(f"the book: {index} (opens from the file, offline); to hand out: {root / BOOK_ZIP}")
+    return 0
+
+
 def _profile(args: argparse.Namespace) -> int:
     """Merge a profile into params.yaml."""
     changed = apply_profile(args.profile, args.params)

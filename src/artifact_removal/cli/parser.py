@@ -9,6 +9,7 @@ from typing import Any
 from ..inference.options import RestoreOptions
 from ..methods import METHODS
 from .commands import (
+    _book,
     _corpus,
     _evaluate,
     _export,
@@ -273,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("strip-notebooks", _strip, "copies of notebooks without outputs")
     p.add_argument("src", help="folder of notebooks")
     p.add_argument("dst", help="folder for the stripped copies")
+
+    p = command("book", _book, "the study as one offline static site (after make repro)")
+    p.add_argument(
+        "-o", "--output", default=None, metavar="DIR", help="where (default: build/book/html)"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="show Sphinx's progress")
 
     p = command("profile", _profile, "merge a profile (e.g. profiles/tiny.yaml) into params")
     p.add_argument("profile", help="a YAML file of overrides, e.g. profiles/paper.yaml")

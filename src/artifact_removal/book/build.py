@@ -1,0 +1,162 @@
+"""Building the book: a Sphinx source folder from `course/` and `reports/`, then the site.
+
+`make book` (or `artifact-removal book`) runs `build_book` after `make repro`:
+
+1. `build/book/source` is made afresh: the hand-written pages of `course/` (the landing page,
+   the lab profile, the worked solutions), each executed notebook of `reports/` with its
+   parameters shown once (as in the HTML reports), the generated pages (`pages`), the study's
+   folder as static files, and `conf.py`;
+2. Sphinx with MyST-NB renders it to `build/book/html` (notebooks are not executed again:
+   their outputs are the pipeline's), with the book theme, a search page and formulas as
+   MathML (`mathml`); `build/book.zip` holds the same site to hand out.
+
+Every page opens from `file://` with no request to another host: the theme's scripts, fonts
+and search index are files of the site, the notebooks' outputs are self-contained (widgets in
+static form, pictures and videos inline), and no MathJax is needed.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+from ..config import load_params
+from ..stages.notebooks import one_parameters_cell
+from . import pages
+from .chapters import Chapter, chapters, parts
+
+COURSE = "course"  # the hand-written pages, relative to the project root
+BOOK_ZIP = Path("build") / "book.zip"  # the site in one file, relative to the project root
+CONF = """# Made by artifact_removal.book.build; edit that module, not this file.
+project = "Compression artifact removal: the study"
+author = "the artifact-removal authors"
+copyright = "the artifact-removal authors; published figures belong to their papers"
+extensions = ["myst_nb", "artifact_removal.book.mathml"]
+html_math_renderer = "mathml"
+nb_execution_mode = "off"
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+myst_heading_anchors = 3
+myst_dmath_double_inline = True  # `$$...$$` inside a paragraph is displayed, as in the reports
+html_theme = "sphinx_book_theme"
+html_title = "Compression artifact removal"
+html_theme_options = {
+    "show_toc_level": 2,
+    "use_download_button": False,
+    "use_fullscreen_button": False,
+    "search_bar_text": "Search the book...",
+}
+html_copy_source = False
+html_show_sourcelink = False
+html_last_updated_fmt = None
+html_show_search_summary = False  # a summary fetches each page, which file:// refuses
+html_context = {"default_mode": "light"}
+html_extra_path = ["_extra"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+suppress_warnings = ["mystnb.unknown_mime_type", "myst.header"]
+"""
+
+
+class BookError(RuntimeError):
+    """The book cannot be built; the message says what is missing and how to make it."""
+
+
+def _landing(course: Path, found: list[Chapter], extra: list[str]) -> str:
+    """The landing page (course/index.md) with the book's tables of contents after it."""
+    text = (course / "index.md").read_text(encoding="utf-8").rstrip() + "\n\n"
+    text += pages.toctree(["lab", *extra], caption="Start here", hidden=True)
+    for caption, group in parts(found):
+        text += pages.toctree([c.docname for c in group], caption=caption, hidden=True)
+    solutions = sorted(p.stem for p in (course / "solutions").glob("*.md"))
+    if solutions:
+        text += pages.toctree(
+            [f"solutions/{s}" for s in solutions], caption="Solutions", hidden=True
+        )
+    return text
+
+
+def _retitle(node: nbformat.NotebookNode, title: str, new: str) -> None:
+    """Give a notebook's first heading `title` the text `new` (a run's page in the search)."""
+    for cell in node.cells:
+        if cell.cell_type == "markdown" and title in cell.source:
+            cell.source = cell.source.replace(title, new, 1)
+            return
+
+
+def _notebooks(found: list[Chapter], source: Path) -> None:
+    """Each executed notebook, its parameters shown once; a list page for a chapter of runs."""
+    for chapter in found:
+        for page in chapter.pages:
+            node = one_parameters_cell(nbformat.read(page.notebook, as_version=4))
+            if chapter.runs:  # "03 · Train the GAN" becomes "03 · Train the GAN, QF 10"
+                _retitle(node, chapter.title, f"{chapter.title}, {page.title}")
+            nbformat.write(node, source / f"{page.docname}.ipynb")
+        if chapter.runs:
+            (source / f"{chapter.docname}.md").write_text(pages.runs_page(chapter))
+
+
+def _generated(root: Path, reports: Path, source: Path) -> list[str]:
+    """The published-figures page, and the study page where the run made the study."""
+    quality = load_params(root / "params.yaml").evaluate.figure_quality
+    tables = reports / "evaluate" / "tables"
+    (source / "published.md").write_text(pages.published_page(tables, quality))
+    made = ["published"]
+    study = reports / "study"
+    if (study / "study.html").exists():
+        shutil.copytree(study, source / "_extra" / "study")
+        (source / "study.md").write_text(pages.study_page("The rating session"))
+        made.append("study")
+    return made
+
+
+def assemble(root: Path, source: Path) -> list[Chapter]:
+    """Make the Sphinx source folder `source` (emptied first) for the project at `root`."""
+    reports, course = root / "reports", root / COURSE
+    found = chapters(reports)
+    if not found:
+        raise BookError(f"{reports} holds no executed notebook: run `make repro` first")
+    shutil.rmtree(source, ignore_errors=True)
+    shutil.copytree(course, source, ignore=shutil.ignore_patterns("index.md"))
+    (source / "_extra").mkdir(exist_ok=True)
+    _notebooks(found, source)
+    extra = _generated(root, reports, source)
+    (source / "index.md").write_text(_landing(course, found, extra))
+    (source / "conf.py").write_text(CONF)
+    return found
+
+
+def build_book(root: Path, out: Path | None = None, quiet: bool = True) -> Path:
+    """Assemble and build the book of the project at `root` into `out` (default
+    build/book/html) and zip it beside; returns the landing page (index.html)."""
+    from sphinx.application import Sphinx
+    from sphinx.util.console import nocolor
+
+    work = root / "build" / "book"
+    out = out or work / "html"
+    source = work / "source"
+    assemble(root, source)
+    shutil.rmtree(out, ignore_errors=True)
+    warnings = io.StringIO()
+    status = None if quiet else sys.stdout
+    nocolor()
+    app = Sphinx(
+        source,
+        source,
+        out,
+        work / "doctrees",
+        "html",
+        status=status,
+        warning=warnings,
+        freshenv=True,
+    )
+    app.build()
+    if app.statuscode:
+        raise BookError(f"Sphinx failed:\n{warnings.getvalue()}")
+    if warnings.getvalue():
+        print(warnings.getvalue(), end="", file=sys.stderr)
+    shutil.make_archive(str(root / BOOK_ZIP.with_suffix("")), "zip", out)
+    return out / "index.html"

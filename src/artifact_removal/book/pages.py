@@ -1,0 +1,107 @@
+"""The book's generated pages: a chapter's list of runs, the published figures beside ours, the
+study page, and the landing page's tables of contents. Each returns MyST Markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..stages.published_tables import (
+    _markdown,
+    _published,
+    published_no_reference,
+    published_rows,
+)
+from .chapters import Chapter
+
+SHOWN = ("psnr_rgb", "psnr_y", "ssim_y", "psnrb_y", "niqe", "brisque")  # summary.csv columns
+
+
+def toctree(entries: list[str], caption: str | None = None, hidden: bool = False) -> str:
+    """A MyST `toctree` directive listing `entries` (`docname` or `Title <docname>`)."""
+    options = [f":caption: {caption}"] if caption else []
+    options += [":hidden:"] if hidden else []
+    options += [":maxdepth: 1"]
+    return "\n".join(["```{toctree}", *options, "", *entries, "```", ""])
+
+
+def runs_page(chapter: Chapter) -> str:
+    """A chapter whose stage runs once per QF: what the runs are, and a page for each."""
+    entries = [f"{page.title} <{page.docname}>" for page in chapter.pages]
+    return "\n".join(
+        [
+            f"# {chapter.title}",
+            "",
+            f"The pipeline runs this chapter's notebook once per quality factor, so it has "
+            f"{len(chapter.pages)} reports: the same notebook, each run with its own QF. Read "
+            "one first; the others differ in their numbers and pictures, not their text.",
+            "",
+            toctree(entries),
+        ]
+    )
+
+
+def _ours(summary: pd.DataFrame, set_name: str, quality: int) -> pd.DataFrame:
+    rows = summary[(summary["set"] == set_name) & (summary["quality"] == quality)]
+    columns = [c for c in SHOWN if c in rows and rows[c].notna().any()]
+    return rows[["method", *columns]]
+
+
+def published_page(tables: Path, quality: int) -> str:
+    """Our evaluation at `quality` on every test set, each beside the published rows of the
+    same set and QF where the papers have them (else the published sets at that QF, marked as
+    other images), and the no-reference scores of the 2020 paper as context."""
+    lines = [
+        "# Published figures beside ours",
+        "",
+        f"Each test set of this run at QF {quality} (the figures' QF, `evaluate.figure_quality`),"
+        " from `reports/evaluate/tables/summary.csv`, and the published tables of the papers "
+        "and their peers (`src/artifact_removal/stages/published.yaml`, with sources). Numbers "
+        "on other images are context for the shape of ours, not rows to compare.",
+        "",
+    ]
+    if not (tables / "summary.csv").exists():
+        return "\n".join([*lines[:2], "The evaluation (stage `evaluate`) has not run yet.", ""])
+    summary = pd.read_csv(tables / "summary.csv")
+    for set_name in sorted(summary["set"].unique()):
+        lines += [f"## {set_name}, QF {quality}", "", _markdown(_ours(summary, set_name, quality))]
+        same = published_rows(set_name, quality)
+        if same is not None:
+            lines += ["", "Published, the same set and QF:", "", _markdown(same)]
+        lines.append("")
+    lines += _other_sets(set(summary["set"]), quality)
+    lines += [
+        "## No-reference scores, Galteri et al. 2020",
+        "",
+        _markdown(published_no_reference()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _other_sets(ours: set[str], quality: int) -> list[str]:
+    """The published sets this run did not evaluate, at `quality`, marked as other images."""
+    lines = []
+    for set_name in sorted(set(_published()["sets"]) - ours):
+        rows = published_rows(set_name, quality)
+        if rows is not None:
+            lines += [f"## {set_name}, QF {quality} (published; not evaluated here)", ""]
+            lines += [_markdown(rows), ""]
+    return lines
+
+
+def study_page(title: str) -> str:
+    """The rating session of the DSIS study (`reports/study/study.html`) inside the book."""
+    return "\n".join(
+        [
+            f"# {title}",
+            "",
+            "The page a rater opens (chapter 09 says how the study is built and analysed). It "
+            "keeps the ratings in this browser and exports them as a CSV file to hand in; "
+            '<a href="study/study.html">open it on its own</a> to rate in a full window.',
+            "",
+            '<iframe src="study/study.html" title="the rating session" '
+            'style="width: 100%; height: 900px; border: 1px solid #ccc"></iframe>',
+            "",
+        ]
+    )

@@ -1,0 +1,156 @@
+"""The course book: chapters in the study's order, the site built offline, its formulas MathML."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+
+import nbformat
+import pandas as pd
+import pytest
+
+from artifact_removal.book.build import BOOK_ZIP, BookError, assemble, build_book
+from artifact_removal.book.chapters import OTHER_PART, chapters, parts
+from artifact_removal.cli import main
+from artifact_removal.config import load_params
+from artifact_removal.stages.published_tables import published_rows
+
+from .browser import requested_urls
+from .conftest import REPO
+
+
+def report(folder, stem: str, title: str, *, html: str = "", formula: str = "") -> None:
+    """An executed notebook as the pipeline leaves it in reports/: a title, a parameters cell
+    (the defaults and the stage's injected values), a formula, an output."""
+    nb = nbformat.v4.new_notebook()
+    kernel = {"name": "artifact-removal", "language": "python", "display_name": "Python"}
+    nb.metadata = {"kernelspec": kernel, "language_info": {"name": "python"}}
+    params = nbformat.v4.new_code_cell("quality = 10", metadata={"tags": ["parameters"]})
+    injected = nbformat.v4.new_code_cell("quality = 20", metadata={"tags": ["injected-parameters"]})
+    shown = nbformat.v4.new_code_cell("'shown'")
+    shown.outputs = [nbformat.v4.new_output("display_data", {"text/html": html or "<b>out</b>"})]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(f"# {title}\n\nText {formula}"),
+        params,
+        injected,
+        shown,
+    ]
+    nbformat.write(nb, folder / f"{stem}.ipynb")
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A project after a (pretend) `make repro`: params, course pages, executed notebooks."""
+    shutil.copy(REPO / "params.yaml", tmp_path)
+    shutil.copytree(REPO / "course", tmp_path / "course")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    report(reports, "01_prepare_data", "01 · Prepare the data", formula=r"$Q = \lfloor x \rceil$")
+    for quality in (5, 10, 40):
+        report(
+            reports,
+            f"02_train_ssim_q{quality}",
+            "02 · Train the SSIM generator",
+            formula=r"$$ l = 1 - \mathrm{SSIM}(x, y) $$",
+        )
+    report(reports, "07_compare", "07 · Compare", html='<div id="slider">wipe</div>')
+    report(reports, "11_new", "11 · A later notebook")
+    return tmp_path
+
+
+def test_chapters_follow_the_study_and_list_runs_by_quality(project):
+    found = chapters(project / "reports")
+    assert [c.number for c in found] == ["01", "02", "07", "11"]
+    ssim = found[1]
+    assert ssim.runs and ssim.docname == "02_train_ssim"
+    assert ssim.title == "02 · Train the SSIM generator"
+    assert [p.title for p in ssim.pages] == ["QF 5", "QF 10", "QF 40"]  # by number, not text
+    assert not found[0].runs and found[0].docname == "01_prepare_data"
+    grouped = dict(parts(found))
+    assert [c.number for c in grouped["Training"]] == ["02"]
+    assert [c.number for c in grouped[OTHER_PART]] == ["11"]  # a new notebook is not lost
+
+
+def test_assemble_writes_the_sources_with_parameters_shown_once(project, tmp_path):
+    source = tmp_path / "src"
+    assemble(project, source)
+    index = (source / "index.md").read_text()
+    assert index.startswith("# Compression artifact removal: the study")
+    assert ":caption: Training" in index and "02_train_ssim" in index
+    run = nbformat.read(source / "02_train_ssim_q10.ipynb", as_version=4)
+    assert run.cells[0].source.startswith("# 02 · Train the SSIM generator, QF 10")
+    tags = [c.metadata.get("tags", []) for c in run.cells]
+    assert ["injected-parameters"] not in tags and run.cells[1].source.startswith("quality = 20")
+    assert "QF 40 <02_train_ssim_q40>" in (source / "02_train_ssim.md").read_text()
+    assert (source / "solutions").is_dir() and (source / "conf.py").exists()
+
+
+def test_no_executed_notebook_is_a_clear_error(tmp_path):
+    shutil.copytree(REPO / "course", tmp_path / "course")
+    (tmp_path / "reports").mkdir()
+    with pytest.raises(BookError, match="no executed notebook: run `make repro` first"):
+        build_book(tmp_path)
+
+
+def test_the_book_builds_offline_with_mathml_and_a_zip(project, browser):
+    index = build_book(project)
+    site = index.parent
+    assert {p.name for p in site.glob("*.html")} >= {
+        "index.html",
+        "01_prepare_data.html",
+        "02_train_ssim.html",
+        "02_train_ssim_q5.html",
+        "07_compare.html",
+        "11_new.html",
+        "search.html",
+        "lab.html",
+    }
+    page = (site / "02_train_ssim_q10.html").read_text()
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">' in page
+    assert "$" not in page and not re.search(r"<(script|link)[^>]+(src|href)=\"(https?:)?//", page)
+    assert '<div id="slider">wipe</div>' in (site / "07_compare.html").read_text()
+    with zipfile.ZipFile(project / BOOK_ZIP) as archive:
+        assert "index.html" in archive.namelist()
+    browser.get_log("performance")
+    for name in ("index.html", "02_train_ssim_q10.html", "search.html"):
+        browser.get((site / name).as_uri())
+        urls = requested_urls(browser)
+        assert urls and all(u.split(":", 1)[0] in ("file", "data", "blob") for u in urls), urls
+    text = browser.execute_script("return document.body.innerText")
+    assert "Search" in text
+
+
+def test_book_command_says_what_is_missing(project, monkeypatch, capsys):
+    for notebook in (project / "reports").glob("*.ipynb"):
+        notebook.unlink()
+    (project / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.chdir(project)
+    assert main(["book"]) == 2
+    assert "holds no executed notebook: run `make repro` first" in capsys.readouterr().err
+
+
+def test_published_page_sets_ours_beside_the_papers(project):
+    """At the figures' QF: our rows of each set, the papers' rows of the same set below them."""
+    quality = load_params(project / "params.yaml").evaluate.figure_quality
+    tables = project / "reports" / "evaluate" / "tables"
+    tables.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "set": ["live1_gray"] * 2,
+            "quality": [quality] * 2,
+            "method": ["jpeg", "ssim"],
+            "psnr_y": [27.77, 28.9],
+            "ssim_y": [0.79, 0.81],
+            "niqe": [None, None],
+        }
+    ).to_csv(tables / "summary.csv", index=False)
+    source = project / "src"
+    assemble(project, source)
+    page = (source / "published.md").read_text()
+    assert f"## live1_gray, QF {quality}" in page and "28.9000" in page
+    published = published_rows("live1_gray", quality)
+    assert "Published, the same set and QF:" in page
+    assert f"{published['psnr_y'].iloc[0]:.4f}" in page
+    assert "niqe" not in page.split("Published")[0]  # an empty column is left out
+    assert "not evaluated here" in page  # classic5, bsds500_gray at that QF
