@@ -17,7 +17,7 @@ from .conftest import REPO
 # Rooms of the package from the top down; a room imports only from its own layer or below.
 LAYERS = (
     ("cli", "__main__", "api"),
-    ("stages", "book"),
+    ("stages", "book", "lessons"),
     ("training",),
     ("inference",),
     ("data",),

@@ -1,0 +1,55 @@
+"""One step of the SSIM generator in view (notebook 02): the batch, the forward pass, each
+loss term, the backward pass and the update, with the recipe's own network, loss and batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..training.engine import Run
+from .step_view import build_recipe, gradient_norm, images
+
+
+@dataclass(frozen=True)
+class SupervisedStep:
+    """Step 1 of a supervised generator: its batch, prediction, loss terms and update."""
+
+    lq: np.ndarray  # (n, P, P, 3) uint8, compressed patches
+    gt: np.ndarray  # their originals
+    pred: np.ndarray  # the generator's output before the update
+    weights: dict[str, float]  # the loss's terms and their weights (`train_ssim.loss`)
+    terms: dict[str, float]  # each term's value on this batch
+    total: float  # sum of weight x term: what backward differentiates
+    gradient_norm: float  # of every parameter's gradient, after backward
+    learning_rate: float
+    total_after: float  # the same batch's loss after the optimiser's step
+
+
+def supervised_step(run: Run, device: torch.device) -> SupervisedStep:
+    """Run step 1 of `run` (a supervised generator) in view."""
+    recipe = build_recipe(run, device)
+    batch = recipe.sampler.batch(1, run.settings.batch_size)
+    lq, gt = batch["lq"].to(device), batch["gt"].to(device)  # (n, 3, P, P) in [0, 1]
+    pred = (recipe.net(lq * 2 - 1) + 1) / 2  # the network works in [-1, 1]
+    total, terms = recipe.criterion(pred, gt)
+    optimizer = recipe.optimizers["g"]
+    optimizer.zero_grad(set_to_none=True)
+    total.backward()
+    norm = gradient_norm(recipe.net)
+    optimizer.step()
+    with torch.no_grad():
+        after, _ = recipe.criterion((recipe.net(lq * 2 - 1) + 1) / 2, gt)
+    rate = optimizer.param_groups[0]["lr"]
+    return SupervisedStep(
+        images(lq),
+        images(gt),
+        images(pred),
+        dict(recipe.criterion.weights),
+        terms,
+        float(total.detach()),
+        norm,
+        rate,
+        float(after),
+    )
