@@ -414,3 +414,69 @@ def test_compare_report_slider_works_offline_in_a_browser(repro, browser):
     print(f"share of pixels that changed where the line passed: {passed:.3f}")
     assert passed > 0.05  # JPEG against a generator trained for ten steps: small differences
     assert changed[width // 2 + 6 :].max() == 0
+
+
+def test_the_book_of_the_run_works_offline(repro, browser):
+    """`make book` after the tiny run: the chapters in order, and inside the book, from the
+    file and with no other request, the compare slider moves, the player and the rating
+    session load, and the search finds the GAN's chapter."""
+    from .browser import changed_columns, comparison, drag, shot
+
+    fresh_copy, _ = repro
+    printed = _run(["make", "-o", f"{VENV}/.ready", "book", f"VENV={VENV}"], fresh_copy)
+    site = fresh_copy / "build" / "book" / "html"
+    assert (
+        f"the book: {site / 'index.html'}" in printed and (fresh_copy / "build/book.zip").exists()
+    )
+    _offline(browser, site / "index.html")
+    sidebar = browser.execute_script("return document.querySelector('.bd-sidebar').innerText")
+    order = [sidebar.index(t) for t in ("01 ·", "02 ·", "03 ·", "04 ·", "06 ·", "07 ·", "08 ·")]
+    assert order == sorted(order)
+    _offline(browser, site / "07_compare.html")
+    view, slider = comparison(browser)
+    before = shot(view)
+    drag(browser, slider, -0.4)
+    assert changed_columns(before, shot(view)).any()
+    _offline(browser, site / "08_video.html")
+    assert browser.execute_script("return document.querySelectorAll('video').length") > 0
+    _offline(browser, site / "study.html")
+    browser.switch_to.frame(browser.find_element("css selector", "iframe"))
+    assert "Your name" in browser.execute_script("return document.body.innerText")
+    browser.switch_to.default_content()
+    _offline(browser, site / "search.html")
+    browser.get((site / "search.html").as_uri() + "?q=discriminator")
+    found = browser.execute_script(
+        "return new Promise(r => setTimeout(() => r(document.body.innerText), 2000))"
+    )
+    assert "03 · Train the GAN" in found
+
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@t",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@t",
+}
+
+
+@pytest.mark.slow
+def test_the_exercises_run_on_the_tiny_profile(repro, tmp_path):
+    """Every exercise's commands, in a copy of the project after the tiny profile's
+    `make repro` (a `dvc exp run` changes the workspace it runs in)."""
+    from .test_exercises import NOTEBOOKS, commands
+
+    project = tmp_path / "project"
+    shutil.copytree(repro[0], project, symlinks=True)
+    env_bin = str(VENV / "bin")
+    for notebook in NOTEBOOKS:
+        for command in commands(notebook):
+            done = subprocess.run(
+                command,
+                shell=True,
+                cwd=project,
+                capture_output=True,
+                text=True,
+                env=dict(os.environ, PATH=f"{env_bin}:{os.environ['PATH']}", **GIT_IDENTITY),
+            )
+            assert done.returncode == 0, f"{notebook.name}: {command}\n{done.stderr[-2000:]}"
+            print(f"{notebook.name}: {command}: ok", file=sys.stderr)

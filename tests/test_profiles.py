@@ -70,3 +70,10 @@ def test_every_trainer_runs_a_few_steps_at_paper_size(paper_project):
     assert args["classes"] == list(qf.run.settings.classes) and args["channels"] == 64
     assert args["above"] is True and args["temperature"] > 0  # calibrated at the last step
     assert {"val_accuracy", "loss"} <= set(qf.history[-1])
+
+
+@pytest.mark.parametrize("profile", sorted(p.name for p in (REPO / "profiles").glob("*.yaml")))
+def test_every_profile_merges_into_valid_params(profile, project):
+    """Each profile names only keys that exist, with values the checks accept (the course
+    profile's study, NoGAN and detection QFs among its two rungs)."""
+    assert apply_profile(REPO / "profiles" / profile, project / "params.yaml")
