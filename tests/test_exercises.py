@@ -57,14 +57,21 @@ def test_every_notebook_ends_with_exercises_and_has_solutions():
         assert len(re.findall(r"^\*\*\d\.", solution.read_text(), re.M)) == len(items)
 
 
-def _set(params: dict, key: str, value) -> None:
+def _set(params: dict, override: str) -> None:
+    """Apply one `-S` override as DVC does (Hydra's syntax): `key=value` changes a key that
+    exists, `+key=value` adds one, `~key` removes one."""
+    key, _, value = override.partition("=")
+    action, key = (key[0], key[1:]) if key[0] in "+~" else ("", key)
     *path, last = key.split(".")
     node = params
     for part in path:
-        assert part in node, f"-S {key}: no section {part!r} in params.yaml"
+        assert part in node, f"-S {override}: no section {part!r} in params.yaml"
         node = node[part]
-    assert last in node, f"-S {key}: params.yaml has no {key}"
-    node[last] = value
+    assert (last in node) != (action == "+"), f"-S {override}: {key} in params.yaml?"
+    if action == "~":
+        del node[last]
+    else:
+        node[last] = parse_yaml(value, f"-S {override}")
 
 
 def _check_dvc(words: list[str], stages: dict, params: dict) -> None:
@@ -75,8 +82,7 @@ def _check_dvc(words: list[str], stages: dict, params: dict) -> None:
     while rest:
         word = rest.pop(0)
         if word == "-S":
-            key, value = rest.pop(0).split("=", 1)
-            _set(changed, key, parse_yaml(value, f"-S {key}"))
+            _set(changed, rest.pop(0))
         elif not word.startswith("-") and verb in (("exp", "run"), ("repro",)):
             assert word in stages, f"no stage {word!r} in dvc.yaml"
         elif not word.startswith("-") and verb[0] == "metrics":
