@@ -39,11 +39,13 @@ def exercises(notebook) -> str:
 
 
 def commands(notebook) -> list[str]:
-    """The shell commands an exercise section names: fenced `bash` blocks, then inline
-    `dvc ...` or `artifact-removal ...` spans outside them, in the order written."""
+    """The shell commands the exercises ask for: fenced `bash` blocks, then inline
+    `dvc ...` or `artifact-removal ...` spans in the exercises themselves (the numbered items,
+    not the notes around them), in the order written."""
     text = exercises(notebook)
     fenced = [line.strip() for block in FENCE.findall(text) for line in block.splitlines()]
-    inline = INLINE.findall(FENCE.sub("", text))
+    items = [p for p in FENCE.sub("", text).split("\n\n") if re.match(r"(\d\. |   )", p)]
+    inline = [c for item in items for c in INLINE.findall(item)]
     return [c for c in fenced + inline if c]
 
 
