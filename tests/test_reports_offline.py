@@ -85,6 +85,9 @@ def test_every_formula_in_the_notebooks_renders(path):
                 markdown(cell.source)
 
 
+FS = "\u2007"  # tqdm.notebook writes spaces as figure spaces
+
+
 def test_a_progress_bar_shows_its_final_state():
     right = "\u2007300/300\u2007[00:12&lt;00:00,\u200724.1it/s]"  # as tqdm writes it
     bar = progress_html("box", tqdm_state(300.0, 300.0, "train:\u2007100%", right, "success"))
@@ -93,6 +96,17 @@ def test_a_progress_bar_shows_its_final_state():
     assert "var(--jp-success-color1)" in bar
     half = progress_html("box", tqdm_state(150.0, 300.0, "a", "b"))
     assert 'value="150.0" max="300.0"' in half and "var(--jp-brand-color1)" in half
+
+
+def test_a_bar_closed_between_redraws_shows_the_counts_it_closed_at():
+    # leave=False: tqdm set the value at close but the texts are those of its last redraw,
+    # which depend on timing; the page must be the same whichever redraw was last
+    stale = [(f"val:{FS}{FS}97%", f"{FS}70/72"), (f"val:{FS}{FS}{FS}1%", f"{FS}1/72")]
+    pages = {progress_html("box", tqdm_state(72.0, 72.0, *texts)) for texts in stale}
+    (page,) = pages
+    assert f"val:{FS}100%</span>" in page and f"{FS}72/72</span>" in page
+    # texts not in the stages' bar format stay as tqdm wrote them
+    assert "b</span>" in progress_html("box", tqdm_state(72.0, 72.0, "a", "b"))
 
 
 def test_progress_text_is_escaped_and_other_widgets_are_not_bars():

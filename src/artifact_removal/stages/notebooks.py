@@ -47,7 +47,11 @@ OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
 {% block html_head_js_mathjax %}{% endblock html_head_js_mathjax %}
 {% block html_head_js_mermaidjs %}{% endblock html_head_js_mermaidjs %}
 """
-# tqdm.notebook's bar: an HBox of the description, the progress and the counts.
+# tqdm.notebook's bar: an HBox of the description, the progress and the counts; its texts
+# in BAR_FORMAT's shape, spaces written as figure spaces.
+FIGURE_SPACE = "\u2007"
+BAR_PERCENT = re.compile(rf"^(?P<desc>.*:{FIGURE_SPACE})[{FIGURE_SPACE}\d]{{2}}\d%$")
+BAR_COUNTS = re.compile(rf"^(?P<pad>{FIGURE_SPACE}*)\d+/(?P<total>\d+)$")
 TQDM_BOXES = {("HTMLModel", f"{kind}ProgressModel", "HTMLModel") for kind in ("Float", "Int")}
 # ipywidgets' colours for a progress bar's `bar_style`, as JupyterLab's theme names them.
 BAR_COLORS = {"success": "success", "info": "info", "warning": "warn", "danger": "error"}
@@ -260,13 +264,30 @@ def progress_html(model_id: str, models: dict) -> str | None:
     low, high = bar.get("min", 0), bar.get("max", 100)
     done = min(max(bar.get("value", 0), low), high) - low
     color = f"var(--jp-{BAR_COLORS.get(bar.get('bar_style', ''), 'brand')}-color1)"
+    texts = final_texts(left.get("value", ""), right.get("value", ""), done, high - low)
     return (
         '<div class="ar-progress" style="display: flex; align-items: center; gap: 0.5em">'
-        f"<span>{widget_text(left.get('value', ''))}</span>"
+        f"<span>{widget_text(texts[0])}</span>"
         f'<progress value="{done}" max="{high - low}" '
         f'style="width: 20em; accent-color: {color}"></progress>'
-        f"<span>{widget_text(right.get('value', ''))}</span></div>"
+        f"<span>{widget_text(texts[1])}</span></div>"
     )
+
+
+def final_texts(left: str, right: str, done: float, total: float) -> tuple[str, str]:
+    """A bar's texts with its percentage and count read from the bar itself.
+
+    tqdm writes its texts only when it redraws, at most every `mininterval` seconds, but sets
+    the bar's value when it closes; a bar closed with `leave=False` keeps the texts of its last
+    redraw, which depends on timing (70/72 in one run, 72/72 in the next). Texts in
+    `BAR_FORMAT`'s shape are rewritten from the bar, so a report is the same file every run;
+    others are kept as they are.
+    """
+    percent, counts = BAR_PERCENT.match(left), BAR_COUNTS.match(right)
+    if percent is None or counts is None or total <= 0 or int(counts["total"]) != total:
+        return left, right
+    figure = f"{100 * done / total:3.0f}%".replace(" ", FIGURE_SPACE)
+    return f"{percent['desc']}{figure}", f"{counts['pad']}{done:.0f}/{counts['total']}"
 
 
 def offline_copy(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
