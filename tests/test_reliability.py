@@ -430,7 +430,7 @@ def test_6_every_input_not_restored_is_listed(models, photo, tmp_path, capsys):
                          ("gone.jpg", "broken symbolic link"),
                          ("photo.heic", "HEIC images cannot be read"),
                          ("photo.avif", "AVIF images cannot be read"),
-                         ("notes.txt", "not an image file (suffix '.txt'")):  # fmt: skip
+                         ("notes.txt", "not an image or video file (suffix '.txt'")):  # fmt: skip
         assert f"{folder / name}: {reason}" in printed
     assert sorted(_pngs(tmp_path / "out")) == ["a.png", "no_suffix.png"]
     assert main(_restore([folder / "photo.heic"], tmp_path / "out2", models)) == 1

@@ -500,4 +500,4 @@ def test_what_a_restored_video_does_not_keep_is_said():
     assert _video_notes(info) == ()
     deep = replace(info, pix_fmt="yuv420p10le", subtitle_streams=2)
     assert _video_notes(deep) == ("yuv420p10le (10-bit) restored in 8 bits",
-                                  "2 subtitle stream(s) not copied")  # fmt: skip
+                                  "2 subtitle stream(s) copied unchanged")  # fmt: skip

@@ -214,3 +214,122 @@ def test_a_full_disk_and_a_damaged_video_are_said_in_words(models, photo, tmp_pa
     (result,) = report.results
     assert result.status == "failed"
     assert "Errno" not in result.error and "damaged" in result.error, result.error
+
+
+# --- issue 40, item 7: every stream kept, a copy cut short refused ---------------------------
+
+SUBTITLES = "1\n00:00:00,000 --> 00:00:00,120\nbonjour\n\n2\n00:00:00,160 --> 00:00:00,280\nmonde\n"
+
+
+def _cues() -> tuple[list, bytes]:
+    """SUBTITLES decoded, to encode in any subtitle codec: (packet, subtitle set) per cue, and
+    the decoder's header (the styles an encoder needs)."""
+    import io
+
+    with av.open(io.BytesIO(SUBTITLES.encode()), format="srt") as srt:
+        text = srt.streams.subtitles[0]
+        cues = [(p, text.codec_context.decode2(p)) for p in srt.demux(text) if p.size]
+        return cues, text.codec_context.subtitle_header
+
+
+def _many_streams(path, frames: np.ndarray):
+    """`frames` as H.264, a second small (32x48) video stream, and French subtitles (SubRip in
+    Matroska, mov_text in MP4)."""
+    with av.open(str(path), "w") as container:
+        streams = [container.add_stream("libx264", rate=25) for _ in range(2)]
+        for stream, (h, w) in zip(streams, [frames.shape[1:3], (32, 48)], strict=True):
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        subtitles = container.add_stream("subrip" if path.suffix == ".mkv" else "mov_text")
+        subtitles.metadata["language"] = "fre"
+        cues, subtitles.codec_context.subtitle_header = _cues()  # set before the first mux
+        for t, rgb in enumerate(frames):
+            for stream in streams:
+                pixels = np.ascontiguousarray(rgb[: stream.height, : stream.width])
+                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                frame.pts = t
+                container.mux(stream.encode(frame))
+        for stream in streams:
+            container.mux(stream.encode(None))
+        for cue, subtitle in cues:
+            packet = subtitles.codec_context.encode_subtitle(subtitle)
+            packet.pts, packet.dts, packet.duration = cue.pts, cue.dts, cue.duration
+            packet.time_base, packet.stream = cue.time_base, subtitles
+            container.mux(packet)
+    return path
+
+
+def _streams(path) -> list[tuple[str, str, str | None]]:
+    """(type, codec, language) of each stream, as ffprobe lists them."""
+    with av.open(str(path)) as container:
+        return [(s.type, s.codec_context.name, s.metadata.get("language"))
+                for s in container.streams]  # fmt: skip
+
+
+def _packets_of(path, index: int) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(container.streams[index]) if p.size]
+
+
+@pytest.mark.parametrize(("quality", "status"), [(40, "restored"), (20, "copied")])
+def test_more_video_and_subtitle_streams_are_carried_unchanged(quality, status, models, photo,
+                                                               tmp_path):  # fmt: skip
+    """A second video stream and the subtitles go into the output packet by packet, for a
+    restored video as for one copied as it is (CRF 20: better than the generators' 32..40);
+    the notes say so."""
+    (tmp_path / "in").mkdir()
+    source = _many_streams(tmp_path / "in" / "clip.mkv", _pan(photo, 8))
+    report = restore_files([source], tmp_path / "out", **_common(models) | {"quality": quality})
+    (result,) = report.results
+    assert result.status == status, report.summary()
+    out = tmp_path / "out" / "clip.mkv"
+    assert _streams(out) == _streams(source)
+    assert [(kind, language) for kind, _, language in _streams(out)] == [
+        ("video", None), ("video", None), ("subtitle", "fre")]  # fmt: skip
+    assert _packets_of(out, 1) == _packets_of(source, 1)  # the second picture, unchanged
+    assert _packets_of(out, 2) == _packets_of(source, 2)
+    assert (_packets_of(out, 0) == _packets_of(source, 0)) == (status == "copied")
+    assert "1 more video stream(s) copied unchanged, not restored" in "; ".join(result.notes)
+    assert "1 subtitle stream(s) copied unchanged" in result.notes
+    assert not report.failed
+
+
+@pytest.mark.parametrize("quality", [40, 20])
+def test_a_stream_the_output_cannot_hold_fails_the_file(quality, models, photo, tmp_path):
+    """MP4 subtitles (mov_text) have no place in Matroska, where FFV1 output goes: the file
+    fails with the reason, before anything is restored, rather than losing them silently."""
+    from artifact_removal.inference.video import VideoOutput
+
+    (tmp_path / "in").mkdir()
+    source = _many_streams(tmp_path / "in" / "clip.mp4", _pan(photo, 8))
+    assert _streams(source)[2] == ("subtitle", "mov_text", "fre")
+    common = _common(models) | {"quality": quality, "video": VideoOutput("ffv1")}
+    report = restore_files([source], tmp_path / "out", **common)
+    (result,) = report.results
+    assert report.failed == [result] and result.status == "failed", report.summary()
+    assert result.error.startswith("its subtitle stream #2 (mov_text) cannot be carried into "
+                                   "Matroska (.mkv)"), result.error  # fmt: skip
+    assert "nothing was written" in result.error
+    assert not (tmp_path / "out" / "clip.mkv").exists()
+    assert not parts_folder(tmp_path / "out" / "clip.mkv").exists()
+
+
+@pytest.mark.parametrize("kind", ["mp4", "mkv"])
+def test_a_truncated_video_is_not_copied_short(kind, models, photo, tmp_path):
+    """A cut-short file better than the generators (given CRF 20) is copied as it is: it is
+    refused as a restore refuses it, and nothing is written."""
+    frames = _pan(photo, 30, size=(48, 64))
+    whole = _written(tmp_path / f"whole.{kind}", frames)
+    with av.open(str(whole)) as container:
+        ends = sorted(p.pos + p.size for p in container.demux(video=0) if p.size)
+    cut = tmp_path / "in" / f"cut.{kind}"
+    cut.parent.mkdir()
+    cut.write_bytes(whole.read_bytes()[: ends[17]])
+    common = _common(models) | {"quality": 20}
+    report = restore_files([cut], tmp_path / "out", **common)
+    (result,) = report.results
+    assert result.status == "failed", report.summary()
+    assert result.error.startswith("truncated: its container "), result.error
+    assert "nothing was written" in result.error
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+    whole_report = restore_files([whole], tmp_path / "out2", **common)
+    assert whole_report.results[0].status == "copied", whole_report.summary()

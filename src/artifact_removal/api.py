@@ -133,12 +133,10 @@ class Models:
         restore_uncompressed: bool = False,
     ) -> tuple[Picture, QualityChoice]:
         """`restore`, and the `QualityChoice` that says how it was restored."""
+        from .inference.options import check_tiles
         from .inference.tiles import restore_tiled
 
-        if tile % 8 or overlap % 8 or tile < 64 or overlap < 0:
-            raise RestoreError(
-                f"tile ({tile}, at least 64) and overlap ({overlap}) must be multiples of 8"
-            )
+        check_tiles(tile, overlap)
         pixels, tables = _pixels(image)
         choice = self._choose(pixels, tables, quality, restore_uncompressed)
         if choice.passed_through:

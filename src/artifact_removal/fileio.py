@@ -17,6 +17,7 @@ folder); `remove_leftovers` deletes the temporary files of a run that was killed
 from __future__ import annotations
 
 import errno
+import hashlib
 import io
 import json
 import os
@@ -138,6 +139,15 @@ def write_figure(path: str | Path, figure, **options) -> Path:
     buffer = io.BytesIO()
     figure.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", **options)
     return write_atomic(path, buffer.getvalue())
+
+
+def sha256(path: str | Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def remove_leftovers(folder: str | Path) -> list[Path]:

@@ -16,13 +16,12 @@ result depends only on what DVC saw.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import yaml
 
 from .config import read_yaml
-from .fileio import write_text
+from .fileio import sha256, write_text
 
 MANIFEST = Path("models") / "pretrained.yaml"
 # backbone -> torchvision's file name; the name ends in the first 8 hex digits of its sha256.
@@ -64,15 +63,6 @@ def cache_path(file: str) -> Path:
     import torch  # here, so that the command line's --help does not wait for torch
 
     return Path(torch.hub.get_dir()) / "checkpoints" / file
-
-
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def inspect(name: str) -> tuple[str, str]:

@@ -40,6 +40,21 @@ def _known(err: BaseException) -> bool:
     return isinstance(err, tuple(classes))
 
 
+def describe(err: BaseException) -> str | None:
+    """The one line that says what went wrong, for the errors a command can meet in the world
+    outside it: its own (`KNOWN_ERRORS`), and what the system says of a file or folder (a
+    permission, a full disk, a file where a folder should be: OSError names the path), or of
+    memory. None for anything else: a defect, whose traceback is shown."""
+    if _known(err):
+        return str(err)
+    if isinstance(err, OSError) and err.strerror:
+        names = [str(n) for n in (err.filename, err.filename2) if n is not None]
+        return f"{' -> '.join(names)}: {err.strerror}" if names else err.strerror
+    if isinstance(err, MemoryError):
+        return "out of memory"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; known errors print one clear message and exit non-zero."""
     args = build_parser().parse_args(argv)
@@ -53,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     except Exception as err:
-        if not _known(err):
+        line = describe(err)
+        if line is None:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {line}", file=sys.stderr)
         return 2

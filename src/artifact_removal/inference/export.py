@@ -5,15 +5,28 @@ Each per-QF generator becomes `q<QF>.onnx` with a dynamic batch, height and widt
 `torch.export`-based exporter); the QF (or CRF) predictor becomes `predictor.onnx` and the DCT
 layer that finds the block grid `grid.onnx`. The project's measured ladder and CRF reading are
 copied when they belong to these generators. `manifest.json` says what each file is, the
-release fields of each generator (its loss, QF), and, for each export, the largest difference
-from PyTorch on a check input. `inference.onnx_backend` restores from the folder without
-torch.
+release fields of each generator (its loss, QF), for each export the largest difference from
+PyTorch on a check input, and every file's sha256. `inference.onnx_backend` restores from the
+folder without torch.
+
+An export is built in a hidden folder beside its target (`.NAME.XXXXXXXX.export`) and put in
+place whole when it is finished: a run that fails or is killed leaves the folder as it was
+(the earlier export, or nothing), and an export never mixes with an earlier one's files. The
+target must be new, empty, or an earlier export (`onnx_backend.is_export`) holding only its
+own files; a folder of anything else is refused, as `restore` refuses to replace files it did
+not write.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import re
 import shutil
+import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +35,8 @@ from tqdm.auto import tqdm
 
 from ..methods import combine_of
 from ..methods import get as get_method
-from .onnx_backend import OnnxNet, _session, write_manifest
+from .choice import RestoreError
+from .onnx_backend import MANIFEST, OnnxNet, is_export, open_session, write_manifest
 from .qf import GridSparsity
 from .releases import load_generator, load_predictor
 from .setups import (
@@ -35,6 +49,11 @@ from .setups import (
 
 OPSET = 18
 CHECK_SIZE = (2, 72, 88)  # a check batch: frames, height, width (not multiples of 16)
+BUILDING = ".export"  # the suffix of the hidden folder an export is built in
+
+
+class ExportError(RestoreError):
+    """An export that cannot be written where it was asked, with why; nothing was changed."""
 
 
 def _onnx_export(net: torch.nn.Module, example: torch.Tensor, path: Path, dims: dict) -> None:
@@ -77,48 +96,159 @@ def export_onnx(
     predictor: str | Path | None = None,
     progress: bool = True,
 ) -> dict:
-    """Write the ONNX export of `method` into `out_dir`; returns its manifest."""
+    """Write the ONNX export of `method` into `out_dir` (see the module docstring); returns
+    its manifest."""
     out_dir = Path(out_dir)
     spec = get_method(method)
     paths = find_generators(method, Path(models_dir) if models_dir else None, project)
     if predictor is None and project is not None:
         predictor = project_predictor(project, spec.codec)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    generators = {}
-    cpu = torch.device("cpu")
-    for quality, path in tqdm(sorted(paths.items()), desc="export", disable=not progress):
-        net = load_generator(path, cpu)
-        target = out_dir / f"q{quality}.onnx"
-        example = torch.zeros(1, 3, 64, 64)
-        _onnx_export(net, example, target, {0: "n", 2: "h", 3: "w"})
-        generators[str(quality)] = {
-            "file": target.name,
-            "source": path.name,
-            "source_digest": file_digest(path),
-            "release": dict(net.release),
-            "max_difference": round(_check_generator(net, target), 6),
+    check_target(out_dir)
+    with building(out_dir) as folder:
+        generators = {
+            str(quality): _export_generator(path, folder / f"q{quality}.onnx")
+            for quality, path in tqdm(sorted(paths.items()), desc="export", disable=not progress)
         }
-    manifest = {
-        "method": method,
-        "codec": spec.codec,
-        "combine": combine_of(method),
-        "opset": OPSET,
-        "torch": torch.__version__,
-        "generators": generators,
-        "predictor": None,
-        "ladder": None,
-        "crf_reading": None,
-    }
-    if predictor is not None and Path(predictor).is_file():
-        manifest["predictor"] = _export_predictor(Path(predictor), out_dir)
-    manifest["ladder"] = _copy_ladder(method, project, generators, out_dir)
-    if spec.codec == "h264":
-        reading, reading_path = project_reading(project)
-        if reading is not None:
-            shutil.copyfile(reading_path, out_dir / "crf_reading.json")
-            manifest["crf_reading"] = "crf_reading.json"
-    write_manifest(out_dir, manifest)
+        manifest = {
+            "method": method,
+            "codec": spec.codec,
+            "combine": combine_of(method),
+            "opset": OPSET,
+            "torch": torch.__version__,
+            "generators": generators,
+            "predictor": None,
+            "ladder": None,
+            "crf_reading": None,
+        }
+        if predictor is not None and Path(predictor).is_file():
+            manifest["predictor"] = _export_predictor(Path(predictor), folder)
+        manifest["ladder"] = _copy_ladder(method, project, generators, folder)
+        if spec.codec == "h264":
+            reading, reading_path = project_reading(project)
+            if reading is not None:
+                shutil.copyfile(reading_path, folder / "crf_reading.json")
+                manifest["crf_reading"] = "crf_reading.json"
+        write_manifest(folder, manifest)
     return manifest
+
+
+def _export_generator(path: Path, target: Path) -> dict:
+    """One release file as `target` (ONNX), and what the manifest says of it."""
+    net = load_generator(path, torch.device("cpu"))
+    _onnx_export(net, torch.zeros(1, 3, 64, 64), target, {0: "n", 2: "h", 3: "w"})
+    return {
+        "file": target.name,
+        "source": path.name,
+        "source_digest": file_digest(path),
+        "release": dict(net.release),
+        "max_difference": round(_check_generator(net, target), 6),
+    }
+
+
+def check_target(out_dir: Path) -> None:
+    """Refuse an export folder that is not new, empty or an earlier export holding only its
+    own files (ExportError), before anything is written."""
+    if os.path.lexists(out_dir) and not out_dir.is_dir():
+        raise ExportError(f"{out_dir} is a file; -o names the folder to write the export into")
+    if not out_dir.is_dir():
+        return
+    try:
+        names = sorted(p.name for p in out_dir.iterdir())
+    except OSError as err:
+        raise ExportError(f"cannot read the folder {out_dir} ({err.strerror})") from None
+    if not names:
+        return
+    if not is_export(out_dir):
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise ExportError(
+            f"{out_dir} holds files that an export did not write ({shown}); nothing was "
+            "changed: choose a new or empty folder (-o)"
+        )
+    own = _named_files(out_dir)
+    foreign = [n for n in names if n not in own]
+    if foreign:
+        raise ExportError(
+            f"{out_dir} holds an earlier export and other files ({', '.join(foreign[:5])}), "
+            "which replacing it would delete; nothing was changed: move them, or choose "
+            "another folder (-o)"
+        )
+
+
+def _named_files(folder: Path) -> set[str]:
+    """The files an earlier export's manifest names, with the manifest itself."""
+    import json
+
+    manifest = json.loads((folder / MANIFEST).read_text())
+    named = {MANIFEST, *manifest.get("files", {})}
+    named |= {g.get("file") for g in manifest.get("generators", {}).values()}
+    for key in ("ladder", "crf_reading"):
+        named.add(manifest.get(key))
+    if manifest.get("predictor"):
+        named |= {manifest["predictor"].get("file"), manifest["predictor"].get("grid")}
+    return {n for n in named if isinstance(n, str)}
+
+
+@contextmanager
+def building(out_dir: Path) -> Iterator[Path]:
+    """A hidden folder beside `out_dir` to build an export in: put in place of `out_dir` when
+    the block ends, removed when it fails. The folder it names must not be replaced by
+    anything other than an export (`check_target`)."""
+    parent = out_dir.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(parent, out_dir.name)
+        folder = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=BUILDING, dir=parent))
+    except OSError as err:
+        raise ExportError(
+            f"cannot write the export {out_dir}: {err.filename or parent}: {err.strerror}"
+        ) from None
+    held = _hold(folder)
+    try:
+        yield folder
+        _put_in_place(folder, out_dir)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        os.close(held)
+
+
+def _hold(folder: Path) -> int:
+    """An exclusive lock on a folder being built (released when the process ends, however it
+    ends): a later export removes only the folders nobody holds."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def _remove_abandoned(parent: Path, name: str) -> None:
+    """Remove the folders that killed exports of `name` left in `parent` (no process holds
+    them)."""
+    pattern = re.compile(rf"^\.{re.escape(name)}\.[a-z0-9_]{{8}}{re.escape(BUILDING)}$")
+    for entry in os.scandir(parent):
+        if not (pattern.match(entry.name) and entry.is_dir(follow_symlinks=False)):
+            continue
+        try:
+            fd = _hold(Path(entry.path))
+        except OSError:  # another export is building it now
+            continue
+        try:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        finally:
+            os.close(fd)
+
+
+def _put_in_place(folder: Path, out_dir: Path) -> None:
+    """Rename a finished export to `out_dir`; an earlier export there is moved aside first
+    and removed after (a reader sees the old export or the new one, or for an instant
+    neither, never a mix)."""
+    if not out_dir.is_dir():
+        os.rename(folder, out_dir)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=BUILDING, dir=folder.parent))
+    os.rename(out_dir, old)  # replaces the empty folder just made
+    os.rename(folder, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _export_predictor(path: Path, out_dir: Path) -> dict:
@@ -127,7 +257,7 @@ def _export_predictor(path: Path, out_dir: Path) -> dict:
     _onnx_export(net, torch.zeros(2, 3, 64, 64), out_dir / "predictor.onnx", {0: "n"})
     _onnx_export(GridSparsity(), torch.zeros(1, 1, 64, 64), out_dir / "grid.onnx", {2: "h", 3: "w"})
     check = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    session = _session(out_dir / "predictor.onnx", ["CPUExecutionProvider"])
+    session = open_session(out_dir / "predictor.onnx", ["CPUExecutionProvider"])
     (ours,) = session.run(None, {session.get_inputs()[0].name: check.numpy()})
     with torch.inference_mode():
         theirs = net(check).numpy()

@@ -42,8 +42,10 @@ here keep working (`find_generators`, `file_digest`, `project_reading`, `unique_
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -52,24 +54,24 @@ from tqdm.auto import tqdm
 from ..fileio import FolderBusy, FolderLock, remove_leftovers
 from .choice import RestoreError
 from .inputs import collect_inputs
+from .kinds import is_video
 from .one_file import Videos
 from .one_file import _sample_frame as _sample_frame
-from .options import AUTO, RestoreOptions, pixel_limit
+from .options import AUTO, RestoreOptions, check_tiles, pixel_limit
 from .options import MAX_MEGAPIXELS as MAX_MEGAPIXELS
 from .outputs import plan_outputs
 from .outputs import unique_names as unique_names
 from .overlap import restore_in_order
-from .report import FileResult, RestoreReport
+from .report import FileResult, RestoreReport, shown
 from .setups import file_digest as file_digest
 from .setups import find_generators as find_generators
 from .setups import find_project, setups_for
 from .setups import project_reading as project_reading
 from .strength import check_strength
-from .video import is_video
 
 
 def restore_files(
-    inputs: Sequence[str | Path],
+    inputs: str | os.PathLike | Iterable[str | os.PathLike],
     out_dir: str | Path,
     options: RestoreOptions | None = None,
     *,
@@ -79,6 +81,8 @@ def restore_files(
     **settings: Any,
 ) -> RestoreReport:
     """Restore images and videos, files and folders, into `out_dir`; see the module docstring.
+
+    `inputs` is one path (a str or Path: a file or a folder) or a sequence of them.
 
     `method` is a registered method, or "auto": `DEFAULT_METHODS` for images and for videos.
     `strength` (0..1, None: the method's own) dials a method fine-tuned from another between
@@ -97,6 +101,7 @@ def restore_files(
     `options` (`inference.options.RestoreOptions`, default: its defaults) may be given, or
     changed, field by field as keywords: `restore_files(inputs, out, method="ssim")`.
     """
+    inputs = _as_paths(inputs)
     o = dataclasses.replace(options or RestoreOptions(), **settings)
     method, tile, overlap, bits, video = o.method, o.tile, o.overlap, o.bits, o.video
     models_dir, predictor = o.models_dir, o.predictor
@@ -107,10 +112,7 @@ def restore_files(
         raise RestoreError(f"bits must be 8 or 16, not {bits}")
     if bits == 16 and o.image.format != "png":
         raise RestoreError(f"{o.image.format} outputs are 8-bit; --bits 16 needs --format png")
-    if tile % 8 or overlap % 8 or tile < 64 or overlap < 0:
-        raise RestoreError(
-            f"tile ({tile}, at least 64) and overlap ({overlap}) must be multiples of 8"
-        )
+    check_tiles(tile, overlap)
     if o.overwrite and o.skip_existing:
         raise RestoreError("choose one of overwrite and skip-existing")
     if not o.max_megapixels > 0:
@@ -145,6 +147,7 @@ def restore_files(
     project = find_project()
     setups = setups_for(o, kinds, project)
     videos = Videos(video, segment_frames, batch)
+    made = _output_folder(out_dir)
     try:
         with FolderLock(out_dir, "artifact-removal restore"):
             return _restore_locked(
@@ -162,6 +165,47 @@ def restore_files(
             )
     except FolderBusy as err:
         raise RestoreError(str(err)) from None
+    finally:
+        if made:  # a run that stopped before writing anything leaves no empty folder behind
+            _remove_if_empty(out_dir)
+
+
+def _as_paths(inputs) -> list[Path]:
+    """The inputs as a list of paths: one path (str or Path) or a sequence of them."""
+    if isinstance(inputs, str | os.PathLike):
+        return [Path(inputs)]
+    if isinstance(inputs, bytes) or not isinstance(inputs, Iterable):
+        raise RestoreError(
+            f"inputs must be a path (str or Path) or a list of paths, not {type(inputs).__name__}"
+        )
+    inputs = list(inputs)
+    bad = [item for item in inputs if not isinstance(item, str | os.PathLike)]
+    if bad:
+        raise RestoreError(f"inputs must be paths (str or Path), not {bad[0]!r}")
+    if not inputs:
+        raise RestoreError("no inputs given: name image or video files, or folders")
+    return [Path(item) for item in inputs]
+
+
+def _output_folder(out_dir: Path) -> bool:
+    """Make the output folder (and the folders above it) unless it exists; True when this run
+    made it. A path that cannot be a folder is a RestoreError that says why."""
+    if out_dir.is_dir():
+        return False
+    try:
+        out_dir.mkdir(parents=True)
+    except OSError as err:
+        where = f" ({err.filename})" if err.filename and str(err.filename) != str(out_dir) else ""
+        raise RestoreError(
+            f"cannot make the output folder {out_dir}: {err.strerror}{where}"
+        ) from None
+    return True
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove `folder` if nothing was written into it."""
+    with contextlib.suppress(OSError):  # not empty: something was written
+        folder.rmdir()
 
 
 def _restore_locked(
@@ -179,7 +223,9 @@ def _restore_locked(
 ) -> RestoreReport:
     """The run itself, with the output folder locked."""
     report = RestoreReport(skipped, removed=remove_leftovers(out_dir))
-    todo, settled = plan_outputs(files, out_dir, setups, o.overwrite, o.skip_existing)
+    todo, settled, report.damaged = plan_outputs(
+        files, out_dir, setups, o.overwrite, o.skip_existing
+    )
     report.results += settled
     needed = {"video" if is_video(path) else "image" for path, *_ in todo}
     # every generator file is loaded (and so checked) before the first file
@@ -203,7 +249,7 @@ def _restore_locked(
             def finish(result: FileResult) -> None:
                 report.results.append(result)
                 if log:
-                    log(f"{result.source}: {result.error or result.status}")
+                    log(f"{shown(result.source)}: {result.error or result.status}")
                 bar.update(1)
 
             if o.ray is None:

@@ -47,12 +47,12 @@ def write_image_record(
     image = Image.fromarray(pixels)
     profile = srgb_profile() if icc else None
     tagged = PREFIX + record_json(record).encode()
-    options: dict = {"quality": output.image_quality, "icc_profile": profile}
+    options: dict = {"quality": output.quality, "icc_profile": profile}
     options |= {"exif": exif} if exif else {}
     if output.format == "jpeg":
         options |= {"subsampling": 0, "comment": tagged, "format": "JPEG"}
     else:
-        lossless = output.image_quality == 100
+        lossless = output.quality == 100
         options |= {"lossless": lossless, "xmp": tagged, "format": "WEBP", "method": 4}
     write_atomic(path, lambda f: image.save(f, **options), replace=replace)
 

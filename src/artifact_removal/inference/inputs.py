@@ -1,7 +1,8 @@
 """The inputs of a `restore` run: the image and video files among the files and folders given
-(folders searched recursively), each with its output name, and every other input with why it
-is not taken (a broken link, a folder link, not an image, a format Pillow cannot read, an
-interrupted video restore's segments)."""
+(folders searched recursively; what a file is, its content says: `inference.kinds`), each
+with its output name, and every other input with why it is not taken (a broken link, a folder
+link, not an image, a format Pillow cannot read, an interrupted video restore's segments, a
+file in a folder that an earlier restore wrote)."""
 
 from __future__ import annotations
 
@@ -11,45 +12,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .choice import RestoreError
+from .kinds import IMAGE_SUFFIXES, VIDEO, VIDEO_SUFFIXES, kind_of, why_not
+from .options import H264_OUTPUT, VideoOutput
 from .outputs import unique_names
 from .report import SKIPPED, FileResult
-from .video import H264_OUTPUT, VIDEO_SUFFIXES, VideoOutput, is_video
-
-IMAGE_SUFFIXES = {
-    ".jpg",
-    ".jpeg",
-    ".jpe",
-    ".jfif",
-    ".png",
-    ".bmp",
-    ".tif",
-    ".tiff",
-    ".webp",
-    ".ppm",
-    ".pgm",
-    ".pnm",
-    ".gif",
-}
-# Formats people meet that Pillow cannot decode: named, with what to do.
-UNSUPPORTED = {
-    ".heic": "HEIC",
-    ".heif": "HEIF",
-    ".avif": "AVIF",
-    ".jxl": "JPEG XL",
-    ".dng": "DNG raw",
-    ".cr2": "Canon raw",
-    ".cr3": "Canon raw",
-    ".nef": "Nikon raw",
-    ".arw": "Sony raw",
-    ".raf": "Fujifilm raw",
-    ".orf": "Olympus raw",
-    ".rw2": "Panasonic raw",
-    ".svg": "SVG",
-}
 
 
 def _link_problem(path: Path) -> str | None:
-    """Why a symbolic link cannot be followed (broken, a loop), or None."""
+    """Why a symbolic link cannot be followed (broken, a loop, not readable), or None."""
     if not os.path.islink(path):
         return None
     try:
@@ -57,29 +27,23 @@ def _link_problem(path: Path) -> str | None:
     except OSError as err:
         if err.errno == errno.ELOOP:
             return "symbolic link loop"
-        return f"broken symbolic link (to {os.readlink(path)})"
+        try:
+            return f"broken symbolic link (to {os.readlink(path)})"
+        except OSError as unreadable:
+            return f"symbolic link that cannot be followed ({unreadable.strerror})"
     return None
 
 
-def _not_an_image(path: Path) -> str | None:
-    """None for a file to take as an image (an image suffix, or content Pillow recognises
-    whatever the suffix), else why not."""
-    from PIL import Image, UnidentifiedImageError
+def _not_an_input(path: Path) -> str | None:
+    """None for an image or video file (`kinds.kind_of`), else why it is not taken."""
+    return None if kind_of(path) else why_not(path)
 
-    suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES:
-        return None
-    if suffix in UNSUPPORTED:
-        return (
-            f"{UNSUPPORTED[suffix]} images cannot be read (Pillow has no decoder for "
-            "them): convert it to PNG or JPEG first"
-        )
-    try:
-        with Image.open(path):
-            return None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        kind = f"suffix '{path.suffix}'" if path.suffix else "no suffix"
-        return f"not an image file ({kind}, and Pillow does not recognise its content)"
+
+def _written_by_restore(path: Path) -> bool:
+    """Whether a file carries the record of an earlier `restore` (it is one of its outputs)."""
+    from .records import read_record
+
+    return read_record(path) is not None
 
 
 def _walk(folder: Path, exclude: Path, skipped: list[FileResult]) -> list[Path]:
@@ -110,7 +74,13 @@ def _walk(folder: Path, exclude: Path, skipped: list[FileResult]) -> list[Path]:
             skipped.append(FileResult(path, error=reason, status=SKIPPED))
         elif not entry.is_file():
             skipped.append(FileResult(path, error="not a regular file", status=SKIPPED))
-        elif reason := _not_an_image(path):
+        elif reason := _not_an_input(path):
+            skipped.append(FileResult(path, error=reason, status=SKIPPED))
+        elif _written_by_restore(path):
+            reason = (
+                "an output of an earlier restore (its record says so), not restored again; "
+                "name the file itself to restore it all the same"
+            )
             skipped.append(FileResult(path, error=reason, status=SKIPPED))
         else:
             found.append(path)
@@ -162,7 +132,7 @@ def collect_inputs(
                 )
             files += [(p, p.relative_to(item)) for p in found]
         elif item.is_file():
-            reason = _not_an_image(item)
+            reason = _not_an_input(item)
             if reason:
                 skipped.append(FileResult(item, error=reason, status=SKIPPED))
             else:
@@ -173,6 +143,6 @@ def collect_inputs(
             skipped.append(FileResult(item, error="no such file or folder", status=SKIPPED))
     sources = {p.resolve() for p, _ in files}
     taken = {p.relative_to(out_dir) for p in sources if p.is_relative_to(out_dir)}
-    suffixes = [video.suffix(p) if is_video(p) else image_suffix for p, _ in files]
+    suffixes = [video.suffix(p) if kind_of(p) == VIDEO else image_suffix for p, _ in files]
     names = unique_names([rel for _, rel in files], taken, suffixes)
     return [(path, name) for (path, _), name in zip(files, names, strict=True)], skipped

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .choice import RestoreError
+from .kinds import is_video
 from .options import RestoreOptions, pixel_limit
 from .report import DONE, FAILED, FileResult
-from .video import is_video
 
 RETRIES = 3  # how many times Ray runs a task again after its worker died
 
@@ -49,11 +49,12 @@ def _task(shared: tuple, item: tuple[Path, Path, dict, bool]) -> FileResult:
     """One input, on a worker: restored as a single process restores it. `shared`: the run's
     (options, kinds of input, project, quality override)."""
     from .one_file import Videos, restore_image_file, restore_video_file
+    from .records import finished
 
     options, kinds, project, override = shared
     setups = _setups(options, kinds, project)
     path, target, record, replace = item
-    if not replace and _finished(target, record):  # a retry after the write, before the return
+    if not replace and finished(target, record):  # a retry after the write, before the return
         return FileResult(path, target, status=DONE)
     if is_video(path):
         videos = Videos(options.video, options.segment_frames, options.batch)
@@ -62,13 +63,6 @@ def _task(shared: tuple, item: tuple[Path, Path, dict, bool]) -> FileResult:
                                   options.restore_uncompressed)  # fmt: skip
     return restore_image_file(setups["image"].ensemble, path, target, record, replace,
                               override, options)  # fmt: skip
-
-
-def _finished(target: Path, record: dict) -> bool:
-    """Whether `target` is already this input's output with these settings."""
-    from .outputs import _read_record
-
-    return target.is_file() and _read_record(target) == record
 
 
 def _setups(options: RestoreOptions, kinds: tuple[str, ...], project: Path | None) -> dict:
@@ -201,6 +195,8 @@ def _video_job(setups: dict, options: RestoreOptions, override, item) -> VideoJo
     be read (one task does it whole, and says why as a single process would)."""
     from .one_file import choose_video
     from .video import _state, finished_prefix, parts_folder, video_manifest
+    from .video_mux import check_carried
+    from .video_probe import VideoError
 
     path, target, record, _ = item
     result = FileResult(path)
@@ -211,6 +207,10 @@ def _video_job(setups: dict, options: RestoreOptions, override, item) -> VideoJo
         return None
     if result.choice.passed_through:
         return None
+    try:
+        check_carried(path, target)  # a stream the output cannot hold: refused before the work
+    except VideoError:
+        return None  # the task that restores it whole refuses it, as a single process does
     size = options.segment_frames
     manifest = video_manifest(record, options.video, size, info)
     parts = parts_folder(target)

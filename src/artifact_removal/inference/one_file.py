@@ -135,10 +135,15 @@ def write_prepared(ensemble: Ensemble, job: ImageJob, options: RestoreOptions) -
         loaded, choice = job.loaded, result.choice
         icc = any("ICC" in n for n in loaded.notes)
         if choice.passed_through:
-            result.notes += (_why_copied(choice, ensemble),)
             if output.format == "jpeg" and isinstance(choice.tables, TableQuality):
                 copy_jpeg_record(job.path, job.target, job.record, job.replace)  # no re-encoding
+                # the file's own bytes: none of the reading's conversions (profile, rotation)
+                result.notes = (
+                    _why_copied(choice, ensemble),
+                    "the JPEG's data unchanged, its record added as a comment",
+                )
             else:
+                result.notes += (_why_copied(choice, ensemble),)
                 deep = loaded.pixels if bits == 8 else loaded.pixels.astype(np.float32)
                 write_image_record(
                     job.target, deep, output, bits, icc, job.record, job.replace, loaded.exif
@@ -258,14 +263,20 @@ def restore_video_file(
     """Restore one video (`inference.video.restore_video`); failures go into the result. Its
     quality is the override, or the predictor's answer on a frame half a second in (the CRF
     predictor for methods trained on H.264). A video better than the generators were trained
-    for is copied, its packets unchanged (`inference.video.copy_video`)."""
+    for is copied, its packets unchanged (`inference.video.copy_video`). Its other streams
+    (audio, more video, subtitles) are copied unchanged; one the output cannot hold, or a file
+    cut short, fails it with nothing written."""
     result = FileResult(path)
     try:
         info = choose_video(ensemble, path, override, beyond, result)
         if result.choice.passed_through:
             frames = copy_video(path, target, record, replace, info)
             result.output, result.status = target, COPIED
-            result.notes = (f"video, {frames} frames", _why_copied(result.choice, ensemble))
+            result.notes = (
+                f"video, {frames} frames",
+                _why_copied(result.choice, ensemble),
+                *_video_notes(info, videos.output, copied=True),
+            )
             return result
         restore_frames = frame_restorer(ensemble, result.choice.generators, tile, overlap)
         done = restore_video(
@@ -326,23 +337,25 @@ def frame_restorer(ensemble: Ensemble, generators: dict, tile: int, overlap: int
     return restore_frames
 
 
-def _video_notes(info, output: VideoOutput = H264_OUTPUT) -> tuple[str, ...]:
-    """What a restored video does not keep of its input (bit depth beyond 8, subtitles, more
-    video streams than the first) or how it is written otherwise than asked, said once per
-    video."""
+def _video_notes(info, output: VideoOutput = H264_OUTPUT, copied: bool = False) -> tuple[str, ...]:
+    """What a restored (or `copied`) video does not keep of its input (bit depth beyond 8),
+    what it carries unchanged (subtitles, more video streams than the first) and how it is
+    written otherwise than asked, said once per video."""
     import av
 
     bits = (
         max(c.bits for c in av.VideoFormat(info.pix_fmt).components) if info.pix_fmt != "?" else 8
     )
-    notes = [f"{info.pix_fmt} ({bits}-bit) restored in 8 bits"] if bits > 8 else []
+    notes = [f"{info.pix_fmt} ({bits}-bit) restored in 8 bits"] if bits > 8 and not copied else []
     if info.subtitle_streams:
-        notes.append(f"{info.subtitle_streams} subtitle stream(s) not copied")
+        notes.append(f"{info.subtitle_streams} subtitle stream(s) copied unchanged")
     if info.video_streams > 1:
         notes.append(
-            f"{info.video_streams - 1} more video stream(s) not restored nor copied "
-            "(only the first is)"
+            f"{info.video_streams - 1} more video stream(s) copied unchanged, not restored"
+            + ("" if copied else " (only the first is)")
         )
+    if copied:
+        return tuple(notes)
     if output.codec == "h264" and output.chroma == "420" and (info.width % 2 or info.height % 2):
         notes.append(
             f"written in 4:4:4, not 4:2:0: {info.width}x{info.height} is odd, and "

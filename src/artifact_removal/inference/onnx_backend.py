@@ -3,7 +3,10 @@
 An export folder holds one method's per-QF generators (`q<QF>.onnx`, any height and width,
 frames in batches), its QF (or CRF) predictor (`predictor.onnx`) with the 8x8 DCT layer that
 finds an image's block grid (`grid.onnx`), the project's measured ladder and CRF reading
-when there are some, and `manifest.json`, which says what each file is. `OnnxEnsemble` is the
+when there are some, and `manifest.json`, which says what each file is and holds every file's
+sha256: a folder whose files are not the ones its manifest describes (changed by hand, or
+left half-rewritten by an export that was killed) is refused before anything is restored.
+`OnnxEnsemble` is the
 ensemble of `inference.ensemble` with its four network methods run by ONNX Runtime, so the
 choice of generators, the tiles, the outputs and their records are the very code of the
 PyTorch backend: `restore --backend onnxruntime --models DIR`.
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import write_json
+from ..fileio import sha256, write_json
 from .choice import RestoreError
 from .crf_reading import QPFit, ReadingError
 from .ensemble import Ensemble
@@ -34,11 +37,12 @@ from .qf_answer import (
 from .tiles import Restorer, weighted
 
 MANIFEST = "manifest.json"
-FORMAT = 1  # the manifest's layout; newer ones are refused
+FORMAT = 2  # the manifest's layout (2: every file's sha256); older and newer ones are refused
+WRITER = "artifact-removal export"  # the manifest's `written_by`: an export folder is ours
 PROVIDERS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider"]}
 
 
-def _session(path: Path, providers: list[str]):
+def open_session(path: Path, providers: list[str]):
     """An ONNX Runtime session of one file; a missing runtime or a damaged file is a
     RestoreError naming it."""
     try:
@@ -92,7 +96,7 @@ class OnnxNet:
     `inference.restore.restore_float` gives it. `release` is what the manifest says of it."""
 
     def __init__(self, path: Path, release: dict, providers: list[str]):
-        self.session = _session(path, providers)
+        self.session = open_session(path, providers)
         self.input = self.session.get_inputs()[0].name
         self.release = release
 
@@ -109,8 +113,8 @@ class OnnxPredictor:
     session of its block-grid layer."""
 
     def __init__(self, folder: Path, entry: dict, providers: list[str]):
-        self.session = _session(folder / entry["file"], providers)
-        self.grid = _session(folder / entry["grid"], providers)
+        self.session = open_session(folder / entry["file"], providers)
+        self.grid = open_session(folder / entry["grid"], providers)
         self.labels = tuple(entry["labels"])
         self.temperature = float(entry["temperature"])
         self.patch, self.count = int(entry.get("patch", 64)), int(entry.get("count", 32))
@@ -167,7 +171,8 @@ class OnnxEnsemble(Ensemble):
 
 
 def read_manifest(folder: Path) -> dict:
-    """An export folder's manifest, checked: its format, and every file it names present."""
+    """An export folder's manifest, checked: its format, its method, its generators' QFs, and
+    every file it names present with the sha256 it was exported with."""
     path = Path(folder) / MANIFEST
     if not path.is_file():
         raise RestoreError(
@@ -179,17 +184,60 @@ def read_manifest(folder: Path) -> dict:
         files = [g["file"] for g in manifest["generators"].values()]
         if manifest.get("predictor"):
             files += [manifest["predictor"]["file"], manifest["predictor"]["grid"]]
-        method = manifest["method"]
+        files += [manifest[key] for key in ("ladder", "crf_reading") if manifest.get(key)]
+        digests, method, codec = manifest.get("files", {}), manifest["method"], manifest["codec"]
+        qualities = [_quality(q) for q in manifest["generators"]]
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise RestoreError(f"{path}: not an export manifest ({err!r})") from None
-    if manifest.get("format", 0) > FORMAT:
-        raise RestoreError(f"{path}: written by a newer version (format {manifest['format']})")
+    if manifest.get("format", 0) != FORMAT:
+        raise RestoreError(_format_problem(path, manifest.get("format", 0)))
+    _check_method(path, method, codec)
+    if not qualities:
+        raise RestoreError(f"{path}: no generators in the export of {method}")
     missing = [f for f in files if not (Path(folder) / f).is_file()]
     if missing:
         raise RestoreError(f"{folder}: the manifest names files that are not there: {missing}")
-    if not manifest["generators"]:
-        raise RestoreError(f"{path}: no generators in the export of {method}")
+    changed = [f for f in files if digests.get(f) != sha256(Path(folder) / f)]
+    if changed:
+        raise RestoreError(
+            f"{folder}: {', '.join(changed)} not the file(s) the manifest describes (changed "
+            "after the export, or left by an export that was interrupted); export again"
+        )
     return manifest
+
+
+def _quality(key: str) -> int:
+    """A generator's QF (or CRF) from its manifest key: a whole number from 1 to 100."""
+    quality = int(key)
+    if str(quality) != key or not 1 <= quality <= 100:
+        raise ValueError(f"generator key {key!r} is not a QF from 1 to 100")
+    return quality
+
+
+def _format_problem(path: Path, found) -> str:
+    """Why a manifest of another layout is refused."""
+    if isinstance(found, int) and found > FORMAT:
+        return f"{path}: written by a newer version (format {found}); update artifact-removal"
+    return (
+        f"{path}: written by an older version (format {found}), whose manifest does not hold "
+        "its files' digests: export the method again"
+    )
+
+
+def _check_method(path: Path, method, codec) -> None:
+    """The manifest's method is a registered one, of the codec it says."""
+    from ..config import ConfigError
+    from ..methods import get as get_method
+
+    try:
+        spec = get_method(method)
+    except (ConfigError, TypeError):
+        raise RestoreError(
+            f"{path}: exported from method {method!r}, which this version does not know "
+            "(`artifact-removal methods` lists them); export it again with this version"
+        ) from None
+    if spec.codec != codec:
+        raise RestoreError(f"{path}: {method} restores {spec.codec}, not {codec!r}")
 
 
 def onnx_ensemble(folder: Path, providers: list[str]) -> tuple[OnnxEnsemble, dict]:
@@ -226,5 +274,23 @@ def onnx_ensemble(folder: Path, providers: list[str]) -> tuple[OnnxEnsemble, dic
 
 
 def write_manifest(folder: Path, manifest: dict) -> Path:
-    """`manifest.json`, atomically, sorted keys (an export of the same files is the same)."""
-    return write_json(Path(folder) / MANIFEST, {"format": FORMAT, **manifest})
+    """`manifest.json`, atomically, with the sha256 of every other file in `folder`."""
+    folder = Path(folder)
+    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST)
+    digests = {name: sha256(folder / name) for name in files}
+    return write_json(
+        folder / MANIFEST, {"format": FORMAT, "written_by": WRITER, **manifest, "files": digests}
+    )
+
+
+def is_export(folder: Path) -> bool:
+    """Whether `folder` holds a manifest that an export wrote (any format of it)."""
+    try:
+        manifest = json.loads((Path(folder) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict):
+        return False
+    if manifest.get("written_by") == WRITER:
+        return True
+    return {"format", "method", "codec", "opset", "generators"} <= manifest.keys()  # format 1

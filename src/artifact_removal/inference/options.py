@@ -34,6 +34,19 @@ def pixel_limit(max_megapixels: float) -> int:
     return max(Image.MAX_IMAGE_PIXELS or 0, int(max_megapixels * 1e6))
 
 
+def check_tiles(tile: int, overlap: int) -> None:
+    """Tiles of at least 64 pixels and an overlap of at least 8 (the cross-fade needs some),
+    both multiples of 8 (the JPEG block grid); else a RestoreError that says so."""
+    from .choice import RestoreError
+
+    ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (tile, overlap))
+    if not ok or tile % 8 or overlap % 8 or tile < 64 or overlap < 8:
+        raise RestoreError(
+            f"tile ({tile!r}, at least 64) and overlap ({overlap!r}, at least 8) must be "
+            "multiples of 8"
+        )
+
+
 def cli(help: str | Callable[[], str], **argparse: Any) -> dict[str, Any]:
     """A field's metadata: what the command line shows of it. `help` (a text, or a function
     that makes it), and `flag`, `metavar`, `choices` (a list, or a function), `group`
@@ -104,6 +117,7 @@ class VideoOutput:
 H264_OUTPUT = VideoOutput()  # the default: libx264 at CRF 6, 4:4:4, preset medium
 
 IMAGE_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+IMAGE_QUALITY = 95  # of JPEG and WebP outputs unless given
 
 
 @dataclass(frozen=True)
@@ -120,10 +134,12 @@ class ImageOutput:
             choices=list(IMAGE_FORMATS),
         ),
     )
-    image_quality: int = field(
-        default=95,
+    image_quality: int | None = field(
+        default=None,
         metadata=cli(
-            "quality of JPEG and WebP outputs, 1..100 (WebP: 100 is lossless)", metavar="N"
+            f"quality of JPEG and WebP outputs, 1..100 (WebP: 100 is lossless; default "
+            f"{IMAGE_QUALITY}); PNG outputs are lossless and take none",
+            metavar="N",
         ),
     )
 
@@ -132,6 +148,13 @@ class ImageOutput:
             raise ValueError(
                 f"image format must be one of {', '.join(IMAGE_FORMATS)}, not {self.format!r}"
             )
+        if self.image_quality is None:
+            return
+        if self.format == "png":
+            raise ValueError(
+                f"--image-quality {self.image_quality} sets the quality of JPEG and WebP "
+                "outputs; PNG is lossless: give --format jpeg or webp, or leave it out"
+            )
         if not 1 <= self.image_quality <= 100:
             raise ValueError(f"image quality must be in 1..100, not {self.image_quality}")
 
@@ -139,9 +162,14 @@ class ImageOutput:
     def suffix(self) -> str:
         return IMAGE_FORMATS[self.format]
 
+    @property
+    def quality(self) -> int:
+        """The JPEG or WebP quality to write at (the default unless given)."""
+        return IMAGE_QUALITY if self.image_quality is None else self.image_quality
+
     def settings(self) -> dict:
         """What an output depends on; empty for PNG (the default, recorded as before)."""
-        return {} if self.format == "png" else {"format": self.format, "q": self.image_quality}
+        return {} if self.format == "png" else {"format": self.format, "q": self.quality}
 
 
 PNG_OUTPUT = ImageOutput()
@@ -217,7 +245,11 @@ class RestoreOptions:
     )
     overlap: int = field(
         default=64,
-        metadata=cli("overlap of neighbouring tiles, cross-faded (multiple of 8)", metavar="PX"),
+        metadata=cli(
+            "overlap of neighbouring tiles, cross-faded (a multiple of 8, at least 8; below "
+            "the generator's reach, about 32 px, seams can show)",
+            metavar="PX",
+        ),
     )
     bits: int = field(
         default=8,

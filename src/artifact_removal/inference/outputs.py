@@ -1,7 +1,8 @@
 """Where the outputs of a `restore` run go, and whether they may be written: names unique by
 construction (`unique_names`), never a path that a symbolic link in the output folder leads
-elsewhere, and for an output that exists already (`plan_outputs`): this run's result (done),
-kept, replaced, or a conflict that stops the run before anything is written."""
+elsewhere, and for an output that exists already (`plan_outputs`): this run's result (done,
+when it is whole; restored again when it was damaged), kept, replaced, or a conflict that stops
+the run before anything is written."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from itertools import chain, count
 from pathlib import Path
 
 from .choice import RestoreError
-from .image_files import read_output_record
-from .report import DONE, KEPT, SKIPPED, FileResult
+from .kinds import is_video
+from .records import is_whole, read_record
+from .report import DONE, KEPT, SKIPPED, FileResult, shown
 from .setups import Setup, file_digest
-from .video import is_video, read_video_record
 
 
 def unique_names(
@@ -55,13 +56,15 @@ def plan_outputs(
     setups: dict[str, Setup],
     overwrite: bool,
     skip_existing: bool,
-) -> tuple[list[tuple[Path, Path, dict, bool]], list[FileResult]]:
-    """(input, output, record, replace) for each input to restore, and a result for each of the
-    others: done by an earlier run with the same input and settings, kept (`skip_existing`), or
-    not written, with why. An existing output that is not this run's stops the run before
-    anything is written (RestoreError), unless `overwrite` or `skip_existing` says what to do
-    with it."""
-    todo, settled, conflicts = [], [], []
+) -> tuple[list[tuple[Path, Path, dict, bool]], list[FileResult], list[Path]]:
+    """(input, output, record, replace) for each input to restore, a result for each of the
+    others (done by an earlier run with the same input and settings, kept with
+    `skip_existing`, or not written, with why), and the outputs of an earlier run with the same
+    input and settings that are damaged (cut short, a wrong CRC), which are restored again. An
+    existing output that is not this run's stops the run before anything is written
+    (RestoreError), unless `overwrite` or `skip_existing` says what to do with it; a folder in
+    an output's place is never replaced."""
+    todo, settled, conflicts, damaged = [], [], [], []
     sources = {p.resolve() for p, _ in files}
     for path, name in files:
         target = out_dir / name
@@ -77,19 +80,21 @@ def plan_outputs(
             continue
         if not os.path.lexists(target):
             todo.append((path, target, record, False))
-        elif _read_record(target) == record and not overwrite and target.is_file():
-            settled.append(FileResult(path, target, status=DONE))
+        elif target.is_dir() and not target.is_symlink():  # never replaced, even on request
+            if not (overwrite or skip_existing):
+                conflicts.append(target)
+                continue
+            reason = f"{target} is in the way and is a folder, not a file; left as it is"
+            settled.append(FileResult(path, status=SKIPPED, error=reason))
+        elif target.is_file() and read_record(target) == record and not overwrite:
+            if is_whole(target):
+                settled.append(FileResult(path, target, status=DONE))
+            else:
+                damaged.append(target)
+                todo.append((path, target, record, True))
         elif skip_existing and (target.is_symlink() or not target.is_file()):
-            settled.append(
-                FileResult(
-                    path,
-                    status=SKIPPED,
-                    error=(
-                        f"{target} is in the way and is not a file (a folder or a symbolic link); "
-                        "left as it is"
-                    ),
-                )
-            )
+            reason = f"{target} is in the way and is not a file (a symbolic link or a device)"
+            settled.append(FileResult(path, status=SKIPPED, error=f"{reason}; left as it is"))
         elif skip_existing:
             settled.append(FileResult(path, target, status=KEPT))
         elif overwrite:
@@ -97,15 +102,20 @@ def plan_outputs(
         else:
             conflicts.append(target)
     if conflicts:
-        shown = "\n  ".join(map(str, conflicts[:10]))
-        more = f"\n  ... and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
-        raise RestoreError(
-            f"{len(conflicts)} output file(s) already exist and are not what this run would "
-            f"write (another input, other settings, or not written by restore):\n  {shown}{more}"
-            "\nNothing was written. Use --overwrite to replace them, --skip-existing to keep "
-            "them, or choose another output folder (-o)"
-        )
-    return todo, settled
+        _refuse(conflicts)
+    return todo, settled, damaged
+
+
+def _refuse(conflicts: list[Path]) -> None:
+    """Stop the run: outputs in the way that are not this run's, listed."""
+    listed = "\n  ".join(map(shown, conflicts[:10]))
+    more = f"\n  ... and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
+    raise RestoreError(
+        f"{len(conflicts)} output file(s) already exist and are not what this run would "
+        f"write (another input, other settings, or not written by restore):\n  {listed}{more}"
+        "\nNothing was written. Use --overwrite to replace them, --skip-existing to keep "
+        "them, or choose another output folder (-o)"
+    )
 
 
 def _path_problem(out_dir: Path, name: Path, sources: set[Path]) -> str | None:
@@ -124,8 +134,3 @@ def _path_problem(out_dir: Path, name: Path, sources: set[Path]) -> str | None:
         if os.path.lexists(folder) and not folder.is_dir():
             return f"{folder} is a file where its output folder should be; not written"
     return None
-
-
-def _read_record(target: Path) -> dict | None:
-    """What made an existing output: an image's record (`image_files`), a video's metadata."""
-    return read_video_record(target) if is_video(target) else read_output_record(target)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from .kinds import is_video
 from .one_file import (
     Videos,
     prepare_image,
@@ -34,7 +35,6 @@ from .one_file import (
 )
 from .options import RestoreOptions
 from .report import FileResult
-from .video import is_video
 
 AHEAD = 2  # images read and judged ahead of the network
 

@@ -122,3 +122,27 @@ def read_record(path: str | Path) -> dict | None:
                     return found if isinstance(found, dict) else None
     except (OSError, ValueError):
         return None
+
+
+def is_whole(path: str | Path) -> bool:
+    """Whether a PNG file is whole: every chunk complete with a right CRC, up to its IEND
+    chunk (a cut or damaged file is not; the image data is not decompressed)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(SIGNATURE)) != SIGNATURE:
+                return False
+            while True:
+                head = f.read(8)
+                if len(head) < 8:
+                    return False
+                length, kind = struct.unpack(">I4s", head)
+                body = f.read(length)
+                crc = f.read(4)
+                if len(body) < length or len(crc) < 4:
+                    return False
+                if struct.unpack(">I", crc)[0] != zlib.crc32(kind + body):
+                    return False
+                if kind == b"IEND":
+                    return True
+    except OSError:
+        return False

@@ -19,6 +19,13 @@ RESTORED, DONE, COPIED, KEPT, SKIPPED, FAILED = (
 )
 
 
+def shown(path: object) -> str:
+    """A path as a line of the report shows it: as it is, or quoted with escapes when it holds
+    characters that would break the line (a newline, a tab, other control characters)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
 @dataclass
 class FileResult:
     """One input: what became of it (`status`), where its output is, and why when it is not
@@ -45,6 +52,7 @@ class RestoreReport:
 
     results: list[FileResult] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)  # leftovers of a killed run
+    damaged: list[Path] = field(default_factory=list)  # earlier outputs cut short: redone
     used: str = ""  # the method, generators, loss, QF predictor and device (`Ensemble.describe`)
 
     @property
@@ -63,18 +71,24 @@ class RestoreReport:
             if self.removed
             else []
         )
+        lines += [
+            f"{shown(p)}: an earlier run's output of the same input and settings, damaged "
+            "(cut short, or its bytes changed); restored again"
+            for p in self.damaged
+        ]
         for r in self.results:
             if r.status == RESTORED:
                 notes = f" ({'; '.join(r.notes)})" if r.notes else ""
                 lines.append(
-                    f"{r.source} -> {r.output} [{r.size[1]}x{r.size[0]}] "
+                    f"{shown(r.source)} -> {shown(r.output)} [{r.size[1]}x{r.size[0]}] "
                     f"{r.choice.describe()}{notes}"
                 )
                 if r.choice.unsure:
                     lines.append(f"  warning: {r.choice.unsure}")
             elif r.status == COPIED:
                 lines.append(
-                    f"{r.source} -> {r.output}: copied without restoring ({'; '.join(r.notes)})"
+                    f"{shown(r.source)} -> {shown(r.output)}: copied without restoring "
+                    f"({'; '.join(r.notes)})"
                 )
         for status, title in (
             (DONE, "already done by an earlier run with the same input and settings, skipped"),
@@ -83,11 +97,11 @@ class RestoreReport:
             group = self.of(status)
             if group:
                 lines.append(f"{len(group)} {title}:")
-                lines += [f"  {r.source} -> {r.output}" for r in group[:20]]
+                lines += [f"  {shown(r.source)} -> {shown(r.output)}" for r in group[:20]]
                 lines += [f"  ... and {len(group) - 20} more"] if len(group) > 20 else []
         if self.failed:
             lines.append(f"{len(self.failed)} not restored:")
-            lines += [f"  {r.source}: {r.error}" for r in self.failed]
+            lines += [f"  {shown(r.source)}: {r.error}" for r in self.failed]
         counts = [
             f"{len(self.of(s))} {word}"
             for s, word in (

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from ..checkpoints import fingerprint
 from ..config import ConfigError
+from ..fileio import sha256
 from ..methods import METHODS, combine_of
 from ..methods import get as get_method
 from ..methods import models_dir as models_dir_of
-from ..pretrained import sha256
 from .choice import RestoreError
 from .crf_reading import QPFit, ReadingError
 from .ensemble import Ensemble
@@ -67,7 +67,7 @@ def find_generators(method: str, models_dir: Path | None, project: Path | None) 
 
 
 def file_digest(path: Path) -> str:
-    """A file's sha256 (`pretrained.sha256`), short."""
+    """A file's sha256 (`fileio.sha256`), short."""
     return sha256(Path(path))[:16]
 
 

@@ -15,6 +15,7 @@ training anything (network interpolation, Wang et al., ESRGAN, ECCV 2018 worksho
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,14 +29,24 @@ if TYPE_CHECKING:
 
 
 def check_strength(strength: float | None) -> float | None:
-    """`strength` as a float in 0..1, or None; anything else is a RestoreError."""
+    """`strength` as a float in 0..1, or None; anything else is a RestoreError that says
+    what is wrong with it."""
     if strength is None:
         return None
     try:
+        if isinstance(strength, bool):
+            raise TypeError
         value = float(strength)
     except (TypeError, ValueError):
         raise RestoreError(f"strength must be a number from 0 to 1, not {strength!r}") from None
-    if not 0 <= value <= 1:
+    if math.isnan(value):
+        raise RestoreError("strength must be a number from 0 to 1, not nan")
+    if value < 0:
+        raise RestoreError(
+            f"strength must be from 0 (the generator it starts from) to 1 (the method's own), "
+            f"not {value:g}: below 0 the weights leave the path between two trained networks"
+        )
+    if value > 1:
         raise RestoreError(
             f"strength must be from 0 (the generator it starts from) to 1 (the method's own), "
             f"not {value:g}: beyond 1 the weights leave the path between two trained networks"

@@ -54,8 +54,8 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
     Cores are `tile` long and start at multiples of 8 (the JPEG block grid, and even, so that
     the generator's stride-2 grid is the whole image's); the last core takes the remainder.
     """
-    if tile % 8 or overlap % 8 or tile <= 0 or overlap < 0:
-        raise ValueError(f"tile ({tile}) and overlap ({overlap}) must be multiples of 8")
+    if tile % 8 or overlap % 8 or tile <= 0 or overlap <= 0:
+        raise ValueError(f"tile ({tile}) and overlap ({overlap}) must be positive multiples of 8")
     cuts = list(range(0, length, tile))
     if len(cuts) > 1 and length - cuts[-1] < overlap:  # too thin a last core: merge it
         cuts.pop()

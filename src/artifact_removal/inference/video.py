@@ -4,21 +4,23 @@
 video of the same frame count (frames stream through: decoded, restored and encoded a batch at
 a time, so memory depends on the batch and the frame size, never on the segment's length),
 frame timing (every frame keeps its timestamp: frame rate and
-time base are the input's, variable frame rates included) and colour metadata, with every audio
-stream copied packet by packet (never re-encoded). The picture is encoded with H.264 (libx264,
-CRF 6 in 4:4:4 by default, no B-frames: writing then costs at most about 0.1 dB of PSNR against
-the restored frames, where 4:2:0 costs 0.3 to 0.6 dB even at CRF 0, `benchmarks/
-video_output.py`) or, on request, lossless FFV1 in Matroska.
+time base are the input's, variable frame rates included) and colour metadata, with every other
+stream (audio, more video streams, subtitles) copied packet by packet, never re-encoded; a
+stream the output's container cannot hold fails the file before any work
+(`video_mux.check_carried`). The picture is encoded with H.264 (libx264, CRF 6 in 4:4:4 by
+default, no B-frames: writing then costs at most about 0.1 dB of PSNR against the restored
+frames, where 4:2:0 costs 0.3 to 0.6 dB even at CRF 0, `benchmarks/video_output.py`) or, on
+request, lossless FFV1 in Matroska.
 What the input holds is read first (`inference.video_probe.probe`).
 
 Nothing finished is lost. The video is cut into segments of `segment_frames` frames; each is
 encoded into its own file, written atomically into a hidden folder beside the output
 (`.NAME.segments/`), with a manifest that names the input (its hash) and every setting. A
 rerun after an interruption (a closed laptop, `kill -9`) skips the finished segments; a changed
-input or setting starts over. When every segment is there, their packets and the audio are
-joined into the output (atomically, then the folder is removed); the joined H.264 is exactly the
-segments' (each segment starts with a keyframe, and without B-frames the decode order is the
-display order, so the packets join without re-encoding).
+input or setting starts over. When every segment is there, their packets and the input's other
+streams are joined into the output (atomically, then the folder is removed); the joined H.264
+is exactly the segments' (each segment starts with a keyframe, and without B-frames the decode
+order is the display order, so the packets join without re-encoding).
 """
 
 from __future__ import annotations
@@ -34,36 +36,16 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..data.video import truncation
 from ..degradations.yuv import YUVSpace, frame_to_rgb, rgb_to_frame
 from ..fileio import write_atomic
 from .options import CHROMA as CHROMA
 from .options import CODECS as CODECS
 from .options import H264_OUTPUT as H264_OUTPUT
 from .options import VideoOutput
-from .video_mux import _join
+from .video_mux import check_carried, check_whole, join_streams
 from .video_mux import copy_video as copy_video
 from .video_mux import read_video_record as read_video_record
 from .video_probe import VideoError, VideoInfo, probe
-
-VIDEO_SUFFIXES = {
-    ".mp4",
-    ".m4v",
-    ".mov",
-    ".mkv",
-    ".webm",
-    ".avi",
-    ".y4m",
-    ".mpg",
-    ".mpeg",
-    ".ts",
-    ".m2ts",
-    ".mts",
-    ".flv",
-    ".wmv",
-    ".3gp",
-    ".ogv",
-}
 
 # x264's threads for restored videos: fixed, so that the bytes depend on the settings only (a
 # resumed run's segments are those of an uninterrupted one, on any machine)
@@ -74,11 +56,6 @@ X264_THREADS = 4
 # frames took 1.7 GB: benchmarks/video_memory.py). It depends on the frame size and chroma
 # only, so the bytes stay the settings'.
 X264_LOOKAHEAD_BYTES = 64 * 2**20
-
-
-def is_video(path: Path) -> bool:
-    """A file `restore` takes as a video (by its suffix)."""
-    return path.suffix.lower() in VIDEO_SUFFIXES
 
 
 def x264_lookahead(width: int, height: int, chroma: str) -> int:
@@ -330,15 +307,15 @@ def join_segments(
     decoded: int,
     last_time: float | None,
 ) -> int:
-    """Check the stream was decoded to its end, then join the segments and the audio into
-    `target` and remove the segments; returns the frames written."""
-    if problem := truncation(info.frames, info.duration, decoded, [last_time], float(info.fps)):
+    """Check the stream was decoded to its end, then join the segments and the source's other
+    streams into `target` and remove the segments; returns the frames written."""
+    try:
+        check_whole(info, decoded, last_time)
+    except VideoError:
         shutil.rmtree(parts)  # a cut-short file: say so, write nothing
-        raise VideoError(
-            f"truncated: {problem}; nothing was written (repair or re-export the file)"
-        )
+        raise
     segments = sorted(parts.glob(f"segment_*{manifest['segment_suffix']}"))
-    frames = _join(segments, source, target, record, replace, info.rotation, info.fps)
+    frames = join_streams(segments, source, target, record, replace, info)
     shutil.rmtree(parts)
     return frames
 
@@ -363,6 +340,7 @@ def restore_video(
     if segment_frames < 1 or batch < 1:
         raise VideoError(f"segment frames ({segment_frames}) and batch ({batch}) must be >= 1")
     info = info or probe(source)
+    check_carried(source, target)  # before any work: a stream the output cannot hold
     manifest = video_manifest(record, output, segment_frames, info)
     parts = parts_folder(target)
     first = finished_prefix(_state(parts, manifest))
