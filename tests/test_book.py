@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import zipfile
@@ -10,7 +11,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from artifact_removal.book.build import BOOK_ZIP, BookError, assemble, build_book
+from artifact_removal.book.build import BOOK_ZIP, BookError, assemble, build_book, zip_folder
 from artifact_removal.book.chapters import OTHER_PART, chapters, parts
 from artifact_removal.cli import main
 from artifact_removal.config import load_params
@@ -154,3 +155,34 @@ def test_published_page_sets_ours_beside_the_papers(project):
     assert f"{published['psnr_y'].iloc[0]:.4f}" in page
     assert "niqe" not in page.split("Published")[0]  # an empty column is left out
     assert "not evaluated here" in page  # classic5, bsds500_gray at that QF
+
+
+def _site(folder) -> None:
+    """A small built site: pages in nested folders, written in an order that is not sorted."""
+    for name, text in [("z.html", "z"), ("_static/b.css", "b"), ("a/i.html", "a"), ("m.js", "m")]:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text * 100)
+
+
+def test_the_book_zip_is_the_same_bytes_for_the_same_files(tmp_path, monkeypatch):
+    """Issue 40, item 10: build/book.zip depends on the files, not on when they were written."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    site = tmp_path / "html"
+    site.mkdir()
+    _site(site)
+    first = zip_folder(site, tmp_path / "one" / "book.zip").read_bytes()
+    for number, path in enumerate(sorted(p for p in site.rglob("*"))):
+        os.utime(path, (1_700_000_000 + number, 1_800_000_000 + 7 * number))  # rebuilt later
+    (site / "m.js").chmod(0o600)
+    assert zip_folder(site, tmp_path / "two" / "book.zip").read_bytes() == first
+    with zipfile.ZipFile(tmp_path / "two" / "book.zip") as archive:
+        names = [i.filename for i in archive.infolist() if not i.is_dir()]
+        assert names == sorted(names) and "a/i.html" in names
+        assert archive.read("z.html") == b"z" * 100
+        assert {i.date_time for i in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01 00:00 UTC
+    with zipfile.ZipFile(zip_folder(site, tmp_path / "three" / "book.zip")) as archive:
+        assert {i.date_time for i in archive.infolist()} == {(2026, 1, 1, 0, 0, 0)}
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "soon")
+    with pytest.raises(BookError, match="SOURCE_DATE_EPOCH='soon' is not a whole number"):
+        zip_folder(site, tmp_path / "four" / "book.zip")

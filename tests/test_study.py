@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 import numpy as np
@@ -21,6 +22,7 @@ from artifact_removal.metrics.subjective import (
     RatingsError,
     bt500_screening,
     mos_table,
+    rater_name,
     read_ratings,
     repeat_gaps,
     screen_raters,
@@ -274,6 +276,8 @@ def test_the_widgets_view_moves_on_only_when_the_kernel_confirms(study, browser,
     sent = browser.execute_script("return window.sent")
     assert [m["type"] for m in sent] == ["load", "save", "save"]
     assert sent[-1]["row"]["rater"] == "ed" and sent[-1]["row"]["score"] == 40
+    assert re.fullmatch("[0-9a-f]{16}", sent[-1]["row"]["session"])  # drawn when "ed" began
+    assert sent[-2]["row"]["session"] == sent[-1]["row"]["session"]
 
 
 def test_the_study_shows_every_condition_of_every_image(study):
@@ -349,14 +353,20 @@ def test_the_page_takes_ratings_resumes_and_exports_them(study, browser, tmp_pat
         "return arguments[0].map(([s, r, n, k]) => arStudy.sequence(s, r, n, k))", cases
     )
     assert in_browser == [[list(p) for p in trial_sequence(*case)] for case in cases]
+    typed = ["eve ", " \t Ann \u00a0 Lee\ufeff", "a\u2003b\nc", "x\x1fy", "\u200beve", name]
+    in_browser = browser.execute_script("return arguments[0].map((t) => arStudy.name(t))", typed)
+    assert in_browser == [rater_name(t) for t in typed]  # one name, on the page and in Python
     _start(browser, name)
+    session = browser.find_element(By.CSS_SELECTOR, ".ar-study").get_attribute("data-session")
     images = browser.find_elements(By.CSS_SELECTOR, ".ar-panels img")
     assert [i.find_element(By.XPATH, "..").text for i in images] == ["Reference", "Test"]
     given = [_rate(browser, 80), _rate(browser, 35)]
     browser.refresh()  # the browser closed half-way: the session resumes
-    _start(browser, name)
+    _start(browser, f" {name}  ")  # typed with spaces around: the same name
     restored = browser.find_element(By.CSS_SELECTOR, ".ar-saved").text
     assert f'2 earlier rating(s) of "{name}" restored' in restored
+    root = browser.find_element(By.CSS_SELECTOR, ".ar-study")
+    assert re.fullmatch("[0-9a-f]{16}", session) and root.get_attribute("data-session") == session
     while browser.find_element(By.CSS_SELECTOR, ".ar-study").get_attribute("data-state") != "done":
         given.append(_rate(browser, 10 * len(given)))
     sequence = trial_sequence(7, name, 6, 1)
@@ -377,12 +387,18 @@ def test_the_page_takes_ratings_resumes_and_exports_them(study, browser, tmp_pat
     assert list(table["rater"].unique()) == [name]
     assert list(table["score"]) == [80, 35, 20, 30, 40, 50, 60]
     assert list(table["trial"]) == [g["trial"] for g in given]
+    assert set(table["session"]) == {session}
     mos = result.mos
     assert list(mos.index) == ["original", "jpeg, QF 10", "ssim, QF 10"]  # the study's order
     assert mos["scores"].sum() == 6  # the repeat measures consistency, it does not count twice
     shown = beside_talk(result)
     assert np.isnan(shown.loc["jpeg, QF 10", "talk_mos"])
     assert json.loads((tmp_path / "study" / "study.json").read_text())["id"] == study.id
+    browser.execute_script("localStorage.clear()")  # another browser: another session
+    browser.refresh()
+    _start(browser, name)
+    root = browser.find_element(By.CSS_SELECTOR, ".ar-study")
+    assert root.get_attribute("data-session") not in ("", session)
 
 
 def test_the_page_is_one_file_with_everything_inlined(study):
@@ -445,9 +461,9 @@ def test_a_browsers_second_export_is_the_same_rater(study, tmp_path):
     assert list(table["position"]) == [0, 1, 2] and list(table["score"]) == [20, 55, 70]
     assert any("two exports of 'alice'" in n for n in ratings.notes)
     assert [n for n in ratings.notes if "latest score kept" in n] == [
-        f"{name} (1).csv: 1 rating(s) of 'alice' given again at the same position; the latest "
+        f"{name}.csv: 1 rating(s) of 'alice' given again at the same position; the latest "
         "score kept"
-    ]  # the two ratings both exports hold are one rating each, not a note
+    ]  # the two ratings both exports hold are one rating each (the first export's), not a note
 
 
 def test_upper_case_empty_and_stray_files_are_said(study, tmp_path):
@@ -538,3 +554,67 @@ def test_keys_on_the_slider_move_the_score_not_the_notebook(study, browser, tmp_
     assert browser.execute_script("return window.seen") == []  # JupyterLab never sees them
     root = browser.find_element(By.CSS_SELECTOR, ".ar-study")
     assert root.get_attribute("data-lm-suppress-shortcuts") == "true"
+
+
+# --- one name, two people; one person, one name (issue 40, item 11) ---------------------------
+
+
+def test_two_people_of_one_name_are_two_raters(study, tmp_path):
+    """Two students type "alice": the browser saves the second file as `... (1).csv`. Each
+    rating session has its own id, so they stay two raters; a later export of the second
+    session (`(2)`) is still the second student's."""
+    folder = tmp_path / "ratings"
+    name = rater_file(folder, "alice").stem
+    count = len(study.sequence("alice"))
+    first = [{**_row(study, "alice", p, 20), "session": "a1a1a1a1"} for p in range(count)]
+    second = [{**_row(study, "alice", p, 90), "session": "b2b2b2b2"} for p in range(count)]
+    _write(folder, f"{name}.csv", first)
+    _write(folder, f"{name} (1).csv", second)
+    _write(folder, f"{name} (2).csv", second[:3])  # the second student exported twice
+    ratings = check_ratings(study, folder)
+    other = f"alice ({name} (1))"
+    assert ratings.raters == ["alice", other]
+    table = ratings.table
+    assert list(table.groupby("rater")["score"].agg(set)) == [{20}, {90}]
+    assert len(table) == 2 * count  # nothing dropped as "the latest score kept"
+    assert not [n for n in ratings.notes if "latest score kept" in n]
+    assert (
+        f"{name} (1).csv: rater 'alice' also rated in {name}.csv, in another rating session "
+        f"(another person of that name, or another browser); kept apart as {other!r}"
+    ) in ratings.notes
+    assert any(
+        n.startswith(f"{name} (2).csv and {name} (1).csv: two exports") for n in ratings.notes
+    )
+
+
+def test_the_notebook_keeps_one_session_per_name(study, tmp_path):
+    """Two people of one name in the notebook would write into one file: the second session's
+    rating is refused with what to do; the first session resumes."""
+    log = RatingLog(tmp_path / "ratings", study, "alice")
+    log.add({**_row(study, "alice", 0, 20), "session": "a1a1a1a1"})
+    with pytest.raises(RatingsError, match="already rating this study in another session"):
+        log.add({**_row(study, "alice", 1, 90), "session": "b2b2b2b2"})
+    log.add({**_row(study, "alice", 1, 30), "session": "a1a1a1a1"})  # the first one resumes
+    assert [(r["score"], r["session"]) for r in log.rows()] == [(20, "a1a1a1a1"), (30, "a1a1a1a1")]
+
+
+def test_a_trailing_space_is_the_same_name_everywhere(study, tmp_path):
+    """The page rates "eve " as "eve" (in eve's order); a file whose name cell kept the space
+    was refused ("'eve ' was shown trial t04 at position 0, not t03"). Every part now takes
+    the name as `rater_name` gives it; a file the notebook wrote before, in the order of
+    "eve " as typed, still fits."""
+    folder = tmp_path / "ratings"
+    rows = [{**_row(study, "eve", p, 50), "rater": "eve "} for p in range(3)]
+    _write(folder, rater_file(folder, "eve").name, rows)
+    ratings = check_ratings(study, folder)
+    assert ratings.raters == ["eve"] and list(ratings.table["position"]) == [0, 1, 2]
+    log = RatingLog(folder, study, "eve ")  # the notebook's `rater = "eve "`
+    assert log.path == folder / f"eve-{rater_hash('eve'):08x}.csv" == rater_file(folder, " eve")
+    log.add({**_row(study, "eve", 3, 60), "rater": "eve  "})
+    assert [r["rater"] for r in log.rows()] == ["eve"] * 4
+    older = tmp_path / "older"  # the notebook before: "eve " ordered as typed, no session
+    legacy = pd.DataFrame([_row(study, "eve ", p, 40) for p in range(3)])
+    legacy.to_csv(_mkdir(older) / f"eve_-{rater_hash('eve '):08x}.csv", index=False)
+    assert "session" not in legacy.columns
+    assert check_ratings(study, older).raters == ["eve"]
+    assert rater_name("  eve \t") == "eve" and rater_name("Ann \u00a0 Lee\ufeff") == "Ann Lee"

@@ -8,7 +8,8 @@
    folder as static files, and `conf.py`;
 2. Sphinx with MyST-NB renders it to `build/book/html` (notebooks are not executed again:
    their outputs are the pipeline's), with the book theme, a search page and formulas as
-   MathML (`mathml`); `build/book.zip` holds the same site to hand out.
+   MathML (`mathml`); `build/book.zip` holds the same site to hand out (`zip_folder`: the
+   same bytes for the same site, whenever it was built).
 
 Every page opens from `file://` with no request to another host: the theme's scripts, fonts
 and search index are files of the site, the notebooks' outputs are self-contained (widgets in
@@ -18,19 +19,26 @@ static form, pictures and videos inline), and no MathJax is needed.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sys
+import time
+import zipfile
 from pathlib import Path
 
 import nbformat
 
 from ..config import load_params
+from ..fileio import write_atomic
 from ..stages.notebooks import one_parameters_cell
 from . import pages
 from .chapters import Chapter, chapters, parts
 
 COURSE = "course"  # the hand-written pages, relative to the project root
 BOOK_ZIP = Path("build") / "book.zip"  # the site in one file, relative to the project root
+ZIP_EARLIEST = (1980, 1, 1, 0, 0, 0)  # the range of a zip entry's time (MS-DOS format)
+ZIP_LATEST = (2107, 12, 31, 23, 59, 58)
+ZIP_LEVEL = 9  # deflate's level for the book's zip
 CONF = """# Made by artifact_removal.book.build; edit that module, not this file.
 project = "Compression artifact removal: the study"
 author = "the artifact-removal authors"
@@ -158,5 +166,45 @@ def build_book(root: Path, out: Path | None = None, quiet: bool = True) -> Path:
         raise BookError(f"Sphinx failed:\n{warnings.getvalue()}")
     if warnings.getvalue():
         print(warnings.getvalue(), end="", file=sys.stderr)
-    shutil.make_archive(str(root / BOOK_ZIP.with_suffix("")), "zip", out)
+    zip_folder(out, root / BOOK_ZIP)
     return out / "index.html"
+
+
+def zip_time() -> tuple[int, int, int, int, int, int]:
+    """The time every entry of the book's zip carries: SOURCE_DATE_EPOCH (UTC) when it is set,
+    else 1980-01-01 00:00 (the earliest a zip holds), so the zip depends on files alone."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return ZIP_EARLIEST
+    try:
+        stamp = time.gmtime(int(epoch))[:6]
+    except (ValueError, OverflowError, OSError):
+        raise BookError(f"SOURCE_DATE_EPOCH={epoch!r} is not a whole number of seconds") from None
+    return min(max(stamp, ZIP_EARLIEST), ZIP_LATEST)
+
+
+def zip_entry(name: str, directory: bool, when: tuple) -> zipfile.ZipInfo:
+    """A zip entry that says nothing of the machine: the time given, Unix mode 0755 for a
+    folder and 0644 for a file, deflated."""
+    info = zipfile.ZipInfo(name + "/" if directory else name, date_time=when)
+    info.create_system = 3  # Unix, wherever the zip is made
+    info.external_attr = ((0o40755 if directory else 0o100644) << 16) | (0x10 if directory else 0)
+    info.compress_type = zipfile.ZIP_STORED if directory else zipfile.ZIP_DEFLATED
+    return info
+
+
+def zip_folder(folder: Path, archive: Path) -> Path:
+    """`folder`'s files and folders in the zip `archive` (written atomically), the same bytes
+    for the same files: entries sorted by path, each with `zip_time`, fixed modes, deflated at
+    `ZIP_LEVEL`."""
+    when = zip_time()
+    paths = sorted(folder.rglob("*"), key=lambda p: p.relative_to(folder).as_posix())
+
+    def write(target) -> None:
+        with zipfile.ZipFile(target, "w") as out:
+            for path in paths:
+                info = zip_entry(path.relative_to(folder).as_posix(), path.is_dir(), when)
+                data = b"" if path.is_dir() else path.read_bytes()
+                out.writestr(info, data, compresslevel=ZIP_LEVEL)
+
+    return write_atomic(archive, write)

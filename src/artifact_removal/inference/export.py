@@ -105,10 +105,11 @@ def export_onnx(
         predictor = project_predictor(project, spec.codec)
     check_target(out_dir)
     with building(out_dir) as folder:
-        generators = {
-            str(quality): _export_generator(path, folder / f"q{quality}.onnx")
-            for quality, path in tqdm(sorted(paths.items()), desc="export", disable=not progress)
-        }
+        generators = {}
+        with tqdm(total=len(paths), desc="export", disable=not progress) as bar:
+            for quality, path in sorted(paths.items()):
+                generators[str(quality)] = _export_generator(path, folder / f"q{quality}.onnx")
+                bar.update(1)
         manifest = {
             "method": method,
             "codec": spec.codec,
@@ -194,6 +195,9 @@ def building(out_dir: Path) -> Iterator[Path]:
     the block ends, removed when it fails. The folder it names must not be replaced by
     anything other than an export (`check_target`)."""
     parent = out_dir.absolute().parent
+    above = next((p for p in (parent, *parent.parents) if os.path.lexists(p)), parent)
+    if not above.is_dir():
+        raise ExportError(f"cannot write the export {out_dir}: {above} is a file, not a folder")
     try:
         parent.mkdir(parents=True, exist_ok=True)
         _remove_abandoned(parent, out_dir.name)
@@ -206,6 +210,12 @@ def building(out_dir: Path) -> Iterator[Path]:
     try:
         yield folder
         _put_in_place(folder, out_dir)
+    except OSError as err:  # a full disk, a permission: said of the export, not its hidden folder
+        shutil.rmtree(folder, ignore_errors=True)
+        name = Path(err.filename).name if err.filename else out_dir.name
+        raise ExportError(
+            f"cannot write the export {out_dir} ({name}: {err.strerror}); nothing was changed"
+        ) from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

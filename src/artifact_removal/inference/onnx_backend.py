@@ -188,7 +188,8 @@ def read_manifest(folder: Path) -> dict:
         digests, method, codec = manifest.get("files", {}), manifest["method"], manifest["codec"]
         qualities = [_quality(q) for q in manifest["generators"]]
     except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise RestoreError(f"{path}: not an export manifest ({err!r})") from None
+        reason = err if isinstance(err, ValueError) else repr(err)
+        raise RestoreError(f"{path}: not an export manifest ({reason})") from None
     if manifest.get("format", 0) != FORMAT:
         raise RestoreError(_format_problem(path, manifest.get("format", 0)))
     _check_method(path, method, codec)
@@ -208,10 +209,9 @@ def read_manifest(folder: Path) -> dict:
 
 def _quality(key: str) -> int:
     """A generator's QF (or CRF) from its manifest key: a whole number from 1 to 100."""
-    quality = int(key)
-    if str(quality) != key or not 1 <= quality <= 100:
+    if not (isinstance(key, str) and key.isdigit() and 1 <= int(key) <= 100):
         raise ValueError(f"generator key {key!r} is not a QF from 1 to 100")
-    return quality
+    return int(key)
 
 
 def _format_problem(path: Path, found) -> str:

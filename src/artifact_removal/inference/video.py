@@ -42,7 +42,7 @@ from .options import CHROMA as CHROMA
 from .options import CODECS as CODECS
 from .options import H264_OUTPUT as H264_OUTPUT
 from .options import VideoOutput
-from .video_mux import check_carried, check_whole, join_streams
+from .video_mux import check_carried, check_whole, join_streams, muxer_options
 from .video_mux import copy_video as copy_video
 from .video_mux import read_video_record as read_video_record
 from .video_probe import VideoError, VideoInfo, probe
@@ -123,7 +123,7 @@ def _encode_segment(
         info.colour.get("colorspace"), info.colour.get("color_range"), info.pix_fmt
     )  # the input's own: its tags stay true
     chroma = "444"
-    with av.open(file, mode="w", format=fmt) as container:
+    with av.open(file, mode="w", format=fmt, options=muxer_options(fmt)) as container:
         if output.codec == "h264":
             even = info.width % 2 == 0 and info.height % 2 == 0
             chroma = "420" if even and output.chroma == "420" else "444"

@@ -21,6 +21,13 @@ CARRIED = ("video", "audio", "subtitle")  # kinds of stream that go into the out
 RECORD_KEY, RECORD_PREFIX = "comment", "artifact-removal "
 
 
+def muxer_options(fmt: str) -> dict[str, str]:
+    """Options of FFmpeg's muxer for `fmt`: Matroska without its random segment UID and date
+    (`bitexact`), so that the same input and settings give the same bytes; MP4 and MOV are
+    written as they always were (they hold neither)."""
+    return {"fflags": "+bitexact"} if fmt == "matroska" else {}
+
+
 def copy_video(
     source: str | Path,
     target: str | Path,
@@ -163,7 +170,7 @@ def join_streams(
         with (
             av.open(str(segments[0])) as first,
             av.open(str(source)) as src,
-            av.open(file, mode="w", format=fmt) as out,
+            av.open(file, mode="w", format=fmt, options=muxer_options(fmt)) as out,
         ):
             out.metadata[RECORD_KEY] = RECORD_PREFIX + json.dumps(record, sort_keys=True)
             picture = src.streams.video[0]  # restored (or copied) into `video`

@@ -2,9 +2,12 @@
 
 A rating is one row: which study, which rater, the trial's position in the rater's sequence,
 the trial (image and condition: the hidden reference `original`, `jpeg` or a method, at a
-QF), the score on the 0-100 scale, whether the trial was a repeat, and when. Every rater's
-ratings are one CSV file (`RATING_COLUMNS`), written by the notebook's widget or exported by
-the study's page, and read back here from a folder of such files.
+QF), the score on the 0-100 scale, whether the trial was a repeat, when, and the rating
+session that gave it (a random id drawn when the rater began, kept when they resume; files
+from before sessions have none). Every rater's ratings are one CSV file (`RATING_COLUMNS`),
+written by the notebook's widget or exported by the study's page, and read back here from a
+folder of such files. A name is taken as `rater_name` gives it; two files of one name are one
+rater only when they come from one session (`read_ratings`).
 
 Screening follows ITU-R BT.500's observer rejection (Annex 1, section 2.3.1): per trial the
 scores' kurtosis says whether they are normal (2 <= beta2 <= 4: two standard deviations)
@@ -38,7 +41,20 @@ RATING_COLUMNS = (
     "score",
     "repeat",
     "time",
+    "session",
 )
+# Columns a file written before they existed lacks, and what its rows read as: `session` is the
+# random id a rating session draws when a rater begins (study.js), "" for an older file.
+OPTIONAL_COLUMNS = {"session": ""}
+# JavaScript's white space (what String.prototype.trim removes; study.js's AR_STUDY_SPACES)
+SPACES = re.compile("[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+")
+
+
+def rater_name(text: str) -> str:
+    """A rater's name as every part of the study takes it (the page, the widget's writer, the
+    reader and the check): white space at either end dropped, each run of it inside one space
+    (study.js's `arStudyName`). The order of a rater's trials is seeded by this name."""
+    return SPACES.sub(" ", str(text)).strip(" ")
 
 
 class RatingsError(ValueError):
@@ -49,7 +65,9 @@ class RatingsError(ValueError):
 class Ratings:
     """Ratings of one study from a folder of CSV files, and notes on what was left out."""
 
-    table: pd.DataFrame  # RATING_COLUMNS, plus `file`
+    # RATING_COLUMNS (`rater`: the name as `rater_name` gives it, or `name (file)` for another
+    # rater of the same name), `name` (as the file has it), `file` and `line`
+    table: pd.DataFrame
     notes: list[str]
 
     @property
@@ -61,15 +79,17 @@ def _read_one(path: Path) -> pd.DataFrame:
     try:  # every cell as written: a rater called "NA" or "null" is a name, not a gap
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
-        return pd.DataFrame(columns=[*RATING_COLUMNS, "line"])
+        return pd.DataFrame(columns=[*RATING_COLUMNS, "name", "line"])
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
         raise RatingsError(f"{path}: not a ratings CSV ({err})") from None
-    missing = [c for c in RATING_COLUMNS if c not in table.columns]
+    needed = [c for c in RATING_COLUMNS if c not in OPTIONAL_COLUMNS]
+    missing = [c for c in needed if c not in table.columns]
     if missing:
         raise RatingsError(
             f"{path}: not a ratings CSV, it lacks the column(s) {missing} "
-            f"(expected {list(RATING_COLUMNS)})"
+            f"(expected {needed}, and optionally {list(OPTIONAL_COLUMNS)})"
         )
+    table = table.assign(**{c: v for c, v in OPTIONAL_COLUMNS.items() if c not in table})
     flags = {"true": "1", "false": "0"}  # pandas writes booleans as True/False, the page as 1/0
     table["repeat"] = table["repeat"].map(lambda v: flags.get(v.strip().lower(), v))
     for column in ("position", "quality", "score", "repeat"):
@@ -92,30 +112,43 @@ def _read_one(path: Path) -> pd.DataFrame:
                 shown = repr(text) if what == "is not a number" else text
                 raise RatingsError(f"{path}, line {row}: {column} {shown} {what}")
         table[column] = values
-    blank = table["rater"].str.strip() == ""
+    names = table["rater"]
+    table["rater"], table["session"] = names.map(rater_name), table["session"].str.strip()
+    blank = table["rater"] == ""
     if blank.any():
         raise RatingsError(
             f"{path}, line {int(np.flatnonzero(blank)[0]) + 2}: a rating without a rater's name"
         )
     table = table.astype({"position": int, "quality": int, "repeat": bool})
-    return table[list(RATING_COLUMNS)].assign(line=np.arange(len(table)) + 2)
+    return table[list(RATING_COLUMNS)].assign(name=names, line=np.arange(len(table)) + 2)
 
 
 def _empty() -> pd.DataFrame:
     """No ratings, with the columns' types."""
     types = {"position": int, "quality": int, "score": float, "repeat": bool, "line": int}
     return pd.DataFrame(
-        {c: pd.Series(dtype=types.get(c, object)) for c in (*RATING_COLUMNS, "file", "line")}
+        {
+            c: pd.Series(dtype=types.get(c, object))
+            for c in (*RATING_COLUMNS, "name", "file", "line")
+        }
     )
 
 
 COPY = re.compile(r"^(?P<stem>.+) \((?P<n>\d+)\)$")  # "name (1)": a browser's repeated download
 
 
+def download_order(path: Path) -> tuple:
+    """Where a file comes in a folder: by name, a browser's repeated download right after the
+    first (`name.csv`, `name (1).csv`, `name (2).csv`, then `name_2.csv`)."""
+    copy = COPY.match(path.stem)
+    return (copy["stem"], int(copy["n"])) if copy else (path.stem, 0), path.name
+
+
 def rating_files(folder: Path) -> tuple[list[Path], list[str]]:
-    """The ratings files of `folder` (`*.csv`, any case), and notes on what else is there."""
+    """The ratings files of `folder` (`*.csv`, any case) in `download_order`, and notes on
+    what else is there."""
     files, notes = [], []
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+    for path in sorted(folder.iterdir(), key=download_order) if folder.is_dir() else []:
         if path.name.startswith("."):
             continue
         if path.suffix.lower() != ".csv" or not path.is_file():
@@ -127,23 +160,72 @@ def rating_files(folder: Path) -> tuple[list[Path], list[str]]:
     return files, notes
 
 
+def export_of(name: str) -> str:
+    """The export a file's name says it is, as a browser names repeated downloads:
+    `alice-1a2b3c4d (2).csv` -> `alice-1a2b3c4d` (in lower case)."""
+    stem = Path(name).stem
+    copy = COPY.match(stem)
+    return (copy["stem"] if copy else stem).lower()
+
+
+def same_rater(seen: dict, file: str, sessions: set[str]) -> bool:
+    """Whether a name's ratings in `file`, given in `sessions`, are those of the rater `seen`
+    (`files` and `sessions` so far): with sessions on both sides, one in common (one browser's
+    store, or the notebook's file); else (files written before sessions) the same export named
+    as a browser names a repeated download."""
+    if seen["sessions"] and sessions:
+        return bool(seen["sessions"] & sessions)
+    return any(export_of(f) == export_of(file) for f in seen["files"])
+
+
+def label_raters(table: pd.DataFrame, path: Path, seen: dict, notes: list[str]) -> pd.DataFrame:
+    """A file's raters under the names they are counted as (`rater_label`); `seen` (name ->
+    the raters of that name so far) grows."""
+    for name in table["rater"].unique():
+        mine = table["rater"] == name
+        sessions = set(table.loc[mine, "session"]) - {""}
+        earlier = seen.setdefault(name, [])
+        table.loc[mine, "rater"] = rater_label(name, path.name, sessions, earlier, notes)
+    return table
+
+
+def rater_label(name: str, file: str, sessions: set, earlier: list[dict], notes: list) -> str:
+    """What a name's ratings in `file` are counted as: the rater of `earlier` files that they
+    belong to (`same_rater`), else the name itself, or `name (file)` when another rater of that
+    name came first; a note says which."""
+    match = next((r for r in earlier if same_rater(r, file, sessions)), None)
+    if match is not None:
+        how = "one rating session"
+        if not (sessions and match["sessions"]):
+            how = "as a browser names a repeated download; no session recorded"
+        notes.append(f"{file} and {match['files'][0]}: two exports of {name!r} ({how}); read "
+                     "as one rater")  # fmt: skip
+        match["files"].append(file)
+        match["sessions"] |= sessions
+        return match["label"]
+    label = f"{name} ({Path(file).stem})" if earlier else name
+    if earlier:
+        another = sessions and any(r["sessions"] for r in earlier)
+        why = ", in another rating session (another person of that name, or another browser)"
+        notes.append(f"{file}: rater {name!r} also rated in {earlier[0]['files'][0]}"
+                     f"{why if another else ''}; kept apart as {label!r}")  # fmt: skip
+    earlier.append({"label": label, "files": [file], "sessions": set(sessions)})
+    return label
+
+
 def read_ratings(folder: str | Path, study: str | None = None) -> Ratings:
     """Every `*.csv` of `folder` (a missing folder holds none; other files and empty ones are
-    named in the notes). Rows of another study than `study` are left out with a note. A file
-    named as a browser names a repeated download (`alice-1a2b3c4d (1).csv` beside
-    `alice-1a2b3c4d.csv`) is the same rater's later export: its ratings are merged with the
-    first file's. Otherwise a rater name found in two files is kept apart (`name (file)`). A
-    position rated twice keeps its latest score; a trial rated as a first showing at two
-    positions is an error that names both lines."""
+    named in the notes). Rows of another study than `study` are left out with a note. Names are
+    taken as `rater_name` gives them. A name's ratings in two files are one rater's when they
+    come from one rating session (`session`: one browser, or the notebook's file), or, in files
+    without sessions, when one file is named as a browser names a repeated download
+    (`alice-1a2b3c4d (1).csv` beside `alice-1a2b3c4d.csv`); otherwise they are two raters, the
+    later kept apart as `name (file)` with a note. A position rated twice keeps its latest
+    score; a trial rated as a first showing at two positions is an error that names both
+    lines."""
     folder = Path(folder)
     files, notes = rating_files(folder)
-
-    def export_of(name: str) -> str:  # "alice-1a2b3c4d (2).csv" -> "alice-1a2b3c4d"
-        stem = Path(name).stem
-        copy = COPY.match(stem)
-        return (copy["stem"] if copy else stem).lower()
-
-    parts, owners = [], {}
+    parts, seen = [], {}
     for path in files:
         table = _read_one(path)
         if study is not None:
@@ -154,23 +236,8 @@ def read_ratings(folder: str | Path, study: str | None = None) -> Ratings:
                     f"{path.name}: {int(other.sum())} rating(s) of another study "
                     f"({studies}) left out"
                 )
-                table = table[~other]
-        for rater in table["rater"].unique():
-            owner = owners.setdefault(rater, path.name)
-            if owner == path.name:
-                continue
-            if export_of(owner) == export_of(path.name):
-                notes.append(
-                    f"{path.name} and {owner}: two exports of {rater!r} (as a browser "
-                    "names a repeated download); read as one rater"
-                )
-                continue
-            notes.append(
-                f"{path.name}: rater {rater!r} also rated in {owner}; kept apart as "
-                f"{rater!r} ({path.stem})"
-            )
-            table.loc[table["rater"] == rater, "rater"] = f"{rater} ({path.stem})"
-        parts.append(table.assign(file=path.name))
+                table = table[~other].copy()
+        parts.append(label_raters(table, path, seen, notes).assign(file=path.name))
     parts = [p for p in parts if len(p)]
     if not parts:
         return Ratings(_empty(), notes)

@@ -5,7 +5,26 @@
 // (the rater's rows); a failed save is said on the page and the trial is not left.
 // The order of the trials is the same as Python's `trial_sequence` (stages/study.py): a
 // seeded shuffle per rater (FNV-1a of "seed:rater", mulberry32), and a few repeated trials
-// inserted in the second half.
+// inserted in the second half. A rater's name is taken as arStudyName gives it (Python's
+// `rater_name`), and each rating carries the id of the rating session that gave it: drawn at
+// random when a name begins, kept when it resumes (the same browser, or the notebook's file),
+// so that two people of the same name are two raters (metrics/subjective.py).
+
+// JavaScript's white space (what trim removes), spelt out as Python's SPACES spells it
+const AR_STUDY_SPACES =
+  /[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+/g;
+
+// a name as every part of the study takes it: no white space at the ends, a run inside as one
+// space ("eve " and "eve" are one rater, with one order and one file)
+function arStudyName(text) {
+  return String(text).replace(AR_STUDY_SPACES, " ").trim();
+}
+
+// a new rating session's id: 16 random hexadecimal digits
+function arStudySession() {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 function arStudyHash(text) {
   let h = 0x811c9dc5;
@@ -51,7 +70,7 @@ function arStudySequence(seed, rater, count, repeats) {
 }
 
 const AR_STUDY_COLUMNS = ["study", "rater", "position", "trial", "image", "method", "quality",
-  "score", "repeat", "time"];
+  "score", "repeat", "time", "session"];
 const AR_STUDY_SCALE = [[0, "very annoying"], [25, "annoying"], [50, "slightly annoying"],
   [75, "perceptible, not annoying"], [100, "imperceptible"]];
 
@@ -67,7 +86,8 @@ function arStudyCsv(rows) {
 // `<name>-<hash>.csv`: the name's odd characters as "_", and a hash of the exact name, so that
 // "Zoë" and "Zoé" (or two names in another script) never share a file; the name part is cut at
 // 64 characters (Python's NAME_CHARS), as a file name has at most 255 bytes
-function arStudyFileName(rater) {
+function arStudyFileName(name) {
+  const rater = arStudyName(name);
   const hash = arStudyHash(rater).toString(16).padStart(8, "0");
   return `${rater.replace(/[^A-Za-z0-9_-]+/g, "_").slice(0, 64) || "rater"}-${hash}.csv`;
 }
@@ -115,7 +135,7 @@ function arStudyMount(el, config, store) {
   $(".ar-scale").innerHTML = AR_STUDY_SCALE.map(([v, name]) => `<span>${v}: ${name}</span>`)
     .join("");
   const panels = $(".ar-panels");
-  let rater = "", rows = [], sequence = [], position = 0, timer = null;
+  let rater = "", session = "", rows = [], sequence = [], position = 0, timer = null;
 
   const picture = (caption, key) => {
     const figure = document.createElement("figure");
@@ -171,8 +191,9 @@ function arStudyMount(el, config, store) {
     $(".ar-saved").textContent = text;
     $(".ar-saved").classList.toggle("ar-error", error);
   };
-  const begin = async (name) => {
-    if (!name.trim()) return;
+  const begin = async (typed) => {
+    const name = arStudyName(typed);
+    if (!name) return;
     $(".ar-start").disabled = true;
     say("loading...");
     try {
@@ -183,6 +204,8 @@ function arStudyMount(el, config, store) {
       return;
     }
     rater = name;
+    // a resumed session keeps its id (the latest of its rows'); a new one draws one
+    session = (rows.filter((r) => r.session).pop() || {}).session || arStudySession();
     sequence = arStudySequence(config.seed, rater, config.trials.length, config.repeats);
     const rated = new Set(rows.map((r) => Number(r.position)));
     position = 0;
@@ -192,6 +215,7 @@ function arStudyMount(el, config, store) {
     say(rows.length ? `${rows.length} earlier rating(s) of "${rater}" restored (if that is not ` +
       "you, reload the page and use another name)" : "");
     root.dataset.rater = rater;
+    root.dataset.session = session;
     showTrial();
   };
   $(".ar-score").addEventListener("input", () => {
@@ -203,7 +227,7 @@ function arStudyMount(el, config, store) {
     const trial = config.trials[index];
     const row = { study: config.study, rater, position, trial: trial.id, image: trial.image,
       method: trial.method, quality: trial.quality, score: Number($(".ar-score").value),
-      repeat, time: new Date().toISOString() };
+      repeat, time: new Date().toISOString(), session };
     $(".ar-submit").disabled = true;
     try {
       rows = await store.save(rater, row);
@@ -216,7 +240,7 @@ function arStudyMount(el, config, store) {
     position += 1;
     showTrial();
   });
-  const name = () => $(".ar-rater").value.trim();
+  const name = () => $(".ar-rater").value;
   $(".ar-start").addEventListener("click", () => begin(name()));
   $(".ar-rater").addEventListener("keydown", (e) => { if (e.key === "Enter") begin(name()); });
   $(".ar-export").addEventListener("click", () => {

@@ -15,9 +15,11 @@ The stage `study` (`python -m artifact_removal.stages.study`) builds the study o
 rebuilds what the raters saw. Raters score on the page (ratings kept in the browser, exported
 as CSV) or in the notebook's widget (`StudyWidget`: the kernel writes each rating to the
 rater's CSV in `study.ratings_dir` as it is given, atomically, and confirms it). Either way a
-closed window resumes where it stopped. The stage `human_study` (notebook 09) reads every CSV
-of `study.ratings_dir` (`metrics/subjective.py`): raters screened, MOS with 95% intervals per
-condition, box plots as the 2020 paper's Fig. 4, and the talk's MOS beside ours.
+closed window resumes where it stopped, in the same rating session: each rating carries the
+session's id, so that two people who type the same name stay two raters. The stage
+`human_study` (notebook 09) reads every CSV of `study.ratings_dir` (`metrics/subjective.py`):
+raters screened, MOS with 95% intervals per condition, box plots as the 2020 paper's Fig. 4,
+and the talk's MOS beside ours.
 
 This module is the stages' entry point and the name the notebook imports from; the work is in
 `study_order.py` (the rater's order, as study.js computes it), `study_build.py` (the trials,

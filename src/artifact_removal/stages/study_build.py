@@ -190,7 +190,8 @@ def session_html(study: Study) -> str:
         f"const config = {json.dumps(study.config())};\n"
         f"arStudyMount(document.getElementById('{element}'), config, "
         "arStudyBrowserStore(config.study));\n"
-        "window.arStudy = { config, sequence: arStudySequence };\n})();</script>"
+        "window.arStudy = { config, sequence: arStudySequence, name: arStudyName };\n"
+        "})();</script>"
     )
 
 

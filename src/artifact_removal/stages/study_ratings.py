@@ -11,10 +11,12 @@ import pandas as pd
 import traitlets
 
 from ..metrics.subjective import (
+    OPTIONAL_COLUMNS,
     RATING_COLUMNS,
     Ratings,
     RatingsError,
     condition_of,
+    rater_name,
     read_ratings,
 )
 from .study_build import STUDY_JS, Study, session_html
@@ -29,9 +31,11 @@ NAME_CHARS = 64  # of a rater's name in their file's name (study.js: the same)
 
 def rater_file(folder: Path, rater: str) -> Path:
     """Where a rater's ratings go: `<folder>/<name>-<hash>.csv`, the name's odd characters as
-    `_` and a hash of the exact name (as the page names its export), so that names that differ
-    only in characters outside ASCII never share a file. The name part is cut at `NAME_CHARS`
-    characters (a file name has at most 255 bytes); the hash still tells long names apart."""
+    `_` and a hash of the exact name (`rater_name`'s; as the page names its export), so that
+    names that differ only in characters outside ASCII never share a file. The name part is cut
+    at `NAME_CHARS` characters (a file name has at most 255 bytes); the hash still tells long
+    names apart."""
+    rater = rater_name(rater)
     safe = re.sub(r"[^A-Za-z0-9_-]+", "_", rater)[:NAME_CHARS] or "rater"
     return Path(folder) / f"{safe}-{rater_hash(rater):08x}.csv"
 
@@ -39,33 +43,47 @@ def rater_file(folder: Path, rater: str) -> Path:
 class RatingLog:
     """One rater's CSV: every rating written as it is given (the whole file rewritten to a
     temporary file and renamed over the old one, so it is never half-written). Rows of other
-    studies in the file are kept."""
+    studies in the file are kept. The name is taken as `rater_name` gives it, as the page
+    takes it: "eve " rates as "eve", into the same file and in the same order."""
 
     def __init__(self, folder: str | Path, study: Study, rater: str):
-        if not rater.strip():
+        self.study, self.rater = study, rater_name(rater)
+        if not self.rater:
             raise RatingsError("a rater needs a name")
-        self.study, self.rater = study, rater  # as the session sends it (it trims names)
-        self.path = rater_file(Path(folder), rater)
+        self.path = rater_file(Path(folder), self.rater)
 
     def all_rows(self) -> pd.DataFrame:
         if not self.path.is_file() or not self.path.stat().st_size:
             return pd.DataFrame(columns=RATING_COLUMNS)
-        return pd.read_csv(self.path, dtype=str, keep_default_na=False)
+        table = pd.read_csv(self.path, dtype=str, keep_default_na=False)
+        return table.assign(**{c: v for c, v in OPTIONAL_COLUMNS.items() if c not in table})
+
+    def mine(self, table: pd.DataFrame) -> pd.Series:
+        """Which rows of the file are this rater's."""
+        return table["rater"].map(rater_name) == self.rater
 
     def rows(self) -> list[dict]:
         """This rater's ratings of this study."""
         table = self.all_rows()
-        mine = table[(table["study"] == self.study.id) & (table["rater"] == self.rater)]
+        mine = table[(table["study"] == self.study.id) & self.mine(table)]
         return [
-            {**row, "position": int(row["position"]), "score": int(float(row["score"]))}
+            {
+                **row,
+                "rater": self.rater,
+                "position": int(row["position"]),
+                "score": int(float(row["score"])),
+            }
             for row in mine.to_dict("records")
         ]
 
     def add(self, row: dict) -> None:
-        """Append one rating (a re-rated position replaces its earlier score)."""
+        """Append one rating (a re-rated position replaces its earlier score). A rating of
+        another rating session than the one this rater's rows have is refused: two people of
+        one name would otherwise write into one file."""
         from ..fileio import write_atomic
 
-        row = {c: row[c] for c in RATING_COLUMNS}
+        row = {**OPTIONAL_COLUMNS, **row}
+        row = {c: row[c] for c in RATING_COLUMNS} | {"rater": rater_name(row["rater"])}
         if row["study"] != self.study.id or row["rater"] != self.rater:
             raise RatingsError(
                 f"a rating of {row['rater']!r} for study {row['study']} does not "
@@ -73,14 +91,27 @@ class RatingLog:
             )
         row["repeat"] = int(bool(row["repeat"]))
         check_row(self.study, row, f"{self.path} (the rating being saved)")
+        self.check_session(str(row["session"]))
         table = self.all_rows()
         same = (
             (table["study"] == self.study.id)
-            & (table["rater"] == self.rater)
+            & self.mine(table)
             & (table["position"].astype(str) == str(row["position"]))
         )
         table = pd.concat([table[~same], pd.DataFrame([row]).astype(str)], ignore_index=True)
         write_atomic(self.path, table[list(RATING_COLUMNS)].to_csv(index=False))
+
+    def check_session(self, session: str) -> None:
+        """Refuse a rating of `session` when this rater's rows were given in another session
+        (rows without a session, from before sessions, belong to any)."""
+        given = {str(r["session"]) for r in self.rows()} - {""}
+        if session and given and session not in given:
+            raise RatingsError(
+                f"{self.path}: {self.rater!r} is already rating this study in another session "
+                f"({', '.join(sorted(given))}); if that is someone else of the same name, "
+                "start again with another name (a surname or an initial added), else reload "
+                "the session to resume it"
+            )
 
 
 class StudyWidget(anywidget.AnyWidget):
@@ -205,19 +236,34 @@ def check_row(
 
 def check_ratings(study: Study, ratings_dir: str | Path) -> Ratings:
     """Every rater's CSV of this study read back (`read_ratings`) and each row checked against
-    the study (`check_row`); RatingsError names the file, the line and the problem. A rater
-    kept apart as `name (file)` is checked under the name they rated with."""
+    the study (`check_row`) in the order of the name its rater was shown (`shown_name`);
+    RatingsError names the file, the line and the problem."""
     ratings = read_ratings(ratings_dir, study.id)
     trials, sequences = trial_index(study), {}
-    for row in ratings.table.to_dict("records"):
-        rater = row["rater"]
-        suffix = f" ({Path(row['file']).stem})"
-        if rater.endswith(suffix) and rater != rater[: -len(suffix)]:
-            rater = rater[: -len(suffix)]
-        check_row(
-            study, {**row, "rater": rater}, f"{row['file']}, line {row['line']}", trials, sequences
-        )
+    records, groups = ratings.table.to_dict("records"), {}
+    for row in records:
+        groups.setdefault((row["file"], row["name"]), []).append(row)
+    shown = {key: shown_name(study, rows, trials, sequences) for key, rows in groups.items()}
+    for row in records:
+        rater = shown[(row["file"], row["name"])]
+        where = f"{row['file']}, line {row['line']}"
+        check_row(study, {**row, "rater": rater}, where, trials, sequences)
     return ratings
+
+
+def shown_name(study: Study, rows: list[dict], trials: dict, sequences: dict) -> str:
+    """The name whose order a file's rows of one name were rated in: the name as `rater_name`
+    gives it (as the page and the widget take it), else the name exactly as the file has it
+    (a notebook before names were normalised ordered "eve " as typed)."""
+    written = str(rows[0]["name"])
+    for name in dict.fromkeys([rater_name(written), written]):
+        try:
+            for row in rows:
+                check_row(study, {**row, "rater": name}, "", trials, sequences)
+        except RatingsError:
+            continue
+        return name
+    return rater_name(written)
 
 
 def trial_index(study: Study) -> dict:

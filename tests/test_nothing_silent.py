@@ -1,0 +1,389 @@
+"""Nothing lost, nothing silent, part three (issue 40): exports, the Python API, what a file
+really is, errors that read as errors, outputs that are trusted only when whole.
+
+Each numbered case of the probe has its tests here (the number in the name); cases 7 and 11
+are in test_video_reliability.py and test_study.py, case 10's book archive in test_book.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib.resources import files
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from artifact_removal.cli import main
+from artifact_removal.data.images import read_png
+from artifact_removal.inference import export as export_module
+from artifact_removal.inference.choice import RestoreError
+from artifact_removal.inference.export import export_onnx
+from artifact_removal.inference.files import restore_files
+
+from .test_video import _pan, _write_clip
+
+
+def _restore(inputs, out, models, *extra) -> list[str]:
+    """The CLI's restore arguments for the tiny test generators, on the CPU."""
+    return ["restore", *map(str, inputs), "-o", str(out), "--models", str(models / "gan"),
+            "--predictor", str(models / "qf" / "predictor.pt"), "--device", "cpu",
+            *extra]  # fmt: skip
+
+
+def _jpeg(photo: np.ndarray, path: Path, quality: int = 20, **options) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(photo).save(path, format="JPEG", quality=quality, **options)
+    return path
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file below `folder` (hidden ones too), by relative name."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}  # fmt: skip
+
+
+def _onnx_restore(folder: Path, inputs: Path, out: Path, method: str) -> int:
+    return main(["restore", str(inputs), "-o", str(out), "--backend", "onnxruntime",
+                 "--models", str(folder), "--method", method, "--device", "cpu"])  # fmt: skip
+
+
+def _error_line(capsys) -> str:
+    """The `error:` line a command printed last on stderr (after any progress bar), with no
+    traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.splitlines()[-1].startswith("error: "), err
+    return err.splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def ssim_export(models, tmp_path_factory) -> Path:
+    """The ssim generators of `models`, exported (no predictor)."""
+    folder = tmp_path_factory.mktemp("ssim_export") / "export"
+    export_onnx("ssim", folder, None, models / "ssim", None, False)
+    return folder
+
+
+# 1. An export never mixes with an earlier one ---------------------------------------------------
+
+
+def test_1_an_export_killed_half_way_leaves_the_earlier_one_whole(
+    models, ssim_export, photo, tmp_path, capsys, monkeypatch
+):
+    folder = tmp_path / "export"
+    shutil.copytree(ssim_export, folder)
+    before = _files(folder)
+    _jpeg(photo, tmp_path / "in" / "a.jpg", 10)
+    assert _onnx_restore(folder, tmp_path / "in", tmp_path / "first", "ssim") == 0
+    checked = export_module._check_generator
+    calls = []
+
+    def killed_at_the_second(net, path):  # q10.onnx and q20.onnx are written by then
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return checked(net, path)
+
+    monkeypatch.setattr(export_module, "_check_generator", killed_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        export_onnx("gan", folder, None, models / "gan", None, False)
+    assert _files(folder) == before  # the ssim export, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "first", "in"]  # no leftover
+    capsys.readouterr()
+    assert _onnx_restore(folder, tmp_path / "in", tmp_path / "again", "ssim") == 0
+    assert "restoring with ssim" in capsys.readouterr().out
+    assert _files(tmp_path / "again") == _files(tmp_path / "first")
+
+
+def test_1_a_file_changed_after_the_export_is_refused(models, ssim_export, photo, tmp_path,
+                                                      capsys):  # fmt: skip
+    folder = tmp_path / "export"
+    shutil.copytree(ssim_export, folder)
+    export_onnx("gan", tmp_path / "gan", None, models / "gan", None, False)
+    shutil.copyfile(tmp_path / "gan" / "q40.onnx", folder / "q20.onnx")  # other weights
+    _jpeg(photo, tmp_path / "in" / "a.jpg", 10)
+    assert _onnx_restore(folder, tmp_path / "in", tmp_path / "out", "ssim") == 2
+    assert "q20.onnx not the file(s) the manifest describes" in _error_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_1_a_folder_of_other_files_is_refused_and_kept(models, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"my": "own manifest"}')
+    (folder / "crf_reading.json").write_text('{"my": "notes"}')
+    before = _files(folder)
+    code = main(["export", "--method", "ssim", "-o", str(folder), "--models", str(models / "ssim")])
+    assert code == 2
+    assert "holds files that an export did not write" in _error_line(capsys)
+    assert _files(folder) == before
+    export_onnx("ssim", tmp_path / "export", None, models / "ssim", None, False)
+    (tmp_path / "export" / "notes.txt").write_text("mine")
+    assert main(["export", "--method", "gan", "-o", str(tmp_path / "export"),
+                 "--models", str(models / "gan")]) == 2  # fmt: skip
+    assert "holds an earlier export and other files (notes.txt)" in _error_line(capsys)
+
+
+def test_1_an_export_over_another_keeps_none_of_its_files(models, ssim_export, tmp_path):
+    folder = tmp_path / "export"
+    shutil.copytree(ssim_export, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "ladder.json").write_text('{"levels": {}}')  # as an export with a ladder has
+    manifest["ladder"] = "ladder.json"
+    manifest.setdefault("files", {})["ladder.json"] = "0" * 64
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    export_onnx("gan", folder, None, models / "gan", None, False)
+    written = json.loads((folder / "manifest.json").read_text())
+    assert written["method"] == "gan" and written["ladder"] is None
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "manifest.json", "q10.onnx", "q20.onnx", "q40.onnx"
+    ]  # fmt: skip
+
+
+# 2. The API takes one path -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [str, Path])
+def test_2_restore_files_takes_one_path_as_str_or_path(kind, models, photo, tmp_path,
+                                                       monkeypatch):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    _jpeg(photo, tmp_path / "photos" / "a.jpg", 20)
+    _jpeg(photo[::-1], tmp_path / "photos" / "b.jpg", 20)
+    report = restore_files(kind("photos"), "out", method="gan", models_dir=models / "gan",
+                           device="cpu", progress=False)  # fmt: skip
+    assert sorted(r.source.name for r in report.results) == ["a.jpg", "b.jpg"]
+    assert not report.failed and sorted(p.name for p in Path("out").iterdir()) == [
+        "a.png", "b.png"
+    ]  # fmt: skip
+    with pytest.raises(RestoreError, match="inputs must be"):
+        restore_files(b"photos", "out", method="gan", models_dir=models / "gan", device="cpu")
+
+
+# 3. What a file is, its content says ----------------------------------------------------------
+
+
+def test_3_a_jpeg_named_as_a_video_is_restored_as_the_jpeg_it_is(models, photo, tmp_path, capsys):
+    _jpeg(photo, tmp_path / "in" / "fake.mp4", 20)
+    _jpeg(photo, tmp_path / "same" / "fake.jpg", 20)
+    assert main(_restore([tmp_path / "in"], tmp_path / "out", models)) == 0
+    assert "fake.mp4 -> " in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["fake.png"]
+    assert main(_restore([tmp_path / "same"], tmp_path / "reference", models)) == 0
+    assert np.array_equal(read_png(tmp_path / "out" / "fake.png"),
+                          read_png(tmp_path / "reference" / "fake.png"))  # fmt: skip
+
+
+def test_3_a_video_named_as_a_jpeg_is_restored_as_a_video(models, photo, tmp_path):
+    _write_clip(tmp_path / "clip.mp4", _pan(photo, 6, size=(48, 64)), audio=False)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "clip.mp4").rename(tmp_path / "in" / "clip.jpg")
+    report = restore_files(tmp_path / "in", tmp_path / "out", method="video_ssim",
+                           models_dir=models / "video_ssim", quality=40, device="cpu",
+                           progress=False)  # fmt: skip
+    assert not report.failed
+    (result,) = report.results
+    assert result.output.name == "clip.mkv" and result.notes[0].startswith("video, 6 frames")
+    with av.open(str(result.output)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 6
+
+
+# 4. Errors from the world outside are error lines with exit code 2 ----------------------------
+
+
+def test_4_export_to_a_place_that_cannot_be_a_folder(models, tmp_path, capsys):
+    (tmp_path / "file").write_text("mine")
+    for target, said in ((tmp_path / "file", "is a file; -o names the folder"),
+                         (tmp_path / "file" / "sub", "file is a file, not a folder"),
+                         (Path("/sys/x"), "Operation not permitted")):  # fmt: skip
+        code = main(["export", "--method", "ssim", "-o", str(target),
+                     "--models", str(models / "ssim")])  # fmt: skip
+        assert code == 2 and said in _error_line(capsys)
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_4_an_export_that_fails_half_way_leaves_nothing(models, tmp_path, capsys, monkeypatch):
+    real = export_module._onnx_export
+    calls = []
+
+    def disk_full(net, example, path, dims):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device", str(path))
+        return real(net, example, path, dims)
+
+    monkeypatch.setattr(export_module, "_onnx_export", disk_full)
+    code = main(["export", "--method", "ssim", "-o", str(tmp_path / "x"),
+                 "--models", str(models / "ssim")])  # fmt: skip
+    line = _error_line(capsys)
+    assert code == 2 and "(q20.onnx: No space left on device); nothing was changed" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_4_restore_into_a_place_that_cannot_be_a_folder(models, photo, tmp_path, capsys):
+    source = _jpeg(photo, tmp_path / "a.jpg")
+    (tmp_path / "file").write_text("mine")
+    for target, said in ((tmp_path / "file" / "sub", "Not a directory"),
+                         (Path("/sys/x"), "Operation not permitted")):  # fmt: skip
+        assert main(_restore([source], target, models)) == 2
+        assert f"cannot make the output folder {target}: {said}" in _error_line(capsys)
+
+
+def test_4_a_manifest_with_a_bad_generator_key(ssim_export, photo, tmp_path, capsys):
+    folder = tmp_path / "export"
+    shutil.copytree(ssim_export, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["generators"]["abc"] = manifest["generators"].pop("20")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    _jpeg(photo, tmp_path / "in" / "a.jpg", 10)
+    assert _onnx_restore(folder, tmp_path / "in", tmp_path / "out", "ssim") == 2
+    assert "generator key 'abc' is not a QF" in _error_line(capsys)
+
+
+def test_4_an_input_link_that_cannot_be_read_is_named(models, tmp_path, capsys):
+    if not Path("/proc/1/cwd").is_symlink():
+        pytest.skip("no /proc/1/cwd here")
+    try:
+        Path("/proc/1/cwd").stat()
+        pytest.skip("/proc/1/cwd can be followed here")
+    except OSError:
+        pass
+    assert main(_restore(["/proc/1/cwd"], tmp_path / "out", models)) == 1
+    assert "/proc/1/cwd: symbolic link that cannot be followed" in capsys.readouterr().out
+
+
+# 5. A rerun trusts only whole outputs -----------------------------------------------------------
+
+
+def test_5_a_damaged_png_is_restored_again(models, photo, tmp_path, capsys):
+    source = _jpeg(photo, tmp_path / "in" / "a.jpg", 10)
+    out = tmp_path / "out"
+    assert main(_restore([source], out, models)) == 0
+    whole = (out / "a.png").read_bytes()
+    (out / "a.png").write_bytes(whole[: len(whole) // 2])
+    capsys.readouterr()
+    assert main(_restore([source], out, models)) == 0
+    printed = capsys.readouterr().out
+    assert "a.png: an earlier run's output of the same input and settings, damaged" in printed
+    assert "restored 1 of 1 inputs" in printed and (out / "a.png").read_bytes() == whole
+
+
+def test_5_a_cut_video_is_restored_again(models, photo, tmp_path):
+    (tmp_path / "in").mkdir()
+    clip = _write_clip(tmp_path / "in" / "clip.mkv", _pan(photo, 12, size=(48, 64)), audio=False)
+    options = {"method": "video_ssim", "models_dir": models / "video_ssim", "quality": 40,
+               "device": "cpu", "progress": False}  # fmt: skip
+    first = restore_files(clip, tmp_path / "out", **options).results[0]
+    whole = first.output.read_bytes()
+    first.output.write_bytes(whole[: len(whole) // 3])
+    with av.open(str(first.output)) as container:
+        assert sum(1 for _ in container.decode(video=0)) < 12  # cut: fewer frames decode
+    report = restore_files(clip, tmp_path / "out", **options)
+    assert report.damaged == [first.output] and report.results[0].status == "restored"
+    assert first.output.read_bytes() == whole
+
+
+# 6. Earlier outputs in an input folder are not inputs -------------------------------------------
+
+
+def test_6_earlier_outputs_inside_an_input_folder_are_not_restored_again(models, photo, tmp_path,
+                                                                        capsys):  # fmt: skip
+    folder = tmp_path / "in"
+    _jpeg(photo, folder / "a.jpg", 20)
+    assert main(_restore([folder], folder / "out", models)) == 0
+    capsys.readouterr()
+    assert main(_restore([folder], folder / "out2", models)) == 1
+    printed = capsys.readouterr().out
+    assert sorted(p.name for p in (folder / "out2").rglob("*")) == ["a.png"]
+    assert f"{folder / 'out' / 'a.png'}: an output of an earlier restore" in printed
+
+
+# 8. Notes and refusals that say what is true ----------------------------------------------------
+
+
+def test_8_a_jpeg_copied_byte_for_byte_claims_no_conversion(models, photo, tmp_path, capsys):
+    with Image.open(files("skimage") / "data" / "rocket.jpg") as rocket:  # Adobe RGB (1998)
+        profile = rocket.info["icc_profile"]
+    source = _jpeg(photo, tmp_path / "in" / "adobe.jpg", 92, icc_profile=profile)
+    assert main(_restore([source], tmp_path / "out", models, "--format", "jpeg")) == 0
+    printed = capsys.readouterr().out
+    assert "copied without restoring" in printed and "converted from ICC" not in printed
+    with Image.open(tmp_path / "out" / "adobe.jpg") as copied:
+        assert copied.info["icc_profile"] == profile
+
+
+@pytest.mark.parametrize(
+    "options, said",
+    [
+        (["--strength", "-0.1"], "not -0.1: below 0"),
+        (["--strength", "nan"], "from 0 to 1, not nan"),
+        (["--overlap", "0"], "overlap (0, at least 8)"),
+        (["--image-quality", "80"], "PNG is lossless: give --format jpeg or webp"),
+    ],
+)
+def test_8_bad_options_are_refused_with_what_is_wrong(options, said, models, photo, tmp_path,
+                                                      capsys):  # fmt: skip
+    source = _jpeg(photo, tmp_path / "a.jpg")
+    assert main(_restore([source], tmp_path / "out", models, *options)) == 2
+    line = _error_line(capsys)
+    assert said in line and "beyond 1" not in line
+    assert not (tmp_path / "out").exists()
+
+
+# 9. A failed Ray run leaves nothing; ray:// addresses can work ----------------------------------
+
+
+def test_9_a_ray_run_that_cannot_start_leaves_no_output_folder(models, photo, tmp_path, capsys,
+                                                               monkeypatch):  # fmt: skip
+    from artifact_removal.inference import on_ray
+
+    def unreachable(address):
+        raise RestoreError(f"--ray {address}: cannot reach a Ray cluster (test)")
+
+    monkeypatch.setattr(on_ray, "connect", unreachable)
+    source = _jpeg(photo, tmp_path / "a.jpg")
+    assert main(_restore([source], tmp_path / "out" / "deep", models, "--ray=auto")) == 2
+    assert "cannot reach a Ray cluster" in _error_line(capsys)
+    assert not (tmp_path / "out" / "deep").exists()
+
+
+def test_9_rays_client_extra_is_installed_for_ray_addresses():
+    """`--ray ray://HOST:10001` goes through Ray Client, which needs grpcio (ray[client])."""
+    import grpc  # noqa: F401
+    from ray.util.client import ray as client  # noqa: F401
+
+
+# 10. Small things said right ------------------------------------------------------------------
+
+
+def test_10_a_name_with_a_newline_stays_on_its_line(models, photo, tmp_path, capsys):
+    _jpeg(photo, tmp_path / "in" / "two\nlines.jpg", 20)
+    assert main(_restore([tmp_path / "in"], tmp_path / "out", models)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (line,) = [x for x in lines if "lines.jpg" in x]
+    assert "two\\nlines.jpg" in line and "two\\nlines.png" in line
+
+
+def test_10_a_manifest_of_an_unknown_method(ssim_export, photo, tmp_path, capsys):
+    folder = tmp_path / "export"
+    shutil.copytree(ssim_export, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps(manifest | {"method": "nosuch"}))
+    _jpeg(photo, tmp_path / "in" / "a.jpg", 10)
+    assert main(["restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--backend",
+                 "onnxruntime", "--models", str(folder), "--device", "cpu"]) == 2  # fmt: skip
+    line = _error_line(capsys)
+    assert "method 'nosuch', which this version does not know" in line
+    assert "give --method nosuch" not in line
+
+
+def test_10_overwrite_never_replaces_a_folder(models, photo, tmp_path, capsys):
+    source = _jpeg(photo, tmp_path / "a.jpg")
+    (tmp_path / "out" / "a.png").mkdir(parents=True)
+    (tmp_path / "out" / "a.png" / "keep.txt").write_text("mine")
+    assert main(_restore([source], tmp_path / "out", models, "--overwrite")) == 1
+    printed = capsys.readouterr().out
+    assert f"{tmp_path / 'out' / 'a.png'} is in the way and is a folder, not a file" in printed
+    assert (tmp_path / "out" / "a.png" / "keep.txt").read_text() == "mine"
