@@ -67,11 +67,25 @@ def ssim_export(models, tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def other_gan(models, tmp_path_factory) -> Path:
+    """GAN release files whose weights differ from the ssim ones of the same QF (in `models`
+    the two are equal): q10 holds q40's weights, q20 q10's, q40 q20's."""
+    from artifact_removal.checkpoints import load_checkpoint, save_atomic
+
+    folder = tmp_path_factory.mktemp("other_gan")
+    for quality, source in ((10, 40), (20, 10), (40, 20)):
+        release = load_checkpoint(models / "gan" / f"q{quality}.pt")
+        release["model"] = load_checkpoint(models / "gan" / f"q{source}.pt")["model"]
+        save_atomic(release, folder / f"q{quality}.pt")
+    return folder
+
+
 # 1. An export never mixes with an earlier one ---------------------------------------------------
 
 
 def test_1_an_export_killed_half_way_leaves_the_earlier_one_whole(
-    models, ssim_export, photo, tmp_path, capsys, monkeypatch
+    other_gan, ssim_export, photo, tmp_path, capsys, monkeypatch
 ):
     folder = tmp_path / "export"
     shutil.copytree(ssim_export, folder)
@@ -89,7 +103,7 @@ def test_1_an_export_killed_half_way_leaves_the_earlier_one_whole(
 
     monkeypatch.setattr(export_module, "_check_generator", killed_at_the_second)
     with pytest.raises(KeyboardInterrupt):
-        export_onnx("gan", folder, None, models / "gan", None, False)
+        export_onnx("gan", folder, None, other_gan, None, False)
     assert _files(folder) == before  # the ssim export, whole
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "first", "in"]  # no leftover
     capsys.readouterr()

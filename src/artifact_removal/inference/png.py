@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -98,18 +100,21 @@ def _after_header(png: bytes, chunk: bytes) -> bytes:
     return png[:end_of_header] + chunk + png[end_of_header:]
 
 
+def _chunk_heads(f: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """(length, type) of each chunk of an open PNG file, its position at the chunk's data; none
+    when the file is not a PNG, and no more where it ends short of a chunk's head."""
+    if f.read(len(SIGNATURE)) != SIGNATURE:
+        return
+    while len(head := f.read(8)) == 8:
+        yield struct.unpack(">I4s", head)
+
+
 def read_record(path: str | Path) -> dict | None:
     """The record of a PNG written by `restore`; None for any other file (or none at all).
     Reads the chunks before the image data only."""
     try:
         with open(path, "rb") as f:
-            if f.read(len(SIGNATURE)) != SIGNATURE:
-                return None
-            while True:
-                head = f.read(8)
-                if len(head) < 8:
-                    return None
-                length, kind = struct.unpack(">I4s", head)
+            for length, kind in _chunk_heads(f):
                 if kind in (b"IDAT", b"IEND") or length > 1 << 24:
                     return None
                 if kind != b"tEXt":
@@ -122,6 +127,7 @@ def read_record(path: str | Path) -> dict | None:
                     return found if isinstance(found, dict) else None
     except (OSError, ValueError):
         return None
+    return None
 
 
 def is_whole(path: str | Path) -> bool:
@@ -129,15 +135,8 @@ def is_whole(path: str | Path) -> bool:
     chunk (a cut or damaged file is not; the image data is not decompressed)."""
     try:
         with open(path, "rb") as f:
-            if f.read(len(SIGNATURE)) != SIGNATURE:
-                return False
-            while True:
-                head = f.read(8)
-                if len(head) < 8:
-                    return False
-                length, kind = struct.unpack(">I4s", head)
-                body = f.read(length)
-                crc = f.read(4)
+            for length, kind in _chunk_heads(f):
+                body, crc = f.read(length), f.read(4)
                 if len(body) < length or len(crc) < 4:
                     return False
                 if struct.unpack(">I", crc)[0] != zlib.crc32(kind + body):
@@ -146,3 +145,4 @@ def is_whole(path: str | Path) -> bool:
                     return True
     except OSError:
         return False
+    return False
