@@ -139,3 +139,42 @@ def test_an_input_taken_for_the_address_is_said(models, archive, tmp_path, capsy
                  "--models", str(models / "gan"), "--device", "cpu"])  # fmt: skip
     assert code == 2 and "put --ray after the inputs" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # said before anything is written
+
+
+@pytest.mark.slow
+def test_a_ray_client_address_restores_as_one_process(models, tmp_path, photo):
+    """`--ray ray://HOST:10001` (the README's remote cluster) through Ray Client, against a head
+    started with `ray start`: the bytes of a single process (issue 40, case 9)."""
+    from .conftest import free_port
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for quality in (10, 40):
+        Image.fromarray(photo).save(folder / f"q{quality}.jpg", quality=quality)
+    single = tmp_path / "single"
+    restore_files(folder, single, **_options(models))
+    ray = Path(sys.executable).parent / "ray"
+    port, client = free_port(), free_port()
+    head = subprocess.Popen(
+        [str(ray), "start", "--head", "--block", f"--port={port}",
+         f"--ray-client-server-port={client}", "--num-cpus=1", "--include-dashboard=false",
+         "--min-worker-port=0", "--max-worker-port=0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RAY_ADDRESS": ""},
+    )  # fmt: skip
+    try:
+        flags = ["--models", str(models / "gan"), "--predictor", str(models / "qf/predictor.pt"),
+                 "--device", "cpu", "--method", "gan", "--quality", "20"]  # fmt: skip
+        command = [sys.executable, "-m", "artifact_removal", "restore", str(folder), "-o",
+                   str(tmp_path / "out"), *flags, f"--ray=ray://127.0.0.1:{client}"]  # fmt: skip
+        deadline = time.monotonic() + 120
+        while True:  # the head takes a few seconds to listen
+            done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+            if done.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "restored 2 of 2 inputs" in done.stdout
+        assert _files(tmp_path / "out") == _files(single)
+    finally:
+        head.send_signal(signal.SIGTERM)  # --block: the head stops what it started
+        head.wait(timeout=60)

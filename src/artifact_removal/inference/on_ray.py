@@ -97,6 +97,7 @@ def _share_cpus() -> None:
 
 def connect(address: str) -> None:
     """Join (or start) the Ray cluster `address` names, unless this process already has."""
+    _client_token_mode(address)  # before Ray is imported: it reads the mode then
     try:
         import ray
     except ImportError:
@@ -113,7 +114,24 @@ def connect(address: str) -> None:
             logging_level="WARNING",
         )
     except (ConnectionError, ValueError, RuntimeError) as err:
-        raise RestoreError(f"--ray {address}: cannot reach a Ray cluster ({err})") from None
+        hint = (
+            "; a cluster with token authentication needs its token here too (RAY_AUTH_TOKEN, "
+            "or the file ~/.ray/auth_token)"
+            if address.startswith("ray://")
+            else ""
+        )
+        raise RestoreError(f"--ray {address}: cannot reach a Ray cluster ({err}){hint}") from None
+
+
+def _client_token_mode(address: str) -> None:
+    """Ray turns token authentication on for `ray start` and a local `ray.init()` when a token
+    exists (Ray 2.52 and later), but a Ray Client (`ray://`) sends the token only when
+    RAY_AUTH_MODE says `token`: say it, where a token is at hand and the mode is not set."""
+    if not address.startswith("ray://") or "RAY_AUTH_MODE" in os.environ:
+        return
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or path.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def restore_on_ray(
@@ -127,9 +145,9 @@ def restore_on_ray(
     """Restore every (input, output, record, replace) of `todo` in Ray tasks; `finish(result)`
     for each, in order. `setups` are the driver's (`setups.setups_for`): it reads each video's
     quality to cut it into segment tasks."""
+    connect(options.ray)
     import ray
 
-    connect(options.ray)
     gpus = ray.cluster_resources().get("GPU", 0)
     use_gpu = gpus > 0 and options.device != "cpu" and options.backend == "torch"
     resources = {"num_cpus": 1, "num_gpus": 1 if use_gpu else 0, "max_retries": RETRIES,
