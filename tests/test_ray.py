@@ -4,9 +4,11 @@ a single process, and a worker or a driver killed with SIGKILL loses nothing."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -155,8 +157,11 @@ def test_a_ray_client_address_restores_as_one_process(models, tmp_path, photo):
     restore_files(folder, single, **_options(models))
     ray = Path(sys.executable).parent / "ray"
     port, client = free_port(), free_port()
+    # its own temporary folder (short: Ray's sockets live there), so that the head's address
+    # is not left in /tmp/ray for a later ray.init() to join
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))
     head = subprocess.Popen(
-        [str(ray), "start", "--head", "--block", f"--port={port}",
+        [str(ray), "start", "--head", "--block", f"--port={port}", f"--temp-dir={temp}",
          f"--ray-client-server-port={client}", "--num-cpus=1", "--include-dashboard=false",
          "--min-worker-port=0", "--max-worker-port=0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RAY_ADDRESS": ""},
@@ -178,3 +183,4 @@ def test_a_ray_client_address_restores_as_one_process(models, tmp_path, photo):
     finally:
         head.send_signal(signal.SIGTERM)  # --block: the head stops what it started
         head.wait(timeout=60)
+        shutil.rmtree(temp, ignore_errors=True)

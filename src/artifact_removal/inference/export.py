@@ -36,7 +36,14 @@ from tqdm.auto import tqdm
 from ..methods import combine_of
 from ..methods import get as get_method
 from .choice import RestoreError
-from .onnx_backend import MANIFEST, OnnxNet, is_export, open_session, write_manifest
+from .onnx_backend import (
+    MANIFEST,
+    OnnxNet,
+    is_export,
+    manifest_files,
+    open_session,
+    write_manifest,
+)
 from .qf import GridSparsity
 from .releases import load_generator, load_predictor
 from .setups import (
@@ -50,6 +57,7 @@ from .setups import (
 OPSET = 18
 CHECK_SIZE = (2, 72, 88)  # a check batch: frames, height, width (not multiples of 16)
 BUILDING = ".export"  # the suffix of the hidden folder an export is built in
+SYSTEM_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}  # what file browsers leave in a folder
 
 
 class ExportError(RestoreError):
@@ -129,8 +137,8 @@ def export_onnx(
             if reading is not None:
                 shutil.copyfile(reading_path, folder / "crf_reading.json")
                 manifest["crf_reading"] = "crf_reading.json"
-        write_manifest(folder, manifest)
-    return manifest
+        written = write_manifest(folder, manifest)
+    return written
 
 
 def _export_generator(path: Path, target: Path) -> dict:
@@ -154,7 +162,7 @@ def check_target(out_dir: Path) -> None:
     if not out_dir.is_dir():
         return
     try:
-        names = sorted(p.name for p in out_dir.iterdir())
+        names = sorted(p.name for p in out_dir.iterdir() if p.name not in SYSTEM_FILES)
     except OSError as err:
         raise ExportError(f"cannot read the folder {out_dir} ({err.strerror})") from None
     if not names:
@@ -176,32 +184,36 @@ def check_target(out_dir: Path) -> None:
 
 
 def _named_files(folder: Path) -> set[str]:
-    """The files an earlier export's manifest names, with the manifest itself."""
+    """The files an earlier export's manifest names (by their part, or by their digest), with
+    the manifest itself; only the manifest when it names none it can be trusted with."""
     import json
 
     manifest = json.loads((folder / MANIFEST).read_text())
-    named = {MANIFEST, *manifest.get("files", {})}
-    named |= {g.get("file") for g in manifest.get("generators", {}).values()}
-    for key in ("ladder", "crf_reading"):
-        named.add(manifest.get(key))
-    if manifest.get("predictor"):
-        named |= {manifest["predictor"].get("file"), manifest["predictor"].get("grid")}
-    return {n for n in named if isinstance(n, str)}
+    try:
+        named = set(manifest_files(manifest))
+    except (KeyError, TypeError, AttributeError):
+        named = set()
+    files = manifest.get("files")
+    named |= {n for n in files if isinstance(n, str)} if isinstance(files, dict) else set()
+    return {MANIFEST} | {n for n in named if n == Path(n).name}
 
 
 @contextmanager
 def building(out_dir: Path) -> Iterator[Path]:
-    """A hidden folder beside `out_dir` to build an export in: put in place of `out_dir` when
-    the block ends, removed when it fails. The folder it names must not be replaced by
-    anything other than an export (`check_target`)."""
-    parent = out_dir.absolute().parent
+    """A hidden folder beside `out_dir` (its real place, when it is a symbolic link) to build
+    an export in: checked again and put in place of `out_dir` when the block ends, removed
+    when it fails. It gets the permissions of the folder it replaces, or those a new folder
+    gets."""
+    target = Path(os.path.realpath(out_dir))
+    parent = target.parent
     above = next((p for p in (parent, *parent.parents) if os.path.lexists(p)), parent)
     if not above.is_dir():
         raise ExportError(f"cannot write the export {out_dir}: {above} is a file, not a folder")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned(parent, out_dir.name)
-        folder = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=BUILDING, dir=parent))
+        _remove_abandoned(parent, target.name)
+        folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=BUILDING, dir=parent))
+        os.chmod(folder, _mode_for(target))
     except OSError as err:
         raise ExportError(
             f"cannot write the export {out_dir}: {err.filename or parent}: {err.strerror}"
@@ -209,18 +221,26 @@ def building(out_dir: Path) -> Iterator[Path]:
     held = _hold(folder)
     try:
         yield folder
-        _put_in_place(folder, out_dir)
+        check_target(target)  # what came into the folder while the export was built
+        _put_in_place(folder, target)
     except OSError as err:  # a full disk, a permission: said of the export, not its hidden folder
-        shutil.rmtree(folder, ignore_errors=True)
         name = Path(err.filename).name if err.filename else out_dir.name
         raise ExportError(
-            f"cannot write the export {out_dir} ({name}: {err.strerror}); nothing was changed"
+            f"the export {out_dir} was not written ({name}: {err.strerror}); nothing was changed"
         ) from None
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
     finally:
+        shutil.rmtree(folder, ignore_errors=True)  # gone already when it was put in place
         os.close(held)
+
+
+def _mode_for(target: Path) -> int:
+    """The permissions of the folder an export replaces, or those `mkdir` would give."""
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o777 & ~mask
 
 
 def _hold(folder: Path) -> int:
@@ -248,17 +268,24 @@ def _remove_abandoned(parent: Path, name: str) -> None:
             os.close(fd)
 
 
-def _put_in_place(folder: Path, out_dir: Path) -> None:
-    """Rename a finished export to `out_dir`; an earlier export there is moved aside first
-    and removed after (a reader sees the old export or the new one, or for an instant
-    neither, never a mix)."""
-    if not out_dir.is_dir():
-        os.rename(folder, out_dir)
+def _put_in_place(folder: Path, target: Path) -> None:
+    """Rename a finished export to `target`; an earlier export there is moved aside first
+    (and back, if the new one cannot take its place) and removed after: a reader sees the old
+    export or the new one, or for an instant neither, never a mix."""
+    if not target.is_dir():
+        os.rename(folder, target)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=BUILDING, dir=folder.parent))
-    os.rename(out_dir, old)  # replaces the empty folder just made
-    os.rename(folder, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=BUILDING, dir=target.parent))
+    os.rename(target, old)  # replaces the empty folder just made
+    held = _hold(old)  # no other export takes it for an abandoned one
+    try:
+        os.rename(folder, target)
+    except OSError:
+        os.rename(old, target)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+        os.close(held)
 
 
 def _export_predictor(path: Path, out_dir: Path) -> dict:

@@ -45,7 +45,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,27 +147,16 @@ def restore_files(
     project = find_project()
     setups = setups_for(o, kinds, project)
     videos = Videos(video, segment_frames, batch)
-    made = _output_folder(out_dir)
+    made = _output_folders(out_dir)
     try:
-        with FolderLock(out_dir, "artifact-removal restore"):
-            return _restore_locked(
-                files,
-                skipped,
-                out_dir,
-                setups,
-                o,
-                override,
-                progress,
-                log,
-                announce,
-                videos,
-                project,
-            )
-    except FolderBusy as err:
+        with FolderLock(out_dir, "artifact-removal restore"), _pillow_limit(o.max_megapixels):
+            try:
+                return _restore_locked(files, skipped, out_dir, setups, o, override, progress,
+                                       log, announce, videos, project)  # fmt: skip
+            finally:  # a run that stopped before writing anything leaves no empty folders
+                _remove_if_empty(made)
+    except FolderBusy as err:  # the folder is another run's: it stays as it is
         raise RestoreError(str(err)) from None
-    finally:
-        if made:  # a run that stopped before writing anything leaves no empty folder behind
-            _remove_if_empty(out_dir)
 
 
 def _as_paths(inputs) -> list[Path]:
@@ -187,11 +176,13 @@ def _as_paths(inputs) -> list[Path]:
     return [Path(item) for item in inputs]
 
 
-def _output_folder(out_dir: Path) -> bool:
-    """Make the output folder (and the folders above it) unless it exists; True when this run
-    made it. A path that cannot be a folder is a RestoreError that says why."""
+def _output_folders(out_dir: Path) -> list[Path]:
+    """Make the output folder and the folders above it that are missing; returns those this
+    run made, innermost first. A path that cannot be a folder is a RestoreError that says
+    why."""
+    missing = [p for p in (out_dir, *out_dir.parents) if not os.path.lexists(p)]
     if out_dir.is_dir():
-        return False
+        return []
     try:
         out_dir.mkdir(parents=True)
     except OSError as err:
@@ -199,13 +190,31 @@ def _output_folder(out_dir: Path) -> bool:
         raise RestoreError(
             f"cannot make the output folder {out_dir}: {err.strerror}{where}"
         ) from None
-    return True
+    return missing
 
 
-def _remove_if_empty(folder: Path) -> None:
-    """Remove `folder` if nothing was written into it."""
-    with contextlib.suppress(OSError):  # not empty: something was written
-        folder.rmdir()
+@contextlib.contextmanager
+def _pillow_limit(max_megapixels: float) -> Iterator[None]:
+    """Pillow's decompression-bomb guard set to the run's --max-megapixels while it runs (what
+    is over it is refused before decoding, in `one_file.prepare_image`; earlier outputs are
+    checked within it), then put back."""
+    from PIL import Image
+
+    guard = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = pixel_limit(max_megapixels)
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = guard
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove the `folders` (innermost first) that nothing was written into."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: something was written
+            return
 
 
 def _restore_locked(
@@ -221,7 +230,9 @@ def _restore_locked(
     videos: Videos,
     project: Path | None,
 ) -> RestoreReport:
-    """The run itself, with the output folder locked."""
+    """The run, with the output folder locked and Pillow's pixel limit the run's
+    (`_pillow_limit`): what exists already is settled (`plan_outputs`), then the rest
+    restored."""
     report = RestoreReport(skipped, removed=remove_leftovers(out_dir))
     todo, settled, report.damaged = plan_outputs(
         files, out_dir, setups, o.overwrite, o.skip_existing
@@ -237,30 +248,21 @@ def _restore_locked(
     report.used = "; ".join(used)
     if used and announce:
         announce("restoring with " + "\n  and ".join(used))
-    from PIL import Image
+    with tqdm(total=len(todo), desc="restore", unit="file", disable=not progress) as bar:
 
-    # Pillow's decompression-bomb guard follows --max-megapixels (what is over it is refused
-    # before decoding, in `one_file.prepare_image`)
-    guard = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = pixel_limit(o.max_megapixels)
-    try:
-        with tqdm(total=len(todo), desc="restore", unit="file", disable=not progress) as bar:
+        def finish(result: FileResult) -> None:
+            report.results.append(result)
+            if log:
+                log(f"{shown(result.source)}: {result.error or result.status}")
+            bar.update(1)
 
-            def finish(result: FileResult) -> None:
-                report.results.append(result)
-                if log:
-                    log(f"{shown(result.source)}: {result.error or result.status}")
-                bar.update(1)
+        if o.ray is None:
+            restore_in_order(todo, setups, o, override, videos, progress, finish)
+        else:
+            from .on_ray import restore_on_ray
 
-            if o.ray is None:
-                restore_in_order(todo, setups, o, override, videos, progress, finish)
-            else:
-                from .on_ray import restore_on_ray
-
-                restore_on_ray(todo, setups, o, project, override, finish)
-                report.removed += remove_leftovers(out_dir)  # of workers that died
-    finally:
-        Image.MAX_IMAGE_PIXELS = guard
+            restore_on_ray(todo, setups, o, project, override, finish)
+            report.removed += remove_leftovers(out_dir)  # of workers that died
     return report
 
 

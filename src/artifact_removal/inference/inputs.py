@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .choice import RestoreError
-from .kinds import IMAGE_SUFFIXES, VIDEO, VIDEO_SUFFIXES, kind_of, why_not
+from .kinds import VIDEO, kind_of, why_not
 from .options import H264_OUTPUT, VideoOutput
 from .outputs import unique_names
 from .report import SKIPPED, FileResult
@@ -41,9 +41,9 @@ def _not_an_input(path: Path) -> str | None:
 
 def _written_by_restore(path: Path) -> bool:
     """Whether a file carries the record of an earlier `restore` (it is one of its outputs)."""
-    from .records import read_record
+    from .records import record_of
 
-    return read_record(path) is not None
+    return record_of(path) is not None
 
 
 def _walk(folder: Path, exclude: Path, skipped: list[FileResult]) -> list[Path]:
@@ -125,9 +125,8 @@ def collect_inputs(
                     FileResult(
                         item,
                         status=SKIPPED,
-                        error="folder holds no image or "
-                        f"video files ({', '.join(sorted(IMAGE_SUFFIXES))}, "
-                        f"{', '.join(sorted(VIDEO_SUFFIXES))})",
+                        error="folder holds no image or video files (none that Pillow or "
+                        "FFmpeg recognises)",
                     )
                 )
             files += [(p, p.relative_to(item)) for p in found]

@@ -15,7 +15,11 @@ A JPEG called `clip.mp4` is an image (its quantization tables say its QF) and an
    not an input, with why (`UNSUPPORTED` names the formats people meet that Pillow cannot
    decode).
 
-Each file is looked at once per size and modification time (`kind_of` caches its answer).
+A file called `.heic`, `.dng` or another name of `UNSUPPORTED` is refused with what to do unless
+Pillow reads it as a still format of its own (camera raws are TIFFs with a small preview,
+which would be restored in its place), and a HEIF or AVIF file is never taken for a video. A
+media file with no video stream of its own (an audio file with a cover picture) is not an
+input. Each file is looked at once per size and modification time.
 """
 
 from __future__ import annotations
@@ -75,22 +79,23 @@ UNSUPPORTED = {
     ".svg": "SVG",
 }
 # Pillow's names of the still formats that start with a signature of their own
-STILL_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "BMP", "DIB", "TIFF", "WEBP", "PPM"}
+STILL_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "BMP", "DIB", "TIFF", "WEBP", "PPM", "AVIF"}
 # Pillow formats that are not still images it can decode
 NOT_STILL = {"MPEG"}
+OVER_LIMIT = "image over Pillow's pixel limit"  # what `_pillow_format` says of one
 # FFmpeg demuxers that read images, not videos (the `_pipe` readers: jpeg_pipe, png_pipe, ...)
 IMAGE_DEMUXERS = {"image2", "gif", "apng", "tty", "ico", "webp"}
+# ISO-BMFF brands (the `ftyp` box that MP4 files start with too) of still images and image
+# sequences: HEIF/HEIC (phones), AVIF, Canon's CR3 raw. FFmpeg's MP4 reader opens them and
+# finds a "video" stream (one tile, one frame); they are images.
+IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1",
+                b"avif", b"avis", b"crx "}  # fmt: skip
 
 
 def kind_of(path: str | Path) -> str | None:
-    """IMAGE or VIDEO for a file, by its content (see the module docstring); None when
-    neither reader recognises it and its suffix names neither."""
-    path = Path(path)
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return _by_suffix(path)
-    return _kind(str(path), stat.st_size, stat.st_mtime_ns)
+    """IMAGE or VIDEO for a file, by its content (see the module docstring); None when it is
+    not an input (`why_not` says why)."""
+    return _looked_at(Path(path))[0]
 
 
 def is_video(path: str | Path) -> bool:
@@ -98,56 +103,100 @@ def is_video(path: str | Path) -> bool:
     return kind_of(path) == VIDEO
 
 
-def why_not(path: Path) -> str:
-    """Why a file `kind_of` did not recognise is not an input."""
-    suffix = path.suffix.lower()
-    if suffix in UNSUPPORTED:
-        return (
-            f"{UNSUPPORTED[suffix]} images cannot be read (Pillow has no decoder for "
-            "them): convert it to PNG or JPEG first"
-        )
-    kind = f"suffix '{path.suffix}'" if path.suffix else "no suffix"
-    return f"not an image or video file ({kind}, and neither Pillow nor FFmpeg recognises it)"
+def why_not(path: str | Path) -> str:
+    """Why a file `kind_of` does not take is not an input."""
+    return _looked_at(Path(path))[1] or "not an input"
+
+
+def _looked_at(path: Path) -> tuple[str | None, str | None]:
+    """(kind, why not) of a file, looked at once per size and modification time."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return _by_suffix(path)
+    return _kind(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=4096)
-def _kind(path: str, size: int, mtime_ns: int) -> str | None:
-    """`kind_of` of a file as it is at this size and modification time."""
-    pillow = _pillow_format(Path(path))
-    if pillow in STILL_FORMATS:
-        return IMAGE
-    if _holds_video(Path(path)):
-        return VIDEO
+def _kind(path: str, size: int, mtime_ns: int) -> tuple[str | None, str | None]:
+    """`_looked_at` of a file as it is at this size and modification time."""
+    file = Path(path)
+    suffix = file.suffix.lower()
+    pillow = _pillow_format(file)
+    if suffix in UNSUPPORTED and pillow in (None, "TIFF"):  # raw files are TIFFs with a preview
+        return None, _unsupported(file)
+    if pillow in STILL_FORMATS or pillow == OVER_LIMIT:
+        return IMAGE, None
+    if _image_brand(file):
+        return None, _unsupported(file) if suffix in UNSUPPORTED else (
+            "a HEIF/AVIF still image that Pillow here cannot decode: convert it to PNG or "
+            "JPEG first"
+        )
+    video = _video_streams(file)
+    if video:
+        return VIDEO, None
     if pillow is not None and pillow not in NOT_STILL:
-        return IMAGE
-    return _by_suffix(Path(path))
+        return IMAGE, None
+    if video == 0:
+        return None, "holds no video stream (an audio file, or a cover picture only)"
+    return _by_suffix(file)
 
 
-def _by_suffix(path: Path) -> str | None:
+def _by_suffix(path: Path) -> tuple[str | None, str | None]:
+    """The tie-break for a file neither reader recognises: its suffix."""
     suffix = path.suffix.lower()
-    return IMAGE if suffix in IMAGE_SUFFIXES else VIDEO if suffix in VIDEO_SUFFIXES else None
+    if suffix in IMAGE_SUFFIXES:
+        return IMAGE, None
+    if suffix in VIDEO_SUFFIXES:
+        return VIDEO, None
+    if suffix in UNSUPPORTED:
+        return None, _unsupported(path)
+    kind = f"suffix '{path.suffix}'" if path.suffix else "no suffix"
+    return None, f"not an image or video file ({kind}, and neither Pillow nor FFmpeg recognises it)"
+
+
+def _unsupported(path: Path) -> str:
+    return (
+        f"{UNSUPPORTED[path.suffix.lower()]} images cannot be read here (Pillow has no decoder "
+        "for them): convert it to PNG or JPEG first"
+    )
 
 
 def _pillow_format(path: Path) -> str | None:
-    """The format Pillow recognises in a file's header (nothing is decoded), or None."""
+    """The format Pillow recognises in a file's header (nothing is decoded), or None. An image
+    over Pillow's pixel limit is still an image (the reader refuses it, saying why)."""
     import warnings
 
     from PIL import Image
 
-    guard, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the header only
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path) as image:
                 return image.format
+    except Image.DecompressionBombError:  # raised once the format is known to be an image's
+        return OVER_LIMIT
     except Exception:  # not an image Pillow knows, or damaged: the other checks decide
         return None
-    finally:
-        Image.MAX_IMAGE_PIXELS = guard
 
 
-def _holds_video(path: Path) -> bool:
-    """Whether FFmpeg opens `path` as a video container with a video stream of its own."""
+def _image_brand(path: Path) -> bool:
+    """Whether a file starts with an ISO-BMFF `ftyp` box naming an image brand."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    if len(head) < 16 or head[4:8] != b"ftyp":
+        return False
+    size = min(int.from_bytes(head[:4], "big"), len(head))
+    brands = [head[8:12]] + [head[i : i + 4] for i in range(16, size - 3, 4)]
+    return any(b in IMAGE_BRANDS for b in brands)
+
+
+def _video_streams(path: Path) -> int | None:
+    """How many video streams of its own (not cover pictures) a video container FFmpeg opens
+    holds; None when FFmpeg does not open it as a video container."""
     import av
     from av.stream import Disposition
 
@@ -155,9 +204,9 @@ def _holds_video(path: Path) -> bool:
         with av.open(str(path)) as container:
             names = set(container.format.name.split(","))
             if names & IMAGE_DEMUXERS or any(n.endswith("_pipe") for n in names):
-                return False
-            return any(
+                return None
+            return sum(
                 not s.disposition & Disposition.attached_pic for s in container.streams.video
             )
     except Exception:  # FFmpeg's many errors for what is not a media file
-        return False
+        return None

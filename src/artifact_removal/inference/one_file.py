@@ -354,6 +354,11 @@ def _video_notes(info, output: VideoOutput = H264_OUTPUT, copied: bool = False) 
             f"{info.video_streams - 1} more video stream(s) copied unchanged, not restored"
             + ("" if copied else " (only the first is)")
         )
+    if info.other_streams:
+        notes.append(
+            f"{info.other_streams} data or attachment stream(s) (timecode, telemetry, fonts) "
+            "not copied"
+        )
     if copied:
         return tuple(notes)
     if output.codec == "h264" and output.chroma == "420" and (info.width % 2 or info.height % 2):

@@ -181,17 +181,18 @@ def read_manifest(folder: Path) -> dict:
         )
     try:
         manifest = json.loads(path.read_text())
-        files = [g["file"] for g in manifest["generators"].values()]
-        if manifest.get("predictor"):
-            files += [manifest["predictor"]["file"], manifest["predictor"]["grid"]]
-        files += [manifest[key] for key in ("ladder", "crf_reading") if manifest.get(key)]
-        digests, method, codec = manifest.get("files", {}), manifest["method"], manifest["codec"]
+        if not isinstance(manifest, dict):
+            raise TypeError("not a JSON object")
+        if manifest.get("format", 0) != FORMAT:
+            raise RestoreError(_format_problem(path, manifest.get("format", 0)))
+        files = manifest_files(manifest)
+        digests, method, codec = dict(manifest["files"]), manifest["method"], manifest["codec"]
+        files += sorted(set(digests) - set(files))  # every file whose digest it holds
         qualities = [_quality(q) for q in manifest["generators"]]
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         reason = err if isinstance(err, ValueError) else repr(err)
         raise RestoreError(f"{path}: not an export manifest ({reason})") from None
-    if manifest.get("format", 0) != FORMAT:
-        raise RestoreError(_format_problem(path, manifest.get("format", 0)))
+
     _check_method(path, method, codec)
     if not qualities:
         raise RestoreError(f"{path}: no generators in the export of {method}")
@@ -205,6 +206,18 @@ def read_manifest(folder: Path) -> dict:
             "after the export, or left by an export that was interrupted); export again"
         )
     return manifest
+
+
+def manifest_files(manifest: dict) -> list[str]:
+    """The files a manifest describes by their part (generators, predictor and its grid,
+    ladder, CRF reading), in that order; KeyError or TypeError for a manifest without them."""
+    files = [g["file"] for g in manifest["generators"].values()]
+    if manifest.get("predictor"):
+        files += [manifest["predictor"]["file"], manifest["predictor"]["grid"]]
+    files += [manifest[key] for key in ("ladder", "crf_reading") if manifest.get(key)]
+    if not all(isinstance(f, str) and f == Path(f).name for f in files):
+        raise TypeError("file names must be names of files in the folder")
+    return files
 
 
 def _quality(key: str) -> int:
@@ -273,14 +286,15 @@ def onnx_ensemble(folder: Path, providers: list[str]) -> tuple[OnnxEnsemble, dic
     return ensemble, manifest
 
 
-def write_manifest(folder: Path, manifest: dict) -> Path:
-    """`manifest.json`, atomically, with the sha256 of every other file in `folder`."""
+def write_manifest(folder: Path, manifest: dict) -> dict:
+    """`manifest.json`, atomically, with the sha256 of every other file in `folder`; returns
+    what it wrote."""
     folder = Path(folder)
     files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST)
-    digests = {name: sha256(folder / name) for name in files}
-    return write_json(
-        folder / MANIFEST, {"format": FORMAT, "written_by": WRITER, **manifest, "files": digests}
-    )
+    written = {"format": FORMAT, "written_by": WRITER, **manifest}
+    written["files"] = {name: sha256(folder / name) for name in files}
+    write_json(folder / MANIFEST, written)
+    return written
 
 
 def is_export(folder: Path) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .choice import RestoreError
 from .kinds import is_video
-from .records import is_whole, read_record
+from .records import is_whole, record_of
 from .report import DONE, KEPT, SKIPPED, FileResult, shown
 from .setups import Setup, file_digest
 
@@ -86,7 +86,7 @@ def plan_outputs(
                 continue
             reason = f"{target} is in the way and is a folder, not a file; left as it is"
             settled.append(FileResult(path, status=SKIPPED, error=reason))
-        elif target.is_file() and read_record(target) == record and not overwrite:
+        elif target.is_file() and record_of(target) == record and not overwrite:
             if is_whole(target):
                 settled.append(FileResult(path, target, status=DONE))
             else:
@@ -108,7 +108,10 @@ def plan_outputs(
 
 def _refuse(conflicts: list[Path]) -> None:
     """Stop the run: outputs in the way that are not this run's, listed."""
-    listed = "\n  ".join(map(shown, conflicts[:10]))
+    listed = "\n  ".join(
+        shown(p) + (" (a folder: never replaced)" if p.is_dir() and not p.is_symlink() else "")
+        for p in conflicts[:10]
+    )
     more = f"\n  ... and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""
     raise RestoreError(
         f"{len(conflicts)} output file(s) already exist and are not what this run would "

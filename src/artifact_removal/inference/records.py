@@ -19,16 +19,16 @@ from .png import is_whole as png_is_whole
 from .video_mux import read_video_record
 
 
-def read_record(path: str | Path) -> dict | None:
+def record_of(path: str | Path) -> dict | None:
     """The record of an output that `restore` wrote (image or video); None for any other
     file."""
     return read_video_record(path) if is_video(path) else read_output_record(path)
 
 
 def is_whole(path: str | Path) -> bool:
-    """Whether an output is whole: a PNG's chunks complete with right CRCs, a JPEG or WebP
-    decoded to its end, a video's packets all there (as many frames as its container says,
-    up to its duration)."""
+    """Whether an output is whole: a PNG's chunks complete with right CRCs (about 15 ms for 18
+    MB), a JPEG or WebP decoded to its end, a video's packets all there (as many frames as its
+    container says, up to its video stream's duration)."""
     path = Path(path)
     if is_video(path):
         return _video_is_whole(path)
@@ -40,16 +40,16 @@ def is_whole(path: str | Path) -> bool:
 
 def finished(target: Path, record: dict) -> bool:
     """Whether `target` is already the output of this input with these settings, and whole."""
-    return target.is_file() and read_record(target) == record and is_whole(target)
+    return target.is_file() and record_of(target) == record and is_whole(target)
 
 
 def _image_decodes(path: Path) -> bool:
-    """Whether Pillow decodes an image file to its end without error."""
+    """Whether Pillow decodes an image file to its end without error (within the pixel limit
+    of the run: its own outputs are the size of inputs it took)."""
     import warnings
 
     from PIL import Image
 
-    guard, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # our own output's size
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -58,28 +58,18 @@ def _image_decodes(path: Path) -> bool:
         return True
     except Exception:  # truncated, damaged: Pillow's errors for each way
         return False
-    finally:
-        Image.MAX_IMAGE_PIXELS = guard
 
 
 def _video_is_whole(path: Path) -> bool:
-    """Whether a video's first stream holds the frames its container says (demuxed, not
-    decoded: as cheap as reading the file)."""
+    """Whether a video's first stream holds the frames its container says, up to the stream's
+    duration (demuxed, not decoded: about as cheap as reading the file)."""
     import av
 
-    from ..data.video import truncation
+    from .video_mux import check_whole, first_stream_extent
     from .video_probe import VideoError, probe
 
     try:
-        info = probe(path)
-        count, last = 0, None
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            for packet in container.demux(stream):
-                if packet.size:
-                    count += 1
-                    if packet.pts is not None:
-                        last = max(last or 0.0, float(packet.pts * packet.time_base))
+        check_whole(probe(path), *first_stream_extent(path))
     except (VideoError, av.FFmpegError, OSError):
         return False
-    return truncation(info.frames, info.duration, count, [last], float(info.fps)) is None
+    return True

@@ -123,7 +123,7 @@ def _encode_segment(
         info.colour.get("colorspace"), info.colour.get("color_range"), info.pix_fmt
     )  # the input's own: its tags stay true
     chroma = "444"
-    with av.open(file, mode="w", format=fmt, options=muxer_options(fmt)) as container:
+    with av.open(file, mode="w", format=fmt, container_options=muxer_options(fmt)) as container:
         if output.codec == "h264":
             even = info.width % 2 == 0 and info.height % 2 == 0
             chroma = "420" if even and output.chroma == "420" else "444"

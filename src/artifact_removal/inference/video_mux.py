@@ -99,6 +99,18 @@ def check_whole(info: VideoInfo, frames: int, last_time: float | None) -> None:
         )
 
 
+def first_stream_extent(path: Path) -> tuple[int, float | None]:
+    """How many packets the first video stream of a file holds, and the latest presentation
+    time among them (seconds): demuxed, not decoded."""
+    count, last = 0, None
+    for packet in _packets(Path(path)):
+        count += 1
+        if packet.pts is not None:
+            shown = float(packet.pts * packet.time_base)
+            last = shown if last is None else max(last, shown)
+    return count, last
+
+
 def _packets(path: Path, index: int | None = None):
     """Demuxed packets of stream `index` (None: the first video stream), without the empty
     flush packets."""
@@ -170,7 +182,7 @@ def join_streams(
         with (
             av.open(str(segments[0])) as first,
             av.open(str(source)) as src,
-            av.open(file, mode="w", format=fmt, options=muxer_options(fmt)) as out,
+            av.open(file, mode="w", format=fmt, container_options=muxer_options(fmt)) as out,
         ):
             out.metadata[RECORD_KEY] = RECORD_PREFIX + json.dumps(record, sort_keys=True)
             picture = src.streams.video[0]  # restored (or copied) into `video`

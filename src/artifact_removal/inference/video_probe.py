@@ -28,8 +28,9 @@ class VideoInfo:
     colour: dict = field(default_factory=dict)  # range, matrix, primaries, transfer
     rotation: int = 0  # display rotation, degrees counter-clockwise (phones' display matrix)
     subtitle_streams: int = 0
-    duration: float | None = None  # seconds, from the container; None when it does not say
+    duration: float | None = None  # seconds, of the video stream; None when nothing says
     video_streams: int = 1
+    other_streams: int = 0  # data (timecode, telemetry) and attachments (fonts): not kept
 
     def describe(self) -> str:
         count = f"{self.frames} frames" if self.frames else "frame count unknown"
@@ -62,13 +63,7 @@ def probe(path: str | Path) -> VideoInfo:
                 for name in ("color_range", "colorspace", "color_primaries", "color_trc")
             }
             pix_fmt = ctx.format.name if ctx.format else "?"
-            duration = (
-                float(stream.duration * stream.time_base)
-                if stream.duration
-                else container.duration / 1e6
-                if container.duration
-                else None
-            )
+            duration = _duration(stream, container)
             return VideoInfo(
                 ctx.width,
                 ctx.height,
@@ -83,6 +78,7 @@ def probe(path: str | Path) -> VideoInfo:
                 len(container.streams.subtitles),
                 duration,
                 len(container.streams.video),
+                sum(s.type not in ("video", "audio", "subtitle") for s in container.streams),
             )
     except VideoError:
         raise
@@ -91,3 +87,20 @@ def probe(path: str | Path) -> VideoInfo:
         raise VideoError(
             f"cannot be read as a video: damaged, truncated, or not a video ({reason})"
         ) from None
+
+
+def _duration(stream, container) -> float | None:
+    """The video stream's duration in seconds: its track's DURATION tag (Matroska writes one
+    per track; its stream duration may be the file's), else its own (MP4, MOV), else the
+    container's, which counts every stream (a sound that runs on past the picture makes it
+    longer); None when nothing says."""
+    tag = {k.upper(): v for k, v in stream.metadata.items()}.get("DURATION", "")
+    hours, _, rest = tag.partition(":")
+    minutes, _, seconds = rest.partition(":")
+    try:
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        pass
+    if stream.duration:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1e6 if container.duration else None
