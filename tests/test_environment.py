@@ -16,8 +16,9 @@ def _pins(path) -> dict[str, str]:
 
 
 def _split(requirement: str) -> tuple[str, str]:
+    """(normalised name, version) of `name[extras]==version`."""
     name, version = requirement.split("==")
-    return re.sub(r"[-_.]+", "-", name).lower(), version
+    return re.sub(r"[-_.]+", "-", name.split("[")[0]).lower(), version
 
 
 def test_environment_yml_has_the_same_pins_as_pip():
