@@ -60,24 +60,29 @@ def _error_line(capsys) -> str:
 
 
 @pytest.fixture(scope="module")
-def ssim_export(models, tmp_path_factory) -> Path:
-    """The ssim generators of `models`, exported (no predictor)."""
-    folder = tmp_path_factory.mktemp("ssim_export") / "export"
-    export_onnx("ssim", folder, None, models / "ssim", None, False)
+def few(models, tmp_path_factory) -> Path:
+    """Release folders of few generators (an ONNX export takes seconds each): ssim/ and gan/
+    with QF 10 and 20, the GAN's weights unlike the ssim ones of the same QF (in `models` the
+    two are equal: q10 holds q40's weights, q20 q10's), and one/ with the ssim q10 alone."""
+    from artifact_removal.checkpoints import load_checkpoint, save_atomic
+
+    folder = tmp_path_factory.mktemp("few")
+    for name in ("ssim", "one"):
+        (folder / name).mkdir()
+    for quality, other in ((10, 40), (20, 10)):
+        shutil.copy(models / "ssim" / f"q{quality}.pt", folder / "ssim" / f"q{quality}.pt")
+        release = load_checkpoint(models / "gan" / f"q{quality}.pt")
+        release["model"] = load_checkpoint(models / "gan" / f"q{other}.pt")["model"]
+        save_atomic(release, folder / "gan" / f"q{quality}.pt")
+    shutil.copy(models / "ssim" / "q10.pt", folder / "one" / "q10.pt")
     return folder
 
 
 @pytest.fixture(scope="module")
-def other_gan(models, tmp_path_factory) -> Path:
-    """GAN release files whose weights differ from the ssim ones of the same QF (in `models`
-    the two are equal): q10 holds q40's weights, q20 q10's, q40 q20's."""
-    from artifact_removal.checkpoints import load_checkpoint, save_atomic
-
-    folder = tmp_path_factory.mktemp("other_gan")
-    for quality, source in ((10, 40), (20, 10), (40, 20)):
-        release = load_checkpoint(models / "gan" / f"q{quality}.pt")
-        release["model"] = load_checkpoint(models / "gan" / f"q{source}.pt")["model"]
-        save_atomic(release, folder / f"q{quality}.pt")
+def ssim_export(few, tmp_path_factory) -> Path:
+    """The ssim generators of `few`, exported (no predictor)."""
+    folder = tmp_path_factory.mktemp("ssim_export") / "export"
+    export_onnx("ssim", folder, None, few / "ssim", None, False)
     return folder
 
 
@@ -85,7 +90,7 @@ def other_gan(models, tmp_path_factory) -> Path:
 
 
 def test_1_an_export_killed_half_way_leaves_the_earlier_one_whole(
-    other_gan, ssim_export, photo, tmp_path, capsys, monkeypatch
+    few, ssim_export, photo, tmp_path, capsys, monkeypatch
 ):
     folder = tmp_path / "export"
     shutil.copytree(ssim_export, folder)
@@ -103,7 +108,7 @@ def test_1_an_export_killed_half_way_leaves_the_earlier_one_whole(
 
     monkeypatch.setattr(export_module, "_check_generator", killed_at_the_second)
     with pytest.raises(KeyboardInterrupt):
-        export_onnx("gan", folder, None, other_gan, None, False)
+        export_onnx("gan", folder, None, few / "gan", None, False)
     assert _files(folder) == before  # the ssim export, whole
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "first", "in"]  # no leftover
     capsys.readouterr()
@@ -112,36 +117,34 @@ def test_1_an_export_killed_half_way_leaves_the_earlier_one_whole(
     assert _files(tmp_path / "again") == _files(tmp_path / "first")
 
 
-def test_1_a_file_changed_after_the_export_is_refused(models, ssim_export, photo, tmp_path,
-                                                      capsys):  # fmt: skip
+def test_1_a_file_changed_after_the_export_is_refused(ssim_export, photo, tmp_path, capsys):
     folder = tmp_path / "export"
     shutil.copytree(ssim_export, folder)
-    export_onnx("gan", tmp_path / "gan", None, models / "gan", None, False)
-    shutil.copyfile(tmp_path / "gan" / "q40.onnx", folder / "q20.onnx")  # other weights
+    shutil.copyfile(folder / "q10.onnx", folder / "q20.onnx")  # other weights, the same name
     _jpeg(photo, tmp_path / "in" / "a.jpg", 10)
     assert _onnx_restore(folder, tmp_path / "in", tmp_path / "out", "ssim") == 2
     assert "q20.onnx not the file(s) the manifest describes" in _error_line(capsys)
     assert not (tmp_path / "out").exists()
 
 
-def test_1_a_folder_of_other_files_is_refused_and_kept(models, tmp_path, capsys):
+def test_1_a_folder_of_other_files_is_refused_and_kept(few, ssim_export, tmp_path, capsys):
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "manifest.json").write_text('{"my": "own manifest"}')
     (folder / "crf_reading.json").write_text('{"my": "notes"}')
     before = _files(folder)
-    code = main(["export", "--method", "ssim", "-o", str(folder), "--models", str(models / "ssim")])
+    code = main(["export", "--method", "ssim", "-o", str(folder), "--models", str(few / "one")])
     assert code == 2
     assert "holds files that an export did not write" in _error_line(capsys)
     assert _files(folder) == before
-    export_onnx("ssim", tmp_path / "export", None, models / "ssim", None, False)
+    shutil.copytree(ssim_export, tmp_path / "export")
     (tmp_path / "export" / "notes.txt").write_text("mine")
-    assert main(["export", "--method", "gan", "-o", str(tmp_path / "export"),
-                 "--models", str(models / "gan")]) == 2  # fmt: skip
+    assert main(["export", "--method", "ssim", "-o", str(tmp_path / "export"),
+                 "--models", str(few / "one")]) == 2  # fmt: skip
     assert "holds an earlier export and other files (notes.txt)" in _error_line(capsys)
 
 
-def test_1_an_export_over_another_keeps_none_of_its_files(models, ssim_export, tmp_path):
+def test_1_an_export_over_another_keeps_none_of_its_files(few, ssim_export, tmp_path):
     folder = tmp_path / "export"
     shutil.copytree(ssim_export, folder)
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -149,33 +152,31 @@ def test_1_an_export_over_another_keeps_none_of_its_files(models, ssim_export, t
     manifest["ladder"] = "ladder.json"
     manifest.setdefault("files", {})["ladder.json"] = "0" * 64
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    export_onnx("gan", folder, None, models / "gan", None, False)
+    export_onnx("gan", folder, None, few / "one", None, False)  # a gan of QF 10 alone
     written = json.loads((folder / "manifest.json").read_text())
     assert written["method"] == "gan" and written["ladder"] is None
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "manifest.json", "q10.onnx", "q20.onnx", "q40.onnx"
-    ]  # fmt: skip
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "q10.onnx"]
 
 
 def test_1_an_export_keeps_its_folders_permissions_and_follows_links(
-    models, ssim_export, tmp_path, monkeypatch
+    few, ssim_export, tmp_path, monkeypatch
 ):
     folder = tmp_path / "export"
     shutil.copytree(ssim_export, folder)
     folder.chmod(0o750)
-    export_onnx("gan", folder, None, models / "gan", None, False)
+    export_onnx("gan", folder, None, few / "one", None, False)
     assert folder.stat().st_mode & 0o777 == 0o750
     (tmp_path / "link").symlink_to(folder)
-    export_onnx("ssim", tmp_path / "link", None, models / "ssim", None, False)
+    export_onnx("ssim", tmp_path / "link", None, few / "one", None, False)
     assert (tmp_path / "link").is_symlink()
     assert json.loads((folder / "manifest.json").read_text())["method"] == "ssim"
     monkeypatch.chdir(folder)
-    export_onnx("gan", ".", None, models / "gan", None, False)  # -o . inside the export
+    export_onnx("gan", ".", None, few / "one", None, False)  # -o . inside the export
     assert json.loads((folder / "manifest.json").read_text())["method"] == "gan"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "link"]
 
 
-def test_1_what_a_killed_export_left_is_removed_unless_an_export_holds_it(models, tmp_path):
+def test_1_what_a_killed_export_left_is_removed_unless_an_export_holds_it(few, tmp_path):
     import fcntl
     import os
 
@@ -187,7 +188,7 @@ def test_1_what_a_killed_export_left_is_removed_unless_an_export_holds_it(models
     held = os.open(busy, os.O_RDONLY)
     fcntl.flock(held, fcntl.LOCK_EX)
     try:
-        export_onnx("ssim", tmp_path / "export", None, models / "ssim", None, False)
+        export_onnx("ssim", tmp_path / "export", None, few / "one", None, False)
         assert not abandoned.exists() and busy.is_dir()
     finally:
         os.close(held)
