@@ -15,7 +15,7 @@ from .choice import RestoreError
 from .kinds import VIDEO, kind_of, why_not
 from .options import H264_OUTPUT, VideoOutput
 from .outputs import unique_names
-from .report import SKIPPED, FileResult
+from .report import EARLIER, SKIPPED, FileResult
 
 
 def _link_problem(path: Path) -> str | None:
@@ -76,12 +76,8 @@ def _walk(folder: Path, exclude: Path, skipped: list[FileResult]) -> list[Path]:
             skipped.append(FileResult(path, error="not a regular file", status=SKIPPED))
         elif reason := _not_an_input(path):
             skipped.append(FileResult(path, error=reason, status=SKIPPED))
-        elif _written_by_restore(path):
-            reason = (
-                "an output of an earlier restore (its record says so), not restored again; "
-                "name the file itself to restore it all the same"
-            )
-            skipped.append(FileResult(path, error=reason, status=SKIPPED))
+        elif _written_by_restore(path):  # listed, and not a failure: it is no input
+            skipped.append(FileResult(path, status=EARLIER))
         else:
             found.append(path)
     return found

@@ -9,13 +9,14 @@ from pathlib import Path
 
 from .choice import QualityChoice
 
-RESTORED, DONE, COPIED, KEPT, SKIPPED, FAILED = (
+RESTORED, DONE, COPIED, KEPT, SKIPPED, FAILED, EARLIER = (
     "restored",
     "done",
     "copied",
     "kept",
     "not restored",
     "failed",
+    "earlier output",  # a file in an input folder that an earlier restore wrote: not an input
 )
 
 
@@ -93,11 +94,16 @@ class RestoreReport:
         for status, title in (
             (DONE, "already done by an earlier run with the same input and settings, skipped"),
             (KEPT, "existing outputs kept (--skip-existing)"),
-        ):
+            (EARLIER, "outputs of earlier restores in the input folders (their records say so), "
+             "not restored again; name a file itself to restore it all the same"),
+        ):  # fmt: skip
             group = self.of(status)
             if group:
                 lines.append(f"{len(group)} {title}:")
-                lines += [f"  {shown(r.source)} -> {shown(r.output)}" for r in group[:20]]
+                lines += [
+                    f"  {shown(r.source)}" + (f" -> {shown(r.output)}" if r.output else "")
+                    for r in group[:20]
+                ]
                 lines += [f"  ... and {len(group) - 20} more"] if len(group) > 20 else []
         if self.failed:
             lines.append(f"{len(self.failed)} not restored:")
@@ -108,6 +114,7 @@ class RestoreReport:
                 (DONE, "already done"),
                 (COPIED, "copied"),
                 (KEPT, "kept"),
+                (EARLIER, "earlier outputs"),
                 (FAILED, "failed"),
                 (SKIPPED, "skipped"),
             )
