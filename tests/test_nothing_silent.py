@@ -123,7 +123,7 @@ def test_1_a_file_changed_after_the_export_is_refused(ssim_export, photo, tmp_pa
     shutil.copyfile(folder / "q10.onnx", folder / "q20.onnx")  # other weights, the same name
     _jpeg(photo, tmp_path / "in" / "a.jpg", 10)
     assert _onnx_restore(folder, tmp_path / "in", tmp_path / "out", "ssim") == 2
-    assert "q20.onnx not the file(s) the manifest describes" in _error_line(capsys)
+    assert "q20.onnx: not the file(s) its manifest describes" in _error_line(capsys)
     assert not (tmp_path / "out").exists()
 
 

@@ -202,7 +202,7 @@ def read_manifest(folder: Path) -> dict:
     changed = [f for f in files if digests.get(f) != sha256(Path(folder) / f)]
     if changed:
         raise RestoreError(
-            f"{folder}: {', '.join(changed)} not the file(s) the manifest describes (changed "
+            f"{folder}: {', '.join(changed)}: not the file(s) its manifest describes (changed "
             "after the export, or left by an export that was interrupted); export again"
         )
     return manifest
