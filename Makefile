@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine (Python 3.11, no GPU needed):
-#   make repro   set up .venv if needed, build the default corpus, record the pretrained weights
+#   make repro   set up .venv if needed, build the corpus (data.corpus), record the pretrained weights
 #                torchvision's cache holds (models/pretrained.yaml), run the DVC pipeline
 #   make test    set up .venv if needed, lint, run the tests (installs Debian's chromium and
 #                chromium-driver for the browser test when they are missing); the tests marked
@@ -29,6 +29,7 @@ repro: venv
 	$(BIN)/python -m artifact_removal corpus
 	$(BIN)/python -m artifact_removal pretrained
 	$(BIN)/dvc repro
+	$(BIN)/python -m artifact_removal corpus --said
 
 book: venv
 	$(BIN)/python -m artifact_removal book

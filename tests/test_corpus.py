@@ -32,7 +32,7 @@ def test_data_dvc_tracks_the_default_corpus():
 def test_present_corpus_is_left_alone(tmp_path):
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw/mine.png").write_bytes(b"x")
-    assert ensure_corpus(tmp_path / "raw", tmp_path / "data.dvc") == "present"
+    assert ensure_corpus(tmp_path / "raw", tmp_path / "data.dvc").action == "present"
     assert [p.name for p in (tmp_path / "raw").iterdir()] == ["mine.png"]
 
 

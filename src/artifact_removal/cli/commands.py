@@ -5,17 +5,43 @@ the exit code. Heavy modules (torch, the notebook tools) are imported inside the
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 from pathlib import Path
 
 from ..config import ConfigError, apply_profile, find_project_root, load_params, resolve_path
 
 
 def _corpus(args: argparse.Namespace) -> int:
-    """Make sure the raw corpus is present (the embedded default is built when tracked)."""
-    from ..data.corpus import ensure_corpus
+    """Make sure the raw corpus and the papers' test sets that params name are present (built
+    from a local copy, downloaded, or the embedded corpus; see data/corpus.py), and say which.
+    With --said: only say it again, from what the prepare stage recorded."""
+    from ..data.corpus import CorpusError, CorpusState, ensure_corpus, ensure_test_sets
 
-    print(f"{args.raw_dir}: {ensure_corpus(args.raw_dir, args.dvc_file)}")
+    params, root, _ = _project(args)
+    data = params.data
+    if args.said:
+        record = resolve_path(data.prepared_dir, root) / "corpus.json"
+        if record.is_file():
+            said = json.loads(record.read_text())
+            state = CorpusState(said["holds"], "as prepared", said["missing"])
+            print("\n".join(state.lines()))
+        return 0
+    try:
+        state = ensure_corpus(
+            resolve_path(args.raw_dir or data.raw_dir, root),
+            resolve_path(args.dvc_file, root),
+            data.corpus,
+            data.local_copy,
+            root,
+        )
+        print("\n".join(state.lines()))
+        for line in ensure_test_sets(data.extra_sets, data.local_copy, root):
+            print(f"test set {line}")
+    except CorpusError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

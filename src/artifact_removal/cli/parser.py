@@ -135,9 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
                 help="auto, cpu, cuda or cuda:N (default: params.yaml's device)",
             )
 
-    p = command("corpus", _corpus, "build or fetch the raw corpus tracked by data.dvc")
-    p.add_argument("--raw-dir", default="data/raw", help="the corpus folder")
+    p = command(
+        "corpus", _corpus, "build, copy or fetch the corpus (data.corpus) and the test sets"
+    )
+    project_options(p, device=False)
+    p.add_argument("--raw-dir", help="the corpus folder (default: data.raw_dir)")
     p.add_argument("--dvc-file", default="data.dvc", help="the DVC file that tracks it")
+    p.add_argument(
+        "--said", action="store_true", help="say again which corpus the pipeline trained on"
+    )
 
     p = command("prepare", _prepare, "split, compress and index the corpus (stage prepare)")
     project_options(p, device=False)

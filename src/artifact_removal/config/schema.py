@@ -38,6 +38,8 @@ class PatchSpec:
 class DataParams:
     """Where the corpus is, how it is split, which patches are indexed; extra test sets."""
 
+    corpus: Literal["bsds500", "embedded", "own"]
+    local_copy: str | None
     raw_dir: str
     prepared_dir: str
     val_fraction: Annotated[float, Field(ge=0, lt=1)]

@@ -36,6 +36,7 @@ from .. import fileio
 from ..config import SPLITS, resolve_path, section_to_dict
 from ..degradations.jpeg import jpeg_compress
 from ..metrics.full_reference import psnr, ssim
+from .corpus import corpus_record
 from .images import ImageReadError, read_image, write_png
 from .inputs import Candidate, InputRecord, scan_folder, split_candidates
 from .prepared import DataError, quality_dir
@@ -43,6 +44,8 @@ from .prepared import DataError, quality_dir
 if TYPE_CHECKING:
     from ..config import Params
 
+# Where the corpus comes from (make repro's `corpus` command), not how it is prepared.
+WHERE_FROM = ("corpus", "local_copy")
 # The five reorderings of the R, G, B planes, in the order `data.colour_variants` takes them.
 CHANNEL_ORDERS = ("gbr", "brg", "rbg", "bgr", "grb")
 
@@ -281,8 +284,7 @@ def prepare_corpus(params: Params, root: str | Path) -> PreparedData:
     data, deg = params.data, params.degradation
     out_dir = resolve_path(data.prepared_dir, root)
     raw_dir = resolve_path(data.raw_dir, root)
-    candidates, records = scan_folder(raw_dir, "corpus")
-    splits = split_candidates(candidates, data.val_fraction, data.test_fraction, params.seed)
+    splits, records = corpus_splits(raw_dir, data.val_fraction, data.test_fraction, params.seed)
     _clear(out_dir, ("sets", "patches"))
     rows: list[dict] = []
     for name, members in splits.items():
@@ -315,13 +317,31 @@ def prepare_corpus(params: Params, root: str | Path) -> PreparedData:
     index = _index_all(images, data.patches, out_dir)
     prepared = PreparedData(Path(root), out_dir, records, _used_keys(images), images, index)
     _write_tables(prepared, corpus_params(params))
+    write_json(corpus_record(data.corpus, raw_dir), out_dir / "corpus.json")
     return prepared
+
+
+def corpus_splits(
+    raw_dir: Path, val_fraction: float, test_fraction: float, seed: int
+) -> tuple[dict[str, list[Candidate]], list[InputRecord]]:
+    """The corpus' train, val and test images: its own `train/`, `val/` and `test/` folders
+    when it has exactly these (BSDS500 as `data/corpus.py` lays it out), else the files of a
+    flat folder split by the fractions (`split_candidates`)."""
+    own = sorted(p.name for p in raw_dir.iterdir()) if raw_dir.is_dir() else []
+    if own != sorted(SPLITS):
+        candidates, records = scan_folder(raw_dir, "corpus")
+        return split_candidates(candidates, val_fraction, test_fraction, seed), records
+    splits, records = {}, []
+    for name in SPLITS:
+        splits[name], skipped = scan_folder(raw_dir / name, name)
+        records += skipped
+    return splits, records
 
 
 def corpus_params(params: Params) -> dict:
     """The parameters the prepare stage reads (its DVC params), as plain data."""
     data = section_to_dict(params.data)
-    shared = {k: v for k, v in data.items() if k not in ("extra_sets", "sets_dir")}
+    shared = {k: v for k, v in data.items() if k not in ("extra_sets", "sets_dir", *WHERE_FROM)}
     return {"seed": params.seed, "degradation": section_to_dict(params.degradation), "data": shared}
 
 

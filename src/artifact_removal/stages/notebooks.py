@@ -156,11 +156,33 @@ def run_notebook(
             os.environ.pop(TQDM_FORMAT)
         else:
             os.environ[TQDM_FORMAT] = saved
-    executed = reproducible(nbformat.read(output, as_version=4))
+    executed = with_corpus_note(
+        reproducible(nbformat.read(output, as_version=4)), (parameters or {}).get("params_path")
+    )
     write_text(output, nbformat.writes(executed) + "\n")
     if html:
         render_html(output, executed)
     return output
+
+
+def with_corpus_note(
+    notebook: nbformat.NotebookNode, params_path: str | None
+) -> nbformat.NotebookNode:
+    """The report with a warning under its title when the corpus fell back to the embedded
+    one (`data.corpus.corpus_note`): what was missing, how to get it, that figures are weaker."""
+    if not params_path or not Path(params_path).is_file():
+        return notebook
+    from ..config import load_params, resolve_path
+    from ..data.corpus import corpus_note
+
+    params_file = Path(params_path).resolve()
+    prepared = resolve_path(load_params(params_file).data.prepared_dir, params_file.parent)
+    note = corpus_note(prepared)
+    if note:
+        cell = nbformat.v4.new_markdown_cell(f"> {note}")
+        cell.id = "corpus-note"
+        notebook.cells.insert(1, cell)
+    return notebook
 
 
 def reproducible(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
