@@ -5,6 +5,8 @@
 #                chromium-driver for the browser test when they are missing); the tests marked
 #                `slow` are left to
 #   make test-all   the same with every test
+#   make check-repro  after `make repro`: every metric beside the committed one, within the
+#                tolerances of tolerances.yaml (a table; exit 1 when one is beyond)
 #   make book    after `make repro`: the study as one offline static site (build/book/html,
 #                build/book.zip), from the executed notebooks of reports/
 PYTHON ?= python3
@@ -23,7 +25,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # (tests/conftest.py puts the end-to-end file first), not xdist's largest-first.
 PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
-.PHONY: repro test test-all venv browser lint format clean-venv pipeline book
+.PHONY: repro test test-all venv browser lint format clean-venv pipeline book check-repro
 
 repro: venv
 	$(BIN)/python -m artifact_removal corpus
@@ -33,6 +35,10 @@ repro: venv
 
 book: venv
 	$(BIN)/python -m artifact_removal book
+
+# After `make repro`: every metric beside the committed one, within tolerances.yaml
+check-repro: venv
+	$(BIN)/python -m artifact_removal.stages.check_repro
 
 test: lint browser
 	$(PYTEST) -m "not slow"
