@@ -6,6 +6,7 @@ import json
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -266,3 +267,22 @@ def test_the_strength_curve_runs_between_the_two_methods(prepared, models, tmp_p
         .isna()
         .all()
     )  # nothing to dial: no curve
+
+
+def test_gains_over_jpeg_come_with_their_95_percent_interval():
+    from artifact_removal.stages.evaluate import gains, with_intervals
+
+    rows = pd.DataFrame(
+        [{"set": "s", "quality": 10, "method": m, "key": k, "psnr_rgb": v, "psnr_y": v + 1}
+         for m, k, v in [("jpeg", "a", 20.0), ("jpeg", "b", 30.0), ("jpeg", "c", 25.0),
+                         ("ssim", "a", 21.0), ("ssim", "b", 30.5), ("ssim", "c", 26.5)]]
+    )  # fmt: skip
+    table = gains(rows).set_index("method")
+    diffs = np.array([1.0, 0.5, 1.5])  # ssim's gains, image by image
+    half = 4.302653 * diffs.std(ddof=1) / np.sqrt(3)  # t(0.975, 2 degrees of freedom)
+    assert table.loc["ssim", "gain_rgb"] == pytest.approx(1.0)
+    assert table.loc["ssim", "gain_y_ci95"] == pytest.approx(half, rel=1e-6)
+    assert table.loc["jpeg", ["gain_rgb", "gain_rgb_ci95"]].tolist() == [0, 0]
+    shown = with_intervals(table.reset_index())
+    assert shown.set_index("method").loc["ssim", "gain_rgb"] == f"+1.00 ± {half:.2f}"
+    assert "gain_rgb_ci95" not in shown

@@ -147,17 +147,52 @@ def summarize(per_image: pd.DataFrame) -> pd.DataFrame:
     summary = summary.sort_values(["set", "quality", "_order"], kind="stable").drop(
         columns="_order"
     )
+    summary = summary.merge(gains(per_image), on=["set", "quality", "method"], how="left")
     columns = [c for c in (*FULL_REFERENCE, *NO_REFERENCE) if c in summary]
+    at = columns.index("psnr_y") + 1 if "psnr_y" in columns else len(columns)
+    columns[at:at] = [c for c in GAINS if c in summary]
     return summary[["set", "quality", "method", *columns]].reset_index(drop=True)
+
+
+GAINS = ("gain_rgb", "gain_rgb_ci95", "gain_y", "gain_y_ci95")
+
+
+def gains(per_image: pd.DataFrame) -> pd.DataFrame:
+    """Each method's PSNR gain over JPEG (RGB and Y), image by image, as a mean and the
+    half-width of its 95% interval (Student's t over the images' paired differences; 0 for one
+    image)."""
+    scored = per_image[per_image["method"] != ORIGINAL]
+    jpeg = scored[scored["method"] == JPEG].set_index(["set", "quality", "key"])
+    rows = []
+    for (set_name, quality, method), group in scored.groupby(
+        ["set", "quality", "method"], sort=False
+    ):
+        row = {"set": set_name, "quality": quality, "method": method}
+        base = jpeg.loc[[(set_name, quality, k) for k in group["key"]]]
+        for channel in ("rgb", "y"):
+            column = f"psnr_{channel}"
+            if column not in group:
+                continue
+            diff = group[column].to_numpy() - base[column].to_numpy()
+            row[f"gain_{channel}"] = float(diff.mean())
+            row[f"gain_{channel}_ci95"] = _half_width(diff)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["set", "quality", "method", *GAINS])
+
+
+def _half_width(values: np.ndarray) -> float:
+    """Half-width of the 95% interval of the mean of `values` (Student's t)."""
+    if len(values) < 2:
+        return 0.0
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
 
 
 def quality_table(summary: pd.DataFrame, set_name: str, quality: int) -> pd.DataFrame:
     """One set at one QF: a row per method, JPEG's gain added for PSNR on Y."""
     rows = summary[(summary["set"] == set_name) & (summary["quality"] == quality)]
     rows = rows.drop(columns=["set", "quality"]).dropna(axis=1, how="all")
-    jpeg = rows.loc[rows["method"] == JPEG, "psnr_y"]
-    if len(jpeg):
-        rows.insert(rows.columns.get_loc("psnr_y") + 1, "gain_y", rows["psnr_y"] - jpeg.iloc[0])
     return rows.reset_index(drop=True)
 
 
@@ -169,9 +204,11 @@ def table_markdown(
     count = evaluation.per_image.query("set == @set_name and method == @ORIGINAL").shape[0]
     lines = [
         f"## {set_name}, JPEG QF {quality} ({count} images)\n",
-        _markdown(table),
+        _markdown(with_intervals(table)),
         "",
-        f"{CONVENTIONS} Border crop: {evaluation.crop_border} px. gain_y: PSNR-Y minus JPEG's.",
+        f"{CONVENTIONS} Border crop: {evaluation.crop_border} px. gain_rgb, gain_y: PSNR on "
+        f"RGB and on Y minus JPEG's, the mean over the {count} images and the half-width of "
+        "its 95% interval (Student's t over the images' differences).",
     ]
     if evaluation.losses:
         lines.append(loss_note(evaluation.losses))
@@ -188,6 +225,21 @@ def table_markdown(
     if nogan := nogan_tables(summary, set_name, quality):
         lines += ["", nogan]
     return "\n".join(lines) + "\n"
+
+
+def with_intervals(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as shown: each gain as "+0.66 ± 0.12" (mean ± half-width of its 95%
+    interval), in place of its two numeric columns."""
+    shown = table.copy()
+    for channel in ("rgb", "y"):
+        gain, ci = f"gain_{channel}", f"gain_{channel}_ci95"
+        if gain in shown and ci in shown:
+            shown[gain] = [
+                "" if pd.isna(g) else f"{g:+.2f} ± {c:.2f}"
+                for g, c in zip(shown[gain], shown[ci], strict=True)
+            ]
+            shown = shown.drop(columns=ci)
+    return shown
 
 
 def metrics_json(summary: pd.DataFrame, set_name: str, quality: int) -> dict:
