@@ -23,6 +23,7 @@ from artifact_removal.data.corpus import (
     corpus_record,
     ensure_corpus,
     ensure_test_sets,
+    missing_test_sets,
     tracked_dir_md5,
 )
 from artifact_removal.data.images import write_png
@@ -231,9 +232,20 @@ def test_test_sets_are_stored_as_the_same_png_from_a_png_or_a_bmp(tmp_path, serv
     stored = [_snapshot(where / "data/testsets/classic5") for where in (local, online)]
     assert stored[0] == stored[1] and list(stored[0]) == ["boats.png"]
     assert ensure_test_sets(wanted, None, online) == ["classic5: present"]
+    # without a copy and offline: a folder saying why, which the evaluation leaves out
     monkeypatch.setenv(sources.ENV_OFFLINE, "1")
-    with pytest.raises(CorpusError, match=r"no local copy .* and offline"):
-        ensure_test_sets(wanted, None, tmp_path / "nothing")
+    nothing = tmp_path / "nothing"
+    said = ensure_test_sets(wanted, None, nothing)
+    assert (
+        said[0].startswith("classic5: warning: not found (no local copy") and "offline" in said[0]
+    )
+    folder = nothing / "data/testsets/classic5"
+    assert missing_test_sets({"classic5": folder}) == {
+        "classic5": "no local copy (neither $ARTIFACT_REMOVAL_DATA nor data.local_copy is set), "
+        "and offline"
+    }
+    note = corpus_note(nothing, missing_test_sets({"classic5": folder}))
+    assert note.startswith("**Not scored on classic5**") and "held-out split" in note
 
 
 def test_the_shipped_manifest_keeps_cbsd68_out_of_training():

@@ -184,7 +184,7 @@ def _bsds500(raw_dir: Path, held: str, local_copy: str | None, root: Path) -> Co
         return CorpusState("bsds500", "present")
     entries = sources.bsds500_manifest()
     folder, named = sources.local_copy_root(local_copy, root)
-    looked = [f"no local copy ({named} names no folder)"]
+    looked = [named]
     if folder is not None:
         images = sources.bsds500_images(folder / sources.COPY_FOLDERS["bsds500"])
         if images is None:
@@ -256,6 +256,7 @@ def _dvc(*args: str, check: bool = True) -> int:
 
 
 TEST_SETS_DIR = "data/testsets"  # where `ensure_test_sets` puts the papers' test sets
+MISSING = "MISSING.txt"  # what a test set's folder holds when it could not be had, and why
 
 
 def ensure_test_sets(
@@ -276,14 +277,29 @@ def ensure_test_sets(
         ):
             done.append(f"{name}: present")
             continue
-        done.append(f"{name}: {_build_test_set(name, entries, target, local_copy, root)}")
+        try:
+            done.append(f"{name}: {_build_test_set(name, entries, target, local_copy, root)}")
+        except _Unavailable as err:
+            why = f"{err}\n".encode()
+            sources.build_folder(
+                target, [sources.Entry(MISSING, "", MISSING)], lambda e, why=why: why
+            )
+            done.append(
+                f"{name}: warning: not found ({err}); the tables leave it out and rest on the "
+                "corpus' held-out split"
+            )
     return done
+
+
+class _Unavailable(Exception):
+    """A test set with neither a local copy nor a reachable public source."""
 
 
 def _build_test_set(
     name: str, entries: list[sources.Entry], target: Path, local_copy: str | None, root: Path
 ) -> str:
     folder, named = sources.local_copy_root(local_copy, root)
+    looked = named if folder is None else f"no {sources.COPY_FOLDERS[name]}/ in {folder}"
     if folder is not None and (folder / sources.COPY_FOLDERS[name]).is_dir():
         copy = folder / sources.COPY_FOLDERS[name]
         try:
@@ -295,11 +311,12 @@ def _build_test_set(
         )
         return f"copied from {copy} ({named}), every file checked"
     if not sources.online():
-        raise CorpusError(
-            f"data.extra_sets.{name}: no local copy ({named}) and offline; "
-            f"{sources.HOW_TO_GET}, or leave {name} out of data.extra_sets"
-        )
+        raise _Unavailable(f"{looked}, and offline")
     base = sources.TESTSETS_URL
+    try:
+        sources.fetch(f"{base}/{entries[0].public}", timeout=10)
+    except sources.SourceError as err:
+        raise _Unavailable(f"{looked}; the public source: {err}") from None
     try:
         sources.build_folder(
             target,
@@ -310,25 +327,41 @@ def _build_test_set(
         )
     except sources.SourceError as err:
         raise CorpusError(
-            f"data.extra_sets.{name}: no local copy ({named}) and the download failed (nothing "
-            f"was written): {err}; {sources.HOW_TO_GET}"
+            f"data.extra_sets.{name}: downloading it failed (nothing was written): {err}"
         ) from None
     return f"downloaded from {base}, every file checked"
 
 
-def corpus_note(prepared_dir: str | Path) -> str | None:
+def missing_test_sets(folders: dict[str, Path]) -> dict[str, str]:
+    """{name: why} of the test sets among `folders` (prepared or raw) that could not be had."""
+    return {
+        name: (Path(folder) / MISSING).read_text().strip()
+        for name, folder in folders.items()
+        if (Path(folder) / MISSING).is_file()
+    }
+
+
+def corpus_note(prepared_dir: str | Path, missing_sets: dict[str, str] | None = None) -> str | None:
     """The warning every report carries when the corpus fell back to the embedded one (from the
-    prepare stage's `corpus.json`); None otherwise."""
+    prepare stage's `corpus.json`) or a test set is missing (`missing_test_sets`); None when
+    neither."""
     path = Path(prepared_dir) / "corpus.json"
-    if not path.is_file():
+    said = json.loads(path.read_text()) if path.is_file() else {}
+    notes = []
+    if said.get("missing"):
+        notes.append(
+            f"**Trained on the embedded corpus, not BSDS500**: {said['missing']}. The "
+            f"{FALLBACK_NOTE}."
+        )
+    if missing_sets:
+        names = ", ".join(sorted(missing_sets))
+        notes.append(
+            f"**Not scored on {names}**: {'; '.join(missing_sets.values())}. The tables rest on "
+            "the corpus' own held-out split."
+        )
+    if not notes:
         return None
-    said = json.loads(path.read_text())
-    if not said.get("missing"):
-        return None
-    return (
-        f"**Trained on the embedded corpus, not BSDS500**: {said['missing']}. The {FALLBACK_NOTE}; "
-        f"to get BSDS500, {sources.HOW_TO_GET}."
-    )
+    return " ".join([*notes, f"To get the data, {sources.HOW_TO_GET}."])
 
 
 def corpus_record(asked: str, raw_dir: str | Path) -> dict[str, str]:

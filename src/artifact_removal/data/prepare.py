@@ -36,7 +36,7 @@ from .. import fileio
 from ..config import SPLITS, resolve_path, section_to_dict
 from ..degradations.jpeg import jpeg_compress
 from ..metrics.full_reference import psnr, ssim
-from .corpus import corpus_record
+from .corpus import MISSING, corpus_record
 from .images import ImageReadError, read_image, write_png
 from .inputs import Candidate, InputRecord, scan_folder, split_candidates
 from .prepared import DataError, quality_dir
@@ -354,8 +354,16 @@ def prepare_extra_set(params: Params, name: str, root: str | Path) -> PreparedDa
     deg = params.degradation
     folder = resolve_path(params.data.extra_sets[name], root)
     out_dir = resolve_path(params.data.sets_dir, root) / name
-    found, records = scan_folder(folder, name)
     _clear(out_dir, ("gt", *(quality_dir(q) for q in deg.qualities)))
+    if (folder / MISSING).is_file():  # a test set `make repro` could not get: said, not scored
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fileio.write_atomic(out_dir / MISSING, (folder / MISSING).read_bytes())
+        records = [InputRecord(name, str(folder / MISSING), "skipped", "the set is missing")]
+        prepared = PreparedData(Path(root), out_dir, records, {}, pd.DataFrame(), {})
+        _write_tables(prepared, {"folder": params.data.extra_sets[name], "missing": True})
+        return prepared
+    (out_dir / MISSING).unlink(missing_ok=True)
+    found, records = scan_folder(folder, name)
     recs, rows = prepare_set(
         name, found, out_dir, deg.qualities, deg.chroma_subsampling, keep_gray=True
     )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..config import SPLITS, resolve_path
 from ..degradations.jpeg import Compressed, decode_jpeg
+from .corpus import MISSING
 from .images import read_png
 
 if TYPE_CHECKING:
@@ -45,8 +46,10 @@ def set_folder(params: Params, root: Path, name: str) -> Path:
 
 
 def evaluation_folders(params: Params, root: Path) -> dict[str, Path]:
-    """The prepared folder of every set the evaluation scores (test, then the extra sets)."""
-    return {name: set_folder(params, root, name) for name in params.test_sets}
+    """The prepared folder of every set the evaluation scores (test, then the extra sets); a
+    test set that `make repro` could not get is left out (`corpus.missing_test_sets` says)."""
+    folders = {name: set_folder(params, root, name) for name in params.test_sets}
+    return {name: f for name, f in folders.items() if not (f / MISSING).is_file()}
 
 
 def keys(folder: Path) -> list[str]:

@@ -122,16 +122,17 @@ def sha256(path: Path) -> str:
 
 
 def local_copy_root(configured: str | None, root: Path) -> tuple[Path | None, str]:
-    """The folder of local copies and where it was named: $ARTIFACT_REMOVAL_DATA, else the
-    param (relative to the project); None when neither names an existing folder."""
-    named = os.environ.get(ENV_LOCAL_COPY)
-    where = f"${ENV_LOCAL_COPY}"
+    """The folder of local copies ($ARTIFACT_REMOVAL_DATA, else the param, relative to the
+    project) and where it was named; or None and why there is none."""
+    named, where = os.environ.get(ENV_LOCAL_COPY), f"${ENV_LOCAL_COPY}"
     if not named:
         named, where = configured, "data.local_copy"
     if not named:
-        return None, where
+        return None, f"no local copy (neither ${ENV_LOCAL_COPY} nor data.local_copy is set)"
     folder = Path(named) if Path(named).is_absolute() else root / named
-    return (folder if folder.is_dir() else None), f"{where} ({named})"
+    if not folder.is_dir():
+        return None, f"no local copy ({where} ({named}) names no folder)"
+    return folder, f"{where} ({named})"
 
 
 def bsds500_images(folder: Path) -> Path | None:

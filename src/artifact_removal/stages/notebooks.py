@@ -169,15 +169,18 @@ def with_corpus_note(
     notebook: nbformat.NotebookNode, params_path: str | None
 ) -> nbformat.NotebookNode:
     """The report with a warning under its title when the corpus fell back to the embedded
-    one (`data.corpus.corpus_note`): what was missing, how to get it, that figures are weaker."""
+    one or a test set is missing (`data.corpus.corpus_note`): what was missing, how to get it,
+    that figures are weaker."""
     if not params_path or not Path(params_path).is_file():
         return notebook
     from ..config import load_params, resolve_path
-    from ..data.corpus import corpus_note
+    from ..data.corpus import corpus_note, missing_test_sets
 
     params_file = Path(params_path).resolve()
-    prepared = resolve_path(load_params(params_file).data.prepared_dir, params_file.parent)
-    note = corpus_note(prepared)
+    data = load_params(params_file).data
+    root = params_file.parent
+    sets = {name: resolve_path(data.sets_dir, root) / name for name in data.extra_sets}
+    note = corpus_note(resolve_path(data.prepared_dir, root), missing_test_sets(sets))
     if note:
         cell = nbformat.v4.new_markdown_cell(f"> {note}")
         cell.id = "corpus-note"

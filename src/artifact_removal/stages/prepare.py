@@ -117,7 +117,10 @@ def prepare_set_command(params: Params, name: str, root: Path) -> PreparedData:
     """Prepare one extra evaluation set and say what became of its files."""
     prepared = prepare_extra_set(params, name, root)
     print_report(prepared)
-    print(summarize_jpeg(prepared.images).round(4).to_string())
+    if prepared.images.empty:
+        print(f"warning: {name} is missing; the evaluation leaves it out")
+    else:
+        print(summarize_jpeg(prepared.images).round(4).to_string())
     print(f"{name}: {prepared.out_dir}")
     return prepared
 
