@@ -286,3 +286,12 @@ def test_gains_over_jpeg_come_with_their_95_percent_interval():
     shown = with_intervals(table.reset_index())
     assert shown.set_index("method").loc["ssim", "gain_rgb"] == f"+1.00 ± {half:.2f}"
     assert "gain_rgb_ci95" not in shown
+
+
+def test_extra_sets_are_scored_at_the_published_qfs_only(prepared, models):
+    gallery = Gallery(prepared | {"live1": prepared["test"]}, {"ssim": models}, CPU)
+    result = evaluate(
+        gallery, ("test", "live1"), (10, 40), lpips=None, progress=False, set_qualities=(10,)
+    )
+    scored = result.per_image.query("method == 'ssim'").groupby("set")["quality"].unique()
+    assert sorted(scored["test"]) == [10, 40] and list(scored["live1"]) == [10]

@@ -246,6 +246,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     """The evaluate stage without a notebook: tables, metrics and figures."""
+    from ..data.prepared import scored_sets
     from ..stages.evaluate import (
         evaluate_predictor,
         evaluation_figures,
@@ -265,7 +266,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             shown = dialled[["method", "strength", "psnr_y", "niqe"]]
             print(shown.round(3).to_string(index=False))
     qf = evaluate_predictor(params, root, device)
-    for set_name in params.test_sets:
+    for set_name in scored_sets(params, root):
         table = quality_table(summary, set_name, params.evaluate.figure_quality)
         print(f"{set_name}, QF {params.evaluate.figure_quality}:")
         print(table.round(4).to_string(index=False, na_rep=""))

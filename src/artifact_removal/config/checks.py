@@ -93,6 +93,12 @@ def check_evaluation(params: Params) -> list[str]:
         problems.append(
             f"compare.set: {params.compare.set!r} is not one of {list(params.test_sets)}"
         )
+    kept = params.evaluate.set_qualities
+    if params.data.extra_sets and kept and params.evaluate.figure_quality not in kept:
+        problems.append(
+            f"evaluate.figure_quality: {params.evaluate.figure_quality} is not one of "
+            f"evaluate.set_qualities {list(kept)}, so the extra sets would have no figure"
+        )
     shown = ("original", "jpeg", *params.evaluate.methods)
     for key in ("left", "right"):
         if getattr(params.compare, key) not in shown:

@@ -95,6 +95,9 @@ class ClipParams:
     fps: Annotated[int, Field(ge=1, le=240)]
     colour_variants: bool  # training clips also over the corpus' colour variants (R, G, B
     # reordered; data.colour_variants), as the image generators train
+    photographs: tuple[
+        Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]
+    ]  # at most this many photographs of train, val and test each (0: all), spread over them
 
 
 @dataclass(config=STRICT)
@@ -182,6 +185,7 @@ class EvaluateParams:
     crop_border: Annotated[int, Field(ge=0, le=64)]
     figure_quality: Quality
     super_resolution: Annotated[int, Field(ge=0, le=8)]  # 0: off; else the downscaling factor
+    set_qualities: tuple[Quality, ...]  # QFs the extra sets are scored at (empty: every QF)
     out_dir: str
 
 

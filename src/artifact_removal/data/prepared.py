@@ -52,6 +52,12 @@ def evaluation_folders(params: Params, root: Path) -> dict[str, Path]:
     return {name: f for name, f in folders.items() if not (f / MISSING).is_file()}
 
 
+def scored_sets(params: Params, root: Path) -> tuple[str, ...]:
+    """The names of the sets the evaluation scores: the held-out split and every extra set
+    that `make repro` could get (`evaluation_folders`)."""
+    return tuple(evaluation_folders(params, root))
+
+
 def keys(folder: Path) -> list[str]:
     """The image names of a prepared set, sorted; an error when there are none."""
     found = sorted(p.stem for p in (Path(folder) / "gt").glob("*.png"))

@@ -129,6 +129,13 @@ class SourceClip:
     source: str
 
 
+def spread(items: list, count: int) -> list:
+    """`count` of `items` evenly spaced over them (all of them when count is 0 or more)."""
+    if count == 0 or count >= len(items):
+        return items
+    return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
+
+
 def default_clips(params, root: Path) -> tuple[list[SourceClip], list[str]]:
     """Camera-motion clips over the prepared corpus' photographs (in the train split also their
     colour variants when `video.clips.colour_variants`; never the synthetic images), the
@@ -143,10 +150,13 @@ def default_clips(params, root: Path) -> tuple[list[SourceClip], list[str]]:
     turn = 0
     for split_index, split in enumerate(SPLITS):
         variants = split == "train" and spec.colour_variants
-        stills = sorted(
-            p
-            for p in (sets / split / "gt").glob("*.png")
-            if ("~" not in p.stem or variants) and not p.stem.startswith("dead_leaves")
+        stills = spread(
+            sorted(
+                p
+                for p in (sets / split / "gt").glob("*.png")
+                if ("~" not in p.stem or variants) and not p.stem.startswith("dead_leaves")
+            ),
+            spec.photographs[split_index],
         )
         for k, still in enumerate(stills):
             motion = spec.motions[turn % len(spec.motions)]

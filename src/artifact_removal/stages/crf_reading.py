@@ -35,15 +35,23 @@ SEED_STREAM = 2  # apart from the CRF predictor's draws (1) and the clips' own (
 
 
 def still_photographs(params, root: Path) -> list[tuple[str, Path]]:
-    """(split, path) of the corpus' photographs (no colour variants, no synthetic images)."""
+    """(split, path) of the corpus' photographs (no colour variants, no synthetic images), at
+    most `video.clips.photographs` of each split, as the video stage films them."""
     from ..config import SPLITS
+    from ..data.video import spread
 
     sets = resolve_path(params.data.prepared_dir, root) / "sets"
     return [
         (split, still)
-        for split in SPLITS
-        for still in sorted((sets / split / "gt").glob("*.png"))
-        if "~" not in still.stem and not still.stem.startswith("dead_leaves")
+        for split, most in zip(SPLITS, params.video.clips.photographs, strict=True)
+        for still in spread(
+            sorted(
+                p
+                for p in (sets / split / "gt").glob("*.png")
+                if "~" not in p.stem and not p.stem.startswith("dead_leaves")
+            ),
+            most,
+        )
     ]
 
 

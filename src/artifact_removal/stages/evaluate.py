@@ -20,8 +20,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..config import Params, resolve_path
-from ..data.prepared import evaluation_folders, quality_dir
+from ..config import SPLITS, Params, resolve_path
+from ..data.prepared import evaluation_folders, quality_dir, scored_sets
 from ..fileio import write_csv, write_json, write_text
 from ..inference.gallery import JPEG, ORIGINAL, Gallery, gallery_of
 from ..inference.releases import load_predictor
@@ -108,8 +108,10 @@ def evaluate(
     crop_border: int = 0,
     lpips: Lpips | None = None,
     progress: bool = True,
+    set_qualities: tuple[int, ...] = (),
 ) -> Evaluation:
-    """Score the original, JPEG and every method at every QF on every image of `sets`."""
+    """Score the original, JPEG and every method at every QF on every image of `sets`; the
+    sets other than the held-out split only at `set_qualities` when given."""
     start, rows = time.perf_counter(), []
     jobs = [(s, k) for s in sets for k in gallery.keys(s)]
     for set_name, key in tqdm(jobs, desc="evaluate", unit="image", disable=not progress):
@@ -118,7 +120,8 @@ def evaluate(
         rows.append(
             base | {"quality": 0, "method": ORIGINAL} | no_reference_scores(gt, crop_border)
         )
-        for quality in qualities:
+        kept = qualities if set_name in SPLITS or not set_qualities else set_qualities
+        for quality in (q for q in qualities if q in kept):
             for method in gallery.choices[1:]:
                 if not gallery.trained(method, quality):
                     continue  # a method is scored at the QFs it is trained for
@@ -291,11 +294,12 @@ def run_evaluation(params: Params, root: str | Path, device: torch.device, progr
             gallery.generator(method, quality)
     evaluation = evaluate(
         gallery,
-        params.test_sets,
+        scored_sets(params, root),
         params.degradation.qualities,
         params.evaluate.crop_border,
         Lpips.load(weights_for("alexnet", root), device),
         progress,
+        params.evaluate.set_qualities,
     )
     out_dir = resolve_path(params.evaluate.out_dir, root) / "tables"
     metrics_dir = resolve_path(params.reports.metrics_dir, root) / "evaluate"
@@ -329,7 +333,7 @@ def evaluation_figures(
 
     figures_dir = resolve_path(params.evaluate.out_dir, root) / "figures"
     quality, figures = params.evaluate.figure_quality, {}
-    for set_name in params.test_sets:
+    for set_name in scored_sets(params, Path(root)):
         rows = summary[summary["set"] == set_name]
         figures[f"{set_name}_curves"] = metric_curves(rows, f"{set_name}: mean over images")
         key = gallery.most_colourful(set_name)

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from ..config import Params, resolve_path
+from ..data.prepared import scored_sets
 from ..fileio import write_text
 from ..inference.gallery import JPEG, ORIGINAL, Gallery
 from ..metrics.full_reference import psnr
@@ -124,7 +125,7 @@ def write_strength_curves(
 
     out_dir, quality = resolve_path(params.evaluate.out_dir, root), params.evaluate.figure_quality
     found = {}
-    for set_name in params.test_sets:
+    for set_name in scored_sets(params, Path(root)):
         curve = strength_curve(
             gallery, set_name, quality, params.evaluate.crop_border, progress=progress
         )
