@@ -75,7 +75,9 @@ def browser():
 # Tiny settings for every trainer, merged into the repository's params.yaml by `small_project`.
 TINY = """
 data:
+  corpus: embedded
   dead_leaves: 0
+  extra_sets: {}
 degradation:
   qualities: [10, 40]
   h264: {crfs: [40], preset: ultrafast, gop: 4, bframes: 1}

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from artifact_removal.data.corpus import (
-    DEFAULT_DIR_MD5,
+    BSDS500_DIR_MD5,
     DEFAULT_FILES,
     CorpusError,
     ensure_corpus,
@@ -26,7 +26,7 @@ def test_default_corpus_is_byte_identical(tmp_path):
 
 
 def test_data_dvc_tracks_the_default_corpus():
-    assert tracked_dir_md5(REPO / "data.dvc") == DEFAULT_DIR_MD5
+    assert tracked_dir_md5(REPO / "data.dvc") == BSDS500_DIR_MD5
 
 
 def test_present_corpus_is_left_alone(tmp_path):

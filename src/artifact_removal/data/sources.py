@@ -129,7 +129,7 @@ def local_copy_root(configured: str | None, root: Path) -> tuple[Path | None, st
         named, where = configured, "data.local_copy"
     if not named:
         return None, f"no local copy (neither ${ENV_LOCAL_COPY} nor data.local_copy is set)"
-    folder = Path(named) if Path(named).is_absolute() else root / named
+    folder = (Path(named) if Path(named).is_absolute() else root / named).resolve()
     if not folder.is_dir():
         return None, f"no local copy ({where} ({named}) names no folder)"
     return folder, f"{where} ({named})"
