@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 from artifact_removal.config import load_params
@@ -160,14 +161,17 @@ def _tiny_project(project: Path, photo, gray_photo, extra: dict | None = None) -
     write_png(gray_photo, raw / "gray.png")
     (raw / "broken.jpg").write_bytes(b"\xff\xd8\xff" + rng.bytes(100))
     (raw / ".DS_Store").write_bytes(b"\0")
-    text = (project / "params.yaml").read_text().replace("[5, 10, 20, 30, 40, 60]", "[10, 40]")
-    text = text.replace("dead_leaves: 24", "dead_leaves: 2").replace(
-        "qualities: [20]", "qualities: [10]"
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["degradation"]["qualities"] = [10, 40]
+    for section in params.values():  # every list of QFs that names 20 (NoGAN's, the study's)
+        if isinstance(section, dict) and section.get("qualities") == [20]:
+            section["qualities"] = [10]
+    params["evaluate"] |= {"figure_quality": 10, "set_qualities": []}
+    params["data"] |= {"corpus": "embedded", "dead_leaves": 2, "colour_variants": 5,
+                       "extra_sets": extra or {}}  # fmt: skip
+    (project / "params.yaml").write_text(
+        yaml.safe_dump(params, sort_keys=False, default_flow_style=None)
     )
-    text = text.replace("figure_quality: 20", "figure_quality: 10")
-    if extra:
-        text = text.replace("extra_sets: {}", "extra_sets: " + json.dumps(extra))
-    (project / "params.yaml").write_text(text)
     return raw
 
 
@@ -273,8 +277,7 @@ def test_rerun_leaves_no_stale_outputs(project, photo, gray_photo):
     _tiny_project(project, photo, gray_photo)
     prepare_corpus(load_params(project / "params.yaml"), project)
     text = (project / "params.yaml").read_text().replace("[10, 40]", "[20]")
-    text = text.replace("figure_quality: 10", "figure_quality: 20")  # must be an ensemble QF
-    text = text.replace("qualities: [10] ", "qualities: [20] ")  # train_nogan's
+    text = text.replace("qualities: [10]", "qualities: [20]")  # NoGAN's, the study's
     (project / "params.yaml").write_text(text.replace("quality: 10", "quality: 20"))
     prepare_corpus(load_params(project / "params.yaml"), project)
     folders = {p.name for p in (project / "data/prepared/sets/train").iterdir()}

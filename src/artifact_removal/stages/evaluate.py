@@ -248,6 +248,7 @@ def with_intervals(table: pd.DataFrame) -> pd.DataFrame:
 def metrics_json(summary: pd.DataFrame, set_name: str, quality: int) -> dict:
     """{method: {score: value}} of one set at one QF, rounded, for `dvc metrics show`."""
     table = quality_table(summary, set_name, quality).set_index("method")
+    table = table.drop(columns=[c for c in table if c.endswith("_ci95")])  # in the tables only
     return {
         m: {k: round(float(v), 4) for k, v in row.dropna().items()} for m, row in table.iterrows()
     }
