@@ -77,3 +77,15 @@ def test_every_profile_merges_into_valid_params(profile, project):
     """Each profile names only keys that exist, with values the checks accept (the course
     profile's study, NoGAN and detection QFs among its two rungs)."""
     assert apply_profile(REPO / "profiles" / profile, project / "params.yaml")
+
+
+def test_the_gpu_profile_trains_the_fast_preset_at_tiny_size_on_the_cpu(small_project):
+    """profiles/gpu_fast.yaml's settings, its steps and batch cut to two: the GPU figures wait
+    for a GPU (benchmarks/RESULTS.md)."""
+    apply_profile(REPO / "profiles/gpu_fast.yaml", small_project / "params.yaml")
+    run = run_of(small_project, "ssim", 10, batch_size=2, **FEW_STEPS)
+    assert run.settings.generator == "fast" and run.settings.lr == 0.001
+    result = train(run, CPU, progress=False)
+    net = load_generator(result.release)
+    assert count_parameters(net) == 355_971 and net.config.blocks == 8
+    assert result.history[-1]["step"] == 2
