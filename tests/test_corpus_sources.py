@@ -19,15 +19,14 @@ from artifact_removal.data import corpus, sources
 from artifact_removal.data.corpus import (
     DEFAULT_DIR_MD5,
     CorpusError,
-    corpus_note,
     corpus_record,
     ensure_corpus,
     ensure_test_sets,
-    missing_test_sets,
     tracked_dir_md5,
 )
 from artifact_removal.data.images import write_png
 from artifact_removal.data.prepare import corpus_splits, write_json
+from artifact_removal.data.prepared import corpus_note, missing_test_sets
 from artifact_removal.degradations.jpeg import jpeg_compress
 from artifact_removal.stages.notebooks import with_corpus_note
 
@@ -240,10 +239,11 @@ def test_test_sets_are_stored_as_the_same_png_from_a_png_or_a_bmp(tmp_path, serv
         said[0].startswith("classic5: warning: not found (no local copy") and "offline" in said[0]
     )
     folder = nothing / "data/testsets/classic5"
-    assert missing_test_sets({"classic5": folder}) == {
-        "classic5": "no local copy (neither $ARTIFACT_REMOVAL_DATA nor data.local_copy is set), "
-        "and offline"
-    }
+    why, how = missing_test_sets({"classic5": folder})["classic5"]
+    assert why == (
+        "no local copy (neither $ARTIFACT_REMOVAL_DATA nor data.local_copy is set), and offline"
+    )
+    assert how.startswith("To get the test sets, put a copy in a folder")
     note = corpus_note(nothing, missing_test_sets({"classic5": folder}))
     assert note.startswith("**Not scored on classic5**") and "held-out split" in note
 

@@ -17,13 +17,8 @@ def _corpus(args: argparse.Namespace) -> int:
     """Make sure the raw corpus and the papers' test sets that params name are present (built
     from a local copy, downloaded, or the embedded corpus; see data/corpus.py), and say which.
     With --said: only say it again, from what the prepare stage recorded."""
-    from ..data.corpus import (
-        CorpusError,
-        CorpusState,
-        ensure_corpus,
-        ensure_test_sets,
-        missing_test_sets,
-    )
+    from ..data.corpus import CorpusError, CorpusState, ensure_corpus, ensure_test_sets
+    from ..data.prepared import missing_test_sets
 
     params, root, _ = _project(args)
     data = params.data
@@ -34,8 +29,8 @@ def _corpus(args: argparse.Namespace) -> int:
             state = CorpusState(said["holds"], "as prepared", said["missing"])
             print("\n".join(state.lines()))
         sets = {name: resolve_path(data.sets_dir, root) / name for name in data.extra_sets}
-        for name, why in missing_test_sets(sets).items():
-            print(f"warning: test set {name} is missing ({why}); the tables left it out")
+        for name, lines in missing_test_sets(sets).items():
+            print(f"warning: test set {name} is missing ({lines[0]}); the tables left it out")
         return 0
     try:
         state = ensure_corpus(

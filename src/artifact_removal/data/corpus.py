@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 from ..config import read_yaml
 from ..fileio import write_atomic
 from . import sources
+from .prepared import MISSING
 
 # file in skimage/data -> md5 (scikit-image 0.26.0). Colour photographs, three of them
 # JPEG-sourced (as MS-COCO is), and gray photographs and textures (converted to RGB later).
@@ -205,7 +205,7 @@ def _bsds500(raw_dir: Path, held: str, local_copy: str | None, root: Path) -> Co
     try:
         sources.fetch(f"{base}/{entries[0].source}", timeout=10)
     except sources.SourceError as err:
-        return CorpusState("bsds500", "", "; ".join([*looked, f"the public source: {err}"]))
+        return CorpusState("bsds500", "", "; ".join([*looked, sources.unreached(base, err)]))
     try:
         sources.build_folder(
             raw_dir,
@@ -256,7 +256,6 @@ def _dvc(*args: str, check: bool = True) -> int:
 
 
 TEST_SETS_DIR = "data/testsets"  # where `ensure_test_sets` puts the papers' test sets
-MISSING = "MISSING.txt"  # what a test set's folder holds when it could not be had, and why
 
 
 def ensure_test_sets(
@@ -280,7 +279,7 @@ def ensure_test_sets(
         try:
             done.append(f"{name}: {_build_test_set(name, entries, target, local_copy, root)}")
         except _Unavailable as err:
-            why = f"{err}\n".encode()
+            why = f"{err}\n{HOW_TO_GET_SETS}\n".encode()
             sources.build_folder(
                 target, [sources.Entry(MISSING, "", MISSING)], lambda e, why=why: why
             )
@@ -316,7 +315,7 @@ def _build_test_set(
     try:
         sources.fetch(f"{base}/{entries[0].public}", timeout=10)
     except sources.SourceError as err:
-        raise _Unavailable(f"{looked}; the public source: {err}") from None
+        raise _Unavailable(f"{looked}; {sources.unreached(base, err)}") from None
     try:
         sources.build_folder(
             target,
@@ -332,38 +331,6 @@ def _build_test_set(
     return f"downloaded from {base}, every file checked"
 
 
-def missing_test_sets(folders: dict[str, Path]) -> dict[str, str]:
-    """{name: why} of the test sets among `folders` (prepared or raw) that could not be had."""
-    return {
-        name: (Path(folder) / MISSING).read_text().strip()
-        for name, folder in folders.items()
-        if (Path(folder) / MISSING).is_file()
-    }
-
-
-def corpus_note(prepared_dir: str | Path, missing_sets: dict[str, str] | None = None) -> str | None:
-    """The warning every report carries when the corpus fell back to the embedded one (from the
-    prepare stage's `corpus.json`) or a test set is missing (`missing_test_sets`); None when
-    neither."""
-    path = Path(prepared_dir) / "corpus.json"
-    said = json.loads(path.read_text()) if path.is_file() else {}
-    notes = []
-    if said.get("missing"):
-        notes.append(
-            f"**Trained on the embedded corpus, not BSDS500**: {said['missing']}. The "
-            f"{FALLBACK_NOTE}."
-        )
-    if missing_sets:
-        names = ", ".join(sorted(missing_sets))
-        notes.append(
-            f"**Not scored on {names}**: {'; '.join(missing_sets.values())}. The tables rest on "
-            "the corpus' own held-out split."
-        )
-    if not notes:
-        return None
-    return " ".join([*notes, f"To get the data, {sources.HOW_TO_GET}."])
-
-
 def corpus_record(asked: str, raw_dir: str | Path) -> dict[str, str]:
     """What the prepare stage records of its corpus (`corpus.json`): what `data.corpus` asked
     for, what `raw_dir` holds, and what was missing when BSDS500 was asked for and not there."""
@@ -375,4 +342,9 @@ def corpus_record(asked: str, raw_dir: str | Path) -> dict[str, str]:
             f"${sources.ENV_LOCAL_COPY}) and its public sources were not reached when "
             "`make repro` built data/raw"
         )
+        record["how"] = f"To get it, {sources.HOW_TO_GET}."
+        record["weaker"] = f"The {FALLBACK_NOTE}."
     return record
+
+
+HOW_TO_GET_SETS = f"To get the test sets, {sources.HOW_TO_GET}."

@@ -14,17 +14,21 @@ The corpus' splits are `data.prepared_dir/sets/{train,val,test}`, beside its pat
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import SPLITS, resolve_path
 from ..degradations.jpeg import Compressed, decode_jpeg
-from .corpus import MISSING
 from .images import read_png
 
 if TYPE_CHECKING:
     from ..config import Params
+
+
+# What a test set's folder holds when `make repro` could not get it: why, then how to get it.
+MISSING = "MISSING.txt"
 
 
 class DataError(RuntimeError):
@@ -97,3 +101,36 @@ def load_pairs(folder: Path, quality: int, limit: int = 8) -> list:
     names = sorted(p.stem for p in (Path(folder) / "gt").glob("*.png"))[:limit]
     pairs = [load_compressed(folder, key, [quality]) for key in names]
     return [(gt, jpegs[quality].pixels) for gt, jpegs in pairs]
+
+
+def missing_test_sets(folders: dict[str, Path]) -> dict[str, list[str]]:
+    """{name: [why, how to get it]} of the sets among `folders` (raw or prepared) that `make
+    repro` could not get: the lines of their `MISSING.txt`."""
+    return {
+        name: (Path(folder) / MISSING).read_text().splitlines()
+        for name, folder in folders.items()
+        if (Path(folder) / MISSING).is_file()
+    }
+
+
+def corpus_note(prepared_dir: Path, missing_sets: dict[str, list[str]] | None = None) -> str | None:
+    """The warning every report carries when the corpus fell back to the embedded one (the
+    prepare stage's `corpus.json`) or a test set is missing; None when neither."""
+    path = Path(prepared_dir) / "corpus.json"
+    said = json.loads(path.read_text()) if path.is_file() else {}
+    notes, how = [], [said.get("how", "")]
+    if said.get("missing"):
+        notes += [
+            f"**Trained on the embedded corpus, not BSDS500**: {said['missing']}.",
+            said.get("weaker", ""),
+        ]
+    if missing_sets:
+        reasons = "; ".join(dict.fromkeys(lines[0] for lines in missing_sets.values()))
+        notes.append(
+            f"**Not scored on {', '.join(sorted(missing_sets))}**: {reasons}. The tables rest "
+            "on the corpus' own held-out split."
+        )
+        how += [line for lines in missing_sets.values() for line in lines[1:]]
+    if not notes:
+        return None
+    return " ".join(filter(None, [*notes, *dict.fromkeys(how)]))

@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -215,6 +216,12 @@ def fetch(url: str, timeout: float = 30) -> bytes:
             return response.read()
     except (urllib.error.URLError, OSError, ValueError) as err:
         raise SourceError(f"{url}: {getattr(err, 'reason', err)}") from None
+
+
+def unreached(base: str, err: SourceError) -> str:
+    """ "the public source (host) was not reached (why)", without the file's whole URL."""
+    host = urllib.parse.urlsplit(base).netloc or base
+    return f"the public source ({host}) was not reached ({str(err).rsplit(': ', 1)[-1]})"
 
 
 def online() -> bool:

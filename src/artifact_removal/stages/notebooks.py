@@ -174,7 +174,7 @@ def with_corpus_note(
     if not params_path or not Path(params_path).is_file():
         return notebook
     from ..config import load_params, resolve_path
-    from ..data.corpus import corpus_note, missing_test_sets
+    from ..data.prepared import corpus_note, missing_test_sets
 
     params_file = Path(params_path).resolve()
     data = load_params(params_file).data
