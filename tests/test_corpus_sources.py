@@ -243,7 +243,7 @@ def test_test_sets_are_stored_as_the_same_png_from_a_png_or_a_bmp(tmp_path, serv
     assert why == (
         "no local copy (neither $ARTIFACT_REMOVAL_DATA nor data.local_copy is set), and offline"
     )
-    assert how.startswith("To get the test sets, put a copy in a folder")
+    assert how.startswith("To get the data, put a copy in a folder")
     note = corpus_note(nothing, missing_test_sets({"classic5": folder}))
     assert note.startswith("**Not scored on classic5**") and "held-out split" in note
 

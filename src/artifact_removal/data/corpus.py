@@ -279,7 +279,7 @@ def ensure_test_sets(
         try:
             done.append(f"{name}: {_build_test_set(name, entries, target, local_copy, root)}")
         except _Unavailable as err:
-            why = f"{err}\n{HOW_TO_GET_SETS}\n".encode()
+            why = f"{err}\n{HOW_TO_GET_DATA}\n".encode()
             sources.build_folder(
                 target, [sources.Entry(MISSING, "", MISSING)], lambda e, why=why: why
             )
@@ -342,9 +342,9 @@ def corpus_record(asked: str, raw_dir: str | Path) -> dict[str, str]:
             f"${sources.ENV_LOCAL_COPY}) and its public sources were not reached when "
             "`make repro` built data/raw"
         )
-        record["how"] = f"To get it, {sources.HOW_TO_GET}."
+        record["how"] = HOW_TO_GET_DATA
         record["weaker"] = f"The {FALLBACK_NOTE}."
     return record
 
 
-HOW_TO_GET_SETS = f"To get the test sets, {sources.HOW_TO_GET}."
+HOW_TO_GET_DATA = f"To get the data, {sources.HOW_TO_GET}."

@@ -67,7 +67,7 @@ HOW_TO_GET = (
     "params.yaml): BSDS500/{train,val,test}/*.jpg from github.com/BIDS/BSDS500 (commit "
     f"{BSDS500_COMMIT[:7]}, BSDS500/data/images) or Berkeley's BSR archive; LIVE1_color/, "
     f"LIVE1_gray/ and classic5/ from github.com/jiaxi-jiang/FBCNN (commit {FBCNN_COMMIT[:7]}, "
-    "testsets/); or run online"
+    "testsets/); or run where they can be downloaded"
 )
 
 
