@@ -76,6 +76,7 @@ def browser():
 TINY = """
 data:
   corpus: embedded
+  colour_variants: 5
   dead_leaves: 0
   extra_sets: {}
 degradation:
