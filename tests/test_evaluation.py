@@ -295,3 +295,23 @@ def test_extra_sets_are_scored_at_the_published_qfs_only(prepared, models):
     )
     scored = result.per_image.query("method == 'ssim'").groupby("set")["quality"].unique()
     assert sorted(scored["test"]) == [10, 40] and list(scored["live1"]) == [10]
+
+
+def test_the_report_says_what_differs_from_the_papers(prepared_project):
+    from artifact_removal.stages.paper_scale import scale_differences
+
+    params = load_params(prepared_project / "params.yaml")
+    table = scale_differences(params, prepared_project)
+    here = table["here"]
+    generator = build_generator(params.train_ssim.generator)
+    parameters = sum(p.numel() for p in generator.parameters())
+    assert f"{parameters:,} parameters" in here["generator (ssim, gan)"]
+    assert "1,148,291 parameters" in table.loc["generator (ssim, gan)", "the papers"]
+    ssim = params.train_ssim
+    assert f"{ssim.steps} steps of {ssim.batch_size} patches" in here.iloc[2]
+    # the fixture's manifest records no ImageNet weights: the rows say the random stand-ins
+    assert here.iloc[3].startswith("seeded random VGG-19")
+    assert "no ImageNet weights here" in table["why"].iloc[3]
+    splits = json.loads((prepared_project / "data/prepared/splits.json").read_text())
+    photographs = {key.split("~")[0] for key in splits["train"]}
+    assert f": {len(photographs)} training photographs (" in here["training data"]
