@@ -28,6 +28,17 @@ from artifact_removal.inference.releases import load_generator
 from artifact_removal.training.supervised import evaluate_pairs
 
 
+def score(model: Path, folder: Path, names: list[str], quality: int) -> pd.DataFrame:
+    """Per image of a prepared set: JPEG's and the restored image's PSNR (RGB, Y), SSIM (Y)."""
+    net = load_generator(model)
+    rows = []
+    for key in tqdm(names, desc=f"score {folder.name} q{quality}", unit="img"):
+        gt, jpegs = load_compressed(folder, key, [quality])
+        scores = evaluate_pairs(net, [(gt, jpegs[quality].pixels)], torch.device("cpu"))
+        rows.append({"image": key} | scores)
+    return pd.DataFrame(rows).set_index("image")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="release file, e.g. models/ssim/q10.pt")
@@ -45,13 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    net = load_generator(args.model)
-    rows = []
-    for key in tqdm(names, desc=f"score {args.set} q{args.quality}", unit="img"):
-        gt, jpegs = load_compressed(folder, key, [args.quality])
-        scores = evaluate_pairs(net, [(gt, jpegs[args.quality].pixels)], torch.device("cpu"))
-        rows.append({"image": key} | scores)
-    table = pd.DataFrame(rows).set_index("image")
+    table = score(args.model, folder, names, args.quality)
     means = table.mean()
     print(table.round(3).to_string())
     print(means.round(3).to_string())

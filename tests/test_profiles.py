@@ -89,3 +89,23 @@ def test_the_gpu_profile_trains_the_fast_preset_at_tiny_size_on_the_cpu(small_pr
     net = load_generator(result.release)
     assert count_parameters(net) == 355_971 and net.config.blocks == 8
     assert result.history[-1]["step"] == 2
+
+
+def test_the_recipe_curve_trains_beside_the_pipeline_and_scores(small_project, monkeypatch, capsys):
+    """benchmarks/recipe_curve.py: a changed recipe trains into build/recipes, scores on a
+    prepared set, and leaves the project's models and params as they were."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    monkeypatch.chdir(small_project)
+    from recipe_curve import main
+
+    params = (small_project / "params.yaml").read_text()
+    changes = ["train_ssim.steps=2", "train_ssim.val_every=2", "train_ssim.batch_size=2"]
+    assert main(["--quality", "10", "--set", "test", *changes]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    assert row.startswith(f"| ssim q10 {' '.join(changes)} | ") and "test (1): RGB " in row
+    folder = small_project / "build/recipes" / f"ssim_q10_{'+'.join(changes)}"
+    assert (folder / "models/q10.pt").is_file() and (folder / "checkpoint.pt").is_file()
+    assert not (small_project / "models/ssim/q10.pt").exists()
+    assert (small_project / "params.yaml").read_text() == params
+    assert main(["--quality", "10", "train_ssim.stepz=2"]) == 2
+    assert "params.yaml has no key train_ssim.stepz" in capsys.readouterr().err
