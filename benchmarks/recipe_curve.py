@@ -1,5 +1,5 @@
 """Time a training recipe and score what it trains: one method's generator for one QF, with
-parameters changed, scored on prepared sets (its PSNR gain over JPEG, RGB and Y).
+parameters changed, scored on prepared sets (its PSNR gain over JPEG, RGB and Y, and its NIQE).
 
 The recipe retuning of issue 41 is measured with it, one point of the curve per call:
 
@@ -59,10 +59,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality", type=int, required=True)
     parser.add_argument("--set", action="append", dest="sets", help="prepared set (repeatable)")
     parser.add_argument("--append", type=Path, default=None, help="Markdown file for the row")
+    parser.add_argument(
+        "--tag", default="", help="added to the folder name and the row, e.g. avx2-cap"
+    )
     args = parser.parse_args(argv)
 
     root = find_project_root(None)
     name = re.sub(r"[^A-Za-z0-9_.=+-]+", "_", "+".join(args.changes) or "default")
+    if args.tag:
+        name += "_" + re.sub(r"[^A-Za-z0-9_.=+-]+", "_", args.tag)
     folder = root / "build" / "recipes" / f"{args.method}_q{args.quality}_{name}"
     section = get_method(args.method).section
     try:
@@ -90,12 +95,15 @@ def main(argv: list[str] | None = None) -> int:
     minutes = (time.perf_counter() - start) / 60
     gains = []
     for s, f in folders.items():
-        means = score(run.release, f, names[s], args.quality).mean()
+        means = score(run.release, f, names[s], args.quality, niqe=True).mean()
         rgb = means["pred_psnr_rgb"] - means["jpeg_psnr_rgb"]
         y = means["pred_psnr_y"] - means["jpeg_psnr_y"]
-        gains.append(f"{s} ({len(names[s])}): RGB {rgb:+.2f}, Y {y:+.2f}")
+        said = f"{s} ({len(names[s])}): RGB {rgb:+.2f}, Y {y:+.2f}, NIQE {means['pred_niqe']:.2f}"
+        gains.append(said)
     stamp = f"{datetime.now(UTC):%Y-%m-%d}, {platform.processor() or platform.machine()}"
     recipe = " ".join(args.changes) or "(params.yaml)"
+    if args.tag:
+        recipe += f" [{args.tag}]"
     row = f"| {args.method} q{args.quality} {recipe} | {minutes:.1f} min | {'; '.join(gains)} "
     row += f"| {stamp} |"
     print(row)

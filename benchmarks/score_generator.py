@@ -25,16 +25,23 @@ from tqdm import tqdm
 from artifact_removal.config import find_project_root, load_params
 from artifact_removal.data.prepared import DataError, keys, load_compressed, set_folder
 from artifact_removal.inference.releases import load_generator
+from artifact_removal.inference.restore import restore_array
+from artifact_removal.metrics.no_reference import niqe_or_nan
 from artifact_removal.training.supervised import evaluate_pairs
 
 
-def score(model: Path, folder: Path, names: list[str], quality: int) -> pd.DataFrame:
-    """Per image of a prepared set: JPEG's and the restored image's PSNR (RGB, Y), SSIM (Y)."""
-    net = load_generator(model)
+def score(
+    model: Path, folder: Path, names: list[str], quality: int, niqe: bool = False
+) -> pd.DataFrame:
+    """Per image of a prepared set: JPEG's and the restored image's PSNR (RGB, Y), SSIM (Y),
+    and with `niqe` the restored image's NIQE (`pred_niqe`)."""
+    net, cpu = load_generator(model), torch.device("cpu")
     rows = []
     for key in tqdm(names, desc=f"score {folder.name} q{quality}", unit="img"):
         gt, jpegs = load_compressed(folder, key, [quality])
-        scores = evaluate_pairs(net, [(gt, jpegs[quality].pixels)], torch.device("cpu"))
+        scores = evaluate_pairs(net, [(gt, jpegs[quality].pixels)], cpu)
+        if niqe:
+            scores["pred_niqe"] = niqe_or_nan(restore_array(net, jpegs[quality].pixels, cpu))
         rows.append({"image": key} | scores)
     return pd.DataFrame(rows).set_index("image")
 

@@ -315,3 +315,17 @@ def test_the_report_says_what_differs_from_the_papers(prepared_project):
     splits = json.loads((prepared_project / "data/prepared/splits.json").read_text())
     photographs = {key.split("~")[0] for key in splits["train"]}
     assert f": {len(photographs)} training photographs (" in here["training data"]
+
+
+def test_synthetic_training_images_are_not_counted_as_photographs(small_project):
+    from artifact_removal.stages.paper_scale import scale_differences
+
+    path = small_project / "data/prepared/splits.json"
+    splits = json.loads(path.read_text())
+    photographs = {key.split("~")[0] for key in splits["train"]}
+    splits["train"] += ["dead_leaves_000", "dead_leaves_000~1", "dead_leaves_001"]
+    path.write_text(json.dumps(splits))
+    table = scale_differences(load_params(small_project / "params.yaml"), small_project)
+    said = table.loc["training data", "here"]
+    assert f": {len(photographs)} training photographs (" in said
+    assert "2 synthetic dead-leaves images" in said

@@ -17,7 +17,7 @@ from artifact_removal.stages.train_reports import write_reports
 from artifact_removal.training import gan
 from artifact_removal.training.engine import TrainingError, train
 
-from .conftest import free_port, run_of, same_weights
+from .conftest import free_port, run_of, same_weights, weights_of
 
 CPU = torch.device("cpu")
 
@@ -71,8 +71,9 @@ def test_the_gan_needs_its_starting_generator(small_project):
         train(run_of(small_project, "gan", 10), CPU, progress=False)
 
 
-def test_interrupted_run_resumes_to_the_same_weights(project, monkeypatch):
-    whole = train(run_of(project, "gan", 10, "whole"), CPU, progress=False)
+@pytest.mark.parametrize("ema", [0.0, 0.6])  # the trained weights, or their average
+def test_interrupted_run_resumes_to_the_same_weights(project, monkeypatch, ema):
+    whole = train(run_of(project, "gan", 10, "whole", ema=ema), CPU, progress=False)
     real_step = gan.Recipe.train_step
 
     def interrupt(self, step):
@@ -82,12 +83,35 @@ def test_interrupted_run_resumes_to_the_same_weights(project, monkeypatch):
 
     monkeypatch.setattr(gan.Recipe, "train_step", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        train(run_of(project, "gan", 10, "cut"), CPU, progress=False)
+        train(run_of(project, "gan", 10, "cut", ema=ema), CPU, progress=False)
     monkeypatch.setattr(gan.Recipe, "train_step", real_step)
-    resumed = train(run_of(project, "gan", 10, "cut"), CPU, progress=False)
+    resumed = train(run_of(project, "gan", 10, "cut", ema=ema), CPU, progress=False)
     assert resumed.resumed_from == 5
     assert same_weights(resumed.release, whole.release)
     assert [e["step"] for e in resumed.history] == [e["step"] for e in whole.history]
+
+
+def test_the_weight_average_is_what_is_scored_and_released(project, monkeypatch):
+    decay, trained = 0.6, []
+    real_step = gan.Recipe.train_step
+
+    def recording(self, step):
+        out = real_step(self, step)
+        trained.append({k: v.clone() for k, v in self.g.state_dict().items()})
+        return out
+
+    monkeypatch.setattr(gan.Recipe, "train_step", recording)
+    result = train(run_of(project, "gan", 10, "ema", ema=decay), CPU, progress=False)
+    average = weights_of(project / "models/ssim/q10.pt")
+    for step in trained:  # ema <- decay * ema + (1 - decay) * weights, after every step
+        average = {k: decay * v + (1 - decay) * step[k] for k, v in average.items()}
+    released = weights_of(result.release)
+    assert load_checkpoint(result.release)["best_step"] == len(trained)
+    assert all(torch.allclose(released[k], average[k], atol=1e-6) for k in average)
+    assert not torch.allclose(released["tail.weight"], trained[-1]["tail.weight"])
+    monkeypatch.setattr(gan.Recipe, "train_step", real_step)
+    plain = train(run_of(project, "gan", 10, "plain"), CPU, progress=False)
+    assert not same_weights(result.release, plain.release)
 
 
 def test_a_retrained_start_or_another_backbone_starts_afresh(project):

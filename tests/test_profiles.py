@@ -107,5 +107,11 @@ def test_the_recipe_curve_trains_beside_the_pipeline_and_scores(small_project, m
     assert (folder / "models/q10.pt").is_file() and (folder / "checkpoint.pt").is_file()
     assert not (small_project / "models/ssim/q10.pt").exists()
     assert (small_project / "params.yaml").read_text() == params
+    assert ", NIQE " in row
+    tagged = ["--quality", "10", "--set", "test", "--tag", "avx2 cap", *changes]
+    assert main(tagged) == 0  # the same recipe under another name: a run of its own
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    assert row.startswith(f"| ssim q10 {' '.join(changes)} [avx2 cap] | ")
+    assert (folder.parent / f"{folder.name}_avx2_cap" / "models/q10.pt").is_file()
     assert main(["--quality", "10", "train_ssim.stepz=2"]) == 2
     assert "params.yaml has no key train_ssim.stepz" in capsys.readouterr().err

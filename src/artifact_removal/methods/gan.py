@@ -101,3 +101,4 @@ class TrainGanParams:
     select_by: Literal["niqe", "psnr_y", "ssim_y"]
     collapse_steps: Annotated[int, Field(ge=10)]
     models_dir: str
+    ema: Annotated[float, Field(ge=0, lt=1)] = 0.0  # 0: score and release the trained weights

@@ -20,6 +20,7 @@ from ..config import Params, resolve_path
 from ..pretrained import weights_for
 
 WHY_BUDGET = "minutes per QF on 2 CPU cores; `profiles/paper.yaml` is the papers' size, for a GPU"
+SYNTHETIC = "dead_leaves_"  # keys of data.dead_leaves' images (data/prepare.py)
 LPIPS_BACKBONES = {"alex": "alexnet", "vgg": "vgg16"}  # lpips_backbone -> torchvision's network
 
 
@@ -31,12 +32,13 @@ def _corpus(params: Params, root: Path) -> tuple[str, str]:
     held = json.loads(record.read_text()).get("holds", "") if record.is_file() else ""
     splits = prepared / "splits.json"
     train = json.loads(splits.read_text()).get("train", []) if splits.is_file() else []
-    photographs = {key.split("~")[0] for key in train}  # colour variants are `<key>~<order>`
-    extra = (
-        f" ({len(train) - len(photographs)} colour variants)"
-        if len(train) > len(photographs)
-        else ""
-    )
+    originals = {key.split("~")[0] for key in train}  # colour variants are `<key>~<order>`
+    synthetic = {key for key in originals if key.startswith(SYNTHETIC)}
+    photographs = originals - synthetic
+    said = [f"{len(train) - len(originals)} colour variants"] if len(train) > len(originals) else []
+    if synthetic:
+        said.append(f"{len(synthetic)} synthetic dead-leaves images")
+    extra = f" ({', '.join(said)})" if said else ""
     name = {"bsds500": "BSDS500", "embedded": "the embedded corpus"}.get(held, held or "the corpus")
     return held, f"{name}: {len(photographs)} training photographs{extra}"
 

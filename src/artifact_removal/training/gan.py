@@ -4,7 +4,11 @@ Each step first trains the discriminator on originals against the generator's cu
 restorations (both conditioned on the compressed patch), then the generator on
 l = l_P + lambda * l_adv: the perceptual loss plus the adversarial loss -log D(G(I_C) | I_C).
 Every `val_every` steps the held-out images are restored and scored; the release file is the
-generator of the best held-out score (`select_by`), not of the last step. A score that cannot
+generator of the best held-out score (`select_by`), not of the last step. With `ema` > 0 the
+scored and released generator is the exponential moving average of the trained one's weights
+(decay `ema` per step): adversarial training swings from step to step, and near-equal held-out
+scores at different steps would otherwise pick a different step on another processor (its
+sums in another order), so the average is what the scores and the release see. A score that cannot
 be computed (NIQE of images smaller than its blocks) stops the run, rather than releasing a
 step chosen by nothing. A discriminator whose accuracy stays at 0 or 1 for `collapse_steps`
 steps has collapsed, and the run stops saying so.
@@ -15,6 +19,7 @@ identity, and DVC, see which), or the named fallback.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 
@@ -105,6 +110,7 @@ class Recipe(BaseRecipe):
             "d": torch.optim.Adam(self.d.parameters(), lr=s.lr_d, betas=(0.9, 0.99)),
         }
         self.g_model, self.d_model = ddp.wrap(self.g), ddp.wrap(self.d)
+        self.ema = copy.deepcopy(self.g).requires_grad_(False).eval() if s.ema else None
         self.backbone = read_manifest(run.root)["vgg19"]
         vgg = weights_for("vgg19", run.root)
         if note := unrecorded("vgg19", run.root):
@@ -157,9 +163,27 @@ class Recipe(BaseRecipe):
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
+        if self.ema is not None:
+            self._average()
         losses = {"d_loss": d_loss, "g_loss": g_loss, "l_p": l_p, "l_adv": l_adv}
         terms = {k: v.detach().float() for k, v in losses.items()}
         return terms | {"d_accuracy": torch.tensor(accuracy(real.detach(), fake.detach()))}
+
+    @torch.no_grad()
+    def _average(self) -> None:
+        """ema <- decay * ema + (1 - decay) * g, for every weight and float buffer."""
+        decay = self.run.settings.ema
+        trained = self.g.state_dict()
+        for name, value in self.ema.state_dict().items():
+            if value.is_floating_point():
+                value.lerp_(trained[name], 1 - decay)
+            else:
+                value.copy_(trained[name])
+
+    @property
+    def scored(self) -> torch.nn.Module:
+        """The generator the held-out images and the release see: the average when kept."""
+        return self.ema if self.ema is not None else self.g
 
     def check(self, entry: dict) -> str | None:
         """Stop when the discriminator's accuracy has been stuck at 0 or 1 for too long."""
@@ -181,9 +205,11 @@ class Recipe(BaseRecipe):
         """Score the held-out images and keep a sample; keep the generator if it is the best so
         far (the starting generator, step 0, is scored but never released)."""
         held_out = self.held_out
-        self.g.eval()
-        preds = [restore_array(self.g, lq, self.device) for _, lq in held_out.pairs]
-        self.g.train()
+        net = self.scored
+        net.eval()
+        preds = [restore_array(net, lq, self.device) for _, lq in held_out.pairs]
+        if net is self.g:
+            self.g.train()
         found = scores([gt for gt, _ in held_out.pairs], preds, "pred") | held_out.jpeg
         self.samples[step] = torch.from_numpy(held_out.crop(preds[held_out.index]))
         select_by = self.run.settings.select_by
@@ -197,7 +223,7 @@ class Recipe(BaseRecipe):
             )
         score = SELECT_BY[select_by] * value
         if step > 0 and (self.best_score is None or score > self.best_score):
-            self.best_score, self.best_step, self.best = score, step, weights(self.g)
+            self.best_score, self.best_step, self.best = score, step, weights(net)
         return found
 
     def state(self) -> dict:
@@ -208,6 +234,7 @@ class Recipe(BaseRecipe):
             "best_step": self.best_step,
             "stuck_since": self.stuck_since,
             "logged": self.logged,
+            "ema": weights(self.ema) if self.ema is not None else None,
         }
 
     def load_state(self, state: dict) -> None:
@@ -221,9 +248,17 @@ class Recipe(BaseRecipe):
             state["stuck_since"],
             state["logged"],
         )
+        if self.ema is not None:
+            if state.get("ema") is None:
+                raise TrainingError(
+                    f"{self.run.label}: the checkpoint holds no weight average, but "
+                    f"{METHODS[self.run.name].section}.ema is {self.run.settings.ema}: it was "
+                    "written with ema 0; delete it to start again"
+                )
+            self.ema.load_state_dict(state["ema"])
 
     def release(self) -> dict:
-        release = generator_release(self.g) | {"loss": self.perceptual.name}
+        release = generator_release(self.scored) | {"loss": self.perceptual.name}
         return release | {"model": self.best or release["model"], "best_step": self.best_step}
 
     def summary(self, history: list[dict]) -> dict:
