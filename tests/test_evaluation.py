@@ -315,6 +315,10 @@ def test_the_report_says_what_differs_from_the_papers(prepared_project):
     splits = json.loads((prepared_project / "data/prepared/splits.json").read_text())
     photographs = {key.split("~")[0] for key in splits["train"]}
     assert f": {len(photographs)} training photographs (" in here["training data"]
+    gan = params.train_gan
+    released = here["GAN: what is released"]
+    assert released.startswith(f"the moving average of the weights (decay {gan.ema:g})")
+    assert f"best of {gan.steps // gan.val_every} validations by held-out niqe" in released
 
 
 def test_synthetic_training_images_are_not_counted_as_photographs(small_project):

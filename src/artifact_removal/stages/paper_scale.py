@@ -21,6 +21,10 @@ from ..pretrained import weights_for
 
 WHY_BUDGET = "minutes per QF on 2 CPU cores; `profiles/paper.yaml` is the papers' size, for a GPU"
 SYNTHETIC = "dead_leaves_"  # keys of data.dead_leaves' images (data/prepare.py)
+WHY_AVERAGE = (
+    "at this scale the held-out scores swing from step to step, and without the average another "
+    "processor released another step, 0.26 dB apart (benchmarks/RESULTS.md)"
+)
 LPIPS_BACKBONES = {"alex": "alexnet", "vgg": "vgg16"}  # lpips_backbone -> torchvision's network
 
 
@@ -96,6 +100,14 @@ def scale_differences(params: Params, root: str | Path) -> pd.DataFrame:
             f"{_steps(gan)}",
             "ImageNet VGG-19, a deep layer; 64 filters",
             no_imagenet if vgg != "ImageNet" else WHY_BUDGET,
+        ),
+        (
+            "GAN: what is released",
+            (f"the moving average of the weights (decay {gan.ema:g})" if gan.ema else "the weights")
+            + f", at the best of {gan.steps // gan.val_every} validations by held-out "
+            + gan.select_by,
+            "the trained generator",
+            WHY_AVERAGE if gan.ema else "",
         ),
         (
             "NoGAN: encoder and LPIPS, schedule",
