@@ -307,3 +307,14 @@ def test_missing_extra_set_is_named(project, photo, gray_photo):
         prepare_extra_set(params, "live1", project)
     with pytest.raises(DataError, match="has no set 'live2'"):
         prepare_extra_set(params, "live2", project)
+
+
+def test_a_spread_takes_the_first_and_the_last_and_never_repeats():
+    from artifact_removal.data.prepared import spread
+
+    names = [f"img{i:02d}" for i in range(68)]
+    taken = spread(names, 17)
+    assert len(taken) == len(set(taken)) == 17 and taken[0] == "img00" and taken[-1] == "img67"
+    assert taken == sorted(taken)
+    assert spread(names, 0) == names and spread(names, 99) == names
+    assert spread(names, 1) == ["img00"]

@@ -250,6 +250,8 @@ def test_the_strength_curve_runs_between_the_two_methods(prepared, models, tmp_p
     dialled = curve.loc["gan"]
     assert list(dialled.index) == list(STRENGTHS) and set(dialled["start"]) == {"ssim"}
     assert set(curve["images"]) == {2}
+    one = strength_curve(gallery, "test", 10, progress=False, images=1)
+    assert set(one["images"]) == {1}  # evaluate.sampled_images: a spread of the set's images
     for strength, method in ((0.0, "ssim"), (1.0, "gan")):  # the ends are the two methods
         expected = np.mean([psnr(gallery.image("test", k, 0, "original"),
                                  gallery.image("test", k, 10, method), "y")
@@ -333,3 +335,16 @@ def test_synthetic_training_images_are_not_counted_as_photographs(small_project)
     said = table.loc["training data", "here"]
     assert f": {len(photographs)} training photographs (" in said
     assert "2 synthetic dead-leaves images" in said
+
+
+def test_a_set_scored_at_fewer_qfs_gets_no_table_of_originals_alone():
+    rows = pd.DataFrame(
+        {"set": ["test"] * 3 + ["live1"] * 3, "key": "a", "quality": [0, 10, 60, 0, 10, 10],
+         "method": ["original", "jpeg", "jpeg", "original", "jpeg", "ssim"],
+         "psnr_y": [np.nan, 25.0, 33.0, np.nan, 26.0, 27.0], "niqe": [3.0, 6.0, 4.0, 3.5, 6.5, 5.0]}
+    )  # fmt: skip
+    summary = summarize(rows)
+    tables = summary.groupby("set")["quality"].unique().map(sorted).to_dict()
+    assert tables == {"live1": [10], "test": [10, 60]}  # live1 was not scored at QF 60
+    live1 = summary.query("set == 'live1'").set_index("method")
+    assert live1.loc["original", "niqe"] == 3.5 and live1.loc["ssim", "gain_y"] == 1.0

@@ -242,6 +242,9 @@ def test_confusion_tables_count_every_image_and_write_their_files(trained, tmp_p
     assert list(tables["val"].sum(axis=0)) == [images, 2 * images, 2 * images]
     metrics = write_confusion(tables, tmp_path / "qf", tmp_path / "f.png")
     assert metrics["val"]["images"] == 5 * images
+    # a spread of the set's images (what evaluate.sampled_images asks): fewer answers, each kept
+    sampled = qf_tables(net, {"val": folder}, 4, progress=False, images=1)["val"]
+    assert sampled.to_numpy().sum() == 5 and (sampled.to_numpy() <= tables["val"].to_numpy()).all()
     assert (tmp_path / "qf/val.csv").read_text().startswith("predicted,10,40,above 40")
     assert (tmp_path / "f.png").stat().st_size > 0
 

@@ -156,6 +156,7 @@ class TrainQFParams:
     checkpoint_every: Positive
     val_every: Positive
     predict_patches: Positive
+    report_images: Annotated[int, Field(ge=0)]  # held-out images of the report's calibration
     classes: tuple[Quality, ...] | None  # the QF predictor's classes (None: the ensemble's QFs)
     above_range: tuple[Quality, Quality] | None  # an extra class: QFs above the ensemble's
     models_dir: str
@@ -186,7 +187,8 @@ class EvaluateParams:
     figure_quality: Quality
     super_resolution: Annotated[int, Field(ge=0, le=8)]  # 0: off; else the downscaling factor
     set_qualities: tuple[Quality, ...]  # QFs the extra sets are scored at (empty: every QF)
-    out_dir: str
+    sampled_images: Annotated[int, Field(ge=0)]  # per set, for the dial's curve and the QF
+    out_dir: str  # predictor's tables (0: every image)
 
 
 @dataclass(config=STRICT)

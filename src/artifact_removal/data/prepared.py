@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..config import SPLITS, resolve_path
 from ..degradations.jpeg import Compressed, decode_jpeg
 from .images import read_png
@@ -68,6 +70,14 @@ def keys(folder: Path) -> list[str]:
     if not found:
         raise DataError(f"{folder}/gt: no prepared images; run the stage that prepares it")
     return found
+
+
+def spread(items: Sequence, count: int) -> list:
+    """`count` of `items` evenly spaced over them, the first and the last included (all of them
+    when `count` is 0 or at least their number): the images a costly measurement takes."""
+    if count == 0 or count >= len(items):
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
 
 
 def files(folder: Path, qualities: Iterable[int], gt: bool = True) -> list[Path]:

@@ -27,6 +27,7 @@ from .lossless import ClipError, read_clip
 from .lossless import LoadedClip as LoadedClip
 from .lossless import truncation as truncation
 from .lossless import write_lossless as write_lossless
+from .prepared import spread
 
 MOTIONS = ("pan", "zoom", "shake")
 MAGNIFICATION = 1.25  # the most the camera enlarges the (shrunk) still
@@ -127,13 +128,6 @@ class SourceClip:
     frames: np.ndarray
     fps: Fraction
     source: str
-
-
-def spread(items: list, count: int) -> list:
-    """`count` of `items` evenly spaced over them (all of them when count is 0 or more)."""
-    if count == 0 or count >= len(items):
-        return items
-    return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
 
 
 def default_clips(params, root: Path) -> tuple[list[SourceClip], list[str]]:

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from ..archs.qf_labels import ABOVE, nearest_class
 from ..archs.qf_net import QFNet, dct_basis
 from ..data.images import read_png
-from ..data.prepared import compressed_file, keys
+from ..data.prepared import compressed_file, keys, spread
 from ..degradations.jpeg import decode_jpeg, jpeg_compress
 from .qf_answer import (
     GENTLE_TAIL,
@@ -114,13 +114,14 @@ def set_probabilities(
     progress: bool = True,
     qualities: Sequence[int | None] | None = None,
     crops: bool = False,
+    images: int = 0,
 ) -> tuple[np.ndarray, list, list]:
-    """(probabilities (n, labels), target labels, QFs) of every image of a prepared set at
-    every QF of `qualities` (default: `test_qualities` without the QFs between classes), and
-    with `crops` of each image's four quarters as well. The predictor sees decoded pixels only
-    (the files' tables would give the answer away); QFs the set has no files for are
-    compressed here (JPEG)."""
-    names = keys(folder)
+    """(probabilities (n, labels), target labels, QFs) of every image of a prepared set (or
+    of `images` of them, spread over their names) at every QF of `qualities` (default:
+    `test_qualities` without the QFs between classes), and with `crops` of each image's four
+    quarters as well. The predictor sees decoded pixels only (the files' tables would give the
+    answer away); QFs the set has no files for are compressed here (JPEG)."""
+    names = spread(keys(folder), images)
     qualities = test_qualities(net, False) if qualities is None else qualities
     jobs = [(q, k) for q in qualities for k in names]
     rows, targets, tried = [], [], []
@@ -179,12 +180,13 @@ def predict_set(
     device: torch.device | str = "cpu",
     progress: bool = True,
     between: bool = False,
+    images: int = 0,
 ) -> tuple[list, list]:
-    """(predicted, target) labels of every image of a prepared set at every QF of
-    `test_qualities` (see `set_probabilities`); an image between two classes should get the
-    nearer one."""
+    """(predicted, target) labels of every image of a prepared set (or of `images` of them)
+    at every QF of `test_qualities` (see `set_probabilities`); an image between two classes
+    should get the nearer one."""
     probabilities, targets, _ = set_probabilities(
-        net, folder, count, device, progress, test_qualities(net, between)
+        net, folder, count, device, progress, test_qualities(net, between), images=images
     )
     labels = net.labels
     predicted = [gentle_answer(dict(zip(labels, row, strict=True))) for row in probabilities]

@@ -38,7 +38,7 @@ def still_photographs(params, root: Path) -> list[tuple[str, Path]]:
     """(split, path) of the corpus' photographs (no colour variants, no synthetic images), at
     most `video.clips.photographs` of each split, as the video stage films them."""
     from ..config import SPLITS
-    from ..data.video import spread
+    from ..data.prepared import spread
 
     sets = resolve_path(params.data.prepared_dir, root) / "sets"
     return [

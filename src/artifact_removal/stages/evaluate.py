@@ -135,12 +135,14 @@ def evaluate(
 
 
 def summarize(per_image: pd.DataFrame) -> pd.DataFrame:
-    """Means over images per set, QF and method; the originals repeated under every QF."""
+    """Means over images per set, QF and method; the originals repeated under every QF that
+    their set is scored at (an extra set scored at fewer QFs gets no table of originals
+    alone)."""
     original = per_image[per_image["method"] == ORIGINAL]
     scored = per_image[per_image["method"] != ORIGINAL]
     parts = [scored]
-    for quality in sorted(scored["quality"].unique()):
-        parts.append(original.assign(quality=quality))
+    for (set_name, quality), _ in scored.groupby(["set", "quality"]):
+        parts.append(original[original["set"] == set_name].assign(quality=quality))
     table = pd.concat(parts).drop(columns="key").groupby(["set", "quality", "method"], sort=False)
     summary = table.mean().reset_index()
     methods = list(scored["method"].unique())  # super-resolution rows (`_srN`) last
@@ -363,7 +365,8 @@ def evaluate_predictor(
     path = resolve_path(params.train_qf.models_dir, root) / "predictor.pt"
     net = load_predictor(path, device)
     count = params.train_qf.predict_patches
-    tables = qf_tables(net, evaluation_folders(params, root), count, device, progress)
+    folders, images = evaluation_folders(params, root), params.evaluate.sampled_images
+    tables = qf_tables(net, folders, count, device, progress, images)
     out_dir = resolve_path(params.evaluate.out_dir, root)
     shutil.rmtree(out_dir / "qf", ignore_errors=True)
     metrics = write_confusion(tables, out_dir / "qf", out_dir / "figures" / "qf_confusion.png")

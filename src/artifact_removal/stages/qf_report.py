@@ -30,12 +30,20 @@ CPU = torch.device("cpu")
 
 
 def qf_tables(
-    net, folders: dict[str, Path], count: int, device=CPU, progress: bool = True
+    net,
+    folders: dict[str, Path],
+    count: int,
+    device=CPU,
+    progress: bool = True,
+    images: int = 0,
 ) -> dict[str, pd.DataFrame]:
-    """The QF predictor's confusion matrix on every image of each prepared set, at every
-    class's QF and between them (an image between two classes should get the nearer)."""
+    """The QF predictor's confusion matrix on every image of each prepared set (or on `images`
+    of each, spread over their names), at every class's QF and between them (an image between
+    two classes should get the nearer)."""
     return {
-        name: confusion_matrix(*predict_set(net, folder, count, device, progress, True), net.labels)
+        name: confusion_matrix(
+            *predict_set(net, folder, count, device, progress, True, images), net.labels
+        )
         for name, folder in folders.items()
     }
 
@@ -64,15 +72,22 @@ def write_confusion(tables: dict[str, pd.DataFrame], out_dir: Path, figure: Path
 
 
 def write_reliability(
-    net, folders: dict[str, Path], count: int, out_dir: Path, figure: Path, device=CPU
+    net,
+    folders: dict[str, Path],
+    count: int,
+    out_dir: Path,
+    figure: Path,
+    device=CPU,
+    images: int = 0,
 ) -> dict:
-    """The reliability of the predictor's confidence on each set (its images and their
-    quarters at every other QF, `inference.qf.calibration_qualities`): `reliability_<set>.csv`
-    in `out_dir`, one figure, and each set's expected calibration error."""
+    """The reliability of the predictor's confidence on each set (its images, or `images` of
+    them spread over their names, and their quarters at every other QF,
+    `inference.qf.calibration_qualities`): `reliability_<set>.csv` in `out_dir`, one figure,
+    and each set's expected calibration error."""
     tables, scores = {}, {}
     for name, folder in folders.items():
         probabilities, targets, _ = set_probabilities(
-            net, folder, count, device, False, calibration_qualities(net), crops=True
+            net, folder, count, device, False, calibration_qualities(net), True, images
         )
         confidence, right = judged(net, probabilities, targets)
         tables[name] = table = reliability(confidence, right)

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from ..config import Params, resolve_path
-from ..data.prepared import scored_sets
+from ..data.prepared import scored_sets, spread
 from ..fileio import write_text
 from ..inference.gallery import JPEG, ORIGINAL, Gallery
 from ..metrics.full_reference import psnr
@@ -33,12 +33,14 @@ def strength_curve(
     crop_border: int = 0,
     strengths: tuple[float, ...] = STRENGTHS,
     progress: bool = True,
+    images: int = 0,
 ) -> pd.DataFrame:
     """Mean PSNR (Y and RGB) and NIQE over a set's images at JPEG `quality`, for each dialled
-    method at each strength, and for JPEG and the originals (strength NaN); `images` is how
-    many images the means are over."""
+    method at each strength, and for JPEG and the originals (strength NaN), over every image of
+    the set or over `images` of them spread over their names; the column `images` says how
+    many."""
     rows = []
-    keys = gallery.keys(set_name)
+    keys = spread(gallery.keys(set_name), images)
     pairs = dialled(gallery, quality)
     jobs = [(m, s, s0, k) for m, s0 in pairs for s in strengths for k in keys]
     dial = Dial(gallery)
@@ -127,7 +129,12 @@ def write_strength_curves(
     found = {}
     for set_name in scored_sets(params, Path(root)):
         curve = strength_curve(
-            gallery, set_name, quality, params.evaluate.crop_border, progress=progress
+            gallery,
+            set_name,
+            quality,
+            params.evaluate.crop_border,
+            progress=progress,
+            images=params.evaluate.sampled_images,
         )
         (out_dir / "tables").mkdir(parents=True, exist_ok=True)
         write_text(out_dir / "tables" / f"{set_name}_strength.csv", curve.to_csv(index=False))

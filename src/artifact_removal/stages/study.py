@@ -56,7 +56,6 @@ from .study_build import (
     page_html,
     picture_array,
     session_html,
-    study_images,
     study_of,
     write_study,
 )
@@ -100,7 +99,6 @@ __all__ = [
     "rater_file",
     "rater_hash",
     "session_html",
-    "study_images",
     "study_of",
     "trial_index",
     "trial_sequence",

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from ..config import Params, StudyParams, resolve_path
 from ..data.images import busiest_crop, read_png
-from ..data.prepared import evaluation_folders
+from ..data.prepared import evaluation_folders, spread
 from ..fileio import write_json, write_text
 from ..inference.gallery import JPEG, ORIGINAL, Gallery
 from ..methods import models_dir, qualities_of
@@ -121,13 +121,6 @@ class Study:
 # --- building the study ------------------------------------------------------------------------
 
 
-def study_images(keys: list[str], count: int) -> list[str]:
-    """`count` images spread evenly over the sorted keys (all when there are fewer)."""
-    if count >= len(keys):
-        return list(keys)
-    return [keys[int(i)] for i in np.linspace(0, len(keys) - 1, count).round()]
-
-
 def build_study(params: Params, root: str | Path, device: torch.device) -> Study:
     """The study of `params.study` over the corpus' held-out images and the trained methods."""
     settings = params.study
@@ -149,7 +142,7 @@ def study_of(
     (the reference, and a hidden test image), JPEG and every method at every QF."""
     trials, pictures = [], {}
     for image in tqdm(
-        study_images(gallery.keys(set_name), settings.images),
+        spread(gallery.keys(set_name), settings.images),
         desc="study",
         unit="image",
         disable=not progress,

@@ -169,6 +169,7 @@ def qf_reports(result: TrainResult, figures_dir: Path) -> dict:
         run.settings.predict_patches,
         out,
         figures_dir / "train_qf_reliability.png",
+        images=run.settings.report_images,
     )
     return {"tables": tables, "metrics": metrics, "reliability": reliability}
 

@@ -54,7 +54,12 @@ LOG_EVERY = 10
 PREDICTOR = "qf"  # the QF predictor's name as a trainer (section train_qf)
 CRF_PREDICTOR = "crf"  # the CRF predictor of H.264 frames (train_qf's settings; stage video)
 PREDICTORS = (PREDICTOR, CRF_PREDICTOR)
-BOOKKEEPING = ("checkpoint_every", "models_dir", "predict_patches")  # no effect on the weights
+BOOKKEEPING = (  # no effect on the weights
+    "checkpoint_every",
+    "models_dir",
+    "predict_patches",
+    "report_images",
+)
 
 
 class TrainingError(RuntimeError):

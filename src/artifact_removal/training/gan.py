@@ -248,14 +248,8 @@ class Recipe(BaseRecipe):
             state["stuck_since"],
             state["logged"],
         )
-        if self.ema is not None:
-            if state.get("ema") is None:
-                raise TrainingError(
-                    f"{self.run.label}: the checkpoint holds no weight average, but "
-                    f"{METHODS[self.run.name].section}.ema is {self.run.settings.ema}: it was "
-                    "written with ema 0; delete it to start again"
-                )
-            self.ema.load_state_dict(state["ema"])
+        if self.ema is not None:  # the run's identity holds `ema`: a checkpoint that resumes
+            self.ema.load_state_dict(state["ema"])  # has the average when the run keeps one
 
     def release(self) -> dict:
         release = generator_release(self.scored) | {"loss": self.perceptual.name}
