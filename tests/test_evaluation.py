@@ -113,6 +113,7 @@ def test_table_names_lpips_when_unavailable(prepared, models):
     result = evaluate(gallery, ("test",), (10,), lpips=Lpips(reason="put it there"))
     text = table_markdown(result, summarize(result.per_image), "test", 10)
     assert "LPIPS unavailable: put it there" in text
+    assert text.startswith("## test (") and ", JPEG QF 10 (2 images)" in text  # what it is
 
 
 def test_missing_generator_or_images_are_clear_errors(prepared, tmp_path):
@@ -348,3 +349,15 @@ def test_a_set_scored_at_fewer_qfs_gets_no_table_of_originals_alone():
     assert tables == {"live1": [10], "test": [10, 60]}  # live1 was not scored at QF 60
     live1 = summary.query("set == 'live1'").set_index("method")
     assert live1.loc["original", "niqe"] == 3.5 and live1.loc["ssim", "gain_y"] == 1.0
+
+
+def test_the_held_out_split_says_what_it_is(tmp_path):
+    from artifact_removal.data.prepared import set_title
+
+    folder = tmp_path / "prepared" / "sets" / "test"
+    folder.mkdir(parents=True)
+    assert set_title("test", folder) == "test (the corpus' held-out split)"  # no record yet
+    for holds, said in (("bsds500", "CBSD68"), ("embedded", "the embedded corpus")):
+        (tmp_path / "prepared" / "corpus.json").write_text(json.dumps({"holds": holds}))
+        assert set_title("test", folder).startswith(f"test ({said}")
+    assert set_title("live1_gray", tmp_path / "sets" / "live1_gray") == "live1_gray"

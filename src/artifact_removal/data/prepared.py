@@ -123,6 +123,23 @@ def missing_test_sets(folders: dict[str, Path]) -> dict[str, list[str]]:
     }
 
 
+HELD_OUT = {  # what the corpus' test split is, by what `corpus.json` says data/raw holds
+    "bsds500": "CBSD68, BSDS500's held-out photographs",
+    "embedded": "the embedded corpus' held-out split",
+}
+
+
+def set_title(name: str, folder: Path) -> str:
+    """A set's name as the tables head it: the corpus' `test` split says what it is (CBSD68
+    when the corpus is BSDS500), an extra set keeps its name."""
+    if name not in SPLITS:
+        return name
+    record = Path(folder).parent.parent / "corpus.json"  # <prepared_dir>/sets/<split>
+    held = json.loads(record.read_text()).get("holds") if record.is_file() else None
+    what = HELD_OUT.get(held, "the corpus' held-out split")
+    return f"{name} ({what})"
+
+
 def corpus_note(prepared_dir: Path, missing_sets: dict[str, list[str]] | None = None) -> str | None:
     """The warning every report carries when the corpus fell back to the embedded one (the
     prepare stage's `corpus.json`) or a test set is missing; None when neither."""

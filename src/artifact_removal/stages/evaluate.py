@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import SPLITS, Params, resolve_path
-from ..data.prepared import evaluation_folders, quality_dir, scored_sets
+from ..data.prepared import evaluation_folders, quality_dir, scored_sets, set_title
 from ..fileio import write_csv, write_json, write_text
 from ..inference.gallery import JPEG, ORIGINAL, Gallery, gallery_of
 from ..inference.releases import load_predictor
@@ -88,6 +88,7 @@ class Evaluation:
     seconds: float
     crop_border: int
     losses: dict[str, str] = field(default_factory=dict)  # method -> its perceptual loss
+    titles: dict[str, str] = field(default_factory=dict)  # set -> its name in the tables
 
 
 def loss_note(losses: dict[str, str]) -> str:
@@ -129,8 +130,9 @@ def evaluate(
                 values = score(gt, image, crop_border, lpips)
                 rows.append(base | {"quality": quality, "method": method} | values)
     note = "" if lpips is not None and lpips.available else (lpips.reason if lpips else "not asked")
+    titles = {s: set_title(s, gallery.sets[s]) for s in sets}
     return Evaluation(
-        pd.DataFrame(rows), note, time.perf_counter() - start, crop_border, gallery.losses
+        pd.DataFrame(rows), note, time.perf_counter() - start, crop_border, gallery.losses, titles
     )
 
 
@@ -208,7 +210,7 @@ def table_markdown(
     table = quality_table(summary, set_name, quality)
     count = evaluation.per_image.query("set == @set_name and method == @ORIGINAL").shape[0]
     lines = [
-        f"## {set_name}, JPEG QF {quality} ({count} images)\n",
+        f"## {evaluation.titles.get(set_name, set_name)}, JPEG QF {quality} ({count} images)\n",
         _markdown(with_intervals(table)),
         "",
         f"{CONVENTIONS} Border crop: {evaluation.crop_border} px. gain_rgb, gain_y: PSNR on "
