@@ -7,6 +7,7 @@ cut to two and the steps to two.
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 
@@ -115,3 +116,7 @@ def test_the_recipe_curve_trains_beside_the_pipeline_and_scores(small_project, m
     assert (folder.parent / f"{folder.name}_avx2_cap" / "models/q10.pt").is_file()
     assert main(["--quality", "10", "train_ssim.stepz=2"]) == 2
     assert "params.yaml has no key train_ssim.stepz" in capsys.readouterr().err
+    log = pd.read_csv(small_project / "benchmarks/recipe_curve.csv")  # each point kept, in the
+    assert list(log["recipe"]) == [" ".join(changes), f"{' '.join(changes)} [avx2 cap]"]  # project
+    assert log["minutes"].ge(0).all() and log["live1_color_rgb"].isna().all()  # not scored here
+    assert main(["--plot"]) == 0 and (small_project / "benchmarks/recipe_curve.png").is_file()
