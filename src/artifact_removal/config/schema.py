@@ -90,7 +90,8 @@ class ClipParams:
     """The default clean clips: a virtual camera over the corpus' photographs."""
 
     size: tuple[Annotated[int, Field(ge=64)], Annotated[int, Field(ge=64)]]  # height, width
-    frames: Annotated[int, Field(ge=2, le=1000)]
+    frames: Annotated[int, Field(ge=2, le=1000)]  # of each validation and test clip
+    train_frames: Annotated[int, Field(ge=2, le=1000)]  # of each training clip
     motions: Annotated[tuple[Literal["pan", "zoom", "shake"], ...], Field(min_length=1)]
     fps: Annotated[int, Field(ge=1, le=240)]
     colour_variants: bool  # training clips also over the corpus' colour variants (R, G, B
@@ -176,6 +177,9 @@ class CrfReadingParams:
     """A video's CRF read from its H.264 QPs (stage crf_reading, inference/crf_reading.py)."""
 
     out: str  # the fitted line from QP to CRF (JSON)
+    photographs: tuple[
+        Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]
+    ]  # at most this many photographs of train, val and test each (0: all), spread over them
 
 
 @dataclass(config=STRICT)

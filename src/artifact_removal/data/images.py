@@ -192,9 +192,15 @@ def colourfulness(image: np.ndarray) -> float:
     )
 
 
-def write_png(pixels: np.ndarray, path: str | Path) -> None:
-    """Write (H, W, 3) or (H, W) uint8 pixels as a PNG, creating the folder."""
-    write_atomic(path, lambda f: Image.fromarray(pixels).save(f, format="PNG"))
+WORKING_LEVEL = 1  # zlib level of the prepared data's PNGs: 4 times faster to write than
+# Pillow's 6 and 3% larger (144x256 frames, Intel Xeon); stored test sets keep the default
+
+
+def write_png(pixels: np.ndarray, path: str | Path, level: int = 6) -> None:
+    """Write (H, W, 3) or (H, W) uint8 pixels as a PNG at zlib `level`, creating the folder."""
+    write_atomic(
+        path, lambda f: Image.fromarray(pixels).save(f, format="PNG", compress_level=level)
+    )
 
 
 def read_png(path: str | Path) -> np.ndarray:

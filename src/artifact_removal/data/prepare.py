@@ -37,7 +37,7 @@ from ..config import SPLITS, resolve_path, section_to_dict
 from ..degradations.jpeg import jpeg_compress
 from ..metrics.full_reference import psnr, ssim
 from .corpus import MISSING, corpus_record
-from .images import ImageReadError, read_image, write_png
+from .images import WORKING_LEVEL, ImageReadError, read_image, write_png
 from .inputs import Candidate, InputRecord, scan_folder, split_candidates
 from .prepared import DataError, quality_dir
 
@@ -132,7 +132,7 @@ def _write_image(
     ]
     rows = []
     for name, image in copies:
-        write_png(image, set_dir / "gt" / f"{name}.png")
+        write_png(image, set_dir / "gt" / f"{name}.png", WORKING_LEVEL)
         rows += _compress_all(image, set_name, name, set_dir, qualities, subsampling, measure)
     return rows
 

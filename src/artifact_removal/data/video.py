@@ -144,6 +144,7 @@ def default_clips(params, root: Path) -> tuple[list[SourceClip], list[str]]:
     turn = 0
     for split_index, split in enumerate(SPLITS):
         variants = split == "train" and spec.colour_variants
+        length = spec.train_frames if split == "train" else spec.frames
         stills = spread(
             sorted(
                 p
@@ -156,7 +157,7 @@ def default_clips(params, root: Path) -> tuple[list[SourceClip], list[str]]:
             motion = spec.motions[turn % len(spec.motions)]
             seed = params.seed * 1000 + split_index * 100 + k
             try:
-                frames = camera_motion(read_png(still), tuple(spec.size), spec.frames, motion, seed)
+                frames = camera_motion(read_png(still), tuple(spec.size), length, motion, seed)
             except ClipError as err:
                 notes.append(f"{split}/{still.stem}: left out: {err}")
                 continue
@@ -195,7 +196,7 @@ def prepare_video(params, root: str | Path, progress: bool = True):
     from ..degradations.h264 import H264, h264_compress
     from ..fileio import write_atomic, write_csv
     from ..metrics.full_reference import psnr, ssim
-    from .images import write_png
+    from .images import WORKING_LEVEL, write_png
     from .prepare import patch_index
     from .prepared import quality_dir
 
@@ -218,7 +219,7 @@ def prepare_video(params, root: str | Path, progress: bool = True):
     for number, clip in enumerate(tqdm(clips, desc="clips", unit="clip", disable=not progress)):
         folder = out / "sets" / clip.split
         for t, frame in enumerate(clip.frames):
-            write_png(frame, folder / "gt" / f"{clip.name}_{t:04d}.png")
+            write_png(frame, folder / "gt" / f"{clip.name}_{t:04d}.png", WORKING_LEVEL)
         for crf in h264.crfs:
             settings = (
                 H264(crf, h264.preset, h264.gop, h264.bframes)
@@ -229,7 +230,8 @@ def prepare_video(params, root: str | Path, progress: bool = True):
             write_atomic(folder / quality_dir(crf) / f"{clip.name}.mp4", compressed.data)
             decoded = zip(clip.frames, compressed.frames, compressed.picture_types, strict=True)
             for t, (gt, lq, kind) in enumerate(decoded):
-                write_png(lq, folder / quality_dir(crf) / f"{clip.name}_{t:04d}.png")
+                name = f"{clip.name}_{t:04d}.png"
+                write_png(lq, folder / quality_dir(crf) / name, WORKING_LEVEL)
                 frame_rows.append(
                     {
                         "split": clip.split,
@@ -313,7 +315,7 @@ def predictor_data(params, clips: list[SourceClip], out: Path, progress: bool = 
     from ..archs.qf_labels import class_cells
     from ..degradations.h264 import h264_compress
     from ..fileio import write_csv
-    from .images import write_png
+    from .images import WORKING_LEVEL, write_png
     from .prepare import patch_index
     from .prepared import quality_dir
 
@@ -329,7 +331,7 @@ def predictor_data(params, clips: list[SourceClip], out: Path, progress: bool = 
         )
         folder = out / "sets" / clip.split
         for t in picks:
-            write_png(clip.frames[t], folder / "gt" / f"{clip.name}_{t:04d}.png")
+            write_png(clip.frames[t], folder / "gt" / f"{clip.name}_{t:04d}.png", WORKING_LEVEL)
             height, width = clip.frames.shape[1:3]
             keys.append(
                 {
@@ -345,7 +347,8 @@ def predictor_data(params, clips: list[SourceClip], out: Path, progress: bool = 
             settings = encoder_settings(params, crf, 1000 + number)
             decoded = h264_compress(clip.frames, settings, clip.fps).frames
             for t in picks:
-                write_png(decoded[t], folder / quality_dir(label) / f"{clip.name}_{t:04d}.png")
+                name = f"{clip.name}_{t:04d}.png"
+                write_png(decoded[t], folder / quality_dir(label) / name, WORKING_LEVEL)
     sizes = pd.DataFrame(keys)
     for split in ("train", "val"):
         for spec in params.data.patches:

@@ -36,14 +36,15 @@ SEED_STREAM = 2  # apart from the CRF predictor's draws (1) and the clips' own (
 
 def still_photographs(params, root: Path) -> list[tuple[str, Path]]:
     """(split, path) of the corpus' photographs (no colour variants, no synthetic images), at
-    most `video.clips.photographs` of each split, as the video stage films them."""
+    most `crf_reading.photographs` of each split, spread over their names as the video stage's
+    clips are (the fit costs a stream per photograph and class, so it has its own cap)."""
     from ..config import SPLITS
     from ..data.prepared import spread
 
     sets = resolve_path(params.data.prepared_dir, root) / "sets"
     return [
         (split, still)
-        for split, most in zip(SPLITS, params.video.clips.photographs, strict=True)
+        for split, most in zip(SPLITS, params.crf_reading.photographs, strict=True)
         for still in spread(
             sorted(
                 p
