@@ -83,7 +83,9 @@ degradation:
   qualities: [10, 40]
   h264: {crfs: [40], preset: ultrafast, gop: 4, bframes: 1}
 video:
-  clips: {size: [64, 96], frames: 6, train_frames: 6, motions: [pan, shake], fps: 25, colour_variants: false}
+  clips:
+    {size: [64, 96], frames: 6, train_frames: 6, motions: [pan, shake], fps: 25,
+     colour_variants: false}
   crf: 40
   niqe_every: 3
   train_encoders: {presets: [ultrafast, veryfast], gops: [4, 50], bframes: [0, 1]}

@@ -501,3 +501,25 @@ def test_what_a_restored_video_does_not_keep_is_said():
     deep = replace(info, pix_fmt="yuv420p10le", subtitle_streams=2)
     assert _video_notes(deep) == ("yuv420p10le (10-bit) restored in 8 bits",
                                   "2 subtitle stream(s) copied unchanged")  # fmt: skip
+
+
+def test_training_clips_have_their_own_length_and_the_crf_reading_its_own_cap(small_project):
+    """`video.clips.train_frames` sets the length of the training clips, `frames` the others';
+    the CRF reading films at most `crf_reading.photographs`, whatever the video stage takes."""
+    from artifact_removal.config import SPLITS, apply_profile, load_params
+    from artifact_removal.data.video import default_clips
+    from artifact_removal.stages.crf_reading import still_photographs
+
+    (small_project / "lengths.yaml").write_text(
+        "video:\n  clips: {frames: 5, train_frames: 3, photographs: [0, 0, 0]}\n"
+        "crf_reading: {photographs: [2, 1, 0]}\n"
+    )
+    apply_profile(small_project / "lengths.yaml", small_project / "params.yaml")
+    params = load_params(small_project / "params.yaml")
+    clips, _ = default_clips(params, small_project)
+    lengths = {split: {len(c.frames) for c in clips if c.split == split} for split in SPLITS}
+    assert lengths == {"train": {3}, "val": {5}, "test": {5}}
+    stills = still_photographs(params, small_project)
+    counted = {split: sum(s == split for s, _ in stills) for split in SPLITS}
+    assert counted["train"] == 2 and counted["val"] == 1
+    assert counted["test"] == len([c for c in clips if c.split == "test"])

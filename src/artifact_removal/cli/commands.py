@@ -5,7 +5,6 @@ the exit code. Heavy modules (torch, the notebook tools) are imported inside the
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -18,14 +17,13 @@ def _corpus(args: argparse.Namespace) -> int:
     from a local copy, downloaded, or the embedded corpus; see data/corpus.py), and say which.
     With --said: only say it again, from what the prepare stage recorded."""
     from ..data.corpus import CorpusError, CorpusState, ensure_corpus, ensure_test_sets
-    from ..data.prepared import missing_test_sets
+    from ..data.prepared import corpus_record_of, missing_test_sets
 
     params, root, _ = _project(args)
     data = params.data
     if args.said:
-        record = resolve_path(data.prepared_dir, root) / "corpus.json"
-        if record.is_file():
-            said = json.loads(record.read_text())
+        said = corpus_record_of(resolve_path(data.prepared_dir, root))
+        if said:
             state = CorpusState(said["holds"], "as prepared", said["missing"])
             print("\n".join(state.lines()))
         sets = {name: resolve_path(data.sets_dir, root) / name for name in data.extra_sets}

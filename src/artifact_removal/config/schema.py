@@ -191,8 +191,9 @@ class EvaluateParams:
     figure_quality: Quality
     super_resolution: Annotated[int, Field(ge=0, le=8)]  # 0: off; else the downscaling factor
     set_qualities: tuple[Quality, ...]  # QFs the extra sets are scored at (empty: every QF)
-    sampled_images: Annotated[int, Field(ge=0)]  # per set, for the dial's curve and the QF
-    out_dir: str  # predictor's tables (0: every image)
+    # images per set for the dial's curve and the QF predictor's tables (0: every image)
+    sampled_images: Annotated[int, Field(ge=0)]
+    out_dir: str
 
 
 @dataclass(config=STRICT)

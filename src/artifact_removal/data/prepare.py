@@ -39,7 +39,7 @@ from ..metrics.full_reference import psnr, ssim
 from .corpus import MISSING, corpus_record
 from .images import WORKING_LEVEL, ImageReadError, read_image, write_png
 from .inputs import Candidate, InputRecord, scan_folder, split_candidates
-from .prepared import DataError, quality_dir
+from .prepared import CORPUS_RECORD, DataError, quality_dir
 
 if TYPE_CHECKING:
     from ..config import Params
@@ -317,7 +317,7 @@ def prepare_corpus(params: Params, root: str | Path) -> PreparedData:
     index = _index_all(images, data.patches, out_dir)
     prepared = PreparedData(Path(root), out_dir, records, _used_keys(images), images, index)
     _write_tables(prepared, corpus_params(params))
-    write_json(corpus_record(data.corpus, raw_dir), out_dir / "corpus.json")
+    write_json(corpus_record(data.corpus, raw_dir), out_dir / CORPUS_RECORD)
     return prepared
 
 

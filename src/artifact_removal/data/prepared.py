@@ -123,6 +123,16 @@ def missing_test_sets(folders: dict[str, Path]) -> dict[str, list[str]]:
     }
 
 
+CORPUS_RECORD = "corpus.json"  # below data.prepared_dir: what the prepare stage trained from
+
+
+def corpus_record_of(prepared_dir: str | Path) -> dict:
+    """The prepare stage's record of its corpus (`data.corpus.corpus_record`: what it holds,
+    what was missing, how to get it); empty before the stage has run."""
+    path = Path(prepared_dir) / CORPUS_RECORD
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 HELD_OUT = {  # what the corpus' test split is, by what `corpus.json` says data/raw holds
     "bsds500": "CBSD68, BSDS500's held-out photographs",
     "embedded": "the embedded corpus' held-out split",
@@ -134,8 +144,7 @@ def set_title(name: str, folder: Path) -> str:
     when the corpus is BSDS500), an extra set keeps its name."""
     if name not in SPLITS:
         return name
-    record = Path(folder).parent.parent / "corpus.json"  # <prepared_dir>/sets/<split>
-    held = json.loads(record.read_text()).get("holds") if record.is_file() else None
+    held = corpus_record_of(Path(folder).parent.parent).get("holds")  # <prepared>/sets/<split>
     what = HELD_OUT.get(held, "the corpus' held-out split")
     return f"{name} ({what})"
 
@@ -143,8 +152,7 @@ def set_title(name: str, folder: Path) -> str:
 def corpus_note(prepared_dir: Path, missing_sets: dict[str, list[str]] | None = None) -> str | None:
     """The warning every report carries when the corpus fell back to the embedded one (the
     prepare stage's `corpus.json`) or a test set is missing; None when neither."""
-    path = Path(prepared_dir) / "corpus.json"
-    said = json.loads(path.read_text()) if path.is_file() else {}
+    said = corpus_record_of(prepared_dir)
     notes, how = [], [said.get("how", "")]
     if said.get("missing"):
         notes += [

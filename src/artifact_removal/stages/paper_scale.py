@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..archs.generator import build_generator, count_parameters
 from ..config import Params, resolve_path
+from ..data.prepared import corpus_record_of
 from ..pretrained import weights_for
 
 WHY_BUDGET = "minutes per QF on 2 CPU cores; `profiles/paper.yaml` is the papers' size, for a GPU"
@@ -32,8 +33,7 @@ def _corpus(params: Params, root: Path) -> tuple[str, str]:
     """What the generators learnt from, from the prepare stage's record of the corpus and its
     split: (the corpus' name in `data.corpus`, a line saying it and its training photographs)."""
     prepared = resolve_path(params.data.prepared_dir, root)
-    record = prepared / "corpus.json"
-    held = json.loads(record.read_text()).get("holds", "") if record.is_file() else ""
+    held = corpus_record_of(prepared).get("holds", "")
     splits = prepared / "splits.json"
     train = json.loads(splits.read_text()).get("train", []) if splits.is_file() else []
     originals = {key.split("~")[0] for key in train}  # colour variants are `<key>~<order>`
