@@ -21,6 +21,7 @@ import pytest
 import torch
 from PIL import Image
 
+from artifact_removal.config import load_params
 from artifact_removal.data.corpus import DEFAULT_DIR_MD5, tracked_dir_md5
 from artifact_removal.metrics.subjective import condition_of
 from artifact_removal.stages.study import condition_slug, trial_sequence
@@ -120,8 +121,10 @@ def test_make_repro_end_to_end(repro):
     prepared = json.loads((fresh_copy / "metrics/jpeg/q20.json").read_text())
     assert evaluated["jpeg"]["psnr_rgb"] == pytest.approx(prepared["test"]["psnr_rgb"], abs=1e-4)
     qf_test = json.loads((fresh_copy / "metrics/qf_predictor/test.json").read_text())
-    assert qf_test["images"] == 9 * json.loads((fresh_copy / "metrics/prepare.json").read_text())[
-        "images"]["test"]  # QF 15, 20, 30, 40, 17, 25, 35 (between), 90, uncompressed  # fmt: skip
+    held_out = json.loads((fresh_copy / "metrics/prepare.json").read_text())["images"]["test"]
+    sampled = load_params(fresh_copy / "params.yaml").evaluate.sampled_images  # a spread of them
+    # each at QF 15, 20, 30, 40, 17, 25, 35 (between), 90, and uncompressed
+    assert qf_test["images"] == 9 * (min(sampled, held_out) if sampled else held_out)
     assert {"psnr_y", "ssim_y", "psnrb_y", "niqe", "brisque"} <= set(evaluated["ssim"])
     video = json.loads((fresh_copy / "metrics/video.json").read_text())
     assert video["crf"] == 40 and set(video["versions"]) == {"original", "h264", "video_ssim",
