@@ -30,7 +30,7 @@ import pandas as pd
 from artifact_removal.config import find_project_root, load_params, resolve_path
 from artifact_removal.data.video import camera_motion
 from artifact_removal.inference.crf_reading import QPFit
-from artifact_removal.inference.files import _sample_frame
+from artifact_removal.inference.one_file import sample_frame
 from artifact_removal.inference.qf import predict
 from artifact_removal.inference.releases import load_predictor
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             for crf, options, kind in runs:
                 clip_file.write_bytes(x264_default(frames, crf, 25, options))
                 read = reading.read(clip_file)
-                cnn = predict(predictor, _sample_frame(clip_file), higher_is_gentler=False)
+                cnn = predict(predictor, sample_frame(clip_file), higher_is_gentler=False)
                 rows.append({"clip": f"{name}_{motion}", "kind": kind, "crf": crf,
                              "options": " ".join(f"{k}={v}" for k, v in options.items()),
                              "qp": read.qp if read else np.nan,

@@ -52,7 +52,8 @@ from pathlib import Path
 import torch
 torch.backends.mkldnn.enabled = not os.environ.get(sys.argv[3])
 from artifact_removal.config import load_params
-from artifact_removal.training.engine import Run, train
+from artifact_removal.training.engine import train
+from artifact_removal.training.run import Run
 from artifact_removal.checkpoints import load_checkpoint
 root = Path(sys.argv[1])
 run = Run.from_params(load_params(root / "params.yaml"), "ssim", int(sys.argv[2]), root)

@@ -23,7 +23,8 @@ import torch
 
 from artifact_removal.config import find_project_root, load_params
 from artifact_removal.runtime import select_device
-from artifact_removal.training.engine import Run, train
+from artifact_removal.training.engine import train
+from artifact_removal.training.run import Run
 
 
 def main() -> None:

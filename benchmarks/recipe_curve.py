@@ -40,7 +40,8 @@ from artifact_removal.config import find_project_root, load_params
 from artifact_removal.data.prepared import DataError, keys, set_folder
 from artifact_removal.methods import get as get_method
 from artifact_removal.runtime import select_device
-from artifact_removal.training.engine import Run, train
+from artifact_removal.training.engine import train
+from artifact_removal.training.run import Run
 
 LOG = Path("benchmarks/recipe_curve.csv")  # in the project
 FIELDS = ("method", "quality", "recipe", "minutes", "timed_alone", "live1_color_rgb",

@@ -42,7 +42,8 @@ from PIL import Image
 from artifact_removal.data.images import read_image
 from artifact_removal.data.video import camera_motion
 from artifact_removal.degradations.h264 import decode_clip
-from artifact_removal.inference.files import find_project, project_reading, restore_files
+from artifact_removal.inference.files import restore_files
+from artifact_removal.inference.setups import find_project, project_reading
 from artifact_removal.inference.video import VideoOutput
 from artifact_removal.metrics.full_reference import psnr
 from artifact_removal.metrics.temporal import flicker_error
@@ -286,7 +287,7 @@ def figure(images: pd.DataFrame, videos: pd.DataFrame | None, path: Path) -> Non
 def sweep_images(args, images: dict, inputs: pd.DataFrame, work: Path) -> pd.DataFrame:
     """Every method on every image input, the predictor's picks against the oracle; writes
     the CSVs into --out and returns the summary."""
-    from artifact_removal.inference.files import find_generators, find_project
+    from artifact_removal.inference.setups import find_generators, find_project
 
     restored, picked = [], {}
     for method in args.methods:

@@ -202,7 +202,7 @@ def run_of(project: Path, name: str, quality: int | None = None, tag: str = "", 
     import dataclasses
 
     from artifact_removal.config import load_params
-    from artifact_removal.training.engine import Run
+    from artifact_removal.training.run import Run
 
     run = Run.from_params(load_params(project / "params.yaml"), name, quality, project)
     if settings:

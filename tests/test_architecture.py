@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -69,6 +70,111 @@ def test_no_cycle_between_rooms():
 
     cycles = sorted(room for room in graph if reaches(room, room, {room}))
     assert not cycles, f"rooms in an import cycle: {cycles}"
+
+
+def _modules(root: Path) -> dict[str, Path]:
+    """Every module of the package at `root`, by dotted name below it (a package: its name)."""
+    found = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imports(root: Path) -> tuple[dict[str, set[str]], list[str]]:
+    """Each module's imports of the package's modules (also inside functions), and every import
+    of another module's private name (`_name`) as `module:line imports target._name`."""
+    modules = _modules(root)
+    edges: dict[str, set[str]] = {name: set() for name in modules}
+    private = []
+    for name, path in modules.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                edges[name] |= {
+                    a.name.partition(".")[2] for a in node.names
+                    if a.name.startswith(root.name + ".") and a.name.partition(".")[2] in modules
+                }  # fmt: skip
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                parts = [*package[: len(package) - node.level + 1], *(node.module or "").split(".")]
+            elif (node.module or "").split(".")[0] == root.name:
+                parts = node.module.split(".")[1:]
+            else:
+                continue
+            target = ".".join(p for p in parts if p)
+            for alias in node.names:
+                if f"{target}.{alias.name}".strip(".") in modules:
+                    edges[name].add(f"{target}.{alias.name}".strip("."))
+                    continue
+                if target in modules:
+                    edges[name].add(target)
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    private.append(f"{name}:{node.lineno} imports {target}.{alias.name}")
+    return {k: v - {k} for k, v in edges.items()}, private
+
+
+def _circles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles: groups of modules that reach each other (Tarjan's components)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while not group or group[-1] != node:
+                group.append(stack.pop())
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return circles
+
+
+def _parents_removed(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Without the edges from a package's `__init__` to its own modules: it gathers them."""
+    return {
+        name: {t for t in targets if not t.startswith(name + ".")} if name else set(targets)
+        for name, targets in edges.items()
+    }
+
+
+def test_no_module_imports_another_modules_private_name():
+    _, private = _imports(PACKAGE)
+    assert not private, "private names imported across modules:\n" + "\n".join(private)
+
+
+def test_no_import_circle_even_inside_a_package():
+    circles = _circles(_parents_removed(_imports(PACKAGE)[0]))
+    assert not circles, f"modules in an import circle: {circles}"
+
+
+def test_the_import_checks_fail_on_a_planted_circle_and_private_import(tmp_path):
+    package = tmp_path / "planted"
+    (package / "inner").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "inner" / "__init__.py").write_text("from . import one\n")
+    (package / "inner" / "one.py").write_text("def f():\n    from .two import g\n")
+    (package / "inner" / "two.py").write_text("from .one import f\nfrom ..three import _hidden\n")
+    (package / "three.py").write_text("_hidden = 1\n")
+    (package / "four.py").write_text("import planted.inner.one\n")
+    edges, private = _imports(package)
+    assert private == ["inner.two:2 imports three._hidden"]
+    assert _circles(_parents_removed(edges)) == [["inner.one", "inner.two"]]
+    assert edges["four"] == {"inner.one"} and edges["inner"] == {"inner.one"}
 
 
 def _stages() -> dict[str, dict]:

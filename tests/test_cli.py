@@ -155,7 +155,8 @@ def test_restore_options_are_the_parser_and_the_function_defaults_alike():
     import dataclasses
     import inspect
 
-    from artifact_removal.cli.parser import build_parser, options_from
+    from artifact_removal.cli.options import options_from
+    from artifact_removal.cli.parser import build_parser
     from artifact_removal.inference.files import restore_files
     from artifact_removal.inference.options import RestoreOptions, VideoOutput
 

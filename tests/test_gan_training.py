@@ -15,7 +15,8 @@ from artifact_removal.checkpoints import load_checkpoint
 from artifact_removal.pretrained import MissingWeightsError
 from artifact_removal.stages.train_reports import write_reports
 from artifact_removal.training import gan
-from artifact_removal.training.engine import TrainingError, train
+from artifact_removal.training.engine import train
+from artifact_removal.training.run import TrainingError
 
 from .conftest import free_port, run_of, same_weights, weights_of
 

@@ -15,7 +15,8 @@ from artifact_removal.inference.releases import load_generator
 from artifact_removal.pretrained import MissingWeightsError
 from artifact_removal.stages.train_reports import write_reports
 from artifact_removal.training import nogan, nogan_gan
-from artifact_removal.training.engine import TrainingError, train
+from artifact_removal.training.engine import train
+from artifact_removal.training.run import TrainingError
 
 from .conftest import cut_at, run_of, same_weights
 

@@ -26,7 +26,8 @@ from artifact_removal.config import ConfigError, load_params, parse_yaml
 from artifact_removal.data.images import read_png
 from artifact_removal.fileio import FolderBusy, FolderLock, write_atomic
 from artifact_removal.inference.choice import RestoreError
-from artifact_removal.inference.files import restore_files, unique_names
+from artifact_removal.inference.files import restore_files
+from artifact_removal.inference.outputs import unique_names
 from artifact_removal.inference.png import read_record
 from artifact_removal.inference.releases import load_generator, predictor_release
 from artifact_removal.inference.tiles import restore_tiled

@@ -19,8 +19,9 @@ from artifact_removal.inference.choice import (
     RestoreError,
     ensemble_weights,
 )
-from artifact_removal.inference.files import find_generators, restore_files
+from artifact_removal.inference.files import restore_files
 from artifact_removal.inference.qf import QFPrediction, gentle_answer
+from artifact_removal.inference.setups import find_generators
 
 QUALITIES = (10, 20, 40)
 

@@ -17,6 +17,7 @@ import torch
 from artifact_removal.checkpoints import (
     PACKAGE,
     CheckpointError,
+    code_files,
     code_fingerprint,
     import_closure,
     load_checkpoint,
@@ -27,8 +28,9 @@ from artifact_removal.data.samplers import PatchSampler
 from artifact_removal.inference.releases import load_generator
 from artifact_removal.losses.pixel import WeightedLoss
 from artifact_removal.runtime import Distributed
-from artifact_removal.training import engine
-from artifact_removal.training.engine import Run, TrainingError, train
+from artifact_removal.training import run as run_module
+from artifact_removal.training.engine import train
+from artifact_removal.training.run import ENGINE, Run, TrainingError
 
 from .conftest import free_port, run_of, same_weights
 
@@ -109,23 +111,27 @@ def test_only_the_same_inputs_resume(small_project, monkeypatch):
     before = (small_project / "models/id.pt").read_bytes()
     other = train(run_of(small_project, "ssim", 10, "id", lr=0.002), CPU, progress=False)
     assert other.resumed_from == 0
-    real = engine.code_fingerprint
-    monkeypatch.setattr(engine, "code_fingerprint", lambda module: real(module) + "changed")
+    real = run_module.code_fingerprint
+    monkeypatch.setattr(run_module, "code_fingerprint", lambda *m: real(*m) + "changed")
     changed = train(run_of(small_project, "ssim", 10, "id"), CPU, progress=False)
     assert changed.resumed_from == 0
     # a refactor: new code, the same weights, so the release is the same file, byte for byte
     assert changed.release.read_bytes() == before
-    monkeypatch.setattr(engine, "code_fingerprint", real)
+    monkeypatch.setattr(run_module, "code_fingerprint", real)
     train(run_of(small_project, "ssim", 10, "id"), CPU, progress=False)
     jpeg = sorted((small_project / "data/prepared/sets/train/q10").glob("*.jpg"))[0]
     jpeg.write_bytes(jpeg.read_bytes() + b"\0")  # one training file changed
     assert train(run_of(small_project, "ssim", 10, "id"), CPU, progress=False).resumed_from == 0
 
 
-def test_the_code_fingerprint_covers_what_the_trainer_imports():
-    files = {p.relative_to(PACKAGE).as_posix() for p in import_closure("training.supervised")}
-    assert {"training/engine.py", "losses/pixel.py", "archs/generator.py", "data/samplers.py",
-            "inference/restore.py", "metrics/full_reference.py"} <= files  # fmt: skip
+def test_the_code_fingerprint_covers_what_the_trainer_imports(small_project):
+    run = run_of(small_project, "ssim", 10)
+    modules = (run.trainer_module(), ENGINE)
+    files = {p.relative_to(PACKAGE).as_posix() for p in code_files(*modules)}
+    assert {"training/engine.py", "training/run.py", "training/saving.py", "losses/pixel.py",
+            "archs/generator.py", "data/samplers.py", "inference/restore.py",
+            "metrics/full_reference.py"} <= files  # fmt: skip
+    assert run.identity({})["code"] == code_fingerprint(*modules)
     assert "training/gan.py" not in files and "stages/plots.py" not in files
     gan = {p.relative_to(PACKAGE).as_posix() for p in import_closure("training.gan")}
     assert {"losses/perceptual.py", "losses/adversarial.py", "pretrained.py"} <= gan

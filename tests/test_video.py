@@ -494,12 +494,12 @@ def test_extra_clips_are_imported_then_used(small_project, photo):
 
 
 def test_what_a_restored_video_does_not_keep_is_said():
-    from artifact_removal.inference.one_file import _video_notes
+    from artifact_removal.inference.one_file import video_notes
 
     info = VideoInfo(64, 48, 10, Fraction(25), Fraction(1, 12800), "yuv420p", "h264", 1)
-    assert _video_notes(info) == ()
+    assert video_notes(info) == ()
     deep = replace(info, pix_fmt="yuv420p10le", subtitle_streams=2)
-    assert _video_notes(deep) == ("yuv420p10le (10-bit) restored in 8 bits",
+    assert video_notes(deep) == ("yuv420p10le (10-bit) restored in 8 bits",
                                   "2 subtitle stream(s) copied unchanged")  # fmt: skip
 
 

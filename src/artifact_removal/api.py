@@ -201,7 +201,7 @@ def _pixels(image) -> tuple[np.ndarray, object]:
 
     if isinstance(image, Image.Image):
         # the conversions `data.images.read_image` makes of a decoded file
-        from .data.images import _flatten_alpha, _to_8bit, _to_srgb
+        from .data.images import as_srgb_8bit
 
         if image.mode == "F":
             raise ValueError("floating-point pixels (mode F): convert the image to 8 bits first")
@@ -209,7 +209,7 @@ def _pixels(image) -> tuple[np.ndarray, object]:
 
         tables = getattr(image, "quantization", None) if image.format == "JPEG" else None
         notes: list[str] = []
-        converted = _to_srgb(_flatten_alpha(_to_8bit(image, notes, Path("image")), notes), notes)
+        converted = as_srgb_8bit(image, notes, Path("image"))
         pixels = np.asarray(converted)
         if pixels.ndim == 3 and pixels.shape[2] != 3:
             pixels = np.asarray(converted.convert("RGB"))

@@ -170,9 +170,15 @@ def _is_params_module(path: Path) -> bool:
     return any(name == m or (m.endswith("/") and name.startswith(m)) for m in PARAMS_MODULES)
 
 
-def code_fingerprint(module: str) -> str:
-    """A hash of the source of `module` and of everything of this package it imports, but the
-    parameter modules (adding a method to the registry does not restart other methods' runs)."""
-    return files_fingerprint(
-        [p for p in import_closure(module) if not _is_params_module(p)], PACKAGE
-    )
+def code_files(*modules: str) -> list[Path]:
+    """The source files a run's code fingerprint covers: `modules` and everything of this
+    package they import, but the parameter modules."""
+    closure = {p for module in modules for p in import_closure(module)}
+    return sorted(p for p in closure if not _is_params_module(p))
+
+
+def code_fingerprint(*modules: str) -> str:
+    """A hash of the source of `modules` and of everything of this package they import, but
+    the parameter modules (adding a method to the registry does not restart other methods'
+    runs)."""
+    return files_fingerprint(code_files(*modules), PACKAGE)

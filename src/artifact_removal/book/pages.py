@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..stages.published_tables import (
-    _markdown,
-    _published,
+    markdown_table,
+    published_figures,
     published_no_reference,
     published_rows,
 )
@@ -65,16 +65,17 @@ def published_page(tables: Path, quality: int) -> str:
         return "\n".join([*lines[:2], "The evaluation (stage `evaluate`) has not run yet.", ""])
     summary = pd.read_csv(tables / "summary.csv")
     for set_name in sorted(summary["set"].unique()):
-        lines += [f"## {set_name}, QF {quality}", "", _markdown(_ours(summary, set_name, quality))]
+        ours = markdown_table(_ours(summary, set_name, quality))
+        lines += [f"## {set_name}, QF {quality}", "", ours]
         same = published_rows(set_name, quality)
         if same is not None:
-            lines += ["", "Published, the same set and QF:", "", _markdown(same)]
+            lines += ["", "Published, the same set and QF:", "", markdown_table(same)]
         lines.append("")
     lines += _other_sets(set(summary["set"]), quality)
     lines += [
         "## No-reference scores, Galteri et al. 2020",
         "",
-        _markdown(published_no_reference()),
+        markdown_table(published_no_reference()),
     ]
     return "\n".join(lines) + "\n"
 
@@ -82,11 +83,11 @@ def published_page(tables: Path, quality: int) -> str:
 def _other_sets(ours: set[str], quality: int) -> list[str]:
     """The published sets this run did not evaluate, at `quality`, marked as other images."""
     lines = []
-    for set_name in sorted(set(_published()["sets"]) - ours):
+    for set_name in sorted(set(published_figures()["sets"]) - ours):
         rows = published_rows(set_name, quality)
         if rows is not None:
             lines += [f"## {set_name}, QF {quality} (published; not evaluated here)", ""]
-            lines += [_markdown(rows), ""]
+            lines += [markdown_table(rows), ""]
     return lines
 
 

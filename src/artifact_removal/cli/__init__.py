@@ -4,6 +4,7 @@ Everything a stage notebook does can be done from here, without Jupyter.
 
     commands    what each command does
     parser      every command's options and help
+    options     the options dataclasses as arguments, and back
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ KNOWN_ERRORS = {
     "artifact_removal.metrics.no_reference": "MissingModelError",
     "artifact_removal.pretrained": "MissingWeightsError",
     "artifact_removal.stages.notebooks": "NotebookError",
-    "artifact_removal.training.engine": "TrainingError",
+    "artifact_removal.training.run": "TrainingError",
 }
 
 

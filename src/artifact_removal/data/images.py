@@ -62,12 +62,17 @@ def read_image(path: str | Path, keep_gray: bool = False) -> LoadedImage:
         for w in caught
         if issubclass(w.category, Image.DecompressionBombWarning)
     ]
-    image = _to_srgb(_flatten_alpha(_to_8bit(image, notes, path), notes), notes)
-    pixels = np.asarray(image)
+    pixels = np.asarray(as_srgb_8bit(image, notes, path))
     if pixels.ndim == 2 and not keep_gray:
         pixels = np.repeat(pixels[:, :, None], 3, axis=2)
         notes.append("grayscale converted to RGB")
     return LoadedImage(np.ascontiguousarray(pixels), tuple(notes), exif)
+
+
+def as_srgb_8bit(image: Image.Image, notes: list[str], path: Path) -> Image.Image:
+    """A decoded image in 8 bits, its alpha flattened onto white, in sRGB: the conversions
+    `read_image` makes (each said in `notes`; `path` names the file in errors)."""
+    return _to_srgb(_flatten_alpha(_to_8bit(image, notes, path), notes), notes)
 
 
 def _exif_bytes(image: Image.Image, notes: list[str]) -> bytes:

@@ -35,9 +35,7 @@ Nothing is lost and nothing is silent:
 The run is here (`restore_files`); its parts are modules of their own: `inference.inputs`
 finds and checks the inputs, `inference.setups` what restores them, `inference.outputs` names
 the outputs and settles those that exist, `inference.one_file` restores one image or video,
-and `inference.report` says what became of each input. Names that other modules import from
-here keep working (`find_generators`, `file_digest`, `project_reading`, `unique_names`,
-`_sample_frame`: the `import x as x` lines below).
+and `inference.report` says what became of each input.
 """
 
 from __future__ import annotations
@@ -56,17 +54,11 @@ from .choice import RestoreError
 from .inputs import collect_inputs
 from .kinds import is_video
 from .one_file import Videos
-from .one_file import _sample_frame as _sample_frame
 from .options import AUTO, RestoreOptions, check_tiles, pixel_limit
-from .options import MAX_MEGAPIXELS as MAX_MEGAPIXELS
 from .outputs import plan_outputs
-from .outputs import unique_names as unique_names
 from .overlap import restore_in_order
 from .report import FileResult, RestoreReport, shown
-from .setups import file_digest as file_digest
-from .setups import find_generators as find_generators
 from .setups import find_project, setups_for
-from .setups import project_reading as project_reading
 from .strength import check_strength
 
 

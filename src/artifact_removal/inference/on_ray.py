@@ -212,7 +212,7 @@ def _video_job(setups: dict, options: RestoreOptions, override, item) -> VideoJo
     """The segment tasks of a video to restore; None for one to copy as it is, or that cannot
     be read (one task does it whole, and says why as a single process would)."""
     from .one_file import choose_video
-    from .video import _state, finished_prefix, parts_folder, video_manifest
+    from .video import finished_parts, finished_prefix, parts_folder, video_manifest
     from .video_mux import check_carried
     from .video_probe import VideoError
 
@@ -232,7 +232,7 @@ def _video_job(setups: dict, options: RestoreOptions, override, item) -> VideoJo
     size = options.segment_frames
     manifest = video_manifest(record, options.video, size, info)
     parts = parts_folder(target)
-    reused = finished_prefix(_state(parts, manifest))
+    reused = finished_prefix(finished_parts(parts, manifest))
     count = max(-(-info.frames // size), reused + 1) if info.frames else reused + 1
     ranges = [(k, 1) for k in range(reused, count - 1)] + [(count - 1, None)]
     return VideoJob(item, result, info, parts, manifest, reused, ranges)
@@ -254,7 +254,7 @@ def _segment_task(shared: tuple, spec: tuple, first: int, count: int | None):
 def _join_video(ray, job: VideoJob, options: RestoreOptions) -> FileResult:
     """Wait for a video's segment tasks, then join the segments and the sound into its
     output, with the notes a single process writes."""
-    from .one_file import _failed, _video_notes
+    from .one_file import mark_failed, video_notes
     from .video import join_segments
     from .video_probe import VideoError
 
@@ -271,7 +271,7 @@ def _join_video(ray, job: VideoJob, options: RestoreOptions) -> FileResult:
     except Exception as err:
         if isinstance(err, VideoError):  # the input cannot be decoded on: start over
             shutil.rmtree(job.parts, ignore_errors=True)
-        _failed(result, err, target)
+        mark_failed(result, err, target)
         return result
     restored = sum(d.restored for d in done)
     seconds = time.perf_counter() - job.start
@@ -283,7 +283,7 @@ def _join_video(ray, job: VideoJob, options: RestoreOptions) -> FileResult:
     result.output = target
     result.notes = (
         f"video, {frames} frames{speed}{reused}",
-        *_video_notes(job.info, options.video),
+        *video_notes(job.info, options.video),
     )
     return result
 

@@ -106,7 +106,7 @@ def prepare_image(
             pixels, override, jpeg_quality(path), beyond=options.restore_uncompressed
         )
     except Exception as err:
-        _failed(result, err, target)
+        mark_failed(result, err, target)
     return job
 
 
@@ -121,7 +121,7 @@ def restore_prepared(ensemble: Ensemble, job: ImageJob, options: RestoreOptions)
             restorer, job.loaded.pixels, options.tile, options.overlap, options.bits
         )
     except Exception as err:
-        _failed(job.result, err, job.target)
+        mark_failed(job.result, err, job.target)
     return job
 
 
@@ -155,7 +155,7 @@ def write_prepared(ensemble: Ensemble, job: ImageJob, options: RestoreOptions) -
         )
         result.output = job.target
     except Exception as err:
-        _failed(result, err, job.target)
+        mark_failed(result, err, job.target)
     return result
 
 
@@ -217,7 +217,7 @@ def _is_ffmpeg_error(err: Exception) -> bool:
     return isinstance(err, av.FFmpegError)
 
 
-def _failed(result: FileResult, err: Exception, target: Path) -> None:
+def mark_failed(result: FileResult, err: Exception, target: Path) -> None:
     """Record why one file failed in its result; an error that concerns the whole run (a
     RestoreError) or one this module does not expect goes up."""
     if isinstance(err, RestoreError):
@@ -275,7 +275,7 @@ def restore_video_file(
             result.notes = (
                 f"video, {frames} frames",
                 _why_copied(result.choice, ensemble),
-                *_video_notes(info, videos.output, copied=True),
+                *video_notes(info, videos.output, copied=True),
             )
             return result
         restore_frames = frame_restorer(ensemble, result.choice.generators, tile, overlap)
@@ -300,10 +300,10 @@ def restore_video_file(
         speed = f", {done.fps:.2f} frames/s" if done.restored else ""  # none: all were kept
         result.notes = (
             f"video, {done.frames} frames{speed}{reused}",
-            *_video_notes(info, videos.output),
+            *video_notes(info, videos.output),
         )
     except Exception as err:
-        _failed(result, err, target)
+        mark_failed(result, err, target)
     return result
 
 
@@ -320,7 +320,7 @@ def choose_video(
     stream = x264_quality(path) if ensemble.codec == "h264" else None
     if stream is None and ensemble.reading is not None:
         stream = ensemble.reading.read(path)
-    result.choice = ensemble.choose(_sample_frame(path), override, stream, beyond)
+    result.choice = ensemble.choose(sample_frame(path), override, stream, beyond)
     return info
 
 
@@ -337,7 +337,7 @@ def frame_restorer(ensemble: Ensemble, generators: dict, tile: int, overlap: int
     return restore_frames
 
 
-def _video_notes(info, output: VideoOutput = H264_OUTPUT, copied: bool = False) -> tuple[str, ...]:
+def video_notes(info, output: VideoOutput = H264_OUTPUT, copied: bool = False) -> tuple[str, ...]:
     """What a restored (or `copied`) video does not keep of its input (bit depth beyond 8),
     what it carries unchanged (subtitles, more video streams than the first) and how it is
     written otherwise than asked, said once per video."""
@@ -369,7 +369,7 @@ def _video_notes(info, output: VideoOutput = H264_OUTPUT, copied: bool = False) 
     return tuple(notes)
 
 
-def _sample_frame(path: Path, seconds: float = 0.5) -> np.ndarray:
+def sample_frame(path: Path, seconds: float = 0.5) -> np.ndarray:
     """The frame half a second into a video (or its last, if shorter), RGB uint8: what the
     predictor looks at. Not the first: a keyframe is coded better than the frames after it."""
     import av

@@ -174,7 +174,7 @@ def finished_prefix(segments: list[Path]) -> int:
     return next((i for i, index in enumerate(indices) if index != i), len(indices))
 
 
-def _state(parts: Path, manifest: dict) -> list[Path]:
+def finished_parts(parts: Path, manifest: dict) -> list[Path]:
     """The finished segments a rerun may keep: all of them when the manifest matches, none
     (the folder emptied) otherwise. A folder of that name that is a symbolic link, or not a
     folder, is never written through."""
@@ -211,7 +211,7 @@ class Segments:
 
 def video_manifest(record: dict, output: VideoOutput, segment_frames: int, info) -> dict:
     """What a video's finished segments were made with: a rerun keeps them only if it is the
-    same (`_state`)."""
+    same (`finished_parts`)."""
     return {
         "record": record,
         "output": output.settings(),
@@ -343,7 +343,7 @@ def restore_video(
     check_carried(source, target)  # before any work: a stream the output cannot hold
     manifest = video_manifest(record, output, segment_frames, info)
     parts = parts_folder(target)
-    first = finished_prefix(_state(parts, manifest))
+    first = finished_prefix(finished_parts(parts, manifest))
     result = VideoResult(reused=first)
     start = time.perf_counter()
     skipped = first * segment_frames

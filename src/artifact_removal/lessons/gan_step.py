@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..losses.adversarial import accuracy, adversarial_loss, discriminator_loss
-from ..training.engine import Run
+from ..training.run import Run
 from .jpeg_block import value_grid
 from .step_view import build_recipe, images
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..runtime import Distributed, seed_everything
-from ..training.engine import Run, recipe_class
+from ..training.run import Run, recipe_class
 
 
 def images(batch: torch.Tensor) -> np.ndarray:

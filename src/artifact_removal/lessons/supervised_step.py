@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..training.engine import Run
+from ..training.run import Run
 from .step_view import build_recipe, gradient_norm, images
 
 

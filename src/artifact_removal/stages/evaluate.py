@@ -30,7 +30,7 @@ from ..metrics.lpips import Lpips
 from ..metrics.no_reference import brisque, niqe
 from ..pretrained import weights_for
 from .published_tables import NOGAN_TABLE as NOGAN_TABLE
-from .published_tables import _markdown, published_rows
+from .published_tables import markdown_table, published_rows
 from .published_tables import nogan_tables as nogan_tables
 from .published_tables import published_no_reference as published_no_reference
 
@@ -211,7 +211,7 @@ def table_markdown(
     count = evaluation.per_image.query("set == @set_name and method == @ORIGINAL").shape[0]
     lines = [
         f"## {evaluation.titles.get(set_name, set_name)}, JPEG QF {quality} ({count} images)\n",
-        _markdown(with_intervals(table)),
+        markdown_table(with_intervals(table)),
         "",
         f"{CONVENTIONS} Border crop: {evaluation.crop_border} px. gain_rgb, gain_y: PSNR on "
         f"RGB and on Y minus JPEG's, the mean over the {count} images and the half-width of "

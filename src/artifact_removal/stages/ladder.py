@@ -23,9 +23,9 @@ from ..data.images import read_png
 from ..data.prepared import keys, quality_dir, set_folder
 from ..data.video import PREDICTOR_DATA
 from ..inference.choice import INPUT, ensemble_weights, pass_through_level
-from ..inference.files import file_digest, find_generators
 from ..inference.ladder import Ladder, jpeg_pairs, label, measure
 from ..inference.releases import load_generator
+from ..inference.setups import file_digest, find_generators
 from ..methods import combine_of
 from ..methods import get as get_method
 from ..runtime import seed_everything, select_device

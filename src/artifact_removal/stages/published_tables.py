@@ -12,7 +12,7 @@ from ..config import parse_yaml
 from ..methods import METHODS
 
 
-def _published() -> dict:
+def published_figures() -> dict:
     return parse_yaml(
         resources.files(__package__).joinpath("published.yaml").read_text(), "published.yaml"
     )
@@ -20,14 +20,14 @@ def _published() -> dict:
 
 def published_no_reference() -> pd.DataFrame:
     """Galteri et al. 2020, Table 1: NIQE and BRISQUE on COCO at JPEG QF 10 (context only)."""
-    entry = _published()["no_reference_coco_qf10"]
+    entry = published_figures()["no_reference_coco_qf10"]
     frame = pd.DataFrame.from_dict(entry["rows"], orient="index", columns=entry["columns"])
     return frame.rename_axis("method").reset_index().assign(source=entry["source"])
 
 
 def published_rows(set_name: str, quality: int) -> pd.DataFrame | None:
     """The published rows for a set and QF (from published.yaml), or None."""
-    entry = _published()["sets"].get(set_name)
+    entry = published_figures()["sets"].get(set_name)
     if entry is None or quality not in entry["rows"]:
         return None
     rows = entry["rows"][quality]
@@ -40,7 +40,7 @@ NOGAN_QUALITY = 20  # the QF of NoGAN's published tables
 NOGAN_COLUMNS = {"ssim": "ssim_rgb", "lpips": "lpips", "brisque": "brisque", "niqe": "niqe"}
 
 
-def _markdown(frame: pd.DataFrame, missing: str = "") -> str:
+def markdown_table(frame: pd.DataFrame, missing: str = "") -> str:
     """A table as Markdown, 4 decimals, `missing` for empty cells."""
     shown = frame.astype(object).where(frame.notna(), None)
     return shown.to_markdown(index=False, floatfmt=".4f", missingval=missing)
@@ -60,7 +60,7 @@ def nogan_tables(summary: pd.DataFrame, set_name: str, quality: int) -> str:
     shown = {re.sub(r"_sr\d+$", "", name) for name in rows["method"]}  # and its `_srN` rows
     if quality != NOGAN_QUALITY or not compared & shown:
         return ""
-    entry = _published()[NOGAN_TABLE]
+    entry = published_figures()[NOGAN_TABLE]
     ours = rows.set_index("method").reindex(columns=list(NOGAN_COLUMNS.values()))
     ours.columns = list(NOGAN_COLUMNS)
     lines = [
@@ -68,11 +68,12 @@ def nogan_tables(summary: pd.DataFrame, set_name: str, quality: int) -> str:
         "",
         f"Here ({set_name}):",
         "",
-        _markdown(ours.reset_index(), "n/a"),
+        markdown_table(ours.reset_index(), "n/a"),
     ]
     for part, title in PAPER_TABLES.items():
         frame = pd.DataFrame.from_dict(entry[part], orient="index", columns=entry["columns"])
-        lines += ["", f"Published, {title}:", "", _markdown(frame.rename_axis("row").reset_index())]
+        table = markdown_table(frame.rename_axis("row").reset_index())
+        lines += ["", f"Published, {title}:", "", table]
     lines += [
         "",
         "nogan_pre is the paper's pre-GAN row, nogan its post-GAN row; the post-GAN "

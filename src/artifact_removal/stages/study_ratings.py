@@ -21,7 +21,7 @@ from ..metrics.subjective import (
 )
 from .study_build import STUDY_JS, Study, session_html
 from .study_order import rater_hash
-from .widgets import _with_html
+from .widgets import with_html
 
 NAME_CHARS = 64  # of a rater's name in their file's name (study.js: the same)
 
@@ -187,7 +187,7 @@ export default {
             "<p><i>Without a kernel, this is the study's page (as reports/study/study.html"
             "): ratings stay in this browser until exported as CSV.</i></p>"
         )
-        return _with_html(super()._repr_mimebundle_(**kwargs), note + session_html(self.study))
+        return with_html(super()._repr_mimebundle_(**kwargs), note + session_html(self.study))
 
 
 # --- checking ratings against the study --------------------------------------------------------

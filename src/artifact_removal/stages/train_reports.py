@@ -20,7 +20,7 @@ from ..methods import METHODS
 from ..methods import get as get_method
 from ..metrics.full_reference import psnr
 from ..metrics.no_reference import niqe_or_nan
-from ..training.engine import PREDICTOR, TrainResult
+from ..training.run import PREDICTOR, TrainResult
 from .plots import (
     crops_across_methods,
     gan_curves,

@@ -61,7 +61,8 @@ def train_video_methods(
 ) -> pd.DataFrame:
     """Train every video method for every CRF, and the CRF predictor (resuming or reusing
     finished runs, as the run engine does); one row of validation scores per run."""
-    from ..training.engine import CRF_PREDICTOR, Run, train
+    from ..training.engine import train
+    from ..training.run import CRF_PREDICTOR, Run
 
     rows = []
     runs = [(name, crf) for name in check_methods(params) for crf in qualities_of(params, name)]

@@ -135,10 +135,10 @@ class CompareSlider(anywidget.AnyWidget):
         )
 
     def _repr_mimebundle_(self, **kwargs):
-        return _with_html(super()._repr_mimebundle_(**kwargs), self.to_html())
+        return with_html(super()._repr_mimebundle_(**kwargs), self.to_html())
 
 
-def _with_html(bundle, page: str):
+def with_html(bundle, page: str):
     """A widget's mime bundle (a dict, or (data, metadata)) with `text/html` added."""
     if isinstance(bundle, tuple):
         return {**bundle[0], "text/html": page}, bundle[1]
@@ -223,7 +223,7 @@ class CompareApp(ipywidgets.VBox):
             "<p><i>The menus above need a running kernel. This is the comparison they "
             "were showing; its slider and zoom work here too.</i></p>"
         )
-        return _with_html(super()._repr_mimebundle_(**kwargs), note + self.slider.to_html())
+        return with_html(super()._repr_mimebundle_(**kwargs), note + self.slider.to_html())
 
 
 def gallery_html(gallery: Gallery, set_name: str, keys, quality: int, left: str, right: str) -> str:

@@ -40,8 +40,10 @@ from ..metrics.full_reference import psnr, ssim
 from ..metrics.no_reference import niqe_or_nan
 from ..pretrained import read_manifest, unrecorded, weights_for
 from ..runtime import autocast, channels_last
-from .engine import Recipe as BaseRecipe
-from .engine import TrainingError, held_out, weights
+from .live import held_out
+from .run import Recipe as BaseRecipe
+from .run import TrainingError
+from .saving import weights
 
 SELECT_BY = {"niqe": -1, "psnr_y": 1, "ssim_y": 1}  # held-out score -> sign (higher is better)
 # the released step's scores in metrics.json (JPEG's PSNR and SSIM on the same images are in

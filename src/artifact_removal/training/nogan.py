@@ -39,7 +39,7 @@ from ..pretrained import (
 )
 from ..runtime import autocast
 from . import supervised
-from .engine import Recipe as BaseRecipe
+from .run import Recipe as BaseRecipe
 
 
 def backbone_weights(name: str, root, fallback: str | None, what: str):

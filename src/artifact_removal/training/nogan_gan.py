@@ -36,10 +36,11 @@ from ..inference.restore import restore_array
 from ..metrics.lpips import Lpips
 from ..pretrained import read_manifest, weights_for
 from ..runtime import autocast
-from .engine import Recipe as BaseRecipe
-from .engine import TrainingError, weights
 from .gan import HeldOut, scores
 from .nogan import build_loss
+from .run import Recipe as BaseRecipe
+from .run import TrainingError
+from .saving import weights
 from .stopping import StopRule, glitch_statistics, glitches
 
 SUMMARY = ("psnr_y", "ssim_y", "niqe", "jpeg_niqe")  # the released check's, in metrics.json

@@ -31,7 +31,7 @@ from ..metrics.classification import (
     tempered,
 )
 from ..runtime import autocast
-from .engine import Recipe as BaseRecipe
+from .run import Recipe as BaseRecipe
 
 
 class Recipe(BaseRecipe):

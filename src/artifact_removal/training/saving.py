@@ -3,17 +3,13 @@ state it resumes from, and its release file (the weights and what they were made
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from ..checkpoints import FORMAT, fingerprint, load_checkpoint, save_atomic
-
-if TYPE_CHECKING:
-    from .engine import Recipe, Run
+from .run import PREDICTORS, Recipe, Run
 
 
-def _resume(run: Run, recipe: Recipe, identity: str) -> dict:
+def resume_state(run: Run, recipe: Recipe, identity: str) -> dict:
     """The state of the last checkpoint of the same run, loaded into the recipe; or fresh."""
     fresh = {"step": 0, "saved": 0, "resumed": 0, "history": [], "identity": identity}
     if not run.checkpoint.is_file():
@@ -33,7 +29,7 @@ def _resume(run: Run, recipe: Recipe, identity: str) -> dict:
     return fresh | {"step": step, "saved": step, "resumed": step, "history": saved["history"]}
 
 
-def _save(run: Run, recipe: Recipe, step: int, state: dict) -> None:
+def save_checkpoint(run: Run, recipe: Recipe, step: int, state: dict) -> None:
     """One atomic checkpoint of everything a resume needs."""
     release = recipe.release()
     save_atomic(
@@ -54,7 +50,7 @@ def _save(run: Run, recipe: Recipe, step: int, state: dict) -> None:
     )
 
 
-def _release(run: Run, recipe: Recipe, state: dict) -> dict:
+def release_file(run: Run, recipe: Recipe, state: dict) -> dict:
     """The weights-only release file (see `inference.releases`), with the run's settings and
     the fingerprints of its inputs (`run`), and their hash (`identity`).
 
@@ -64,8 +60,6 @@ def _release(run: Run, recipe: Recipe, state: dict) -> dict:
     byte for byte as it was."""
     release = recipe.release()
     release["model"] = {k: v.detach().cpu().contiguous() for k, v in release["model"].items()}
-    from .engine import PREDICTORS
-
     method = f"{run.name}_predictor" if run.name in PREDICTORS else run.name
     made_from = {k: v for k, v in state["run"].items() if k != "code"}
     return release | {

@@ -22,7 +22,7 @@ from ..inference.restore import restore_array
 from ..losses.pixel import WeightedLoss
 from ..metrics.full_reference import psnr, ssim
 from ..runtime import autocast, channels_last
-from .engine import Recipe as BaseRecipe
+from .run import Recipe as BaseRecipe
 
 
 def schedule(optimizer: torch.optim.Optimizer, kind: str, steps: int):
