@@ -14,7 +14,7 @@ from artifact_removal.config import load_params
 from artifact_removal.lessons.gan_step import gan_step, verdict_figure
 from artifact_removal.lessons.jpeg_block import block_figure, busiest_block, encode_block
 from artifact_removal.lessons.nogan_phases import critic_pretraining_figure, phase_table
-from artifact_removal.lessons.step_view import batch_figure
+from artifact_removal.lessons.step_view import batch_figure, build_recipe
 from artifact_removal.lessons.supervised_step import supervised_step
 from artifact_removal.training.engine import train
 
@@ -87,6 +87,25 @@ def test_the_gan_step_shows_verdicts_per_sub_patch_and_changes_nothing(ssim_proj
     assert one.g_loss == pytest.approx(one.l_p + settings.adversarial_weight * one.l_adv)
     assert abs(one.d_loss - 2 * math.log(2)) < 0.3  # an untrained D is near chance
     assert len(verdict_figure(one).axes) == 5
+
+
+def test_the_lessons_steps_are_the_recipes_steps(ssim_project, tmp_path):
+    """A lesson's numbers are those of the recipe's own first training step (the same batch,
+    forward pass and losses): a lesson that computed its step another way would differ."""
+    import shutil
+
+    project = tmp_path / "p"
+    shutil.copytree(ssim_project, project)
+    supervised = run_of(project, "ssim", 10, steps=2, checkpoint_every=2, val_every=2)
+    shown = supervised_step(supervised, CPU)
+    trained = build_recipe(supervised, CPU).train_step(1)
+    assert shown.total == float(trained["loss"])
+    assert shown.terms == {k: float(trained[f"loss_{k}"]) for k in shown.terms}
+    gan = run_of(project, "gan", 10, steps=2, checkpoint_every=2, val_every=2)
+    shown = gan_step(gan, CPU)
+    trained = build_recipe(gan, CPU).train_step(1)
+    assert shown.d_loss == float(trained["d_loss"]) and shown.l_p == float(trained["l_p"])
+    assert shown.accuracy == float(trained["d_accuracy"])  # both before the update
 
 
 def test_nogan_phases_as_a_table_and_the_critics_pretraining(project):

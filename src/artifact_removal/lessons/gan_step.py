@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ..losses.adversarial import accuracy, adversarial_loss, discriminator_loss
+from ..losses.adversarial import accuracy, discriminator_loss
 from ..training.run import Run
 from .jpeg_block import value_grid
 from .step_view import build_recipe, images
@@ -36,32 +36,25 @@ class GanStep:
         return self.l_p + self.weight * self.l_adv
 
 
-def _verdicts(recipe, lq: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """(restored, D on the originals, D on the restorations) of a batch, no gradients."""
-    with torch.no_grad():
-        pred = (recipe.g(lq * 2 - 1) + 1) / 2
-        real = recipe.d(gt * 2 - 1, lq * 2 - 1)  # (n, 1, P/s, P/s) probabilities
-        fake = recipe.d(pred * 2 - 1, lq * 2 - 1)
-    return pred, real, fake
-
-
 def gan_step(run: Run, device: torch.device) -> GanStep:
-    """The losses of step 1 of `run` (the GAN), before either network is updated."""
+    """The losses of step 1 of `run` (the GAN), before either network is updated, through
+    the recipe's own `batch`, `forward`, `verdicts` and `generator_losses`: the functions every
+    step of training calls."""
     recipe = build_recipe(run, device)
-    batch = recipe.sampler.batch(1, run.settings.batch_size)
-    lq, gt = batch["lq"].to(device), batch["gt"].to(device)  # (n, 3, P, P) in [0, 1]
-    pred, real, fake = _verdicts(recipe, lq, gt)
+    lq, gt = recipe.batch(1)  # (n, 3, P, P) in [0, 1]
     with torch.no_grad():
-        l_p = float(recipe.perceptual(pred, gt))
+        pred = recipe.forward(lq)
+        real, fake = recipe.verdicts(pred, lq, gt)  # (n, 1, P/s, P/s) probabilities
+        _, l_p, l_adv = recipe.generator_losses(pred, lq, gt)
     return GanStep(
         images(lq),
         images(gt),
         images(pred),
-        real[:, 0].cpu().numpy(),
-        fake[:, 0].cpu().numpy(),
+        real[:, 0].float().cpu().numpy(),
+        fake[:, 0].float().cpu().numpy(),
         float(discriminator_loss(real, fake)),
-        l_p,
-        float(adversarial_loss(fake)),
+        float(l_p),
+        float(l_adv),
         run.settings.adversarial_weight,
         accuracy(real, fake),
     )

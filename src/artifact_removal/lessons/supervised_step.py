@@ -28,20 +28,17 @@ class SupervisedStep:
 
 
 def supervised_step(run: Run, device: torch.device) -> SupervisedStep:
-    """Run step 1 of `run` (a supervised generator) in view."""
+    """Run step 1 of `run` (a supervised generator) in view, through the recipe's own
+    `batch`, `forward`, `losses` and `update`: the functions every step of training calls."""
     recipe = build_recipe(run, device)
-    batch = recipe.sampler.batch(1, run.settings.batch_size)
-    lq, gt = batch["lq"].to(device), batch["gt"].to(device)  # (n, 3, P, P) in [0, 1]
-    pred = (recipe.net(lq * 2 - 1) + 1) / 2  # the network works in [-1, 1]
-    total, terms = recipe.criterion(pred, gt)
-    optimizer = recipe.optimizers["g"]
-    optimizer.zero_grad(set_to_none=True)
-    total.backward()
-    norm = gradient_norm(recipe.net)
-    optimizer.step()
+    lq, gt = recipe.batch(1)  # (n, 3, P, P) in [0, 1]
+    pred = recipe.forward(lq)
+    total, terms = recipe.losses(pred, gt)
+    rate = recipe.optimizers["g"].param_groups[0]["lr"]  # the rate of this step
+    recipe.update(total)
+    norm = gradient_norm(recipe.net)  # the gradients backward left on the parameters
     with torch.no_grad():
-        after, _ = recipe.criterion((recipe.net(lq * 2 - 1) + 1) / 2, gt)
-    rate = optimizer.param_groups[0]["lr"]
+        after, _ = recipe.losses(recipe.forward(lq), gt)
     return SupervisedStep(
         images(lq),
         images(gt),

@@ -141,30 +141,53 @@ class Recipe(BaseRecipe):
             else self.perceptual.name,
         }
 
-    def train_step(self, step: int) -> dict[str, torch.Tensor]:
-        """One discriminator step, then one generator step; the losses and D's accuracy."""
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(compressed, original) patches of batch `step`, this process's share, on the
+        device: (n, 3, P, P) in [0, 1]."""
         batch = self.sampler.batch(
             step, self.run.settings.batch_size, self.ddp.rank, self.ddp.world
         )
-        lq, gt = (_layout(batch[k].to(self.device)) for k in ("lq", "gt"))
-        lq_s, gt_s = lq * 2 - 1, gt * 2 - 1  # the networks see [-1, 1]
+        return tuple(_layout(batch[k].to(self.device)) for k in ("lq", "gt"))
+
+    def forward(self, lq: torch.Tensor) -> torch.Tensor:
+        """The generator's restoration of `lq`, in [0, 1] (the networks work in [-1, 1])."""
         with autocast(self.device):
-            pred = (self.g_model(lq_s) + 1) / 2  # (n, 3, P, P) in [0, 1]
-            self.d.requires_grad_(True)
-            real, fake = self.d_model(gt_s, lq_s), self.d_model(pred.detach() * 2 - 1, lq_s)
-        d_loss = discriminator_loss(real, fake)
-        opt_g, opt_d = self.optimizers["g"], self.optimizers["d"]
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        self.d.requires_grad_(False)  # the generator step does not train the discriminator
-        with autocast(self.device):  # the bare discriminator: no gradients of its own to sync
+            return (self.g_model(lq * 2 - 1) + 1) / 2
+
+    def verdicts(self, pred, lq, gt) -> tuple[torch.Tensor, torch.Tensor]:
+        """The discriminator's probability that each sub-patch is an original, on the
+        originals and on the restorations (detached: this trains the discriminator only),
+        given the compressed patches: (n, 1, P/s, P/s) each."""
+        lq_s = lq * 2 - 1
+        with autocast(self.device):
+            return self.d_model(gt * 2 - 1, lq_s), self.d_model(pred.detach() * 2 - 1, lq_s)
+
+    def generator_losses(self, pred, lq, gt) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(l_G = l_P + lambda l_adv, l_P, l_adv) of the restorations. The bare discriminator
+        judges them: it has no gradients of its own to sync in this step."""
+        with autocast(self.device):
             l_p = self.perceptual(pred.float(), gt)
-            l_adv = adversarial_loss(self.d(pred * 2 - 1, lq_s))
-        g_loss = l_p + self.run.settings.adversarial_weight * l_adv
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+            l_adv = adversarial_loss(self.d(pred * 2 - 1, lq * 2 - 1))
+        return l_p + self.run.settings.adversarial_weight * l_adv, l_p, l_adv
+
+    def update(self, network: str, loss: torch.Tensor) -> None:
+        """Gradients of `loss` and one optimiser step of `network` ("g" or "d")."""
+        optimizer = self.optimizers[network]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+        """One discriminator step, then one generator step; the losses and D's accuracy."""
+        lq, gt = self.batch(step)
+        pred = self.forward(lq)
+        self.d.requires_grad_(True)
+        real, fake = self.verdicts(pred, lq, gt)
+        d_loss = discriminator_loss(real, fake)
+        self.update("d", d_loss)
+        self.d.requires_grad_(False)  # the generator step does not train the discriminator
+        g_loss, l_p, l_adv = self.generator_losses(pred, lq, gt)
+        self.update("g", g_loss)
         if self.ema is not None:
             self._average()
         losses = {"d_loss": d_loss, "g_loss": g_loss, "l_p": l_p, "l_adv": l_adv}

@@ -73,19 +73,36 @@ class Recipe(BaseRecipe):
     def inputs(self) -> dict[str, str]:
         return {"data": self.sampler.fingerprint(self.run.root)}
 
-    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(compressed, original) patches of batch `step`, this process's share, on the
+        device: (n, 3, P, P) in [0, 1]."""
         batch = self.sampler.batch(
             step, self.run.settings.batch_size, self.ddp.rank, self.ddp.world
         )
-        lq, gt = (channels_last(batch[k].to(self.device)) for k in ("lq", "gt"))
+        return tuple(channels_last(batch[k].to(self.device)) for k in ("lq", "gt"))
+
+    def forward(self, lq: torch.Tensor) -> torch.Tensor:
+        """The generator's restoration of `lq`, in [0, 1] (the network works in [-1, 1])."""
         with autocast(self.device):
-            pred = (self.model(lq * 2 - 1) + 1) / 2  # (n, 3, P, P) in [0, 1]
-        loss, terms = self.criterion(pred.float(), gt)
+            return (self.model(lq * 2 - 1) + 1) / 2
+
+    def losses(self, pred: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """(the total that backward differentiates, each term's value)."""
+        return self.criterion(pred.float(), gt)
+
+    def update(self, total: torch.Tensor) -> None:
+        """Gradients of `total`, one optimiser step, one step of the schedule. The gradients
+        stay on the parameters until the next update."""
         optimizer = self.optimizers["g"]
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         optimizer.step()
         self.schedulers["g"].step()
+
+    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+        lq, gt = self.batch(step)
+        loss, terms = self.losses(self.forward(lq), gt)
+        self.update(loss)
         return {"loss": loss.detach()} | {f"loss_{k}": v for k, v in terms.items()}
 
     def validate(self, step: int) -> dict[str, float]:
