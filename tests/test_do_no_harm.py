@@ -10,6 +10,7 @@ from PIL import Image
 
 from artifact_removal.cli import main
 from artifact_removal.data.images import read_png
+from artifact_removal.degradations.codecs import codec_of
 from artifact_removal.degradations.h264 import StreamQuality, x264_quality
 from artifact_removal.degradations.jpeg import decode_jpeg
 from artifact_removal.inference.choice import (
@@ -17,7 +18,6 @@ from artifact_removal.inference.choice import (
     QualityChoice,
     RestoreError,
     ensemble_weights,
-    pass_through_level,
 )
 from artifact_removal.inference.files import restore_files
 from artifact_removal.inference.restore import blend
@@ -34,7 +34,7 @@ LADDER = (5, 10, 20, 30, 40, 60)
 
 
 def test_the_input_is_the_rung_beyond_the_gentlest_generator():
-    top = pass_through_level("jpeg", LADDER)
+    top = codec_of("jpeg").pass_through_level(LADDER)
     assert top == 75
     assert ensemble_weights(95, LADDER, "blend", top) == {INPUT: 1.0}
     assert ensemble_weights(75, LADDER, "blend", top) == {INPUT: 1.0}
@@ -48,7 +48,7 @@ def test_the_input_is_the_rung_beyond_the_gentlest_generator():
 
 
 def test_for_h264_the_input_is_below_the_lowest_crf():
-    low = pass_through_level("h264", (32, 40))
+    low = codec_of("h264").pass_through_level((32, 40))
     assert low == 26
     assert ensemble_weights(23, (32, 40), "blend", low) == {INPUT: 1.0}
     assert ensemble_weights(29, (32, 40), "blend", low) == {INPUT: 0.5, 32: 0.5}
@@ -156,8 +156,8 @@ def test_images_and_videos_with_one_models_folder_need_a_method(models, photo, t
 
 
 def test_the_fixtures_ladders():
-    assert pass_through_level("jpeg", QUALITIES) == 55
-    assert pass_through_level("h264", CRFS) == 26
+    assert codec_of("jpeg").pass_through_level(QUALITIES) == 55
+    assert codec_of("h264").pass_through_level(CRFS) == 26
 
 
 def test_an_x264_stream_says_its_crf(photo, tmp_path):

@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 UNSURE = 0.8
 # The input itself, as a rung of the ensemble (no QF or CRF is 0 in a key of the weights).
 INPUT = 0
-# How far beyond the gentlest trained level the input is left as it is, per codec: QF steps up
-# for JPEG, CRF steps down for H.264 (where a lower CRF is a better quality).
-PASS_THROUGH = {"jpeg": 15, "h264": -6}
 
 
 class RestoreError(RuntimeError):
@@ -37,12 +34,6 @@ class RestoreError(RuntimeError):
 
 class QualityUnknown(ValueError):
     """Neither tables, a predictor nor the user tell an image's quality."""
-
-
-def pass_through_level(codec: str, available: Sequence[int]) -> int:
-    """The level (QF or CRF) from which the input is left as it is (`PASS_THROUGH`)."""
-    step = PASS_THROUGH[codec]
-    return max(available) + step if step > 0 else min(available) + step
 
 
 def ensemble_weights(

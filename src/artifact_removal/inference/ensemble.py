@@ -8,7 +8,7 @@ tie), since a mean of two GAN outputs is blurred.
 
 A generator applied to an image of better quality than it was trained for makes it worse (the
 QF-60 generator took 3.5 to 5.8 dB off QF-95 photographs), so the ensemble has one more rung
-beyond its gentlest generator, `INPUT`: the input left as it is. It stands `PASS_THROUGH`
+beyond its gentlest generator, `INPUT`: the input left as it is. It stands `Codec.pass_through`
 steps beyond the gentlest trained level (JPEG QF 60 + 15 = 75 on the default ladder; H.264
 CRF 32 - 6 = 26), and is combined with its neighbour as any other rung: a `blend` ensemble
 fades from the gentlest generator to the input, a `nearest` one switches half-way. Beyond it,
@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..checkpoints import CheckpointError
+from ..degradations.codecs import codec_of
 from ..degradations.h264 import StreamQuality
 from ..degradations.jpeg_quality import TableQuality
 from ..methods import Combine
@@ -37,7 +38,6 @@ from .choice import (
     QualityUnknown,
     RestoreError,
     ensemble_weights,
-    pass_through_level,
 )
 from .crf_reading import QPFit, QPQuality
 from .tiles import Restorer
@@ -78,7 +78,7 @@ class Ensemble:
     ):
         self.paths, self.combine, self.device, self.codec = paths, combine, device, codec
         self.ladder, self.reading = ladder, reading
-        self.pass_through = pass_through_level(codec, list(paths))
+        self.pass_through = codec_of(codec).pass_through_level(paths)
         self.predictor_path = predictor
         self._nets: dict[int, torch.nn.Module] = {}
         self._predictor: QFNet | None = None
@@ -102,7 +102,10 @@ class Ensemble:
         from .qf import predict
 
         return predict(
-            predictor, pixels, device=self.device, higher_is_gentler=self.codec == "jpeg"
+            predictor,
+            pixels,
+            device=self.device,
+            higher_is_gentler=codec_of(self.codec).higher_is_gentler,
         )
 
     def blend(self, nets: list, weights: list[float]) -> Restorer:
@@ -148,7 +151,7 @@ class Ensemble:
         folders = sorted({_shown(p.parent) for p in self.paths.values()})
         kind = "perceptual loss" if get_method(method).perceptual else "loss"
         predictor = _shown(self.predictor_path) if self.predictor() is not None else "none"
-        reads = "CRF" if get_method(method).codec == "h264" else "QF"  # what its inputs carry
+        reads = codec_of(get_method(method).codec).unit  # what its inputs carry
         ladder = (
             f"; weights per {reads} measured on {len(self.ladder.images)} validation "
             "images (ladder)"
@@ -190,20 +193,9 @@ class Ensemble:
             used = float(tables.quality)
         elif cnn is not None:
             used = float(cnn.quality)
-        elif self.codec == "h264":
-            raise QualityUnknown(
-                "no x264 settings in the stream (another encoder made it) and no CRF predictor "
-                f"({self.predictor_path} not found): give the CRF with --quality N, or train "
-                "the CRF predictor (`dvc repro video`; --predictor FILE)"
-            )
         else:
-            raise QualityUnknown(
-                f"no quantization tables and no QF predictor ({self.predictor_path} not found): "
-                "train it with `dvc repro train_qf`, give it with --predictor, or give the "
-                "quality with --quality N"
-            )
+            raise QualityUnknown(codec_of(self.codec).unknown.format(predictor=self.predictor_path))
         weights = self.weights(used)
         if beyond and weights == {INPUT: 1.0}:
             weights = {self.gentlest(): 1.0}
-        unit = "CRF" if self.codec == "h264" else "QF"
-        return QualityChoice(tables, cnn, override, used, weights, unit)
+        return QualityChoice(tables, cnn, override, used, weights, codec_of(self.codec).unit)

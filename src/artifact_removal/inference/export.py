@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..degradations.codecs import codec_of
 from ..methods import combine_of
 from ..methods import get as get_method
 from .choice import RestoreError
@@ -132,7 +133,7 @@ def export_onnx(
         if predictor is not None and Path(predictor).is_file():
             manifest["predictor"] = _export_predictor(Path(predictor), folder)
         manifest["ladder"] = _copy_ladder(method, project, generators, folder)
-        if spec.codec == "h264":
+        if codec_of(spec.codec).video:
             reading, reading_path = project_reading(project)
             if reading is not None:
                 shutil.copyfile(reading_path, folder / "crf_reading.json")

@@ -10,7 +10,8 @@ validation images compressed at that QF (for a video method, validation frames t
 at that CRF) are restored by every rung of the ensemble (each generator, the input itself, and
 the midpoint of each pair of neighbouring rungs); the level keeps the ensemble's own weights
 unless another choice restores better by more than `margin` dB of PSNR-Y. Between levels the
-weights are mixed linearly; beyond the last level they fade to the input as before (`PASS_THROUGH`).
+weights are mixed linearly; beyond the last level they fade to the input as before
+(`Codec.pass_through`).
 
 A ladder is measured for the generators it names (their files' sha256): `restore` uses it only
 for those very generators, and records it in every output's settings.

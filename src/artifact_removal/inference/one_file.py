@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from ..archs.qf_labels import ABOVE
 from ..data.images import ImageReadError, LoadedImage, read_image
+from ..degradations.codecs import codec_of
 from ..degradations.h264 import x264_quality
 from ..degradations.jpeg_quality import TableQuality, jpeg_quality
 from ..degradations.yuv import frame_to_rgb
@@ -177,8 +178,8 @@ def restore_image_file(
 def _why_copied(choice: QualityChoice, ensemble: Ensemble) -> str:
     """Why an input is copied as it is, and how to restore it all the same."""
     trained = sorted(ensemble.paths)
-    video = ensemble.codec == "h264"  # CRFs: lower is better
-    unit = "CRF" if video else "QF"
+    codec = codec_of(ensemble.codec)
+    video, unit = codec.video, codec.unit
     force = (
         f"--restore-uncompressed restores it with the gentlest generator (q{ensemble.gentlest()})"
     )
@@ -317,7 +318,7 @@ def choose_video(
     result.size = (info.height, info.width)
     # x264's CRF tells the generators of an H.264 method, not an image method's QF; from
     # other encoders the stream's QPs read as a CRF
-    stream = x264_quality(path) if ensemble.codec == "h264" else None
+    stream = x264_quality(path) if codec_of(ensemble.codec).video else None
     if stream is None and ensemble.reading is not None:
         stream = ensemble.reading.read(path)
     result.choice = ensemble.choose(sample_frame(path), override, stream, beyond)

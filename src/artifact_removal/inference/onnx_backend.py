@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..degradations.codecs import codec_of
 from ..fileio import sha256, write_json
 from .choice import RestoreError
 from .crf_reading import QPFit, ReadingError
@@ -164,7 +165,7 @@ class OnnxEnsemble(Ensemble):
         return OnnxPredictor(self.folder, self.manifest["predictor"], self.providers)
 
     def predict(self, predictor: OnnxPredictor, pixels: np.ndarray) -> QFPrediction:
-        return predictor.predict(pixels, higher_is_gentler=self.codec == "jpeg")
+        return predictor.predict(pixels, higher_is_gentler=codec_of(self.codec).higher_is_gentler)
 
     def blend(self, nets: list, weights: list[float]) -> Restorer:
         return weighted(lambda net, rgb: net(rgb), nets, weights)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..checkpoints import fingerprint
 from ..config import ConfigError
+from ..degradations.codecs import codec_of, setting
 from ..fileio import sha256
 from ..methods import METHODS, combine_of
 from ..methods import get as get_method
@@ -109,7 +110,7 @@ def load_setup(
             return load_setup(start, project, None, predictor, override, device, common)
     paths = find_generators(method, Path(models_dir) if models_dir else None, project)
     codec = get_method(method).codec
-    video_method = codec != "jpeg"  # trained on H.264 frames, per CRF
+    video_method = codec_of(codec).video  # trained on H.264 frames, per CRF
     if predictor is None and project is not None:
         predictor = project_predictor(project, codec)
     predictor = Path(predictor) if predictor else None
@@ -151,11 +152,11 @@ def load_setup(
 
 
 def project_predictor(project: Path, codec: str) -> Path:
-    """The project's QF predictor file (JPEG methods), or its CRF predictor's (H.264)."""
+    """The project's predictor of the codec's level: the QF predictor (JPEG methods), the CRF
+    predictor (H.264)."""
     from ..config import load_params, resolve_path
 
-    params = load_params(project / "params.yaml")
-    folder = params.video.predictor_dir if codec != "jpeg" else params.train_qf.models_dir
+    folder = setting(load_params(project / "params.yaml"), codec_of(codec).predictor_dir)
     return resolve_path(folder, project) / "predictor.pt"
 
 

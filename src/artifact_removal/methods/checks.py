@@ -4,6 +4,7 @@ detection and the ladder name must be ones that can do what those stages ask of 
 from __future__ import annotations
 
 from ..config import Params, add_check
+from ..degradations.codecs import codec_of
 from .registry import METHODS, get, qualities_of
 
 
@@ -16,8 +17,10 @@ def check_shown_methods(params: Params) -> list[str]:
         for name in section.methods:
             if name not in METHODS:
                 continue
-            if get(name).codec != "jpeg":
-                problems.append(f"{key}.methods: {name} restores {get(name).codec}, not JPEG")
+            if f"{key}.methods" not in codec_of(get(name).codec).shown_in:
+                problems.append(
+                    f"{key}.methods: {name} restores {get(name).codec}, which {key} does not show"
+                )
                 continue
             missing = [q for q in section.qualities if q not in qualities_of(params, name)]
             if missing:

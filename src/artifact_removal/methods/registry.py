@@ -37,11 +37,6 @@ REPORT_FIGURES: dict[str, tuple[str, ...]] = {
 }
 
 BASELINES = ("original", "jpeg", "h264")  # rows of the tables that are not methods
-# the params lists that show a method (scored, compared, rated, detected), and for which codec
-SHOWN_IN = {
-    "jpeg": ("evaluate.methods", "study.methods", "detection.methods"),
-    "h264": ("video.methods",),
-}
 
 
 @dataclass(frozen=True)
@@ -61,7 +56,7 @@ class Method:
     qualities_key: str = "degradation.qualities"  # the parameter listing the QFs it is trained for
     stage: str | None = None  # the DVC stage that trains it (default: its section's name)
     prepared_key: str = "data.prepared_dir"  # the prepared data its training reads
-    codec: str = "jpeg"  # what its inputs were compressed with (jpeg: QFs; h264: CRFs)
+    codec: str = "jpeg"  # what its inputs were compressed with (`degradations.codecs`)
     notebook: str | None = None  # the notebook its stage runs (video methods: the video stage's)
     reports: Reports = "generator"  # the figures of its training report (REPORT_FIGURES)
     perceptual: bool = False  # trained with a perceptual loss (said when restoring)
@@ -72,7 +67,7 @@ class Method:
     default_for: Literal["image", "video"] | None = None  # what `restore --method auto` uses it for
     # A new method's params section and its profiles' overrides (`make pipeline` writes them
     # into params.yaml and profiles/<name>.yaml when the section is missing, and names the
-    # method in the lists of `SHOWN_IN`); the project's own methods have theirs in those files.
+    # method in its codec's `shown_in` lists); the project's own methods have theirs there.
     defaults: dict[str, Any] | None = field(default=None, hash=False, compare=False)
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False, compare=False)
 

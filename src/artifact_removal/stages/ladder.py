@@ -22,7 +22,8 @@ from ..config import find_project_root, load_params, resolve_path
 from ..data.images import read_png
 from ..data.prepared import keys, quality_dir, set_folder
 from ..data.video import PREDICTOR_DATA
-from ..inference.choice import INPUT, ensemble_weights, pass_through_level
+from ..degradations.codecs import Codec, codec_of, predictor_classes
+from ..inference.choice import INPUT, ensemble_weights
 from ..inference.ladder import Ladder, jpeg_pairs, label, measure
 from ..inference.releases import load_generator
 from ..inference.setups import file_digest, find_generators
@@ -52,11 +53,11 @@ def _originals(folder: Path) -> dict[str, np.ndarray]:
     return {key: _rgb(read_png(folder / "gt" / f"{key}.png")) for key in keys(folder)}
 
 
-def validation_pairs(params, root: Path, codec: str, levels: list[int]) -> tuple[dict, list]:
+def validation_pairs(params, root: Path, codec: Codec, levels: list[int]) -> tuple[dict, list]:
     """level -> (original, compressed) pairs of the validation split, and their names: the
     corpus' images through JPEG at each QF, or the CRF predictor's validation frames, which
     went through H.264 at each CRF with x264 settings drawn per clip (`data.video`)."""
-    if codec == "jpeg":
+    if codec.compressed_here:
         images = _originals(set_folder(params, root, "val"))
         pairs = jpeg_pairs(images, levels, params.degradation.chroma_subsampling)
         return pairs, list(images)
@@ -81,22 +82,18 @@ def run(params_path: Path, progress: bool = True) -> dict[str, Ladder]:
     out_dir = resolve_path(params.ladder.dir, root)
     ladders = {}
     for method in params.ladder.methods:
-        codec = get_method(method).codec
-        unit = "QF" if codec == "jpeg" else "CRF"
-        classes = list(
-            params.train_qf.classes or params.degradation.qualities
-            if codec == "jpeg"
-            else params.video.predictor_crfs
-        )
+        codec = codec_of(get_method(method).codec)
+        unit = codec.unit
+        classes = predictor_classes(params, codec)
         paths = find_generators(method, None, root)
         available = sorted(paths)
-        pass_through = pass_through_level(codec, available)
+        pass_through = codec.pass_through_level(available)
         levels = levels_of(classes, available, pass_through)
-        if codec != "jpeg":  # the frames exist at the CRF predictor's classes only
-            levels = [crf for crf in levels if crf in classes]
+        if not codec.compressed_here:  # its frames exist at the predictor's classes only
+            levels = [level for level in levels if level in classes]
         pairs, names = validation_pairs(params, root, codec, levels)
         nets = {q: load_generator(p, device) for q, p in paths.items()}
-        rungs = [*sorted(available, reverse=codec != "jpeg"), INPUT]  # strongest to gentlest
+        rungs = [*codec.strongest_first(available), INPUT]
         combine = combine_of(method)
 
         def nominal(

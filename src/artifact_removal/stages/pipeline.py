@@ -27,8 +27,9 @@ from ruamel.yaml.scalarstring import FoldedScalarString
 
 from ..checkpoints import PACKAGE
 from ..config import ConfigError, parse_params
+from ..degradations.codecs import codec_of
 from ..fileio import write_atomic, write_text
-from ..methods import METHODS, SHOWN_IN, Method
+from ..methods import METHODS, Method
 from ..methods import module_of as method_module
 from .stage_sources import modules_run_by, source_files
 
@@ -139,8 +140,8 @@ def method_stage(name: str, methods: list[Method], root: Path) -> CommentedMap:
 
 def _expand(items: list, where: str) -> list:
     """A deps/params/outs list with the registry's placeholders expanded."""
-    jpeg = [m for m in METHODS.values() if m.codec == "jpeg"]
-    h264 = [m for m in METHODS.values() if m.codec == "h264"]
+    jpeg = [m for m in METHODS.values() if not codec_of(m.codec).video]  # image methods
+    h264 = [m for m in METHODS.values() if codec_of(m.codec).video]
     out: list = []
     for item in items:
         if item == "@models" and where == "deps":
@@ -261,8 +262,8 @@ def _dotted(document: Any, key: str) -> Any:
 
 def add_new_methods(root: Path) -> list[str]:
     """Write each new method's section (its `defaults`) into params.yaml, name the method in
-    the lists that show it (`SHOWN_IN`), and add its overrides to the profiles it names. The
-    result is validated before anything is written. Returns what was added."""
+    the lists that show it (its codec's `shown_in`), and add its overrides to the profiles it
+    names. The result is validated before anything is written. Returns what was added."""
     yaml, path = _round_trip(), root / "params.yaml"
     document, added = yaml.load(path.read_text()), []
     new = [m for m in METHODS.values() if m.section not in document]
@@ -282,7 +283,7 @@ def add_new_methods(root: Path) -> list[str]:
         )
         added.append(f"params.yaml: {m.section}")
         trained = _dotted(document, m.qualities_key)
-        for key in SHOWN_IN[m.codec]:
+        for key in codec_of(m.codec).shown_in:
             section, name = key.split(".")
             asked = document[section].get("qualities", trained)  # the study's and detection's
             if m.name in document[section][name]:

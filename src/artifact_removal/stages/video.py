@@ -28,6 +28,7 @@ import torch
 from ..config import Params, resolve_path
 from ..data.images import read_png
 from ..data.prepared import quality_dir
+from ..degradations.codecs import codec_of
 from ..inference.releases import load_generator
 from ..inference.restore import restore_float
 from ..methods import get as get_method
@@ -46,7 +47,7 @@ COLUMNS = ["psnr_rgb", "psnr_y", "ssim_y", "niqe", "brisque", "flicker", "tof"]
 def check_methods(params: Params) -> list[str]:
     """`video.methods`, each a registered method trained on H.264 frames."""
     methods = list(params.video.methods)
-    wrong = [m for m in methods if get_method(m).codec != "h264"]
+    wrong = [m for m in methods if "video.methods" not in codec_of(get_method(m).codec).shown_in]
     if wrong:
         raise ValueError(
             f"video.methods: {wrong} are not trained on H.264 frames; video "
