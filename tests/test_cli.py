@@ -58,9 +58,11 @@ def test_help_imports_neither_torch_nor_the_notebook_tools():
 
 def test_the_cli_and_restore_share_the_pixel_budget():
     from artifact_removal import cli
-    from artifact_removal.inference import files
+    from artifact_removal.inference.options import MAX_MEGAPIXELS, RestoreOptions
 
-    assert cli.MAX_MEGAPIXELS == files.MAX_MEGAPIXELS
+    parsed = cli.build_parser().parse_args(["restore", "in.jpg", "-o", "out"])
+    assert parsed.max_megapixels == RestoreOptions().max_megapixels == MAX_MEGAPIXELS
+    assert cli.MAX_MEGAPIXELS == MAX_MEGAPIXELS
 
 
 def test_prepare_command_on_a_small_project(project, photo, capsys):
