@@ -57,3 +57,29 @@ def test_the_layout_names_no_module_that_is_gone():
         if name not in modules[package]
     ]
     assert not gone, f"docs/reference.md's Layout names modules that are gone: {sorted(gone)}"
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_readme_is_an_entry_point_and_every_link_of_the_docs_holds():
+    """The README stays short (what it is, the quick start, the ideas, the pipeline, where to
+    go next); every relative link of the README and of docs/ names a file that exists, and an
+    anchor a heading of it."""
+    assert len((REPO / "README.md").read_text().splitlines()) <= 180
+    broken = []
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # https:, mailto:
+            name, _, anchor = target.partition("#")
+            path = (page.parent / name).resolve() if name else page
+            if not path.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif anchor and path.suffix == ".md":
+                headings = re.findall(r"(?m)^#+ (.*)$", path.read_text())
+                if anchor not in {_anchor(h) for h in headings}:
+                    broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)

@@ -176,9 +176,11 @@ def _shell(command: str, project: Path) -> str:
     return done.stdout
 
 
-def test_the_readmes_metrics_tables_fit_a_terminal(repro):
-    """Every `dvc metrics show` of the README prints rows of at most 160 characters."""
-    commands = re.findall(r"^(dvc metrics show[^#\n]*)", (REPO / "README.md").read_text(), re.M)
+def test_the_docs_metrics_tables_fit_a_terminal(repro):
+    """Every `dvc metrics show` of the README and the docs prints rows of at most 160
+    characters."""
+    docs = "".join(p.read_text() for p in [REPO / "README.md", *sorted(REPO.glob("docs/*.md"))])
+    commands = re.findall(r"^(dvc metrics show[^#\n]*)", docs, re.M)
     assert len(commands) >= 4
     for command in commands:
         printed = _shell(command, repro[0])
@@ -352,10 +354,11 @@ def test_restore_finds_the_pipelines_generators(repro, photo):
     ]
 
 
-def test_the_readmes_python_example_runs_in_the_project(repro, tmp_path):
-    """The README's "From Python" block, as written, inside the project after `make repro`."""
+def test_the_python_example_of_the_restore_guide_runs(repro, tmp_path):
+    """docs/restore.md's "From Python" block, as written, inside the project after `make
+    repro`."""
     fresh_copy, _ = repro
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "restore.md").read_text()
     block = re.search(r"\*\*From Python\*\*.*?```python\n(.*?)```", readme, re.S).group(1)
     (tmp_path / "example.py").write_text(block)
     printed = _shell(f"python {tmp_path / 'example.py'}", fresh_copy)

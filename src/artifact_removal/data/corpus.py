@@ -7,7 +7,8 @@
   of every report.
 - `embedded`: on purpose, the 13 sample photographs that ship inside scikit-image's wheel,
   byte-identical copies whose checksums are fixed below (the tests' and the tiny profile's).
-- `own`: whatever `data.dvc` tracks, checked out or pulled by DVC (see the README).
+- `own`: whatever `data.dvc` tracks, checked out or pulled by DVC (docs/reproducibility.md,
+  "Your own data").
 
 `make repro` runs `ensure_corpus` before DVC: a bad copy is named before any stage runs.
 """
@@ -224,7 +225,7 @@ def _own_corpus(raw_dir: Path, dvc_file: Path) -> str:
     if not dvc_file.is_file():
         raise CorpusError(
             f"{dvc_file} is missing: restore it (`git checkout {dvc_file}`) or "
-            f"track your own corpus as the README shows"
+            f"track your own corpus as docs/reproducibility.md shows (\"Your own data\")"
         )
     tracked = tracked_dir_md5(dvc_file)
     if tracked == DEFAULT_DIR_MD5:
