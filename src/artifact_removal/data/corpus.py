@@ -225,7 +225,7 @@ def _own_corpus(raw_dir: Path, dvc_file: Path) -> str:
     if not dvc_file.is_file():
         raise CorpusError(
             f"{dvc_file} is missing: restore it (`git checkout {dvc_file}`) or "
-            f"track your own corpus as docs/reproducibility.md shows (\"Your own data\")"
+            f'track your own corpus as docs/reproducibility.md shows ("Your own data")'
         )
     tracked = tracked_dir_md5(dvc_file)
     if tracked == DEFAULT_DIR_MD5:
