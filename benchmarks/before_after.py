@@ -33,8 +33,8 @@ from sweep import clips, decoded, held_out_images, jpeg_bytes, x264_default
 
 from artifact_removal.data.images import busiest_crop
 from artifact_removal.degradations.h264 import decode_clip
-from artifact_removal.inference.files import restore_files
 from artifact_removal.metrics.full_reference import psnr
+from artifact_removal.restore.run import restore_files
 
 
 def _restored(path: Path, out: Path, **options) -> tuple[np.ndarray, str]:

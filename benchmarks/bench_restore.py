@@ -35,8 +35,8 @@ import numpy as np
 import torch
 
 from artifact_removal.archs.generator import build_generator, count_parameters
-from artifact_removal.inference.restore import restore_float
 from artifact_removal.inference.tiles import restore_tiled, tile_count
+from artifact_removal.inference.torch_backend import restore_float
 from artifact_removal.runtime import seed_everything, select_device
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -74,8 +74,8 @@ def child(args: argparse.Namespace) -> None:
     from PIL import Image
 
     from artifact_removal.checkpoints import save_atomic
-    from artifact_removal.inference.files import restore_files
     from artifact_removal.inference.releases import generator_release
+    from artifact_removal.restore.run import restore_files
 
     device = select_device(args.device)
     seed_everything(0)

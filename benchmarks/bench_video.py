@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from artifact_removal.archs.generator import PRESETS, build_generator, count_parameters
-from artifact_removal.inference.restore import restore_float
-from artifact_removal.inference.video import restore_video
+from artifact_removal.inference.torch_backend import restore_float
+from artifact_removal.restore.video import restore_video
 from artifact_removal.runtime import select_device
 
 sys.path.insert(0, str(Path(__file__).parent))

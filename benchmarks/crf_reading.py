@@ -30,9 +30,9 @@ import pandas as pd
 from artifact_removal.config import find_project_root, load_params, resolve_path
 from artifact_removal.data.video import camera_motion
 from artifact_removal.inference.crf_reading import QPFit
-from artifact_removal.inference.one_file import sample_frame
 from artifact_removal.inference.qf import predict
 from artifact_removal.inference.releases import load_predictor
+from artifact_removal.restore.one_video import sample_frame
 
 sys.path.insert(0, str(Path(__file__).parent))
 from sweep import CRFS, held_out_images, x264_default

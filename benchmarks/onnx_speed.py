@@ -29,7 +29,7 @@ import torch
 from artifact_removal.archs.generator import build_generator
 from artifact_removal.inference.export import _onnx_export
 from artifact_removal.inference.onnx_backend import OnnxNet
-from artifact_removal.inference.restore import restore_float
+from artifact_removal.inference.torch_backend import restore_float
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 NETS = ("tiny", "very_fast", "fast", "paper", "unet_mobilenet_v3_large")

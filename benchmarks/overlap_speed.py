@@ -1,5 +1,5 @@
 """Benchmark: a folder of 12-megapixel JPEGs restored one step after the other, and with the
-CPU's steps beside the network (`restore --io-workers`, `inference.overlap`).
+CPU's steps beside the network (`restore --io-workers`, `restore.overlap`).
 
 A folder of `--count` photograph-like JPEGs (`bench_restore.sample_jpeg`, QF 20) is restored
 by `restore_files` with each setting in turn, `--rounds` times, in one process, into fresh
@@ -27,8 +27,8 @@ from bench_restore import sample_jpeg
 from artifact_removal.archs.generator import build_generator
 from artifact_removal.archs.qf_net import QFNet
 from artifact_removal.checkpoints import save_atomic
-from artifact_removal.inference.files import restore_files
 from artifact_removal.inference.releases import generator_release, predictor_release
+from artifact_removal.restore.run import restore_files
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

@@ -39,8 +39,8 @@ SIZES = ((2500, 2250), (5000, 4500), (10000, 9000))
 def child(width: int, height: int, work: Path) -> None:
     """Restore one width x height JPEG in this process; print the measurements as JSON."""
     from artifact_removal.checkpoints import save_atomic
-    from artifact_removal.inference.files import restore_files
     from artifact_removal.inference.releases import generator_release
+    from artifact_removal.restore.run import restore_files
 
     seed_everything(0)
     models = work / "models"

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from artifact_removal.config import find_project_root, load_params
 from artifact_removal.data.prepared import DataError, keys, load_compressed, set_folder
 from artifact_removal.inference.releases import load_generator
-from artifact_removal.inference.restore import restore_array
+from artifact_removal.inference.torch_backend import restore_array
 from artifact_removal.metrics.no_reference import niqe_or_nan
 from artifact_removal.training.supervised import evaluate_pairs
 

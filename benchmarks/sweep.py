@@ -42,11 +42,11 @@ from PIL import Image
 from artifact_removal.data.images import read_image
 from artifact_removal.data.video import camera_motion
 from artifact_removal.degradations.h264 import decode_clip
-from artifact_removal.inference.files import restore_files
 from artifact_removal.inference.setups import find_project, project_reading
-from artifact_removal.inference.video import VideoOutput
 from artifact_removal.metrics.full_reference import psnr
 from artifact_removal.metrics.temporal import flicker_error
+from artifact_removal.restore.run import restore_files
+from artifact_removal.restore.video import VideoOutput
 
 QUALITIES = tuple(range(5, 100, 5))
 CRFS = (23, 27, 31, 35, 40, 45)

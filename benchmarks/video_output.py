@@ -3,7 +3,7 @@
 Held-out clips (photographs of a benchmark set panned by a virtual camera) are encoded by
 libx264 at its defaults at a few CRFs, restored by `restore_files` into lossless FFV1 (the
 restored frames exactly), and those frames written again as `restore` writes H.264
-(`inference.video.restore_video` with an identity restorer) at several output CRFs, in 4:4:4
+(`restore.video.restore_video` with an identity restorer) at several output CRFs, in 4:4:4
 and in 4:2:0 chroma. The cost
 of writing is PSNR(original, restored frames) - PSNR(original, written video), RGB, dB; the
 size is the written file's over the input's.
@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from artifact_removal.degradations.h264 import decode_clip
-from artifact_removal.inference.files import restore_files
-from artifact_removal.inference.video import VideoOutput, restore_video
 from artifact_removal.metrics.full_reference import psnr
+from artifact_removal.restore.run import restore_files
+from artifact_removal.restore.video import VideoOutput, restore_video
 
 sys.path.insert(0, str(Path(__file__).parent))
 from sweep import clips, held_out_images, x264_default

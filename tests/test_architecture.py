@@ -19,6 +19,7 @@ from .conftest import REPO
 LAYERS = (
     ("cli", "__main__", "api"),
     ("stages", "book", "lessons"),
+    ("restore",),  # the restore command: the stages never import it (checked below)
     ("training",),
     ("inference",),
     ("data",),
@@ -55,6 +56,8 @@ def test_imports_go_one_way():
     upward = sorted((a, b) for a, b in _edges() if LAYER[b] < LAYER[a])
     assert not upward, f"imports from a lower room to a higher one: {upward}"
     assert ("inference", "training") not in _edges()
+    assert ("restore", "training") not in _edges()
+    assert not {("stages", "restore"), ("book", "restore"), ("lessons", "restore")} & _edges()
 
 
 def test_no_cycle_between_rooms():

@@ -58,7 +58,7 @@ def test_help_imports_neither_torch_nor_the_notebook_tools():
 
 def test_the_cli_and_restore_share_the_pixel_budget():
     from artifact_removal import cli
-    from artifact_removal.inference.options import MAX_MEGAPIXELS, RestoreOptions
+    from artifact_removal.restore.options import MAX_MEGAPIXELS, RestoreOptions
 
     parsed = cli.build_parser().parse_args(["restore", "in.jpg", "-o", "out"])
     assert parsed.max_megapixels == RestoreOptions().max_megapixels == MAX_MEGAPIXELS
@@ -159,8 +159,8 @@ def test_restore_options_are_the_parser_and_the_function_defaults_alike():
 
     from artifact_removal.cli.options import options_from
     from artifact_removal.cli.parser import build_parser
-    from artifact_removal.inference.files import restore_files
-    from artifact_removal.inference.options import RestoreOptions, VideoOutput
+    from artifact_removal.restore.options import RestoreOptions, VideoOutput
+    from artifact_removal.restore.run import restore_files
 
     def parsed(*flags):
         return options_from(

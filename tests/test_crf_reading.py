@@ -24,14 +24,13 @@ from artifact_removal.inference.crf_reading import (
     ReadingError,
     aq_followed,
     aq_offsets,
-    errors,
-    fit,
     frame_qps,
     stream_qp,
 )
-from artifact_removal.inference.files import restore_files
-from artifact_removal.inference.video import read_video_record
+from artifact_removal.restore.records import video_record
+from artifact_removal.restore.run import restore_files
 from artifact_removal.stages import crf_reading as stage
+from artifact_removal.stages.crf_reading import errors, fit
 
 from .conftest import CRFS
 
@@ -155,14 +154,14 @@ def test_restore_reads_the_crf_of_a_stream_without_x264_settings(models, project
     assert choice.tables == QPQuality(round(qp), qp)
     assert choice.generators == {max(CRFS): 1.0}  # the QPs read far above the CRFs (32, 40)
     assert f"H.264 QPs {qp:.1f} ~ CRF {round(qp)}" in report.summary()
-    first = read_video_record(tmp_path / "out" / "other.mp4")["settings"]
+    first = video_record(tmp_path / "out" / "other.mp4")["settings"]
     QPFit(1.0, -20.0, 1, {}).save(project / params.crf_reading.out)  # another line: CRF 24
     again = restore_files([other], tmp_path / "out", method="video_ssim", device="cpu",
                           models_dir=models / "video_ssim", predictor=tmp_path / "none.pt",
                           progress=False, overwrite=True)  # fmt: skip
     assert again.results[0].status == "copied"  # below the CRFs: the input as it is
     assert "(H.264 QPs) is below the CRFs" in again.summary()
-    assert read_video_record(tmp_path / "out" / "other.mp4")["settings"] != first
+    assert video_record(tmp_path / "out" / "other.mp4")["settings"] != first
 
 
 def test_the_stage_fits_the_corpus_and_says_how_it_holds(small_project, capsys):

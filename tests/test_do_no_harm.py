@@ -19,12 +19,12 @@ from artifact_removal.inference.choice import (
     RestoreError,
     ensemble_weights,
 )
-from artifact_removal.inference.files import restore_files
-from artifact_removal.inference.restore import blend
-from artifact_removal.inference.video import (
+from artifact_removal.inference.torch_backend import blend
+from artifact_removal.restore.records import video_record
+from artifact_removal.restore.run import restore_files
+from artifact_removal.restore.video import (
     VideoError,
     VideoOutput,
-    read_video_record,
 )
 
 from .conftest import CRFS, QUALITIES
@@ -111,7 +111,7 @@ def test_a_video_without_method_goes_to_a_video_method(models, photo, tmp_path, 
     out = capsys.readouterr().out
     assert "restoring with video_ssim: " in out
     assert "given 40, x264 settings CRF 40 -> generator q40" in out
-    assert read_video_record(tmp_path / "out" / "clip.mp4")["source"]
+    assert video_record(tmp_path / "out" / "clip.mp4")["source"]
 
 
 def test_an_image_method_does_not_read_a_crf_as_a_qf(models, photo, tmp_path):

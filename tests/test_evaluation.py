@@ -238,7 +238,7 @@ def test_the_super_resolution_input_keeps_the_size():
 def test_the_strength_curve_runs_between_the_two_methods(prepared, models, tmp_path):
     from artifact_removal.inference.gallery import JPEG
     from artifact_removal.metrics.full_reference import psnr
-    from artifact_removal.stages.dial import STRENGTHS
+    from artifact_removal.stages.strength import STRENGTHS
     from artifact_removal.stages.strength_curve import strength_curve, strength_figure
 
     torch.manual_seed(1)

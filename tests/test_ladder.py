@@ -11,17 +11,11 @@ from PIL import Image
 
 from artifact_removal.config import apply_profile
 from artifact_removal.inference.choice import INPUT, ensemble_weights
-from artifact_removal.inference.files import restore_files
-from artifact_removal.inference.ladder import (
-    Ladder,
-    LadderError,
-    candidates,
-    jpeg_pairs,
-    label,
-    measure,
-)
+from artifact_removal.inference.ladder import Ladder, LadderError, label
 from artifact_removal.inference.releases import load_generator
+from artifact_removal.restore.run import restore_files
 from artifact_removal.stages import ladder as ladder_stage
+from artifact_removal.stages.ladder import candidates, jpeg_pairs, measure
 
 from .conftest import QUALITIES
 

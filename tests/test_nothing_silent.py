@@ -22,7 +22,7 @@ from artifact_removal.data.images import read_png
 from artifact_removal.inference import export as export_module
 from artifact_removal.inference.choice import RestoreError
 from artifact_removal.inference.export import export_onnx
-from artifact_removal.inference.files import restore_files
+from artifact_removal.restore.run import restore_files
 
 from .test_video import _pan, _write_clip
 
@@ -442,7 +442,7 @@ def test_8_bad_options_are_refused_with_what_is_wrong(options, said, models, pho
 
 def test_9_a_ray_run_that_cannot_start_leaves_no_output_folder(models, photo, tmp_path, capsys,
                                                                monkeypatch):  # fmt: skip
-    from artifact_removal.inference import on_ray
+    from artifact_removal.restore import on_ray
 
     def unreachable(address):
         raise RestoreError(f"--ray {address}: cannot reach a Ray cluster (test)")

@@ -18,7 +18,7 @@ import psutil
 import pytest
 from PIL import Image
 
-from artifact_removal.inference.files import restore_files
+from artifact_removal.restore.run import restore_files
 
 from .test_video import _pan, _write_clip
 

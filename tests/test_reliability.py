@@ -26,11 +26,11 @@ from artifact_removal.config import ConfigError, load_params, parse_yaml
 from artifact_removal.data.images import read_png
 from artifact_removal.fileio import FolderBusy, FolderLock, write_atomic
 from artifact_removal.inference.choice import RestoreError
-from artifact_removal.inference.files import restore_files
-from artifact_removal.inference.outputs import unique_names
-from artifact_removal.inference.png import read_record
 from artifact_removal.inference.releases import load_generator, predictor_release
 from artifact_removal.inference.tiles import restore_tiled
+from artifact_removal.restore.outputs import unique_names
+from artifact_removal.restore.records import png_record
+from artifact_removal.restore.run import restore_files
 
 from .conftest import QUALITIES, REPO
 
@@ -66,7 +66,7 @@ def test_1_same_names_in_three_folders_give_three_outputs(models, photo, tmp_pat
     assert sorted(_pngs(tmp_path / "out")) == ["IMG_0001-2.png", "IMG_0001.jpg.png",
                                                "IMG_0001.png"]  # fmt: skip
     assert "restored 3 of 3 inputs" in printed
-    records = {read_record(p)["source"] for p in (tmp_path / "out").glob("*.png")}
+    records = {png_record(p)["source"] for p in (tmp_path / "out").glob("*.png")}
     assert len(records) == 3  # three different inputs behind the three outputs
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from artifact_removal.archs.generator import build_generator
-from artifact_removal.inference.restore import blend, restore_array, restore_float
 from artifact_removal.inference.tiles import restore_tiled, tile_count, tile_starts
+from artifact_removal.inference.torch_backend import blend, restore_array, restore_float
 
 CPU = torch.device("cpu")
 

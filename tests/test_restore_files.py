@@ -19,9 +19,9 @@ from artifact_removal.inference.choice import (
     RestoreError,
     ensemble_weights,
 )
-from artifact_removal.inference.files import restore_files
 from artifact_removal.inference.qf import QFPrediction, gentle_answer
 from artifact_removal.inference.setups import find_generators
+from artifact_removal.restore.run import restore_files
 
 QUALITIES = (10, 20, 40)
 
@@ -212,7 +212,7 @@ def test_an_image_above_the_ensemble_is_left_as_it_is():
 
 @pytest.mark.parametrize("kind", ["jpeg", "webp"])
 def test_jpeg_and_webp_outputs_keep_exif_and_are_recognised_on_rerun(models, tmp_path, photo, kind):
-    from artifact_removal.inference.options import ImageOutput
+    from artifact_removal.restore.options import ImageOutput
 
     exif = Image.Exif()
     exif[0x010F] = "TestCam"
@@ -241,7 +241,7 @@ def test_jpeg_and_webp_outputs_keep_exif_and_are_recognised_on_rerun(models, tmp
 
 def test_a_jpeg_left_as_it_is_is_copied_byte_for_byte(models, tmp_path, photo, capsys):
     """...into a JPEG output: no second encoding, the record in a comment segment."""
-    from artifact_removal.inference.options import ImageOutput
+    from artifact_removal.restore.options import ImageOutput
 
     Image.fromarray(photo).save(tmp_path / "cam.jpg", quality=92)  # above the ladder
     code = main(["restore", str(tmp_path / "cam.jpg"), "-o", str(tmp_path / "out"), "--models",

@@ -129,7 +129,7 @@ def test_the_code_fingerprint_covers_what_the_trainer_imports(small_project):
     modules = (run.trainer_module(), ENGINE)
     files = {p.relative_to(PACKAGE).as_posix() for p in code_files(*modules)}
     assert {"training/engine.py", "training/run.py", "training/saving.py", "losses/pixel.py",
-            "archs/generator.py", "data/samplers.py", "inference/restore.py",
+            "archs/generator.py", "data/samplers.py", "inference/torch_backend.py",
             "metrics/full_reference.py"} <= files  # fmt: skip
     assert run.identity({})["code"] == code_fingerprint(*modules)
     assert "training/gan.py" not in files and "stages/plots.py" not in files

@@ -15,17 +15,17 @@ import pytest
 from artifact_removal.cli import main
 from artifact_removal.data.video import MOTIONS, ClipError, camera_motion, read_clip
 from artifact_removal.degradations.h264 import H264, decode_clip, h264_compress
-from artifact_removal.inference.video import (
+from artifact_removal.metrics.full_reference import psnr
+from artifact_removal.metrics.temporal import flicker_error, tof
+from artifact_removal.restore.records import video_record
+from artifact_removal.restore.video import (
     VideoError,
     VideoInfo,
     VideoOutput,
     parts_folder,
     probe,
-    read_video_record,
     restore_video,
 )
-from artifact_removal.metrics.full_reference import psnr
-from artifact_removal.metrics.temporal import flicker_error, tof
 
 
 def _pan(photo: np.ndarray, frames: int, size=(96, 128), step=2) -> np.ndarray:
@@ -153,7 +153,7 @@ def test_restored_video_keeps_frames_timing_and_audio(clip, tmp_path):
     assert (result.frames, result.restored, result.segments, result.reused) == (30, 30, 4, 0)
     assert _timing(target) == _timing(clip)
     assert _audio_packets(target) == _audio_packets(clip)  # copied, not re-encoded
-    assert read_video_record(target) == {"id": 1} and read_video_record(clip) is None
+    assert video_record(target) == {"id": 1} and video_record(clip) is None
     assert not parts_folder(target).exists()
     source, restored = decode_clip(clip).frames, decode_clip(target).frames
     assert np.abs((255 - source.astype(int)) - restored).mean() < 3  # CRF 6 of the inverse
@@ -494,7 +494,7 @@ def test_extra_clips_are_imported_then_used(small_project, photo):
 
 
 def test_what_a_restored_video_does_not_keep_is_said():
-    from artifact_removal.inference.one_file import video_notes
+    from artifact_removal.restore.one_video import video_notes
 
     info = VideoInfo(64, 48, 10, Fraction(25), Fraction(1, 12800), "yuv420p", "h264", 1)
     assert video_notes(info) == ()

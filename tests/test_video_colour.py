@@ -19,7 +19,7 @@ from artifact_removal.degradations.yuv import (
     rgb_to_frame,
     rgb_to_planes,
 )
-from artifact_removal.inference.video import VideoOutput, restore_video
+from artifact_removal.restore.video import VideoOutput, restore_video
 
 # saturated and grey patches: where a wrong matrix or range shows most
 PATCHES = [(0, 255, 1), (255, 0, 0), (0, 0, 255), (255, 255, 0), (128, 128, 128), (20, 200, 90)]

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from artifact_removal.data.video import ClipError, read_clip
-from artifact_removal.inference.files import restore_files
-from artifact_removal.inference.video import VideoError, parts_folder, restore_video
+from artifact_removal.restore.run import restore_files
+from artifact_removal.restore.video import VideoError, parts_folder, restore_video
 
 from .test_video import _lossless, _pan, _write_clip
 
@@ -110,7 +110,7 @@ def test_import_clip_says_missing_truncated_and_takes_lossless_h264(photo, tmp_p
 def test_a_segment_streams_a_batch_at_a_time(photo, tmp_path, monkeypatch):
     """Issue 27, case 3: frames are decoded as the network takes them, never a whole segment
     ahead, so memory depends on the batch, not on --segment-frames."""
-    from artifact_removal.inference import video
+    from artifact_removal.restore import video
 
     source = _written(tmp_path / "in.mp4", _pan(photo, 30))
     decoded, ahead = [0], []
@@ -146,7 +146,7 @@ def test_a_video_killed_and_rerun_is_byte_identical(photo, tmp_path):
     source = _written(tmp_path / "in.mp4", _pan(photo, 40))
     child = (
         "import sys, time, numpy as np\n"
-        "from artifact_removal.inference.video import restore_video\n"
+        "from artifact_removal.restore.video import restore_video\n"
         "def slow(frames):\n"
         "    time.sleep(float(sys.argv[3]))\n"
         "    return (255 - frames.astype(np.int16)).astype(np.uint8)\n"
@@ -177,7 +177,7 @@ def test_a_video_killed_and_rerun_is_byte_identical(photo, tmp_path):
 def test_a_matroska_output_keeps_the_frame_rate(codec, photo, tmp_path):
     """Issue 27, case 8: a restored MKV said 12800 frames/s on average (the segments' time
     base); it says the input's 25."""
-    from artifact_removal.inference.video import VideoOutput
+    from artifact_removal.restore.video import VideoOutput
 
     source = _written(tmp_path / "in.mkv", _pan(photo, 12))
     target = tmp_path / "out.mkv"
@@ -190,7 +190,7 @@ def test_a_full_disk_and_a_damaged_video_are_said_in_words(models, photo, tmp_pa
                                                            monkeypatch):  # fmt: skip
     import errno
 
-    from artifact_removal.inference import video
+    from artifact_removal.restore import video
 
     (tmp_path / "in").mkdir()
     source = _written(tmp_path / "in" / "clip.mp4", _pan(photo, 12))
@@ -297,7 +297,7 @@ def test_more_video_and_subtitle_streams_are_carried_unchanged(quality, status, 
 def test_a_stream_the_output_cannot_hold_fails_the_file(quality, models, photo, tmp_path):
     """MP4 subtitles (mov_text) have no place in Matroska, where FFV1 output goes: the file
     fails with the reason, before anything is restored, rather than losing them silently."""
-    from artifact_removal.inference.video import VideoOutput
+    from artifact_removal.restore.video import VideoOutput
 
     (tmp_path / "in").mkdir()
     source = _many_streams(tmp_path / "in" / "clip.mp4", _pan(photo, 8))

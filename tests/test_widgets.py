@@ -266,7 +266,7 @@ def test_the_app_re_renders_the_right_version_at_the_chosen_strength(dialled_gal
 
 
 def test_the_reports_strength_slider_steps_through_the_versions(browser, tmp_path, dialled_gallery):
-    from artifact_removal.stages.dial import STRENGTHS
+    from artifact_removal.stages.strength import STRENGTHS
     from artifact_removal.stages.widgets import dial_html
 
     with pytest.raises(ValueError, match="no strength dial"):

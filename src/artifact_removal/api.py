@@ -43,9 +43,9 @@ import numpy as np
 from .config import ConfigError
 from .data.images import ImageReadError
 from .inference.choice import QualityChoice, QualityUnknown, RestoreError
-from .inference.files import restore_files
-from .inference.options import AUTO, ImageOutput, RestoreOptions, VideoOutput
-from .inference.report import FileResult, RestoreReport
+from .restore.options import AUTO, ImageOutput, RestoreOptions, VideoOutput
+from .restore.report import FileResult, RestoreReport
+from .restore.run import restore_files
 
 if TYPE_CHECKING:
     import torch
@@ -133,8 +133,8 @@ class Models:
         restore_uncompressed: bool = False,
     ) -> tuple[Picture, QualityChoice]:
         """`restore`, and the `QualityChoice` that says how it was restored."""
-        from .inference.options import check_tiles
         from .inference.tiles import restore_tiled
+        from .restore.options import check_tiles
 
         check_tiles(tile, overlap)
         pixels, tables = _pixels(image)

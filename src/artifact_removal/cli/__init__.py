@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from ..config import ConfigError
-from ..inference.options import MAX_MEGAPIXELS
+from ..restore.options import MAX_MEGAPIXELS
 from .parser import build_parser
 
 __all__ = ["MAX_MEGAPIXELS", "build_parser", "main"]

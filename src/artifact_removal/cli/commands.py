@@ -202,8 +202,8 @@ def run_train_qf(args: argparse.Namespace) -> int:
 def run_restore(args: argparse.Namespace) -> int:
     """Restore the user's images (`api.restore_files`); exit code 1 when any file failed."""
     from ..api import restore_files
-    from ..inference.options import RestoreOptions
-    from ..inference.video import VideoError
+    from ..restore.options import RestoreOptions
+    from ..restore.video import VideoError
     from .options import options_from
 
     try:

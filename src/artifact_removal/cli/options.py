@@ -1,4 +1,4 @@
-"""The bridge between the options dataclasses (`inference.options`) and argparse: the parser
+"""The bridge between the options dataclasses (`restore.options`) and argparse: the parser
 adds an argument per field, a command reads the parsed arguments back into the dataclass."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 
 def add_options(parser: argparse.ArgumentParser, options: type) -> None:
-    """An argument for each field of an options dataclass (`inference.options`), with the
+    """An argument for each field of an options dataclass (`restore.options`), with the
     default, help, flag and choices its metadata gives; a field that is itself such a class
     (the video encoding) adds its own fields."""
     groups: dict[str, Any] = {}

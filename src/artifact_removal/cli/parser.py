@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..inference.options import RestoreOptions
 from ..methods import METHODS
+from ..restore.options import RestoreOptions
 from .commands import (
     run_book,
     run_corpus,

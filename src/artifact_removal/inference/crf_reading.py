@@ -30,7 +30,6 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,7 +41,6 @@ AQ_CENTRE = 14.427  # log2 of the AC energy x264's variance AQ leaves unchanged 
 TYPE_OFFSET = {"I": 6 * math.log2(1.40), "P": 0.0, "B": -6 * math.log2(1.30)}
 READ_FORMATS = ("yuv420p", "yuvj420p")
 AQ_SEEN = 0.5  # QP per QP of estimated AQ offset, within frames: AQ is on
-OUTLIER = 4  # median absolute deviations off the line: a clip left out of the fit
 
 
 class ReadingError(ValueError):
@@ -182,34 +180,3 @@ class QPFit:
             raise ReadingError(
                 f"{path}: not a CRF reading fit ({why}); rerun `dvc repro crf_reading`"
             ) from None
-
-
-def fit(qps: Iterable[float], crfs: Iterable[int]) -> tuple[float, float]:
-    """Slope and intercept of CRF against QP: least squares, then again without the clips that
-    lie more than `OUTLIER` median absolute deviations off the first line (a black sky, where
-    AQ has nothing to measure), so that a few clips x264's rules do not explain do not tilt
-    it."""
-    qps, crfs = np.asarray(list(qps), float), np.asarray(list(crfs), float)
-    slope, intercept = np.polyfit(qps, crfs, 1)
-    residual = np.abs(crfs - (slope * qps + intercept))
-    keep = residual <= OUTLIER * max(float(np.median(residual)), 0.25)
-    if keep.sum() >= 2 and not keep.all():
-        slope, intercept = np.polyfit(qps[keep], crfs[keep], 1)
-    return float(slope), float(intercept)
-
-
-def errors(fitted: tuple[float, float], qps: Iterable[float], crfs: Iterable[int]) -> dict:
-    """How far the line's CRFs fall from the true ones: clips, mean absolute error, the share
-    within 3 steps, the largest error."""
-    slope, intercept = fitted
-    qps, crfs = np.asarray(list(qps), float), np.asarray(list(crfs), float)
-    predicted = np.clip(np.round(slope * qps + intercept), 0, 51)
-    error = np.abs(predicted - crfs)
-    if not error.size:
-        return {"clips": 0}
-    return {
-        "clips": int(error.size),
-        "mae": round(float(error.mean()), 3),
-        "within_3": round(float((error <= 3).mean()), 4),
-        "max": round(float(error.max()), 1),
-    }

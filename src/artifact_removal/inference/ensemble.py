@@ -110,7 +110,7 @@ class Ensemble:
 
     def blend(self, nets: list, weights: list[float]) -> Restorer:
         """A restorer of the weighted mean of `nets`' outputs (None: the input itself)."""
-        from .restore import blend
+        from .torch_backend import blend
 
         return blend(nets, weights, self.device)
 

@@ -88,7 +88,7 @@ def _onnx_export(net: torch.nn.Module, example: torch.Tensor, path: Path, dims: 
 def _check_generator(net: torch.nn.Module, path: Path) -> float:
     """The largest difference, in 0..255 levels, between PyTorch and ONNX Runtime on a seeded
     check batch of frames of an odd size."""
-    from .restore import restore_float
+    from .torch_backend import restore_float
 
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (*CHECK_SIZE, 3), dtype=np.uint8)

@@ -16,7 +16,7 @@ from ..degradations.jpeg import downscaled_jpeg
 from ..methods import get as get_method
 from ..methods import models_dir, qualities_of
 from .releases import load_generator
-from .restore import restore_array
+from .torch_backend import restore_array
 
 ORIGINAL, JPEG = "original", "jpeg"
 

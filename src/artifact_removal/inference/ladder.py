@@ -1,4 +1,5 @@
-"""The ensemble's ladder, measured: which generators restore each quality best.
+"""The ensemble's ladder: which generators restore each quality best, as measured (by the
+stage `ladder`, `stages.ladder.measure`) and read back by `restore`.
 
 The ensemble's rule (`choice.ensemble_weights`) assumes that the generator trained for a QF
 restores that QF best. Small generators trained for minutes break the assumption: on the
@@ -19,20 +20,16 @@ for those very generators, and records it in every output's settings.
 
 from __future__ import annotations
 
-import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from ..degradations.jpeg import jpeg_compress
 from ..fileio import write_text
 
 if TYPE_CHECKING:
-    import torch
+    pass
 
 FORMAT = 1  # version of the JSON file
 
@@ -51,14 +48,6 @@ def _mixed(a: Mapping[int, float], b: Mapping[int, float], t: float) -> Weights:
         if weight > 0:
             out[rung] = weight
     return out
-
-
-def candidates(rungs: Sequence[int]) -> list[Weights]:
-    """Every choice the ladder weighs at a level: each rung alone, and the midpoint of each
-    pair of neighbouring rungs (`rungs` in order from strongest to gentlest)."""
-    singles = [{r: 1.0} for r in rungs]
-    pairs = [{a: 0.5, b: 0.5} for a, b in itertools.pairwise(rungs)]
-    return singles + pairs
 
 
 @dataclass(frozen=True)
@@ -142,61 +131,3 @@ def label(weights: Mapping[int, float], input_rung: int) -> str:
         return "input" if q == input_rung else f"q{q}"
 
     return " + ".join(rung(q) if w == 1 else f"{w:.2f} {rung(q)}" for q, w in weights.items())
-
-
-def measure(
-    method: str,
-    nets: Mapping[int, torch.nn.Module],
-    digests: Mapping[int, str],
-    pairs: Mapping[int, Sequence[tuple[np.ndarray, np.ndarray]]],
-    nominal: Callable[[int], Weights],
-    rungs: Sequence[int],
-    input_rung: int,
-    margin: float,
-    device: torch.device,
-    images: Sequence[str] = (),
-    progress: Callable[[int], None] | None = None,
-) -> Ladder:
-    """Measure the ladder: at each level of `pairs` (level -> (original, compressed) RGB
-    uint8 pairs), every compressed image restored with every choice of `candidates(rungs)`;
-    the mean PSNR-Y gain of each choice decides. `nominal(level)` is the ensemble's own
-    choice, kept unless beaten by more than `margin` dB."""
-    from ..metrics.full_reference import psnr  # here: reading a ladder needs no torch
-    from .restore import restore_float
-
-    chosen: dict[int, Weights] = {}
-    scores: dict[int, dict[str, float]] = {}
-    for level, level_pairs in sorted(pairs.items()):
-        gains: dict[str, list[float]] = {}
-        options = {label(c, input_rung): c for c in candidates(rungs)}
-        base = nominal(level)
-        options[label(base, input_rung)] = base
-        for gt, lq in level_pairs:
-            outputs = {q: restore_float(net, lq, device) for q, net in nets.items()}
-            outputs[input_rung] = lq.astype(np.float32)
-            before = psnr(gt, lq, "y")
-            for name, weights in options.items():
-                mixed = sum(w * outputs[q] for q, w in weights.items())
-                restored = np.rint(mixed).clip(0, 255).astype(np.uint8)
-                gains.setdefault(name, []).append(psnr(gt, restored, "y") - before)
-        mean = {name: float(np.mean(values)) for name, values in gains.items()}
-        best = max(mean, key=lambda name: mean[name])
-        keep = mean[label(base, input_rung)] >= mean[best] - margin
-        chosen[level] = base if keep else options[best]
-        scores[level] = {name: round(value, 4) for name, value in mean.items()}
-        if progress:
-            progress(1)
-    return Ladder(method, dict(digests), chosen, scores, tuple(images))
-
-
-Pairs = dict[int, list[tuple[np.ndarray, np.ndarray]]]  # level -> (original, compressed)
-
-
-def jpeg_pairs(
-    images: Mapping[str, np.ndarray], levels: Sequence[int], subsampling: str = "4:2:0"
-) -> Pairs:
-    """(original, decoded JPEG) of every image at every QF of `levels`."""
-    return {
-        q: [(gt, jpeg_compress(gt, q, subsampling).pixels) for gt in images.values()]
-        for q in levels
-    }

@@ -94,7 +94,7 @@ def _run(session, feed: dict) -> list:
 
 class OnnxNet:
     """A generator's ONNX session: (H, W, 3) or (N, H, W, 3) uint8 -> float32 in [0, 255], as
-    `inference.restore.restore_float` gives it. `release` is what the manifest says of it."""
+    `inference.torch_backend.restore_float` gives it. `release` is what the manifest says of it."""
 
     def __init__(self, path: Path, release: dict, providers: list[str]):
         self.session = open_session(path, providers)

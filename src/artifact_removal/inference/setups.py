@@ -237,8 +237,8 @@ def load_onnx_setup(method: str, folder, device: str, common: dict, kind: str = 
 
 def setups_for(options, kinds: list[str], project: Path | None) -> dict[str, Setup]:
     """What restores each kind of input ("image", "video") of a run with `options`
-    (`inference.options.RestoreOptions`, checked by `restore_files`): the same on the machine
-    that plans a run and on every worker that restores part of it (`inference.on_ray`)."""
+    (`restore.options.RestoreOptions`, checked by `restore_files`): the same on the machine
+    that plans a run and on every worker that restores part of it (`restore.on_ray`)."""
     from .strength import check_strength
 
     override = None if options.quality == "auto" else int(options.quality)

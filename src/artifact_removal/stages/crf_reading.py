@@ -15,6 +15,7 @@ clips say how well it holds on content it was not fitted on; the fit and those f
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +27,44 @@ from ..config import find_project_root, load_params, resolve_path
 from ..data.images import read_png
 from ..data.video import ClipError, camera_motion, encoder_settings
 from ..degradations.h264 import encode_h264
-from ..inference.crf_reading import QPFit, errors, fit, stream_qp
+from ..inference.crf_reading import QPFit, stream_qp
 
 FRAMES = 96  # per clip: beyond x264's look-ahead (40 frames at preset medium) and the 48
 # frames read, so that the QPs are those of a long video, not of a clip's last frames, which
 # x264's macroblock tree codes coarser (nothing after them refers to them)
 SEED_STREAM = 2  # apart from the CRF predictor's draws (1) and the clips' own (0)
+OUTLIER = 4  # median absolute deviations off the line: a clip left out of the fit
+
+
+def fit(qps: Iterable[float], crfs: Iterable[int]) -> tuple[float, float]:
+    """Slope and intercept of CRF against QP: least squares, then again without the clips that
+    lie more than `OUTLIER` median absolute deviations off the first line (a black sky, where
+    AQ has nothing to measure), so that a few clips x264's rules do not explain do not tilt
+    it."""
+    qps, crfs = np.asarray(list(qps), float), np.asarray(list(crfs), float)
+    slope, intercept = np.polyfit(qps, crfs, 1)
+    residual = np.abs(crfs - (slope * qps + intercept))
+    keep = residual <= OUTLIER * max(float(np.median(residual)), 0.25)
+    if keep.sum() >= 2 and not keep.all():
+        slope, intercept = np.polyfit(qps[keep], crfs[keep], 1)
+    return float(slope), float(intercept)
+
+
+def errors(fitted: tuple[float, float], qps: Iterable[float], crfs: Iterable[int]) -> dict:
+    """How far the line's CRFs fall from the true ones: clips, mean absolute error, the share
+    within 3 steps, the largest error."""
+    slope, intercept = fitted
+    qps, crfs = np.asarray(list(qps), float), np.asarray(list(crfs), float)
+    predicted = np.clip(np.round(slope * qps + intercept), 0, 51)
+    error = np.abs(predicted - crfs)
+    if not error.size:
+        return {"clips": 0}
+    return {
+        "clips": int(error.size),
+        "mae": round(float(error.mean()), 3),
+        "within_3": round(float((error <= 3).mean()), 4),
+        "max": round(float(error.max()), 1),
+    }
 
 
 def still_photographs(params, root: Path) -> list[tuple[str, Path]]:

@@ -33,7 +33,7 @@ from ..degradations.jpeg import jpeg_compress
 from ..fileio import write_csv, write_json, write_text
 from ..inference.gallery import JPEG, ORIGINAL
 from ..inference.releases import load_generator
-from ..inference.restore import restore_array
+from ..inference.torch_backend import restore_array
 from ..methods import get as get_method
 from ..methods import models_dir
 from ..metrics.detection import Detection, average_precision

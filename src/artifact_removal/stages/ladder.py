@@ -12,8 +12,11 @@ validation frames through H.264. The chosen weights go to `ladder.dir/<method>.j
 
 from __future__ import annotations
 
+import itertools
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -23,13 +26,83 @@ from ..data.images import read_png
 from ..data.prepared import keys, quality_dir, set_folder
 from ..data.video import PREDICTOR_DATA
 from ..degradations.codecs import Codec, codec_of, predictor_classes
+from ..degradations.jpeg import jpeg_compress
 from ..inference.choice import INPUT, ensemble_weights
-from ..inference.ladder import Ladder, jpeg_pairs, label, measure
+from ..inference.ladder import Ladder, Weights, label
 from ..inference.releases import load_generator
 from ..inference.setups import file_digest, find_generators
 from ..methods import combine_of
 from ..methods import get as get_method
 from ..runtime import seed_everything, select_device
+
+if TYPE_CHECKING:
+    import torch
+
+
+def candidates(rungs: Sequence[int]) -> list[Weights]:
+    """Every choice the ladder weighs at a level: each rung alone, and the midpoint of each
+    pair of neighbouring rungs (`rungs` in order from strongest to gentlest)."""
+    singles = [{r: 1.0} for r in rungs]
+    pairs = [{a: 0.5, b: 0.5} for a, b in itertools.pairwise(rungs)]
+    return singles + pairs
+
+
+def measure(
+    method: str,
+    nets: Mapping[int, torch.nn.Module],
+    digests: Mapping[int, str],
+    pairs: Mapping[int, Sequence[tuple[np.ndarray, np.ndarray]]],
+    nominal: Callable[[int], Weights],
+    rungs: Sequence[int],
+    input_rung: int,
+    margin: float,
+    device: torch.device,
+    images: Sequence[str] = (),
+    progress: Callable[[int], None] | None = None,
+) -> Ladder:
+    """Measure the ladder: at each level of `pairs` (level -> (original, compressed) RGB
+    uint8 pairs), every compressed image restored with every choice of `candidates(rungs)`;
+    the mean PSNR-Y gain of each choice decides. `nominal(level)` is the ensemble's own
+    choice, kept unless beaten by more than `margin` dB."""
+    from ..inference.torch_backend import restore_float
+    from ..metrics.full_reference import psnr  # here: reading a ladder needs no torch
+
+    chosen: dict[int, Weights] = {}
+    scores: dict[int, dict[str, float]] = {}
+    for level, level_pairs in sorted(pairs.items()):
+        gains: dict[str, list[float]] = {}
+        options = {label(c, input_rung): c for c in candidates(rungs)}
+        base = nominal(level)
+        options[label(base, input_rung)] = base
+        for gt, lq in level_pairs:
+            outputs = {q: restore_float(net, lq, device) for q, net in nets.items()}
+            outputs[input_rung] = lq.astype(np.float32)
+            before = psnr(gt, lq, "y")
+            for name, weights in options.items():
+                mixed = sum(w * outputs[q] for q, w in weights.items())
+                restored = np.rint(mixed).clip(0, 255).astype(np.uint8)
+                gains.setdefault(name, []).append(psnr(gt, restored, "y") - before)
+        mean = {name: float(np.mean(values)) for name, values in gains.items()}
+        best = max(mean, key=lambda name: mean[name])
+        keep = mean[label(base, input_rung)] >= mean[best] - margin
+        chosen[level] = base if keep else options[best]
+        scores[level] = {name: round(value, 4) for name, value in mean.items()}
+        if progress:
+            progress(1)
+    return Ladder(method, dict(digests), chosen, scores, tuple(images))
+
+
+Pairs = dict[int, list[tuple[np.ndarray, np.ndarray]]]  # level -> (original, compressed)
+
+
+def jpeg_pairs(
+    images: Mapping[str, np.ndarray], levels: Sequence[int], subsampling: str = "4:2:0"
+) -> Pairs:
+    """(original, decoded JPEG) of every image at every QF of `levels`."""
+    return {
+        q: [(gt, jpeg_compress(gt, q, subsampling).pixels) for gt in images.values()]
+        for q in levels
+    }
 
 
 def levels_of(classes: list[int], available: list[int], pass_through: int) -> list[int]:

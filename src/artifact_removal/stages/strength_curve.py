@@ -22,8 +22,8 @@ from ..data.prepared import scored_sets, spread
 from ..fileio import write_text
 from ..inference.gallery import JPEG, ORIGINAL, Gallery
 from ..metrics.full_reference import psnr
-from .dial import STRENGTHS, Dial, dialled
 from .evaluate import no_reference_scores
+from .strength import STRENGTHS, Dial, dialled
 
 
 def strength_curve(

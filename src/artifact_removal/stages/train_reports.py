@@ -15,7 +15,7 @@ import torch
 from ..data.images import colourfulness
 from ..data.prepared import load_pairs
 from ..inference.releases import load_generator, load_predictor
-from ..inference.restore import restore_array
+from ..inference.torch_backend import restore_array
 from ..methods import METHODS
 from ..methods import get as get_method
 from ..metrics.full_reference import psnr

@@ -30,7 +30,7 @@ from ..data.images import read_png
 from ..data.prepared import quality_dir
 from ..degradations.codecs import codec_of
 from ..inference.releases import load_generator
-from ..inference.restore import restore_float
+from ..inference.torch_backend import restore_float
 from ..methods import get as get_method
 from ..methods import models_dir as models_dir_of
 from ..methods import qualities_of

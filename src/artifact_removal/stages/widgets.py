@@ -25,7 +25,7 @@ from PIL import Image
 
 from ..data.images import busiest_crop
 from ..inference.gallery import JPEG, ORIGINAL, Gallery
-from .dial import STRENGTHS, Dial, dialled
+from .strength import STRENGTHS, Dial, dialled
 
 COMPARE_JS = resources.files(__package__).joinpath("compare.js").read_text()
 _ESM = (

@@ -32,7 +32,7 @@ from ..data.images import busiest_crop, colourfulness
 from ..data.prepared import load_pairs
 from ..data.samplers import PatchSampler
 from ..inference.releases import generator_release, load_generator
-from ..inference.restore import restore_array
+from ..inference.torch_backend import restore_array
 from ..losses.adversarial import accuracy, adversarial_loss, discriminator_loss
 from ..losses.perceptual import PerceptualLoss
 from ..methods import METHODS

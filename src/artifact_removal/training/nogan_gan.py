@@ -32,7 +32,7 @@ from ..archs.unet import Critic
 from ..checkpoints import files_fingerprint, load_checkpoint
 from ..data.samplers import PatchSampler
 from ..inference.releases import generator_release, load_generator
-from ..inference.restore import restore_array
+from ..inference.torch_backend import restore_array
 from ..metrics.lpips import Lpips
 from ..pretrained import read_manifest, weights_for
 from ..runtime import autocast

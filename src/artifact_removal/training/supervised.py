@@ -18,7 +18,7 @@ from ..archs.generator import build_generator
 from ..data.prepared import load_pairs
 from ..data.samplers import PatchSampler
 from ..inference.releases import generator_release
-from ..inference.restore import restore_array
+from ..inference.torch_backend import restore_array
 from ..losses.pixel import WeightedLoss
 from ..metrics.full_reference import psnr, ssim
 from ..runtime import autocast, channels_last

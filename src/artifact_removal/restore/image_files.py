@@ -1,6 +1,6 @@
 """Restored images as PNG, JPEG or WebP files that say where they came from.
 
-Every output carries the record of what made it (`inference.png`): in a PNG's text chunk, a
+Every output carries the record of what made it (`restore.png`): in a PNG's text chunk, a
 JPEG's comment (COM) segment, a WebP's XMP chunk, as `artifact-removal {json}`. A rerun reads
 it to skip finished outputs and to leave other files alone. JPEG is written in 4:4:4 (the
 restored colour, not halved again), WebP lossy (4:2:0: the format has no other) or lossless
@@ -9,7 +9,6 @@ at quality 100; both keep the input's EXIF and an sRGB ICC profile.
 
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 
 from ..fileio import write_atomic
 from .options import ImageOutput
-from .png import KEYWORD, SIGNATURE, read_record, record_json, srgb_profile, write_png_record
+from .png import KEYWORD, record_json, srgb_profile, write_png_record
 
 PREFIX = KEYWORD + b" "  # before the JSON, in a JPEG comment or WebP XMP chunk
 JPEG_START = b"\xff\xd8"
@@ -76,36 +75,3 @@ def _after_app_segments(data: bytes) -> int:
     while at + 4 <= len(data) and data[at] == 0xFF and 0xE0 <= data[at + 1] <= 0xEF:
         at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
     return min(at, len(data))
-
-
-def read_output_record(path: str | Path) -> dict | None:
-    """The record of an image `restore` wrote (PNG, JPEG or WebP); None for any other file."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(12)
-    except OSError:
-        return None
-    if head.startswith(SIGNATURE):
-        return read_record(path)
-    if not (head.startswith(JPEG_START) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
-        return None
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:  # the header only: nothing is decoded
-            if image.format == "JPEG":  # every comment: the file may carry others besides ours
-                tags = [body for name, body in image.applist if name == "COM"]
-            else:
-                tags = [image.info.get("xmp")]
-    except Exception:  # damaged or foreign: not ours
-        return None
-    for tagged in tags:
-        if isinstance(tagged, str):
-            tagged = tagged.encode()
-        if tagged and tagged.startswith(PREFIX):
-            try:
-                found = json.loads(tagged[len(PREFIX) :])
-            except ValueError:
-                return None
-            return found if isinstance(found, dict) else None
-    return None

@@ -11,7 +11,7 @@ stream the output's container cannot hold fails the file before any work
 default, no B-frames: writing then costs at most about 0.1 dB of PSNR against the restored
 frames, where 4:2:0 costs 0.3 to 0.6 dB even at CRF 0, `benchmarks/video_output.py`) or, on
 request, lossless FFV1 in Matroska.
-What the input holds is read first (`inference.video_probe.probe`).
+What the input holds is read first (`restore.video_probe.probe`).
 
 Nothing finished is lost. The video is cut into segments of `segment_frames` frames; each is
 encoded into its own file, written atomically into a hidden folder beside the output
@@ -44,7 +44,6 @@ from .options import H264_OUTPUT as H264_OUTPUT
 from .options import VideoOutput
 from .video_mux import check_carried, check_whole, join_streams, muxer_options
 from .video_mux import copy_video as copy_video
-from .video_mux import read_video_record as read_video_record
 from .video_probe import VideoError, VideoInfo, probe
 
 # x264's threads for restored videos: fixed, so that the bytes depend on the settings only (a
@@ -236,7 +235,7 @@ def write_segments(
     """Write segments `first`, `first + 1`, ... (`count` of them, or to the end of the
     stream) of `source` into `parts`, each atomically and only when it is not there yet;
     frames before them are decoded and skipped. The sequential run writes them all in one
-    call; a Ray run (`inference.on_ray`) one range per task."""
+    call; a Ray run (`restore.on_ray`) one range per task."""
     import av
 
     size = manifest["segment_frames"]
@@ -333,7 +332,7 @@ def restore_video(
     info: VideoInfo | None = None,
 ) -> VideoResult:
     """Restore `source` into `target` (see the module docstring). `record` names the input and
-    the settings: it goes into the output's metadata (`read_video_record`), and a rerun with
+    the settings: it goes into the output's metadata (`records.video_record`), and a rerun with
     another record starts over. `restore` maps a batch of frames to their restorations. With
     `replace=False` an existing `target` is never replaced (FileExistsError)."""
     source, target = Path(source), Path(target)

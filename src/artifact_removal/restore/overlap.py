@@ -1,8 +1,8 @@
 """A run's files with the CPU's steps beside the network: the next images are read and their
 QF found, and the last ones encoded and written, in threads while the network restores.
 
-Each image goes through `one_file.prepare_image` (decode, tables, the QF predictor),
-`one_file.restore_prepared` (the generators) and `one_file.write_prepared` (PNG, JPEG or WebP
+Each image goes through `one_image.prepare_image` (decode, tables, the QF predictor),
+`one_image.restore_prepared` (the generators) and `one_image.write_prepared` (PNG, JPEG or WebP
 encoding, the atomic write). One reader thread prepares up to `AHEAD` images ahead; the
 network runs in the calling thread, one image at a time, in order; `options.io_workers`
 writer threads encode. The results are finished (`finish`) in the order of the inputs, so the
@@ -11,9 +11,9 @@ log, the report and the outputs are those of a run one file after the other, byt
 the networks release the GIL, so threads overlap on a multi-core CPU and keep a GPU fed.
 Memory: at most `AHEAD` decoded inputs and `io_workers + 1` restored images beyond the one
 in the network. Two things keep the threads apart: only the reader thread opens images (it
-alone changes Pillow's pixel limit, `one_file._pixel_count`), and every network is loaded
+alone changes Pillow's pixel limit, `one_image`'s pixel count), and every network is loaded
 before the first file (`Ensemble.describe`), so no two threads load one lazily. Videos are
-restored in the calling thread (`inference.video` streams their
+restored in the calling thread (`restore.video` streams their
 own decoding and encoding); the images before a video are finished first.
 """
 
@@ -25,14 +25,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from .kinds import is_video
-from .one_file import (
-    Videos,
-    prepare_image,
-    restore_image_file,
-    restore_prepared,
-    restore_video_file,
-    write_prepared,
-)
+from .one_image import prepare_image, restore_image_file, restore_prepared, write_prepared
+from .one_video import Videos, restore_video_file
 from .options import RestoreOptions
 from .report import FileResult
 

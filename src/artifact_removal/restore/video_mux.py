@@ -198,22 +198,3 @@ def join_streams(
 
     write_atomic(target, write, replace=replace)
     return written
-
-
-def read_video_record(path: str | Path) -> dict | None:
-    """The record `restore_video` wrote into a video's metadata, or None (not ours, not a
-    video, unreadable)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            tags = {key.lower(): value for key, value in container.metadata.items()}
-            text = tags.get(RECORD_KEY, "")  # Matroska spells it COMMENT
-    except (av.FFmpegError, OSError, UnicodeDecodeError):
-        return None
-    if not text.startswith(RECORD_PREFIX):
-        return None
-    try:
-        return json.loads(text[len(RECORD_PREFIX) :])
-    except ValueError:
-        return None

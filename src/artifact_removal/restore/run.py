@@ -2,7 +2,7 @@
 
 Images become PNGs (or JPEG, WebP: `image`); videos (by suffix: .mp4, .mkv, .mov, ...)
 become videos, restored frame by frame with their sound kept, in resumable segments
-(`inference.video`).
+(`restore.video`).
 
 A video's quality is the CRF its x264 settings say, else the CRF its H.264 QPs read as
 (`inference.crf_reading`), else the CRF predictor's answer from a frame.
@@ -12,7 +12,7 @@ For each image: read it safely (EXIF orientation applied, ICC profiles converted
 them, the QF predictor's answer from the pixels, or the user's number), pick the generator
 trained for that QF or combine the two nearest as the method's registry entry says
 (`inference.ensemble`), restore it in overlapping tiles, and write a PNG (8-bit, or 16-bit on
-request), a JPEG or a WebP (`inference.image_files`).
+request), a JPEG or a WebP (`restore.image_files`).
 
 Nothing is lost and nothing is silent:
 
@@ -22,7 +22,7 @@ Nothing is lost and nothing is silent:
 - The output folder is locked while a restore writes into it (`fileio.FolderLock`): a second
   restore into the same folder is refused at once with a message, never interleaved.
 - Every PNG is written atomically (`fileio.write_atomic`) and records a hash of its input and of
-  the settings (`inference.png`): a rerun skips the outputs it already finished and removes
+  the settings (`restore.png`): a rerun skips the outputs it already finished and removes
   the temporary files of a run that was killed. An existing file that is not this run's result
   stops the run before anything is written, unless `overwrite` or `skip_existing` says what to
   do with it.
@@ -32,10 +32,10 @@ Nothing is lost and nothing is silent:
   it is above every trained QF) is copied through unchanged, with a note, unless
   `restore_uncompressed` asks for the gentlest generator.
 
-The run is here (`restore_files`); its parts are modules of their own: `inference.inputs`
-finds and checks the inputs, `inference.setups` what restores them, `inference.outputs` names
-the outputs and settles those that exist, `inference.one_file` restores one image or video,
-and `inference.report` says what became of each input.
+The run is here (`restore_files`); its parts are modules of their own: `restore.inputs`
+finds and checks the inputs, `inference.setups` what restores them, `restore.outputs` names
+the outputs and settles those that exist, `restore.one_image` and `restore.one_video`
+restore one image or video, and `restore.report` says what became of each input.
 """
 
 from __future__ import annotations
@@ -50,16 +50,16 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..fileio import FolderBusy, FolderLock, remove_leftovers
-from .choice import RestoreError
+from ..inference.choice import RestoreError
+from ..inference.setups import find_project, setups_for
+from ..inference.strength import check_strength
 from .inputs import collect_inputs
 from .kinds import is_video
-from .one_file import Videos
+from .one_video import Videos
 from .options import AUTO, RestoreOptions, check_tiles, pixel_limit
 from .outputs import plan_outputs
 from .overlap import restore_in_order
 from .report import FileResult, RestoreReport, shown
-from .setups import find_project, setups_for
-from .strength import check_strength
 
 
 def restore_files(
@@ -90,7 +90,7 @@ def restore_files(
     before the first file with what restores them (`Ensemble.describe`); `log` after each
     file. Returns a report; inputs not restored are in `report.failed`.
 
-    `options` (`inference.options.RestoreOptions`, default: its defaults) may be given, or
+    `options` (`restore.options.RestoreOptions`, default: its defaults) may be given, or
     changed, field by field as keywords: `restore_files(inputs, out, method="ssim")`.
     """
     inputs = _as_paths(inputs)
@@ -188,7 +188,7 @@ def _output_folders(out_dir: Path) -> list[Path]:
 @contextlib.contextmanager
 def _pillow_limit(max_megapixels: float) -> Iterator[None]:
     """Pillow's decompression-bomb guard set to the run's --max-megapixels while it runs (what
-    is over it is refused before decoding, in `one_file.prepare_image`; earlier outputs are
+    is over it is refused before decoding, in `one_image.prepare_image`; earlier outputs are
     checked within it), then put back."""
     from PIL import Image
 

@@ -1,6 +1,6 @@
 """What `restore` can be told, in one place: each option's default, its help and its flag.
 
-`RestoreOptions` are the options of `inference.files.restore_files` and of
+`RestoreOptions` are the options of `restore.run.restore_files` and of
 `artifact-removal restore`; `VideoOutput` says how a restored video is encoded. The command
 line's parser is made from these fields (`cli.parser`), so a default or a help text is written
 once, here. This module imports neither torch nor the video libraries: `--help` stays fast.
@@ -37,7 +37,7 @@ def pixel_limit(max_megapixels: float) -> int:
 def check_tiles(tile: int, overlap: int) -> None:
     """Tiles of at least 64 pixels and an overlap of at least 8 (the cross-fade needs some),
     both multiples of 8 (the JPEG block grid); else a RestoreError that says so."""
-    from .choice import RestoreError
+    from ..inference.choice import RestoreError
 
     ok = all(isinstance(v, int) and not isinstance(v, bool) for v in (tile, overlap))
     if not ok or tile % 8 or overlap % 8 or tile < 64 or overlap < 8:

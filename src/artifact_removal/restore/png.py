@@ -100,7 +100,7 @@ def _after_header(png: bytes, chunk: bytes) -> bytes:
     return png[:end_of_header] + chunk + png[end_of_header:]
 
 
-def _chunk_heads(f: BinaryIO) -> Iterator[tuple[int, bytes]]:
+def chunk_heads(f: BinaryIO) -> Iterator[tuple[int, bytes]]:
     """(length, type) of each chunk of an open PNG file, its position at the chunk's data; none
     when the file is not a PNG, and no more where it ends short of a chunk's head."""
     if f.read(len(SIGNATURE)) != SIGNATURE:
@@ -109,33 +109,12 @@ def _chunk_heads(f: BinaryIO) -> Iterator[tuple[int, bytes]]:
         yield struct.unpack(">I4s", head)
 
 
-def read_record(path: str | Path) -> dict | None:
-    """The record of a PNG written by `restore`; None for any other file (or none at all).
-    Reads the chunks before the image data only."""
-    try:
-        with open(path, "rb") as f:
-            for length, kind in _chunk_heads(f):
-                if kind in (b"IDAT", b"IEND") or length > 1 << 24:
-                    return None
-                if kind != b"tEXt":
-                    f.seek(length + 4, 1)
-                    continue
-                body = f.read(length)
-                f.seek(4, 1)
-                if body.startswith(KEYWORD + b"\0"):
-                    found = json.loads(body[len(KEYWORD) + 1 :].decode("latin-1"))
-                    return found if isinstance(found, dict) else None
-    except (OSError, ValueError):
-        return None
-    return None
-
-
 def is_whole(path: str | Path) -> bool:
     """Whether a PNG file is whole: every chunk complete with a right CRC, up to its IEND
     chunk (a cut or damaged file is not; the image data is not decompressed)."""
     try:
         with open(path, "rb") as f:
-            for length, kind in _chunk_heads(f):
+            for length, kind in chunk_heads(f):
                 body, crc = f.read(length), f.read(4)
                 if len(body) < length or len(crc) < 4:
                     return False

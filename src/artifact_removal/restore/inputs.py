@@ -1,5 +1,5 @@
 """The inputs of a `restore` run: the image and video files among the files and folders given
-(folders searched recursively; what a file is, its content says: `inference.kinds`), each
+(folders searched recursively; what a file is, its content says: `restore.kinds`), each
 with its output name, and every other input with why it is not taken (a broken link, a folder
 link, not an image, a format Pillow cannot read, an interrupted video restore's segments, a
 file in a folder that an earlier restore wrote)."""
@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .choice import RestoreError
+from ..inference.choice import RestoreError
 from .kinds import VIDEO, kind_of, why_not
 from .options import H264_OUTPUT, VideoOutput
 from .outputs import unique_names
@@ -84,7 +84,7 @@ def _walk(folder: Path, exclude: Path, skipped: list[FileResult]) -> list[Path]:
 
 
 def _segments_folder(path: Path) -> bool:
-    """A hidden `.NAME.segments` folder that `inference.video` made (its manifest inside)."""
+    """A hidden `.NAME.segments` folder that `restore.video` made (its manifest inside)."""
     return (
         path.name.startswith(".")
         and path.name.endswith(".segments")

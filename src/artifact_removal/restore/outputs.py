@@ -11,11 +11,11 @@ from collections.abc import Iterable, Sequence
 from itertools import chain, count
 from pathlib import Path
 
-from .choice import RestoreError
+from ..inference.choice import RestoreError
+from ..inference.setups import Setup, file_digest
 from .kinds import is_video
 from .records import is_whole, record_of
 from .report import DONE, KEPT, SKIPPED, FileResult, shown
-from .setups import Setup, file_digest
 
 
 def unique_names(

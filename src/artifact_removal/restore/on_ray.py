@@ -7,9 +7,9 @@ per segment of each video to restore (`--segment-frames` frames; the last task t
 of the stream), whose finished segments the driver then joins with the sound, as a single
 process does (`video.write_segments`, `video.join_segments`). A video left as it is (better
 than the generators were trained for), or that cannot be read, goes whole to one task. Every
-task restores with the code of a single process (`one_file`), from the same options, so the
-outputs are the same bytes; the results come back in the inputs' order, and the summary is a
-single process's.
+task restores with the code of a single process (`one_image`, `one_video`), from the same
+options, so the outputs are the same bytes; the results come back in the inputs' order, and
+the summary is a single process's.
 
 Workers read the inputs and the models and write the outputs by their paths: on one machine
 that is nothing to arrange; on a real cluster the paths must be the same on every node (a
@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .choice import RestoreError
+from ..inference.choice import RestoreError
 from .kinds import is_video
 from .options import RestoreOptions, pixel_limit
 from .report import DONE, FAILED, FileResult
@@ -48,7 +48,8 @@ _SETUPS: dict = {}  # per worker process: the setups of the runs it serves, load
 def _task(shared: tuple, item: tuple[Path, Path, dict, bool]) -> FileResult:
     """One input, on a worker: restored as a single process restores it. `shared`: the run's
     (options, kinds of input, project, quality override)."""
-    from .one_file import Videos, restore_image_file, restore_video_file
+    from .one_image import restore_image_file
+    from .one_video import Videos, restore_video_file
     from .records import finished
 
     options, kinds, project, override = shared
@@ -70,7 +71,7 @@ def _setups(options: RestoreOptions, kinds: tuple[str, ...], project: Path | Non
     Pillow's pixel limit and the threads set as the driver's."""
     from PIL import Image
 
-    from .setups import setups_for
+    from ..inference.setups import setups_for
 
     key = (options, kinds, project)
     if key not in _SETUPS:
@@ -211,7 +212,7 @@ class VideoJob:
 def _video_job(setups: dict, options: RestoreOptions, override, item) -> VideoJob | None:
     """The segment tasks of a video to restore; None for one to copy as it is, or that cannot
     be read (one task does it whole, and says why as a single process would)."""
-    from .one_file import choose_video
+    from .one_video import choose_video
     from .video import finished_parts, finished_prefix, parts_folder, video_manifest
     from .video_mux import check_carried
     from .video_probe import VideoError
@@ -240,7 +241,7 @@ def _video_job(setups: dict, options: RestoreOptions, override, item) -> VideoJo
 
 def _segment_task(shared: tuple, spec: tuple, first: int, count: int | None):
     """Segments `first`.. of a video, on a worker (`video.write_segments`)."""
-    from .one_file import frame_restorer
+    from .one_video import frame_restorer
     from .video import write_segments
 
     options, kinds, project, _ = shared
@@ -254,7 +255,8 @@ def _segment_task(shared: tuple, spec: tuple, first: int, count: int | None):
 def _join_video(ray, job: VideoJob, options: RestoreOptions) -> FileResult:
     """Wait for a video's segment tasks, then join the segments and the sound into its
     output, with the notes a single process writes."""
-    from .one_file import mark_failed, video_notes
+    from .one_video import video_notes
+    from .report import mark_failed
     from .video import join_segments
     from .video_probe import VideoError
 

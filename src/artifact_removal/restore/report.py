@@ -1,13 +1,24 @@
 """What became of the inputs of a `restore` run: one `FileResult` per input, with its status
-(restored, done by an earlier run, copied, kept, not restored, failed), and the run's
-`RestoreReport`, whose summary the command prints."""
+(restored, done by an earlier run, copied, kept, not restored, failed) and why, in words
+(`why_copied`, `mark_failed`), and the run's `RestoreReport`, whose summary the command
+prints."""
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .choice import QualityChoice
+from ..archs.qf_labels import ABOVE
+from ..data.images import ImageReadError
+from ..degradations.codecs import codec_of
+from ..inference.choice import INPUT, QualityChoice, QualityUnknown, RestoreError, ensemble_weights
+from .video_probe import VideoError
+
+if TYPE_CHECKING:
+    from ..inference.ensemble import Ensemble
 
 RESTORED, DONE, COPIED, KEPT, SKIPPED, FAILED, EARLIER = (
     "restored",
@@ -134,3 +145,76 @@ class RestoreReport:
                     "--quality N"
                 )
         return "\n".join(lines)
+
+
+def why_copied(choice: QualityChoice, ensemble: Ensemble) -> str:
+    """Why an input is copied as it is, and how to restore it all the same."""
+    trained = sorted(ensemble.paths)
+    codec = codec_of(ensemble.codec)
+    video, unit = codec.video, codec.unit
+    force = (
+        f"--restore-uncompressed restores it with the gentlest generator (q{ensemble.gentlest()})"
+    )
+    if choice.override is None and choice.tables is None and choice.cnn.quality == ABOVE:
+        return (
+            "no sign of JPEG compression: no quantization tables, and the QF predictor says "
+            f"{choice.cnn.label} ({choice.cnn.confidence:.0%}); {force}"
+        )
+    source = (
+        "given"
+        if choice.override is not None
+        else choice.tables.kind
+        if choice.tables is not None
+        else f"the {unit} predictor"
+    )
+    if ensemble.ladder is not None and ensemble_weights(
+        choice.used, trained, ensemble.combine, ensemble.pass_through
+    ) != {INPUT: 1.0}:
+        return (
+            f"at {unit} {choice.used:g} ({source}) the input itself restored the "
+            "validation split better than any generator (the measured ladder, stage "
+            f"ladder); {force}"
+        )
+    side = "below" if video else "above"
+    return (
+        f"{unit} {choice.used:g} ({source}) is {side} the {unit}s its generators are trained "
+        f"for ({trained[0]}..{trained[-1]}): restoring would take more than it gives; "
+        f"{force}"
+    )
+
+
+def _is_ffmpeg_error(err: Exception) -> bool:
+    """An error of FFmpeg's, raised through PyAV (its text is FFmpeg's, not a sentence)."""
+    import av
+
+    return isinstance(err, av.FFmpegError)
+
+
+def mark_failed(result: FileResult, err: Exception, target: Path) -> None:
+    """Record why one file failed in its result; an error that concerns the whole run (a
+    RestoreError) or one this module does not expect goes up."""
+    if isinstance(err, RestoreError):
+        raise err
+    if isinstance(err, ImageReadError):
+        result.error = err.reason
+    elif isinstance(err, QualityUnknown | VideoError):
+        result.error = str(err)
+    elif isinstance(err, FileExistsError):
+        result.error = f"{target} appeared while this run was writing it; left as it is"
+    elif isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        result.error = (
+            f"no space left to write {target.name} in {target.parent} "
+            f"({os.strerror(err.errno)}); nothing half-written is left, and what "
+            "was finished is kept: free some space and run again"
+        )
+    elif _is_ffmpeg_error(err):
+        reason = getattr(err, "strerror", None) or str(err)
+        result.error = (
+            f"cannot be decoded ({reason}): the file is damaged, or not a video "
+            "that this FFmpeg reads"
+        )
+    elif isinstance(err, OSError | MemoryError | RuntimeError | ValueError):
+        result.error = f"{err.__class__.__name__}: {err}"
+    else:
+        raise err
+    result.status = FAILED

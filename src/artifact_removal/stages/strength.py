@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from ..inference.gallery import JPEG, Gallery
-from ..inference.restore import restore_array
 from ..inference.strength import interpolate
+from ..inference.torch_backend import restore_array
 from ..methods import get as get_method
 
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the strengths the reports show, 0 = the start method
