@@ -46,3 +46,12 @@ def test_every_method_names_a_codec_and_is_in_a_list_that_shows_its_codec():
 def _list(params, key: str) -> tuple:
     section, name = key.split(".")
     return getattr(params.section(section), name)
+
+
+def test_every_codec_names_a_registered_predictor_that_reads_it():
+    from artifact_removal.data.video import PREDICTOR_DATA
+    from artifact_removal.methods.predictors import PREDICTORS, predictor_of
+
+    assert {predictor_of(name).codec for name in CODECS} == set(CODECS)
+    assert {p.name for p in PREDICTORS.values()} == {c.predictor for c in CODECS.values()}
+    assert predictor_of("h264").prepared_below == PREDICTOR_DATA  # where the video stage puts them

@@ -209,10 +209,10 @@ def test_a_method_is_scored_at_its_own_qualities_with_super_resolution_rows(
     assert gallery.generator("nogan", 40) is gallery.generator("nogan", 10)
 
 
-def test_nogan_tables_are_printed_beside_the_paper_at_qf_20():
+def test_a_methods_published_table_is_printed_beside_it_at_its_qf():
     import pandas as pd
 
-    from artifact_removal.stages.evaluate import nogan_tables
+    from artifact_removal.stages.published_tables import paper_tables as nogan_tables
 
     summary = pd.DataFrame(
         {"set": "live1", "quality": 20, "method": ["original", "jpeg", "nogan_pre", "nogan"],

@@ -180,12 +180,13 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_train_qf(args: argparse.Namespace) -> int:
     """Train the QF predictor (what notebook 05 does) and score it on the validation split."""
+    from ..methods.predictors import predictor_of
     from ..stages.train_reports import write_reports
     from ..training.engine import train
-    from ..training.run import PREDICTOR, Run
+    from ..training.run import Run
 
     params, root, device = _project(args)
-    run = Run.from_params(params, PREDICTOR, None, root)
+    run = Run.from_params(params, predictor_of("jpeg").name, None, root)
     result = train(run, device)
     if _main_process():
         reports = write_reports(result, resolve_path(params.reports.dir, root) / "figures")

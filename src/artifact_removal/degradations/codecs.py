@@ -18,8 +18,7 @@ class Codec:
     unit: str  # what its level is called: QF, CRF
     higher_is_gentler: bool  # JPEG: a higher QF is a better quality; H.264: a lower CRF
     pass_through: int  # levels beyond the gentlest trained one from which the input is kept
-    predictor: str  # the trainer of the network that reads an input's level (`training.run`)
-    predictor_dir: str  # the parameter naming that predictor's folder
+    predictor: str  # the network that reads an input's level (`methods.predictors`)
     classes: tuple[str, ...]  # the parameters listing the predictor's classes, the first set
     shown_in: tuple[str, ...]  # the params lists that show its methods (scored, rated, ...)
     video: bool  # its inputs are videos (restored frame by frame)
@@ -51,7 +50,6 @@ CODECS: dict[str, Codec] = {
         higher_is_gentler=True,
         pass_through=15,
         predictor="qf",
-        predictor_dir="train_qf.models_dir",
         classes=("train_qf.classes", "degradation.qualities"),
         shown_in=("evaluate.methods", "study.methods", "detection.methods"),
         video=False,
@@ -67,7 +65,6 @@ CODECS: dict[str, Codec] = {
         higher_is_gentler=False,
         pass_through=6,
         predictor="crf",
-        predictor_dir="video.predictor_dir",
         classes=("video.predictor_crfs",),
         shown_in=("video.methods",),
         video=True,

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from ..checkpoints import fingerprint
 from ..config import ConfigError
-from ..degradations.codecs import codec_of, setting
+from ..degradations.codecs import codec_of
 from ..fileio import sha256
 from ..methods import METHODS, combine_of
 from ..methods import get as get_method
 from ..methods import models_dir as models_dir_of
+from ..methods.predictors import predictor_of
 from .choice import RestoreError
 from .crf_reading import QPFit, ReadingError
 from .ensemble import Ensemble
@@ -154,10 +155,9 @@ def load_setup(
 def project_predictor(project: Path, codec: str) -> Path:
     """The project's predictor of the codec's level: the QF predictor (JPEG methods), the CRF
     predictor (H.264)."""
-    from ..config import load_params, resolve_path
+    from ..config import load_params
 
-    folder = setting(load_params(project / "params.yaml"), codec_of(codec).predictor_dir)
-    return resolve_path(folder, project) / "predictor.pt"
+    return predictor_of(codec).release(load_params(project / "params.yaml"), project)
 
 
 def project_ladder(

@@ -1,6 +1,7 @@
 """The restoration methods, one module each, registered when this package is imported.
 
     registry    what a method is (`Method`), the registry and its lookups
+    predictors  the level predictors (QF, CRF), registered like the methods
     checks      the rules over several sections that need the registry
     ssim        Galteri et al.'s supervised generator (SSIM/MSE)
     gan         Galteri et al.'s GAN

@@ -29,9 +29,7 @@ from ..metrics.full_reference import psnr, psnr_b, ssim
 from ..metrics.lpips import Lpips
 from ..metrics.no_reference import brisque, niqe
 from ..pretrained import weights_for
-from .published_tables import NOGAN_TABLE as NOGAN_TABLE
-from .published_tables import markdown_table, published_rows
-from .published_tables import nogan_tables as nogan_tables
+from .published_tables import markdown_table, paper_tables, published_rows
 from .published_tables import published_no_reference as published_no_reference
 
 FULL_REFERENCE = ("psnr_rgb", "psnr_y", "ssim_rgb", "ssim_y", "psnrb_y", "lpips")
@@ -229,8 +227,8 @@ def table_markdown(
             "",
             published.to_markdown(index=False, floatfmt=".4f"),
         ]
-    if nogan := nogan_tables(summary, set_name, quality):
-        lines += ["", nogan]
+    if tables := paper_tables(summary, set_name, quality):
+        lines += ["", tables]
     return "\n".join(lines) + "\n"
 
 

@@ -24,7 +24,6 @@ from tqdm.auto import tqdm
 from ..config import find_project_root, load_params, resolve_path
 from ..data.images import read_png
 from ..data.prepared import keys, quality_dir, set_folder
-from ..data.video import PREDICTOR_DATA
 from ..degradations.codecs import Codec, codec_of, predictor_classes
 from ..degradations.jpeg import jpeg_compress
 from ..inference.choice import INPUT, ensemble_weights
@@ -33,6 +32,7 @@ from ..inference.releases import load_generator
 from ..inference.setups import file_digest, find_generators
 from ..methods import combine_of
 from ..methods import get as get_method
+from ..methods.predictors import predictor_of
 from ..runtime import seed_everything, select_device
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def validation_pairs(params, root: Path, codec: Codec, levels: list[int]) -> tup
         images = _originals(set_folder(params, root, "val"))
         pairs = jpeg_pairs(images, levels, params.degradation.chroma_subsampling)
         return pairs, list(images)
-    folder = resolve_path(params.video.prepared_dir, root) / PREDICTOR_DATA / "sets" / "val"
+    folder = predictor_of(codec.name).prepared(params, root) / "sets" / "val"
     frames = _originals(folder)
     pairs = {
         crf: [

@@ -1,5 +1,6 @@
 """The published figures the evaluation prints beside its own (published.yaml): the tables of
-the papers for a set and QF, the no-reference scores, and NoGAN's DIV2K tables at QF 20."""
+the papers for a set and QF, the no-reference scores, and the tables that methods name
+(`Method.published`: NoGAN's DIV2K tables at QF 20), each declared in the YAML file."""
 
 from __future__ import annotations
 
@@ -35,52 +36,48 @@ def published_rows(set_name: str, quality: int) -> pd.DataFrame | None:
     return frame.rename_axis("method").reset_index().assign(source=entry["source"])
 
 
-NOGAN_TABLE = "nogan_div2k_qf20"  # the published tables of the methods that name it
-NOGAN_QUALITY = 20  # the QF of NoGAN's published tables
-NOGAN_COLUMNS = {"ssim": "ssim_rgb", "lpips": "lpips", "brisque": "brisque", "niqe": "niqe"}
-
-
 def markdown_table(frame: pd.DataFrame, missing: str = "") -> str:
     """A table as Markdown, 4 decimals, `missing` for empty cells."""
     shown = frame.astype(object).where(frame.notna(), None)
     return shown.to_markdown(index=False, floatfmt=".4f", missingval=missing)
 
 
-PAPER_TABLES = {
-    "artifact_removal": "Table I, artifact removal",
-    "super_resolution": "Table II, super-resolution + artifact removal",
-}
+def paper_tables(summary: pd.DataFrame, set_name: str, quality: int) -> str:
+    """The published tables that the evaluated methods name (`Method.published`), each at its
+    own QF, beside this set's rows of the same columns; "" when none is shown here."""
+    parts = []
+    for key in dict.fromkeys(m.published for m in METHODS.values() if m.published):
+        compared = {m.name for m in METHODS.values() if m.published == key}
+        if table := published_table(summary, set_name, quality, key, compared):
+            parts.append(table)
+    return "\n\n".join(parts)
 
 
-def nogan_tables(summary: pd.DataFrame, set_name: str, quality: int) -> str:
-    """At QF 20, when NoGAN is evaluated: Mameli et al.'s Tables I and II (DIV2K) beside this
-    set's rows of the same columns (SSIM on RGB, LPIPS, BRISQUE, NIQE); else nothing."""
+def published_table(
+    summary: pd.DataFrame, set_name: str, quality: int, key: str, compared: set[str]
+) -> str:
+    """At the QF of the published table `key` (published.yaml), when one of the `compared`
+    methods is evaluated: the table's parts beside this set's rows of its columns; else
+    nothing."""
+    entry = published_figures()[key]
     rows = summary[(summary["set"] == set_name) & (summary["quality"] == quality)]
-    compared = {m.name for m in METHODS.values() if m.published == NOGAN_TABLE}
     shown = {re.sub(r"_sr\d+$", "", name) for name in rows["method"]}  # and its `_srN` rows
-    if quality != NOGAN_QUALITY or not compared & shown:
+    if quality != entry["quality"] or not compared & shown:
         return ""
-    entry = published_figures()[NOGAN_TABLE]
-    ours = rows.set_index("method").reindex(columns=list(NOGAN_COLUMNS.values()))
-    ours.columns = list(NOGAN_COLUMNS)
+    ours = rows.set_index("method").reindex(columns=list(entry["ours"].values()))
+    ours.columns = list(entry["ours"])
     lines = [
-        f"### NoGAN beside Mameli et al. 2020 ({entry['source']}; DIV2K, QF 20)",
+        f"### {entry['title']} ({entry['source']}; {entry['data']}, QF {entry['quality']})",
         "",
         f"Here ({set_name}):",
         "",
         markdown_table(ours.reset_index(), "n/a"),
     ]
-    for part, title in PAPER_TABLES.items():
+    for part, title in entry["tables"].items():
         frame = pd.DataFrame.from_dict(entry[part], orient="index", columns=entry["columns"])
         table = markdown_table(frame.rename_axis("row").reset_index())
         lines += ["", f"Published, {title}:", "", table]
-    lines += [
-        "",
-        "nogan_pre is the paper's pre-GAN row, nogan its post-GAN row; the post-GAN "
-        "small, MSE and SSIM rows are the same recipe with train_nogan.generator.encoder "
-        "mobilenet_v3_small, or train_nogan.loss {mse: 1.0} / {ssim: 1.0}; "
-        "`<method>_srN` rows need evaluate.super_resolution N.",
-    ]
-    if ours["lpips"].isna().all():
+    lines += ["", entry["note"]]
+    if "lpips" in ours and ours["lpips"].isna().all():
         lines[-1] += " LPIPS n/a: no ImageNet AlexNet recorded."
     return "\n".join(lines)

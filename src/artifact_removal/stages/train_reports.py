@@ -18,9 +18,10 @@ from ..inference.releases import load_generator, load_predictor
 from ..inference.torch_backend import restore_array
 from ..methods import METHODS
 from ..methods import get as get_method
+from ..methods.predictors import PREDICTORS
 from ..metrics.full_reference import psnr
 from ..metrics.no_reference import niqe_or_nan
-from ..training.run import PREDICTOR, TrainResult
+from ..training.run import TrainResult
 from .plots import (
     crops_across_methods,
     gan_curves,
@@ -174,16 +175,21 @@ def qf_reports(result: TrainResult, figures_dir: Path) -> dict:
     return {"tables": tables, "metrics": metrics, "reliability": reliability}
 
 
-# a method's `reports` field -> what draws them (`methods.REPORT_FIGURES` names the figures)
+# the `reports` a method or predictor declares -> what draws them (`methods.REPORT_FIGURES`
+# names a method's figures)
 REPORTS: dict[str, Callable[[TrainResult, Path], dict]] = {
     "generator": generator_reports,
     "gan": gan_reports,
     "nogan": nogan_reports,
+    "qf": qf_reports,
 }
 
 
 def write_reports(result: TrainResult, figures_dir: Path) -> dict:
-    """The figures (and tables) of a finished run, written under `figures_dir`."""
-    if result.run.name == PREDICTOR:
-        return qf_reports(result, figures_dir)
-    return REPORTS[get_method(result.run.name).reports](result, figures_dir)
+    """The figures (and tables) of a finished run, written under `figures_dir`: the report
+    its method (or predictor) declares."""
+    name = result.run.name
+    kind = PREDICTORS[name].reports if name in PREDICTORS else get_method(name).reports
+    if kind is None:
+        raise ValueError(f"{name}: its stage draws its report, not write_reports")
+    return REPORTS[kind](result, figures_dir)

@@ -34,6 +34,7 @@ from ..inference.torch_backend import restore_float
 from ..methods import get as get_method
 from ..methods import models_dir as models_dir_of
 from ..methods import qualities_of
+from ..methods.predictors import trained_in
 from ..metrics.full_reference import psnr, ssim
 from ..metrics.no_reference import brisque, niqe_or_nan
 from ..metrics.temporal import flicker_error, tof
@@ -42,6 +43,7 @@ from .player import player_page as player_page
 from .player import stacked_clip as stacked_clip
 
 COLUMNS = ["psnr_rgb", "psnr_y", "ssim_y", "niqe", "brisque", "flicker", "tof"]
+STAGE = "video"  # this stage, as the registries name it (`Method.stage`, `Predictor.stage`)
 
 
 def check_methods(params: Params) -> list[str]:
@@ -63,11 +65,11 @@ def train_video_methods(
     """Train every video method for every CRF, and the CRF predictor (resuming or reusing
     finished runs, as the run engine does); one row of validation scores per run."""
     from ..training.engine import train
-    from ..training.run import CRF_PREDICTOR, Run
+    from ..training.run import Run
 
     rows = []
     runs = [(name, crf) for name in check_methods(params) for crf in qualities_of(params, name)]
-    for name, crf in [*runs, (CRF_PREDICTOR, None)]:
+    for name, crf in [*runs, *((p.name, None) for p in trained_in(STAGE))]:
         run = Run.from_params(params, name, crf, Path(root))
         train(run, device, progress=progress)
         row = {"run": name, "crf": crf, "release": str(run.release.relative_to(root))}
@@ -84,13 +86,13 @@ def crf_confusion(params: Params, root: Path, device: torch.device) -> tuple[pd.
     """The CRF predictor on its test frames (each class's at a CRF that counts as it, with
     drawn x264 settings: `data.video.predictor_data`): the confusion matrix (rows: predicted,
     columns: the true CRF's class) and its accuracies."""
-    from ..data.video import PREDICTOR_DATA
     from ..inference.qf import predict_set
     from ..inference.releases import load_predictor
     from ..metrics.classification import accuracies, confusion_matrix, named
 
-    net = load_predictor(resolve_path(params.video.predictor_dir, root) / "predictor.pt", device)
-    folder = resolve_path(params.video.prepared_dir, root) / PREDICTOR_DATA / "sets" / "test"
+    (predictor,) = trained_in(STAGE)
+    net = load_predictor(predictor.release(params, root), device)
+    folder = predictor.prepared(params, root) / "sets" / "test"
     found = predict_set(net, folder, params.train_qf.predict_patches, device, progress=False)
     table = confusion_matrix(*found, net.labels)
     return named(table), accuracies(table)

@@ -15,14 +15,13 @@ import torch
 
 from ..checkpoints import code_fingerprint
 from ..config import Params, resolve_path, section_to_dict
+from ..degradations.codecs import setting
 from ..methods import METHODS, prepared_dir_of, qualities_of
+from ..methods.predictors import PREDICTORS, RELEASE, Predictor
 from ..runtime import Distributed
 from .live import held_out
 
 ENGINE = "training.engine"  # the loop every run goes through: part of each run's code
-PREDICTOR = "qf"  # the QF predictor's name as a trainer (section train_qf)
-CRF_PREDICTOR = "crf"  # the CRF predictor of H.264 frames (train_qf's settings; stage video)
-PREDICTORS = (PREDICTOR, CRF_PREDICTOR)
 BOOKKEEPING = (  # no effect on the weights
     "checkpoint_every",
     "models_dir",
@@ -57,7 +56,7 @@ class Run:
         """The run of method `name` for one QF (or CRF), or of a predictor (`qf`, `crf`;
         quality None)."""
         if name in PREDICTORS:
-            return cls._predictor(params, name, root)
+            return cls._predictor(params, PREDICTORS[name], root)
         section = params.section(method_of(name).section)
         if quality not in qualities_of(params, name):
             key = method_of(name).qualities_key
@@ -88,31 +87,22 @@ class Run:
         )
 
     @classmethod
-    def _predictor(cls, params: Params, name: str, root: Path) -> Run:
-        """The QF predictor (JPEG, over train_qf.classes) or the CRF predictor (H.264 frames
-        that the video stage prepares for it, over video.predictor_crfs); both take train_qf's
-        settings."""
-        from ..data.video import PREDICTOR_DATA
-
-        video = name == CRF_PREDICTOR
-        folder = params.video.predictor_dir if video else params.train_qf.models_dir
-        qualities = params.video.predictor_crfs if video else params.degradation.qualities
-        prepared = (
-            resolve_path(params.video.prepared_dir, root) / PREDICTOR_DATA
-            if video
-            else resolve_path(params.data.prepared_dir, root)
-        )
+    def _predictor(cls, params: Params, predictor: Predictor, root: Path) -> Run:
+        """A level predictor's run (`methods.predictors`): the QF predictor (JPEG, over
+        train_qf.classes) or the CRF predictor (H.264 frames that the video stage prepares for
+        it, over video.predictor_crfs), with its section's settings."""
+        name = predictor.name
         return cls(
             name,
             None,
-            params.train_qf,
+            params.section(predictor.section),
             params.seed,
             Path(root),
-            prepared,
-            resolve_path(folder, root) / "predictor.pt",
-            resolve_path("build/checkpoints", root) / name / "predictor.pt",
+            predictor.prepared(params, root),
+            predictor.release(params, root),
+            resolve_path("build/checkpoints", root) / name / RELEASE,
             resolve_path(params.reports.dir, root) / f"train_{name}",
-            tuple(qualities),
+            tuple(setting(params, predictor.levels_key)),
             None,
             params.reports.figure_crop,
         )
@@ -130,7 +120,8 @@ class Run:
 
     def trainer_module(self) -> str:
         """The module (below the package) whose `Recipe` trains this run."""
-        return f"training.{'qf' if self.name in PREDICTORS else method_of(self.name).trainer}"
+        entry = PREDICTORS.get(self.name) or method_of(self.name)
+        return f"training.{entry.trainer}"
 
     def identity(self, inputs: dict[str, str]) -> dict[str, Any]:
         """What makes two runs the same: settings, seed, QF, inputs and code."""
@@ -149,7 +140,7 @@ class Run:
 def method_of(name: str):
     """The registry's entry for method `name`; an unknown name is a TrainingError."""
     if name not in METHODS:
-        raise TrainingError(f"unknown method {name!r}; choose one of {[*METHODS, PREDICTOR]}")
+        raise TrainingError(f"unknown method {name!r}; choose one of {[*METHODS, *PREDICTORS]}")
     return METHODS[name]
 
 

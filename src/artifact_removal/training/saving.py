@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 
 from ..checkpoints import FORMAT, fingerprint, load_checkpoint, save_atomic
-from .run import PREDICTORS, Recipe, Run
+from ..methods.predictors import PREDICTORS
+from .run import Recipe, Run
 
 
 def resume_state(run: Run, recipe: Recipe, identity: str) -> dict:
@@ -60,7 +61,7 @@ def release_file(run: Run, recipe: Recipe, state: dict) -> dict:
     byte for byte as it was."""
     release = recipe.release()
     release["model"] = {k: v.detach().cpu().contiguous() for k, v in release["model"].items()}
-    method = f"{run.name}_predictor" if run.name in PREDICTORS else run.name
+    method = PREDICTORS[run.name].release_method if run.name in PREDICTORS else run.name
     made_from = {k: v for k, v in state["run"].items() if k != "code"}
     return release | {
         "method": method,
