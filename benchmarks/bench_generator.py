@@ -61,7 +61,7 @@ def bench(preset: str, mode: str, device: torch.device, batch: int, repeats: int
     """Patches of 128x128 per second in training, frames of 1280x720 per second restoring."""
     net, forward, layout, amp = _prepare(preset, mode, device)
     optimizer = torch.optim.Adam(net.parameters(), 1e-4)
-    x = torch.rand(batch, 3, 128, 128, device=device).contiguous(memory_format=layout) * 2 - 1
+    x = torch.rand(batch, 3, 128, 128, device=device).contiguous(memory_format=layout)
 
     def train_step():
         with amp:

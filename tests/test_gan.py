@@ -23,7 +23,7 @@ SMALL = DiscriminatorConfig(channels=4, layers=4, sub_patch=16)
 def test_one_probability_per_sub_patch(size, grid):
     torch.manual_seed(0)
     net = Discriminator(SMALL)
-    x = torch.rand(2, 3, *size) * 2 - 1
+    x = torch.rand(2, 3, *size)  # in [0, 1], as the generators give them
     out = net(x, x.flip(-1))
     assert out.shape == (2, 1, *grid)
     assert ((out > 0) & (out < 1)).all()

@@ -27,10 +27,11 @@ def test_unet_keeps_any_size_and_the_output_range(config):
     torch.manual_seed(0)
     net = UNet(config).eval()
     for size in ((64, 64), (67, 93), (33, 40)):
-        x = torch.rand(1, 3, *size) * 2 - 1
+        x = torch.rand(1, 3, *size)
         with torch.no_grad():
-            y = net(x)
-        assert y.shape == x.shape and y.abs().max() <= 1
+            y, signed = net(x), net(x * 2 - 1, signed=True)
+        assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
+        assert signed.abs().max() <= 1 and torch.equal((signed + 1) / 2, y)  # one network
 
 
 def test_public_code_variant_has_one_skip_and_no_attention():
@@ -48,7 +49,7 @@ def test_a_frozen_encoder_gets_no_gradient_and_keeps_its_statistics():
     net.encoder.freeze()
     net.train()
     stats = {k: v.clone() for k, v in net.encoder.state_dict().items() if "running" in k}
-    loss = net(torch.rand(2, 3, 64, 64) * 2 - 1).square().mean()
+    loss = net(torch.rand(2, 3, 64, 64)).square().mean()
     loss.backward()
     assert all(p.grad is None for p in net.encoder.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.decoder.parameters())
@@ -59,8 +60,10 @@ def test_a_frozen_encoder_gets_no_gradient_and_keeps_its_statistics():
 
 
 def test_the_untrained_network_returns_its_input():
+    net = UNet(UNetConfig("mobilenet_v3_small", width=0.5)).eval()
     x = torch.rand(1, 3, 37, 50) * 2 - 1
-    assert torch.equal(UNet(UNetConfig("mobilenet_v3_small", width=0.5)).eval()(x), x)
+    assert torch.equal(net(x, signed=True), x)
+    assert torch.allclose(net((x + 1) / 2), (x + 1) / 2, atol=1e-7)
 
 
 def test_icnr_starts_as_nearest_neighbour_upsampling():

@@ -48,7 +48,8 @@ class Discriminator(nn.Module):
         self.body = nn.Sequential(*body)
 
     def forward(self, candidate: torch.Tensor, compressed: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) twice -> (N, 1, H / s, W / s) probabilities, s = sub_patch."""
+        """(N, 3, H, W) twice, in [0, 1] -> (N, 1, H / s, W / s) probabilities, s = sub_patch
+        (the layers see both in [-1, 1])."""
         s, trim = self.config.sub_patch, self.config.layers
         h, w = candidate.shape[-2:]
         if h % s or w % s or compressed.shape != candidate.shape:
@@ -56,7 +57,8 @@ class Discriminator(nn.Module):
                 f"discriminator: inputs must share a shape with sides divisible by {s}, "
                 f"got {tuple(candidate.shape)} and {tuple(compressed.shape)}"
             )
-        decisions = torch.sigmoid(self.body(torch.cat([candidate, compressed], 1)).float())
+        signed = torch.cat([candidate * 2 - 1, compressed * 2 - 1], 1)
+        decisions = torch.sigmoid(self.body(signed).float())
         # Put each decision back at the pixel it is centred on; average those in each region.
         placed = F.pad(decisions, (trim,) * 4)  # (N, 1, H, W), zeros where nothing was decided
         seen = F.pad(torch.ones_like(decisions[:1]), (trim,) * 4)

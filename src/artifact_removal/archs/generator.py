@@ -75,20 +75,23 @@ class Generator(nn.Module):
         )
         self.tail = nn.Conv2d(c, 3, 3, padding=1)
 
-    def forward(self, lq: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) compressed in [-1, 1] -> (N, 3, H, W) restored in [-1, 1]."""
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) compressed in [0, 1] -> (N, 3, H, W) restored in [0, 1]. The layers
+        work in [-1, 1]; the mapping is here, and the output's in float32 (under bf16
+        autocast the last step's rounding would cost half a grey level)."""
+        lq = image * 2 - 1
         height, width = lq.shape[-2:]
         x = F.pad(lq, (0, width % 2, 0, height % 2), mode="replicate")  # (N, 3, 2h, 2w)
         x = self.head(x)  # (N, C, h, w)
         x = self.up(self.body(x))  # (N, C, 2h, 2w)
         x = self.tail(x)[..., :height, :width]  # (N, 3, H, W)
         if not self.config.residual:
-            return torch.tanh(x)
+            return (torch.tanh(x).float() + 1) / 2
         out = lq + torch.tanh(x)
         # Clamping in training would cut the gradient wherever the sum leaves [-1, 1], so the
         # network would learn unpenalised offsets in dark and bright areas (a colour cast
         # elsewhere); the loss sees the unclamped sum and only inference clamps it.
-        return out if self.training else out.clamp(-1, 1)
+        return ((out if self.training else out.clamp(-1, 1)).float() + 1) / 2
 
 
 def build_generator(preset: str) -> Generator:

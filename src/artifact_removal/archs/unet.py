@@ -222,8 +222,11 @@ class UNet(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
 
-    def forward(self, lq: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) compressed in [-1, 1] -> (N, 3, H, W) restored in [-1, 1]."""
+    def forward(self, image: torch.Tensor, signed: bool = False) -> torch.Tensor:
+        """(N, 3, H, W) compressed in [0, 1] -> (N, 3, H, W) restored in [0, 1] (float32), as
+        every generator; with `signed`, both in [-1, 1], the range the layers work in and
+        LPIPS and NoGAN's critic judge in (NoGAN's training stays there)."""
+        lq = image if signed else image * 2 - 1
         features = self.encoder(((lq + 1) / 2 - self.mean) / self.std)
         x = self.middle(features[-1])
         for block, skip in zip(self.decoder, reversed(features[:-1]), strict=True):
@@ -233,7 +236,8 @@ class UNet(nn.Module):
             x = F.interpolate(x, size=lq.shape[-2:], mode="nearest")
         x = torch.cat([x, lq], dim=1)
         x = F.relu(x + self.refine(x))
-        return (lq + self.to_rgb(x)).clamp(-1, 1)
+        restored = (lq + self.to_rgb(x)).clamp(-1, 1)
+        return restored if signed else (restored.float() + 1) / 2
 
     def model_args(self) -> dict:
         """The arguments that rebuild this network (for release files)."""

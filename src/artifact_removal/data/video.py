@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 # the `as` imports re-export what other modules and the tests import from here
 from .lossless import LOSSLESS_CODECS as LOSSLESS_CODECS
 from .lossless import ClipError, read_clip

@@ -38,7 +38,7 @@ from .qf_answer import (
 from .tiles import Restorer, weighted
 
 MANIFEST = "manifest.json"
-FORMAT = 2  # the manifest's layout (2: every file's sha256); older and newer ones are refused
+FORMAT = 3  # 2: every file's sha256; 3: networks take and give [0, 1]. Others are refused
 WRITER = "artifact-removal export"  # the manifest's `written_by`: an export folder is ours
 PROVIDERS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider"]}
 
@@ -103,9 +103,9 @@ class OnnxNet:
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         batch = rgb if rgb.ndim == 4 else rgb[None]
-        x = batch.transpose(0, 3, 1, 2).astype(np.float32) / 255 * 2 - 1
-        (y,) = _run(self.session, {self.input: np.ascontiguousarray(x)})
-        y = np.clip((y + 1) * 127.5, 0, 255).transpose(0, 2, 3, 1)
+        x = batch.transpose(0, 3, 1, 2).astype(np.float32) / 255
+        (y,) = _run(self.session, {self.input: np.ascontiguousarray(x)})  # [0, 1], as torch's
+        y = np.clip(y * 255, 0, 255).transpose(0, 2, 3, 1)
         return y if rgb.ndim == 4 else y[0]
 
 
@@ -233,8 +233,9 @@ def _format_problem(path: Path, found) -> str:
     if isinstance(found, int) and found > FORMAT:
         return f"{path}: written by a newer version (format {found}); update artifact-removal"
     return (
-        f"{path}: written by an older version (format {found}), whose manifest does not hold "
-        "its files' digests: export the method again"
+        f"{path}: written by an older version (format {found}), which this version does not "
+        "read (its generators took [-1, 1], or its manifest held no digests): export the "
+        "method again"
     )
 
 

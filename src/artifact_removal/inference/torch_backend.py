@@ -25,8 +25,8 @@ def restore_float(net: Generator, rgb: np.ndarray, device: torch.device) -> np.n
     if device.type == "cuda":
         x = channels_last(x)
     with autocast(device):
-        y = net(x * 2 - 1).float()
-    y = ((y + 1) * 127.5).clamp(0, 255).permute(0, 2, 3, 1).cpu().numpy()
+        y = net(x).float()  # in [0, 1]: the network maps to and from [-1, 1]
+    y = (y * 255).clamp(0, 255).permute(0, 2, 3, 1).cpu().numpy()
     return y if rgb.ndim == 4 else y[0]
 
 

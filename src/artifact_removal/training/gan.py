@@ -150,24 +150,24 @@ class Recipe(BaseRecipe):
         return tuple(_layout(batch[k].to(self.device)) for k in ("lq", "gt"))
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
-        """The generator's restoration of `lq`, in [0, 1] (the networks work in [-1, 1])."""
+        """The generator's restoration of `lq`, in [0, 1] (the networks map to and from the
+        [-1, 1] their layers work in)."""
         with autocast(self.device):
-            return (self.g_model(lq * 2 - 1) + 1) / 2
+            return self.g_model(lq)
 
     def verdicts(self, pred, lq, gt) -> tuple[torch.Tensor, torch.Tensor]:
         """The discriminator's probability that each sub-patch is an original, on the
         originals and on the restorations (detached: this trains the discriminator only),
         given the compressed patches: (n, 1, P/s, P/s) each."""
-        lq_s = lq * 2 - 1
         with autocast(self.device):
-            return self.d_model(gt * 2 - 1, lq_s), self.d_model(pred.detach() * 2 - 1, lq_s)
+            return self.d_model(gt, lq), self.d_model(pred.detach(), lq)
 
     def generator_losses(self, pred, lq, gt) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(l_G = l_P + lambda l_adv, l_P, l_adv) of the restorations. The bare discriminator
         judges them: it has no gradients of its own to sync in this step."""
         with autocast(self.device):
             l_p = self.perceptual(pred.float(), gt)
-            l_adv = adversarial_loss(self.d(pred * 2 - 1, lq * 2 - 1))
+            l_adv = adversarial_loss(self.d(pred, lq))
         return l_p + self.run.settings.adversarial_weight * l_adv, l_p, l_adv
 
     def update(self, network: str, loss: torch.Tensor) -> None:

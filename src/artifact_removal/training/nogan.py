@@ -117,24 +117,44 @@ class Recipe(BaseRecipe):
         }
         return data | {"encoder": self.encoder_name, "lpips": self.lpips_entry}
 
-    def train_step(self, step: int) -> dict[str, torch.Tensor]:
-        s = self.run.settings
-        index, phase = self.phase(step)
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(compressed, original) patches of batch `step` at its phase's patch size, this
+        process's share, on the device, in [-1, 1]: the range LPIPS judges in, which the
+        U-Net takes and gives with `signed`. Unfreezes (or freezes) the encoder when the
+        phase changes."""
+        _, phase = self.phase(step)
         if self.net.encoder.frozen != phase.frozen:
             self.net.encoder.freeze(phase.frozen)
             # DDP registers the parameters that need gradients when it wraps: wrap anew
             self.model = self.ddp.wrap(self.net)
+        s = self.run.settings
         batch = self.samplers[phase.patch_size].batch(
             step, s.batch_size, self.ddp.rank, self.ddp.world
         )
-        lq, gt = (batch[k].to(self.device) * 2 - 1 for k in ("lq", "gt"))  # [-1, 1]
+        lq, gt = (batch[k].to(self.device) * 2 - 1 for k in ("lq", "gt"))
+        return lq, gt
+
+    def forward(self, lq: torch.Tensor) -> torch.Tensor:
+        """The U-Net's restoration of `lq`, both in [-1, 1]."""
         with autocast(self.device):
-            pred = self.model(lq)
-        terms = self.criterion(pred.float(), gt)
+            return self.model(lq, signed=True)
+
+    def losses(self, pred: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
+        """LPIPS and the pixel terms of `train_nogan.loss`; "loss" is their weighted sum."""
+        return self.criterion(pred.float(), gt)
+
+    def update(self, total: torch.Tensor) -> None:
+        """Gradients of `total` and one optimiser step."""
         optimizer = self.optimizers["g"]
         optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
+        total.backward()
         optimizer.step()
+
+    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+        lq, gt = self.batch(step)
+        terms = self.losses(self.forward(lq), gt)
+        self.update(terms["loss"])
+        index, _ = self.phase(step)
         return {k: v.detach().float() for k, v in terms.items()} | {
             "phase": torch.tensor(float(index + 1))
         }

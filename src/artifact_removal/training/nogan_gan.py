@@ -121,7 +121,7 @@ class Recipe(BaseRecipe):
         # pre-GAN generator while the critic learns to judge it)
         self.g.train(train_g)
         with autocast(self.device), torch.set_grad_enabled(train_g):
-            fake = self.g_model(lq)
+            fake = self.g_model(lq, signed=True)  # in [-1, 1], as the critic and LPIPS judge
         self.c.requires_grad_(True)
         with autocast(self.device):
             real_logits, fake_logits = self.c_model(gt), self.c_model(fake.detach())

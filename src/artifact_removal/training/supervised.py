@@ -82,9 +82,10 @@ class Recipe(BaseRecipe):
         return tuple(channels_last(batch[k].to(self.device)) for k in ("lq", "gt"))
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
-        """The generator's restoration of `lq`, in [0, 1] (the network works in [-1, 1])."""
+        """The generator's restoration of `lq`, in [0, 1] (the network maps to and from the
+        [-1, 1] its layers work in)."""
         with autocast(self.device):
-            return (self.model(lq * 2 - 1) + 1) / 2
+            return self.model(lq)
 
     def losses(self, pred: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """(the total that backward differentiates, each term's value)."""
