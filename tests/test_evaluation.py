@@ -212,17 +212,17 @@ def test_a_method_is_scored_at_its_own_qualities_with_super_resolution_rows(
 def test_a_methods_published_table_is_printed_beside_it_at_its_qf():
     import pandas as pd
 
-    from artifact_removal.stages.published_tables import paper_tables as nogan_tables
+    from artifact_removal.stages.published_tables import paper_tables
 
     summary = pd.DataFrame(
         {"set": "live1", "quality": 20, "method": ["original", "jpeg", "nogan_pre", "nogan"],
          "ssim_rgb": [np.nan, 0.8, 0.82, 0.81], "brisque": [10.0, 50.0, 40.0, 30.0],
          "niqe": [3.0, 6.0, 5.0, 4.0]})  # fmt: skip
-    text = nogan_tables(summary, "live1", 20)
+    text = paper_tables(summary, "live1", 20)
     assert "Table I, artifact removal" in text and "Table II, super-resolution" in text
     assert re.search(r"\| nogan_pre +\| +0.8200 \| n/a", text) and "| pre-GAN " in text
-    assert nogan_tables(summary, "live1", 10) == ""
-    assert nogan_tables(summary[summary["method"] != "nogan"].assign(
+    assert paper_tables(summary, "live1", 10) == ""
+    assert paper_tables(summary[summary["method"] != "nogan"].assign(
         method=["original", "jpeg", "ssim"]), "live1", 20) == ""  # fmt: skip
 
 
