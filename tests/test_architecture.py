@@ -11,6 +11,7 @@ import yaml
 
 from artifact_removal.checkpoints import PACKAGE, import_closure, imported_modules
 from artifact_removal.methods import METHODS
+from artifact_removal.methods.predictors import PREDICTORS
 from artifact_removal.stages.stage_sources import notebook_modules, resources_read_by
 
 from .conftest import REPO
@@ -192,9 +193,10 @@ def _modules_run_by(name: str, stage: dict) -> set[str]:
     match = re.search(r"build/notebooks/(\S+\.ipynb)", cmd)
     if match:
         modules |= notebook_modules(REPO / "notebooks" / match.group(1))
-    trainers = {m.section: f"training.{m.trainer}" for m in METHODS.values()}
-    trainers["train_qf"] = "training.qf"
-    return modules | ({trainers[name]} if name in trainers else set())
+    trainers = {m.section: {f"training.{m.trainer}"} for m in METHODS.values()}
+    for predictor in PREDICTORS.values():  # the stage that trains it (train_qf, video)
+        trainers.setdefault(predictor.stage, set()).add(f"training.{predictor.trainer}")
+    return modules | trainers.get(name, set())
 
 
 @pytest.mark.parametrize("name", sorted(_stages()))
