@@ -1,6 +1,8 @@
 """Adding a method as a person would: its files written into a copy of the package, the
-command that `make pipeline` runs, and a few steps of training through the command line. The
-files written by hand are exactly those that docs/reference.md's "Adding a method" lists."""
+command that `make pipeline` runs (its section in params.yaml and the tiny profile, its name
+where methods are shown, its training stage in dvc.yaml, its releases read by evaluation),
+and a few steps of training through the command line. The files written by hand are exactly
+those that docs/reference.md's "Adding a method" lists."""
 
 from __future__ import annotations
 
@@ -140,10 +142,36 @@ def test_a_method_with_its_own_recipe_is_two_files(small_project, tmp_path):
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
         return done.stdout
 
+    before = (project / "params.yaml").read_text()
+    check = [sys.executable, "-m", "artifact_removal.stages.pipeline", "check"]
+    stale = subprocess.run(check, cwd=project, env=env, capture_output=True, timeout=300)
+    assert stale.returncode == 1  # params.yaml has no section for it yet
     said = run("-m", "artifact_removal.stages.pipeline", "write")  # what `make pipeline` runs
     assert "added params.yaml: train_charbonnier" in said
-    stage = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]["train_charbonnier"]
-    assert "src/artifact_removal/training/charbonnier.py" in stage["do"]["deps"]
+    assert "added profiles/tiny.yaml: train_charbonnier" in said
+    run("-m", "artifact_removal.stages.pipeline", "check")
+    assert (project / "params.yaml").read_text().startswith(before[:200])  # the rest kept
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    for shown_in in ("evaluate", "study", "detection"):
+        assert "charbonnier" in params[shown_in]["methods"], shown_in
+    tiny = yaml.safe_load((project / "profiles/tiny.yaml").read_text())
+    assert tiny["train_charbonnier"] == {"steps": 10}
+
+    stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+    stage = stages["train_charbonnier"]
+    assert stage["foreach"] == "${degradation.qualities}"
+    body = stage["do"]
+    assert body["cmd"].endswith("-p quality ${item} -p method charbonnier")
+    assert "${reports.dir}/02_train_charbonnier_q${item}.ipynb" in body["cmd"]
+    assert "${train_charbonnier.models_dir}/q${item}.pt" in body["outs"]
+    assert "train_charbonnier" in body["params"]
+    deps = body["deps"]
+    assert {"src/artifact_removal/training/charbonnier.py",
+            "src/artifact_removal/training/supervised.py"} <= set(deps)  # fmt: skip
+    assert "src/artifact_removal/methods/gan.py" not in deps  # other methods are not its deps
+    assert "${train_charbonnier.models_dir}" in stages["evaluate"]["deps"]
+    assert "train_charbonnier.models_dir" in stages["evaluate"]["params"]
+    assert stages["train_ssim"]["do"]["cmd"].endswith("-p quality ${item}")  # ssim's as before
     assert "charbonnier" in run("-m", "artifact_removal", "methods")
 
     params = yaml.safe_load((project / "params.yaml").read_text())
