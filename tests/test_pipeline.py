@@ -28,6 +28,10 @@ from artifact_removal.stages.study import condition_slug, trial_sequence
 
 from .conftest import REPO
 
+# `make test-e2e` (and CI, after `make test`): about 10 minutes on 2 cores, which would more
+# than fill `make test`'s 8.
+pytestmark = pytest.mark.e2e
+
 
 def _run(cmd: list[str], cwd: Path) -> str:
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
