@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from artifact_removal.api import (
+    ImageOutput,
     QualityUnknown,
     RestoreError,
     load,
@@ -45,7 +46,8 @@ def trained(project):
 
 
 def _restore_cli(project, inputs, out, *options) -> np.ndarray:
-    code = main(["restore", str(inputs), "-o", str(out), "--device", "cpu", *options])
+    code = main(["restore", str(inputs), "-o", str(out), "--device", "cpu", "--format", "png",
+                 *options])  # fmt: skip
     assert code == 0
     return read_png(project / out / "a.png").astype(float)
 
@@ -89,6 +91,7 @@ def test_the_api_restores_arrays_and_pil_images_as_restore_does(trained, photo, 
         predictor=trained / "models/qf/predictor.pt",
         device="cpu",
         progress=False,
+        image=ImageOutput("png"),  # lossless: the very pixels the API gives
     )
     written = read_png(trained / "out/a.png")
     with Image.open(trained / "a.jpg") as jpeg:  # a JPEG's tables tell its QF

@@ -29,7 +29,7 @@ from artifact_removal.inference.choice import RestoreError
 from artifact_removal.inference.releases import load_generator, predictor_release
 from artifact_removal.inference.tiles import restore_tiled
 from artifact_removal.restore.outputs import unique_names
-from artifact_removal.restore.records import png_record
+from artifact_removal.restore.records import record_of
 from artifact_removal.restore.run import restore_files
 
 from .conftest import QUALITIES, REPO
@@ -48,6 +48,11 @@ def _jpeg(photo: np.ndarray, path: Path, quality: int = 20, shift: int = 0) -> P
     return path
 
 
+def _pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image)
+
+
 def _pngs(folder: Path) -> dict[str, bytes]:
     """Every file below `folder`, by relative name."""
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
@@ -63,10 +68,10 @@ def test_1_same_names_in_three_folders_give_three_outputs(models, photo, tmp_pat
     dirs = [tmp_path / f"c{i}" for i in (1, 2, 3)]
     assert main(_restore(dirs, tmp_path / "out", models)) == 0
     printed = capsys.readouterr().out
-    assert sorted(_pngs(tmp_path / "out")) == ["IMG_0001-2.png", "IMG_0001.jpg.png",
-                                               "IMG_0001.png"]  # fmt: skip
+    assert sorted(_pngs(tmp_path / "out")) == ["IMG_0001-2.jpg", "IMG_0001.jpg",
+                                               "IMG_0001.jpg.jpg"]  # fmt: skip
     assert "restored 3 of 3 inputs" in printed
-    records = {png_record(p)["source"] for p in (tmp_path / "out").glob("*.png")}
+    records = {record_of(p)["source"] for p in (tmp_path / "out").glob("*.jpg")}
     assert len(records) == 3  # three different inputs behind the three outputs
 
 
@@ -84,24 +89,24 @@ def test_1_existing_files_are_refused_then_kept_or_replaced_on_request(models, p
     _jpeg(photo, tmp_path / "in" / "b.jpg", shift=50)
     out = tmp_path / "out"
     out.mkdir()
-    (out / "a.png").write_bytes(b"the user's own file")
-    with pytest.raises(RestoreError, match=r"(?s)1 output file\(s\) already exist.*a\.png.*"
+    (out / "a.jpg").write_bytes(b"the user's own file")
+    with pytest.raises(RestoreError, match=r"(?s)1 output file\(s\) already exist.*a\.jpg.*"
                        r"Nothing was written.*--overwrite.*--skip-existing"):  # fmt: skip
         restore_files([tmp_path / "in"], out, models_dir=models / "gan", device="cpu",
                       predictor=models / "qf/predictor.pt", progress=False)  # fmt: skip
     assert (
-        sorted(_pngs(out)) == ["a.png"] and (out / "a.png").read_bytes() == b"the user's own file"
+        sorted(_pngs(out)) == ["a.jpg"] and (out / "a.jpg").read_bytes() == b"the user's own file"
     )
     report = restore_files([tmp_path / "in"], out, models_dir=models / "gan", device="cpu",
                            predictor=models / "qf/predictor.pt", progress=False,
                            skip_existing=True)  # fmt: skip
     assert [r.status for r in report.results] == ["kept", "restored"]
-    assert (out / "a.png").read_bytes() == b"the user's own file"
+    assert (out / "a.jpg").read_bytes() == b"the user's own file"
     report = restore_files([tmp_path / "in"], out, models_dir=models / "gan", device="cpu",
                            predictor=models / "qf/predictor.pt", progress=False,
                            overwrite=True)  # fmt: skip
     assert [r.status for r in report.results] == ["restored", "restored"]
-    assert read_png(out / "a.png").shape == photo.shape
+    assert _pixels(out / "a.jpg").shape == photo.shape
 
 
 def test_1_an_output_folder_inside_the_input_is_not_read_back(models, photo, tmp_path, capsys):
@@ -145,8 +150,8 @@ def test_2_a_symlinked_folder_in_the_output_never_leads_onto_an_input(models, ph
         assert "through a symbolic link in the output folder; not written" in (
             capsys.readouterr().out
         )
-        assert source.read_bytes() == original and not (tmp_path / "in" / "sub" / "a.png.png"
-                                                         ).exists()  # fmt: skip
+        assert source.read_bytes() == original
+        assert sorted(p.name for p in (tmp_path / "in" / "sub").iterdir()) == ["a.png"]
 
 
 def test_2_written_files_have_the_usual_permissions_and_long_names_work(tmp_path):
@@ -164,17 +169,17 @@ def test_2_a_planted_symlink_never_redirects_a_write(models, photo, tmp_path):
     victim.write_bytes(b"precious")
     out = tmp_path / "out"
     out.mkdir()
-    (out / ".good.png.part").symlink_to(victim)
+    (out / ".good.jpg.part").symlink_to(victim)
     for i in range(20):  # names an attacker might guess
-        (out / f".good.png.{i:08d}.part").symlink_to(victim)
+        (out / f".good.jpg.{i:08d}.part").symlink_to(victim)
     good = _jpeg(photo, tmp_path / "good.jpg")
     assert main(_restore([good], out, models)) == 0
-    assert victim.read_bytes() == b"precious" and read_png(out / "good.png").shape == photo.shape
-    (out / "good.png").unlink()
-    (out / "good.png").symlink_to(victim)  # the output name itself: refused, then replaced
+    assert victim.read_bytes() == b"precious" and _pixels(out / "good.jpg").shape == photo.shape
+    (out / "good.jpg").unlink()
+    (out / "good.jpg").symlink_to(victim)  # the output name itself: refused, then replaced
     assert main(_restore([good], out, models)) == 2
     assert main(_restore([good], out, models, "--overwrite")) == 0
-    assert victim.read_bytes() == b"precious" and not (out / "good.png").is_symlink()
+    assert victim.read_bytes() == b"precious" and not (out / "good.jpg").is_symlink()
 
 
 def test_2_write_atomic_refuses_to_replace_when_asked_and_cleans_up(tmp_path):
@@ -378,13 +383,13 @@ def test_5_leftovers_are_removed_and_finished_outputs_skipped(models, photo, tmp
     inputs = [_jpeg(photo, tmp_path / "in" / f"{i}.jpg", 10, 20 * i) for i in range(3)]
     out = tmp_path / "out"
     assert main(_restore(inputs[:2], out, models)) == 0
-    (out / ".2.png.k3x9_q0a.part").write_bytes(b"\x89PNG half")
+    (out / ".2.jpg.k3x9_q0a.part").write_bytes(b"\xff\xd8 half")
     capsys.readouterr()
     assert main(_restore(inputs, out, models)) == 0
     printed = capsys.readouterr().out
     assert "removed 1 unfinished file(s) of an interrupted run" in printed
     assert "2 already done" in printed and "restored 1 of 3 inputs (2 already done)" in printed
-    assert sorted(_pngs(out)) == ["0.png", "1.png", "2.png"]
+    assert sorted(_pngs(out)) == ["0.jpg", "1.jpg", "2.jpg"]
 
 
 def test_5_kill_9_during_a_restore_then_rerun(models, photo, tmp_path):
@@ -394,12 +399,12 @@ def test_5_kill_9_during_a_restore_then_rerun(models, photo, tmp_path):
     out = tmp_path / "out"
     run = _cli(*_restore(inputs, out, models, "--tile", "128"))
     deadline = time.monotonic() + 240
-    while not list(out.glob("*.png")) and time.monotonic() < deadline and run.poll() is None:
+    while not list(out.glob("*.jpg")) and time.monotonic() < deadline and run.poll() is None:
         time.sleep(0.05)
     time.sleep(0.3)
     run.send_signal(signal.SIGKILL)
     run.wait()
-    finished = set(out.glob("*.png"))  # complete files only: temporary ones are hidden
+    finished = set(out.glob("*.jpg"))  # complete files only: temporary ones are hidden
     rerun = _cli(*_restore(inputs, out, models, "--tile", "128"))
     printed, _ = rerun.communicate(timeout=300)
     assert rerun.returncode == 0
@@ -433,7 +438,7 @@ def test_6_every_input_not_restored_is_listed(models, photo, tmp_path, capsys):
                          ("photo.avif", "AVIF images cannot be read"),
                          ("notes.txt", "not an image or video file (suffix '.txt'")):  # fmt: skip
         assert f"{folder / name}: {reason}" in printed
-    assert sorted(_pngs(tmp_path / "out")) == ["a.png", "no_suffix.png"]
+    assert sorted(_pngs(tmp_path / "out")) == ["a.jpg", "no_suffix.jpg"]
     assert main(_restore([folder / "photo.heic"], tmp_path / "out2", models)) == 1
     assert "HEIC images cannot be read" in capsys.readouterr().out
 

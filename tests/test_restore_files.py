@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from importlib.resources import files
 
 import cv2
@@ -21,6 +23,7 @@ from artifact_removal.inference.choice import (
 )
 from artifact_removal.inference.qf import QFPrediction, gentle_answer
 from artifact_removal.inference.setups import find_generators
+from artifact_removal.restore.options import ImageOutput
 from artifact_removal.restore.run import restore_files
 
 QUALITIES = (10, 20, 40)
@@ -58,26 +61,32 @@ def test_a_folder_of_good_and_bad_files(models, inputs, tmp_path, photo, capsys)
                  "--tile", "128", "--overlap", "32"])  # fmt: skip
     printed = capsys.readouterr().out
     assert code == 1
-    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
-    assert written == ["adobe.png", "cmyk.png", "deep.png", "gray.png", "q10.png",
-                       "rgba.png", "rotated.png", "sub/q25.png", "tiny.png"]  # fmt: skip
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == ["adobe.jpg", "cmyk.jpg", "deep.png", "gray.jpg", "q10.jpg",
+                       "rgba.png", "rotated.jpg", "sub/q25.jpg", "tiny.jpg"]  # fmt: skip
+    # each in its input's format (`--format auto`): JPEGs as JPEGs, the rest as PNGs
     assert "tables 10, CNN" in printed and "-> generator q10" in printed
     assert "tables 25, CNN" in printed and "-> generator q20\n" in printed  # GAN: the nearest
     assert "2 not restored:" in printed and "truncated.jpg: corrupt or truncated" in printed
     assert "notes.png: not an image" in printed and "restored 9 of 11 inputs (2 failed)" in printed
-    assert read_png(out / "q10.png").shape == photo.shape
-    assert read_png(out / "gray.png").ndim == 2
-    assert read_png(out / "rotated.png").shape == (photo.shape[1], photo.shape[0], 3)
-    with Image.open(out / "rotated.png") as rotated:  # EXIF kept, its orientation applied
+    assert _pixels(out / "q10.jpg").shape == photo.shape
+    assert _pixels(out / "gray.jpg").ndim == 2
+    assert _pixels(out / "rotated.jpg").shape == (photo.shape[1], photo.shape[0], 3)
+    with Image.open(out / "rotated.jpg") as rotated:  # EXIF kept, its orientation applied
         assert dict(rotated.getexif()) == {0x010F: "TestCam", 0x0132: "2026:11:26 08:00:00"}
     first = printed.splitlines()[0]  # what restores, before the first image
     assert first.startswith("restoring with gan: GAN") and "q10 q20 q40" in first
     assert "perceptual loss random_vgg19_relu1_2" in first and "device cpu" in first
-    assert read_png(out / "tiny.png").shape == (5, 7, 3)
-    with Image.open(out / "adobe.png") as restored:
+    assert _pixels(out / "tiny.jpg").shape == (5, 7, 3)
+    with Image.open(out / "adobe.jpg") as restored:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(restored.info["icc_profile"]))
     assert "sRGB" in ImageCms.getProfileDescription(profile)
     assert not list(out.rglob(".*.part"))
+
+
+def _pixels(path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image)
 
 
 def test_without_tables_the_predictor_decides_or_the_user(models, tmp_path, photo):
@@ -127,7 +136,8 @@ def test_16_bit_output_keeps_exif(models, tmp_path, photo):
 
 def test_16_bit_output_matches_the_8_bit_one(models, tmp_path, photo):
     Image.fromarray(photo).save(tmp_path / "a.jpg", quality=10)
-    common = {"models_dir": models / "gan", "device": "cpu", "progress": False}
+    common = {"models_dir": models / "gan", "device": "cpu", "progress": False,
+              "image": ImageOutput("png")}  # fmt: skip
     restore_files([tmp_path / "a.jpg"], tmp_path / "o8", **common)
     restore_files([tmp_path / "a.jpg"], tmp_path / "o16", bits=16, **common)
     eight = read_png(tmp_path / "o8" / "a.png").astype(float)
@@ -138,7 +148,8 @@ def test_16_bit_output_matches_the_8_bit_one(models, tmp_path, photo):
 
 def test_tiled_output_equals_whole_image_output(models, tmp_path, photo):
     Image.fromarray(photo).save(tmp_path / "a.jpg", quality=10)
-    common = {"models_dir": models / "gan", "device": "cpu", "progress": False}
+    common = {"models_dir": models / "gan", "device": "cpu", "progress": False,
+              "image": ImageOutput("png")}  # fmt: skip
     restore_files([tmp_path / "a.jpg"], tmp_path / "whole", tile=512, **common)
     restore_files([tmp_path / "a.jpg"], tmp_path / "tiled", tile=64, overlap=32, **common)
     whole, tiled = (read_png(tmp_path / d / "a.png").astype(int) for d in ("whole", "tiled"))
@@ -212,8 +223,6 @@ def test_an_image_above_the_ensemble_is_left_as_it_is():
 
 @pytest.mark.parametrize("kind", ["jpeg", "webp"])
 def test_jpeg_and_webp_outputs_keep_exif_and_are_recognised_on_rerun(models, tmp_path, photo, kind):
-    from artifact_removal.restore.options import ImageOutput
-
     exif = Image.Exif()
     exif[0x010F] = "TestCam"
     Image.fromarray(photo).save(tmp_path / "a.jpg", quality=10, exif=exif)
@@ -240,33 +249,81 @@ def test_jpeg_and_webp_outputs_keep_exif_and_are_recognised_on_rerun(models, tmp
 
 
 def test_a_jpeg_left_as_it_is_is_copied_byte_for_byte(models, tmp_path, photo, capsys):
-    """...into a JPEG output: no second encoding, the record in a comment segment."""
-    from artifact_removal.restore.options import ImageOutput
-
-    Image.fromarray(photo).save(tmp_path / "cam.jpg", quality=92)  # above the ladder
-    code = main(["restore", str(tmp_path / "cam.jpg"), "-o", str(tmp_path / "out"), "--models",
-                 str(models / "gan"), "--device", "cpu", "--format", "jpeg"])  # fmt: skip
-    assert code == 0 and "copied without restoring" in capsys.readouterr().out
-    written = (tmp_path / "out" / "cam.jpg").read_bytes()
-    original = (tmp_path / "cam.jpg").read_bytes()
-    at = written.index(b"\xff\xfe\x00")  # our comment segment (FF FE), after SOI and APP0
-    length = int.from_bytes(written[at + 2 : at + 4], "big")
-    assert written[at + 4 : at + 21] == b"artifact-removal "
-    assert written[:at] + written[at + 2 + length :] == original
-    Image.fromarray(photo).save(tmp_path / "gimp.jpg", quality=92, comment=b"Created with GIMP")
+    """...the same bytes (an archive's checksums hold), its record in the folder's list of
+    copies; a rerun skips it; the output folder given as input knows it for an earlier output;
+    an edited copy is never replaced unasked; `--format png` asks for its pixels as a PNG."""
+    Image.fromarray(photo).save(tmp_path / "cam.JPG", quality=92, comment=b"Created with GIMP")
+    out = tmp_path / "out"
+    args = ["restore", str(tmp_path / "cam.JPG"), "-o", str(out), "--models", str(models / "gan"),
+            "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "copied without restoring" in printed and "its bytes unchanged" in printed
+    original = (tmp_path / "cam.JPG").read_bytes()
+    assert (out / "cam.JPG").read_bytes() == original  # its own name, suffix and bytes
+    listing = json.loads((out / ".artifact-removal.json").read_text())
+    entry = listing["copies"]["cam.JPG"]
+    assert entry["sha256"] == hashlib.sha256(original).hexdigest()
+    assert hashlib.sha256(original).hexdigest().startswith(entry["record"]["source"])
+    assert main(args) == 0 and "1 already done by an earlier run" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == [".artifact-removal.json", "cam.JPG"]
     common = {"models_dir": models / "gan", "device": "cpu", "progress": False}
-    first = restore_files(
-        [tmp_path / "gimp.jpg"], tmp_path / "o3", image=ImageOutput("jpeg"), **common
-    )
-    again = restore_files(
-        [tmp_path / "gimp.jpg"], tmp_path / "o3", image=ImageOutput("jpeg"), **common
-    )
-    assert first.results[0].status == "copied" and again.results[0].status == "done"
-    with Image.open(tmp_path / "o3" / "gimp.jpg") as copy:  # its own comment kept too
-        assert copy.info["comment"] == b"Created with GIMP" and copy.applist[0][0] == "APP0"
+    again = restore_files([out], tmp_path / "o2", **common)  # the outputs as inputs
+    assert [r.status for r in again.results] == ["earlier output"]
+    jpeg = restore_files([tmp_path / "cam.JPG"], tmp_path / "o3", image=ImageOutput("jpeg"),
+                         **common)  # fmt: skip
+    assert jpeg.results[0].status == "copied" and (tmp_path / "o3/cam.JPG").read_bytes() == original
+    png = restore_files([tmp_path / "cam.JPG"], tmp_path / "o4", image=ImageOutput("png"),
+                        **common)  # fmt: skip
+    assert png.results[0].status == "copied" and read_png(tmp_path / "o4/cam.png").shape == (
+        photo.shape)  # fmt: skip
+    (out / "cam.JPG").write_bytes(original[:-2] + b"\x00\xff\xd9")  # an edit, or damage
+    with pytest.raises(RestoreError, match="already exist"):
+        restore_files([tmp_path / "cam.JPG"], out, **common)
     with pytest.raises(SystemExit):
-        main(["restore", str(tmp_path / "cam.jpg"), "-o", str(tmp_path / "o2"), "--format", "gif"])
+        main(["restore", str(tmp_path / "cam.JPG"), "-o", str(tmp_path / "o5"), "--format", "gif"])
     assert "invalid choice: 'gif'" in capsys.readouterr().err
+
+
+def test_a_copy_a_stopped_run_did_not_list_is_taken_again(models, tmp_path, photo):
+    """A run killed after a copy and before its list was written: the rerun finds the input's
+    own bytes there and copies it again (nothing to lose), now listed."""
+    Image.fromarray(photo).save(tmp_path / "cam.jpg", quality=92)
+    common = {"models_dir": models / "gan", "device": "cpu", "progress": False}
+    restore_files([tmp_path / "cam.jpg"], tmp_path / "out", **common)
+    (tmp_path / "out" / ".artifact-removal.json").unlink()
+    again = restore_files([tmp_path / "cam.jpg"], tmp_path / "out", **common)
+    assert again.results[0].status == "copied"
+    assert (tmp_path / "out" / ".artifact-removal.json").is_file()
+
+
+def test_format_auto_keeps_each_inputs_format(models, tmp_path, photo):
+    """The default: a JPEG comes back a JPEG (4:4:4, its record in a comment), a WebP a WebP,
+    a PNG and a TIFF PNGs; `--bits 16` gives PNGs."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(photo).save(folder / "a.jpeg", quality=10)
+    Image.fromarray(photo).save(folder / "b.webp", quality=10)
+    Image.fromarray(photo).save(folder / "c.png")
+    Image.fromarray(photo).save(folder / "d.tif")
+    Image.fromarray(photo).save(folder / "e.png", format="JPEG", quality=10)  # a JPEG by content
+    common = {"models_dir": models / "gan", "device": "cpu", "progress": False,
+              "quality": 10, "restore_uncompressed": True}  # fmt: skip
+    report = restore_files([folder], tmp_path / "out", **common)
+    written = {r.source.name: r.output.name for r in report.results}
+    assert written == {"a.jpeg": "a.jpeg", "b.webp": "b.webp", "c.png": "c.png",
+                       "d.tif": "d.png", "e.png": "e.jpg"}  # fmt: skip
+    formats = {}
+    for name in written.values():
+        with Image.open(tmp_path / "out" / name) as image:
+            formats[name] = image.format
+            if image.format == "JPEG":
+                assert image.layers == 3 and image.info["comment"].startswith(b"artifact-removal")
+                assert {s[1:3] for s in image.layer} == {(1, 1)}  # 4:4:4: no halved colour
+    assert formats == {"a.jpeg": "JPEG", "b.webp": "WEBP", "c.png": "PNG", "d.png": "PNG",
+                       "e.jpg": "JPEG"}  # fmt: skip
+    deep = restore_files([folder / "a.jpeg"], tmp_path / "deep", bits=16, **common)
+    assert deep.results[0].output.name == "a.png"
 
 
 def test_reading_and_writing_beside_the_network_changes_nothing(models, inputs, tmp_path):

@@ -7,6 +7,7 @@ out, nothing lost. The model-level restorer it drives is the package `inference`
                  by content)
     outputs      the outputs' names, and what an earlier run left there
     records      the record every output carries, read back from any format
+    copies       inputs left as they are, copied byte for byte, and each folder's list of them
     one_image    one image: read and choose, restore in tiles, write
     one_video    one video: choose, restore its frames, or copy its packets
     png          PNGs that record their input and settings (`image_files`: PNG, JPEG, WebP)

@@ -9,7 +9,6 @@ at quality 100; both keep the input's EXIF and an sRGB ICC profile.
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -54,24 +53,3 @@ def write_image_record(
         lossless = output.quality == 100
         options |= {"lossless": lossless, "xmp": tagged, "format": "WEBP", "method": 4}
     write_atomic(path, lambda f: image.save(f, **options), replace=replace)
-
-
-def copy_jpeg_record(source: Path, path: Path, record: dict, replace: bool = True) -> None:
-    """A JPEG input as it is, byte for byte, with `record` in a comment segment inserted after
-    its start marker: what a JPEG output of an input left as it is holds (re-encoding would
-    lose quality)."""
-    data = Path(source).read_bytes()
-    if not data.startswith(JPEG_START):
-        raise ValueError(f"{source} is not a JPEG file")
-    body = PREFIX + record_json(record).encode()
-    segment = b"\xff\xfe" + struct.pack(">H", len(body) + 2) + body
-    at = _after_app_segments(data)  # JFIF's APP0 and Exif's APP1 stay first, as they must
-    write_atomic(path, data[:at] + segment + data[at:], replace=replace)
-
-
-def _after_app_segments(data: bytes) -> int:
-    """The offset just past the start marker and the APPn segments that follow it."""
-    at = 2
-    while at + 4 <= len(data) and data[at] == 0xFF and 0xE0 <= data[at + 1] <= 0xEF:
-        at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
-    return min(at, len(data))

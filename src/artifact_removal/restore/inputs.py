@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..inference.choice import RestoreError
-from .kinds import VIDEO, kind_of, why_not
-from .options import H264_OUTPUT, VideoOutput
+from .copies import NAME as COPIES
+from .kinds import VIDEO, kind_of, still_format, why_not
+from .options import AUTO_OUTPUT, H264_OUTPUT, ImageOutput, VideoOutput
 from .outputs import unique_names
 from .report import EARLIER, SKIPPED, FileResult
 
@@ -60,6 +61,8 @@ def _walk(folder: Path, exclude: Path, skipped: list[FileResult]) -> list[Path]:
         return found
     for entry in entries:
         path = Path(entry.path)
+        if entry.name == COPIES and entry.is_file(follow_symlinks=False):
+            continue  # an earlier restore's list of its copies (`restore.copies`)
         problem = _link_problem(path)
         if problem:
             skipped.append(FileResult(path, error=problem, status=SKIPPED))
@@ -96,12 +99,13 @@ def collect_inputs(
     inputs: Iterable[str | Path],
     out_dir: str | Path,
     video: VideoOutput = H264_OUTPUT,
-    image_suffix: str = ".png",
+    image: ImageOutput = AUTO_OUTPUT,
+    bits: int = 8,
 ) -> tuple[list[tuple[Path, Path]], list[FileResult]]:
     """(file, output name relative to OUTDIR) for every image and video among the inputs, and a
     result with the reason for every input that is not one. Folders are searched recursively;
-    their files keep their place below them. Names are unique (`unique_names`): `image_suffix`
-    for images, `video`'s suffix for videos."""
+    their files keep their place below them. Names are unique (`unique_names`), with `image`'s
+    suffix for each image (`ImageOutput.suffix_for`), `video`'s for videos."""
     out_dir = Path(out_dir).resolve()
     files, skipped = [], []
     for item in map(Path, inputs):
@@ -138,6 +142,9 @@ def collect_inputs(
             skipped.append(FileResult(item, error="no such file or folder", status=SKIPPED))
     sources = {p.resolve() for p, _ in files}
     taken = {p.relative_to(out_dir) for p in sources if p.is_relative_to(out_dir)}
-    suffixes = [video.suffix(p) if kind_of(p) == VIDEO else image_suffix for p, _ in files]
+    suffixes = [
+        video.suffix(p) if kind_of(p) == VIDEO else image.suffix_for(p, still_format(p), bits)
+        for p, _ in files
+    ]
     names = unique_names([rel for _, rel in files], taken, suffixes)
     return [(path, name) for (path, _), name in zip(files, names, strict=True)], skipped

@@ -103,6 +103,25 @@ def is_video(path: str | Path) -> bool:
     return kind_of(path) == VIDEO
 
 
+# Pillow's formats that `restore --format auto` writes back as they came (`ImageOutput.for_input`)
+KEPT_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp"}
+
+
+def still_format(path: str | Path) -> str | None:
+    """ "jpeg", "png" or "webp" for an image file in one of those formats (by its header, not its
+    name: an MPO, a camera's JPEG with a second picture, is a JPEG); None for any other."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return _still_format(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _still_format(path: str, size: int, mtime_ns: int) -> str | None:
+    return KEPT_FORMATS.get(_pillow_format(Path(path)))
+
+
 def why_not(path: str | Path) -> str:
     """Why a file `kind_of` does not take is not an input."""
     return _looked_at(Path(path))[1] or "not an input"

@@ -1,8 +1,9 @@
 """Restoring one image of a `restore` run, in three steps that `restore.overlap` runs in threads
 beside each other: `prepare_image` (read it and choose its generators), `restore_prepared`
 (the network, in tiles) and `write_prepared` (the output, or the input itself when it is of
-better quality than the generators were trained for); `restore_image_file` runs them one
-after the other. Why a file failed is said in words in its result."""
+better quality than the generators were trained for, byte for byte where it goes out in its
+own format); `restore_image_file` runs them one after the other. Why a file failed is said
+in words in its result."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..data.images import LoadedImage, read_image
-from ..degradations.jpeg_quality import TableQuality, jpeg_quality
+from ..degradations.jpeg_quality import jpeg_quality
 from ..inference.ensemble import Ensemble
 from ..inference.tiles import Restorer, restore_tiled, tile_count
-from .image_files import copy_jpeg_record, write_image_record
+from .copies import NAME as COPIES
+from .copies import copy_as_is
+from .image_files import write_image_record
+from .kinds import still_format
 from .options import RestoreOptions
 from .report import COPIED, SKIPPED, FileResult, mark_failed, why_copied
 
@@ -109,22 +113,24 @@ def restore_prepared(ensemble: Ensemble, job: ImageJob, options: RestoreOptions)
 
 
 def write_prepared(ensemble: Ensemble, job: ImageJob, options: RestoreOptions) -> FileResult:
-    """Write the output in `options.image`'s format: the restoration, or the input itself
-    with a note (a JPEG input into a JPEG output byte for byte)."""
-    result, bits, output = job.result, options.bits, options.image
+    """Write the output in its format (`options.image.for_input`): the restoration, or the
+    input itself with a note: byte for byte when it goes out in its own format
+    (`copies.copy_as_is`), else its pixels in the format asked for."""
+    result, bits = job.result, options.bits
     if job.settled:
         return result
     try:
         loaded, choice = job.loaded, result.choice
         icc = any("ICC" in n for n in loaded.notes)
+        own = still_format(job.path)
+        output = options.image.for_input(own, bits)
         if choice.passed_through:
-            if output.format == "jpeg" and isinstance(choice.tables, TableQuality):
-                copy_jpeg_record(job.path, job.target, job.record, job.replace)  # no re-encoding
-                # the file's own bytes: none of the reading's conversions (profile, rotation)
-                result.notes = (
-                    why_copied(choice, ensemble),
-                    "the JPEG's data unchanged, its record added as a comment",
-                )
+            if output.format == own:
+                copy_as_is(job.path, job.target, job.replace)  # the file's own bytes
+                # none of the reading's conversions (profile, rotation) apply to them
+                unchanged = f"its bytes unchanged, its record in {COPIES}"
+                result.notes = (why_copied(choice, ensemble), unchanged)
+                result.as_is = True
             else:
                 result.notes += (why_copied(choice, ensemble),)
                 deep = loaded.pixels if bits == 8 else loaded.pixels.astype(np.float32)

@@ -117,21 +117,29 @@ class VideoOutput:
 H264_OUTPUT = VideoOutput()  # the default: libx264 at CRF 6, 4:4:4, preset medium
 
 IMAGE_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
+# Each format's suffixes: an output of `--format auto` keeps its input's suffix when it is one
+# of these (`photo.JPEG` stays `photo.JPEG`), else takes the first.
+FORMAT_SUFFIXES = {"png": (".png",), "jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
+                   "webp": (".webp",)}  # fmt: skip
 IMAGE_QUALITY = 95  # of JPEG and WebP outputs unless given
 
 
 @dataclass(frozen=True)
 class ImageOutput:
-    """How a restored image is written: `png` (lossless, 8 or 16 bits), `jpeg` (4:4:4, at
-    `image_quality`) or `webp` (lossy at `image_quality`, 4:2:0 as lossy WebP always is;
-    lossless at 100). Each keeps the input's EXIF and an sRGB ICC profile."""
+    """How a restored image is written: `auto` (each in its input's format: a JPEG as a JPEG, a
+    WebP as a WebP, at `image_quality`; a PNG and any other format as PNG), `png` (lossless,
+    8 or 16 bits), `jpeg` (4:4:4, at `image_quality`) or `webp` (lossy at `image_quality`,
+    4:2:0 as lossy WebP always is; lossless at 100). Each keeps the input's EXIF and an sRGB
+    ICC profile. An input left as it is in the format it would be written in is copied byte
+    for byte (`restore.copies`)."""
 
     format: str = field(
-        default="png",
+        default=AUTO,
         metadata=cli(
-            "restored images: png (lossless), jpeg (4:4:4) or webp, the last two at "
-            "--image-quality; a restored PNG is often 5 to 10 times its JPEG input",
-            choices=list(IMAGE_FORMATS),
+            "restored images: auto (each in its input's format: JPEG as JPEG, WebP as WebP, "
+            "the rest as PNG; 16 bits: PNG), png (lossless), jpeg (4:4:4) or webp, JPEG and "
+            "WebP at --image-quality; a restored PNG is often 5 to 10 times its JPEG input",
+            choices=[AUTO, *IMAGE_FORMATS],
         ),
     )
     image_quality: int | None = field(
@@ -144,22 +152,24 @@ class ImageOutput:
     )
 
     def __post_init__(self):
-        if self.format not in IMAGE_FORMATS:
+        if self.format != AUTO and self.format not in IMAGE_FORMATS:
             raise ValueError(
-                f"image format must be one of {', '.join(IMAGE_FORMATS)}, not {self.format!r}"
+                f"image format must be one of {AUTO}, {', '.join(IMAGE_FORMATS)}, "
+                f"not {self.format!r}"
             )
         if self.image_quality is None:
             return
         if self.format == "png":
             raise ValueError(
                 f"--image-quality {self.image_quality} sets the quality of JPEG and WebP "
-                "outputs; PNG is lossless: give --format jpeg or webp, or leave it out"
+                "outputs; PNG is lossless: give --format auto, jpeg or webp, or leave it out"
             )
         if not 1 <= self.image_quality <= 100:
             raise ValueError(f"image quality must be in 1..100, not {self.image_quality}")
 
     @property
     def suffix(self) -> str:
+        """The suffix of this format's outputs (`auto`: see `suffix_for`)."""
         return IMAGE_FORMATS[self.format]
 
     @property
@@ -167,12 +177,29 @@ class ImageOutput:
         """The JPEG or WebP quality to write at (the default unless given)."""
         return IMAGE_QUALITY if self.image_quality is None else self.image_quality
 
+    def for_input(self, still_format: str | None, bits: int = 8) -> ImageOutput:
+        """The format one input is written in: this one, or for `auto` the input's own
+        (`still_format`, from `restore.kinds.still_format`) where it is JPEG or WebP and the
+        output 8-bit, else PNG."""
+        if self.format != AUTO:
+            return self
+        if still_format in ("jpeg", "webp") and bits == 8:
+            return ImageOutput(still_format, self.image_quality)
+        return ImageOutput("png")
+
+    def suffix_for(self, source: Path, still_format: str | None, bits: int = 8) -> str:
+        """An input's output suffix: its format's (`for_input`), the input's own suffix where
+        it names that format (`a.JPEG` stays `.JPEG`)."""
+        written = self.for_input(still_format, bits).format
+        own = source.suffix
+        return own if own.lower() in FORMAT_SUFFIXES[written] else IMAGE_FORMATS[written]
+
     def settings(self) -> dict:
-        """What an output depends on; empty for PNG (the default, recorded as before)."""
+        """What an output depends on; empty for PNG (recorded as before `auto` came)."""
         return {} if self.format == "png" else {"format": self.format, "q": self.quality}
 
 
-PNG_OUTPUT = ImageOutput()
+AUTO_OUTPUT = ImageOutput()  # the default: each image in its own format
 
 
 def _method_choices() -> list[str]:
@@ -257,7 +284,7 @@ class RestoreOptions:
             "PNG bit depth; 16 keeps the generator's output before rounding", choices=[8, 16]
         ),
     )
-    image: ImageOutput = field(default=PNG_OUTPUT, metadata=cli("how restored images are written"))
+    image: ImageOutput = field(default=AUTO_OUTPUT, metadata=cli("how restored images are written"))
     overwrite: bool = field(
         default=False,
         metadata=cli(

@@ -92,6 +92,8 @@ def plan_outputs(
             else:
                 damaged.append(target)
                 todo.append((path, target, record, True))
+        elif _copy_of(path, target):  # copied by a run stopped before it listed the copy
+            todo.append((path, target, record, True))
         elif skip_existing and (target.is_symlink() or not target.is_file()):
             reason = f"{target} is in the way and is not a file (a symbolic link or a device)"
             settled.append(FileResult(path, status=SKIPPED, error=f"{reason}; left as it is"))
@@ -104,6 +106,21 @@ def plan_outputs(
     if conflicts:
         _refuse(conflicts)
     return todo, settled, damaged
+
+
+def _copy_of(source: Path, target: Path) -> bool:
+    """Whether `target` is a plain file with `source`'s bytes (replacing it loses nothing)."""
+    import filecmp
+
+    try:
+        return (
+            target.is_file()
+            and not target.is_symlink()
+            and target.stat().st_size == source.stat().st_size
+            and filecmp.cmp(source, target, shallow=False)
+        )
+    except OSError:
+        return False
 
 
 def _refuse(conflicts: list[Path]) -> None:

@@ -4,9 +4,9 @@ outputs that are this run's result and undamaged, and an input folder's files th
 record are known as earlier outputs.
 
 Images keep their record in a PNG text chunk (written by `png`), a JPEG comment or a WebP XMP
-chunk (`image_files`); videos in the container's metadata (`video_mux`). Every format's record
-is read here. What a file is, its
-content says (`kinds`).
+chunk (`image_files`); videos in the container's metadata (`video_mux`); an input copied as it
+is, in its folder's list of copies (`copies`). Every format's record is read here. What a
+file is, its content says (`kinds`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .copies import copy_record
 from .image_files import JPEG_START, PREFIX
 from .kinds import is_video
 from .png import KEYWORD, SIGNATURE, chunk_heads
@@ -22,9 +23,11 @@ from .video_mux import RECORD_KEY, RECORD_PREFIX
 
 
 def record_of(path: str | Path) -> dict | None:
-    """The record of an output that `restore` wrote (image or video); None for any other
-    file."""
-    return video_record(path) if is_video(path) else image_record(path)
+    """The record of an output that `restore` wrote (image or video), or of an input it copied
+    as it is (its folder's list of copies: `restore.copies`); None for any other file."""
+    if is_video(path):
+        return video_record(path)
+    return image_record(path) or copy_record(path)
 
 
 def png_record(path: str | Path) -> dict | None:

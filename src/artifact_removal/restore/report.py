@@ -50,6 +50,7 @@ class FileResult:
     error: str | None = None
     size: tuple[int, int] | None = None
     status: str = RESTORED
+    as_is: bool = False  # copied byte for byte: its record is in its folder's list of copies
 
     def __post_init__(self):
         if self.error and self.status == RESTORED:

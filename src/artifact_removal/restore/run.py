@@ -1,8 +1,8 @@
 """Restoring a user's own files: `artifact-removal restore INPUT... -o OUTDIR`.
 
-Images become PNGs (or JPEG, WebP: `image`); videos (by suffix: .mp4, .mkv, .mov, ...)
-become videos, restored frame by frame with their sound kept, in resumable segments
-(`restore.video`).
+Images keep their format (a JPEG becomes a JPEG, a WebP a WebP, the rest PNGs; or all PNG,
+JPEG or WebP: `image`); videos (by suffix: .mp4, .mkv, .mov, ...) become videos, restored
+frame by frame with their sound kept, in resumable segments (`restore.video`).
 
 A video's quality is the CRF its x264 settings say, else the CRF its H.264 QPs read as
 (`inference.crf_reading`), else the CRF predictor's answer from a frame.
@@ -30,7 +30,9 @@ Nothing is lost and nothing is silent:
   symbolic link not followed, too large, ...), and the command's exit code says so.
 - An image with no sign of JPEG compression (no quantization tables, and the QF predictor says
   it is above every trained QF) is copied through unchanged, with a note, unless
-  `restore_uncompressed` asks for the gentlest generator.
+  `restore_uncompressed` asks for the gentlest generator. A copy in the input's own format is
+  the input's bytes (`restore.copies`), listed with its record in its folder's
+  `.artifact-removal.json`.
 
 The run is here (`restore_files`); its parts are modules of their own: `restore.inputs`
 finds and checks the inputs, `inference.setups` what restores them, `restore.outputs` names
@@ -53,6 +55,7 @@ from ..fileio import FolderBusy, FolderLock, remove_leftovers
 from ..inference.choice import RestoreError
 from ..inference.setups import find_project, setups_for
 from ..inference.strength import check_strength
+from .copies import CopyList
 from .inputs import collect_inputs
 from .kinds import is_video
 from .one_video import Videos
@@ -102,7 +105,7 @@ def restore_files(
     strength = check_strength(o.strength)
     if bits not in (8, 16):
         raise RestoreError(f"bits must be 8 or 16, not {bits}")
-    if bits == 16 and o.image.format != "png":
+    if bits == 16 and o.image.format not in ("png", AUTO):
         raise RestoreError(f"{o.image.format} outputs are 8-bit; --bits 16 needs --format png")
     check_tiles(tile, overlap)
     if o.overwrite and o.skip_existing:
@@ -123,7 +126,7 @@ def restore_files(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise RestoreError(f"{out_dir} is a file; the output (-o) is a folder for the outputs")
-    files, skipped = collect_inputs(inputs, out_dir, video, o.image.suffix)
+    files, skipped = collect_inputs(inputs, out_dir, video, o.image, bits)
     kinds = sorted({"video" if is_video(p) else "image" for p, _ in files}) or ["image"]
     if method == AUTO and len(kinds) > 1 and (models_dir or predictor):
         raise RestoreError(
@@ -240,21 +243,28 @@ def _restore_locked(
     report.used = "; ".join(used)
     if used and announce:
         announce("restoring with " + "\n  and ".join(used))
+    records = {target: record for _, target, record, _ in todo}
+    copies = CopyList()  # the inputs copied as they are, listed in their folders
     with tqdm(total=len(todo), desc="restore", unit="file", disable=not progress) as bar:
 
         def finish(result: FileResult) -> None:
+            if result.as_is:
+                copies.add(result.output, records[result.output])
             report.results.append(result)
             if log:
                 log(f"{shown(result.source)}: {result.error or result.status}")
             bar.update(1)
 
-        if o.ray is None:
-            restore_in_order(todo, setups, o, override, videos, progress, finish)
-        else:
-            from .on_ray import restore_on_ray
+        try:
+            if o.ray is None:
+                restore_in_order(todo, setups, o, override, videos, progress, finish)
+            else:
+                from .on_ray import restore_on_ray
 
-            restore_on_ray(todo, setups, o, project, override, finish)
-            report.removed += remove_leftovers(out_dir)  # of workers that died
+                restore_on_ray(todo, setups, o, project, override, finish)
+                report.removed += remove_leftovers(out_dir)  # of workers that died
+        finally:  # the copies made so far, listed even when the run stops
+            copies.flush()
     return report
 
 
