@@ -102,6 +102,9 @@ def test_methods_lists_the_registry(capsys):
     assert out[0].startswith("method: ssim,") and "ensemble: blend" in out[0]
     assert out[1].startswith("method: gan,") and "ensemble: nearest" in out[1]
     assert "starts from: ssim" in out[1] and "backbones: ['vgg19']" in out[1]
+    defaults = [line.split(",")[0] for line in out if "default: restore's method" in line]
+    assert defaults == ["method: gan", "method: video_ssim"]  # the images', the videos'
+    assert out[1].endswith("default: restore's method for images")
 
 
 def test_pretrained_records_what_the_cache_holds(project, tmp_path, monkeypatch, capsys):

@@ -197,3 +197,27 @@ def test_for_crfs_the_gentle_answer_is_the_lower_crf():
     assert gentle_answer({32: 0.1, 40: 0.9}, higher_is_gentler=False) == 40  # sure of it
     choice = QualityChoice(None, None, None, 40.0, {40: 1.0}, "CRF")
     assert choice.unit == "CRF" and choice.unsure is None  # no predictor: nothing to doubt
+
+
+@pytest.mark.parametrize("read, warned", [(10, True), (40, False)])
+def test_tables_and_pixels_that_disagree_are_said(models, photo, tmp_path, monkeypatch, read,
+                                                  warned):  # fmt: skip
+    """A JPEG saved twice, at QF 10 and then 40: its tables say 40, its blocks 10. The QF
+    predictor, sure of 10 (stood in for: the test's predictor is untrained), makes a warning
+    under its line; restored as the tables say all the same."""
+    from artifact_removal.inference.ensemble import Ensemble
+    from artifact_removal.inference.qf_answer import QFPrediction
+
+    once = tmp_path / "once.jpg"
+    Image.fromarray(photo).save(once, quality=10)
+    with Image.open(once) as first:
+        first.convert("RGB").save(tmp_path / "twice.jpg", quality=40)
+    others = [q for q in (10, 20, 40) if q != read]
+    answer = QFPrediction(read, {read: 0.9, others[0]: 0.06, others[1]: 0.04})
+    monkeypatch.setattr(Ensemble, "predict", lambda self, predictor, pixels: answer)
+    report = restore_files([tmp_path / "twice.jpg"], tmp_path / "out", **_common(models))
+    (result,) = report.results
+    assert result.choice.generators == {40: 1.0}  # the tables decide
+    said = "its tables say QF 40 and its pixels look like QF 10 (CNN, 96%): saved more than once?"
+    assert (said in report.summary()) == warned
+    assert ("--quality 10 restores it as the pixels say" in (result.warning or "")) == warned

@@ -274,11 +274,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_methods(args: argparse.Namespace) -> int:
-    """The method registry, one line per method."""
-    from ..methods import describe
+    """The method registry, one line per method; the methods `restore` uses without --method
+    say so."""
+    from ..methods import METHODS, describe
 
     for row in describe():
-        print(", ".join(f"{k}: {v}" for k, v in row.items()))
+        line = ", ".join(f"{k}: {v}" for k, v in row.items())
+        kind = METHODS[row["method"]].default_for
+        print(f"{line}, default: restore's method for {kind}s" if kind else line)
     return 0
 
 

@@ -54,7 +54,9 @@ RESTORE_EXAMPLES = """examples:
 
 Run it inside the project (after `make repro`) or give --models and --predictor. Each image's
 line says how its quality was found and which generator restored it; the exit code is 0 when
-every input was restored, 1 when some were not (listed with their reason), 2 on an error."""
+every input was restored, copied as it is (of better quality than the generators were trained
+for) or done by an earlier run, 1 when some were not (listed with their reason), 2 on an
+error."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,11 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
         run_restore,
         "restore your own images and videos",
         description="Restore JPEG-compressed images (files or folders, searched "
-        "recursively) with the\ngenerator trained for each image's quality; each becomes a "
-        "PNG (or JPEG, WebP:\n--format) in OUTDIR, keeping the folders' layout, EXIF and colour "
-        "profile. A video\n(.mp4, .mkv, .mov, ...) becomes a video of the same frames, timing "
-        "and colour\nmetadata, its audio copied unchanged; an interrupted one resumes from its "
-        "last\nfinished segment. --ray spreads the inputs over a Ray cluster.",
+        "recursively) with the\ngenerator trained for each image's quality, into OUTDIR, "
+        "keeping the folders' layout,\nEXIF and colour profile; each keeps its format (a JPEG "
+        "stays a JPEG, a WebP a WebP,\nthe rest become PNGs; --format for one format), and an "
+        "image left as it is is copied\nbyte for byte. A video (.mp4, .mkv, .mov, ...) "
+        "becomes a video of the same frames,\ntiming and colour metadata, its audio copied "
+        "unchanged; an interrupted one resumes\nfrom its last finished segment. --ray spreads "
+        "the inputs over a Ray cluster.",
         epilog=RESTORE_EXAMPLES,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders")

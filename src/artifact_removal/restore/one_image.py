@@ -22,7 +22,7 @@ from .copies import copy_as_is
 from .image_files import write_image_record
 from .kinds import still_format
 from .options import RestoreOptions
-from .report import COPIED, SKIPPED, FileResult, mark_failed, why_copied
+from .report import COPIED, SKIPPED, FileResult, disagreement, mark_failed, why_copied
 
 
 def _pixel_count(path: Path) -> int | None:
@@ -92,6 +92,7 @@ def prepare_image(
         result.choice = ensemble.choose(
             pixels, override, jpeg_quality(path), beyond=options.restore_uncompressed
         )
+        result.warning = disagreement(result.choice, ensemble)
     except Exception as err:
         mark_failed(result, err, target)
     return job

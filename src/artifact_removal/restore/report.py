@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 from ..archs.qf_labels import ABOVE
 from ..data.images import ImageReadError
 from ..degradations.codecs import codec_of
-from ..inference.choice import INPUT, QualityChoice, QualityUnknown, RestoreError, ensemble_weights
+from ..degradations.jpeg_quality import TableQuality
+from ..inference.choice import (
+    INPUT,
+    UNSURE,
+    QualityChoice,
+    QualityUnknown,
+    RestoreError,
+    ensemble_weights,
+)
 from .video_probe import VideoError
 
 if TYPE_CHECKING:
@@ -51,6 +59,7 @@ class FileResult:
     size: tuple[int, int] | None = None
     status: str = RESTORED
     as_is: bool = False  # copied byte for byte: its record is in its folder's list of copies
+    warning: str | None = None  # said under its line (`disagreement`)
 
     def __post_init__(self):
         if self.error and self.status == RESTORED:
@@ -96,8 +105,9 @@ class RestoreReport:
                     f"{shown(r.source)} -> {shown(r.output)} [{r.size[1]}x{r.size[0]}] "
                     f"{r.choice.describe()}{notes}"
                 )
-                if r.choice.unsure:
-                    lines.append(f"  warning: {r.choice.unsure}")
+                for warning in (r.choice.unsure, r.warning):
+                    if warning:
+                        lines.append(f"  warning: {warning}")
             elif r.status == COPIED:
                 lines.append(
                     f"{shown(r.source)} -> {shown(r.output)}: copied without restoring "
@@ -146,6 +156,24 @@ class RestoreReport:
                     "--quality N"
                 )
         return "\n".join(lines)
+
+
+def disagreement(choice: QualityChoice, ensemble: Ensemble) -> str | None:
+    """A warning when a JPEG's tables and its pixels disagree: the QF predictor, sure of its
+    answer, reads a QF that other generators restore (a JPEG saved twice: the tables are the
+    last encoder's, the blocks the first's). None when they agree, or when nothing asked."""
+    tables, cnn = choice.tables, choice.cnn
+    if choice.override is not None or not isinstance(tables, TableQuality) or cnn is None:
+        return None
+    if cnn.quality == ABOVE or cnn.confidence < UNSURE:
+        return None
+    if ensemble.weights(float(cnn.quality)) == choice.generators:
+        return None
+    return (
+        f"its tables say QF {tables.quality} and its pixels look like QF {cnn.quality} "
+        f"(CNN, {cnn.confidence:.0%}): saved more than once? Restored as the tables say; "
+        f"--quality {cnn.quality} restores it as the pixels say"
+    )
 
 
 def why_copied(choice: QualityChoice, ensemble: Ensemble) -> str:
