@@ -34,12 +34,14 @@ from sweep import clips, decoded, held_out_images, jpeg_bytes, x264_default
 from artifact_removal.data.images import busiest_crop
 from artifact_removal.degradations.h264 import decode_clip
 from artifact_removal.metrics.full_reference import psnr
+from artifact_removal.restore.options import ImageOutput
 from artifact_removal.restore.run import restore_files
 
 
 def _restored(path: Path, out: Path, **options) -> tuple[np.ndarray, str]:
     """The output of `restore_files` for one input (the input when copied), and its line."""
-    report = restore_files([path], out, progress=False, overwrite=True, **options)
+    report = restore_files([path], out, progress=False, overwrite=True,
+                           image=ImageOutput("png"), **options)  # fmt: skip
     (result,) = report.results
     line = result.choice.describe() if result.choice else result.status
     return result.output, f"{result.status}: {line}"

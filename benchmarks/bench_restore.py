@@ -75,6 +75,7 @@ def child(args: argparse.Namespace) -> None:
 
     from artifact_removal.checkpoints import save_atomic
     from artifact_removal.inference.releases import generator_release
+    from artifact_removal.restore.options import ImageOutput
     from artifact_removal.restore.run import restore_files
 
     device = select_device(args.device)
@@ -101,7 +102,7 @@ def child(args: argparse.Namespace) -> None:
         def run() -> np.ndarray:
             report = restore_files(
                 [source], work / f"out_{args.preset}", method="ssim", device=args.device,
-                models_dir=models, progress=False,
+                models_dir=models, progress=False, image=ImageOutput("png"),
             )  # fmt: skip
             if report.failed:
                 raise RuntimeError(report.summary())

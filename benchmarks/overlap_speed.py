@@ -28,6 +28,7 @@ from artifact_removal.archs.generator import build_generator
 from artifact_removal.archs.qf_net import QFNet
 from artifact_removal.checkpoints import save_atomic
 from artifact_removal.inference.releases import generator_release, predictor_release
+from artifact_removal.restore.options import ImageOutput
 from artifact_removal.restore.run import restore_files
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -55,6 +56,7 @@ def main() -> None:
             (folder / "in").mkdir(exist_ok=True)
             (folder / "in" / f"p{i}.jpg").write_bytes(sample_jpeg(width, height, seed=i))
         common = {"method": "ssim", "models_dir": folder / "models", "device": args.device,
+                  "image": ImageOutput("png"),
                   "predictor": folder / "models/predictor.pt", "progress": False}  # fmt: skip
         restore_files([folder / "in" / "p0.jpg"], folder / "warm-up", **common)  # first calls
         seconds: dict[int, list[float]] = {w: [] for w in args.workers}

@@ -40,6 +40,7 @@ def child(width: int, height: int, work: Path) -> None:
     """Restore one width x height JPEG in this process; print the measurements as JSON."""
     from artifact_removal.checkpoints import save_atomic
     from artifact_removal.inference.releases import generator_release
+    from artifact_removal.restore.options import ImageOutput
     from artifact_removal.restore.run import restore_files
 
     seed_everything(0)
@@ -51,7 +52,8 @@ def child(width: int, height: int, work: Path) -> None:
     small = work / "small" / "warm.jpg"
     small.parent.mkdir(exist_ok=True)
     small.write_bytes(sample_jpeg(256, 256))
-    common = {"method": "ssim", "device": "cpu", "models_dir": models, "progress": False}
+    common = {"method": "ssim", "device": "cpu", "models_dir": models, "progress": False,
+              "image": ImageOutput("png")}  # fmt: skip
     restore_files([small], work / "warm_out", **common)
     source = work / f"photo_{width}x{height}.jpg"
     before = _peak_rss_bytes()

@@ -45,12 +45,14 @@ from artifact_removal.degradations.h264 import decode_clip
 from artifact_removal.inference.setups import find_project, project_reading
 from artifact_removal.metrics.full_reference import psnr
 from artifact_removal.metrics.temporal import flicker_error
+from artifact_removal.restore.options import ImageOutput
 from artifact_removal.restore.run import restore_files
 from artifact_removal.restore.video import VideoOutput
 
 QUALITIES = tuple(range(5, 100, 5))
 CRFS = (23, 27, 31, 35, 40, 45)
 NEAR = 0.1  # dB: a pick this close to the best choice counts as right
+PNG = ImageOutput("png")  # the restoration itself, lossless (jpeg_output.py: what JPEG costs)
 
 
 def held_out_images(folder: Path, count: int) -> dict[str, np.ndarray]:
@@ -104,7 +106,7 @@ def restore_images(inputs: pd.DataFrame, images: dict, work: Path, method: str,
     started = time.perf_counter()
     files = [work / f for f in inputs.file]
     report = restore_files(files, out, method=method, quality=quality, progress=False,
-                           overwrite=True, **options)  # fmt: skip
+                           overwrite=True, image=PNG, **options)  # fmt: skip
     seconds = time.perf_counter() - started
     by_source = {Path(r.source).resolve(): r for r in report.results}
     rows = []

@@ -352,12 +352,15 @@ def test_restore_finds_the_pipelines_generators(repro, photo):
     assert "tables 10" in printed and "-> generator q20\n" in printed  # below the range
     assert "tables 25" in printed and "-> generator q20\n" in printed  # GAN: the nearest
     # above the ladder (20, 40) + 15: left as it is, and said why
-    assert "q70.png: copied without restoring (QF 70 (tables) is above the QFs" in printed
+    assert "q70.jpg: copied without restoring (QF 70 (tables) is above the QFs" in printed
+    # each in its own format (JPEGs as JPEGs), the copy byte for byte and listed
     assert sorted(p.name for p in (fresh_copy / "out").iterdir()) == [
-        "q10.png",
-        "q25.png",
-        "q70.png",
+        ".artifact-removal.json",
+        "q10.jpg",
+        "q25.jpg",
+        "q70.jpg",
     ]
+    assert (fresh_copy / "out/q70.jpg").read_bytes() == (folder / "q70.jpg").read_bytes()
 
 
 def test_the_python_example_of_the_restore_guide_runs(repro, tmp_path):
