@@ -265,6 +265,10 @@ def test_a_jpeg_left_as_it_is_is_copied_byte_for_byte(models, tmp_path, photo, c
     entry = listing["copies"]["cam.JPG"]
     assert entry["sha256"] == hashlib.sha256(original).hexdigest()
     assert hashlib.sha256(original).hexdigest().startswith(entry["record"]["source"])
+    assert (
+        f"wrote {len(original) / 1e3:.1f} kB for {len(original) / 1e3:.1f} kB of inputs (1.0 "
+        "times their size)" in printed
+    )
     assert main(args) == 0 and "1 already done by an earlier run" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == [".artifact-removal.json", "cam.JPG"]
     common = {"models_dir": models / "gan", "device": "cpu", "progress": False}

@@ -255,7 +255,7 @@ def test_cli_restores_a_video_beside_images(models, clip, photo, tmp_path, capsy
     assert "clip.mp4 -> " in printed and "video, 30 frames" in printed
     assert "broken.mkv: cannot be read as a video" in printed
     out = tmp_path / "out"
-    assert sorted(p.name for p in out.iterdir()) == ["clip.mp4", "still.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["clip.mp4", "still.jpg"]
     assert _timing(out / "clip.mp4") == _timing(folder / "clip.mp4")
     assert _audio_packets(out / "clip.mp4") == _audio_packets(folder / "clip.mp4")
     assert main(args) == 1

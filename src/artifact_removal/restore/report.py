@@ -146,6 +146,7 @@ class RestoreReport:
             f"restored {len(self.of(RESTORED))} of {len(self.results)} inputs"
             + (f" ({', '.join(counts)})" if counts else "")
         )
+        lines += self._sizes()
         unsure = [r for r in self.of(RESTORED) if r.choice.unsure]
         for unit, kind in (("QF", "image"), ("CRF", "video")):
             count = sum(r.choice.unit == unit for r in unsure)
@@ -156,6 +157,33 @@ class RestoreReport:
                     "--quality N"
                 )
         return "\n".join(lines)
+
+    def _sizes(self) -> list[str]:
+        """The bytes this run wrote against its inputs' (restored and copied files), a line."""
+        written = [r for r in self.results if r.status in (RESTORED, COPIED) and r.output]
+        inputs = sum(_bytes_of(r.source) for r in written)
+        outputs = sum(_bytes_of(r.output) for r in written)
+        if not written or not inputs:
+            return []
+        return [
+            f"wrote {_in_units(outputs)} for {_in_units(inputs)} of inputs "
+            f"({outputs / inputs:.1f} times their size)"
+        ]
+
+
+def _bytes_of(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _in_units(count: int) -> str:
+    """Bytes as people read them: 812 bytes, 4.2 kB, 13.0 MB, 1.3 GB (powers of 1000)."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"
 
 
 def disagreement(choice: QualityChoice, ensemble: Ensemble) -> str | None:
