@@ -10,7 +10,8 @@
 #   make check-repro  after `make repro`: every metric beside the committed one, within the
 #                tolerances of tolerances.yaml (a table; exit 1 when one is beyond)
 #   make book    after `make repro`: the study as one offline static site (build/book/html,
-#                build/book.zip), from the executed notebooks of reports/
+#                build/book.zip), from the executed notebooks of reports/; `make handout`: the
+#                same without the worked solutions (build/handout/html, build/handout.zip)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
@@ -27,7 +28,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # (tests/conftest.py puts the longest first), not xdist's order of most tests first.
 PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
-.PHONY: repro test test-e2e test-all venv browser lint format clean-venv pipeline book check-repro
+.PHONY: repro test test-e2e test-all venv browser lint format clean-venv pipeline book handout check-repro
 
 repro: venv
 	$(BIN)/python -m artifact_removal corpus
@@ -37,6 +38,10 @@ repro: venv
 
 book: venv
 	$(BIN)/python -m artifact_removal book
+
+# The same book without the worked solutions, to hand out to a class (build/handout.zip)
+handout: venv
+	$(BIN)/python -m artifact_removal book --no-solutions
 
 # After `make repro`: every metric beside the committed one, within tolerances.yaml
 check-repro: venv

@@ -87,6 +87,20 @@ def test_assemble_writes_the_sources_with_parameters_shown_once(project, tmp_pat
     assert (source / "solutions").is_dir() and (source / "conf.py").exists()
 
 
+def test_a_handout_leaves_the_solutions_out_and_says_so(project, tmp_path):
+    """`make handout` (`book --no-solutions`): the same book for a class, without the worked
+    solutions; the landing page says they are left out instead of where they are."""
+    with_them, handout = tmp_path / "with", tmp_path / "handout"
+    assemble(project, with_them)
+    assemble(project, handout, solutions=False)
+    assert (with_them / "solutions").is_dir() and not (handout / "solutions").exists()
+    index = (handout / "index.md").read_text()
+    assert ":caption: Solutions" in (with_them / "index.md").read_text()
+    assert ":caption: Solutions" not in index and "solutions/" not in index
+    assert "left out of this copy" in index and "at the\nend of the book" not in index
+    assert {p.name for p in handout.glob("*.ipynb")} == {p.name for p in with_them.glob("*.ipynb")}
+
+
 def test_no_executed_notebook_is_a_clear_error(tmp_path):
     shutil.copytree(REPO / "course", tmp_path / "course")
     (tmp_path / "reports").mkdir()

@@ -1,6 +1,8 @@
 """Building the book: a Sphinx source folder from `course/` and `reports/`, then the site.
 
-`make book` (or `artifact-removal book`) runs `build_book` after `make repro`:
+`make book` (or `artifact-removal book`) runs `build_book` after `make repro`; `make handout`
+(`artifact-removal book --no-solutions`) builds the same without the worked solutions, for a
+class:
 
 1. `build/book/source` is made afresh: the hand-written pages of `course/` (the landing page,
    the lab profile, the worked solutions), each executed notebook of `reports/` with its
@@ -36,6 +38,10 @@ from .chapters import Chapter, chapters, parts
 
 COURSE = "course"  # the hand-written pages, relative to the project root
 BOOK_ZIP = Path("build") / "book.zip"  # the site in one file, relative to the project root
+HANDOUT_ZIP = Path("build") / "handout.zip"  # the same without the worked solutions
+# What the landing page says of the solutions, and what a handout without them says instead
+SOLUTIONS_SAID = "worked solutions are at the\nend of the book"
+WITHOUT_SOLUTIONS = "their worked solutions are\nleft out of this copy"
 ZIP_EARLIEST = (1980, 1, 1, 0, 0, 0)  # the range of a zip entry's time (MS-DOS format)
 ZIP_LATEST = (2107, 12, 31, 23, 59, 58)
 ZIP_LEVEL = 9  # deflate's level for the book's zip
@@ -73,17 +79,18 @@ class BookError(RuntimeError):
     """The book cannot be built; the message says what is missing and how to make it."""
 
 
-def _landing(course: Path, found: list[Chapter], extra: list[str]) -> str:
-    """The landing page (course/index.md) with the book's tables of contents after it."""
+def _landing(course: Path, found: list[Chapter], extra: list[str], solutions: bool) -> str:
+    """The landing page (course/index.md) with the book's tables of contents after it; without
+    `solutions`, it says they are left out."""
     text = (course / "index.md").read_text(encoding="utf-8").rstrip() + "\n\n"
+    if not solutions:
+        text = text.replace(SOLUTIONS_SAID, WITHOUT_SOLUTIONS)
     text += pages.toctree(["lab", *extra], caption="Start here", hidden=True)
     for caption, group in parts(found):
         text += pages.toctree([c.docname for c in group], caption=caption, hidden=True)
-    solutions = sorted(p.stem for p in (course / "solutions").glob("*.md"))
-    if solutions:
-        text += pages.toctree(
-            [f"solutions/{s}" for s in solutions], caption="Solutions", hidden=True
-        )
+    worked = sorted(p.stem for p in (course / "solutions").glob("*.md")) if solutions else []
+    if worked:
+        text += pages.toctree([f"solutions/{s}" for s in worked], caption="Solutions", hidden=True)
     return text
 
 
@@ -121,32 +128,37 @@ def _generated(root: Path, reports: Path, source: Path) -> list[str]:
     return made
 
 
-def assemble(root: Path, source: Path) -> list[Chapter]:
-    """Make the Sphinx source folder `source` (emptied first) for the project at `root`."""
+def assemble(root: Path, source: Path, solutions: bool = True) -> list[Chapter]:
+    """Make the Sphinx source folder `source` (emptied first) for the project at `root`, with
+    the worked solutions or (a class handout) without them."""
     reports, course = root / "reports", root / COURSE
     found = chapters(reports)
     if not found:
         raise BookError(f"{reports} holds no executed notebook: run `make repro` first")
     shutil.rmtree(source, ignore_errors=True)
-    shutil.copytree(course, source, ignore=shutil.ignore_patterns("index.md"))
+    left_out = ["index.md"] + ([] if solutions else ["solutions"])
+    shutil.copytree(course, source, ignore=shutil.ignore_patterns(*left_out))
     (source / "_extra").mkdir(exist_ok=True)
     _notebooks(found, source)
     extra = _generated(root, reports, source)
-    (source / "index.md").write_text(_landing(course, found, extra))
+    (source / "index.md").write_text(_landing(course, found, extra, solutions))
     (source / "conf.py").write_text(CONF)
     return found
 
 
-def build_book(root: Path, out: Path | None = None, quiet: bool = True) -> Path:
+def build_book(
+    root: Path, out: Path | None = None, quiet: bool = True, solutions: bool = True
+) -> Path:
     """Assemble and build the book of the project at `root` into `out` (default
-    build/book/html) and zip it beside; returns the landing page (index.html)."""
+    build/book/html, or build/handout/html without `solutions`) and zip it (`BOOK_ZIP`, or
+    `HANDOUT_ZIP`); returns the landing page (index.html)."""
     from sphinx.application import Sphinx
     from sphinx.util.console import nocolor
 
-    work = root / "build" / "book"
+    work = root / "build" / ("book" if solutions else "handout")
     out = out or work / "html"
     source = work / "source"
-    assemble(root, source)
+    assemble(root, source, solutions)
     shutil.rmtree(out, ignore_errors=True)
     warnings = io.StringIO()
     status = None if quiet else sys.stdout
@@ -166,7 +178,7 @@ def build_book(root: Path, out: Path | None = None, quiet: bool = True) -> Path:
         raise BookError(f"Sphinx failed:\n{warnings.getvalue()}")
     if warnings.getvalue():
         print(warnings.getvalue(), end="", file=sys.stderr)
-    zip_folder(out, root / BOOK_ZIP)
+    zip_folder(out, root / (BOOK_ZIP if solutions else HANDOUT_ZIP))
     return out / "index.html"
 
 

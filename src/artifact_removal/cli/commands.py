@@ -307,7 +307,7 @@ def run_strip(args: argparse.Namespace) -> int:
 def run_book(args: argparse.Namespace) -> int:
     """Build the course book from the executed notebooks of reports/."""
     try:
-        from ..book.build import BOOK_ZIP, BookError, build_book
+        from ..book.build import BOOK_ZIP, HANDOUT_ZIP, BookError, build_book
     except ImportError as err:
         raise ConfigError(
             f"the book needs Sphinx and MyST-NB ({err.name} is missing): "
@@ -316,10 +316,12 @@ def run_book(args: argparse.Namespace) -> int:
     root = find_project_root()
     try:
         out = Path(args.output).resolve() if args.output else None
-        index = build_book(root, out, quiet=not args.verbose)
+        index = build_book(root, out, quiet=not args.verbose, solutions=not args.no_solutions)
     except BookError as err:
         raise ConfigError(str(err)) from None
-    print(f"the book: {index} (opens from the file, offline); to hand out: {root / BOOK_ZIP}")
+    archive = root / (HANDOUT_ZIP if args.no_solutions else BOOK_ZIP)
+    kind = "the handout (no solutions)" if args.no_solutions else "the book"
+    print(f"{kind}: {index} (opens from the file, offline); to hand out: {archive}")
     return 0
 
 

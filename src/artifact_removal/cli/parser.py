@@ -247,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", default=None, metavar="DIR", help="where (default: build/book/html)"
     )
     p.add_argument("-v", "--verbose", action="store_true", help="show Sphinx's progress")
+    p.add_argument(
+        "--no-solutions",
+        action="store_true",
+        help="a class handout: the worked solutions left out (build/handout/html, "
+        "build/handout.zip)",
+    )
 
     p = command("profile", run_profile, "merge a profile (e.g. profiles/tiny.yaml) into params")
     p.add_argument("profile", help="a YAML file of overrides, e.g. profiles/paper.yaml")
