@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -121,6 +122,12 @@ def test_the_book_builds_offline_with_mathml_and_a_zip(project, browser):
         "search.html",
         "lab.html",
     }
+    index = json.loads(re.search(r"setIndex\((.*)\)", (site / "searchindex.js").read_text(),
+                                 re.S).group(1))  # fmt: skip
+    found = {index["docnames"][i] for at in index["terms"].values()
+             for i in (at if isinstance(at, list) else [at])}  # fmt: skip
+    assert "02_train_ssim_q5" in found and "02_train_ssim" in found  # one run of the chapter
+    assert not {"02_train_ssim_q10", "02_train_ssim_q40"} & found  # not its near-copies
     page = (site / "02_train_ssim_q10.html").read_text()
     assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">' in page
     assert "$" not in page and not re.search(r"<(script|link)[^>]+(src|href)=\"(https?:)?//", page)

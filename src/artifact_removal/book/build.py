@@ -34,7 +34,7 @@ from ..config import load_params
 from ..fileio import write_atomic
 from ..stages.notebooks import one_parameters_cell
 from . import pages
-from .chapters import Chapter, chapters, parts
+from .chapters import REPORT, Chapter, chapters, parts
 
 COURSE = "course"  # the hand-written pages, relative to the project root
 BOOK_ZIP = Path("build") / "book.zip"  # the site in one file, relative to the project root
@@ -102,21 +102,37 @@ def _retitle(node: nbformat.NotebookNode, title: str, new: str) -> None:
             return
 
 
-def _notebooks(found: list[Chapter], source: Path) -> None:
-    """Each executed notebook, its parameters shown once; a list page for a chapter of runs."""
+def searched_run(chapter: Chapter, quality: int) -> str:
+    """The run of a chapter of runs that the search box finds: the one at `quality` (the
+    figures' QF), else the first. The others hold the same text with their own numbers, and
+    twelve near-copies of every page would crowd out the rest of the book."""
+    for page in chapter.pages:
+        found = REPORT.match(page.docname)
+        if found and found["quality"] and int(found["quality"]) == quality:
+            return page.docname
+    return chapter.pages[0].docname
+
+
+def _notebooks(found: list[Chapter], source: Path, quality: int) -> None:
+    """Each executed notebook, its parameters shown once; a list page for a chapter of runs,
+    whose runs but one (`searched_run`) are left out of the search index (`nosearch`)."""
     for chapter in found:
+        searched = searched_run(chapter, quality) if chapter.runs else None
         for page in chapter.pages:
             node = one_parameters_cell(nbformat.read(page.notebook, as_version=4))
             if chapter.runs:  # "03 · Train the GAN" becomes "03 · Train the GAN, QF 10"
                 _retitle(node, chapter.title, f"{chapter.title}, {page.title}")
+                if page.docname != searched:
+                    node.metadata["nosearch"] = True  # Sphinx indexes no words of it
             nbformat.write(node, source / f"{page.docname}.ipynb")
         if chapter.runs:
-            (source / f"{chapter.docname}.md").write_text(pages.runs_page(chapter))
+            searched_title = next(p.title for p in chapter.pages if p.docname == searched)
+            (source / f"{chapter.docname}.md").write_text(pages.runs_page(chapter, searched_title))
 
 
-def _generated(root: Path, reports: Path, source: Path) -> list[str]:
-    """The published-figures page, and the study page where the run made the study."""
-    quality = load_params(root / "params.yaml").evaluate.figure_quality
+def _generated(root: Path, reports: Path, source: Path, quality: int) -> list[str]:
+    """The published-figures page (at the figures' QF), and the study page where the run made
+    the study."""
     tables = reports / "evaluate" / "tables"
     (source / "published.md").write_text(pages.published_page(tables, quality))
     made = ["published"]
@@ -139,8 +155,9 @@ def assemble(root: Path, source: Path, solutions: bool = True) -> list[Chapter]:
     left_out = ["index.md"] + ([] if solutions else ["solutions"])
     shutil.copytree(course, source, ignore=shutil.ignore_patterns(*left_out))
     (source / "_extra").mkdir(exist_ok=True)
-    _notebooks(found, source)
-    extra = _generated(root, reports, source)
+    quality = load_params(root / "params.yaml").evaluate.figure_quality
+    _notebooks(found, source, quality)
+    extra = _generated(root, reports, source, quality)
     (source / "index.md").write_text(_landing(course, found, extra, solutions))
     (source / "conf.py").write_text(CONF)
     return found

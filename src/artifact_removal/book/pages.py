@@ -26,8 +26,9 @@ def toctree(entries: list[str], caption: str | None = None, hidden: bool = False
     return "\n".join(["```{toctree}", *options, "", *entries, "```", ""])
 
 
-def runs_page(chapter: Chapter) -> str:
-    """A chapter whose stage runs once per QF: what the runs are, and a page for each."""
+def runs_page(chapter: Chapter, searched: str) -> str:
+    """A chapter whose stage runs once per QF: what the runs are, and a page for each; the
+    search box finds the run titled `searched` only."""
     entries = [f"{page.title} <{page.docname}>" for page in chapter.pages]
     return "\n".join(
         [
@@ -35,7 +36,8 @@ def runs_page(chapter: Chapter) -> str:
             "",
             f"The pipeline runs this chapter's notebook once per quality factor, so it has "
             f"{len(chapter.pages)} reports: the same notebook, each run with its own QF. Read "
-            "one first; the others differ in their numbers and pictures, not their text.",
+            "one first; the others differ in their numbers and pictures, not their text. The "
+            f"search box finds the words of one of them ({searched}), not each copy.",
             "",
             toctree(entries),
         ]
