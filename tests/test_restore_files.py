@@ -74,8 +74,10 @@ def test_a_folder_of_good_and_bad_files(models, inputs, tmp_path, photo, capsys)
     assert _pixels(out / "rotated.jpg").shape == (photo.shape[1], photo.shape[0], 3)
     with Image.open(out / "rotated.jpg") as rotated:  # EXIF kept, its orientation applied
         assert dict(rotated.getexif()) == {0x010F: "TestCam", 0x0132: "2026:11:26 08:00:00"}
-    first = printed.splitlines()[0]  # what restores, before the first image
+    first, second = printed.splitlines()[:2]  # what restores and how, before the first image
     assert first.startswith("restoring with gan: GAN") and "q10 q20 q40" in first
+    assert second.startswith("writing each image in its own format: JPEG as JPEG (4:4:4, "
+                             "quality 95)")  # fmt: skip
     assert "perceptual loss random_vgg19_relu1_2" in first and "device cpu" in first
     assert _pixels(out / "tiny.jpg").shape == (5, 7, 3)
     with Image.open(out / "adobe.jpg") as restored:

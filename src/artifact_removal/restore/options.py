@@ -194,6 +194,21 @@ class ImageOutput:
         own = source.suffix
         return own if own.lower() in FORMAT_SUFFIXES[written] else IMAGE_FORMATS[written]
 
+    def describe(self, bits: int = 8) -> str:
+        """How a run writes its images, in a line (the run's header says it)."""
+        webp = "lossless" if self.quality == 100 else f"quality {self.quality}"
+        if self.format == AUTO and bits == 8:
+            return (
+                f"writing each image in its own format: JPEG as JPEG (4:4:4, quality "
+                f"{self.quality}), WebP as WebP ({webp}), the rest as PNG; an image left as it "
+                "is is copied byte for byte (--format png: every image lossless)"
+            )
+        if self.format in (AUTO, "png"):
+            return f"writing every image as PNG ({bits}-bit, lossless)"
+        if self.format == "jpeg":
+            return f"writing every image as JPEG (4:4:4, quality {self.quality})"
+        return f"writing every image as WebP ({webp})"
+
     def settings(self) -> dict:
         """What an output depends on; empty for PNG (recorded as before `auto` came)."""
         return {} if self.format == "png" else {"format": self.format, "q": self.quality}

@@ -243,6 +243,8 @@ def _restore_locked(
     report.used = "; ".join(used)
     if used and announce:
         announce("restoring with " + "\n  and ".join(used))
+        if "image" in needed:
+            announce(o.image.describe(o.bits))
     records = {target: record for _, target, record, _ in todo}
     copies = CopyList()  # the inputs copied as they are, listed in their folders
     with tqdm(total=len(todo), desc="restore", unit="file", disable=not progress) as bar:
