@@ -117,9 +117,15 @@ def still_format(path: str | Path) -> str | None:
     return _still_format(str(path), stat.st_size, stat.st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=4096)
 def _still_format(path: str, size: int, mtime_ns: int) -> str | None:
-    return KEPT_FORMATS.get(_pillow_format(Path(path)))
+    return KEPT_FORMATS.get(_header_format(path, size, mtime_ns))
+
+
+@functools.lru_cache(maxsize=4096)
+def _header_format(path: str, size: int, mtime_ns: int) -> str | None:
+    """`_pillow_format` of a file as it is at this size and modification time: each file's
+    header is read once, for its kind and for its format."""
+    return _pillow_format(Path(path))
 
 
 def why_not(path: str | Path) -> str:
@@ -141,7 +147,7 @@ def _kind(path: str, size: int, mtime_ns: int) -> tuple[str | None, str | None]:
     """`_looked_at` of a file as it is at this size and modification time."""
     file = Path(path)
     suffix = file.suffix.lower()
-    pillow = _pillow_format(file)
+    pillow = _header_format(path, size, mtime_ns)
     if suffix in UNSUPPORTED and pillow in (None, "TIFF"):  # raw files are TIFFs with a preview
         return None, _unsupported(file)
     if pillow in STILL_FORMATS or pillow == OVER_LIMIT:
