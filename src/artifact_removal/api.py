@@ -142,9 +142,7 @@ class Models:
         if choice.passed_through:
             out = pixels.copy()
         else:
-            out = restore_tiled(
-                self.setup.ensemble.restorer(choice.generators), pixels, tile, overlap
-            )
+            out = restore_tiled(self.setup.ensemble.restorer_for(choice), pixels, tile, overlap)
         return _like(image, out), choice
 
     def _choose(self, pixels, tables, quality, restore_uncompressed) -> QualityChoice:
@@ -171,13 +169,15 @@ def load(
 ) -> Models:
     """A method's models, ready to restore images.
 
-    `method`: a registered method (`artifact-removal methods` lists them), or "auto": the GAN
-    of the papers. `project`: the project whose trained models to use (default: the one at or
-    above the current folder). `models`: a folder of `q<QF>.pt` release files instead;
-    `predictor`: the QF predictor's file (default: the project's). `device`: auto, cpu,
-    cuda[:N]. `strength`: 0..1 for a method fine-tuned from another (`inference.strength`).
+    `method`: a registered method (`artifact-removal methods` lists them), or "auto": the
+    default, the GAN of the papers at the strength measured for each QF (`inference.default`;
+    the GAN at full strength when the project has no such measurement). `project`: the
+    project whose trained models to use (default: the one at or above the current folder).
+    `models`: a folder of `q<QF>.pt` release files instead; `predictor`: the QF predictor's
+    file (default: the project's). `device`: auto, cpu, cuda[:N]. `strength`: 0..1 for a
+    method fine-tuned from another (`inference.strength`).
     """
-    from .inference.setups import DEFAULT_METHODS, find_project, load_setup
+    from .inference.setups import DEFAULT_METHODS, find_project, load_default_setup, load_setup
     from .inference.strength import check_strength
     from .runtime import select_device
 
@@ -189,9 +189,11 @@ def load(
     if project is not None and root is None:
         raise RestoreError(f"{project} is not inside a project (no params.yaml with a dvc.yaml)")
     name = DEFAULT_METHODS["image"] if method == AUTO else method
-    setup = load_setup(
-        name, root, models, predictor, None, torch_device, {}, check_strength(strength)
-    )
+    strength = check_strength(strength)
+    setup = None
+    if method == AUTO and strength is None and models is None:  # the measured default
+        setup = load_default_setup(root, predictor, None, torch_device, {})
+    setup = setup or load_setup(name, root, models, predictor, None, torch_device, {}, strength)
     return Models(setup)
 
 

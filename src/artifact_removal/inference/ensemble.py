@@ -139,6 +139,11 @@ class Ensemble:
         nets = [None if q == INPUT else self.net(q) for q in weights]
         return self.blend(nets, list(weights.values()))
 
+    def restorer_for(self, choice: QualityChoice) -> Restorer:
+        """The restorer of an input whose quality `choice` says (`choose`): the blend of its
+        generators; a subclass may also read the quality itself (`inference.default`)."""
+        return self.restorer(choice.generators)
+
     def describe(self, method: str) -> str:
         """What restores: the method, its generators and their loss, the QF predictor, the
         device; e.g. 'gan: GAN (Galteri et al.), generators q5 q10 q20 in models/gan, trained
@@ -194,7 +199,10 @@ class Ensemble:
         elif cnn is not None:
             used = float(cnn.quality)
         else:
-            raise QualityUnknown(codec_of(self.codec).unknown.format(predictor=self.predictor_path))
+            template = codec_of(self.codec).unknown
+            if self.predictor_path is None:  # none given, and no project to take it from
+                template = template.replace("({predictor} not found)", "(none given, no project)")
+            raise QualityUnknown(template.format(predictor=_shown(self.predictor_path or ".")))
         weights = self.weights(used)
         if beyond and weights == {INPUT: 1.0}:
             weights = {self.gentlest(): 1.0}

@@ -25,6 +25,29 @@ from .ladder import Ladder, LadderError
 # on H.264 frames. The image GAN, guided by the JPEG QF predictor, made held-out H.264 clips
 # worse: benchmarks/RESULTS.md, "Do no harm").
 DEFAULT_METHODS = {m.default_for: m.name for m in METHODS.values() if m.default_for}
+# The committed release (stage `release`): the weights `restore` uses in a project that has not
+# trained its own yet (a fresh clone). It mirrors the models folder: release/ssim/q<QF>.pt,
+# release/gan/, release/qf/predictor.pt, release/ladder/ssim.json, and release/default.json,
+# the images' default (`inference.default`).
+RELEASE_DIR = "release"
+
+
+def released(path: Path, project: Path) -> Path:
+    """`path`, a file or folder of the project's models, or its copy in the committed release
+    when the models were not trained here: release/<folder>/<file> (models/qf/predictor.pt ->
+    release/qf/predictor.pt), release/<folder> (models/ssim -> release/ssim)."""
+    from .releases import find_releases
+
+    path = Path(path)
+    there = path.is_file() or (path.is_dir() and bool(find_releases(path)))
+    if there:
+        return path
+    copy = (
+        project
+        / RELEASE_DIR
+        / (path.name if path.suffix == "" else Path(path.parent.name, path.name))
+    )
+    return copy if copy.exists() else path
 
 
 def find_project(start: Path | None = None) -> Path | None:
@@ -56,7 +79,7 @@ def find_generators(method: str, models_dir: Path | None, project: Path | None) 
     folder = models_dir
     if folder is None:
         params = load_params(project / "params.yaml")
-        folder = resolve_path(models_dir_of(params, method), project)
+        folder = released(resolve_path(models_dir_of(params, method), project), project)
     found = find_releases(folder)
     if not found:
         section = get_method(method).stage_name
@@ -157,7 +180,9 @@ def project_predictor(project: Path, codec: str) -> Path:
     predictor (H.264)."""
     from ..config import load_params
 
-    return predictor_of(codec).release(load_params(project / "params.yaml"), project)
+    return released(
+        predictor_of(codec).release(load_params(project / "params.yaml"), project), project
+    )
 
 
 def project_ladder(
@@ -170,7 +195,7 @@ def project_ladder(
     from ..config import load_params, resolve_path
 
     params = load_params(project / "params.yaml")
-    path = resolve_path(params.ladder.dir, project) / f"{method}.json"
+    path = released(resolve_path(params.ladder.dir, project) / f"{method}.json", project)
     if method not in params.ladder.methods or not path.is_file():
         return None, None
     try:
@@ -196,6 +221,51 @@ def project_reading(project: Path | None) -> tuple[QPFit | None, Path | None]:
         return QPFit.load(path), path
     except ReadingError as err:
         raise RestoreError(str(err)) from None
+
+
+def load_default_setup(
+    project: Path | None, predictor, override: int | None, device, common: dict
+) -> Setup | None:
+    """The images' default (`inference.default`): the GAN's generators at the strength
+    measured for each QF (stage `release`), or None when the project has no such choice for
+    its very generators (then `DEFAULT_METHODS` restores, at full strength)."""
+    from .default import FILE, ChosenEnsemble, DefaultChoice, DefaultError
+
+    path = project / RELEASE_DIR / FILE if project is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        choice = DefaultChoice.load(path)
+    except DefaultError as err:
+        raise RestoreError(str(err)) from None
+    paths = {m: find_generators(m, None, project) for m in (choice.method, choice.start)}
+    digests = {m: {q: file_digest(p) for q, p in found.items()} for m, found in paths.items()}
+    if not choice.matches(digests):
+        return None  # measured for other generators: retrained since (`dvc repro release`)
+    codec = get_method(choice.method).codec
+    predictor = Path(predictor) if predictor else project_predictor(project, codec)
+    ladder = project_ladder(choice.start, project, digests[choice.start])[0]
+    settings = {
+        "method": choice.method,
+        **common,
+        "generators": {str(q): d for q, d in sorted(digests[choice.method].items())},
+        "start_generators": {str(q): d for q, d in sorted(digests[choice.start].items())},
+        "predictor": file_digest(predictor) if predictor.is_file() else None,
+        "default": file_digest(path),
+    }
+    if ladder is not None:
+        settings["ladder"] = fingerprint(ladder.levels)
+    ensemble = ChosenEnsemble(
+        choice,
+        paths[choice.start],
+        paths=paths[choice.method],
+        combine=combine_of(choice.start),
+        device=device,
+        predictor=predictor,
+        codec=codec,
+        ladder=ladder,
+    )
+    return Setup(choice.method, ensemble, settings, fingerprint(settings))
 
 
 def load_onnx_setup(method: str, folder, device: str, common: dict, kind: str = "image") -> Setup:
@@ -271,8 +341,12 @@ def setups_for(options, kinds: list[str], project: Path | None) -> dict[str, Set
             # (auto: the dial is for the kinds whose default method has one: the images' GAN;
             # videos go to video_ssim, trained from scratch, as without --strength)
             dial = strength if dialled else None
-            setups[kind] = load_setup(name, project, options.models_dir, options.predictor,
-                                      override, device, common, dial)  # fmt: skip
+            chosen = None
+            if method == "auto" and kind == "image" and dial is None and not options.models_dir:
+                chosen = load_default_setup(project, options.predictor, override, device, common)
+            setups[kind] = chosen or load_setup(
+                name, project, options.models_dir, options.predictor, override, device, common, dial
+            )
     if "video" in setups:  # a video's frames: the same settings, its encoding, its segments
         video = setups["video"]
         video.settings_id = fingerprint(

@@ -104,7 +104,7 @@ def restore_prepared(ensemble: Ensemble, job: ImageJob, options: RestoreOptions)
     if job.settled or job.result.choice.passed_through:
         return job
     try:
-        restorer = ensemble.restorer(job.result.choice.generators)
+        restorer = ensemble.restorer_for(job.result.choice)
         job.restored = _restore(
             restorer, job.loaded.pixels, options.tile, options.overlap, options.bits
         )

@@ -88,7 +88,8 @@ function arCompareMount(el, state, onChange) {
   const [leftLabel, rightLabel] = root.querySelectorAll(".ar-label");
   // position: the line, in percent of the view's width; (ox, oy): the zoomed image's top-left
   // corner, in fractions of the view, between 1 - zoom and 0.
-  const s = { position: 50, zoom: 1, width: 0, ox: 0, oy: 0 };
+  // focusY: the height, in fractions of the view, that a zoom keeps in place.
+  const s = { position: 50, zoom: 1, width: 0, ox: 0, oy: 0, focusY: 0.5 };
   const clamp = (value, low, high) => Math.min(high, Math.max(low, value));
   const panning = () => pan.getAttribute("aria-pressed") === "true";
 
@@ -112,16 +113,19 @@ function arCompareMount(el, state, onChange) {
     }
   }
 
-  // Zoom both images alike, keeping the point under the line (at mid-height) where it is.
+  // Zoom both images alike, keeping the point under the line (at the focus' height) where it
+  // is.
   function zoomTo(zoom) {
     const x = s.position / 100;
+    const y = s.focusY;
     s.ox = clamp(x - ((x - s.ox) / s.zoom) * zoom, 1 - zoom, 0);
-    s.oy = clamp(0.5 - ((0.5 - s.oy) / s.zoom) * zoom, 1 - zoom, 0);
+    s.oy = clamp(y - ((y - s.oy) / s.zoom) * zoom, 1 - zoom, 0);
     s.zoom = zoom;
   }
 
   function update(next) {
     if (next.position !== undefined) s.position = clamp(next.position, 0, 100);
+    if (next.focusY !== undefined) s.focusY = clamp(next.focusY, 0, 1);
     if (next.zoom !== undefined && next.zoom !== s.zoom) zoomTo(next.zoom);
     if (next.left !== undefined) leftImg.src = next.left;
     if (next.right !== undefined) rightImg.src = next.right;

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -393,3 +394,70 @@ def sweep_table(root: str | Path) -> pd.DataFrame | None:
         index="quality", columns=["method", "form"], values=["gain_y", "worst_y"], sort=False
     )
     return wide.round(2)
+
+
+def lead_set(sets: Sequence[str]) -> str:
+    """The set a report leads with: the first benchmark set (not made by the pipeline), else
+    the corpus' held-out split."""
+    return next((s for s in sets if s != "test"), sets[0])
+
+
+def headline(evaluation: Evaluation, summary: pd.DataFrame, set_name: str, quality: int) -> str:
+    """The result in a sentence and a short table: each method's PSNR-Y gain over JPEG with
+    its 95% interval, SSIM-Y and NIQE (LPIPS when computed), on one set at one QF."""
+    table = quality_table(summary, set_name, quality)
+    count = evaluation.per_image.query("set == @set_name and method == @ORIGINAL").shape[0]
+    title = evaluation.titles.get(set_name, set_name)
+    rows = table.set_index("method")
+    methods = [m for m in rows.index if m not in (ORIGINAL, JPEG)]
+    if not methods or "gain_y" not in rows:
+        return f"**{title}, JPEG QF {quality}:** no trained method is scored at this QF.\n"
+    faithful = max(methods, key=lambda m: rows.at[m, "gain_y"])
+    parts = [
+        f"**{title}, {count} images at JPEG QF {quality}.** Closest to the originals: "
+        f"**{faithful}**, {rows.at[faithful, 'gain_y']:+.2f} ± "
+        f"{rows.at[faithful, 'gain_y_ci95']:.2f} dB PSNR-Y over JPEG (95% interval)."
+    ]
+    if "niqe" in rows and rows["niqe"].notna().any():
+        natural = min(methods, key=lambda m: rows.at[m, "niqe"])
+        target = (
+            f", the originals {rows.at[ORIGINAL, 'niqe']:.2f}" if ORIGINAL in rows.index else ""
+        )
+        parts.append(
+            f"Most natural: **{natural}**, NIQE {rows.at[natural, 'niqe']:.2f} against JPEG's "
+            f"{rows.at[JPEG, 'niqe']:.2f}{target} (lower is more natural), at "
+            f"{rows.at[natural, 'gain_y']:+.2f} dB."
+        )
+    columns = [
+        c for c in ("psnr_y", "gain_y", "gain_y_ci95", "ssim_y", "lpips", "niqe") if c in table
+    ]
+    shown = with_intervals(table[["method", *columns]].dropna(axis=1, how="all"))
+    return (
+        " ".join(parts)
+        + "\n\n"
+        + markdown_table(shown)
+        + "\n\nBelow: the same crop of every version, then how this was measured, every set and "
+        "QF, the perception-distortion dial, the QF predictor and the do-no-harm sweep.\n"
+    )
+
+
+def first_screen(params_path: str | Path):
+    """The report's first screen: the whole evaluation run, then its result shown before
+    anything else (`headline` on the lead set, and the crop across methods). Returns what the
+    rest of the report reads: params, root, device, sets, gallery, evaluation, summary,
+    figures."""
+    from IPython.display import Markdown, display
+
+    from ..config import find_project_root, load_params
+    from ..runtime import select_device
+
+    params = load_params(params_path)
+    root = find_project_root()
+    device = select_device(params.device)
+    sets = scored_sets(params, root)
+    gallery, evaluation, summary = run_evaluation(params, root, device)
+    figures = evaluation_figures(gallery, evaluation, summary, params, root)
+    lead = lead_set(sets)
+    display(Markdown(headline(evaluation, summary, lead, params.evaluate.figure_quality)))
+    display(figures[f"{lead}_crops"])
+    return params, root, device, sets, gallery, evaluation, summary, figures

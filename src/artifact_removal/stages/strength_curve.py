@@ -86,6 +86,24 @@ def _scores(gt: np.ndarray, image: np.ndarray, crop_border: int) -> dict[str, fl
     }
 
 
+def labelled(rows: pd.DataFrame, curve: pd.DataFrame, apart: float = 0.07) -> pd.DataFrame:
+    """The points of one line whose strength is written beside them: the two ends, then each
+    other point at least `apart` (a fraction of the plot's span on both axes) from every
+    labelled one, so that no two labels overlap."""
+    span = {c: float(np.ptp(curve[c].dropna())) or 1.0 for c in ("niqe", "psnr_y") if c in curve}
+    order = [rows.index[0], rows.index[-1], *rows.index[1:-1]]
+    kept: list = []
+    for i in order:
+        near = any(
+            abs(rows.at[i, "niqe"] - rows.at[j, "niqe"]) / span["niqe"] < apart
+            and abs(rows.at[i, "psnr_y"] - rows.at[j, "psnr_y"]) / span["psnr_y"] < apart
+            for j in kept
+        )
+        if not near:
+            kept.append(i)
+    return rows.loc[sorted(kept, key=list(rows.index).index)]
+
+
 def strength_figure(curve: pd.DataFrame, title: str = "") -> Figure:
     """PSNR-Y against NIQE: a line per dialled method through its strengths (each point
     labelled), JPEG as a cross, the originals' NIQE as a dashed line. Up is less distortion,
@@ -96,7 +114,7 @@ def strength_figure(curve: pd.DataFrame, title: str = "") -> Figure:
         ax.plot(
             rows["niqe"], rows["psnr_y"], "o-", ms=4, label=f"{rows['start'].iloc[0]} -> {method}"
         )
-        for _, row in rows.iterrows():
+        for _, row in labelled(rows, curve).iterrows():
             ax.annotate(
                 f"{row.strength:g}",
                 (row.niqe, row.psnr_y),

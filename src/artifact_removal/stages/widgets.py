@@ -33,7 +33,7 @@ _ESM = (
     + """
 const TRAITS = { left: "left", right: "right", leftLabel: "left_label",
   rightLabel: "right_label", width: "width", height: "height", position: "position",
-  zoom: "zoom" };
+  zoom: "zoom", focusY: "focus_y" };
 const read = (model) =>
   Object.fromEntries(Object.entries(TRAITS).map(([k, name]) => [k, model.get(name)]));
 export default {
@@ -57,6 +57,20 @@ def data_url(image: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+# The zoom a report's comparison opens at: at 1x a small restoration looks like its JPEG; at
+# 4x, on a detail, the blocks and ringing that the restoration removed are plain (issue 43).
+OPEN_ZOOM = 4.0
+DETAIL = 64  # px: the side of the detail a comparison opens on
+
+
+def opening_view(image: np.ndarray) -> tuple[float, float]:
+    """Where a comparison opens: the wipe line (percent of the width) and the focus' height
+    (fraction) at the centre of the busiest `DETAIL`-pixel square of `image`."""
+    y, x = busiest_crop(image, DETAIL)
+    side = min(DETAIL, *image.shape[:2])
+    return 100 * (x + side / 2) / image.shape[1], (y + side / 2) / image.shape[0]
 
 
 def compare_state(
@@ -110,6 +124,13 @@ class CompareSlider(anywidget.AnyWidget):
     height = traitlets.Int(0).tag(sync=True)
     position = traitlets.Float(50.0).tag(sync=True)
     zoom = traitlets.Float(1.0).tag(sync=True)
+    focus_y = traitlets.Float(0.5).tag(sync=True)  # the height a zoom keeps in place (0..1)
+
+    def open_at(self, image: np.ndarray, zoom: float = OPEN_ZOOM) -> None:
+        """Open zoomed on the busiest detail of `image` (`opening_view`)."""
+        position, focus_y = opening_view(image)
+        with self.hold_sync():
+            self.position, self.focus_y, self.zoom = position, focus_y, zoom
 
     def show(self, left: np.ndarray, right: np.ndarray, left_label: str, right_label: str):
         """Put two new images (same size) in the view, keeping the position."""
@@ -131,6 +152,7 @@ class CompareSlider(anywidget.AnyWidget):
                 "height": self.height,
                 "position": self.position,
                 "zoom": self.zoom,
+                "focusY": self.focus_y,
             }
         )
 
@@ -185,6 +207,7 @@ class CompareApp(ipywidgets.VBox):
             layout=ipywidgets.Layout(width="460px"),
         )
         self.slider = CompareSlider()
+        self._opened = False
         rows = [
             ipywidgets.HBox(list(self.picks.values())[:3]),
             ipywidgets.HBox(list(self.picks.values())[3:]),
@@ -217,6 +240,9 @@ class CompareApp(ipywidgets.VBox):
             right = self.dial.image(v["set"], v["image"], v["quality"], v["right"], strength)
         labels = _label(v["left"], v["quality"]), _label(v["right"], v["quality"], strength)
         self.slider.show(left, right, *labels)
+        if not self._opened:  # the first view: zoomed on a detail, where the difference shows
+            self.slider.open_at(right)
+            self._opened = True
 
     def _repr_mimebundle_(self, **kwargs):
         note = (
