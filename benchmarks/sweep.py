@@ -44,6 +44,7 @@ from artifact_removal.data.video import camera_motion
 from artifact_removal.degradations.h264 import decode_clip
 from artifact_removal.inference.setups import find_project, project_reading
 from artifact_removal.metrics.full_reference import psnr
+from artifact_removal.metrics.no_reference import niqe_or_nan
 from artifact_removal.metrics.temporal import flicker_error
 from artifact_removal.restore.options import ImageOutput
 from artifact_removal.restore.run import restore_files
@@ -124,6 +125,7 @@ def restore_images(inputs: pd.DataFrame, images: dict, work: Path, method: str,
             "unsure": bool(result.choice and result.choice.unsure),
             "psnr_y_in": psnr(gt, lq, "y"), "psnr_y": psnr(gt, pred, "y"),
             "psnr_rgb_in": psnr(gt, lq, "rgb"), "psnr_rgb": psnr(gt, pred, "rgb"),
+            "niqe_in": niqe_or_nan(lq), "niqe": niqe_or_nan(pred),
         })  # fmt: skip
     frame = pd.DataFrame(rows)
     frame["gain_y"] = frame.psnr_y - frame.psnr_y_in
@@ -168,6 +170,7 @@ def image_summary(restored: pd.DataFrame, picked: dict[str, pd.DataFrame]) -> pd
         row = {"method": method, "form": form, "quality": quality,
                "gain_y": group.gain_y.mean(), "worst_y": group.gain_y.min(),
                "gain_rgb": group.gain_rgb.mean(),
+               "niqe": group.niqe.mean() if "niqe" in group else np.nan,
                "copied": (group.status == "copied").mean()}  # fmt: skip
         if form == "png" and quality < 100 and method in picked:
             p = picked[method]
@@ -178,6 +181,21 @@ def image_summary(restored: pd.DataFrame, picked: dict[str, pd.DataFrame]) -> pd
             row["cnn"] = " ".join(str(int(q)) for q in p.cnn)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def both_counts(summary: pd.DataFrame, default: str = "auto", start: str = "ssim",
+                tolerance: float = 0.05) -> pd.DataFrame:  # fmt: skip
+    """Per form and QF, the default beside the SSIM generator: its gain over the input, its
+    NIQE and the SSIM generator's, and whether it loses on both counts (more than `tolerance`
+    dB below the input's PSNR-Y and no more natural than the SSIM generator), issue 43."""
+    key = ["form", "quality"]
+    ours = summary[summary.method == default].set_index(key)
+    theirs = summary[summary.method == start].set_index(key)
+    table = pd.DataFrame({"gain_y": ours.gain_y, "worst_y": ours.worst_y, "niqe": ours.niqe,
+                          f"{start}_gain_y": theirs.gain_y,
+                          f"{start}_niqe": theirs.niqe})  # fmt: skip
+    table["loses_both"] = (table.gain_y < -tolerance) & (table.niqe >= table[f"{start}_niqe"])
+    return table.reset_index()
 
 
 def clips(images: dict[str, np.ndarray], frames: int, size: tuple[int, int], fps: int,
@@ -294,7 +312,7 @@ def sweep_images(args, images: dict, inputs: pd.DataFrame, work: Path) -> pd.Dat
     restored, picked = [], {}
     for method in args.methods:
         result = restore_images(inputs, images, work, method)
-        if args.oracle is None or method in args.oracle:
+        if (args.oracle is None and method != "auto") or method in (args.oracle or ()):
             generators = find_generators(method, None, find_project())
             picked[method] = picks(result, oracle(inputs, images, work, method, generators))
         restored.append(result)
@@ -312,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=Path, default=Path("../shared/data/LIVE1_color"),
                         help="a folder of never-compressed PNG/BMP images")  # fmt: skip
     parser.add_argument("--count", type=int, default=8, help="images taken from it")
-    parser.add_argument("--methods", nargs="+", default=["ssim", "gan"])
+    parser.add_argument("--methods", nargs="+", default=["auto", "ssim", "gan"],
+                        help="methods restore runs with; auto: its default")  # fmt: skip
     parser.add_argument("--oracle", nargs="*", default=None, metavar="METHOD",
                         help="methods whose every choice is tried on the PNG copies, to judge "
                         "the QF predictor's picks (default: all of --methods)")  # fmt: skip
@@ -357,6 +376,12 @@ def main(argv: list[str] | None = None) -> int:
     figure(summary, videos, args.out / "sweep.png")
     pd.set_option("display.width", 200)
     print(summary.round(3).to_string(index=False))
+    if {"auto", "ssim"} <= set(summary.method):
+        check = both_counts(summary)
+        check.to_csv(args.out / "default_check.csv", index=False)
+        print("\nthe default (auto) beside ssim; loses_both: below the input by more than "
+              "0.05 dB and no more natural than ssim")  # fmt: skip
+        print(check.round(3).to_string(index=False))
     if videos is not None:
         print(videos.round(3).to_string(index=False))
     return 0

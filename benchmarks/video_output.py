@@ -31,6 +31,7 @@ from sweep import clips, held_out_images, x264_default
 
 INPUT_CRFS = (23, 35, 45)
 OUTPUT_CRFS = (16, 10, 8, 6, 4, 0)
+OFFSETS = (0, 3, 6, 9, 12)  # --relative: output CRF = input CRF - offset
 CHROMA = ("444", "420")
 
 
@@ -40,8 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=3)
     parser.add_argument("--frames", type=int, default=36)
     parser.add_argument("--size", type=int, nargs=2, default=(240, 352), metavar=("H", "W"))
-    parser.add_argument("--method", default="video_ssim")
+    parser.add_argument("--method", default="video_ssim",
+                        help="a video method, or 'input': the decoded input itself, what "
+                        "writing costs without training anything")  # fmt: skip
     parser.add_argument("--preset", default="medium")
+    parser.add_argument("--relative", action="store_true",
+                        help="output CRFs relative to the input's: its CRF - offset")  # fmt: skip
     args = parser.parse_args(argv)
     truth = clips(held_out_images(args.images, args.clips), args.frames, tuple(args.size), 25, 26)
     rows = []
@@ -51,20 +56,25 @@ def main(argv: list[str] | None = None) -> int:
             for crf in INPUT_CRFS:
                 source = work / f"{name}_crf{crf}.mp4"
                 source.write_bytes(x264_default(gt, crf, 25))
-                report = restore_files([source], work / "ffv1", method=args.method,
-                                       quality=crf, video=VideoOutput("ffv1"),
-                                       progress=False)  # fmt: skip
-                lossless = report.results[0].output
+                if args.method == "input":
+                    lossless = source
+                else:
+                    report = restore_files([source], work / "ffv1", method=args.method,
+                                           quality=crf, video=VideoOutput("ffv1"),
+                                           progress=False)  # fmt: skip
+                    lossless = report.results[0].output
                 restored = decode_clip(lossless).frames
                 base = psnr(gt, restored, "rgb")
-                for chroma, out_crf in ((c, q) for c in CHROMA for q in OUTPUT_CRFS):
+                outs = [max(crf - d, 0) for d in OFFSETS] if args.relative else OUTPUT_CRFS
+                for chroma, out_crf in ((c, q) for c in CHROMA for q in outs):
                     target = work / f"{name}_crf{crf}_out{out_crf}_{chroma}.mp4"
                     restore_video(lossless, target, lambda f: f, {"benchmark": 1},
                                   VideoOutput("h264", out_crf, args.preset, chroma),
                                   progress=False)  # fmt: skip
                     written = decode_clip(target).frames
                     rows.append({"clip": name, "input_crf": crf, "chroma": chroma,
-                                 "output_crf": out_crf,
+                                 "output_crf": out_crf if not args.relative
+                                 else f"-{crf - out_crf}",
                                  "restored": base, "cost": base - psnr(gt, written, "rgb"),
                                  "size": target.stat().st_size
                                  / source.stat().st_size})  # fmt: skip

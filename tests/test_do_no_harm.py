@@ -190,6 +190,31 @@ def test_restored_videos_keep_their_colour_unless_asked(models, photo, tmp_path)
         VideoOutput(chroma="422")
 
 
+def test_restored_videos_are_written_below_their_input_crf_unless_archived(models, photo,
+                                                                         tmp_path):  # fmt: skip
+    """Issue 43: by default a restored video is written at its input's CRF minus
+    `CRF_BELOW_INPUT` (within about 3 times its bytes), said in its notes; `--archive`
+    writes near-lossless CRF 6, 4:4:4; a CRF given is kept."""
+    from artifact_removal.restore.options import ARCHIVE_CRF, CRF_BELOW_INPUT
+
+    clip = _write_clip(tmp_path / "clip.mp4", _pan(photo, 6), crf=40, audio=False)
+    common = _common(models) | {"models_dir": models / "video_ssim", "method": "video_ssim",
+                                "quality": 40}  # fmt: skip
+    for name, video, crf in (
+        ("auto", VideoOutput(), 40 - CRF_BELOW_INPUT),
+        ("archive", VideoOutput(archive=True), ARCHIVE_CRF),
+        ("given", VideoOutput(crf=30), 30),
+    ):
+        report = restore_files([clip], tmp_path / name, video=video, **common)
+        (result,) = report.results
+        assert result.status == "restored", report.summary()
+        assert x264_quality(result.output) == StreamQuality(crf, "crf"), name
+        assert f"written as H.264 at CRF {crf}" in " ".join(result.notes)
+    assert VideoOutput().for_input(3).crf == 0  # never below lossless
+    with pytest.raises(VideoError, match=r"CRF must be auto or in 0\.\.51"):
+        VideoOutput(crf=60)
+
+
 def test_for_crfs_the_gentle_answer_is_the_lower_crf():
     from artifact_removal.inference.qf import gentle_answer
 

@@ -89,7 +89,7 @@ def test_the_stage_writes_a_release_that_restores_a_project_without_models(
     for part in ("ssim", "gan"):
         names = sorted(p.name for p in (small_project / "models" / part).glob("q*.pt"))
         assert sorted(p.name for p in (release / part).iterdir()) == names
-        match, mismatch, errors = filecmp.cmpfiles(
+        _, mismatch, errors = filecmp.cmpfiles(
             small_project / "models" / part, release / part, names, shallow=False
         )
         assert not mismatch and not errors
@@ -160,8 +160,9 @@ def test_the_default_never_loses_on_both_counts_on_a_qf_50_photograph(fresh_clon
     default = _restored(fresh_clone, fresh_clone / "cat.jpg", fresh_clone / "default")
     ssim = _restored(fresh_clone, fresh_clone / "cat.jpg", fresh_clone / "ssim", method="ssim")
     tolerance = DefaultChoice.load(fresh_clone / "release/default.json").tolerance
-    loses_psnr = psnr(original, default, "y") < psnr(
-        original, read_image(fresh_clone / "cat.jpg").pixels, "y"
-    ) - tolerance
+    loses_psnr = (
+        psnr(original, default, "y")
+        < psnr(original, read_image(fresh_clone / "cat.jpg").pixels, "y") - tolerance
+    )
     no_more_natural = niqe(default) >= niqe(ssim)
     assert not (loses_psnr and no_more_natural)

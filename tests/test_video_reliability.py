@@ -181,7 +181,8 @@ def test_a_matroska_output_keeps_the_frame_rate(codec, photo, tmp_path):
 
     source = _written(tmp_path / "in.mkv", _pan(photo, 12))
     target = tmp_path / "out.mkv"
-    restore_video(source, target, lambda f: f, {"id": 1}, VideoOutput(codec), progress=False)
+    output = VideoOutput(codec, crf=6)
+    restore_video(source, target, lambda f: f, {"id": 1}, output, progress=False)
     with av.open(str(target)) as container:
         assert container.streams.video[0].average_rate == 25
 

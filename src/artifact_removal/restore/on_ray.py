@@ -172,7 +172,7 @@ def restore_on_ray(
             refs.append(pending[-1])
         else:
             spec = ray.put((path.absolute(), job.parts.absolute(), job.manifest,
-                            job.result.choice.generators, job.info))  # fmt: skip
+                            job.result.choice.generators, job.info, job.output))  # fmt: skip
             job.refs = [part.remote(shared, spec, first, count) for first, count in job.ranges]
             pending.append(job)
             refs += job.refs
@@ -205,6 +205,7 @@ class VideoJob:
     manifest: dict
     reused: int
     ranges: list[tuple[int, int | None]]
+    output: object = None  # its encoding (`VideoOutput.for_input`)
     refs: list = field(default_factory=list)
     start: float = field(default_factory=time.perf_counter)
 
@@ -231,12 +232,13 @@ def _video_job(setups: dict, options: RestoreOptions, override, item) -> VideoJo
     except VideoError:
         return None  # the task that restores it whole refuses it, as a single process does
     size = options.segment_frames
-    manifest = video_manifest(record, options.video, size, info)
+    output = options.video.for_input(result.choice.used)
+    manifest = video_manifest(record, output, size, info)
     parts = parts_folder(target)
     reused = finished_prefix(finished_parts(parts, manifest))
     count = max(-(-info.frames // size), reused + 1) if info.frames else reused + 1
     ranges = [(k, 1) for k in range(reused, count - 1)] + [(count - 1, None)]
-    return VideoJob(item, result, info, parts, manifest, reused, ranges)
+    return VideoJob(item, result, info, parts, manifest, reused, ranges, output)
 
 
 def _segment_task(shared: tuple, spec: tuple, first: int, count: int | None):
@@ -245,10 +247,10 @@ def _segment_task(shared: tuple, spec: tuple, first: int, count: int | None):
     from .video import write_segments
 
     options, kinds, project, _ = shared
-    source, parts, manifest, generators, info = spec
+    source, parts, manifest, generators, info, output = spec
     ensemble = _setups(options, kinds, project)["video"].ensemble
     restore_frames = frame_restorer(ensemble, generators, options.tile, options.overlap)
-    return write_segments(source, parts, manifest, restore_frames, options.video, options.batch,
+    return write_segments(source, parts, manifest, restore_frames, output, options.batch,
                           info, first, count)  # fmt: skip
 
 
@@ -285,7 +287,7 @@ def _join_video(ray, job: VideoJob, options: RestoreOptions) -> FileResult:
     result.output = target
     result.notes = (
         f"video, {frames} frames{speed}{reused}",
-        *video_notes(job.info, options.video),
+        *video_notes(job.info, job.output),
     )
     return result
 

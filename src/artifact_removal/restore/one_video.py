@@ -16,6 +16,7 @@ from ..degradations.h264 import x264_quality
 from ..degradations.yuv import frame_to_rgb
 from ..inference.ensemble import Ensemble
 from ..inference.tiles import restore_tiled
+from .options import AUTO
 from .report import COPIED, FileResult, mark_failed, why_copied
 from .video import H264_OUTPUT, VideoOutput, copy_video, restore_video
 from .video_probe import VideoError, probe
@@ -62,12 +63,13 @@ def restore_video_file(
             )
             return result
         restore_frames = frame_restorer(ensemble, result.choice.generators, tile, overlap)
+        output = videos.output.for_input(result.choice.used)
         done = restore_video(
             path,
             target,
             restore_frames,
             record,
-            videos.output,
+            output,
             videos.segment_frames,
             videos.batch,
             progress,
@@ -83,7 +85,7 @@ def restore_video_file(
         speed = f", {done.fps:.2f} frames/s" if done.restored else ""  # none: all were kept
         result.notes = (
             f"video, {done.frames} frames{speed}{reused}",
-            *video_notes(info, videos.output),
+            *video_notes(info, output),
         )
     except Exception as err:
         mark_failed(result, err, target)
@@ -144,6 +146,8 @@ def video_notes(info, output: VideoOutput = H264_OUTPUT, copied: bool = False) -
         )
     if copied:
         return tuple(notes)
+    if output.codec == "h264" and output.crf != AUTO:
+        notes.append(f"written as H.264 at CRF {output.crf}, {':'.join(output.chroma)}")
     if output.codec == "h264" and output.chroma == "420" and (info.width % 2 or info.height % 2):
         notes.append(
             f"written in 4:4:4, not 4:2:0: {info.width}x{info.height} is odd, and "

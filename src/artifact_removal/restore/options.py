@@ -9,7 +9,7 @@ once, here. This module imports neither torch nor the video libraries: `--help` 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,12 @@ from ..degradations.h264 import PRESETS
 from .video_probe import VideoError
 
 AUTO = "auto"
+# Restored videos, by default: x264 at the input's CRF minus this, in this chroma; measured so
+# that a video stays within about 3 times its input's bytes (benchmarks/video_output.py,
+# benchmarks/RESULTS.md "Videos a user keeps"). --archive: near-lossless instead.
+CRF_BELOW_INPUT = 6
+DEFAULT_CHROMA = "444"
+ARCHIVE_CRF = 6
 BACKENDS = ("torch", "onnxruntime")
 MAX_MEGAPIXELS = 100.0  # restore's default pixel budget
 CODECS = ("h264", "ffv1")
@@ -69,12 +75,16 @@ class VideoOutput:
             choices=list(CODECS),
         ),
     )
-    crf: int = field(
-        default=6,
+    crf: int | str = field(
+        default=AUTO,
         metadata=cli(
-            "H.264 quality of restored videos, 0 (lossless) .. 51; lower is better (6: writing "
-            "costs about 0.1 dB at most)",
+            lambda: (
+                "H.264 quality of restored videos, 0 (lossless) .. 51, lower is better; auto: "
+                f"the input's CRF minus {CRF_BELOW_INPUT}, which keeps a video within about 3 "
+                "times its input's bytes (benchmarks/RESULTS.md, 'Videos a user keeps')"
+            ),
             metavar="N",
+            type=lambda text: text if text == AUTO else int(text),
         ),
     )
     preset: str = field(
@@ -84,19 +94,26 @@ class VideoOutput:
         ),
     )
     chroma: str = field(
-        default="444",
+        default=DEFAULT_CHROMA,
         metadata=cli(
-            "H.264 colour of restored videos: 444 keeps the restored colour (4:2:0 costs 0.3 to "
-            "0.6 dB of PSNR), 420 plays on every device",
+            "H.264 colour of restored videos: 444 keeps the restored colour, 420 plays on "
+            "every device",
             choices=list(CHROMA),
+        ),
+    )
+    archive: bool = field(
+        default=False,
+        metadata=cli(
+            f"near-lossless videos: H.264 at CRF {ARCHIVE_CRF}, 4:4:4 (writing costs about 0.1 "
+            "dB; 14 to 76 times the input's bytes), in place of --crf and --chroma"
         ),
     )
 
     def __post_init__(self):
         if self.codec not in CODECS:
             raise VideoError(f"video codec must be one of {', '.join(CODECS)}, not {self.codec!r}")
-        if not 0 <= self.crf <= 51:
-            raise VideoError(f"CRF must be in 0..51, not {self.crf}")
+        if self.crf != AUTO and not (isinstance(self.crf, int) and 0 <= self.crf <= 51):
+            raise VideoError(f"CRF must be auto or in 0..51, not {self.crf!r}")
         if self.chroma not in CHROMA:
             raise VideoError(f"chroma must be one of {', '.join(CHROMA)}, not {self.chroma!r}")
         if self.preset not in PRESETS:
@@ -111,10 +128,33 @@ class VideoOutput:
         return KEEP_CONTAINER.get(source.suffix.lower(), ".mkv")
 
     def settings(self) -> dict:
-        return {"codec": self.codec, "crf": self.crf, "preset": self.preset, "chroma": self.chroma}
+        settings = {"codec": self.codec, "crf": self.crf, "preset": self.preset,
+                    "chroma": self.chroma}  # fmt: skip
+        return settings | {"archive": True} if self.archive else settings
+
+    def for_input(self, level: float) -> VideoOutput:
+        """The encoding of one video whose input reads as CRF `level` (the ensemble's
+        choice): `--archive`'s, or the given CRF, or (auto) `level - CRF_BELOW_INPUT`."""
+        if self.archive:
+            return replace(self, crf=ARCHIVE_CRF, chroma="444", archive=False)
+        if self.crf == AUTO:
+            return replace(self, crf=int(min(max(round(level) - CRF_BELOW_INPUT, 0), 51)))
+        return self
+
+    def describe(self) -> str:
+        """e.g. 'H.264 at the input's CRF - 6, 4:2:0, preset medium'."""
+        if self.codec == "ffv1":
+            return "FFV1 (lossless RGB, MKV)"
+        if self.archive:
+            return f"H.264 at CRF {ARCHIVE_CRF}, 4:4:4 (--archive: near-lossless)"
+        crf = f"the input's CRF - {CRF_BELOW_INPUT}" if self.crf == AUTO else f"CRF {self.crf}"
+        chroma = ":".join(self.chroma)
+        return f"H.264 at {crf}, {chroma}, preset {self.preset}"
 
 
-H264_OUTPUT = VideoOutput()  # the default: libx264 at CRF 6, 4:4:4, preset medium
+H264_OUTPUT = VideoOutput()  # the default: libx264 at the input's CRF - CRF_BELOW_INPUT
+# What `restore.video.restore_video` writes when not told: it does not know the input's CRF
+ARCHIVE_OUTPUT = VideoOutput(crf=ARCHIVE_CRF, chroma="444")
 
 IMAGE_FORMATS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}
 # Each format's suffixes: an output of `--format auto` keeps its input's suffix when it is one

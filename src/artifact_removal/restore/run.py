@@ -245,6 +245,8 @@ def _restore_locked(
         announce("restoring with " + "\n  and ".join(used))
         if "image" in needed:
             announce(o.image.describe(o.bits))
+        if "video" in needed:
+            announce(f"writing each video as {o.video.describe()} (--archive: near-lossless)")
     records = {target: record for _, target, record, _ in todo}
     copies = CopyList()  # the inputs copied as they are, listed in their folders
     with tqdm(total=len(todo), desc="restore", unit="file", disable=not progress) as bar:

@@ -38,10 +38,10 @@ from tqdm.auto import tqdm
 
 from ..degradations.yuv import YUVSpace, frame_to_rgb, rgb_to_frame
 from ..fileio import write_atomic
+from .options import ARCHIVE_OUTPUT, AUTO, VideoOutput
 from .options import CHROMA as CHROMA
 from .options import CODECS as CODECS
 from .options import H264_OUTPUT as H264_OUTPUT
-from .options import VideoOutput
 from .video_mux import check_carried, check_whole, join_streams, muxer_options
 from .video_mux import copy_video as copy_video
 from .video_probe import VideoError, VideoInfo, probe
@@ -324,7 +324,7 @@ def restore_video(
     target: str | Path,
     restore: FrameRestorer,
     record: dict,
-    output: VideoOutput = H264_OUTPUT,
+    output: VideoOutput = ARCHIVE_OUTPUT,
     segment_frames: int = 240,
     batch: int = 4,
     progress: bool = True,
@@ -336,6 +336,8 @@ def restore_video(
     another record starts over. `restore` maps a batch of frames to their restorations. With
     `replace=False` an existing `target` is never replaced (FileExistsError)."""
     source, target = Path(source), Path(target)
+    if output.codec == "h264" and (output.crf == AUTO or output.archive):
+        raise ValueError("restore_video writes a concrete encoding: VideoOutput.for_input(level)")
     if segment_frames < 1 or batch < 1:
         raise VideoError(f"segment frames ({segment_frames}) and batch ({batch}) must be >= 1")
     info = info or probe(source)
