@@ -11,6 +11,8 @@ import zipfile
 import nbformat
 import pandas as pd
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from artifact_removal.book.build import BOOK_ZIP, BookError, assemble, build_book, zip_folder
 from artifact_removal.book.chapters import OTHER_PART, chapters, parts
@@ -22,7 +24,8 @@ from .browser import requested_urls
 from .conftest import REPO
 
 
-def report(folder, stem: str, title: str, *, html: str = "", formula: str = "") -> None:
+def report(folder, stem: str, title: str, *, html: str = "", formula: str = "",
+           exercises: str = "") -> None:  # fmt: skip
     """An executed notebook as the pipeline leaves it in reports/: a title, a parameters cell
     (the defaults and the stage's injected values), a formula, an output."""
     nb = nbformat.v4.new_notebook()
@@ -37,7 +40,7 @@ def report(folder, stem: str, title: str, *, html: str = "", formula: str = "") 
         params,
         injected,
         shown,
-    ]
+    ] + ([nbformat.v4.new_markdown_cell(f"## Exercises\n\n{exercises}")] if exercises else [])
     nbformat.write(nb, folder / f"{stem}.ipynb")
 
 
@@ -48,7 +51,9 @@ def project(tmp_path):
     shutil.copytree(REPO / "course", tmp_path / "course")
     reports = tmp_path / "reports"
     reports.mkdir()
-    report(reports, "01_prepare_data", "01 · Prepare the data", formula=r"$Q = \lfloor x \rceil$")
+    report(reports, "01_prepare_data", "01 · Prepare the data", formula=r"$Q = \lfloor x \rceil$",
+           exercises="Worked solutions: `course/solutions/01_prepare_data.md` (in the book, at "
+           "the end).")  # fmt: skip
     for quality in (5, 10, 40):
         report(
             reports,
@@ -81,10 +86,14 @@ def test_assemble_writes_the_sources_with_parameters_shown_once(project, tmp_pat
     assert index.startswith("# Compression artifact removal: the study")
     assert ":caption: Training" in index and "02_train_ssim" in index
     run = nbformat.read(source / "02_train_ssim_q10.ipynb", as_version=4)
-    assert run.cells[0].source.startswith("# 02 · Train the SSIM generator, QF 10")
+    assert run.cells[0].source.startswith("# 02 · Train the SSIM generator, QF 10\n\nRuns")
     tags = [c.metadata.get("tags", []) for c in run.cells]
     assert ["injected-parameters"] not in tags and run.cells[1].source.startswith("quality = 20")
-    assert "QF 40 <02_train_ssim_q40>" in (source / "02_train_ssim.md").read_text()
+    # one entry per chapter in the contents; a QF selector on its page and on every run's page
+    selector = "[QF 5](02_train_ssim_q5.ipynb) · **QF 10** · [QF 40](02_train_ssim_q40.ipynb)"
+    assert selector in run.cells[0].source and run.metadata["orphan"] is True
+    chapter = (source / "02_train_ssim.md").read_text()
+    assert "[QF 10](02_train_ssim_q10.ipynb)" in chapter and "toctree" not in chapter
     assert (source / "solutions").is_dir() and (source / "conf.py").exists()
 
 
@@ -100,6 +109,11 @@ def test_a_handout_leaves_the_solutions_out_and_says_so(project, tmp_path):
     assert ":caption: Solutions" not in index and "solutions/" not in index
     assert "left out of this copy" in index and "at the\nend of the book" not in index
     assert {p.name for p in handout.glob("*.ipynb")} == {p.name for p in with_them.glob("*.ipynb")}
+    said = "Worked solutions: `course/solutions/01_prepare_data.md` (in the book, at the end)."
+    for folder, kept in ((with_them, True), (handout, False)):
+        text = json.dumps(nbformat.read(folder / "01_prepare_data.ipynb", as_version=4).cells)
+        assert (said[:40] in text) is kept
+        assert ("Worked solutions are left out of this copy." in text) is not kept
 
 
 def test_no_executed_notebook_is_a_clear_error(tmp_path):
@@ -141,6 +155,17 @@ def test_the_book_builds_offline_with_mathml_and_a_zip(project, browser):
         assert urls and all(u.split(":", 1)[0] in ("file", "data", "blob") for u in urls), urls
     text = browser.execute_script("return document.body.innerText")
     assert "Search" in text
+    # a search quotes each page it finds, offline (the pages' text in _static/excerpts.js)
+    browser.get((site / "search.html").as_uri() + "?q=generator")
+    WebDriverWait(browser, 20).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#search-results li p.context")
+    )
+    quoted = browser.execute_script(
+        "return [...document.querySelectorAll('#search-results li p.context')]"
+        ".map(p => p.textContent)"
+    )
+    assert quoted and any("generator" in q.lower() for q in quoted), quoted
+    assert all(u.split(":", 1)[0] in ("file", "data", "blob") for u in requested_urls(browser))
 
 
 def test_book_command_says_what_is_missing(project, monkeypatch, capsys):

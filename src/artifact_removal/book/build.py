@@ -21,17 +21,20 @@ static form, pictures and videos inline), and no MathJax is needed.
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import shutil
 import sys
 import time
 import zipfile
+from importlib import resources
 from pathlib import Path
 
 import nbformat
 
 from ..config import load_params
-from ..fileio import write_atomic
+from ..fileio import write_atomic, write_text
 from ..stages.notebooks import one_parameters_cell
 from . import pages
 from .chapters import REPORT, Chapter, chapters, parts
@@ -42,6 +45,9 @@ HANDOUT_ZIP = Path("build") / "handout.zip"  # the same without the worked solut
 # What the landing page says of the solutions, and what a handout without them says instead
 SOLUTIONS_SAID = "worked solutions are at the\nend of the book"
 WITHOUT_SOLUTIONS = "their worked solutions are\nleft out of this copy"
+# What a notebook says of its solutions' file ("Worked solutions: `course/solutions/02_x.md`
+# (in the book, at the end)."), replaced in a handout
+SOLUTIONS_LINE = re.compile(r"Worked solutions:\s*`course/solutions/[^`]+`(\s*\([^)]*\))?\.?")
 ZIP_EARLIEST = (1980, 1, 1, 0, 0, 0)  # the range of a zip entry's time (MS-DOS format)
 ZIP_LATEST = (2107, 12, 31, 23, 59, 58)
 ZIP_LEVEL = 9  # deflate's level for the book's zip
@@ -67,7 +73,9 @@ html_theme_options = {
 html_copy_source = False
 html_show_sourcelink = False
 html_last_updated_fmt = None
-html_show_search_summary = False  # a summary fetches each page, which file:// refuses
+html_show_search_summary = True  # quoted from _static/excerpts.js (offline_search.js)
+html_static_path = ["_static"]
+html_js_files = ["offline_search.js"]
 html_context = {"default_mode": "light"}
 html_extra_path = ["_extra"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
@@ -94,12 +102,14 @@ def _landing(course: Path, found: list[Chapter], extra: list[str], solutions: bo
     return text
 
 
-def _retitle(node: nbformat.NotebookNode, title: str, new: str) -> None:
-    """Give a notebook's first heading `title` the text `new` (a run's page in the search)."""
-    for cell in node.cells:
+def _retitle(node: nbformat.NotebookNode, title: str, new: str) -> int:
+    """Give a notebook's first heading `title` the text `new` (a run's page in the search);
+    the index of its cell back (0 when there is none)."""
+    for i, cell in enumerate(node.cells):
         if cell.cell_type == "markdown" and title in cell.source:
             cell.source = cell.source.replace(title, new, 1)
-            return
+            return i
+    return 0
 
 
 def searched_run(chapter: Chapter, quality: int) -> str:
@@ -113,15 +123,33 @@ def searched_run(chapter: Chapter, quality: int) -> str:
     return chapter.pages[0].docname
 
 
-def _notebooks(found: list[Chapter], source: Path, quality: int) -> None:
+def _without_solutions(node: nbformat.NotebookNode) -> None:
+    """A handout's copy of a notebook: where it says which file holds the worked solutions,
+    it says they are left out of this copy."""
+    for cell in node.cells:
+        if cell.cell_type == "markdown":
+            cell.source = SOLUTIONS_LINE.sub(
+                "Worked solutions are left out of this copy.", cell.source
+            )
+
+
+def _notebooks(found: list[Chapter], source: Path, quality: int, solutions: bool = True) -> None:
     """Each executed notebook, its parameters shown once; a list page for a chapter of runs,
     whose runs but one (`searched_run`) are left out of the search index (`nosearch`)."""
     for chapter in found:
         searched = searched_run(chapter, quality) if chapter.runs else None
         for page in chapter.pages:
             node = one_parameters_cell(nbformat.read(page.notebook, as_version=4))
+            if not solutions:
+                _without_solutions(node)
             if chapter.runs:  # "03 · Train the GAN" becomes "03 · Train the GAN, QF 10"
-                _retitle(node, chapter.title, f"{chapter.title}, {page.title}")
+                at = _retitle(node, chapter.title, f"{chapter.title}, {page.title}")
+                line = f"Runs of this chapter: {pages.selector(chapter, page.docname)}"
+                heading, *rest = node.cells[at].source.split("\n", 1)  # the selector under it
+                node.cells[at].source = "\n\n".join(
+                    [heading, line, *(r.lstrip("\n") for r in rest)]
+                )
+                node.metadata["orphan"] = True  # reached by the selector, not the contents
                 if page.docname != searched:
                     node.metadata["nosearch"] = True  # Sphinx indexes no words of it
             nbformat.write(node, source / f"{page.docname}.ipynb")
@@ -155,8 +183,11 @@ def assemble(root: Path, source: Path, solutions: bool = True) -> list[Chapter]:
     left_out = ["index.md"] + ([] if solutions else ["solutions"])
     shutil.copytree(course, source, ignore=shutil.ignore_patterns(*left_out))
     (source / "_extra").mkdir(exist_ok=True)
+    (source / "_static").mkdir(exist_ok=True)
+    script = resources.files(__package__).joinpath("offline_search.js").read_text()
+    (source / "_static" / "offline_search.js").write_text(script)
     quality = load_params(root / "params.yaml").evaluate.figure_quality
-    _notebooks(found, source, quality)
+    _notebooks(found, source, quality, solutions)
     extra = _generated(root, reports, source, quality)
     (source / "index.md").write_text(_landing(course, found, extra, solutions))
     (source / "conf.py").write_text(CONF)
@@ -195,8 +226,37 @@ def build_book(
         raise BookError(f"Sphinx failed:\n{warnings.getvalue()}")
     if warnings.getvalue():
         print(warnings.getvalue(), end="", file=sys.stderr)
+    write_excerpts(out)
     zip_folder(out, root / (BOOK_ZIP if solutions else HANDOUT_ZIP))
     return out / "index.html"
+
+
+def searched_pages(site: Path) -> set[str]:
+    """The pages whose words the site's search index holds (not those marked `nosearch`)."""
+    text = (site / "searchindex.js").read_text(encoding="utf-8")
+    index = json.loads(re.search(r"setIndex\((.*)\)", text, re.S).group(1))
+    found = set()
+    for at in [*index["terms"].values(), *index["titleterms"].values()]:
+        found.update(at if isinstance(at, list) else [at])
+    return {index["docnames"][i] for i in found}
+
+
+def write_excerpts(site: Path) -> Path:
+    """_static/excerpts.js: the text of each page the search can find, from which the search
+    page quotes its results offline (`offline_search.js`)."""
+    from bs4 import BeautifulSoup
+
+    texts = {}
+    for name in sorted(searched_pages(site)):
+        soup = BeautifulSoup((site / f"{name}.html").read_text(encoding="utf-8"), "html.parser")
+        main = soup.find(attrs={"role": "main"}) or soup
+        for tag in [*main.find_all(["script", "style"]), *main.select(".headerlink")]:
+            tag.decompose()
+        texts[name] = " ".join(main.get_text(" ").split())
+    target = site / "_static" / "excerpts.js"
+    body = json.dumps(texts, ensure_ascii=False, sort_keys=True)
+    write_text(target, f"window.AR_EXCERPTS = {body};\n")
+    return target
 
 
 def zip_time() -> tuple[int, int, int, int, int, int]:

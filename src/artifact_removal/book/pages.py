@@ -26,20 +26,32 @@ def toctree(entries: list[str], caption: str | None = None, hidden: bool = False
     return "\n".join(["```{toctree}", *options, "", *entries, "```", ""])
 
 
+def selector(chapter: Chapter, current: str | None) -> str:
+    """The line that switches between a chapter's runs: `QF 5 · QF 10 · ...`, each a link to its
+    page but `current` (bold), in the order of the chapter (QFs by number)."""
+    links = [
+        f"**{page.title}**" if page.docname == current else f"[{page.title}]({page.docname}.ipynb)"
+        for page in chapter.pages
+    ]
+    return " · ".join(links)
+
+
 def runs_page(chapter: Chapter, searched: str) -> str:
-    """A chapter whose stage runs once per QF: what the runs are, and a page for each; the
-    search box finds the run titled `searched` only."""
-    entries = [f"{page.title} <{page.docname}>" for page in chapter.pages]
+    """A chapter whose stage runs once per QF: one entry in the book's contents, with the QF
+    selector that leads to each run's page (those pages stay out of the contents, and each
+    carries the same selector); the search box finds the run titled `searched` only."""
     return "\n".join(
         [
             f"# {chapter.title}",
             "",
             f"The pipeline runs this chapter's notebook once per quality factor, so it has "
-            f"{len(chapter.pages)} reports: the same notebook, each run with its own QF. Read "
-            "one first; the others differ in their numbers and pictures, not their text. The "
-            f"search box finds the words of one of them ({searched}), not each copy.",
+            f"{len(chapter.pages)} reports: the same notebook, each run with its own QF. Pick "
+            "one; each page carries this line to move to another. The runs differ in their "
+            f"numbers and pictures, not their text: the search box finds the words of one of "
+            f"them ({searched}), not each copy.",
             "",
-            toctree(entries),
+            selector(chapter, None),
+            "",
         ]
     )
 
