@@ -23,7 +23,6 @@ The choice is written for the very generators it was measured with (their files'
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +31,7 @@ from ..checkpoints import CheckpointError
 from ..fileio import write_text
 from .choice import INPUT, RestoreError
 from .ensemble import Ensemble
+from .ladder import json_text, read_json
 from .strength import interpolate
 
 if TYPE_CHECKING:
@@ -112,24 +112,20 @@ class DefaultChoice:
         return ", ".join(parts)
 
     def to_json(self) -> str:
-        return (
-            json.dumps(
-                {
-                    "format": FORMAT,
-                    "method": self.method,
-                    "start": self.start,
-                    "tolerance": self.tolerance,
-                    "generators": {
-                        m: {str(q): d for q, d in sorted(g.items())}
-                        for m, g in sorted(self.generators.items())
-                    },
-                    "images": list(self.images),
-                    "levels": {str(q): s for q, s in sorted(self.levels.items())},
-                    "scores": {str(q): s for q, s in sorted(self.scores.items())},
-                },
-                indent=1,
-            )
-            + "\n"
+        generators = {
+            m: {str(q): d for q, d in sorted(g.items())} for m, g in sorted(self.generators.items())
+        }
+        return json_text(
+            {
+                "format": FORMAT,
+                "method": self.method,
+                "start": self.start,
+                "tolerance": self.tolerance,
+                "generators": generators,
+                "images": list(self.images),
+                "levels": {str(q): s for q, s in sorted(self.levels.items())},
+                "scores": {str(q): s for q, s in sorted(self.scores.items())},
+            }
         )
 
     def save(self, path: Path) -> None:
@@ -139,9 +135,7 @@ class DefaultChoice:
     def load(cls, path: Path) -> DefaultChoice:
         """Read a choice file; DefaultError naming the file when it is not one."""
         try:
-            raw = json.loads(Path(path).read_text())
-            if raw.get("format") != FORMAT:
-                raise ValueError(f"format {raw.get('format')!r}, expected {FORMAT}")
+            raw = read_json(path, FORMAT)
             levels = {int(q): float(s) for q, s in raw["levels"].items()}
             if not levels or not all(0 <= s <= 1 for s in levels.values()):
                 raise ValueError("no levels, or a strength outside 0..1")

@@ -80,22 +80,18 @@ class Ladder:
         return {int(q): d for q, d in generators.items()} == self.generators
 
     def to_json(self) -> str:
-        return (
-            json.dumps(
-                {
-                    "format": FORMAT,
-                    "method": self.method,
-                    "generators": {str(q): d for q, d in sorted(self.generators.items())},
-                    "images": list(self.images),
-                    "levels": {
-                        str(q): {str(r): w for r, w in ws.items()}
-                        for q, ws in sorted(self.levels.items())
-                    },
-                    "scores": {str(q): s for q, s in sorted(self.scores.items())},
+        return json_text(
+            {
+                "format": FORMAT,
+                "method": self.method,
+                "generators": {str(q): d for q, d in sorted(self.generators.items())},
+                "images": list(self.images),
+                "levels": {
+                    str(q): {str(r): w for r, w in ws.items()}
+                    for q, ws in sorted(self.levels.items())
                 },
-                indent=1,
-            )
-            + "\n"
+                "scores": {str(q): s for q, s in sorted(self.scores.items())},
+            }
         )
 
     def save(self, path: Path) -> None:
@@ -105,9 +101,7 @@ class Ladder:
     def load(cls, path: Path) -> Ladder:
         """Read a ladder file; LadderError naming the file when it is not one."""
         try:
-            raw = json.loads(Path(path).read_text())
-            if raw.get("format") != FORMAT:
-                raise ValueError(f"format {raw.get('format')!r}, expected {FORMAT}")
+            raw = read_json(path, FORMAT)
             return cls(
                 method=str(raw["method"]),
                 generators={int(q): str(d) for q, d in raw["generators"].items()},
@@ -122,6 +116,20 @@ class Ladder:
             raise LadderError(
                 f"{path}: not a ladder file ({err}); rerun `dvc repro ladder`"
             ) from None
+
+
+def json_text(payload: dict) -> str:
+    """A measurement file's text: `payload` (with its "format"), one key per line."""
+    return json.dumps(payload, indent=1) + "\n"
+
+
+def read_json(path: Path, expected: int) -> dict:
+    """A measurement file read back; ValueError when its "format" is not `expected` (the
+    caller names the file and says how to make it again)."""
+    raw = json.loads(Path(path).read_text())
+    if raw.get("format") != expected:
+        raise ValueError(f"format {raw.get('format')!r}, expected {expected}")
+    return raw
 
 
 def label(weights: Mapping[int, float], input_rung: int) -> str:
