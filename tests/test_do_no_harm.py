@@ -210,7 +210,14 @@ def test_restored_videos_are_written_below_their_input_crf_unless_archived(model
         assert result.status == "restored", report.summary()
         assert x264_quality(result.output) == StreamQuality(crf, "crf"), name
         assert f"written as H.264 at CRF {crf}" in " ".join(result.notes)
+    # an image method's level is a JPEG QF, not a CRF: the stream's own CRF decides
+    image = _common(models) | {"models_dir": models / "ssim", "method": "ssim", "quality": 10}
+    (result,) = restore_files([clip], tmp_path / "image", **image).results
+    assert x264_quality(result.output) == StreamQuality(40 - CRF_BELOW_INPUT, "crf")
     assert VideoOutput().for_input(3).crf == 0  # never below lossless
+    assert VideoOutput().for_input(None).crf == ARCHIVE_CRF  # a CRF not known: near-lossless
+    with pytest.raises(VideoError, match="--archive writes CRF 6 in 4:4:4: give it, or --crf"):
+        VideoOutput(crf=20, archive=True)
     with pytest.raises(VideoError, match=r"CRF must be auto or in 0\.\.51"):
         VideoOutput(crf=60)
 

@@ -102,6 +102,28 @@ def test_images_too_small_for_a_metric_get_nan(prepared, models, tmp_path):
     assert np.isnan(scores["niqe"]) and np.isfinite(scores["brisque"])
 
 
+def test_the_report_leads_with_its_result(prepared, models):
+    """Issue 43: 06's first screen is the result, in a sentence and a short table."""
+    from artifact_removal.stages.evaluate import headline, lead_set
+
+    gallery = Gallery(prepared, {"ssim": models}, CPU)
+    result = evaluate(gallery, ("test",), (10,), lpips=Lpips(reason="absent"))
+    text = headline(result, summarize(result.per_image), "test", 10)
+    assert text.startswith("**test") and "2 images at JPEG QF 10.** Closest to the " in text
+    assert "**ssim**" in text and "dB PSNR-Y over JPEG (95% interval)" in text
+    assert "Most natural: **ssim**, NIQE" in text and "(JPEG " in text
+    assert "| method" in text and " ± " in text  # the table, with its intervals
+    assert lead_set(("test", "live1_color")) == "live1_color" and lead_set(("test",)) == "test"
+
+
+def test_strength_labels_that_would_overlap_are_left_out():
+    from artifact_removal.stages.strength_curve import labelled
+
+    rows = pd.DataFrame({"strength": [0, 0.25, 0.5, 0.75, 1.0], "niqe": [5.0, 4.99, 4.5, 4.49, 4.0],
+                         "psnr_y": [30.0, 29.99, 29.5, 29.49, 29.0]})  # fmt: skip
+    assert list(labelled(rows, rows).strength) == [0, 0.5, 1.0]  # 0.25 and 0.75 sit on others
+
+
 def test_published_rows_are_printed_for_matching_sets(prepared):
     rows = published_rows("classic5", 10)
     assert rows.set_index("method").loc["jpeg", "psnr_y"] == 27.82

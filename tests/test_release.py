@@ -28,7 +28,7 @@ from .conftest import REPO
 
 def _choice(levels: dict, scores: dict | None = None) -> DefaultChoice:
     generators = {"gan": {10: "a", 20: "b"}, "ssim": {10: "c", 20: "d"}}
-    return DefaultChoice("gan", "ssim", generators, levels, 0.05, scores or {}, ("x",))
+    return DefaultChoice("gan", "ssim", generators, levels, 0.05, None, scores or {}, ("x",))
 
 
 def test_the_strength_between_two_levels_is_on_their_line():
@@ -36,6 +36,7 @@ def test_the_strength_between_two_levels_is_on_their_line():
     assert choice.strength(10) == 1.0
     assert choice.strength(20) == 0.5
     assert choice.strength(35) == 0.25
+    assert choice.strength(12) == 0.875  # 0.9 on the grid of 1/8
     assert choice.strength(5) == 1.0 and choice.strength(75) == 0.5  # beyond: the ends
 
 

@@ -192,7 +192,7 @@ def load(
     strength = check_strength(strength)
     setup = None
     if method == AUTO and strength is None and models is None:  # the measured default
-        setup = load_default_setup(root, predictor, None, torch_device, {})
+        setup = load_default_setup(root, predictor, torch_device, {})[0]
     setup = setup or load_setup(name, root, models, predictor, None, torch_device, {}, strength)
     return Models(setup)
 

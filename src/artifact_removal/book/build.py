@@ -102,14 +102,14 @@ def _landing(course: Path, found: list[Chapter], extra: list[str], solutions: bo
     return text
 
 
-def _retitle(node: nbformat.NotebookNode, title: str, new: str) -> int:
+def _retitle(node: nbformat.NotebookNode, title: str, new: str) -> int | None:
     """Give a notebook's first heading `title` the text `new` (a run's page in the search);
-    the index of its cell back (0 when there is none)."""
+    the index of its cell back (None when there is none)."""
     for i, cell in enumerate(node.cells):
-        if cell.cell_type == "markdown" and title in cell.source:
+        if cell.cell_type == "markdown" and f"# {title}" in cell.source:
             cell.source = cell.source.replace(title, new, 1)
             return i
-    return 0
+    return None
 
 
 def searched_run(chapter: Chapter, quality: int) -> str:
@@ -145,10 +145,12 @@ def _notebooks(found: list[Chapter], source: Path, quality: int, solutions: bool
             if chapter.runs:  # "03 · Train the GAN" becomes "03 · Train the GAN, QF 10"
                 at = _retitle(node, chapter.title, f"{chapter.title}, {page.title}")
                 line = f"Runs of this chapter: {pages.selector(chapter, page.docname)}"
-                heading, *rest = node.cells[at].source.split("\n", 1)  # the selector under it
-                node.cells[at].source = "\n\n".join(
-                    [heading, line, *(r.lstrip("\n") for r in rest)]
-                )
+                if at is not None:  # the selector under the heading's line
+                    cell = node.cells[at]
+                    head, found, rest = cell.source.partition(f"{chapter.title}, {page.title}")
+                    end = rest.find("\n")
+                    end = len(rest) if end < 0 else end
+                    cell.source = f"{head}{found}{rest[:end]}\n\n{line}\n{rest[end:]}".rstrip()
                 node.metadata["orphan"] = True  # reached by the selector, not the contents
                 if page.docname != searched:
                     node.metadata["nosearch"] = True  # Sphinx indexes no words of it

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 FORMAT = 1  # version of the JSON file
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the strengths measured at each level
+STEP = 0.125  # the grid of strengths between two levels
 FILE = "default.json"  # in the release folder
 
 
@@ -58,13 +59,16 @@ class DefaultChoice:
     generators: dict[str, dict[int, str]]  # method -> QF -> sha256 (short) of its release file
     levels: dict[int, float]  # QF -> strength
     tolerance: float  # dB of PSNR-Y below the input that the choice allows
+    ladder: str | None  # the fingerprint of the ladder's levels it combined them with (None:
+    # the ensemble's rule), `checkpoints.fingerprint`
     scores: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)
     # QF -> strength (as text) -> {"psnr_y_gain": dB, "niqe": mean, "lpips": mean or absent}
     images: tuple[str, ...] = ()  # the validation images it was measured on
 
     def strength(self, quality: float) -> float:
-        """The strength for a QF: a measured level's own, the line between two levels, the
-        nearest end's beyond them."""
+        """The strength for a QF: a measured level's own, the line between two levels (on a
+        grid of `STEP`, so that a folder of many QFs mixes few networks), the nearest end's
+        beyond them."""
         levels = sorted(self.levels)
         if quality <= levels[0]:
             return self.levels[levels[0]]
@@ -73,7 +77,7 @@ class DefaultChoice:
         upper = next(q for q in levels if q >= quality)
         lower = levels[levels.index(upper) - 1]
         t = (quality - lower) / (upper - lower)
-        return round((1 - t) * self.levels[lower] + t * self.levels[upper], 6)
+        return round(((1 - t) * self.levels[lower] + t * self.levels[upper]) / STEP) * STEP
 
     def matches(self, digests: dict[str, dict[int, str]]) -> bool:
         """True when measured for exactly these generators (method -> QF -> sha256 short)."""
@@ -121,6 +125,7 @@ class DefaultChoice:
                 "method": self.method,
                 "start": self.start,
                 "tolerance": self.tolerance,
+                "ladder": self.ladder,
                 "generators": generators,
                 "images": list(self.images),
                 "levels": {str(q): s for q, s in sorted(self.levels.items())},
@@ -148,12 +153,14 @@ class DefaultChoice:
                 },
                 levels=levels,
                 tolerance=float(raw["tolerance"]),
+                ladder=raw["ladder"],
                 scores={int(q): dict(s) for q, s in raw.get("scores", {}).items()},
                 images=tuple(raw.get("images", ())),
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise DefaultError(
-                f"{path}: not a default-choice file ({err}); rerun `dvc repro release`"
+                f"{path}: not a default-choice file ({err}); restore it with `git checkout "
+                f"{path}` (or measure it again: `dvc repro release`), or give --method"
             ) from None
 
 
@@ -164,11 +171,10 @@ class ChosenEnsemble(Ensemble):
 
     def __init__(self, choice: DefaultChoice, start_paths: dict[int, Path], **ensemble):
         super().__init__(**ensemble)
-        missing = sorted(set(self.paths) ^ set(start_paths))
-        if missing:
+        if set(self.paths) != set(start_paths):  # `choice.matches` checked both
             raise RestoreError(
-                f"the default needs the generators of {choice.method} and {choice.start} at "
-                f"the same QFs; QF {', '.join(map(str, missing))} has one of them only"
+                f"the default needs {choice.method}'s and {choice.start}'s generators at the "
+                f"same QFs, not {sorted(self.paths)} and {sorted(start_paths)}"
             )
         self.choice, self.start_paths = choice, start_paths
         self._mixed: dict[tuple[int, float], torch.nn.Module] = {}
@@ -179,14 +185,25 @@ class ChosenEnsemble(Ensemble):
             return self.net(quality)
         key = (quality, strength)
         if key not in self._mixed:
+            start = self.start_net(quality)
             try:
-                start = self.load_net(self.start_paths[quality])
+                mixed = start if strength == 0 else interpolate(start, self.net(quality), strength)
+            except ValueError as err:
+                raise RestoreError(
+                    f"{self.paths[quality]} and {self.start_paths[quality]} are not two "
+                    f"trainings of one network ({err}): the default cannot mix them"
+                ) from None
+            self._mixed[key] = mixed
+        return self._mixed[key]
+
+    def start_net(self, quality: int):
+        """The start method's generator of one QF (strength 0)."""
+        if (quality, 0.0) not in self._mixed:
+            try:
+                self._mixed[(quality, 0.0)] = self.load_net(self.start_paths[quality])
             except CheckpointError as err:
                 raise RestoreError(str(err)) from None
-            self._mixed[key] = (
-                start if strength == 0 else interpolate(start, self.net(quality), strength)
-            )
-        return self._mixed[key]
+        return self._mixed[(quality, 0.0)]
 
     def restorer_for(self, choice: QualityChoice) -> Restorer:
         strength = self.choice.strength(choice.used)
@@ -194,6 +211,8 @@ class ChosenEnsemble(Ensemble):
         return self.blend(nets, list(choice.generators.values()))
 
     def describe(self, method: str) -> str:
+        for quality in sorted(self.start_paths):  # every file loaded (checked) before the first
+            self.start_net(quality)
         return (
             f"the default, chosen per QF on {len(self.choice.images)} validation images: "
             f"{self.choice.trades()}; " + super().describe(method)

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from .qf_answer import QFPrediction
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """A path as a person would type it here: relative below the current folder."""
     path = Path(path).absolute()
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
@@ -153,9 +153,9 @@ class Ensemble:
 
         nets = [self.net(q) for q in sorted(self.paths)]
         losses = sorted({n.release.get("loss", "not recorded") for n in nets})
-        folders = sorted({_shown(p.parent) for p in self.paths.values()})
+        folders = sorted({shown_path(p.parent) for p in self.paths.values()})
         kind = "perceptual loss" if get_method(method).perceptual else "loss"
-        predictor = _shown(self.predictor_path) if self.predictor() is not None else "none"
+        predictor = shown_path(self.predictor_path) if self.predictor() is not None else "none"
         reads = codec_of(get_method(method).codec).unit  # what its inputs carry
         ladder = (
             f"; weights per {reads} measured on {len(self.ladder.images)} validation "
@@ -202,7 +202,7 @@ class Ensemble:
             template = codec_of(self.codec).unknown
             if self.predictor_path is None:  # none given, and no project to take it from
                 template = template.replace("({predictor} not found)", "(none given, no project)")
-            raise QualityUnknown(template.format(predictor=_shown(self.predictor_path or ".")))
+            raise QualityUnknown(template.format(predictor=shown_path(self.predictor_path or ".")))
         weights = self.weights(used)
         if beyond and weights == {INPUT: 1.0}:
             weights = {self.gentlest(): 1.0}

@@ -17,7 +17,7 @@ from ..methods import models_dir as models_dir_of
 from ..methods.predictors import predictor_of
 from .choice import RestoreError
 from .crf_reading import QPFit, ReadingError
-from .ensemble import Ensemble
+from .ensemble import Ensemble, shown_path
 from .ladder import Ladder, LadderError
 
 # What restores each kind of input when no method is given (`method="auto"`): the method whose
@@ -25,29 +25,33 @@ from .ladder import Ladder, LadderError
 # on H.264 frames. The image GAN, guided by the JPEG QF predictor, made held-out H.264 clips
 # worse: benchmarks/RESULTS.md, "Do no harm").
 DEFAULT_METHODS = {m.default_for: m.name for m in METHODS.values() if m.default_for}
-# The committed release (stage `release`): the weights `restore` uses in a project that has not
-# trained its own yet (a fresh clone). It mirrors the models folder: release/ssim/q<QF>.pt,
-# release/gan/, release/qf/predictor.pt, release/ladder/ssim.json, and release/default.json,
-# the images' default (`inference.default`).
+# The committed release (stage `release`): the weights `restore` uses in a project that has
+# trained none of its own yet (a fresh clone): release/<method>/q<QF>.pt (the GAN's and the SSIM
+# generators), release/qf/predictor.pt, release/ladder/<method>.json (the SSIM ladder) and
+# release/default.json, the images' default (`inference.default`).
 RELEASE_DIR = "release"
+RELEASED_PREDICTOR = Path("qf") / "predictor.pt"  # the QF predictor, in the release folder
+RELEASED_LADDERS = "ladder"
 
 
-def released(path: Path, project: Path) -> Path:
-    """`path`, a file or folder of the project's models, or its copy in the committed release
-    when the models were not trained here: release/<folder>/<file> (models/qf/predictor.pt ->
-    release/qf/predictor.pt), release/<folder> (models/ssim -> release/ssim)."""
+def trained_here(project: Path) -> bool:
+    """Whether the project has trained models of its own (any method's release folder holds
+    generators): then it restores with them alone, never mixed with the committed release."""
+    from ..config import load_params, resolve_path
     from .releases import find_releases
 
-    path = Path(path)
-    there = path.is_file() or (path.is_dir() and bool(find_releases(path)))
-    if there:
-        return path
-    copy = (
-        project
-        / RELEASE_DIR
-        / (path.name if path.suffix == "" else Path(path.parent.name, path.name))
+    params = load_params(project / "params.yaml")
+    return any(
+        find_releases(resolve_path(models_dir_of(params, name), project)) for name in METHODS
     )
-    return copy if copy.exists() else path
+
+
+def release_folder(project: Path | None) -> Path | None:
+    """The committed release, when `restore` is to use it: in a project that has trained none
+    of its own models (`trained_here`) and holds one; else None."""
+    if project is None or not (project / RELEASE_DIR).is_dir() or trained_here(project):
+        return None
+    return project / RELEASE_DIR
 
 
 def find_project(start: Path | None = None) -> Path | None:
@@ -79,7 +83,10 @@ def find_generators(method: str, models_dir: Path | None, project: Path | None) 
     folder = models_dir
     if folder is None:
         params = load_params(project / "params.yaml")
-        folder = released(resolve_path(models_dir_of(params, method), project), project)
+        folder = resolve_path(models_dir_of(params, method), project)
+        release = release_folder(project)
+        if release is not None and find_releases(release / method):
+            folder = release / method  # a fresh clone: the committed weights
     found = find_releases(folder)
     if not found:
         section = get_method(method).stage_name
@@ -105,6 +112,7 @@ class Setup:
     ensemble: Ensemble
     settings: dict
     settings_id: str
+    note: str = ""  # said under the run's header: why the default was not used
 
 
 def load_setup(
@@ -180,9 +188,10 @@ def project_predictor(project: Path, codec: str) -> Path:
     predictor (H.264)."""
     from ..config import load_params
 
-    return released(
-        predictor_of(codec).release(load_params(project / "params.yaml"), project), project
-    )
+    release = release_folder(project)
+    if release is not None and codec == get_method(DEFAULT_METHODS["image"]).codec:
+        return release / RELEASED_PREDICTOR
+    return predictor_of(codec).release(load_params(project / "params.yaml"), project)
 
 
 def project_ladder(
@@ -195,7 +204,10 @@ def project_ladder(
     from ..config import load_params, resolve_path
 
     params = load_params(project / "params.yaml")
-    path = released(resolve_path(params.ladder.dir, project) / f"{method}.json", project)
+    path = resolve_path(params.ladder.dir, project) / f"{method}.json"
+    release = release_folder(project)
+    if release is not None:
+        path = release / RELEASED_LADDERS / f"{method}.json"
     if method not in params.ladder.methods or not path.is_file():
         return None, None
     try:
@@ -224,37 +236,44 @@ def project_reading(project: Path | None) -> tuple[QPFit | None, Path | None]:
 
 
 def load_default_setup(
-    project: Path | None, predictor, override: int | None, device, common: dict
-) -> Setup | None:
+    project: Path | None, predictor, device, common: dict
+) -> tuple[Setup | None, str]:
     """The images' default (`inference.default`): the GAN's generators at the strength
-    measured for each QF (stage `release`), or None when the project has no such choice for
-    its very generators (then `DEFAULT_METHODS` restores, at full strength)."""
+    measured for each QF (stage `release`), and "". Or None, and why not (empty when the
+    project has no choice at all), when the choice was measured for other generators or
+    another ladder: then `DEFAULT_METHODS` restores, at full strength."""
     from .default import FILE, ChosenEnsemble, DefaultChoice, DefaultError
 
     path = project / RELEASE_DIR / FILE if project is not None else None
     if path is None or not path.is_file():
-        return None
+        return None, ""
     try:
         choice = DefaultChoice.load(path)
     except DefaultError as err:
         raise RestoreError(str(err)) from None
+    image = DEFAULT_METHODS["image"]
+    if (choice.method, choice.start) != (image, get_method(image).starts_from):
+        return None, f"{shown_path(path)} is the choice of {choice.method}, not of {image}"
     paths = {m: find_generators(m, None, project) for m in (choice.method, choice.start)}
     digests = {m: {q: file_digest(p) for q, p in found.items()} for m, found in paths.items()}
-    if not choice.matches(digests):
-        return None  # measured for other generators: retrained since (`dvc repro release`)
+    ladder = project_ladder(choice.start, project, digests[choice.start])[0]
+    measured = fingerprint(ladder.levels) if ladder is not None else None
+    if not choice.matches(digests) or choice.ladder != measured:
+        return None, (
+            f"{shown_path(path)} was measured for other generators or another ladder: "
+            f"{image} at full strength (`dvc repro release` measures it again)"
+        )
     codec = get_method(choice.method).codec
     predictor = Path(predictor) if predictor else project_predictor(project, codec)
-    ladder = project_ladder(choice.start, project, digests[choice.start])[0]
     settings = {
         "method": choice.method,
         **common,
         "generators": {str(q): d for q, d in sorted(digests[choice.method].items())},
         "start_generators": {str(q): d for q, d in sorted(digests[choice.start].items())},
         "predictor": file_digest(predictor) if predictor.is_file() else None,
-        "default": file_digest(path),
+        "default": fingerprint(choice.levels),  # the strengths, not the scores beside them
+        "ladder": measured,
     }
-    if ladder is not None:
-        settings["ladder"] = fingerprint(ladder.levels)
     ensemble = ChosenEnsemble(
         choice,
         paths[choice.start],
@@ -265,7 +284,7 @@ def load_default_setup(
         codec=codec,
         ladder=ladder,
     )
-    return Setup(choice.method, ensemble, settings, fingerprint(settings))
+    return Setup(choice.method, ensemble, settings, fingerprint(settings)), ""
 
 
 def load_onnx_setup(method: str, folder, device: str, common: dict, kind: str = "image") -> Setup:
@@ -341,12 +360,13 @@ def setups_for(options, kinds: list[str], project: Path | None) -> dict[str, Set
             # (auto: the dial is for the kinds whose default method has one: the images' GAN;
             # videos go to video_ssim, trained from scratch, as without --strength)
             dial = strength if dialled else None
-            chosen = None
+            chosen, why = None, ""
             if method == "auto" and kind == "image" and dial is None and not options.models_dir:
-                chosen = load_default_setup(project, options.predictor, override, device, common)
+                chosen, why = load_default_setup(project, options.predictor, device, common)
             setups[kind] = chosen or load_setup(
                 name, project, options.models_dir, options.predictor, override, device, common, dial
             )
+            setups[kind].note = why
     if "video" in setups:  # a video's frames: the same settings, its encoding, its segments
         video = setups["video"]
         video.settings_id = fingerprint(

@@ -213,7 +213,7 @@ class VideoJob:
 def _video_job(setups: dict, options: RestoreOptions, override, item) -> VideoJob | None:
     """The segment tasks of a video to restore; None for one to copy as it is, or that cannot
     be read (one task does it whole, and says why as a single process would)."""
-    from .one_video import choose_video
+    from .one_video import choose_video, input_crf
     from .video import finished_parts, finished_prefix, parts_folder, video_manifest
     from .video_mux import check_carried
     from .video_probe import VideoError
@@ -232,7 +232,7 @@ def _video_job(setups: dict, options: RestoreOptions, override, item) -> VideoJo
     except VideoError:
         return None  # the task that restores it whole refuses it, as a single process does
     size = options.segment_frames
-    output = options.video.for_input(result.choice.used)
+    output = options.video.for_input(input_crf(setups["video"].ensemble, path, result.choice))
     manifest = video_manifest(record, output, size, info)
     parts = parts_folder(target)
     reused = finished_prefix(finished_parts(parts, manifest))

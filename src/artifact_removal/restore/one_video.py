@@ -63,7 +63,7 @@ def restore_video_file(
             )
             return result
         restore_frames = frame_restorer(ensemble, result.choice.generators, tile, overlap)
-        output = videos.output.for_input(result.choice.used)
+        output = videos.output.for_input(input_crf(ensemble, path, result.choice))
         done = restore_video(
             path,
             target,
@@ -90,6 +90,16 @@ def restore_video_file(
     except Exception as err:
         mark_failed(result, err, target)
     return result
+
+
+def input_crf(ensemble: Ensemble, path: Path, choice) -> float | None:
+    """The CRF a video was written at, which `--crf auto` writes below: the choice's level for
+    a method trained on H.264 (x264's settings, the QPs' reading, the CRF predictor or
+    --quality); for an image method (its level is a JPEG QF), x264's settings alone."""
+    if codec_of(ensemble.codec).video:
+        return choice.used
+    stream = x264_quality(path)
+    return float(stream.quality) if stream is not None and stream.mode == "crf" else None
 
 
 def choose_video(
@@ -146,9 +156,11 @@ def video_notes(info, output: VideoOutput = H264_OUTPUT, copied: bool = False) -
         )
     if copied:
         return tuple(notes)
+    odd = bool(info.width % 2 or info.height % 2)
     if output.codec == "h264" and output.crf != AUTO:
-        notes.append(f"written as H.264 at CRF {output.crf}, {':'.join(output.chroma)}")
-    if output.codec == "h264" and output.chroma == "420" and (info.width % 2 or info.height % 2):
+        chroma = "444" if odd else output.chroma  # 4:2:0 needs an even size
+        notes.append(f"written as H.264 at CRF {output.crf}, {':'.join(chroma)}")
+    if output.codec == "h264" and output.chroma == "420" and odd:
         notes.append(
             f"written in 4:4:4, not 4:2:0: {info.width}x{info.height} is odd, and "
             "4:2:0 needs an even width and height (some players cannot play 4:4:4)"

@@ -60,6 +60,11 @@ def cli(help: str | Callable[[], str], **argparse: Any) -> dict[str, Any]:
     return {"help": help, **argparse}
 
 
+def crf_value(text: str) -> int | str:
+    """--crf's value: auto, or a whole number (its range is checked by `VideoOutput`)."""
+    return text if text == AUTO else int(text)
+
+
 @dataclass(frozen=True)
 class VideoOutput:
     """How the restored picture is encoded: `h264` (libx264 at `crf`, `preset`, with `chroma`
@@ -84,7 +89,7 @@ class VideoOutput:
                 "times its input's bytes (benchmarks/RESULTS.md, 'Videos a user keeps')"
             ),
             metavar="N",
-            type=lambda text: text if text == AUTO else int(text),
+            type=crf_value,
         ),
     )
     preset: str = field(
@@ -114,6 +119,10 @@ class VideoOutput:
             raise VideoError(f"video codec must be one of {', '.join(CODECS)}, not {self.codec!r}")
         if self.crf != AUTO and not (isinstance(self.crf, int) and 0 <= self.crf <= 51):
             raise VideoError(f"CRF must be auto or in 0..51, not {self.crf!r}")
+        if self.archive and (self.crf != AUTO or self.chroma != DEFAULT_CHROMA):
+            raise VideoError(
+                f"--archive writes CRF {ARCHIVE_CRF} in 4:4:4: give it, or --crf and --chroma"
+            )
         if self.chroma not in CHROMA:
             raise VideoError(f"chroma must be one of {', '.join(CHROMA)}, not {self.chroma!r}")
         if self.preset not in PRESETS:
@@ -128,17 +137,20 @@ class VideoOutput:
         return KEEP_CONTAINER.get(source.suffix.lower(), ".mkv")
 
     def settings(self) -> dict:
-        settings = {"codec": self.codec, "crf": self.crf, "preset": self.preset,
+        crf = f"input-{CRF_BELOW_INPUT}" if self.crf == AUTO else self.crf  # what auto is
+        settings = {"codec": self.codec, "crf": crf, "preset": self.preset,
                     "chroma": self.chroma}  # fmt: skip
         return settings | {"archive": True} if self.archive else settings
 
-    def for_input(self, level: float) -> VideoOutput:
-        """The encoding of one video whose input reads as CRF `level` (the ensemble's
-        choice): `--archive`'s, or the given CRF, or (auto) `level - CRF_BELOW_INPUT`."""
+    def for_input(self, crf: float | None) -> VideoOutput:
+        """The encoding of one video whose input is H.264 at `crf` (None: not known):
+        `--archive`'s, or the given CRF, or (auto) `crf - CRF_BELOW_INPUT`, the archive's CRF
+        when the input's is not known."""
         if self.archive:
             return replace(self, crf=ARCHIVE_CRF, chroma="444", archive=False)
         if self.crf == AUTO:
-            return replace(self, crf=int(min(max(round(level) - CRF_BELOW_INPUT, 0), 51)))
+            below = ARCHIVE_CRF if crf is None else round(crf) - CRF_BELOW_INPUT
+            return replace(self, crf=int(min(max(below, 0), 51)))
         return self
 
     def describe(self) -> str:

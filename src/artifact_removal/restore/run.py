@@ -238,6 +238,7 @@ def _restore_locked(
     used = [
         ("" if kind == "image" or len(needed) == 1 else "videos with ")
         + setups[kind].ensemble.describe(setups[kind].method)
+        + (f" ({setups[kind].note})" if setups[kind].note else "")
         for kind in sorted(needed)
     ]
     report.used = "; ".join(used)
@@ -246,7 +247,9 @@ def _restore_locked(
         if "image" in needed:
             announce(o.image.describe(o.bits))
         if "video" in needed:
-            announce(f"writing each video as {o.video.describe()} (--archive: near-lossless)")
+            archive = o.video.codec == "h264" and not o.video.archive
+            announce(f"writing each video as {o.video.describe()}"
+                     + (" (--archive: near-lossless)" if archive else ""))  # fmt: skip
     records = {target: record for _, target, record, _ in todo}
     copies = CopyList()  # the inputs copied as they are, listed in their folders
     with tqdm(total=len(todo), desc="restore", unit="file", disable=not progress) as bar:

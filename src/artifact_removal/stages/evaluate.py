@@ -412,21 +412,23 @@ def headline(evaluation: Evaluation, summary: pd.DataFrame, set_name: str, quali
     methods = [m for m in rows.index if m not in (ORIGINAL, JPEG)]
     if not methods or "gain_y" not in rows:
         return f"**{title}, JPEG QF {quality}:** no trained method is scored at this QF.\n"
-    faithful = max(methods, key=lambda m: rows.at[m, "gain_y"])
+    faithful = rows.loc[methods, "gain_y"].idxmax()
     parts = [
         f"**{title}, {count} images at JPEG QF {quality}.** Closest to the originals: "
         f"**{faithful}**, {rows.at[faithful, 'gain_y']:+.2f} ± "
         f"{rows.at[faithful, 'gain_y_ci95']:.2f} dB PSNR-Y over JPEG (95% interval)."
     ]
-    if "niqe" in rows and rows["niqe"].notna().any():
-        natural = min(methods, key=lambda m: rows.at[m, "niqe"])
-        target = (
-            f", the originals {rows.at[ORIGINAL, 'niqe']:.2f}" if ORIGINAL in rows.index else ""
-        )
+    if "niqe" in rows and rows.loc[methods, "niqe"].notna().any():
+        natural = rows.loc[methods, "niqe"].idxmin()
+        others = [
+            f"{name} {rows.at[row, 'niqe']:.2f}"
+            for name, row in (("JPEG", JPEG), ("the originals", ORIGINAL))
+            if row in rows.index and pd.notna(rows.at[row, "niqe"])
+        ]
         parts.append(
-            f"Most natural: **{natural}**, NIQE {rows.at[natural, 'niqe']:.2f} against JPEG's "
-            f"{rows.at[JPEG, 'niqe']:.2f}{target} (lower is more natural), at "
-            f"{rows.at[natural, 'gain_y']:+.2f} dB."
+            f"Most natural: **{natural}**, NIQE {rows.at[natural, 'niqe']:.2f}"
+            + (f" ({', '.join(others)}; lower is more natural)" if others else "")
+            + f", at {rows.at[natural, 'gain_y']:+.2f} dB."
         )
     columns = [
         c for c in ("psnr_y", "gain_y", "gain_y_ci95", "ssim_y", "lpips", "niqe") if c in table

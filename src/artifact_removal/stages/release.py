@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..checkpoints import fingerprint
 from ..config import find_project_root, load_params, resolve_path
 from ..data.images import read_png
 from ..data.prepared import keys, set_folder
@@ -37,10 +38,13 @@ from ..inference.releases import load_generator
 from ..inference.setups import (
     DEFAULT_METHODS,
     RELEASE_DIR,
+    RELEASED_LADDERS,
+    RELEASED_PREDICTOR,
     file_digest,
     find_generators,
     project_ladder,
     project_predictor,
+    trained_here,
 )
 from ..inference.strength import interpolate
 from ..methods import combine_of
@@ -53,7 +57,8 @@ TOLERANCE = 0.05  # dB of mean PSNR-Y below the input that a chosen strength may
 
 
 def spread(names: list[str], count: int) -> list[str]:
-    """`count` of `names`, spread evenly over them (all of them when count is 0 or more)."""
+    """`count` of `names`, spread evenly over them (all of them when `count` is 0 or less, or
+    at least their number)."""
     if count <= 0 or count >= len(names):
         return list(names)
     picks = np.linspace(0, len(names) - 1, count).round().astype(int)
@@ -94,7 +99,14 @@ def measure(params_path: Path, count: int, tolerance: float, progress: bool = Tr
     method = DEFAULT_METHODS["image"]
     start = get_method(method).starts_from
     codec = codec_of(get_method(method).codec)
+    if not trained_here(root):  # else the models would be the release this stage rewrites
+        raise SystemExit(f"error: {root} has no trained models: run the training stages first")
     paths = {m: find_generators(m, None, root) for m in (start, method)}
+    if set(paths[start]) != set(paths[method]):
+        raise SystemExit(
+            f"error: {method} is trained for QF {sorted(paths[method])} and {start} for "
+            f"{sorted(paths[start])}: the default mixes the two generators of each QF"
+        )
     digests = {m: {q: file_digest(p) for q, p in found.items()} for m, found in paths.items()}
     available = sorted(paths[start])
     pass_through = codec.pass_through_level(available)
@@ -156,6 +168,7 @@ def measure(params_path: Path, count: int, tolerance: float, progress: bool = Tr
         generators=digests,
         levels=chosen,
         tolerance=tolerance,
+        ladder=fingerprint(ladder.levels) if ladder is not None else None,
         scores=scores,
         images=tuple(names),
     )
@@ -183,23 +196,24 @@ def table(choice: DefaultChoice, lpips: bool) -> str:
 
 
 def write_release(out: Path, choice: DefaultChoice, held: dict, text: str) -> int:
-    """The release folder, written anew: generators, predictor, ladder, the choice and its
-    table; its size in bytes back."""
-    if out.exists():
-        shutil.rmtree(out)
-    for method in (choice.start, choice.method):
-        for _, path in sorted(held[method].items()):
-            target = out / method / path.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-    for key in ("predictor", "ladder"):
-        path = held[key]
-        if path is not None and Path(path).is_file():
-            target = out / Path(path).parent.name / Path(path).name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-    choice.save(out / FILE)
-    write_text(out / "default.md", text)
+    """The release folder, written anew beside `out` and put in its place whole (a run killed
+    half-way leaves the old one): the generators (`<method>/q<QF>.pt`), the QF predictor, the
+    ladder, the choice and its table; its size in bytes back."""
+    work = out.with_name(f".{out.name}.new")
+    shutil.rmtree(work, ignore_errors=True)
+    copies = {
+        **{Path(m, p.name): p for m in (choice.start, choice.method) for p in held[m].values()},
+        RELEASED_PREDICTOR: held["predictor"],
+    }
+    if held["ladder"] is not None:
+        copies[Path(RELEASED_LADDERS, f"{choice.start}.json")] = held["ladder"]
+    for name, path in sorted(copies.items()):
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, work / name)
+    choice.save(work / FILE)
+    write_text(work / "default.md", text)
+    shutil.rmtree(out, ignore_errors=True)
+    work.rename(out)
     return sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
 
 

@@ -88,8 +88,8 @@ def _scores(gt: np.ndarray, image: np.ndarray, crop_border: int) -> dict[str, fl
 
 def labelled(rows: pd.DataFrame, curve: pd.DataFrame, apart: float = 0.07) -> pd.DataFrame:
     """The points of one line whose strength is written beside them: the two ends, then each
-    other point at least `apart` (a fraction of the plot's span on both axes) from every
-    labelled one, so that no two labels overlap."""
+    other point at least `apart` (a fraction of the plot's span on either axis) from every
+    labelled one of the line, so that its labels do not overlap one another."""
     span = {c: float(np.ptp(curve[c].dropna())) or 1.0 for c in ("niqe", "psnr_y") if c in curve}
     order = [rows.index[0], rows.index[-1], *rows.index[1:-1]]
     kept: list = []
