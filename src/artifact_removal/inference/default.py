@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from ..checkpoints import CheckpointError
 from ..fileio import write_text
 from .choice import INPUT, RestoreError
-from .ensemble import Ensemble
+from .ensemble import Ensemble, shown_path
 from .ladder import json_text, read_json
 from .strength import interpolate
 
@@ -213,7 +213,10 @@ class ChosenEnsemble(Ensemble):
     def describe(self, method: str) -> str:
         for quality in sorted(self.start_paths):  # every file loaded (checked) before the first
             self.start_net(quality)
+        folders = sorted({shown_path(p.parent) for p in self.start_paths.values()})
         return (
             f"the default, chosen per QF on {len(self.choice.images)} validation images: "
-            f"{self.choice.trades()}; " + super().describe(method)
+            f"{self.choice.trades()}; "
+            + super().describe(method)
+            + f"; {self.choice.start} generators in {', '.join(folders)}"
         )
