@@ -248,8 +248,10 @@ def _restore_locked(
             announce(o.image.describe(o.bits))
         if "video" in needed:
             archive = o.video.codec == "h264" and not o.video.archive
+            cost = " (about 3 times the input's bytes, and 0.4 to 0.8 dB of PSNR; --archive: "
             announce(f"writing each video as {o.video.describe()}"
-                     + (" (--archive: near-lossless)" if archive else ""))  # fmt: skip
+                     + (f"{cost}near-lossless, 14 to 76 times)" if archive and o.video.crf == "auto"
+                        else ""))  # fmt: skip
     records = {target: record for _, target, record, _ in todo}
     copies = CopyList()  # the inputs copied as they are, listed in their folders
     with tqdm(total=len(todo), desc="restore", unit="file", disable=not progress) as bar:
